@@ -1,0 +1,64 @@
+/* DPDK adapter for the packet core: rte_mbuf <-> struct keel_buf, prefetch, and verdict dispatch. */
+#include "burst.h"
+
+#include <rte_prefetch.h>
+
+void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
+		    struct keel_burst_out *out)
+{
+	struct rte_mbuf *m[KEEL_BURST_MAX], *dropped[KEEL_BURST_MAX];
+	struct keel_buf bufs[KEEL_BURST_MAX];
+	uint8_t verdicts[KEEL_BURST_MAX];
+	uint16_t i, nb = 0, ndrop = 0;
+
+	out->ntx = 0;
+	out->nkernel = 0;
+	if (n > KEEL_BURST_MAX)
+		n = KEEL_BURST_MAX;
+
+	/* Headers first: the parser's first touch of each packet should not stall the burst. */
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *p = pkts[i];
+
+		/* The core works on one contiguous buffer; scattered frames are not ours to reassemble. */
+		if (unlikely(p->nb_segs != 1)) {
+			w->ctr->rx_pkts++;
+			w->ctr->rx_bytes += p->pkt_len;
+			w->ctr->drops[KEEL_DROP_MULTI_SEGMENT]++;
+			dropped[ndrop++] = p;
+			continue;
+		}
+		bufs[nb].data = rte_pktmbuf_mtod(p, uint8_t *);
+		bufs[nb].len = p->data_len;
+		bufs[nb].headroom = rte_pktmbuf_headroom(p);
+		bufs[nb].tailroom = rte_pktmbuf_tailroom(p);
+		m[nb++] = p;
+	}
+
+	keel_pipeline_burst(w, bufs, verdicts, nb);
+
+	for (i = 0; i < nb; i++) {
+		struct rte_mbuf *p = m[i];
+
+		switch (verdicts[i]) {
+		case KEEL_VERDICT_FORWARD:
+		case KEEL_VERDICT_REPLY:
+			p->data_off = (uint16_t)(bufs[i].data - (uint8_t *)p->buf_addr);
+			p->data_len = bufs[i].len;
+			p->pkt_len = bufs[i].len;
+			out->tx[out->ntx++] = p;
+			break;
+		case KEEL_VERDICT_KERNEL:
+			out->kernel[out->nkernel++] = p;
+			break;
+		default:
+			dropped[ndrop++] = p;
+			break;
+		}
+	}
+	if (ndrop)
+		rte_pktmbuf_free_bulk(dropped, ndrop);
+}

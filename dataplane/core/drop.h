@@ -1,0 +1,61 @@
+/* Why the packet core refused a packet: one named reason per rejection, counted per worker. */
+#ifndef KEEL_CORE_DROP_H
+#define KEEL_CORE_DROP_H
+
+/*
+ * X-macro so the enum and its string table cannot drift apart. The string is
+ * the stable name used in counters, metrics labels and the CLI: never rename one.
+ */
+#define KEEL_DROP_REASONS(X)                                                   \
+	X(NONE, "none")                                                        \
+	/* link layer */                                                       \
+	X(L2_TRUNCATED, "l2_truncated")                                        \
+	X(VLAN_TRUNCATED, "vlan_truncated")                                    \
+	X(VLAN_STACKED, "vlan_stacked")                                        \
+	/* IPv4, RFC 1812 5.2.2 */                                             \
+	X(IP4_TRUNCATED, "ip4_truncated")                                      \
+	X(IP4_VERSION, "ip4_version")                                          \
+	X(IP4_IHL, "ip4_ihl")                                                  \
+	X(IP4_TOTAL_LENGTH, "ip4_total_length")                                \
+	X(IP4_CHECKSUM, "ip4_checksum")                                        \
+	X(IP4_BAD_SOURCE, "ip4_bad_source")                                    \
+	X(IP4_FRAG_OFFSET, "ip4_frag_offset")                                  \
+	/* IPv6, RFC 8200 */                                                   \
+	X(IP6_TRUNCATED, "ip6_truncated")                                      \
+	X(IP6_VERSION, "ip6_version")                                          \
+	X(IP6_PAYLOAD_LENGTH, "ip6_payload_length")                            \
+	X(IP6_BAD_SOURCE, "ip6_bad_source")                                    \
+	X(IP6_EXTHDR_TRUNCATED, "ip6_exthdr_truncated")                        \
+	X(IP6_EXTHDR_ORDER, "ip6_exthdr_order")                                \
+	X(IP6_EXTHDR_TOO_MANY, "ip6_exthdr_too_many")                          \
+	X(IP6_FRAG_INVALID, "ip6_frag_invalid")                                \
+	/* transport */                                                        \
+	X(L4_TRUNCATED, "l4_truncated")                                        \
+	X(TCP_DATA_OFFSET, "tcp_data_offset")                                  \
+	X(UDP_LENGTH, "udp_length")                                            \
+	/* classification and selection */                                     \
+	X(NOT_VIP, "not_vip")                                                  \
+	X(FRAGMENT, "fragment")                                                \
+	X(NO_BACKEND, "no_backend")                                            \
+	X(NO_SNAPSHOT, "no_snapshot")                                          \
+	/* ICMP handling */                                                    \
+	X(ICMP_UNSUPPORTED, "icmp_unsupported")                                \
+	X(ICMP_ERROR_INNER, "icmp_error_inner")                                \
+	X(ICMP_RATE_LIMIT, "icmp_rate_limit")                                  \
+	/* encapsulation and output */                                         \
+	X(TOO_BIG, "too_big")                                                  \
+	X(NO_HEADROOM, "no_headroom")                                          \
+	X(MULTI_SEGMENT, "multi_segment")                                      \
+	X(TX_FULL, "tx_full")
+
+#define KEEL_DROP_ENUM(name, str) KEEL_DROP_##name,
+enum keel_drop {
+	KEEL_DROP_REASONS(KEEL_DROP_ENUM)
+	KEEL_DROP_MAX
+};
+#undef KEEL_DROP_ENUM
+
+/* Stable lower-case name of a reason; "unknown" for out-of-range values. */
+const char *keel_drop_name(unsigned int reason);
+
+#endif

@@ -1,0 +1,95 @@
+/* Per-worker connection table: fixed capacity, bucketised, keyed hash, idle timeouts, bounded new-flow rate. */
+#ifndef KEEL_CORE_FLOW_TABLE_H
+#define KEEL_CORE_FLOW_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pkt.h"
+
+/* What a tracked flow remembers. */
+struct flow_value {
+	uint16_t backend; /* stable backend id */
+	uint16_t vip;     /* stable VIP id */
+	uint32_t gen;     /* snapshot generation (low bits) when chosen; informational */
+};
+
+/* Idle timeout classes (flow_table_params.timeout_ms[]). */
+enum flow_timeout_class {
+	FLOW_TIMEOUT_TCP = 0,         /* TCP, no FIN or RST seen */
+	FLOW_TIMEOUT_TCP_CLOSING = 1, /* TCP after FIN or RST */
+	FLOW_TIMEOUT_UDP = 2,         /* UDP and everything else */
+	FLOW_TIMEOUT_MAX
+};
+
+struct flow_table_params {
+	uint32_t capacity;      /* entries; rounded up to a power of two >= 16 */
+	uint64_t secret;        /* per-host hash key */
+	uint32_t timeout_ms[FLOW_TIMEOUT_MAX];
+	uint32_t new_flow_rate; /* inserts per second allowed; 0 = unlimited */
+	uint32_t new_flow_burst;/* token bucket depth */
+};
+
+struct flow_table_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t inserts;
+	uint64_t evictions;     /* a live entry pushed out to make room */
+	uint64_t expirations;   /* an idle entry found expired and reused or removed */
+	uint64_t insert_skipped;/* new flows forwarded untracked: over the new-flow rate */
+	uint64_t occupancy;     /* live entries (approximate: expired ones count until reclaimed) */
+};
+
+struct flow_table;
+
+/* Bytes needed for a table of this capacity (after rounding). */
+size_t flow_table_mem_size(uint32_t capacity);
+
+/*
+ * Lay a table out in caller memory (zeroed or not: init clears it), so the
+ * DPDK process can use hugepages on the worker's socket and tests plain
+ * memory. Nothing is allocated afterwards. Returns NULL with errno EINVAL on
+ * bad parameters or a too small area.
+ */
+struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p);
+
+/*
+ * Burst lookup, in stages across the burst: hash every key and prefetch its
+ * buckets, then compare signatures and prefetch candidate entries, then
+ * compare keys. For each key, values[i] is the tracked value (refreshed: its
+ * idle timer restarts, and tcp_flags with FIN or RST move it to the closing
+ * class) or NULL on a miss or an expired entry. hashes[i] receives the table
+ * hash for a following flow_table_insert. now_ms is a monotonic clock in ms.
+ * n <= FLOW_TABLE_BURST_MAX.
+ */
+#define FLOW_TABLE_BURST_MAX 64
+void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[],
+			     const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+			     struct flow_value *values[], uint64_t hashes[]);
+
+/*
+ * Track a new flow. Takes a free or expired slot in the key's buckets, else
+ * evicts the least recently used entry there. Returns the stored value, or
+ * NULL when the new-flow rate is exceeded (counted in insert_skipped): the
+ * caller then forwards by hash without tracking.
+ */
+struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
+				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
+				     uint64_t now_ms);
+
+/* Remove one flow; returns 0 or -ENOENT. */
+int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key);
+
+/*
+ * Remove every flow whose value matches pred (e.g. those of a flushed
+ * backend), scanning at most max_buckets buckets from *cursor so a worker can
+ * spread the work between bursts. Returns the number removed; *cursor wraps
+ * to 0 when a full pass is done.
+ */
+uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_value *, void *),
+			  void *arg, uint32_t *cursor, uint32_t max_buckets);
+
+void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *out);
+uint32_t flow_table_capacity(const struct flow_table *ft);
+
+#endif

@@ -1,0 +1,366 @@
+/* Parse stage: validate Ethernet/VLAN, IPv4/IPv6 and the L4 header of one frame into a keel_pkt. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "csum.h"
+#include "drop.h"
+#include "parse.h"
+#include "pkt.h"
+
+#define ETH_HLEN 14
+#define VLAN_HLEN 4
+#define ETH_P_IPV4 0x0800
+#define ETH_P_IPV6 0x86dd
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88a8
+#define ETH_P_QINQ_OLD 0x9100 /* pre-802.1ad S-tag, still emitted by some switches */
+
+#define IP4_MIN_HLEN 20
+#define IP4_FLAG_DF 0x4000
+#define IP4_FLAG_MF 0x2000
+#define IP4_FRAG_MASK 0x1fff
+#define IP_MAX_DATAGRAM 65535u
+
+#define IP6_HLEN 40
+#define IP6_NH_HOPOPTS 0
+#define IP6_NH_ROUTING 43
+#define IP6_NH_FRAGMENT 44
+#define IP6_NH_DSTOPTS 60
+#define IP6_FRAG_HLEN 8
+#define IP6_FRAG_M 0x0001
+
+#define TCP_MIN_HLEN 20
+#define UDP_HLEN 8
+#define ICMP_MIN_HLEN 8
+
+/* Frames are byte buffers with no alignment promise: assemble big-endian fields byte by byte. */
+static inline uint16_t load_be16(const uint8_t *b)
+{
+	return (uint16_t)((b[0] << 8) | b[1]);
+}
+
+/*
+ * Everything but the VIP index starts at zero; the flow key in particular is
+ * hashed as raw bytes, so its unused address bytes and pad must be zero.
+ */
+static inline void pkt_reset(struct keel_pkt *p)
+{
+	memset(&p->key, 0, sizeof(p->key));
+	p->l3_off = 0;
+	p->l4_off = 0;
+	p->l3_len = 0;
+	p->vlan_tci = 0;
+	p->flags = 0;
+	p->tcp_flags = 0;
+	p->tos = 0;
+	p->ttl = 0;
+	p->icmp_type = 0;
+	p->icmp_code = 0;
+}
+
+/* RFC 792 errors quoting the datagram: unreachable (3), time exceeded (11), param problem (12) */
+#define ICMP4_ERROR_MASK ((1u << 3) | (1u << 11) | (1u << 12))
+
+/*
+ * The transport header at l4, with avail bytes of the datagram left after the
+ * IP headers. first_frag: the datagram is the first piece of a fragmented one,
+ * so lengths that cover the whole datagram cannot be checked against avail.
+ */
+static enum keel_drop parse_l4(const uint8_t *l4, uint32_t avail, uint8_t family, bool first_frag,
+			       struct keel_pkt *p)
+{
+	uint32_t doff, ulen;
+	uint8_t type;
+
+	switch (p->key.proto) {
+	case KEEL_PROTO_TCP:
+		/* RFC 9293 3.1: 20-byte fixed header; RFC 1858: whole in a first fragment. */
+		if (avail < TCP_MIN_HLEN)
+			return KEEL_DROP_L4_TRUNCATED;
+		/* RFC 9293 3.1: data offset in 32-bit words, at least 5, within the segment. */
+		doff = (uint32_t)(l4[12] >> 4) * 4;
+		if (doff < TCP_MIN_HLEN || doff > avail)
+			return KEEL_DROP_TCP_DATA_OFFSET;
+		memcpy(&p->key.sport, l4, 2);
+		memcpy(&p->key.dport, l4 + 2, 2);
+		p->tcp_flags = l4[13];
+		return KEEL_DROP_NONE;
+	case KEEL_PROTO_UDP:
+		if (avail < UDP_HLEN)
+			return KEEL_DROP_L4_TRUNCATED;
+		/*
+		 * RFC 768: the length covers header and data, so at least 8. A first
+		 * fragment holds only part of the datagram the length describes, so
+		 * only the lower bound holds there. UDP length 0 (RFC 2675 jumbograms)
+		 * cannot occur without jumbo payloads, which are refused before this.
+		 */
+		ulen = load_be16(l4 + 4);
+		if (ulen < UDP_HLEN || (!first_frag && ulen > avail))
+			return KEEL_DROP_UDP_LENGTH;
+		memcpy(&p->key.sport, l4, 2);
+		memcpy(&p->key.dport, l4 + 2, 2);
+		return KEEL_DROP_NONE;
+	case KEEL_PROTO_ICMP:
+	case KEEL_PROTO_ICMPV6:
+		/* ICMP in IPv6 or ICMPv6 in IPv4 means nothing: an unknown protocol, ports 0. */
+		if ((p->key.proto == KEEL_PROTO_ICMP) != (family == KEEL_AF_INET4))
+			return KEEL_DROP_NONE;
+		/* RFC 792 / RFC 4443 2.1: type, code, checksum and a 4-byte type-specific word. */
+		if (avail < ICMP_MIN_HLEN)
+			return KEEL_DROP_L4_TRUNCATED;
+		type = l4[0];
+		p->icmp_type = type;
+		p->icmp_code = l4[1];
+		if (family == KEEL_AF_INET4) {
+			if (type < 32 && ((ICMP4_ERROR_MASK >> type) & 1))
+				p->flags |= KEEL_PKT_ICMP_ERROR;
+		} else if ((uint8_t)(type - 1) < 4) {
+			/* RFC 4443 2.1: types 1-4 are the errors that quote a packet. */
+			p->flags |= KEEL_PKT_ICMP_ERROR;
+		}
+		return KEEL_DROP_NONE;
+	default:
+		/* GRE, ESP, SCTP, No Next Header (59)...: valid, ports 0. */
+		return KEEL_DROP_NONE;
+	}
+}
+
+/*
+ * RFC 1812 5.3.7 martian sources, by first octet: 0/8 ("this network", only
+ * legal while a host boots, RFC 1122 3.2.1.3), 127/8 (loopback, never on a wire),
+ * 224/4 (multicast is never a source) and 240/4 (class E, which also holds the
+ * limited broadcast 255.255.255.255). Bitwise ORs keep it one branch.
+ */
+static inline bool ip4_src_martian(uint8_t first_octet)
+{
+	return (first_octet == 0) | (first_octet == 127) | (first_octet >= 224);
+}
+
+static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
+{
+	const uint8_t *ip = frame + l3;
+	uint32_t avail = len - l3;
+	uint32_t ihl, tot, frag, fo;
+
+	p->key.family = KEEL_AF_INET4;
+	/*
+	 * RFC 1812 5.2.2 checks, reordered so each read is in bounds: (1) the link
+	 * layer length holds a minimum header, (3) version 4, (4) IHL >= 5, then
+	 * the header the IHL claims is present, (5) total length >= IHL*4 and no
+	 * more than the link layer delivered, and only then (2) the checksum,
+	 * which needs the IHL to know how many bytes to sum.
+	 */
+	if (avail < IP4_MIN_HLEN)
+		return KEEL_DROP_IP4_TRUNCATED;
+	if ((ip[0] >> 4) != 4)
+		return KEEL_DROP_IP4_VERSION;
+	ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if (ihl < IP4_MIN_HLEN)
+		return KEEL_DROP_IP4_IHL;
+	if (ihl > avail)
+		return KEEL_DROP_IP4_TRUNCATED;
+	tot = load_be16(ip + 2);
+	if (tot < ihl || tot > avail)
+		return KEEL_DROP_IP4_TOTAL_LENGTH;
+	/* RFC 1812 5.2.2 (2): a valid header, options included, sums to 0xffff. */
+	if (csum_ip4_header(ip, ihl) != 0)
+		return KEEL_DROP_IP4_CHECKSUM;
+	if (ip4_src_martian(ip[12]))
+		return KEEL_DROP_IP4_BAD_SOURCE;
+
+	memcpy(p->key.src, ip + 12, 4);
+	memcpy(p->key.dst, ip + 16, 4);
+	p->key.proto = ip[9];
+	p->tos = ip[1];
+	p->ttl = ip[8];
+	/* Ethernet pads short frames (some NICs add trailers): the datagram ends where it says. */
+	p->l3_len = (uint16_t)tot;
+	/* Options are skipped whole via the IHL, so option bytes are never read as ports. */
+	p->l4_off = (uint16_t)(l3 + ihl);
+
+	/* The reserved flag bit is ignored on receipt, as Linux does (RFC 791: sender sets 0). */
+	frag = load_be16(ip + 6);
+	if (frag & IP4_FLAG_DF)
+		p->flags |= KEEL_PKT_DF;
+	if (frag & (IP4_FLAG_MF | IP4_FRAG_MASK)) {
+		p->flags |= KEEL_PKT_FRAG;
+		fo = frag & IP4_FRAG_MASK;
+		if (fo) {
+			/*
+			 * RFC 1858 3.4: a TCP fragment at offset 8 bytes can only exist to
+			 * overwrite the TCP flags of the first fragment past a filter.
+			 * RFC 791: a datagram is at most 65535 bytes; a fragment that would
+			 * reassemble past that is an attack (ping of death).
+			 */
+			if ((fo == 1 && p->key.proto == KEEL_PROTO_TCP) ||
+			    fo * 8 + (tot - ihl) > IP_MAX_DATAGRAM)
+				return KEEL_DROP_IP4_FRAG_OFFSET;
+			/* No L4 header in a later fragment: ports stay 0. */
+			p->flags |= KEEL_PKT_FRAG_LATER;
+			return KEEL_DROP_NONE;
+		}
+	}
+	return parse_l4(ip + ihl, tot - ihl, KEEL_AF_INET4, frag & IP4_FLAG_MF, p);
+}
+
+/*
+ * RFC 4291 2.7: a multicast address is never a source; RFC 4291 2.5.3: the
+ * loopback ::1 must never leave a node. The unspecified address :: is let
+ * through on purpose: DAD neighbour solicitations (RFC 4862 5.4.2) use it, and
+ * the kernel behind the exception path must see them to defend its addresses.
+ */
+static inline bool ip6_src_bad(const uint8_t *src)
+{
+	static const uint8_t loopback[16] = { [15] = 1 };
+
+	return src[0] == 0xff || memcmp(src, loopback, sizeof(loopback)) == 0;
+}
+
+static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
+{
+	const uint8_t *ip = frame + l3;
+	uint32_t avail = len - l3;
+	uint32_t plen, end, off, hlen, fo, more, data_len;
+	unsigned int n;
+	bool first_frag = false, seen_frag = false;
+	uint8_t nh;
+
+	p->key.family = KEEL_AF_INET6;
+	if (avail < IP6_HLEN)
+		return KEEL_DROP_IP6_TRUNCATED;
+	/* RFC 8200 3: version 6. */
+	if ((ip[0] >> 4) != 6)
+		return KEEL_DROP_IP6_VERSION;
+	/*
+	 * RFC 8200 3: the payload length counts what follows the fixed header and
+	 * cannot pass what the link layer delivered. Offsets are 16-bit, so the
+	 * whole datagram must also end within 64 KiB of the frame start; payload
+	 * length 0 with a Jumbo option (RFC 2675) is not supported and fails the
+	 * extension header walk below as truncated.
+	 */
+	plen = load_be16(ip + 4);
+	if (plen > avail - IP6_HLEN || l3 + IP6_HLEN + plen > UINT16_MAX)
+		return KEEL_DROP_IP6_PAYLOAD_LENGTH;
+	if (ip6_src_bad(ip + 8))
+		return KEEL_DROP_IP6_BAD_SOURCE;
+
+	memcpy(p->key.src, ip + 8, 16);
+	memcpy(p->key.dst, ip + 24, 16);
+	p->tos = (uint8_t)((ip[0] << 4) | (ip[1] >> 4));
+	p->ttl = ip[7];
+	end = IP6_HLEN + plen;
+	p->l3_len = (uint16_t)end;
+
+	/*
+	 * RFC 8200 4: walk the extension headers, bounded so a chain of tiny
+	 * headers cannot cost unbounded time. Every read is checked against end
+	 * (the datagram), which the checks above keep within the frame.
+	 */
+	nh = ip[6];
+	off = IP6_HLEN;
+	for (n = 0;; n++) {
+		switch (nh) {
+		case IP6_NH_HOPOPTS:
+			/* RFC 8200 4.3: Hop-by-Hop only right after the IPv6 header. */
+			if (n != 0)
+				return KEEL_DROP_IP6_EXTHDR_ORDER;
+			/* fallthrough */
+		case IP6_NH_ROUTING:
+		case IP6_NH_DSTOPTS:
+			if (n >= KEEL_PARSE_MAX_EXTHDRS)
+				return KEEL_DROP_IP6_EXTHDR_TOO_MANY;
+			/* RFC 8200 4.3-4.6: length in 8-octet units past the first 8. */
+			if (end - off < 8)
+				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
+			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
+			if (hlen > end - off)
+				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
+			nh = ip[off];
+			off += hlen;
+			continue;
+		case IP6_NH_FRAGMENT:
+			if (n >= KEEL_PARSE_MAX_EXTHDRS)
+				return KEEL_DROP_IP6_EXTHDR_TOO_MANY;
+			if (end - off < IP6_FRAG_HLEN)
+				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
+			/* RFC 8200 4.1: at most one Fragment header per packet. */
+			if (seen_frag)
+				return KEEL_DROP_IP6_FRAG_INVALID;
+			seen_frag = true;
+			/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
+			fo = load_be16(ip + off + 2) >> 3;
+			more = ip[off + 3] & IP6_FRAG_M;
+			data_len = end - off - IP6_FRAG_HLEN;
+			/*
+			 * RFC 8200 4.5: a fragment with M set must carry a multiple of 8
+			 * bytes, and no fragment may reassemble past 65535 bytes.
+			 */
+			if ((more && (data_len & 7)) ||
+			    fo * 8 + data_len > IP_MAX_DATAGRAM)
+				return KEEL_DROP_IP6_FRAG_INVALID;
+			nh = ip[off];
+			off += IP6_FRAG_HLEN;
+			/* RFC 6946: offset 0 with M clear is an atomic fragment, a whole packet. */
+			if (fo | more) {
+				p->flags |= KEEL_PKT_FRAG;
+				if (fo) {
+					/* Later fragment: payload, not headers, follows. */
+					p->flags |= KEEL_PKT_FRAG_LATER;
+					p->key.proto = nh;
+					p->l4_off = (uint16_t)(l3 + off);
+					return KEEL_DROP_NONE;
+				}
+				/* RFC 7112: a first fragment holds the whole chain. */
+				first_frag = true;
+			}
+			continue;
+		default:
+			break;
+		}
+		break;
+	}
+
+	p->key.proto = nh;
+	p->l4_off = (uint16_t)(l3 + off);
+	return parse_l4(ip + off, end - off, KEEL_AF_INET6, first_frag, p);
+}
+
+enum keel_drop keel_parse(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
+{
+	uint32_t l3 = ETH_HLEN;
+	uint16_t etype;
+
+	pkt_reset(p);
+	if (len < ETH_HLEN)
+		return KEEL_DROP_L2_TRUNCATED;
+	etype = load_be16(frame + 12);
+	/* The common case first: untagged IPv4 goes straight to its parser. */
+	if (etype == ETH_P_IPV4) {
+		p->l3_off = ETH_HLEN;
+		return parse_ip4(frame, len, ETH_HLEN, p);
+	}
+	if (etype == ETH_P_8021Q) {
+		if (len < ETH_HLEN + VLAN_HLEN)
+			return KEEL_DROP_VLAN_TRUNCATED;
+		p->vlan_tci = load_be16(frame + 14);
+		p->flags |= KEEL_PKT_VLAN;
+		etype = load_be16(frame + 16);
+		l3 += VLAN_HLEN;
+		/* One 802.1Q tag only: a second C-tag or an inner S-tag is QinQ. */
+		if (etype == ETH_P_8021Q || etype == ETH_P_8021AD || etype == ETH_P_QINQ_OLD)
+			return KEEL_DROP_VLAN_STACKED;
+	} else if (etype == ETH_P_8021AD || etype == ETH_P_QINQ_OLD) {
+		/* An outer 802.1ad S-tag always carries a C-tag: stacked. */
+		return KEEL_DROP_VLAN_STACKED;
+	}
+	p->l3_off = (uint16_t)l3;
+
+	if (etype == ETH_P_IPV4)
+		return parse_ip4(frame, len, l3, p);
+	if (etype == ETH_P_IPV6)
+		return parse_ip6(frame, len, l3, p);
+	/* ARP, LLDP, LACP, 802.3 length frames...: the kernel's business, not malformed. */
+	p->flags |= KEEL_PKT_NOT_IP;
+	return KEEL_DROP_NONE;
+}

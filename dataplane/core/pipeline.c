@@ -1,0 +1,320 @@
+/* The burst pipeline: stages across the whole burst so that memory latency overlaps (parse+classify, flow lookup, select+encap). */
+#include "pipeline.h"
+
+#include <string.h>
+
+#include "encap.h"
+#include "hash.h"
+#include "icmp.h"
+#include "maglev.h"
+#include "parse.h"
+#include "vip.h"
+
+static inline void drop(struct keel_worker *w, uint8_t *verdict, enum keel_drop why)
+{
+	*verdict = KEEL_VERDICT_DROP;
+	w->ctr->drops[why]++;
+}
+
+static inline void not_for_us(struct keel_worker *w, uint8_t *verdict)
+{
+	if (w->non_vip_to_kernel) {
+		*verdict = KEEL_VERDICT_KERNEL;
+		w->ctr->kernel_pkts++;
+	} else {
+		drop(w, verdict, KEEL_DROP_NOT_VIP);
+	}
+}
+
+/* Token bucket for the ICMP answers we originate (RFC 1812 4.3.2.8, RFC 4443 2.4(f)). */
+static bool icmp_allowed(struct keel_worker *w)
+{
+	uint64_t rate = w->snap->icmp_rate, elapsed = w->now_ms - w->icmp_last_ms;
+
+	if (elapsed) {
+		w->icmp_tokens += elapsed * rate / 1000;
+		if (w->icmp_tokens > rate)
+			w->icmp_tokens = rate;
+		w->icmp_last_ms = w->now_ms;
+	}
+	if (!w->icmp_tokens)
+		return false;
+	w->icmp_tokens--;
+	return true;
+}
+
+static inline bool is_icmp(const struct keel_pkt *p)
+{
+	return p->key.proto == (p->key.family == KEEL_AF_INET4 ? KEEL_PROTO_ICMP : KEEL_PROTO_ICMPV6);
+}
+
+/* ICMP aimed at a VIP address: answered (echo), routed to a connection's backend (errors), or refused. */
+static bool classify_icmp(struct keel_worker *w, struct keel_buf *b, struct keel_pkt *p,
+			  struct keel_flow_key *fk, uint8_t *verdict)
+{
+	const struct keel_snapshot *s = w->snap;
+	uint16_t vip;
+
+	if (p->flags & KEEL_PKT_ICMP_ERROR) {
+		if (icmp_error_flow_key(b->data, b->len, p, fk) != KEEL_DROP_NONE) {
+			if (vip_lookup_addr(s, p->key.family, p->key.dst) != KEEL_VIP_NONE)
+				drop(w, verdict, KEEL_DROP_ICMP_ERROR_INNER);
+			else
+				not_for_us(w, verdict);
+			return false;
+		}
+		vip = vip_lookup(s, fk->family, fk->dst, fk->dport, fk->proto);
+		if (vip == KEEL_VIP_NONE) {
+			not_for_us(w, verdict);
+			return false;
+		}
+		p->vip = vip;
+		return true;
+	}
+
+	if (vip_lookup_addr(s, p->key.family, p->key.dst) == KEEL_VIP_NONE) {
+		not_for_us(w, verdict);
+		return false;
+	}
+	if (p->icmp_type == (p->key.family == KEEL_AF_INET4 ? 8 : 128)) {
+		enum keel_drop r = icmp_echo_reply(b, p);
+
+		if (r != KEEL_DROP_NONE) {
+			drop(w, verdict, r);
+		} else {
+			*verdict = KEEL_VERDICT_REPLY;
+			w->ctr->reply_pkts++;
+			w->ctr->icmp_echo++;
+		}
+		return false;
+	}
+	drop(w, verdict, KEEL_DROP_ICMP_UNSUPPORTED);
+	return false;
+}
+
+/*
+ * Find the VIP and the key a packet is balanced by. Returns true when the
+ * packet goes on to flow lookup; otherwise its verdict is final.
+ */
+static bool classify(struct keel_worker *w, struct keel_buf *b, struct keel_pkt *p,
+		     struct keel_flow_key *fk, uint8_t *verdict)
+{
+	const struct keel_snapshot *s = w->snap;
+	const struct keel_vip *v;
+	uint16_t vip;
+
+	if (is_icmp(p)) {
+		if (!classify_icmp(w, b, p, fk, verdict))
+			return false;
+		v = &keel_snapshot_vips(s)[p->vip];
+		if (v->flags & KEEL_VIP_FRAGMENTS)
+			fk->sport = fk->dport = 0;
+		return true;
+	}
+
+	if (p->flags & KEEL_PKT_FRAG_LATER) {
+		/*
+		 * No ports in a non-first fragment: only a VIP that balances on
+		 * addresses alone can place it consistently with its first piece.
+		 */
+		vip = vip_lookup(s, p->key.family, p->key.dst, 0, p->key.proto);
+		if (vip == KEEL_VIP_NONE)
+			vip = vip_lookup_addr(s, p->key.family, p->key.dst);
+		if (vip == KEEL_VIP_NONE) {
+			not_for_us(w, verdict);
+			return false;
+		}
+		v = &keel_snapshot_vips(s)[vip];
+		if (!(v->flags & KEEL_VIP_FRAGMENTS) || v->proto != p->key.proto) {
+			drop(w, verdict, KEEL_DROP_FRAGMENT);
+			return false;
+		}
+	} else {
+		vip = vip_lookup(s, p->key.family, p->key.dst, p->key.dport, p->key.proto);
+		if (vip == KEEL_VIP_NONE) {
+			not_for_us(w, verdict);
+			return false;
+		}
+		v = &keel_snapshot_vips(s)[vip];
+	}
+	p->vip = vip;
+	*fk = p->key;
+	if (v->flags & KEEL_VIP_FRAGMENTS)
+		fk->sport = fk->dport = 0;
+	return true;
+}
+
+/* A tracked backend is kept while it is active or draining on the same VIP. */
+static inline bool tracked_usable(const struct keel_snapshot *s, const struct flow_value *fv,
+				  uint16_t vip_idx)
+{
+	const struct keel_backend *be;
+
+	if (fv->backend >= s->n_backends)
+		return false;
+	be = &keel_snapshot_backends(s)[fv->backend];
+	return be->vip == vip_idx && (be->state == KEEL_BACKEND_ACTIVE ||
+				      be->state == KEEL_BACKEND_DRAINING);
+}
+
+static void too_big(struct keel_worker *w, struct keel_buf *b, const struct keel_pkt *p,
+		    uint16_t inner_mtu, uint8_t *verdict)
+{
+	/* IPv4 without DF may be fragmented by routers, but not by us: dropped and counted. */
+	if (p->key.family == KEEL_AF_INET4 && !(p->flags & KEEL_PKT_DF)) {
+		drop(w, verdict, KEEL_DROP_TOO_BIG);
+		return;
+	}
+	if (!icmp_allowed(w)) {
+		drop(w, verdict, KEEL_DROP_ICMP_RATE_LIMIT);
+		return;
+	}
+	if (icmp_too_big(b, p, inner_mtu) != KEEL_DROP_NONE) {
+		drop(w, verdict, KEEL_DROP_TOO_BIG);
+		return;
+	}
+	*verdict = KEEL_VERDICT_REPLY;
+	w->ctr->reply_pkts++;
+	w->ctr->icmp_too_big++;
+}
+
+uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8_t *verdicts,
+			     uint32_t n)
+{
+	const struct keel_snapshot *s = w->snap;
+	struct keel_counters *c = w->ctr;
+	struct keel_pkt pkt[KEEL_BURST_MAX];
+	struct keel_flow_key fk[KEEL_BURST_MAX];
+	const struct keel_flow_key *keys[KEEL_BURST_MAX];
+	struct flow_value *vals[KEEL_BURST_MAX];
+	uint64_t hashes[KEEL_BURST_MAX];
+	uint8_t tflags[KEEL_BURST_MAX];
+	uint8_t idx[KEEL_BURST_MAX];
+	const struct keel_vip *vips;
+	const struct keel_backend *bes;
+	uint32_t i, j, nl = 0, ntx = 0;
+
+	if (n > KEEL_BURST_MAX)
+		n = KEEL_BURST_MAX;
+	c->rx_pkts += n;
+	for (i = 0; i < n; i++)
+		c->rx_bytes += bufs[i].len;
+	if (!s) {
+		for (i = 0; i < n; i++)
+			drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
+		return 0;
+	}
+	vips = keel_snapshot_vips(s);
+	bes = keel_snapshot_backends(s);
+
+	/* Stage 1: parse and classify the whole burst. */
+	for (i = 0; i < n; i++) {
+		enum keel_drop r = keel_parse(bufs[i].data, bufs[i].len, &pkt[i]);
+
+		if (r != KEEL_DROP_NONE) {
+			drop(w, &verdicts[i], r);
+			continue;
+		}
+		if (pkt[i].flags & KEEL_PKT_NOT_IP) {
+			not_for_us(w, &verdicts[i]);
+			continue;
+		}
+		if (!classify(w, &bufs[i], &pkt[i], &fk[i], &verdicts[i]))
+			continue;
+		keys[nl] = &fk[i];
+		/* ICMP errors must not move their connection's state. */
+		tflags[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? 0 : pkt[i].tcp_flags;
+		idx[nl++] = (uint8_t)i;
+	}
+
+	/* Stage 2: hash, prefetch and look up every key in the worker's flow table. */
+	if (nl)
+		flow_table_lookup_burst(w->ft, keys, tflags, nl, w->now_ms, vals, hashes);
+
+	/* Stage 3: choose the backend and encapsulate. */
+	for (j = 0; j < nl; j++) {
+		struct keel_pkt *p;
+		const struct keel_vip *v;
+		const struct keel_backend *be;
+		uint16_t id, inner_mtu = 0;
+		uint16_t len;
+		enum keel_drop r;
+
+		i = idx[j];
+		p = &pkt[i];
+		v = &vips[p->vip];
+		len = bufs[i].len;
+		if (vals[j] && tracked_usable(s, vals[j], p->vip)) {
+			id = vals[j]->backend;
+		} else {
+			uint32_t h = keel_flow_hash(keys[j], s->fleet_seed);
+
+			id = maglev_lookup(keel_snapshot_table(s, v), v->table_size, h);
+			if (id == KEEL_BACKEND_NONE) {
+				drop(w, &verdicts[i], KEEL_DROP_NO_BACKEND);
+				continue;
+			}
+			if (vals[j]) {
+				/* Tracked backend gone or down: the flow is re-chosen. */
+				vals[j]->backend = id;
+				vals[j]->vip = v->id;
+				vals[j]->gen = (uint32_t)s->generation;
+			} else if (!(p->flags & KEEL_PKT_ICMP_ERROR)) {
+				struct flow_value nv = {
+					.backend = id,
+					.vip = v->id,
+					.gen = (uint32_t)s->generation,
+				};
+
+				if (!flow_table_insert(w->ft, keys[j], hashes[j], &nv, tflags[j],
+						       w->now_ms))
+					c->untracked++;
+				c->backend[id].new_flows++;
+			}
+		}
+		be = &bes[id];
+		r = encap_packet(&bufs[i], p, s, be, v->encap, (uint32_t)(hashes[j] >> 32),
+				 &inner_mtu);
+		if (r == KEEL_DROP_TOO_BIG) {
+			too_big(w, &bufs[i], p, inner_mtu, &verdicts[i]);
+			continue;
+		}
+		if (r != KEEL_DROP_NONE) {
+			drop(w, &verdicts[i], r);
+			continue;
+		}
+		verdicts[i] = KEEL_VERDICT_FORWARD;
+		c->fwd_pkts++;
+		c->fwd_bytes += bufs[i].len;
+		c->vip[v->id].pkts++;
+		c->vip[v->id].bytes += len;
+		c->backend[id].pkts++;
+		c->backend[id].bytes += len;
+		if (p->flags & KEEL_PKT_ICMP_ERROR)
+			c->icmp_errors_fwd++;
+	}
+
+	for (i = 0; i < n; i++)
+		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;
+	return ntx;
+}
+
+void keel_pipeline_lookup(const struct keel_snapshot *s, const struct keel_flow_key *k,
+			  struct keel_lookup *out)
+{
+	struct keel_flow_key fk = *k;
+	const struct keel_vip *v;
+
+	memset(out, 0, sizeof(*out));
+	out->backend = KEEL_BACKEND_NONE;
+	out->vip = vip_lookup(s, k->family, k->dst, k->dport, k->proto);
+	if (out->vip == KEEL_VIP_NONE)
+		return;
+	v = &keel_snapshot_vips(s)[out->vip];
+	if (v->flags & KEEL_VIP_FRAGMENTS)
+		fk.sport = fk.dport = 0;
+	out->hash = keel_flow_hash(&fk, s->fleet_seed);
+	out->slot = maglev_slot(out->hash, v->table_size);
+	out->backend = keel_snapshot_table(s, v)[out->slot];
+	out->source = out->backend == KEEL_BACKEND_NONE ? KEEL_LOOKUP_NONE : KEEL_LOOKUP_MAGLEV;
+}

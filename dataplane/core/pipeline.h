@@ -1,0 +1,85 @@
+/* The burst pipeline: parse -> classify -> flow lookup -> Maglev -> encapsulate, for one worker, over byte buffers. */
+#ifndef KEEL_CORE_PIPELINE_H
+#define KEEL_CORE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "drop.h"
+#include "flow_table.h"
+#include "pkt.h"
+#include "snapshot.h"
+
+#define KEEL_BURST_MAX 64
+
+/* What to do with each packet of a burst after the pipeline ran. */
+enum keel_verdict {
+	KEEL_VERDICT_DROP = 0, /* free it; the reason is counted */
+	KEEL_VERDICT_FORWARD,  /* encapsulated towards a backend: transmit */
+	KEEL_VERDICT_REPLY,    /* turned into our own ICMP answer: transmit */
+	KEEL_VERDICT_KERNEL,   /* not for a VIP: exception path to the kernel */
+};
+
+/*
+ * Per-worker counters: written by that worker alone, summed by readers.
+ * Lives wherever the runtime puts it (the shared region for keel-dataplane).
+ * Per-VIP and per-backend counters are indexed by stable id, so they survive
+ * snapshot changes.
+ */
+struct keel_counters {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t fwd_pkts;
+	uint64_t fwd_bytes;
+	uint64_t reply_pkts;        /* echo replies and too-big answers */
+	uint64_t kernel_pkts;
+	uint64_t icmp_echo;         /* echo requests answered */
+	uint64_t icmp_too_big;      /* too-big answers sent */
+	uint64_t icmp_errors_fwd;   /* ICMP errors forwarded to a connection's backend */
+	uint64_t untracked;         /* forwarded by hash without a flow entry (rate limit) */
+	uint64_t drops[KEEL_DROP_MAX];
+	struct {
+		uint64_t pkts;
+		uint64_t bytes;
+	} vip[KEEL_MAX_VIPS];
+	struct {
+		uint64_t pkts;
+		uint64_t bytes;
+		uint64_t new_flows;
+	} backend[KEEL_MAX_BACKENDS];
+} __attribute__((aligned(64)));
+
+/* One worker's state: the snapshot it forwards with, its flow table, its counters. */
+struct keel_worker {
+	const struct keel_snapshot *snap; /* NULL until the first activation */
+	struct flow_table *ft;
+	struct keel_counters *ctr;
+	uint64_t now_ms;         /* set by the runtime before each burst */
+	bool non_vip_to_kernel;  /* exception path present; else non-VIP is dropped */
+	/* ICMP answer rate limit (token bucket, s->icmp_rate per second). */
+	uint64_t icmp_tokens;
+	uint64_t icmp_last_ms;
+};
+
+/*
+ * Run one burst. bufs[i] is each frame (may be moved into headroom or
+ * rewritten); verdicts[i] receives its fate. Every packet is counted exactly
+ * once: rx = forward + reply + kernel + drops. n <= KEEL_BURST_MAX. Returns
+ * the number of packets to transmit (FORWARD + REPLY).
+ */
+uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8_t *verdicts,
+			     uint32_t n);
+
+/* Which backend a client's flow would go to now, and why (for the lookup API and tests). */
+enum keel_lookup_source { KEEL_LOOKUP_NONE, KEEL_LOOKUP_FLOW, KEEL_LOOKUP_MAGLEV };
+struct keel_lookup {
+	uint16_t vip;        /* VIP index, KEEL_VIP_NONE if not a VIP */
+	uint16_t backend;    /* backend id, KEEL_BACKEND_NONE if none */
+	uint32_t slot;       /* Maglev slot used */
+	uint32_t hash;       /* fleet flow hash */
+	enum keel_lookup_source source;
+};
+void keel_pipeline_lookup(const struct keel_snapshot *s, const struct keel_flow_key *k,
+			  struct keel_lookup *out);
+
+#endif

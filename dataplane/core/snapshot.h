@@ -1,0 +1,130 @@
+/* The immutable forwarding state a worker reads: VIPs, backends and Maglev tables in one flat, offset-based blob. */
+#ifndef KEEL_CORE_SNAPSHOT_H
+#define KEEL_CORE_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A snapshot is written once by its builder (keel-control, tests, the bench)
+ * and never modified while a worker may read it. It holds no pointers, only
+ * byte offsets from its own start, so it can sit in shared memory mapped at
+ * different addresses in different processes.
+ */
+
+#define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
+#define KEEL_SNAPSHOT_ABI 1
+
+#define KEEL_MAX_VIPS 1024
+#define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
+#define KEEL_BACKEND_NONE 0xffffu /* Maglev slot with no backend (all weights 0) */
+#define KEEL_MAGLEV_DEFAULT_SIZE 65537u
+#define KEEL_MAGLEV_MAX_SIZE 1048573u /* largest accepted prime table size */
+
+/* keel_vip.flags */
+#define KEEL_VIP_ALL_PORTS (1u << 0) /* matches any port; port must be 0 */
+#define KEEL_VIP_FRAGMENTS (1u << 1) /* hash on addresses and protocol only, accept fragments */
+
+/* keel_vip.encap */
+enum keel_encap {
+	KEEL_ENCAP_IPIP = 0, /* IP in IP: 4in4, 6in6, 4in6 or 6in4 by the families involved */
+	KEEL_ENCAP_GUE = 1,  /* GUE variant 0 over UDP */
+};
+
+/* keel_backend.state */
+enum keel_backend_state {
+	KEEL_BACKEND_UNUSED = 0,   /* id not allocated in this snapshot */
+	KEEL_BACKEND_ACTIVE = 1,   /* in the Maglev table, keeps its flows */
+	KEEL_BACKEND_DRAINING = 2, /* out of the table, keeps its tracked flows */
+	KEEL_BACKEND_DOWN = 3,     /* out of the table, its flows are re-chosen */
+};
+
+struct keel_vip {
+	uint8_t addr[16];    /* IPv4 in the first 4 bytes, rest zero */
+	uint16_t port;       /* network byte order; 0 with KEEL_VIP_ALL_PORTS */
+	uint8_t proto;       /* KEEL_PROTO_TCP or KEEL_PROTO_UDP */
+	uint8_t family;      /* KEEL_AF_INET4 or KEEL_AF_INET6 */
+	uint8_t flags;       /* KEEL_VIP_* */
+	uint8_t encap;       /* enum keel_encap */
+	uint16_t id;         /* stable id (< KEEL_MAX_VIPS): counters are indexed by it */
+	uint32_t table_size; /* Maglev M, prime */
+	uint32_t table_off;  /* offset of M uint16_t backend ids */
+};
+
+struct keel_backend {
+	uint8_t addr[16];    /* encapsulation outer destination */
+	uint8_t family;
+	uint8_t state;       /* enum keel_backend_state */
+	uint16_t vip;        /* index of its VIP in this snapshot's VIP array */
+	uint32_t weight;
+	uint8_t mac[6];      /* next-hop MAC for this backend */
+	uint16_t pad;
+};
+
+/*
+ * Header at offset 0. checksum covers the whole blob [0, size) computed with
+ * the checksum field itself zero (keel_snapshot_checksum).
+ */
+struct keel_snapshot {
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t checksum;
+	uint64_t generation;
+	uint64_t size;        /* total bytes, header included */
+	uint64_t fleet_seed;  /* seeds the Maglev flow hash; same on every host */
+
+	/* Output: Ethernet and encapsulation parameters. */
+	uint8_t src_mac[6];   /* our port's MAC */
+	uint8_t gw_mac[6];    /* default next hop */
+	uint8_t src4[4];      /* outer IPv4 source prefix (entropy in the host bits) */
+	uint8_t src6[16];     /* outer IPv6 source prefix */
+	uint8_t src4_plen;    /* prefix length, 0..32; host bits carry the flow hash */
+	uint8_t src6_plen;    /* 0..128 */
+	uint8_t ttl;          /* outer TTL / hop limit */
+	uint8_t pad0;
+	uint16_t gue_port;    /* host byte order; GUE destination port */
+	uint16_t mtu;         /* largest outer IP packet we may send */
+	uint32_t icmp_rate;   /* ICMP errors we may generate per second per worker */
+
+	uint32_t n_vips;
+	uint32_t vip_off;       /* n_vips struct keel_vip */
+	uint32_t vip_hash_size; /* power of two */
+	uint32_t vip_hash_off;  /* vip_hash_size uint16_t: 0 = empty, else VIP index + 1 */
+	uint32_t n_backends;    /* backend array length: highest id + 1 */
+	uint32_t backend_off;   /* n_backends struct keel_backend, indexed by stable id */
+	uint32_t pad1;
+};
+
+static inline const struct keel_vip *keel_snapshot_vips(const struct keel_snapshot *s)
+{
+	return (const struct keel_vip *)((const uint8_t *)s + s->vip_off);
+}
+
+static inline const struct keel_backend *keel_snapshot_backends(const struct keel_snapshot *s)
+{
+	return (const struct keel_backend *)((const uint8_t *)s + s->backend_off);
+}
+
+static inline const uint16_t *keel_snapshot_table(const struct keel_snapshot *s,
+						  const struct keel_vip *v)
+{
+	return (const uint16_t *)((const uint8_t *)s + v->table_off);
+}
+
+static inline const uint16_t *keel_snapshot_vip_hash(const struct keel_snapshot *s)
+{
+	return (const uint16_t *)((const uint8_t *)s + s->vip_hash_off);
+}
+
+/* Checksum of a snapshot blob (checksum field taken as zero). */
+uint32_t keel_snapshot_checksum(const struct keel_snapshot *s);
+
+/*
+ * Full validation before a worker trusts a snapshot: magic, ABI, size,
+ * checksum, every offset and index in bounds, table sizes prime, table
+ * entries valid backend ids of the right VIP. Returns 0 or -EINVAL and, when
+ * why is not NULL, a static string saying what was wrong.
+ */
+int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const char **why);
+
+#endif

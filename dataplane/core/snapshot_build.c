@@ -1,0 +1,270 @@
+/* Lays out and fills a snapshot blob (header, VIPs, VIP hash, backends, Maglev tables), then checksums it. */
+#include "snapshot_build.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encap.h"
+#include "maglev.h"
+#include "pkt.h"
+#include "vip.h"
+
+#define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+
+struct layout {
+	size_t vip_off, hash_off, backend_off, tables_off, size;
+	uint32_t hash_size, n_backends;
+};
+
+static uint32_t table_size_of(const struct keel_vip_spec *v)
+{
+	return v->table_size ? v->table_size : KEEL_MAGLEV_DEFAULT_SIZE;
+}
+
+static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
+{
+	uint32_t i, j, keys = 0;
+	size_t tables = 0;
+
+	l->n_backends = 0;
+	for (i = 0; i < spec->n_vips; i++) {
+		const struct keel_vip_spec *v = &spec->vips[i];
+
+		for (j = 0; j < v->n_backends; j++)
+			if (v->backends[j].id >= l->n_backends)
+				l->n_backends = v->backends[j].id + 1u;
+		tables += ALIGN8((size_t)table_size_of(v) * 2);
+	}
+	/* Each VIP contributes at most two keys: its own and its address key. */
+	keys = spec->n_vips * 2;
+	l->hash_size = 16;
+	while (l->hash_size < keys * 2)
+		l->hash_size <<= 1;
+
+	l->vip_off = ALIGN8(sizeof(struct keel_snapshot));
+	l->hash_off = l->vip_off + ALIGN8((size_t)spec->n_vips * sizeof(struct keel_vip));
+	l->backend_off = l->hash_off + ALIGN8((size_t)l->hash_size * 2);
+	l->tables_off = l->backend_off + ALIGN8((size_t)l->n_backends * sizeof(struct keel_backend));
+	l->size = l->tables_off + tables;
+}
+
+size_t keel_snapshot_size(const struct keel_snapshot_spec *spec)
+{
+	struct layout l;
+
+	plan(spec, &l);
+	return l.size;
+}
+
+static int fail(const char **why, const char *reason, int err)
+{
+	if (why)
+		*why = reason;
+	return err;
+}
+
+/* Insert VIP index idx under a key unless an equal key is there already. */
+static int hash_put(uint16_t *h, uint32_t size, const struct keel_vip *vips, uint16_t idx,
+		    uint16_t port, uint8_t proto, int addr_only)
+{
+	const struct keel_vip *v = &vips[idx];
+	uint32_t mask = size - 1, pos = (uint32_t)vip_hash_key(v->addr, v->family, port, proto) & mask;
+	uint32_t n;
+
+	for (n = 0; n < size; n++, pos = (pos + 1) & mask) {
+		const struct keel_vip *o;
+
+		if (!h[pos]) {
+			h[pos] = (uint16_t)(idx + 1);
+			return 0;
+		}
+		o = &vips[h[pos] - 1];
+		if (o->family != v->family || memcmp(o->addr, v->addr, 16))
+			continue;
+		if (addr_only)
+			return 0; /* one address key per address is enough */
+		if (o->proto == v->proto && o->port == v->port &&
+		    (o->flags & KEEL_VIP_ALL_PORTS) == (v->flags & KEEL_VIP_ALL_PORTS))
+			return -EEXIST;
+	}
+	return -ENOSPC;
+}
+
+static int check_addr(const uint8_t addr[16], uint8_t family)
+{
+	static const uint8_t zero[12];
+
+	if (family == KEEL_AF_INET4)
+		return memcmp(addr + 4, zero, 12) ? -EINVAL : 0;
+	return family == KEEL_AF_INET6 ? 0 : -EINVAL;
+}
+
+int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
+			const char **why)
+{
+	uint8_t *base = buf;
+	struct keel_snapshot *s = buf;
+	struct maglev_backend *mb = NULL;
+	struct keel_backend *be;
+	struct keel_vip *vips;
+	uint8_t *vip_ids = NULL;
+	size_t table_off;
+	struct layout l;
+	uint16_t *vh;
+	uint32_t i, j;
+	int rc;
+
+	if (spec->n_vips > KEEL_MAX_VIPS)
+		return fail(why, "too many VIPs", -EINVAL);
+	for (i = 0; i < spec->n_vips; i++)
+		for (j = 0; j < spec->vips[i].n_backends; j++)
+			if (spec->vips[i].backends[j].id >= KEEL_MAX_BACKENDS)
+				return fail(why, "backend id out of range", -EINVAL);
+	plan(spec, &l);
+	if (l.size > cap)
+		return fail(why, "buffer too small for snapshot", -ENOSPC);
+	if (l.size > UINT32_MAX)
+		return fail(why, "snapshot larger than 4 GiB", -EINVAL);
+
+	memset(base, 0, l.size);
+	s->magic = KEEL_SNAPSHOT_MAGIC;
+	s->abi = KEEL_SNAPSHOT_ABI;
+	s->generation = spec->generation;
+	s->size = l.size;
+	s->fleet_seed = spec->fleet_seed;
+	memcpy(s->src_mac, spec->src_mac, 6);
+	memcpy(s->gw_mac, spec->gw_mac, 6);
+	memcpy(s->src4, spec->src4, 4);
+	memcpy(s->src6, spec->src6, 16);
+	if (spec->src4_plen > 32 || spec->src6_plen > 128)
+		return fail(why, "source prefix length out of range", -EINVAL);
+	s->src4_plen = spec->src4_plen;
+	s->src6_plen = spec->src6_plen;
+	s->ttl = spec->ttl ? spec->ttl : 64;
+	s->gue_port = spec->gue_port ? spec->gue_port : ENCAP_GUE_DEFAULT_PORT;
+	s->mtu = spec->mtu ? spec->mtu : 1500;
+	if (s->mtu < 576)
+		return fail(why, "MTU below 576", -EINVAL);
+	s->icmp_rate = spec->icmp_rate ? spec->icmp_rate : 100;
+	s->n_vips = spec->n_vips;
+	s->vip_off = (uint32_t)l.vip_off;
+	s->vip_hash_size = l.hash_size;
+	s->vip_hash_off = (uint32_t)l.hash_off;
+	s->n_backends = l.n_backends;
+	s->backend_off = (uint32_t)l.backend_off;
+
+	vips = (struct keel_vip *)(base + l.vip_off);
+	vh = (uint16_t *)(base + l.hash_off);
+	be = (struct keel_backend *)(base + l.backend_off);
+	vip_ids = calloc(KEEL_MAX_VIPS, 1);
+	if (!vip_ids)
+		return fail(why, "out of memory", -ENOMEM);
+
+	table_off = l.tables_off;
+	for (i = 0; i < spec->n_vips; i++) {
+		const struct keel_vip_spec *vs = &spec->vips[i];
+		struct keel_vip *v = &vips[i];
+		uint32_t n = 0;
+		uint16_t *table;
+
+		rc = -EINVAL;
+		if (check_addr(vs->addr, vs->family)) {
+			fail(why, "bad VIP address family", rc);
+			goto out_free;
+		}
+		if (vs->proto != KEEL_PROTO_TCP && vs->proto != KEEL_PROTO_UDP) {
+			fail(why, "VIP protocol must be tcp or udp", rc);
+			goto out_free;
+		}
+		if (!!(vs->flags & KEEL_VIP_ALL_PORTS) != (vs->port == 0)) {
+			fail(why, "port 0 if and only if all ports", rc);
+			goto out_free;
+		}
+		if (vs->encap > KEEL_ENCAP_GUE) {
+			fail(why, "unknown encapsulation", rc);
+			goto out_free;
+		}
+		if (vs->id >= KEEL_MAX_VIPS || vip_ids[vs->id]) {
+			fail(why, "VIP id out of range or duplicate", rc);
+			goto out_free;
+		}
+		vip_ids[vs->id] = 1;
+		memcpy(v->addr, vs->addr, 16);
+		v->family = vs->family;
+		v->proto = vs->proto;
+		v->port = (uint16_t)((vs->port >> 8) | (vs->port << 8));
+		v->flags = vs->flags;
+		v->encap = vs->encap;
+		v->id = vs->id;
+		v->table_size = table_size_of(vs);
+		v->table_off = (uint32_t)table_off;
+		if (v->table_size > KEEL_MAGLEV_MAX_SIZE || !maglev_is_prime(v->table_size)) {
+			fail(why, "Maglev table size must be a prime <= 1048573", rc);
+			goto out_free;
+		}
+
+		rc = hash_put(vh, l.hash_size, vips, (uint16_t)i, v->port, v->proto, 0);
+		if (!rc)
+			rc = hash_put(vh, l.hash_size, vips, (uint16_t)i, 0, 0, 1);
+		if (rc) {
+			fail(why, "duplicate VIP", rc = -EINVAL);
+			goto out_free;
+		}
+
+		free(mb);
+		mb = calloc(vs->n_backends ? vs->n_backends : 1, sizeof(*mb));
+		if (!mb) {
+			fail(why, "out of memory", rc = -ENOMEM);
+			goto out_free;
+		}
+		for (j = 0; j < vs->n_backends; j++) {
+			const struct keel_backend_spec *bs = &vs->backends[j];
+			struct keel_backend *b = &be[bs->id];
+			static const uint8_t nomac[6];
+
+			rc = -EINVAL;
+			if (b->state != KEEL_BACKEND_UNUSED) {
+				fail(why, "duplicate backend id", rc);
+				goto out_free;
+			}
+			if (check_addr(bs->addr, bs->family) || bs->state == KEEL_BACKEND_UNUSED ||
+			    bs->state > KEEL_BACKEND_DOWN) {
+				fail(why, "bad backend address or state", rc);
+				goto out_free;
+			}
+			memcpy(b->addr, bs->addr, 16);
+			b->family = bs->family;
+			b->state = bs->state;
+			b->vip = (uint16_t)i;
+			b->weight = bs->weight;
+			memcpy(b->mac, memcmp(bs->mac, nomac, 6) ? bs->mac : spec->gw_mac, 6);
+			if (bs->state != KEEL_BACKEND_ACTIVE || !bs->weight)
+				continue;
+			memcpy(mb[n].key, bs->addr, 16);
+			mb[n].key[16] = bs->family;
+			mb[n].id = bs->id;
+			mb[n].weight = bs->weight;
+			n++;
+		}
+		table = (uint16_t *)(base + table_off);
+		if (n == 0) {
+			for (j = 0; j < v->table_size; j++)
+				table[j] = KEEL_BACKEND_NONE;
+		} else {
+			rc = maglev_build(table, v->table_size, mb, n, spec->fleet_seed);
+			if (rc) {
+				fail(why, rc == -ENOMEM ? "out of memory" :
+					  "Maglev build refused (duplicate backend address?)", rc);
+				goto out_free;
+			}
+		}
+		table_off += ALIGN8((size_t)v->table_size * 2);
+	}
+	s->checksum = keel_snapshot_checksum(s);
+	rc = 0;
+out_free:
+	free(mb);
+	free(vip_ids);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* Building a snapshot blob from a plain description: used by keel-control, the tests, the bench and the demo. */
+#ifndef KEEL_CORE_SNAPSHOT_BUILD_H
+#define KEEL_CORE_SNAPSHOT_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+
+struct keel_backend_spec {
+	uint8_t addr[16];  /* IPv4 in the first 4 bytes */
+	uint8_t family;
+	uint8_t state;     /* enum keel_backend_state (not UNUSED) */
+	uint16_t id;       /* stable id, unique in the snapshot, < KEEL_MAX_BACKENDS */
+	uint32_t weight;
+	uint8_t mac[6];    /* next hop; all zero means the snapshot's gateway MAC */
+};
+
+struct keel_vip_spec {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t proto;
+	uint16_t port;       /* host byte order; 0 with KEEL_VIP_ALL_PORTS */
+	uint8_t flags;
+	uint8_t encap;
+	uint16_t id;         /* stable id, unique, < KEEL_MAX_VIPS */
+	uint32_t table_size; /* 0 means KEEL_MAGLEV_DEFAULT_SIZE */
+	uint32_t n_backends;
+	const struct keel_backend_spec *backends;
+};
+
+struct keel_snapshot_spec {
+	uint64_t generation;
+	uint64_t fleet_seed;
+	uint8_t src_mac[6];
+	uint8_t gw_mac[6];
+	uint8_t src4[4];
+	uint8_t src4_plen;
+	uint8_t src6[16];
+	uint8_t src6_plen;
+	uint8_t ttl;       /* 0 means 64 */
+	uint16_t gue_port; /* 0 means ENCAP_GUE_DEFAULT_PORT */
+	uint16_t mtu;      /* 0 means 1500 */
+	uint32_t icmp_rate;/* 0 means 100 per second */
+	uint32_t n_vips;
+	const struct keel_vip_spec *vips;
+};
+
+/* Bytes keel_snapshot_build needs for this spec. */
+size_t keel_snapshot_size(const struct keel_snapshot_spec *spec);
+
+/*
+ * Write a complete, checksummed snapshot into buf (cap bytes). Maglev tables
+ * are built from each VIP's ACTIVE backends with weight > 0. Returns 0, or a
+ * negative errno with *why (when not NULL) naming the problem: -EINVAL for a
+ * bad spec (duplicate VIP or ids, ids out of range, family mismatch, non-prime
+ * table size), -ENOSPC when cap is too small, -ENOMEM.
+ */
+int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
+			const char **why);
+
+#endif

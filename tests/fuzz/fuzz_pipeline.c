@@ -1,0 +1,42 @@
+/* libFuzzer harness: one frame through the whole packet core (parse, classify, flow lookup, Maglev, encapsulate, ICMP). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "pipeline.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define HEADROOM 256
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fuzz_fixture *fx;
+	static uint8_t frame[HEADROOM + 9216 + 64];
+	struct keel_buf b;
+	uint8_t verdict;
+
+	if (!fx)
+		fx = fuzz_fixture_get();
+	if (size < 1 || size > 9216)
+		return 0;
+	/* The first byte steers the environment: which clock tick, whether non-VIP goes to the kernel. */
+	fx->worker.now_ms += data[0] & 0x3f;
+	fx->worker.non_vip_to_kernel = data[0] & 0x40;
+	data++;
+	size--;
+
+	memcpy(frame + HEADROOM, data, size);
+	b.data = frame + HEADROOM;
+	b.len = (uint16_t)size;
+	b.headroom = HEADROOM;
+	b.tailroom = (uint16_t)(sizeof(frame) - HEADROOM - size);
+	keel_pipeline_burst(&fx->worker, &b, &verdict, 1);
+	if (verdict > KEEL_VERDICT_KERNEL)
+		abort();
+	/* Output must stay inside the buffer. */
+	if (b.data < frame || b.data + b.len > frame + sizeof(frame))
+		abort();
+	return 0;
+}

@@ -1,0 +1,584 @@
+/* Unit tests for encap_packet: exact outer header bytes for every encapsulation, checksums checked by pktgen's naive code. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "encap.h"
+#include "pktgen.h"
+
+#define MEM_SIZE 2048
+#define HEADROOM 128
+
+static const uint8_t backend_mac[6] = { 0x02, 0xbb, 0x00, 0x00, 0x00, 0x05 };
+static const uint8_t our_mac[6] = { 0x02, 0xaa, 0x00, 0x00, 0x00, 0x01 };
+
+/* A frame in a buffer with headroom, and the metadata the parser would give it. */
+struct frame {
+	uint8_t mem[MEM_SIZE];
+	struct keel_buf b;
+	struct keel_pkt p;
+	uint8_t inner[MEM_SIZE]; /* copy of the IP packet as built */
+	uint16_t inner_len;
+};
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Fill p from a pktgen frame the way keel_parse would for the plain cases
+ * used here (kept local so these tests do not depend on the parser).
+ */
+static void fill_pkt(const uint8_t *f, struct keel_pkt *p)
+{
+	uint16_t off = 12;
+	const uint8_t *ip;
+
+	memset(p, 0, sizeof(*p));
+	if (rd16(f + 12) == 0x8100) {
+		p->flags |= KEEL_PKT_VLAN;
+		p->vlan_tci = rd16(f + 14);
+		off = 16;
+	}
+	p->l3_off = (uint16_t)(off + 2);
+	ip = f + p->l3_off;
+	if (rd16(f + off) == 0x86dd) {
+		p->key.family = KEEL_AF_INET6;
+		p->l3_len = (uint16_t)(40 + rd16(ip + 4));
+		p->l4_off = (uint16_t)(p->l3_off + 40);
+		p->tos = (uint8_t)((ip[0] & 0x0f) << 4 | ip[1] >> 4);
+		p->ttl = ip[7];
+		p->key.proto = ip[6];
+		memcpy(p->key.src, ip + 8, 16);
+		memcpy(p->key.dst, ip + 24, 16);
+	} else {
+		p->key.family = KEEL_AF_INET4;
+		p->l3_len = rd16(ip + 2);
+		p->l4_off = (uint16_t)(p->l3_off + (ip[0] & 0x0f) * 4);
+		p->tos = ip[1];
+		p->ttl = ip[8];
+		p->key.proto = ip[9];
+		if (ip[6] & 0x40)
+			p->flags |= KEEL_PKT_DF;
+		memcpy(p->key.src, ip + 12, 4);
+		memcpy(p->key.dst, ip + 16, 4);
+	}
+	if (p->key.proto == KEEL_PROTO_TCP || p->key.proto == KEEL_PROTO_UDP) {
+		memcpy(&p->key.sport, f + p->l4_off, 2);
+		memcpy(&p->key.dport, f + p->l4_off + 2, 2);
+	}
+}
+
+static void frame_build(struct frame *fr, const struct pktgen *g, uint16_t headroom)
+{
+	size_t len;
+
+	memset(fr, 0, sizeof(*fr));
+	len = pktgen_build(fr->mem + headroom, MEM_SIZE - headroom, g);
+	assert_true(len > 0);
+	fr->b.data = fr->mem + headroom;
+	fr->b.len = (uint16_t)len;
+	fr->b.headroom = headroom;
+	fr->b.tailroom = (uint16_t)(MEM_SIZE - headroom - len);
+	fill_pkt(fr->b.data, &fr->p);
+	fr->inner_len = fr->p.l3_len;
+	memcpy(fr->inner, fr->b.data + fr->p.l3_off, fr->inner_len);
+}
+
+static void snap_init(struct keel_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->src_mac, our_mac, 6);
+	memcpy(s->src4, ((const uint8_t[]){ 10, 1, 0, 0 }), 4);
+	s->src4_plen = 16;
+	{
+		uint8_t a[16];
+
+		pktgen_addr(6, "fd00:1::", a);
+		memcpy(s->src6, a, 16);
+	}
+	s->src6_plen = 64;
+	s->ttl = 32;
+	s->gue_port = ENCAP_GUE_DEFAULT_PORT;
+	s->mtu = 1500;
+}
+
+static void backend_init(struct keel_backend *be, int family)
+{
+	memset(be, 0, sizeof(*be));
+	be->family = (uint8_t)family;
+	pktgen_addr(family, family == 6 ? "fd00:2::5" : "10.2.0.5", be->addr);
+	memcpy(be->mac, backend_mac, 6);
+	be->state = KEEL_BACKEND_ACTIVE;
+}
+
+static const struct pktgen tcp4 = {
+	.family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 6,
+	.sport = 40000, .dport = 80, .payload_len = 100, .tos = 0xb9, .ttl = 50,
+};
+
+static const struct pktgen tcp6 = {
+	.family = 6, .src = "2001:db8::1", .dst = "2001:db8:1::10", .proto = 6,
+	.sport = 40000, .dport = 443, .payload_len = 100, .tos = 0xb9, .ttl = 50,
+};
+
+#define ENTROPY 0x12345678u
+
+/*
+ * Encapsulate and compare the frame against eth + outer (hdr_len bytes,
+ * built by hand by the caller) + the original inner packet. skip_off, if
+ * nonzero, names two bytes (the IPv6 UDP checksum) checked separately.
+ */
+static void run_and_compare(struct frame *fr, const struct keel_snapshot *s,
+			    const struct keel_backend *be, uint8_t encap, uint32_t entropy,
+			    const uint8_t *expect, size_t hdr_len, size_t skip_off)
+{
+	uint16_t mtu = 0xdead, old_head = fr->b.headroom, old_l3 = fr->p.l3_off;
+	uint32_t room = (uint32_t)fr->b.headroom + fr->b.len + fr->b.tailroom;
+	uint8_t got[256];
+
+	assert_int_equal(encap_packet(&fr->b, &fr->p, s, be, encap, entropy, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(mtu, 0xdead); /* untouched on success */
+	assert_int_equal(fr->b.len, hdr_len + fr->inner_len);
+	/* Headroom shrinks by exactly the new bytes in front of the inner packet. */
+	assert_int_equal(old_head - fr->b.headroom, hdr_len - old_l3);
+	assert_ptr_equal(fr->b.data, fr->mem + fr->b.headroom);
+	assert_int_equal((uint32_t)fr->b.headroom + fr->b.len + fr->b.tailroom, room);
+	memcpy(got, fr->b.data, hdr_len);
+	if (skip_off) {
+		got[skip_off] = expect[skip_off];
+		got[skip_off + 1] = expect[skip_off + 1];
+	}
+	assert_memory_equal(got, expect, hdr_len);
+	assert_memory_equal(fr->b.data + hdr_len, fr->inner, fr->inner_len);
+}
+
+static void set_ip4_csum(uint8_t *ip)
+{
+	uint16_t c;
+
+	ip[10] = ip[11] = 0;
+	c = pktgen_csum(ip, 20);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+}
+
+static void test_ipip_4in4(void **state)
+{
+	struct pktgen g = tcp4;
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t exp[34] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05, /* backend MAC */
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01, /* our MAC */
+		0x08, 0x00,
+		0x45, 0xb9, 0x00, 0xa0,             /* TOS copied (DSCP 46, ECT(1)), 20 + 140 */
+		0x00, 0x00, 0x40, 0x00,             /* ID 0, DF */
+		0x20, 0x04, 0x00, 0x00,             /* TTL 32, IPIP */
+		0x0a, 0x01, 0x56, 0x78,             /* 10.1/16 + entropy low 16 bits */
+		0x0a, 0x02, 0x00, 0x05,
+	};
+
+	(void)state;
+	g.pad = 6;
+	snap_init(&s);
+	backend_init(&be, 4);
+	frame_build(&fr, &g, HEADROOM);
+	assert_int_equal(fr.b.len, 14 + 140 + 6);
+	set_ip4_csum(exp + 14);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_IPIP, ENTROPY, exp, sizeof(exp), 0);
+	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
+	/* Padding dropped and given back as tailroom. */
+	assert_int_equal(fr.b.tailroom, MEM_SIZE - HEADROOM - (14 + 140 + 6) + 6);
+	/* The inner packet's own checksums are still right. */
+	assert_true(pktgen_ip4_csum_ok(fr.b.data + 34));
+	assert_true(pktgen_l4_csum_ok(4, fr.b.data + 34, fr.b.data + 54, 120, 6));
+}
+
+static void test_ipip_6in6(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	const uint8_t exp[54] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05,
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01,
+		0x86, 0xdd,
+		0x6b, 0x94, 0x56, 0x78,             /* TC 0xb9, flow label 0x45678 */
+		0x00, 0xa0, 0x29, 0x20,             /* 160, IPv6, hop limit 32 */
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
+	};
+
+	(void)state;
+	snap_init(&s);
+	backend_init(&be, 6);
+	frame_build(&fr, &tcp6, HEADROOM);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_IPIP, ENTROPY, exp, sizeof(exp), 0);
+	assert_true(pktgen_l4_csum_ok(6, fr.b.data + 54, fr.b.data + 94, 120, 6));
+}
+
+static void test_ipip_4in6(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	const uint8_t exp[54] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05,
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01,
+		0x86, 0xdd,
+		0x6b, 0x94, 0x56, 0x78,
+		0x00, 0x8c, 0x04, 0x20,             /* 140, IPv4, hop limit 32 */
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
+	};
+
+	(void)state;
+	snap_init(&s);
+	backend_init(&be, 6);
+	frame_build(&fr, &tcp4, HEADROOM);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_IPIP, ENTROPY, exp, sizeof(exp), 0);
+}
+
+static void test_ipip_6in4_vlan(void **state)
+{
+	struct pktgen g = tcp6;
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t exp[38] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05,
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01,
+		0x81, 0x00, 0x20, 0x64,             /* same TCI: PCP 1, VID 100 */
+		0x08, 0x00,
+		0x45, 0xb9, 0x00, 0xb4,             /* 20 + 160 */
+		0x00, 0x00, 0x40, 0x00,
+		0x20, 0x29, 0x00, 0x00,             /* TTL 32, IPv6 */
+		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x02, 0x00, 0x05,
+	};
+
+	(void)state;
+	g.vlan = 0x2064;
+	g.pad = 2;
+	snap_init(&s);
+	backend_init(&be, 4);
+	frame_build(&fr, &g, HEADROOM);
+	assert_true(fr.p.flags & KEEL_PKT_VLAN);
+	set_ip4_csum(exp + 18);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_IPIP, ENTROPY, exp, sizeof(exp), 0);
+	assert_true(pktgen_ip4_csum_ok(fr.b.data + 18));
+}
+
+static void test_gue_over_ip4(void **state)
+{
+	struct pktgen g = tcp4;
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t exp[46] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05,
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01,
+		0x08, 0x00,
+		0x45, 0xb9, 0x00, 0xac,             /* 20 + 8 + 4 + 140 */
+		0x00, 0x00, 0x40, 0x00,
+		0x20, 0x11, 0x00, 0x00,             /* UDP */
+		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x02, 0x00, 0x05,
+		0xc4, 0x8d, 0x17, 0xc0,             /* 0xc000 | entropy >> 18, port 6080 */
+		0x00, 0x98, 0x00, 0x00,             /* 152, no checksum over IPv4 */
+		0x00, 0x04, 0x00, 0x00,             /* GUE v0, C 0, hlen 0, proto 4, flags 0 */
+	};
+
+	(void)state;
+	g.pad = 1;
+	snap_init(&s);
+	backend_init(&be, 4);
+	frame_build(&fr, &g, HEADROOM);
+	set_ip4_csum(exp + 14);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_GUE, ENTROPY, exp, sizeof(exp), 0);
+	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
+	assert_true(pktgen_l4_csum_ok(4, fr.b.data + 14, fr.b.data + 34, 152, 17));
+}
+
+static void test_gue_over_ip6(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	const uint8_t exp[66] = {
+		0x02, 0xbb, 0x00, 0x00, 0x00, 0x05,
+		0x02, 0xaa, 0x00, 0x00, 0x00, 0x01,
+		0x86, 0xdd,
+		0x6b, 0x94, 0x56, 0x78,
+		0x00, 0xac, 0x11, 0x20,             /* 8 + 4 + 160, UDP */
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
+		0xc4, 0x8d, 0x17, 0xc0,
+		0x00, 0xac, 0x00, 0x00,             /* checksum checked apart */
+		0x00, 0x29, 0x00, 0x00,             /* proto 41 */
+	};
+
+	(void)state;
+	snap_init(&s);
+	backend_init(&be, 6);
+	frame_build(&fr, &tcp6, HEADROOM);
+	run_and_compare(&fr, &s, &be, KEEL_ENCAP_GUE, ENTROPY, exp, sizeof(exp), 60);
+	assert_true(rd16(fr.b.data + 60) != 0);
+	assert_true(pktgen_l4_csum_ok(6, fr.b.data + 14, fr.b.data + 54, 172, 17));
+}
+
+/* Odd inner length exercises the checksum's trailing byte; 4in6 GUE with a VLAN. */
+static void test_gue_over_ip6_odd_len_vlan(void **state)
+{
+	struct pktgen g = tcp4;
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint16_t mtu;
+
+	(void)state;
+	g.proto = 17;
+	g.payload_len = 101;
+	g.vlan = 7;
+	g.pad = 3;
+	snap_init(&s);
+	backend_init(&be, 6);
+	frame_build(&fr, &g, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 0xfedcba98, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(fr.b.len, 18 + 40 + 12 + 129);
+	assert_int_equal(rd16(fr.b.data + 12), 0x8100);
+	assert_int_equal(rd16(fr.b.data + 14), 7);
+	assert_int_equal(rd16(fr.b.data + 16), 0x86dd);
+	assert_int_equal(fr.b.data[18 + 6], 17);
+	assert_int_equal(fr.b.data[18 + 40 + 9], 4);
+	assert_true(pktgen_l4_csum_ok(6, fr.b.data + 18, fr.b.data + 58, 8 + 4 + 129, 17));
+	assert_memory_equal(fr.b.data + 70, fr.inner, 129);
+}
+
+/* Source host bits, UDP source port and flow label follow the entropy; the prefix does not. */
+static void test_entropy_ip4(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint32_t e;
+	uint16_t mtu;
+	uint16_t ports[4];
+	int i = 0;
+
+	(void)state;
+	snap_init(&s);
+	memcpy(s.src4, ((const uint8_t[]){ 10, 1, 2, 0 }), 4);
+	s.src4_plen = 24;
+	backend_init(&be, 4);
+	for (e = 0; e < 4; e++) {
+		uint32_t ent = e * 0x40040001u; /* varies the low byte and the top bits */
+
+		frame_build(&fr, &tcp4, HEADROOM);
+		assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, ent, &mtu),
+				 KEEL_DROP_NONE);
+		assert_int_equal(fr.b.data[26], 10);
+		assert_int_equal(fr.b.data[27], 1);
+		assert_int_equal(fr.b.data[28], 2);
+		assert_int_equal(fr.b.data[29], (uint8_t)ent);
+		ports[i] = rd16(fr.b.data + 34);
+		assert_true(ports[i] >= 49152);
+		i++;
+	}
+	for (i = 1; i < 4; i++)
+		assert_int_not_equal(ports[i], ports[i - 1]);
+
+	/* /32: no host bits, the address as configured whatever the entropy. */
+	s.src4_plen = 32;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 0 }), 4);
+	/* /0: every bit is entropy. */
+	s.src4_plen = 0;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80101, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 192, 168, 1, 1 }), 4);
+	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
+}
+
+static void test_entropy_ip6(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t prefix[16];
+	uint16_t mtu;
+
+	(void)state;
+	snap_init(&s);
+	pktgen_addr(6, "fd00:1:2:3:4:5:6:7700", prefix);
+	memcpy(s.src6, prefix, 16);
+	s.src6_plen = 120;
+	backend_init(&be, 6);
+
+	frame_build(&fr, &tcp6, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 22, prefix, 15);
+	assert_int_equal(fr.b.data[22 + 15], 0xde);
+	/* Flow label: low 20 bits of the entropy. */
+	assert_int_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0xabcde);
+
+	frame_build(&fr, &tcp6, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(fr.b.data[22 + 15], 0x00);
+	/* A zero label would mean "no label" (RFC 6437): it is kept nonzero. */
+	assert_int_not_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0);
+
+	/* /96: the last 32 bits are all entropy; /128: none. */
+	s.src6_plen = 96;
+	frame_build(&fr, &tcp6, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 22, prefix, 12);
+	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 4 }), 4);
+	s.src6_plen = 128;
+	frame_build(&fr, &tcp6, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 22, prefix, 16);
+}
+
+/* ECN is copied (RFC 6040 normal mode), also across families: CE from an IPv6 TC. */
+static void test_dscp_ecn_copy(void **state)
+{
+	struct pktgen g = tcp6;
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint16_t mtu;
+
+	(void)state;
+	g.tos = 0x2b; /* DSCP 10 (AF11), CE */
+	snap_init(&s);
+	backend_init(&be, 4);
+	frame_build(&fr, &g, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(fr.b.data[15], 0x2b);
+	assert_int_equal(fr.b.data[20] & 0x40, 0x40); /* DF */
+	assert_int_equal(fr.b.data[22], 32);          /* TTL from the snapshot, not the inner 50 */
+
+	g = tcp4;
+	g.tos = 0x00;
+	backend_init(&be, 6);
+	frame_build(&fr, &g, HEADROOM);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(fr.b.data[14], 0x60);
+	assert_int_equal(fr.b.data[15] & 0xf0, 0x00);
+	assert_int_equal(fr.b.data[21], 32);
+}
+
+static void test_too_big(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t before[MEM_SIZE];
+	struct keel_buf bb;
+	uint16_t mtu = 0;
+
+	(void)state;
+	snap_init(&s);
+	backend_init(&be, 4);
+	frame_build(&fr, &tcp4, HEADROOM); /* 140-byte inner: 160 with IPIP */
+	s.mtu = 159;
+	memcpy(before, fr.mem, MEM_SIZE);
+	bb = fr.b;
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_TOO_BIG);
+	assert_int_equal(mtu, 139);
+	assert_memory_equal(fr.mem, before, MEM_SIZE);
+	assert_memory_equal(&fr.b, &bb, sizeof(bb));
+	s.mtu = 160; /* exactly fits */
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(rd16(fr.b.data + 16), 160);
+
+	/* GUE over IPv6: 52 bytes of overhead. */
+	backend_init(&be, 6);
+	s.mtu = 1500;
+	{
+		struct pktgen g = tcp6;
+
+		g.payload_len = 1500 - 60 - 52 + 1;
+		frame_build(&fr, &g, HEADROOM);
+	}
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+			 KEEL_DROP_TOO_BIG);
+	assert_int_equal(mtu, 1448);
+	assert_int_equal(mtu, 1500 - encap_overhead(KEEL_AF_INET6, KEEL_ENCAP_GUE));
+}
+
+static void test_no_headroom(void **state)
+{
+	struct keel_snapshot s;
+	struct keel_backend be;
+	static struct frame fr;
+	uint8_t before[MEM_SIZE];
+	struct keel_buf bb;
+	uint16_t mtu;
+
+	(void)state;
+	snap_init(&s);
+	backend_init(&be, 6);
+	/* GUE over IPv6 needs 52 bytes beyond the reused Ethernet header. */
+	frame_build(&fr, &tcp4, 51);
+	memcpy(before, fr.mem, MEM_SIZE);
+	bb = fr.b;
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+			 KEEL_DROP_NO_HEADROOM);
+	assert_memory_equal(fr.mem, before, MEM_SIZE);
+	assert_memory_equal(&fr.b, &bb, sizeof(bb));
+
+	frame_build(&fr, &tcp4, 52);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_int_equal(fr.b.headroom, 0);
+	assert_ptr_equal(fr.b.data, fr.mem);
+
+	/* IPIP over IPv4 with no headroom at all. */
+	backend_init(&be, 4);
+	frame_build(&fr, &tcp4, 0);
+	memcpy(before, fr.mem, MEM_SIZE);
+	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NO_HEADROOM);
+	assert_memory_equal(fr.mem, before, MEM_SIZE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ipip_4in4),
+		cmocka_unit_test(test_ipip_6in6),
+		cmocka_unit_test(test_ipip_4in6),
+		cmocka_unit_test(test_ipip_6in4_vlan),
+		cmocka_unit_test(test_gue_over_ip4),
+		cmocka_unit_test(test_gue_over_ip6),
+		cmocka_unit_test(test_gue_over_ip6_odd_len_vlan),
+		cmocka_unit_test(test_entropy_ip4),
+		cmocka_unit_test(test_entropy_ip6),
+		cmocka_unit_test(test_dscp_ecn_copy),
+		cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_no_headroom),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,744 @@
+/* Unit tests of the per-worker flow table: semantics, timeouts, LRU eviction, rate limit, an oracle and scale. */
+/*
+ * KEEL_TEST_QUICK=1 skips the 16M-entry scale test (about 1.2 GB and several
+ * seconds natively, far longer under ASan/UBSan).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "flow_table.h"
+#include "hash.h"
+#include "pkt.h"
+
+#define NEVER_MS 0x7fffffffu /* a timeout no test reaches */
+
+struct test_table {
+	void *mem;
+	size_t size;
+	struct flow_table *ft;
+};
+
+/* mmap rather than malloc: the 16M table is ~1.2 GB and wants transparent hugepages. */
+static void table_open(struct test_table *t, const struct flow_table_params *p)
+{
+	t->size = flow_table_mem_size(p->capacity);
+	assert_true(t->size > 0);
+	t->mem = mmap(NULL, t->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		      -1, 0);
+	assert_true(t->mem != MAP_FAILED);
+	(void)madvise(t->mem, t->size, MADV_HUGEPAGE); /* advisory: fine if THP is off */
+	t->ft = flow_table_init(t->mem, t->size, p);
+	assert_non_null(t->ft);
+}
+
+static void table_close(struct test_table *t)
+{
+	munmap(t->mem, t->size);
+}
+
+static struct flow_table_params params(uint32_t capacity, uint32_t tcp_ms, uint32_t closing_ms, uint32_t udp_ms)
+{
+	struct flow_table_params p = {
+		.capacity = capacity,
+		.secret = 0x0123456789abcdefULL,
+		.timeout_ms = { [FLOW_TIMEOUT_TCP] = tcp_ms,
+				[FLOW_TIMEOUT_TCP_CLOSING] = closing_ms,
+				[FLOW_TIMEOUT_UDP] = udp_ms },
+	};
+	return p;
+}
+
+/* Distinct IPv4 keys for distinct i; odd i are UDP when mixed. */
+static struct keel_flow_key make_key(uint32_t i, uint8_t proto)
+{
+	struct keel_flow_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.src[0] = (uint8_t)(i >> 24);
+	k.src[1] = (uint8_t)(i >> 16);
+	k.src[2] = (uint8_t)(i >> 8);
+	k.src[3] = (uint8_t)i;
+	k.dst[0] = 192;
+	k.dst[1] = 0;
+	k.dst[2] = 2;
+	k.dst[3] = 1;
+	k.sport = (uint16_t)(1024 + (i % 50000));
+	k.dport = 443;
+	k.proto = proto;
+	k.family = KEEL_AF_INET4;
+	return k;
+}
+
+static struct flow_value make_value(uint32_t i)
+{
+	struct flow_value v = { .backend = (uint16_t)(i * 7), .vip = (uint16_t)(i >> 3), .gen = i };
+	return v;
+}
+
+static int value_eq(const struct flow_value *a, const struct flow_value *b)
+{
+	return a->backend == b->backend && a->vip == b->vip && a->gen == b->gen;
+}
+
+static struct flow_value *lookup1(struct flow_table *ft, const struct keel_flow_key *k, uint8_t flags,
+				  uint64_t now, uint64_t *hash)
+{
+	const struct keel_flow_key *keys[1] = { k };
+	struct flow_value *vals[1];
+	uint64_t h[1];
+
+	flow_table_lookup_burst(ft, keys, &flags, 1, now, vals, h);
+	if (hash)
+		*hash = h[0];
+	return vals[0];
+}
+
+static struct flow_value *insert1(struct flow_table *ft, const struct keel_flow_key *k, const struct flow_value *v,
+				  uint8_t flags, uint64_t now)
+{
+	return flow_table_insert(ft, k, keel_hash_key(k, 0x0123456789abcdefULL), v, flags, now);
+}
+
+/* xorshift64*: deterministic so a failure replays. */
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+static void test_sizes_and_params(void **state)
+{
+	struct flow_table_params p = params(1000, 1000, 1000, 1000);
+	struct flow_table *ft;
+	uint8_t *mem;
+	size_t sz;
+
+	(void)state;
+	assert_int_equal(flow_table_mem_size(0), flow_table_mem_size(16));
+	assert_int_equal(flow_table_mem_size(17), flow_table_mem_size(32));
+	assert_true(flow_table_mem_size(32) < flow_table_mem_size(33));
+	assert_int_equal(flow_table_mem_size(0x80000001u), 0);
+
+	sz = flow_table_mem_size(p.capacity);
+	mem = malloc(sz + 1);
+	assert_non_null(mem);
+
+	errno = 0;
+	assert_null(flow_table_init(mem, sz - 1, &p));
+	assert_int_equal(errno, EINVAL);
+	assert_null(flow_table_init(NULL, sz, &p));
+	p.capacity = 0x80000001u;
+	errno = 0;
+	assert_null(flow_table_init(mem, sz, &p));
+	assert_int_equal(errno, EINVAL);
+
+	/* A deliberately misaligned area: init aligns inside the slack. */
+	p.capacity = 1000;
+	memset(mem, 0xa5, sz + 1);
+	ft = flow_table_init(mem + 1, sz, &p);
+	assert_non_null(ft);
+	assert_int_equal(flow_table_capacity(ft), 1024);
+	{
+		struct keel_flow_key k = make_key(1, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(1);
+
+		assert_null(lookup1(ft, &k, 0, 5, NULL));
+		assert_non_null(insert1(ft, &k, &v, KEEL_TCP_SYN, 5));
+		assert_true(value_eq(lookup1(ft, &k, 0, 6, NULL), &v));
+	}
+	free(mem);
+}
+
+static void test_basic(void **state)
+{
+	struct flow_table_params p = params(256, 1000, 100, 1000);
+	struct keel_flow_key k1 = make_key(1, KEEL_PROTO_TCP), k2 = make_key(2, KEEL_PROTO_UDP);
+	struct flow_value v1 = make_value(11), v2 = make_value(22), other = make_value(99);
+	struct flow_table_stats st;
+	struct test_table t;
+	struct flow_value *r;
+	uint64_t h;
+
+	(void)state;
+	table_open(&t, &p);
+
+	assert_null(lookup1(t.ft, &k1, KEEL_TCP_SYN, 10, &h));
+	assert_int_equal(h, keel_hash_key(&k1, p.secret));
+	r = flow_table_insert(t.ft, &k1, h, &v1, KEEL_TCP_SYN, 10);
+	assert_non_null(r);
+	assert_true(value_eq(r, &v1));
+	assert_non_null(insert1(t.ft, &k2, &v2, 0, 10));
+
+	r = lookup1(t.ft, &k1, KEEL_TCP_ACK, 20, NULL);
+	assert_non_null(r);
+	assert_true(value_eq(r, &v1));
+	assert_true(value_eq(lookup1(t.ft, &k2, 0, 20, NULL), &v2));
+
+	/* A second insert of a tracked key (same burst, two packets) keeps the first choice. */
+	r = insert1(t.ft, &k1, &other, KEEL_TCP_ACK, 21);
+	assert_non_null(r);
+	assert_true(value_eq(r, &v1));
+
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.inserts, 2);
+	assert_int_equal(st.occupancy, 2);
+
+	assert_int_equal(flow_table_remove(t.ft, &k1), 0);
+	assert_int_equal(flow_table_remove(t.ft, &k1), -ENOENT);
+	assert_null(lookup1(t.ft, &k1, 0, 30, NULL));
+	assert_true(value_eq(lookup1(t.ft, &k2, 0, 30, NULL), &v2));
+
+	/* A burst mixing hits, misses and a repeated key. */
+	{
+		struct keel_flow_key k3 = make_key(3, KEEL_PROTO_TCP);
+		const struct keel_flow_key *keys[4] = { &k2, &k3, &k1, &k2 };
+		uint8_t flags[4] = { 0 };
+		struct flow_value *vals[4];
+		uint64_t hs[4];
+
+		flow_table_lookup_burst(t.ft, keys, flags, 4, 40, vals, hs);
+		assert_true(value_eq(vals[0], &v2));
+		assert_null(vals[1]);
+		assert_null(vals[2]);
+		assert_ptr_equal(vals[3], vals[0]);
+		assert_int_equal(hs[1], keel_hash_key(&k3, p.secret));
+		/* NULL tcp_flags and hashes are accepted. */
+		flow_table_lookup_burst(t.ft, keys, NULL, 4, 41, vals, NULL);
+		assert_ptr_equal(vals[3], vals[0]);
+	}
+
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.occupancy, 1);
+	assert_int_equal(st.hits, 2 + 1 + 2 + 2);
+	assert_int_equal(st.misses, 1 + 1 + 2 + 2);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(st.expirations, 0);
+	assert_int_equal(st.insert_skipped, 0);
+	table_close(&t);
+}
+
+static void test_expiry_classes(void **state)
+{
+	struct flow_table_params p = params(256, 1000, 100, 500);
+	struct keel_flow_key tcp = make_key(1, KEEL_PROTO_TCP), udp = make_key(2, KEEL_PROTO_UDP);
+	struct keel_flow_key fin = make_key(3, KEEL_PROTO_TCP), rst = make_key(4, KEEL_PROTO_TCP);
+	struct keel_flow_key rst0 = make_key(5, KEEL_PROTO_TCP), icmp = make_key(6, KEEL_PROTO_ICMP);
+	struct flow_value v = make_value(1);
+	struct flow_table_stats st;
+	struct test_table t;
+	const uint64_t t0 = 1000000;
+
+	(void)state;
+	table_open(&t, &p);
+	assert_non_null(insert1(t.ft, &tcp, &v, KEEL_TCP_SYN, t0));
+	assert_non_null(insert1(t.ft, &udp, &v, 0, t0));
+	assert_non_null(insert1(t.ft, &fin, &v, KEEL_TCP_SYN, t0));
+	assert_non_null(insert1(t.ft, &rst, &v, KEEL_TCP_SYN, t0));
+	assert_non_null(insert1(t.ft, &rst0, &v, KEEL_TCP_RST, t0)); /* starts closing */
+	assert_non_null(insert1(t.ft, &icmp, &v, 0, t0));             /* "other": UDP class */
+
+	/* An idle time equal to the timeout is still alive; one more ms is not. */
+	assert_non_null(lookup1(t.ft, &rst0, 0, t0 + 100, NULL));
+	assert_null(lookup1(t.ft, &rst0, 0, t0 + 201, NULL));
+
+	/* FIN and RST on a live TCP flow move it to the closing class and restart its timer. */
+	assert_non_null(lookup1(t.ft, &fin, KEEL_TCP_FIN | KEEL_TCP_ACK, t0 + 10, NULL));
+	assert_non_null(lookup1(t.ft, &rst, KEEL_TCP_RST, t0 + 10, NULL));
+	assert_non_null(lookup1(t.ft, &fin, KEEL_TCP_ACK, t0 + 110, NULL));
+	assert_null(lookup1(t.ft, &fin, KEEL_TCP_ACK, t0 + 211, NULL));
+	assert_null(lookup1(t.ft, &rst, KEEL_TCP_ACK, t0 + 111, NULL));
+
+	/* FIN bits on a UDP flow mean nothing (the parser leaves them 0, but be safe). */
+	assert_non_null(lookup1(t.ft, &udp, KEEL_TCP_FIN, t0 + 500, NULL));
+	assert_non_null(lookup1(t.ft, &udp, 0, t0 + 1000, NULL));
+	assert_null(lookup1(t.ft, &udp, 0, t0 + 1501, NULL));
+	assert_non_null(lookup1(t.ft, &icmp, 0, t0 + 500, NULL));
+	assert_null(lookup1(t.ft, &icmp, 0, t0 + 1001, NULL));
+
+	assert_non_null(lookup1(t.ft, &tcp, KEEL_TCP_ACK, t0 + 1000, NULL));
+	assert_non_null(lookup1(t.ft, &tcp, KEEL_TCP_ACK, t0 + 2000, NULL));
+	assert_null(lookup1(t.ft, &tcp, KEEL_TCP_ACK, t0 + 3001, NULL));
+
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.expirations, 6);
+	assert_int_equal(st.occupancy, 0);
+	/* An expired entry is gone: a second lookup is a plain miss, not another expiration. */
+	assert_null(lookup1(t.ft, &tcp, 0, t0 + 3002, NULL));
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.expirations, 6);
+	table_close(&t);
+}
+
+/* Tiny table: capacity 16 is two buckets, so every key shares the same 16 slots. */
+static void test_expired_reused_before_eviction(void **state)
+{
+	struct flow_table_params p = params(16, NEVER_MS, NEVER_MS, 500);
+	struct flow_table_stats st;
+	struct test_table t;
+	uint32_t i;
+
+	(void)state;
+	table_open(&t, &p);
+	for (i = 0; i < 16; i++) {
+		struct keel_flow_key k = make_key(i, i == 5 ? KEEL_PROTO_UDP : KEEL_PROTO_TCP);
+		struct flow_value v = make_value(i);
+
+		assert_non_null(insert1(t.ft, &k, &v, 0, 100 + i));
+	}
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.occupancy, 16);
+	assert_int_equal(st.evictions, 0);
+
+	/* Key 5 (UDP, seen at 105) is idle past 500 ms; key 0 is older but TCP and alive. */
+	{
+		struct keel_flow_key k = make_key(100, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(100);
+
+		assert_non_null(insert1(t.ft, &k, &v, 0, 700));
+	}
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.expirations, 1);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(st.occupancy, 16);
+	for (i = 0; i < 16; i++) {
+		struct keel_flow_key k = make_key(i, i == 5 ? KEEL_PROTO_UDP : KEEL_PROTO_TCP);
+
+		if (i == 5)
+			assert_null(lookup1(t.ft, &k, 0, 701, NULL));
+		else
+			assert_non_null(lookup1(t.ft, &k, 0, 701, NULL));
+	}
+	table_close(&t);
+}
+
+static void test_eviction_lru(void **state)
+{
+	struct flow_table_params p = params(16, NEVER_MS, NEVER_MS, NEVER_MS);
+	struct flow_table_stats st;
+	struct test_table t;
+	uint32_t i;
+
+	(void)state;
+	table_open(&t, &p);
+	for (i = 0; i < 16; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(i);
+
+		assert_non_null(insert1(t.ft, &k, &v, KEEL_TCP_SYN, 1000 + i));
+	}
+	/* Touch key 0, the oldest: key 1 becomes the least recently used. */
+	{
+		struct keel_flow_key k = make_key(0, KEEL_PROTO_TCP);
+
+		assert_non_null(lookup1(t.ft, &k, KEEL_TCP_ACK, 2000, NULL));
+	}
+	for (i = 16; i < 18; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(i);
+		struct flow_value *r = insert1(t.ft, &k, &v, KEEL_TCP_SYN, 2000 + i);
+
+		assert_non_null(r);
+		assert_true(value_eq(r, &v));
+	}
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.evictions, 2);
+	assert_int_equal(st.occupancy, 16);
+
+	/* Keys 1 and 2 (seen at 1001, 1002) went; every other one stayed with its value. */
+	for (i = 0; i < 18; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(i);
+		struct flow_value *r = lookup1(t.ft, &k, KEEL_TCP_ACK, 3000, NULL);
+
+		if (i == 1 || i == 2) {
+			assert_null(r);
+		} else {
+			assert_non_null(r);
+			assert_true(value_eq(r, &v));
+		}
+	}
+	table_close(&t);
+}
+
+static void test_rate_limit(void **state)
+{
+	struct flow_table_params p = params(1024, NEVER_MS, NEVER_MS, NEVER_MS);
+	struct flow_table_stats st;
+	struct test_table t;
+	uint32_t next = 0, i;
+
+	(void)state;
+	p.new_flow_rate = 10; /* one token per 100 ms */
+	p.new_flow_burst = 5;
+	table_open(&t, &p);
+
+#define TRY_NEW(now) ({                                                          \
+		struct keel_flow_key k_ = make_key(next, KEEL_PROTO_TCP);        \
+		struct flow_value v_ = make_value(next);                         \
+		struct flow_value *r_ = insert1(t.ft, &k_, &v_, KEEL_TCP_SYN, (now)); \
+		next += r_ != NULL;                                              \
+		r_ != NULL;                                                      \
+	})
+
+	/* The bucket starts full: a burst of 5, then nothing. */
+	for (i = 0; i < 5; i++)
+		assert_true(TRY_NEW(5000));
+	assert_false(TRY_NEW(5000));
+	assert_false(TRY_NEW(5099));
+	/* Tracked flows never need a token. */
+	{
+		struct keel_flow_key k = make_key(0, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(0);
+
+		assert_non_null(insert1(t.ft, &k, &v, KEEL_TCP_ACK, 5099));
+		assert_non_null(lookup1(t.ft, &k, KEEL_TCP_ACK, 5099, NULL));
+	}
+	/* 100 ms refill one token (the 99 ms before are kept, not lost). */
+	assert_true(TRY_NEW(5100));
+	assert_false(TRY_NEW(5100));
+	assert_false(TRY_NEW(5150));
+	assert_true(TRY_NEW(5200));
+	/* A long pause refills only to the depth. */
+	for (i = 0; i < 5; i++)
+		assert_true(TRY_NEW(1000000));
+	assert_false(TRY_NEW(1000000));
+	/* A clock going backwards refills nothing. */
+	assert_false(TRY_NEW(900000));
+	assert_true(TRY_NEW(1000100));
+#undef TRY_NEW
+
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.inserts, 13);
+	assert_int_equal(st.insert_skipped, 6);
+	assert_int_equal(st.occupancy, 13);
+	table_close(&t);
+
+	/* Rate 0 is unlimited; burst 0 with a rate defaults to one second's worth. */
+	p.new_flow_rate = 0;
+	table_open(&t, &p);
+	for (i = 0; i < 900; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_UDP);
+		struct flow_value v = make_value(i);
+
+		assert_non_null(insert1(t.ft, &k, &v, 0, 1));
+	}
+	table_close(&t);
+	p.new_flow_rate = 100;
+	p.new_flow_burst = 0;
+	table_open(&t, &p);
+	for (i = 0; i < 101; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_UDP);
+		struct flow_value v = make_value(i);
+
+		assert_true((insert1(t.ft, &k, &v, 0, 1) != NULL) == (i < 100));
+	}
+	table_close(&t);
+}
+
+static int backend_is(const struct flow_value *v, void *arg)
+{
+	return v->backend == *(const uint16_t *)arg;
+}
+
+static void test_flush(void **state)
+{
+	struct flow_table_params p = params(1024, NEVER_MS, NEVER_MS, NEVER_MS);
+	struct flow_table_stats st;
+	struct test_table t;
+	uint16_t victim = 1;
+	uint32_t cursor = 0, removed = 0, calls = 0, i;
+
+	(void)state;
+	table_open(&t, &p);
+	for (i = 0; i < 300; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = { .backend = (uint16_t)(i % 3), .vip = 7, .gen = i };
+
+		assert_non_null(insert1(t.ft, &k, &v, 0, 1));
+	}
+	/* 128 buckets, 10 per call: 13 calls, the cursor wraps to 0 on the last. */
+	do {
+		removed += flow_table_flush(t.ft, backend_is, &victim, &cursor, 10);
+		calls++;
+		assert_true(calls <= 13);
+	} while (cursor != 0);
+	assert_int_equal(calls, 13);
+	assert_int_equal(removed, 100);
+
+	for (i = 0; i < 300; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value *r = lookup1(t.ft, &k, 0, 2, NULL);
+
+		if (i % 3 == 1) {
+			assert_null(r);
+		} else {
+			assert_non_null(r);
+			assert_int_equal(r->gen, i);
+		}
+	}
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.occupancy, 200);
+	/* A pass with nothing matching removes nothing; one call can cover the table. */
+	assert_int_equal(flow_table_flush(t.ft, backend_is, &victim, &cursor, 1000), 0);
+	assert_int_equal(cursor, 0);
+	table_close(&t);
+}
+
+/* The naive model: every key of the universe, with what the table should know of it. */
+struct model_flow {
+	int present;
+	uint64_t seen;
+	uint8_t tclass;
+	struct flow_value v;
+};
+
+static uint8_t model_class(uint8_t proto, uint8_t flags)
+{
+	if (proto != KEEL_PROTO_TCP)
+		return FLOW_TIMEOUT_UDP;
+	return (flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) ? FLOW_TIMEOUT_TCP_CLOSING : FLOW_TIMEOUT_TCP;
+}
+
+static int model_live(const struct model_flow *m, const struct flow_table_params *p, uint64_t now)
+{
+	return m->present && now - m->seen <= p->timeout_ms[m->tclass];
+}
+
+static uint8_t random_flags(void)
+{
+	uint32_t r = rnd() % 100;
+
+	if (r < 3)
+		return KEEL_TCP_FIN | KEEL_TCP_ACK;
+	if (r < 5)
+		return KEEL_TCP_RST;
+	return KEEL_TCP_ACK;
+}
+
+/*
+ * Random bursts of lookups, inserts of the misses, removes and clock steps,
+ * each checked against the model. exact: the table is large enough never to
+ * evict, so every answer must equal the model's. Otherwise the table may
+ * forget (evict) but must never return a wrong value or an idle-expired flow.
+ */
+static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, int exact)
+{
+	struct flow_table_params p = params(capacity, 3000, 200, 1000);
+	struct model_flow *m = calloc(universe, sizeof(*m));
+	struct keel_flow_key *keys = calloc(universe, sizeof(*keys));
+	uint64_t now = (1ULL << 32) - 1000000; /* the truncated 32-bit clock wraps mid-run */
+	uint64_t hits = 0, misses = 0, inserts = 0, forgotten = 0;
+	uint32_t gen = 0, r, i;
+	struct flow_table_stats st;
+	struct test_table t;
+
+	assert_non_null(m);
+	assert_non_null(keys);
+	for (i = 0; i < universe; i++)
+		keys[i] = make_key(i * 2654435761u, (i & 3) ? KEEL_PROTO_TCP : KEEL_PROTO_UDP);
+	table_open(&t, &p);
+
+	for (r = 0; r < rounds; r++) {
+		const struct keel_flow_key *bk[FLOW_TABLE_BURST_MAX];
+		struct flow_value *vals[FLOW_TABLE_BURST_MAX];
+		uint32_t idx[FLOW_TABLE_BURST_MAX];
+		uint8_t flags[FLOW_TABLE_BURST_MAX];
+		uint64_t hs[FLOW_TABLE_BURST_MAX];
+		uint32_t n = 1 + rnd() % 32;
+
+		for (i = 0; i < n; i++) {
+			/* A hot subset makes repeats within a burst common. */
+			idx[i] = (rnd() & 1) ? rnd() % 16 : rnd() % universe;
+			bk[i] = &keys[idx[i]];
+			flags[i] = random_flags();
+		}
+		flow_table_lookup_burst(t.ft, bk, flags, n, now, vals, hs);
+
+		/* The table answers in burst order, as the model does. */
+		for (i = 0; i < n; i++) {
+			struct model_flow *f = &m[idx[i]];
+			int live = model_live(f, &p, now);
+
+			if (vals[i]) {
+				assert_true(live);
+				assert_true(value_eq(vals[i], &f->v));
+				f->seen = now;
+				if (f->tclass == FLOW_TIMEOUT_TCP && (flags[i] & (KEEL_TCP_FIN | KEEL_TCP_RST)))
+					f->tclass = FLOW_TIMEOUT_TCP_CLOSING;
+				hits++;
+			} else {
+				if (exact)
+					assert_false(live);
+				forgotten += live;
+				f->present = 0;
+				misses++;
+			}
+		}
+		/* Insert most misses; repeats of one key in the burst must find the first insert. */
+		for (i = 0; i < n; i++) {
+			struct model_flow *f = &m[idx[i]];
+			struct flow_value v = make_value(++gen), *got;
+
+			if (vals[i] || rnd() % 10 < 2)
+				continue;
+			got = flow_table_insert(t.ft, bk[i], hs[i], &v, flags[i], now);
+			assert_non_null(got);
+			/*
+			 * Live in the model: the table must hand back the earlier
+			 * choice, unless (small run) it evicted it within this burst.
+			 */
+			if (model_live(f, &p, now) && (exact || !value_eq(got, &v))) {
+				assert_true(value_eq(got, &f->v));
+				f->seen = now;
+				if (f->tclass == FLOW_TIMEOUT_TCP && (flags[i] & (KEEL_TCP_FIN | KEEL_TCP_RST)))
+					f->tclass = FLOW_TIMEOUT_TCP_CLOSING;
+			} else {
+				assert_true(value_eq(got, &v));
+				f->present = 1;
+				f->seen = now;
+				f->tclass = model_class(bk[i]->proto, flags[i]);
+				f->v = v;
+				inserts++;
+			}
+		}
+		if (rnd() % 20 == 0) {
+			uint32_t k = rnd() % universe;
+			int rc = flow_table_remove(t.ft, &keys[k]);
+
+			/* An idle flow not yet reclaimed may still be found and removed. */
+			if (exact && model_live(&m[k], &p, now))
+				assert_int_equal(rc, 0);
+			else if (exact && !m[k].present)
+				assert_int_equal(rc, -ENOENT);
+			m[k].present = 0;
+		}
+		now += rnd() % 64;
+	}
+
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.hits, hits);
+	assert_int_equal(st.misses, misses);
+	assert_true(st.occupancy <= flow_table_capacity(t.ft));
+	if (exact) {
+		assert_int_equal(st.evictions, 0);
+		assert_int_equal(st.inserts, inserts);
+		assert_true(st.expirations > 0);
+	} else {
+		/* Every live flow the table forgot was evicted, and the run must have evicted. */
+		assert_true(st.evictions >= forgotten);
+		assert_true(st.evictions > 0);
+	}
+	table_close(&t);
+	free(keys);
+	free(m);
+}
+
+static void test_oracle_exact(void **state)
+{
+	(void)state;
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	run_oracle(4096, 1500, 100000, 1);
+}
+
+static void test_oracle_small(void **state)
+{
+	(void)state;
+	rng_state = 0xdeadbeefcafef00dULL;
+	run_oracle(64, 1000, 100000, 0);
+}
+
+/* Insert n distinct flows into a table of capacity, then find every one by burst lookup. */
+static void run_scale(uint32_t capacity, uint32_t n)
+{
+	struct flow_table_params p = params(capacity, NEVER_MS, NEVER_MS, NEVER_MS);
+	struct flow_table_stats st;
+	struct test_table t;
+	uint32_t i, found = 0;
+
+	table_open(&t, &p);
+	for (i = 0; i < n; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = make_value(i);
+
+		if (!insert1(t.ft, &k, &v, KEEL_TCP_SYN, 1))
+			fail_msg("insert %u refused", i);
+	}
+	for (i = 0; i < n; i += 32) {
+		struct keel_flow_key kb[32];
+		const struct keel_flow_key *bk[32];
+		struct flow_value *vals[32];
+		uint64_t hs[32];
+		uint32_t j, m = n - i < 32 ? n - i : 32;
+
+		for (j = 0; j < m; j++) {
+			kb[j] = make_key(i + j, KEEL_PROTO_TCP);
+			bk[j] = &kb[j];
+		}
+		flow_table_lookup_burst(t.ft, bk, NULL, m, 2, vals, hs);
+		for (j = 0; j < m; j++) {
+			if (vals[j]) {
+				struct flow_value v = make_value(i + j);
+
+				assert_true(value_eq(vals[j], &v));
+				found++;
+			}
+		}
+	}
+	flow_table_get_stats(t.ft, &st);
+	print_message("capacity %u, %u flows (%.0f%%): %u found, %lu evictions\n", flow_table_capacity(t.ft),
+		      n, 100.0 * n / flow_table_capacity(t.ft), found, (unsigned long)st.evictions);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(found, n);
+	assert_int_equal(st.occupancy, n);
+	table_close(&t);
+}
+
+static void test_scale_1m(void **state)
+{
+	(void)state;
+	run_scale(1u << 20, (uint32_t)((1u << 20) * 0.90));
+}
+
+static void test_scale_16m(void **state)
+{
+	const char *quick = getenv("KEEL_TEST_QUICK");
+
+	(void)state;
+	if (quick && strcmp(quick, "1") == 0)
+		skip();
+	run_scale(1u << 24, 12u << 20);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes_and_params),
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_expiry_classes),
+		cmocka_unit_test(test_expired_reused_before_eviction),
+		cmocka_unit_test(test_eviction_lru),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_oracle_exact),
+		cmocka_unit_test(test_oracle_small),
+		cmocka_unit_test(test_scale_1m),
+		cmocka_unit_test(test_scale_16m),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
