@@ -22,14 +22,18 @@
 
 /*
  * One cache line answers "is the key here, is it still alive, who is the
- * oldest" for 8 flows without touching the entries: a lookup reads two of
- * these lines and, on a signature match, one entry line.
+ * oldest" for 8 flows without touching the entries. A key lives in its
+ * primary bucket when there is room, so a lookup usually reads one bucket
+ * line and one entry line; the overflow count says when the secondary bucket
+ * must be read too (the role of the overflow counts of folly's F14 tables).
  */
 struct ft_bucket {
 	uint16_t sig[FT_SLOTS];   /* 0 = empty slot */
 	uint32_t seen[FT_SLOTS];  /* last use, ms, truncated: ages wrap after 49 days */
 	uint8_t tclass[FT_SLOTS]; /* enum flow_timeout_class */
-	uint8_t pad[8];
+	uint8_t in_alt;           /* bit s: slot s holds a key whose primary is the other bucket */
+	uint8_t overflow;         /* keys with this primary stored in their secondary; 255 sticks */
+	uint8_t pad[6];
 } __attribute__((aligned(FT_CACHE_LINE)));
 
 _Static_assert(sizeof(struct ft_bucket) == FT_CACHE_LINE, "bucket is one cache line");
@@ -156,8 +160,26 @@ static inline uint8_t ft_class_of(uint8_t proto, uint8_t tcp_flags)
 	return (tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) ? FLOW_TIMEOUT_TCP_CLOSING : FLOW_TIMEOUT_TCP;
 }
 
-static inline void ft_free_slot(struct flow_table *ft, struct ft_bucket *b, unsigned int s)
+static inline void ft_overflow_inc(struct ft_bucket *b)
 {
+	b->overflow += (b->overflow != UINT8_MAX);
+}
+
+/* Saturated counts stay: the bucket then always sends lookups on to the secondary, which is safe. */
+static inline void ft_overflow_dec(struct ft_bucket *b)
+{
+	b->overflow -= (b->overflow != UINT8_MAX);
+}
+
+/* Empty a slot, keeping the overflow count of the key's primary bucket exact. */
+static inline void ft_free_slot(struct flow_table *ft, uint32_t bkt, unsigned int s)
+{
+	struct ft_bucket *b = &ft->buckets[bkt];
+
+	if (b->in_alt & (1u << s)) {
+		b->in_alt &= (uint8_t)~(1u << s);
+		ft_overflow_dec(&ft->buckets[ft_alt(ft, bkt, b->sig[s])]);
+	}
 	b->sig[s] = 0;
 	ft->stats.occupancy--;
 }
@@ -243,7 +265,7 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			     struct flow_value *values[], uint64_t hashes[])
 {
 	uint32_t prim[FLOW_TABLE_BURST_MAX], sec[FLOW_TABLE_BURST_MAX];
-	uint32_t prim_hits[FLOW_TABLE_BURST_MAX], sec_hits[FLOW_TABLE_BURST_MAX];
+	uint32_t prim_hits[FLOW_TABLE_BURST_MAX];
 	uint16_t sigs[FLOW_TABLE_BURST_MAX];
 	uint32_t now32 = (uint32_t)now_ms;
 	uint64_t hits = 0, expired = 0;
@@ -252,7 +274,12 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 	if (n > FLOW_TABLE_BURST_MAX)
 		n = FLOW_TABLE_BURST_MAX;
 
-	/* Stage 1: hash each key and prefetch both candidate buckets. */
+	/*
+	 * Stage 1: hash each key and prefetch its primary bucket. The secondary
+	 * is not prefetched here (rte_cuckoo_hash does): on this table's
+	 * DRAM-bound path a third line per key costs a third more time, and
+	 * keys rarely live there below ~80% load.
+	 */
 	for (i = 0; i < n; i++) {
 		uint64_t h = keel_hash_key(keys[i], ft->secret);
 
@@ -260,25 +287,27 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			hashes[i] = h;
 		sigs[i] = ft_sig(h);
 		prim[i] = ft_primary(ft, h);
-		sec[i] = ft_alt(ft, prim[i], sigs[i]);
 		__builtin_prefetch(&ft->buckets[prim[i]], 0, 3);
-		__builtin_prefetch(&ft->buckets[sec[i]], 0, 3);
 	}
 
 	/*
-	 * Stage 2: compare signatures and prefetch the first matching entry of
-	 * each bucket; with 16-bit signatures a second match is rare (1 in 8k
-	 * per bucket), so it is left to stage 3.
+	 * Stage 2: compare signatures and prefetch the first matching entry;
+	 * with 16-bit signatures a second match is rare (1 in 8k per bucket),
+	 * so it is left to stage 3. Only a primary that overflowed sends the
+	 * key on to its secondary bucket (UINT32_MAX: not needed).
 	 */
 	for (i = 0; i < n; i++) {
-		prim_hits[i] = ft_sig_match(&ft->buckets[prim[i]], sigs[i]);
-		sec_hits[i] = ft_sig_match(&ft->buckets[sec[i]], sigs[i]);
+		const struct ft_bucket *pb = &ft->buckets[prim[i]];
+
+		prim_hits[i] = ft_sig_match(pb, sigs[i]);
 		if (prim_hits[i])
 			__builtin_prefetch(&ft->entries[((uint64_t)prim[i] << FT_SLOTS_LOG2) |
 							(unsigned int)__builtin_ctz(prim_hits[i])], 0, 3);
-		if (sec_hits[i])
-			__builtin_prefetch(&ft->entries[((uint64_t)sec[i] << FT_SLOTS_LOG2) |
-							(unsigned int)__builtin_ctz(sec_hits[i])], 0, 3);
+		sec[i] = UINT32_MAX;
+		if (pb->overflow) {
+			sec[i] = ft_alt(ft, prim[i], sigs[i]);
+			__builtin_prefetch(&ft->buckets[sec[i]], 0, 3);
+		}
 	}
 
 	/* Stage 3: compare full keys, check the idle timer, refresh hits. */
@@ -287,15 +316,15 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 		struct ft_bucket *b;
 		unsigned int s;
 
-		if (idx < 0)
-			idx = ft_find(ft, sec[i], sec_hits[i], sigs[i], keys[i]);
+		if (idx < 0 && sec[i] != UINT32_MAX)
+			idx = ft_find(ft, sec[i], ft_sig_match(&ft->buckets[sec[i]], sigs[i]), sigs[i], keys[i]);
 		values[i] = NULL;
 		if (idx < 0)
 			continue;
 		b = &ft->buckets[(uint64_t)idx >> FT_SLOTS_LOG2];
 		s = (unsigned int)idx & (FT_SLOTS - 1);
 		if (ft_unlikely(ft_expired(ft, b, s, now32))) {
-			ft_free_slot(ft, b, s);
+			ft_free_slot(ft, (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2), s);
 			expired++;
 			continue;
 		}
@@ -357,9 +386,9 @@ static int64_t ft_find_expired(const struct flow_table *ft, const uint32_t bkt[2
 
 /*
  * Both buckets are full of live flows: try to move one of their entries to
- * its own alternative bucket (one cuckoo step, no chains) so the new flow
- * evicts nobody. The 16 alternative buckets are prefetched together, so the
- * search costs about one memory latency. Returns the freed entry index or -1.
+ * its own other bucket (one cuckoo step, no chains) so the new flow evicts
+ * nobody. The 16 other buckets are prefetched together, so the search costs
+ * about one memory latency. Returns the freed entry index or -1.
  */
 static int64_t ft_displace(struct flow_table *ft, const uint32_t bkt[2])
 {
@@ -382,7 +411,7 @@ static int64_t ft_displace(struct flow_table *ft, const uint32_t bkt[2])
 			uint64_t from, to;
 			unsigned int as;
 
-			if (!free_mask || alt[k][s] == bkt[k ^ 1])
+			if (!free_mask)
 				continue;
 			as = (unsigned int)__builtin_ctz(free_mask);
 			from = ((uint64_t)bkt[k] << FT_SLOTS_LOG2) | s;
@@ -391,6 +420,14 @@ static int64_t ft_displace(struct flow_table *ft, const uint32_t bkt[2])
 			ab->seen[as] = b->seen[s];
 			ab->tclass[as] = b->tclass[s];
 			ab->sig[as] = b->sig[s];
+			if (b->in_alt & (1u << s)) {
+				/* Back home: ab is its primary. */
+				b->in_alt &= (uint8_t)~(1u << s);
+				ft_overflow_dec(ab);
+			} else {
+				ab->in_alt |= (uint8_t)(1u << as);
+				ft_overflow_inc(b);
+			}
 			b->sig[s] = 0;
 			return (int64_t)from;
 		}
@@ -421,13 +458,24 @@ static int64_t ft_find_lru(const struct flow_table *ft, const uint32_t bkt[2], u
 	return best;
 }
 
+/* Key's slot in its primary, or in its secondary when the primary overflowed; -1 if absent. */
+static int64_t ft_find_key(const struct flow_table *ft, const uint32_t bkt[2], uint16_t sig,
+			   const struct keel_flow_key *key)
+{
+	int64_t idx = ft_find(ft, bkt[0], ft_sig_match(&ft->buckets[bkt[0]], sig), sig, key);
+
+	if (idx < 0 && ft->buckets[bkt[0]].overflow)
+		idx = ft_find(ft, bkt[1], ft_sig_match(&ft->buckets[bkt[1]], sig), sig, key);
+	return idx;
+}
+
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
 				     uint64_t now_ms)
 {
 	uint16_t sig = ft_sig(hash);
 	uint32_t now32 = (uint32_t)now_ms;
-	uint32_t bkt[2], free_mask[2];
+	uint32_t bkt[2], free_mask, b_idx;
 	struct ft_bucket *b;
 	struct ft_entry *e;
 	int64_t idx;
@@ -441,21 +489,19 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 	 * missed in the lookup: the first inserts, the others must find that
 	 * entry rather than add a duplicate, and keep its backend.
 	 */
-	for (unsigned int k = 0; k < 2; k++) {
-		idx = ft_find(ft, bkt[k], ft_sig_match(&ft->buckets[bkt[k]], sig), sig, key);
-		if (idx < 0)
-			continue;
-		b = &ft->buckets[(uint64_t)idx >> FT_SLOTS_LOG2];
+	idx = ft_find_key(ft, bkt, sig, key);
+	if (idx >= 0) {
+		b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
+		b = &ft->buckets[b_idx];
 		s = (unsigned int)idx & (FT_SLOTS - 1);
-		if (ft_expired(ft, b, s, now32)) {
-			ft_free_slot(ft, b, s);
-			ft->stats.expirations++;
-			break;
+		if (!ft_expired(ft, b, s, now32)) {
+			b->seen[s] = now32;
+			if ((tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) && b->tclass[s] == FLOW_TIMEOUT_TCP)
+				b->tclass[s] = FLOW_TIMEOUT_TCP_CLOSING;
+			return &ft->entries[idx].value;
 		}
-		b->seen[s] = now32;
-		if ((tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) && b->tclass[s] == FLOW_TIMEOUT_TCP)
-			b->tclass[s] = FLOW_TIMEOUT_TCP_CLOSING;
-		return &ft->entries[idx].value;
+		ft_free_slot(ft, b_idx, s);
+		ft->stats.expirations++;
 	}
 
 	if (!ft_take_token(ft, now_ms)) {
@@ -463,29 +509,35 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 		return NULL;
 	}
 
-	/* Two choices: the emptier bucket keeps the load even, so few inserts ever find both full. */
-	free_mask[0] = ft_sig_match(&ft->buckets[bkt[0]], 0);
-	free_mask[1] = ft_sig_match(&ft->buckets[bkt[1]], 0);
-	if (free_mask[0] | free_mask[1]) {
-		unsigned int k = __builtin_popcount(free_mask[1]) > __builtin_popcount(free_mask[0]);
-
-		idx = ((int64_t)bkt[k] << FT_SLOTS_LOG2) | __builtin_ctz(free_mask[k]);
+	/*
+	 * Primary first, so lookups usually read one bucket; the secondary
+	 * takes the overflow. Then an expired slot, then one cuckoo move, and
+	 * only then the least recently used flow of the 16 goes.
+	 */
+	free_mask = ft_sig_match(&ft->buckets[bkt[0]], 0);
+	if (free_mask) {
+		idx = ((int64_t)bkt[0] << FT_SLOTS_LOG2) | __builtin_ctz(free_mask);
+	} else if ((free_mask = ft_sig_match(&ft->buckets[bkt[1]], 0)) != 0) {
+		idx = ((int64_t)bkt[1] << FT_SLOTS_LOG2) | __builtin_ctz(free_mask);
 	} else {
 		idx = ft_find_expired(ft, bkt, now32);
 		if (idx >= 0) {
 			ft->stats.expirations++;
-			ft->stats.occupancy--;
 		} else {
 			idx = ft_displace(ft, bkt);
 			if (idx < 0) {
 				idx = ft_find_lru(ft, bkt, now32);
 				ft->stats.evictions++;
-				ft->stats.occupancy--;
 			}
 		}
+		b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
+		s = (unsigned int)idx & (FT_SLOTS - 1);
+		if (ft->buckets[b_idx].sig[s])
+			ft_free_slot(ft, b_idx, s);
 	}
 
-	b = &ft->buckets[(uint64_t)idx >> FT_SLOTS_LOG2];
+	b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
+	b = &ft->buckets[b_idx];
 	s = (unsigned int)idx & (FT_SLOTS - 1);
 	e = &ft->entries[idx];
 	e->key = *key;
@@ -493,6 +545,10 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 	b->seen[s] = now32;
 	b->tclass[s] = ft_class_of(key->proto, tcp_flags);
 	b->sig[s] = sig;
+	if (b_idx != bkt[0]) {
+		b->in_alt |= (uint8_t)(1u << s);
+		ft_overflow_inc(&ft->buckets[bkt[0]]);
+	}
 	ft->stats.inserts++;
 	ft->stats.occupancy++;
 	return &e->value;
@@ -502,18 +558,16 @@ int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key)
 {
 	uint64_t hash = keel_hash_key(key, ft->secret);
 	uint16_t sig = ft_sig(hash);
-	uint32_t bkt = ft_primary(ft, hash);
+	uint32_t bkt[2];
+	int64_t idx;
 
-	for (unsigned int k = 0; k < 2; k++) {
-		int64_t idx = ft_find(ft, bkt, ft_sig_match(&ft->buckets[bkt], sig), sig, key);
-
-		if (idx >= 0) {
-			ft_free_slot(ft, &ft->buckets[bkt], (unsigned int)idx & (FT_SLOTS - 1));
-			return 0;
-		}
-		bkt = ft_alt(ft, bkt, sig);
-	}
-	return -ENOENT;
+	bkt[0] = ft_primary(ft, hash);
+	bkt[1] = ft_alt(ft, bkt[0], sig);
+	idx = ft_find_key(ft, bkt, sig, key);
+	if (idx < 0)
+		return -ENOENT;
+	ft_free_slot(ft, (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2), (unsigned int)idx & (FT_SLOTS - 1));
+	return 0;
 }
 
 uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_value *, void *),
@@ -532,7 +586,7 @@ uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_v
 
 			used &= used - 1;
 			if (pred(&ft->entries[((uint64_t)bkt << FT_SLOTS_LOG2) | s].value, arg)) {
-				ft_free_slot(ft, b, s);
+				ft_free_slot(ft, bkt, s);
 				removed++;
 			}
 		}

@@ -166,6 +166,7 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 	/* RFC 1812 5.2.2 (2): a valid header, options included, sums to 0xffff. */
 	if (csum_ip4_header(ip, ihl) != 0)
 		return KEEL_DROP_IP4_CHECKSUM;
+	/* RFC 1812 5.3.7: martian sources are never forwarded. */
 	if (ip4_src_martian(ip[12]))
 		return KEEL_DROP_IP4_BAD_SOURCE;
 

@@ -172,12 +172,13 @@ size_t pktgen_build_ip(uint8_t *buf, size_t cap, const struct pktgen *g)
 					  (g->frag_offset & 0x1fff)));
 		buf[8] = ttl;
 		buf[9] = g->proto;
-		pktgen_addr(4, g->src, buf + 12);
 		{
-			uint8_t d[16];
+			uint8_t a[16];
 
-			pktgen_addr(4, g->dst, d);
-			memcpy(buf + 16, d, 4);
+			pktgen_addr(4, g->src, a);
+			memcpy(buf + 12, a, 4);
+			pktgen_addr(4, g->dst, a);
+			memcpy(buf + 16, a, 4);
 		}
 		/* Options: NOPs, then an EOL; bytes that would look like ports if misread. */
 		for (i = 20; i < hl; i++)

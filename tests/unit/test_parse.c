@@ -1323,7 +1323,7 @@ static void test_ip6_frag(void **state)
 		assert_int_equal(p.key.dport, 0);
 		assert_int_equal(p.tcp_flags, 0);
 		assert_int_equal(p.l3_len, 40 + 8 + 40);
-		/* Offset 1 is legal for IPv6: RFC 1858 is IPv4 only, reassembly handles overlaps. */
+		/* Offset 1 is legal in IPv6: RFC 1858 is IPv4 only; reassembly handles overlaps. */
 		g.frag_offset = 1;
 		g.more_frags = true;
 		g.payload_len = 20;

@@ -1,0 +1,250 @@
+/* Snapshot builder and the worker-side validation: every corruption is refused with its reason. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "maglev.h"
+#include "pkt.h"
+#include "snapfix.h"
+#include "snapshot.h"
+
+static struct keel_backend_spec be[4];
+static struct keel_vip_spec vips[2];
+static struct keel_snapshot_spec spec;
+
+static int setup(void **state)
+{
+	(void)state;
+	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
+	be[1] = snapfix_backend("10.0.0.2", 1, 2, KEEL_BACKEND_ACTIVE);
+	be[2] = snapfix_backend("10.0.0.3", 7, 1, KEEL_BACKEND_DRAINING);
+	be[3] = snapfix_backend("2001:db8::1", 9, 1, KEEL_BACKEND_ACTIVE);
+	vips[0] = snapfix_vip("192.0.2.1", 80, KEEL_PROTO_TCP, 0, KEEL_ENCAP_IPIP, 3, 251, be, 3);
+	vips[1] = snapfix_vip("2001:db8::80", 0, KEEL_PROTO_UDP, KEEL_VIP_ALL_PORTS,
+			      KEEL_ENCAP_GUE, 4, 0, &be[3], 1);
+	memset(&spec, 0, sizeof(spec));
+	spec.n_vips = 2;
+	spec.vips = vips;
+	spec.generation = 77;
+	snapfix_spec_defaults(&spec);
+	return 0;
+}
+
+static void test_layout(void **state)
+{
+	struct keel_snapshot *s = snapfix_build(&spec);
+	const struct keel_vip *v = keel_snapshot_vips(s);
+	const struct keel_backend *b = keel_snapshot_backends(s);
+	const uint16_t *t;
+	uint32_t i, counts[10] = { 0 };
+
+	(void)state;
+	assert_int_equal(s->generation, 77);
+	assert_int_equal(s->n_vips, 2);
+	assert_int_equal(s->n_backends, 10); /* highest id 9 */
+	assert_int_equal(v[0].port, 0x5000);  /* network order 80 */
+	assert_int_equal(v[0].id, 3);
+	assert_int_equal(v[1].table_size, KEEL_MAGLEV_DEFAULT_SIZE);
+	assert_int_equal(b[7].state, KEEL_BACKEND_DRAINING);
+	assert_int_equal(b[5].state, KEEL_BACKEND_UNUSED);
+	assert_int_equal(b[9].vip, 1);
+	assert_memory_equal(b[0].mac, spec.gw_mac, 6); /* default next hop */
+	t = keel_snapshot_table(s, &v[0]);
+	for (i = 0; i < 251; i++) {
+		assert_true(t[i] == 0 || t[i] == 1);
+		counts[t[i]]++;
+	}
+	/* Weight 1:2 over 251 slots; the draining backend has none. */
+	assert_in_range(counts[0], 80, 87);
+	assert_in_range(counts[1], 164, 171);
+	t = keel_snapshot_table(s, &v[1]);
+	for (i = 0; i < KEEL_MAGLEV_DEFAULT_SIZE; i++)
+		assert_int_equal(t[i], 9);
+	free(s);
+}
+
+static void test_deterministic(void **state)
+{
+	struct keel_snapshot *a = snapfix_build(&spec), *b;
+
+	(void)state;
+	b = snapfix_build(&spec);
+	assert_int_equal(a->size, b->size);
+	assert_memory_equal(a, b, a->size);
+	free(a);
+	free(b);
+}
+
+/* Each corruption, fixed checksum or not, must be refused. */
+static void expect_refused(struct keel_snapshot *s, size_t avail, const char *reason)
+{
+	const char *why = NULL;
+
+	assert_int_equal(keel_snapshot_validate(s, avail, &why), -EINVAL);
+	assert_non_null(why);
+	assert_string_equal(why, reason);
+}
+
+static void test_corruptions(void **state)
+{
+	struct keel_snapshot *s = snapfix_build(&spec), *c;
+	size_t sz = s->size;
+	uint16_t *t;
+
+	(void)state;
+	c = malloc(sz);
+	assert_non_null(c);
+
+	memcpy(c, s, sz);
+	expect_refused(c, sizeof(*c) - 1, "area smaller than a snapshot header");
+	expect_refused(c, sz - 1, "size out of bounds");
+
+	c->magic ^= 1;
+	expect_refused(c, sz, "bad magic");
+
+	memcpy(c, s, sz);
+	c->abi = 99;
+	expect_refused(c, sz, "ABI version mismatch");
+
+	/* A single flipped byte in a table is a half-written snapshot. */
+	memcpy(c, s, sz);
+	((uint8_t *)c)[sz - 3] ^= 0x40;
+	expect_refused(c, sz, "checksum mismatch");
+
+	/* Valid checksum but a table slot naming a backend of another VIP. */
+	memcpy(c, s, sz);
+	t = (uint16_t *)((uint8_t *)c + keel_snapshot_vips(c)[0].table_off);
+	t[5] = 9;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "Maglev slot names a backend not active on its VIP");
+
+	memcpy(c, s, sz);
+	t = (uint16_t *)((uint8_t *)c + keel_snapshot_vips(c)[0].table_off);
+	t[5] = 7; /* draining: not in the table */
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "Maglev slot names a backend not active on its VIP");
+
+	memcpy(c, s, sz);
+	t = (uint16_t *)((uint8_t *)c + keel_snapshot_vips(c)[0].table_off);
+	t[0] = 4000;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "Maglev slot names a backend not active on its VIP");
+
+	memcpy(c, s, sz);
+	c->vip_off = (uint32_t)sz;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "VIP or backend array out of bounds");
+
+	memcpy(c, s, sz);
+	((struct keel_vip *)((uint8_t *)c + c->vip_off))[1].table_off = (uint32_t)sz - 8;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "Maglev table out of bounds");
+
+	memcpy(c, s, sz);
+	((struct keel_vip *)((uint8_t *)c + c->vip_off))[0].table_size = 250;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "VIP table size not an accepted prime");
+
+	memcpy(c, s, sz);
+	c->vip_hash_size = 3;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "VIP hash out of bounds");
+
+	memcpy(c, s, sz);
+	((uint16_t *)((uint8_t *)c + c->vip_hash_off))[0] = 3;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "VIP hash entry out of range");
+
+	memcpy(c, s, sz);
+	((struct keel_backend *)((uint8_t *)c + c->backend_off))[1].vip = 5;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "bad backend record");
+
+	memcpy(c, s, sz);
+	c->mtu = 100;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "bad output parameters");
+
+	free(c);
+	free(s);
+}
+
+static void test_spec_refused(void **state)
+{
+	struct keel_backend_spec dup[2];
+	struct keel_vip_spec v;
+	struct keel_snapshot_spec sp = spec;
+	uint8_t buf[1 << 19] __attribute__((aligned(64)));
+	const char *why = NULL;
+
+	(void)state;
+	v = vips[0];
+	v.table_size = 253; /* 11 * 23 */
+	sp.vips = &v;
+	sp.n_vips = 1;
+	assert_int_equal(keel_snapshot_build(buf, sizeof(buf), &sp, &why), -EINVAL);
+	assert_string_equal(why, "Maglev table size must be a prime <= 1048573");
+
+	v = vips[0];
+	v.port = 0;
+	assert_int_equal(keel_snapshot_build(buf, sizeof(buf), &sp, &why), -EINVAL);
+	assert_string_equal(why, "port 0 if and only if all ports");
+
+	v = vips[0];
+	v.proto = KEEL_PROTO_ICMP;
+	assert_int_equal(keel_snapshot_build(buf, sizeof(buf), &sp, &why), -EINVAL);
+
+	v = vips[0];
+	dup[0] = be[0];
+	dup[1] = be[1];
+	dup[1].id = dup[0].id;
+	v.backends = dup;
+	v.n_backends = 2;
+	assert_int_equal(keel_snapshot_build(buf, sizeof(buf), &sp, &why), -EINVAL);
+	assert_string_equal(why, "duplicate backend id");
+
+	v = vips[0];
+	assert_int_equal(keel_snapshot_build(buf, 100, &sp, &why), -ENOSPC);
+
+	v = vips[0];
+	v.id = KEEL_MAX_VIPS;
+	assert_int_equal(keel_snapshot_build(buf, sizeof(buf), &sp, &why), -EINVAL);
+}
+
+/* No active backend: the table is all NONE, and that is valid. */
+static void test_empty_vip(void **state)
+{
+	struct keel_backend_spec b = snapfix_backend("10.0.0.9", 0, 0, KEEL_BACKEND_ACTIVE);
+	struct keel_vip_spec v = snapfix_vip("192.0.2.9", 80, KEEL_PROTO_TCP, 0, 0, 0, 251, &b, 1);
+	struct keel_snapshot_spec sp = spec;
+	struct keel_snapshot *s;
+	uint32_t i;
+
+	(void)state;
+	sp.vips = &v;
+	sp.n_vips = 1;
+	s = snapfix_build(&sp);
+	for (i = 0; i < 251; i++)
+		assert_int_equal(keel_snapshot_table(s, keel_snapshot_vips(s))[i], KEEL_BACKEND_NONE);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_layout, setup),
+		cmocka_unit_test_setup(test_deterministic, setup),
+		cmocka_unit_test_setup(test_corruptions, setup),
+		cmocka_unit_test_setup(test_spec_refused, setup),
+		cmocka_unit_test_setup(test_empty_vip, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
