@@ -60,7 +60,7 @@ struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow
  * idle timer restarts, and tcp_flags with FIN or RST move it to the closing
  * class) or NULL on a miss or an expired entry. hashes[i] receives the table
  * hash for a following flow_table_insert. now_ms is a monotonic clock in ms.
- * n <= FLOW_TABLE_BURST_MAX.
+ * n <= FLOW_TABLE_BURST_MAX. tcp_flags and hashes may be NULL.
  */
 #define FLOW_TABLE_BURST_MAX 64
 void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[],
@@ -71,7 +71,9 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
  * Track a new flow. Takes a free or expired slot in the key's buckets, else
  * evicts the least recently used entry there. Returns the stored value, or
  * NULL when the new-flow rate is exceeded (counted in insert_skipped): the
- * caller then forwards by hash without tracking.
+ * caller then forwards by hash without tracking. A key already tracked (a
+ * second packet of a new flow in the same burst) is refreshed and its stored
+ * value returned unchanged, without taking a token.
  */
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
