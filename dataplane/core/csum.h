@@ -6,27 +6,48 @@
 #include <stdint.h>
 #include <string.h>
 
-/* One's-complement sum of len bytes as big-endian 16-bit words, added to sum (not folded). */
+/*
+ * One's-complement sum of len bytes as big-endian 16-bit words, added to sum
+ * (not folded). Native 32-bit words are summed and folded once, then swapped
+ * back to network order: the one's-complement sum does not care about byte
+ * order as long as it is undone at the end (RFC 1071 section 2(B)). This runs
+ * per packet for every outer IPv4 header.
+ */
 static inline uint32_t csum_add_bytes(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t s = sum;
+	uint64_t s = 0;
+	uint32_t w;
+	uint16_t h;
 
 	while (len >= 4) {
-		s += ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+		memcpy(&w, p, 4);
+		s += w;
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
-		s += ((uint32_t)p[0] << 8) | p[1];
+		memcpy(&h, p, 2);
+		s += h;
 		p += 2;
 		len -= 2;
 	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len)
+		s += p[0];
+#else
 	if (len)
 		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+#endif
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	h = (uint16_t)s;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = __builtin_bswap16(h);
+#endif
+	return sum + h;
 }
 
 /* Fold to 16 bits and complement: the value to store (host order). */

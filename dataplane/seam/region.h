@@ -1,0 +1,133 @@
+/* The shared-memory ABI between keel-control and keel-dataplane: the one header both include. */
+#ifndef KEEL_SEAM_REGION_H
+#define KEEL_SEAM_REGION_H
+
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "flow_table.h"
+
+/*
+ * One region per dataplane instance, a file mapped by both processes:
+ * /dev/hugepages/keel-<name> when hugetlbfs is mounted (TLB-friendly Maglev
+ * tables), else /dev/shm/keel-<name>. Layout, every part at an offset from
+ * the region start and 64-byte aligned:
+ *
+ *   struct keel_region            header
+ *   n_workers x ring              struct rte_ring + KEEL_RING_SLOTS messages
+ *   n_workers x keel_worker_status
+ *   n_workers x keel_counters
+ *   n_slots x slot                snapshots, slot_size bytes each
+ *
+ * Ownership ("dp" keel-dataplane, "cp" keel-control; wo write-only, ro
+ * read-only, rw both through atomics):
+ *   header                  dp: wo at start, then only state/ended; cp: ro
+ *   rings                   dp: consumer; cp: producer (single producer)
+ *   worker status, counters dp: wo (each by its worker alone); cp: ro
+ *   snapshot slots          cp: wo while the slot is free; dp: ro once activated
+ */
+
+#define KEEL_REGION_MAGIC 0x314e4752454c454bULL /* "KEELRGN1" little-endian */
+#define KEEL_REGION_ABI 1
+#define KEEL_REGION_MAX_WORKERS 64
+#define KEEL_REGION_MAX_SLOTS 8
+#define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
+
+enum keel_region_state {
+	KEEL_REGION_STARTING = 0,
+	KEEL_REGION_RUNNING = 1,
+	KEEL_REGION_ENDED = 2, /* the dataplane exited cleanly */
+};
+
+/* Messages on a worker's ring: fixed size, offsets and ids only, never pointers. */
+enum keel_cmd_type {
+	KEEL_CMD_ACTIVATE = 1,      /* switch to slot `slot`, generation `generation` */
+	KEEL_CMD_FLUSH_BACKEND = 2, /* drop tracked flows of backend id `arg` */
+};
+
+struct keel_cmd {
+	uint32_t type;
+	uint32_t slot;
+	uint64_t generation;
+	uint64_t arg;
+	uint64_t pad;
+};
+
+/* Per worker, one cache line, written only by that worker. */
+struct keel_worker_status {
+	uint64_t active_generation; /* release-stored after the switch; pairs with cp acquire load */
+	uint32_t active_slot;       /* UINT32_MAX before the first activation */
+	uint32_t lcore;
+	uint64_t heartbeat_ms;      /* worker's clock, stored every loop; cp checks it moves */
+	uint64_t refused;           /* activations refused: invalid snapshot */
+	uint64_t activations;
+	uint32_t socket;            /* NUMA node of the lcore */
+	uint32_t numa_mismatch;     /* 1 if a port it polls is on another socket */
+	uint64_t busy_cycles;       /* TSC cycles in loops that moved packets */
+	uint64_t idle_cycles;
+} __attribute__((aligned(64)));
+
+/* Per worker: the pipeline counters plus flow-table and port-queue figures. */
+struct keel_worker_counters {
+	struct keel_counters core;
+	struct flow_table_stats flows; /* copied from the worker's table every ~1 ms */
+	uint64_t port_rx[8];           /* by port index (first 8 ports) */
+	uint64_t port_tx[8];
+	uint64_t tx_dropped;           /* refused by the NIC: freed and counted */
+	uint64_t kernel_tx;            /* handed to the exception path */
+	uint64_t kernel_rx;            /* from the kernel, sent out of a port */
+} __attribute__((aligned(64)));
+
+struct keel_region {
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t header_size;
+	uint64_t epoch;          /* random per dataplane start: cp detects a restart */
+	uint32_t state;          /* enum keel_region_state; release-stored by dp */
+	uint32_t pid;            /* dataplane process id */
+	uint32_t n_workers;
+	uint32_t n_slots;
+	uint64_t slot_size;
+	uint64_t region_size;
+	uint64_t rings_off;
+	uint64_t ring_stride;
+	uint64_t status_off;     /* n_workers struct keel_worker_status */
+	uint64_t counters_off;   /* n_workers struct keel_worker_counters */
+	uint64_t slots_off;
+	uint32_t n_ports;
+	uint32_t flow_capacity;  /* per worker */
+	uint64_t started_ms;     /* CLOCK_REALTIME ms at start, for operators */
+	char name[32];
+	/*
+	 * Port-level figures from rte_eth_stats by port index (first 8 ports):
+	 * not per worker, so the dataplane's main thread stores them about every
+	 * 100 ms (dp: wo, relaxed 64-bit stores; cp: ro).
+	 */
+	uint64_t port_missed[8];   /* dropped by the NIC: RX queues full */
+	uint64_t port_nombuf[8];   /* RX mbuf allocation failures */
+} __attribute__((aligned(64)));
+
+static inline struct keel_worker_status *keel_region_status(struct keel_region *r, uint32_t w)
+{
+	return (struct keel_worker_status *)((uint8_t *)r + r->status_off) + w;
+}
+
+static inline struct keel_worker_counters *keel_region_counters(struct keel_region *r, uint32_t w)
+{
+	return (struct keel_worker_counters *)((uint8_t *)r + r->counters_off) + w;
+}
+
+static inline struct rte_ring *keel_region_ring(struct keel_region *r, uint32_t w)
+{
+	return (struct rte_ring *)((uint8_t *)r + r->rings_off + r->ring_stride * w);
+}
+
+static inline struct keel_snapshot *keel_region_slot(struct keel_region *r, uint32_t slot)
+{
+	return (struct keel_snapshot *)((uint8_t *)r + r->slots_off + r->slot_size * slot);
+}
+
+/* Path of an instance's region file into buf; returns 0 or -ENAMETOOLONG / -EINVAL (bad name). */
+int keel_region_path(const char *name, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,44 @@
+/* The publishing side of the seam: open a dataplane's region, publish snapshots, read status and counters. */
+#ifndef KEEL_SEAM_SEAM_H
+#define KEEL_SEAM_SEAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h"
+#include "snapshot_build.h"
+
+struct keel_seam;
+
+/*
+ * Map the region of dataplane instance `name` read-write. NULL with errno:
+ * ENOENT (no such instance), EPROTO (bad magic or ABI), or from open/mmap.
+ */
+struct keel_seam *keel_seam_open(const char *name);
+void keel_seam_close(struct keel_seam *s);
+
+struct keel_region *keel_seam_region(struct keel_seam *s);
+
+/* Whether the dataplane behind the region is running: state RUNNING and its pid alive. */
+bool keel_seam_alive(struct keel_seam *s);
+
+/*
+ * Build spec into a free snapshot slot (one no worker has active or pending),
+ * post ACTIVATE on every worker's ring, and wait up to timeout_ms for every
+ * worker to report the generation. Returns 0; -ETIMEDOUT when some worker did
+ * not acknowledge (the slot stays reserved until it does); -EBUSY when no slot
+ * is free; -ENOSPC when the snapshot exceeds the slot size; -EINVAL for a
+ * spec the builder refused; -EPIPE when the dataplane is not running. *why
+ * names the reason.
+ */
+int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
+		      uint32_t timeout_ms, const char **why);
+
+/* Ask every worker to drop the tracked flows of a backend id. */
+int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);
+
+/* Sum every worker's counters into out. */
+void keel_seam_sum_counters(struct keel_seam *s, struct keel_worker_counters *out);
+
+#endif
