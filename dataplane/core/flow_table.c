@@ -307,6 +307,21 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 		if (pb->overflow) {
 			sec[i] = ft_alt(ft, prim[i], sigs[i]);
 			__builtin_prefetch(&ft->buckets[sec[i]], 0, 3);
+		} else if (!prim_hits[i]) {
+			/*
+			 * A miss is usually followed by an insert: warm the line it
+			 * will write (a free primary slot) or, with the primary
+			 * full, the secondary bucket it will search next. Without
+			 * this every new flow in a full table paid a serial miss.
+			 */
+			uint32_t free_mask = ft_sig_match(pb, 0);
+
+			if (free_mask)
+				__builtin_prefetch(&ft->entries[((uint64_t)prim[i] << FT_SLOTS_LOG2) |
+								(unsigned int)__builtin_ctz(free_mask)],
+						   1, 3);
+			else
+				__builtin_prefetch(&ft->buckets[ft_alt(ft, prim[i], sigs[i])], 1, 3);
 		}
 	}
 
@@ -524,7 +539,13 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 		if (idx >= 0) {
 			ft->stats.expirations++;
 		} else {
-			idx = ft_displace(ft, bkt);
+			/*
+			 * The cuckoo move costs a memory latency for its 16 other
+			 * buckets; when the table is nearly full (a new-flow storm)
+			 * it rarely finds room, so go straight to LRU eviction.
+			 */
+			idx = ft->stats.occupancy < ft->capacity - (ft->capacity >> 4) ?
+				      ft_displace(ft, bkt) : -1;
 			if (idx < 0) {
 				idx = ft_find_lru(ft, bkt, now32);
 				ft->stats.evictions++;
@@ -532,8 +553,19 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 		}
 		b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
 		s = (unsigned int)idx & (FT_SLOTS - 1);
-		if (ft->buckets[b_idx].sig[s])
-			ft_free_slot(ft, b_idx, s);
+		if (ft->buckets[b_idx].sig[s]) {
+			/*
+			 * Reusing a slot in a full pair of buckets: leave the
+			 * victim's primary overflow count high instead of
+			 * touching a third, cold bucket. An over-count only sends
+			 * some lookups on to their secondary bucket; the next
+			 * exact removal or expiry lookup settles nothing, so the
+			 * count stays conservative, never wrong.
+			 */
+			ft->buckets[b_idx].in_alt &= (uint8_t)~(1u << s);
+			ft->buckets[b_idx].sig[s] = 0;
+			ft->stats.occupancy--;
+		}
 	}
 
 	b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
