@@ -486,7 +486,7 @@ static int64_t ft_find_key(const struct flow_table *ft, const uint32_t bkt[2], u
 
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
-				     uint64_t now_ms)
+				     uint64_t now_ms, bool *created)
 {
 	uint16_t sig = ft_sig(hash);
 	uint32_t now32 = (uint32_t)now_ms;
@@ -496,6 +496,8 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 	int64_t idx;
 	unsigned int s;
 
+	if (created)
+		*created = false;
 	bkt[0] = ft_primary(ft, hash);
 	bkt[1] = ft_alt(ft, bkt[0], sig);
 
@@ -583,6 +585,8 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 	}
 	ft->stats.inserts++;
 	ft->stats.occupancy++;
+	if (created)
+		*created = true;
 	return &e->value;
 }
 

@@ -2,6 +2,7 @@
 #ifndef KEEL_CORE_FLOW_TABLE_H
 #define KEEL_CORE_FLOW_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,7 +78,7 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
  */
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
-				     uint64_t now_ms);
+				     uint64_t now_ms, bool *created);
 
 /* Remove one flow; returns 0 or -ENOENT. */
 int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key);

@@ -284,6 +284,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 			}
 			if (vals[j]) {
 				/* Tracked backend gone or down: the flow is re-chosen. */
+				c->rechosen++;
+				c->backend[id].new_flows++;
 				vals[j]->backend = id;
 				vals[j]->vip = v->id;
 				vals[j]->gen = (uint32_t)s->generation;
@@ -294,10 +296,20 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 					.gen = (uint32_t)s->generation,
 				};
 
-				if (!flow_table_insert(w->ft, keys[j], hashes[j], &nv, tflags[j],
-						       w->now_ms))
+				struct flow_value *fv;
+				bool created;
+
+				fv = flow_table_insert(w->ft, keys[j], hashes[j], &nv, tflags[j],
+						       w->now_ms, &created);
+				if (!fv) {
 					c->untracked++;
-				c->backend[id].new_flows++;
+					c->backend[id].new_flows++;
+				} else if (created) {
+					c->backend[id].new_flows++;
+				} else {
+					/* An earlier packet of this burst opened the flow. */
+					id = fv->backend;
+				}
 			}
 		}
 		be = &bes[id];

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		struct flow_value v = { .backend = (uint16_t)i, .vip = 1, .gen = i };
 
 		make_key(&k, i);
-		flow_table_insert(ft, &k, keel_hash_key(&k, p.secret), &v, KEEL_TCP_SYN, 1000);
+		flow_table_insert(ft, &k, keel_hash_key(&k, p.secret), &v, KEEL_TCP_SYN, 1000, NULL);
 	}
 	t0 = now_ns() - t0;
 	for (uint32_t i = 0; i < flows; i++)

@@ -105,7 +105,7 @@ static struct flow_value *lookup1(struct flow_table *ft, const struct keel_flow_
 static struct flow_value *insert1(struct flow_table *ft, const struct keel_flow_key *k, const struct flow_value *v,
 				  uint8_t flags, uint64_t now)
 {
-	return flow_table_insert(ft, k, keel_hash_key(k, 0x0123456789abcdefULL), v, flags, now);
+	return flow_table_insert(ft, k, keel_hash_key(k, 0x0123456789abcdefULL), v, flags, now, NULL);
 }
 
 /* xorshift64*: deterministic so a failure replays. */
@@ -177,7 +177,7 @@ static void test_basic(void **state)
 
 	assert_null(lookup1(t.ft, &k1, KEEL_TCP_SYN, 10, &h));
 	assert_int_equal(h, keel_hash_key(&k1, p.secret));
-	r = flow_table_insert(t.ft, &k1, h, &v1, KEEL_TCP_SYN, 10);
+	r = flow_table_insert(t.ft, &k1, h, &v1, KEEL_TCP_SYN, 10, NULL);
 	assert_non_null(r);
 	assert_true(value_eq(r, &v1));
 	assert_non_null(insert1(t.ft, &k2, &v2, 0, 10));
@@ -596,7 +596,7 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 
 			if (vals[i] || rnd() % 10 < 2)
 				continue;
-			got = flow_table_insert(t.ft, bk[i], hs[i], &v, flags[i], now);
+			got = flow_table_insert(t.ft, bk[i], hs[i], &v, flags[i], now, NULL);
 			assert_non_null(got);
 			/*
 			 * Live in the model: the table must hand back the earlier

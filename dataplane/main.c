@@ -1,0 +1,653 @@
+/* keel-dataplane: options, EAL, ports, region and workers up; then wait for a signal and bring it all down. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "exception.h"
+#include "port.h"
+#include "region.h"
+#include "worker.h"
+
+#define EXIT_USAGE 64 /* sysexits.h EX_USAGE */
+#define MAIN_LINK_WAIT_MS 3000
+#define MAIN_STATS_US 100000 /* port stats into the region, and the quit check, every 100 ms */
+
+struct opts {
+	const char *name;
+	uint32_t workers;        /* 0: every EAL worker lcore */
+	uint32_t flows;
+	uint32_t mtu;
+	enum worker_idle idle;
+	bool exception;
+	const char *iface_prefix;
+	int non_vip;             /* -1 unset, 0 drop, 1 kernel */
+	uint32_t slots;
+	uint64_t slot_size;
+	uint32_t timeout_s[FLOW_TIMEOUT_MAX];
+	uint32_t new_flow_rate;
+	uint32_t new_flow_burst;
+	uint32_t n_tx_map;
+	uint16_t tx_map[RTE_MAX_ETHPORTS][2]; /* RX port id, TX port id */
+};
+
+static int quit_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	/* Lock-free store: safe in a handler; workers and the main loop load it between bursts. */
+	__atomic_store_n(&quit_flag, 1, __ATOMIC_RELAXED);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"NAME\n"
+"    keel-dataplane - Keel's packet-forwarding process (DPDK primary)\n"
+"\n"
+"SYNOPSIS\n"
+"    keel-dataplane [EAL options] -- --name NAME [options]\n"
+"\n"
+"DESCRIPTION\n"
+"    Forwards the VIP traffic of every DPDK port (a PCI NIC given with -a, or a\n"
+"    virtual device given with --vdev: net_af_xdp, net_af_packet, net_pcap,\n"
+"    net_null, net_ring, net_tap) to backends chosen by Maglev, encapsulated.\n"
+"    One worker per EAL worker lcore polls its own RX queue of every port.\n"
+"    Forwarding state comes from keel-control through the shared region\n"
+"    /dev/hugepages/keel-NAME (or /dev/shm/keel-NAME without hugetlbfs, or\n"
+"    $KEEL_REGION_DIR/keel-NAME); until a snapshot is published every packet is\n"
+"    dropped and counted as no_snapshot. SIGINT or SIGTERM stop it cleanly: the\n"
+"    region stays, marked ended, for keel-control to see.\n"
+"\n"
+"OPTIONS\n"
+"    --name NAME             instance name (region file keel-NAME); required\n"
+"    --workers N             workers (default: every EAL lcore but the main one)\n"
+"    --flows N               flow-table entries per worker (default 1048576)\n"
+"    --mtu N                 MTU, also set on ports that support it (default 1500)\n"
+"    --idle busy|backoff     busy-poll (default) or pause, then sleep up to\n"
+"                            100 us, while no packet comes (small hosts, CI)\n"
+"    --tx-port RX=TX         send what arrives on port RX out of port TX\n"
+"                            (default: the same port); repeatable\n"
+"    --exception             a TAP per data port (keelP, the port's MAC) so the\n"
+"                            kernel sends and receives the non-VIP traffic\n"
+"    --exception-iface-prefix P   TAP names P<port> (default keel)\n"
+"    --non-vip drop|kernel   non-VIP packets (default kernel with --exception,\n"
+"                            else drop)\n"
+"    --slots N               snapshot slots, 2..%d (default 4)\n"
+"    --slot-size BYTES       bytes per slot, K/M/G suffixes (default 64M)\n"
+"    --timeout-tcp S         idle timeout of TCP flows (default 900)\n"
+"    --timeout-tcp-closing S after FIN or RST (default 10)\n"
+"    --timeout-udp S         UDP and other flows (default 300)\n"
+"    --new-flow-rate N       new flows tracked per worker per second, 0 for no\n"
+"                            limit (default 0); beyond it flows go untracked\n"
+"    --new-flow-burst N      depth of that rate's bucket (default: one second)\n"
+"    --help                  this text\n"
+"\n"
+"EXIT STATUS\n"
+"    0 after a signal, 1 when it cannot start (one line on stderr says why),\n"
+"    64 for bad options.\n"
+"\n"
+"EXAMPLE\n"
+"    keel-dataplane -l 0,1 --no-pci --file-prefix t1 \\\n"
+"        --vdev 'net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap' -- --name t1\n",
+		KEEL_REGION_MAX_SLOTS);
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "keel-dataplane: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see --help)\n");
+	return EXIT_USAGE;
+}
+
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, bool suffix)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return false;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	if (suffix && *end) {
+		unsigned int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 :
+				     *end == 'G' || *end == 'g' ? 30 : 0;
+
+		if (!shift || end[1] || v > (UINT64_MAX >> shift))
+			return false;
+		v <<= shift;
+		end++;
+	}
+	if (*end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!parse_u64(s, min, max, &v, false))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static int parse_tx_map(struct opts *o, const char *s)
+{
+	uint32_t rx, tx;
+	char buf[32], *eq;
+
+	if (strlen(s) >= sizeof(buf) || o->n_tx_map >= RTE_MAX_ETHPORTS)
+		return -1;
+	strcpy(buf, s);
+	eq = strchr(buf, '=');
+	if (!eq)
+		return -1;
+	*eq = '\0';
+	if (!parse_u32(buf, 0, RTE_MAX_ETHPORTS - 1, &rx) || !parse_u32(eq + 1, 0, RTE_MAX_ETHPORTS - 1, &tx))
+		return -1;
+	o->tx_map[o->n_tx_map][0] = (uint16_t)rx;
+	o->tx_map[o->n_tx_map][1] = (uint16_t)tx;
+	o->n_tx_map++;
+	return 0;
+}
+
+/* Returns 0, or the exit code: EXIT_USAGE after one line on stderr, or -1 for --help (exit 0). */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
+	       O_NONVIP, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_HELP };
+	static const struct option lo[] = {
+		{ "name", required_argument, NULL, O_NAME },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "mtu", required_argument, NULL, O_MTU },
+		{ "idle", required_argument, NULL, O_IDLE },
+		{ "tx-port", required_argument, NULL, O_TXPORT },
+		{ "exception", no_argument, NULL, O_EXC },
+		{ "exception-iface-prefix", required_argument, NULL, O_EXC_PREFIX },
+		{ "non-vip", required_argument, NULL, O_NONVIP },
+		{ "slots", required_argument, NULL, O_SLOTS },
+		{ "slot-size", required_argument, NULL, O_SLOTSIZE },
+		{ "timeout-tcp", required_argument, NULL, O_TTCP },
+		{ "timeout-tcp-closing", required_argument, NULL, O_TTCPC },
+		{ "timeout-udp", required_argument, NULL, O_TUDP },
+		{ "new-flow-rate", required_argument, NULL, O_RATE },
+		{ "new-flow-burst", required_argument, NULL, O_BURST },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Timeouts become ms in a uint32_t: 49 days is plenty. */
+	const uint32_t tmax = UINT32_MAX / 1000;
+	int c;
+
+	*o = (struct opts){
+		.flows = 1u << 20, .mtu = 1500, .idle = WORKER_IDLE_BUSY, .iface_prefix = "keel",
+		.non_vip = -1, .slots = 4, .slot_size = 64ull << 20,
+		.timeout_s = { [FLOW_TIMEOUT_TCP] = 900, [FLOW_TIMEOUT_TCP_CLOSING] = 10,
+			       [FLOW_TIMEOUT_UDP] = 300 },
+	};
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_NAME:
+			o->name = optarg;
+			break;
+		case O_WORKERS:
+			if (!parse_u32(optarg, 1, KEEL_REGION_MAX_WORKERS, &o->workers))
+				return usage_error("--workers: expected 1..64, got '%s'", optarg);
+			break;
+		case O_FLOWS:
+			if (!parse_u32(optarg, 16, 1u << 30, &o->flows))
+				return usage_error("--flows: expected 16..1073741824, got '%s'", optarg);
+			break;
+		case O_MTU:
+			if (!parse_u32(optarg, 68, 9702, &o->mtu))
+				return usage_error("--mtu: expected 68..9702, got '%s'", optarg);
+			break;
+		case O_IDLE:
+			if (!strcmp(optarg, "busy"))
+				o->idle = WORKER_IDLE_BUSY;
+			else if (!strcmp(optarg, "backoff"))
+				o->idle = WORKER_IDLE_BACKOFF;
+			else
+				return usage_error("--idle: expected busy or backoff, got '%s'", optarg);
+			break;
+		case O_TXPORT:
+			if (parse_tx_map(o, optarg))
+				return usage_error("--tx-port: expected RX=TX port ids, got '%s'", optarg);
+			break;
+		case O_EXC:
+			o->exception = true;
+			break;
+		case O_EXC_PREFIX:
+			/* IFNAMSIZ is 16 with the NUL: leave room for the port number. */
+			if (!*optarg || strlen(optarg) > 12 || strpbrk(optarg, "/ ,=:%"))
+				return usage_error("--exception-iface-prefix: 1-12 plain characters, got '%s'",
+						   optarg);
+			o->iface_prefix = optarg;
+			break;
+		case O_NONVIP:
+			if (!strcmp(optarg, "drop"))
+				o->non_vip = 0;
+			else if (!strcmp(optarg, "kernel"))
+				o->non_vip = 1;
+			else
+				return usage_error("--non-vip: expected drop or kernel, got '%s'", optarg);
+			break;
+		case O_SLOTS:
+			if (!parse_u32(optarg, 2, KEEL_REGION_MAX_SLOTS, &o->slots))
+				return usage_error("--slots: expected 2..8, got '%s'", optarg);
+			break;
+		case O_SLOTSIZE:
+			if (!parse_u64(optarg, 64 << 10, 16ull << 30, &o->slot_size, true))
+				return usage_error("--slot-size: expected 64K..16G, got '%s'", optarg);
+			break;
+		case O_TTCP:
+		case O_TTCPC:
+		case O_TUDP: {
+			unsigned int cls = c == O_TTCP ? FLOW_TIMEOUT_TCP :
+					   c == O_TTCPC ? FLOW_TIMEOUT_TCP_CLOSING : FLOW_TIMEOUT_UDP;
+
+			if (!parse_u32(optarg, 1, tmax, &o->timeout_s[cls]))
+				return usage_error("timeouts: expected 1..4294967 seconds, got '%s'", optarg);
+			break;
+		}
+		case O_RATE:
+			if (!parse_u32(optarg, 0, UINT32_MAX / 1000, &o->new_flow_rate))
+				return usage_error("--new-flow-rate: expected 0..4294967, got '%s'", optarg);
+			break;
+		case O_BURST:
+			if (!parse_u32(optarg, 1, UINT32_MAX / 1000, &o->new_flow_burst))
+				return usage_error("--new-flow-burst: expected 1..4294967, got '%s'", optarg);
+			break;
+		case 'h':
+		case O_HELP:
+			return -1;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->name)
+		return usage_error("--name NAME is required");
+	if (keel_region_path(o->name, (char[256]){ 0 }, 256))
+		return usage_error("--name: 1-31 of [A-Za-z0-9_.-], not starting with '.' or '-', got '%s'",
+				   o->name);
+	if (o->non_vip == 1 && !o->exception)
+		return usage_error("--non-vip kernel needs --exception");
+	if (o->non_vip < 0)
+		o->non_vip = o->exception;
+	return 0;
+}
+
+/* Everything start-up built, so that one teardown undoes any prefix of it. */
+struct dataplane {
+	struct opts o;
+	struct keel_region *region;
+	uint16_t n_ports;
+	uint16_t ports[WORKER_MAX_PORTS];
+	uint16_t tx_index[WORKER_MAX_PORTS];
+	uint16_t taps[WORKER_MAX_PORTS];
+	bool port_started[WORKER_MAX_PORTS];
+	bool tap_started[WORKER_MAX_PORTS];
+	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+	uint32_t n_workers;
+	unsigned int lcores[KEEL_REGION_MAX_WORKERS];
+	struct worker *workers[KEEL_REGION_MAX_WORKERS];
+	bool launched;
+};
+
+/* Leave the region marked ended when it ran; remove it when it never did. */
+static void dataplane_teardown(struct dataplane *dp, bool ran)
+{
+	uint32_t w;
+	uint16_t i;
+
+	__atomic_store_n(&quit_flag, 1, __ATOMIC_RELAXED);
+	if (dp->launched)
+		rte_eal_mp_wait_lcore();
+	for (i = 0; i < dp->n_ports; i++) {
+		if (dp->port_started[i])
+			port_stop(dp->ports[i]);
+		if (dp->tap_started[i])
+			port_stop(dp->taps[i]);
+	}
+	if (dp->region && ran)
+		region_set_state(dp->region, KEEL_REGION_ENDED);
+	for (w = 0; w < dp->n_workers; w++)
+		worker_destroy(dp->workers[w]);
+	for (i = 0; i < RTE_MAX_NUMA_NODES; i++)
+		rte_mempool_free(dp->pools[i]);
+	region_close(dp->region, !ran);
+	dp->region = NULL;
+	rte_eal_cleanup();
+}
+
+static int fail(struct dataplane *dp, const char *msg)
+{
+	fprintf(stderr, "keel-dataplane: %s\n", msg);
+	dataplane_teardown(dp, false);
+	return EXIT_FAILURE;
+}
+
+static struct rte_mempool *dataplane_pool(struct dataplane *dp, int socket, uint32_t n_mbufs)
+{
+	unsigned int s = socket < 0 ? 0 : (unsigned int)socket;
+
+	if (s >= RTE_MAX_NUMA_NODES)
+		s = 0;
+	if (!dp->pools[s])
+		dp->pools[s] = port_pool_create((int)s, n_mbufs, (uint16_t)dp->o.mtu);
+	return dp->pools[s];
+}
+
+/* Data ports and their TAPs: each queue's mbufs from the socket of the port, or of the worker that polls it. */
+static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
+{
+	struct rte_mempool *pools[KEEL_REGION_MAX_WORKERS];
+	int sockets[KEEL_REGION_MAX_WORKERS];
+	uint32_t n_mbufs = port_pool_size(dp->n_ports * (dp->o.exception ? 2u : 1u),
+					  (uint16_t)dp->n_workers, dp->n_workers);
+	struct port_params pp = { .n_queues = (uint16_t)dp->n_workers, .mtu = (uint16_t)dp->o.mtu,
+				  .pools = pools, .sockets = sockets };
+	uint16_t i;
+	uint32_t q;
+	int ret;
+
+	for (i = 0; i < dp->n_ports; i++) {
+		int ps = port_socket(dp->ports[i]);
+
+		for (q = 0; q < dp->n_workers; q++) {
+			sockets[q] = ps >= 0 ? ps : (int)rte_lcore_to_socket_id(dp->lcores[q]);
+			pools[q] = dataplane_pool(dp, sockets[q], n_mbufs);
+			if (!pools[q]) {
+				snprintf(err, errlen,
+					 "cannot create a pool of %u mbufs on socket %d: %s; free hugepages or use fewer workers/ports",
+					 n_mbufs, sockets[q], rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
+		}
+		pp.rss = true;
+		pp.promisc = true;
+		ret = port_setup(dp->ports[i], &pp, err, errlen);
+		if (ret)
+			return ret;
+		dp->port_started[i] = true;
+		if (!dp->o.exception)
+			continue;
+		ret = exception_tap_create(dp->ports[i], dp->o.iface_prefix, &dp->taps[i], err, errlen);
+		if (ret)
+			return ret;
+		/* The kernel picks the TAP queue it sends on; any worker may take it out. */
+		pp.rss = false;
+		pp.promisc = false;
+		ret = port_setup(dp->taps[i], &pp, err, errlen);
+		if (ret)
+			return ret;
+		dp->tap_started[i] = true;
+	}
+	return 0;
+}
+
+static int dataplane_tx_map(struct dataplane *dp, char *err, size_t errlen)
+{
+	uint32_t m;
+	uint16_t i;
+
+	for (i = 0; i < dp->n_ports; i++)
+		dp->tx_index[i] = i;
+	for (m = 0; m < dp->o.n_tx_map; m++) {
+		int rx = -1, tx = -1;
+
+		for (i = 0; i < dp->n_ports; i++) {
+			if (dp->ports[i] == dp->o.tx_map[m][0])
+				rx = i;
+			if (dp->ports[i] == dp->o.tx_map[m][1])
+				tx = i;
+		}
+		if (rx < 0 || tx < 0) {
+			snprintf(err, errlen, "--tx-port %u=%u: no such port (ports are 0..%u)",
+				 dp->o.tx_map[m][0], dp->o.tx_map[m][1], dp->n_ports - 1);
+			return -ENODEV;
+		}
+		dp->tx_index[rx] = (uint16_t)tx;
+	}
+	return 0;
+}
+
+/* Where everything sits; cross-socket pairs cost every packet a trip over the interconnect. */
+static void dataplane_placement(struct dataplane *dp, bool mismatch[])
+{
+	char pn[PORT_NAME_LEN];
+	uint32_t w;
+	uint16_t i;
+
+	for (i = 0; i < dp->n_ports; i++) {
+		printf("keel-dataplane: %s: socket %d, %u RX/TX queues, forwards out of port %u",
+		       port_name(dp->ports[i], pn, sizeof(pn)), port_socket(dp->ports[i]), dp->n_workers,
+		       dp->ports[dp->tx_index[i]]);
+		if (dp->o.exception)
+			printf(", exception path on %s%u", dp->o.iface_prefix, dp->ports[i]);
+		printf("\n");
+		if (!port_wait_link(dp->ports[i], MAIN_LINK_WAIT_MS))
+			printf("keel-dataplane: %s: link still down after %u ms, going on\n", pn,
+			       MAIN_LINK_WAIT_MS);
+	}
+	for (w = 0; w < dp->n_workers; w++) {
+		int ws = (int)rte_lcore_to_socket_id(dp->lcores[w]);
+
+		mismatch[w] = false;
+		printf("keel-dataplane: worker %u: lcore %u, socket %d\n", w, dp->lcores[w], ws);
+		for (i = 0; i < dp->n_ports; i++) {
+			int ps = port_socket(dp->ports[i]);
+
+			if (ps >= 0 && ps != ws) {
+				mismatch[w] = true;
+				fprintf(stderr,
+					"keel-dataplane: warning: worker %u (lcore %u, socket %d) polls %s on socket %d\n",
+					w, dp->lcores[w], ws, port_name(dp->ports[i], pn, sizeof(pn)), ps);
+			}
+		}
+	}
+}
+
+static void dataplane_port_stats(struct dataplane *dp)
+{
+	struct rte_eth_stats s;
+	uint16_t i;
+
+	for (i = 0; i < dp->n_ports && i < 8; i++) {
+		if (rte_eth_stats_get(dp->ports[i], &s))
+			continue;
+		__atomic_store_n(&dp->region->port_missed[i], s.imissed, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->region->port_nombuf[i], s.rx_nombuf, __ATOMIC_RELAXED);
+	}
+}
+
+static const char *eal_hint(int err)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long total = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Total: %ld", &total) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (total == 0)
+		return "no hugepages reserved: run tools/deps, or reserve 2 MiB pages (sysctl vm.nr_hugepages=1024) and mount hugetlbfs on /dev/hugepages";
+	if (err == EACCES)
+		return "no usable hugepages: run tools/deps or set up hugepages, and run as root (or with the capabilities DPDK needs)";
+	if (err == EALREADY)
+		return "EAL already initialised";
+	return "check the EAL options and hugepages (tools/deps sets them up); DPDK's log above says more";
+}
+
+int main(int argc, char **argv)
+{
+	static struct dataplane dp; /* large (pool and worker tables); static keeps it off the stack */
+	struct flow_table_params fp = { 0 };
+	bool mismatch[KEEL_REGION_MAX_WORKERS];
+	struct region_params rp;
+	char err[512];
+	unsigned int lcore;
+	int i, dash = -1, ret;
+	uint32_t w;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dash = i;
+			break;
+		}
+	/* Options first, without EAL: --help and usage errors need no hugepages. */
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (dash < 0) {
+		fprintf(stderr, "keel-dataplane: expected '--' before the Keel options (see --help)\n");
+		return EXIT_USAGE;
+	}
+	{
+		char **av = argv + dash;
+		char *prg = argv[0];
+
+		/* getopt wants argv[0]; borrow the "--" slot and put it back for EAL. */
+		av[0] = prg;
+		ret = parse_opts(argc - dash, av, &dp.o);
+		av[0] = "--";
+		if (ret < 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (ret)
+			return ret;
+	}
+
+	ret = rte_eal_init(dash, argv);
+	if (ret < 0) {
+		int e = rte_errno;
+
+		fprintf(stderr, "keel-dataplane: DPDK EAL init failed (%s): %s\n", rte_strerror(e), eal_hint(e));
+		return EXIT_FAILURE;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	/* Lcores: the main one keeps the control duties; every worker needs one of its own. */
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (dp.n_workers == KEEL_REGION_MAX_WORKERS ||
+		    (dp.o.workers && dp.n_workers == dp.o.workers))
+			break;
+		dp.lcores[dp.n_workers++] = lcore;
+	}
+	if (dp.n_workers == 0 || (dp.o.workers && dp.n_workers < dp.o.workers)) {
+		uint32_t want = dp.o.workers ? dp.o.workers : 1;
+
+		snprintf(err, sizeof(err),
+			 "%u worker%s need%s %u lcores (one main + one per worker), EAL gave %u: pass e.g. -l 0-%u",
+			 want, want > 1 ? "s" : "", want > 1 ? "" : "s", want + 1, rte_lcore_count(), want);
+		dp.n_workers = 0;
+		return fail(&dp, err);
+	}
+
+	/* Every probed port is a data port; TAPs created later are not (they are probed after this). */
+	RTE_ETH_FOREACH_DEV(i) {
+		if (dp.n_ports == WORKER_MAX_PORTS) {
+			snprintf(err, sizeof(err), "more than %d ports: give fewer devices", WORKER_MAX_PORTS);
+			return fail(&dp, err);
+		}
+		dp.taps[dp.n_ports] = WORKER_NO_TAP;
+		dp.ports[dp.n_ports++] = (uint16_t)i;
+	}
+	if (dp.n_ports == 0)
+		return fail(&dp, "no ports: give a device (-a PCI address bound to vfio-pci, or --vdev net_af_xdp0,iface=..., net_pcap0,rx_pcap=..., net_null0)");
+	if (dataplane_tx_map(&dp, err, sizeof(err)))
+		return fail(&dp, err);
+
+	rp = (struct region_params){ .name = dp.o.name, .n_workers = dp.n_workers, .n_slots = dp.o.slots,
+				     .slot_size = dp.o.slot_size, .n_ports = dp.n_ports,
+				     .flow_capacity = dp.o.flows };
+	dp.region = region_create(&rp, err, sizeof(err));
+	if (!dp.region)
+		return fail(&dp, err);
+
+	if (dataplane_ports(&dp, err, sizeof(err)))
+		return fail(&dp, err);
+	dataplane_placement(&dp, mismatch);
+
+	fp.capacity = dp.o.flows;
+	if (getrandom(&fp.secret, sizeof(fp.secret), 0) != sizeof(fp.secret))
+		fp.secret = rte_rdtsc();
+	for (i = 0; i < FLOW_TIMEOUT_MAX; i++)
+		fp.timeout_ms[i] = dp.o.timeout_s[i] * 1000;
+	fp.new_flow_rate = dp.o.new_flow_rate;
+	fp.new_flow_burst = dp.o.new_flow_burst;
+	for (w = 0; w < dp.n_workers; w++) {
+		struct worker_params wp = {
+			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
+			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
+			.numa_mismatch = mismatch[w], .quit = &quit_flag, .n_ports = dp.n_ports,
+			.ports = dp.ports, .tx_index = dp.tx_index,
+			.taps = dp.o.exception ? dp.taps : NULL,
+		};
+
+		dp.workers[w] = worker_create(&wp, err, sizeof(err));
+		if (!dp.workers[w])
+			return fail(&dp, err);
+	}
+	for (w = 0; w < dp.n_workers; w++) {
+		ret = rte_eal_remote_launch(worker_main, dp.workers[w], dp.lcores[w]);
+		if (ret) {
+			snprintf(err, sizeof(err), "cannot launch worker %u on lcore %u: %s", w, dp.lcores[w],
+				 strerror(-ret));
+			dp.launched = w > 0;
+			return fail(&dp, err);
+		}
+		dp.launched = true;
+	}
+	/* Workers run: from here keel-control may publish (it waits for RUNNING). */
+	region_set_state(dp.region, KEEL_REGION_RUNNING);
+	printf("keel-dataplane: instance %s running: %u worker%s, %u port%s, %u flows per worker, epoch %016" PRIx64 "\n",
+	       dp.o.name, dp.n_workers, dp.n_workers > 1 ? "s" : "", dp.n_ports, dp.n_ports > 1 ? "s" : "",
+	       dp.o.flows, dp.region->epoch);
+	fflush(stdout);
+
+	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
+		dataplane_port_stats(&dp);
+		usleep(MAIN_STATS_US);
+	}
+	printf("keel-dataplane: instance %s stopping\n", dp.o.name);
+	dataplane_port_stats(&dp);
+	dataplane_teardown(&dp, true);
+	return 0;
+}

@@ -1,0 +1,376 @@
+/* The worker loop: rx -> packet core -> tx for each port, then commands, flow flushing, status and idle policy. */
+#define _GNU_SOURCE
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+#include <rte_random.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "burst.h"
+#include "exception.h"
+
+#define WORKER_DRAIN_US 100        /* TX buffers are drained at least this often */
+#define WORKER_FLUSH_BUCKETS 256   /* flow-table buckets scanned per loop while flushing a backend */
+#define WORKER_IDLE_SPIN 100       /* empty polls before rte_pause */
+#define WORKER_IDLE_PAUSE 1000     /* empty polls before sleeping */
+#define WORKER_SLEEP_MIN_NS 1000
+#define WORKER_SLEEP_MAX_NS 100000
+#define WORKER_BITMAP_WORDS (KEEL_MAX_BACKENDS / 64)
+
+/* TX on one data port from this worker's queue; the context of the unsent-packets callback. */
+struct worker_tx {
+	struct rte_eth_dev_tx_buffer *buf;
+	struct keel_worker_counters *ctr;
+	uint16_t port;
+	uint16_t queue;
+	uint16_t index;
+};
+
+struct worker {
+	struct keel_worker kw; /* what the packet core sees: snapshot, flow table, counters */
+	struct keel_region *region;
+	struct keel_worker_status *status;
+	struct keel_worker_counters *ctr;
+	struct rte_ring *ring;
+	const int *quit;
+	enum worker_idle idle;
+	uint16_t queue;
+	uint16_t n_ports;
+	uint16_t ports[WORKER_MAX_PORTS];
+	uint16_t tx_index[WORKER_MAX_PORTS];
+	uint16_t taps[WORKER_MAX_PORTS];
+	struct worker_tx tx[WORKER_MAX_PORTS];
+	uint64_t tsc_per_ms;
+	uint64_t drain_tsc;
+	void *ft_mem;
+
+	/*
+	 * Backend flush: one pass over the table removes the flows of every id in
+	 * flush_now, spread over loops; ids asked for meanwhile wait in
+	 * flush_next for the following pass (the current one may be past their
+	 * buckets already).
+	 */
+	bool flushing;
+	bool flush_pending;
+	uint32_t flush_cursor;
+	uint64_t flush_now[WORKER_BITMAP_WORDS];
+	uint64_t flush_next[WORKER_BITMAP_WORDS];
+};
+
+/* Whatever the NIC did not take: one retry (its ring may have drained meanwhile), then free and count. */
+static void worker_tx_unsent(struct rte_mbuf **m, uint16_t n, void *arg)
+{
+	struct worker_tx *t = arg;
+	uint16_t sent = rte_eth_tx_burst(t->port, t->queue, m, n);
+
+	t->ctr->port_tx[t->index] += sent;
+	if (sent < n) {
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+		t->ctr->tx_dropped += n - sent;
+	}
+}
+
+static void worker_drain(struct worker *wk)
+{
+	uint16_t i;
+
+	for (i = 0; i < wk->n_ports; i++) {
+		struct worker_tx *t = &wk->tx[i];
+
+		if (t->buf->length)
+			wk->ctr->port_tx[t->index] += rte_eth_tx_buffer_flush(t->port, t->queue, t->buf);
+	}
+}
+
+static inline void worker_send(struct worker *wk, uint16_t txi, struct rte_mbuf **m, uint16_t n)
+{
+	struct worker_tx *t = &wk->tx[txi];
+	uint16_t i, sent = 0;
+
+	for (i = 0; i < n; i++)
+		sent += rte_eth_tx_buffer(t->port, t->queue, t->buf, m[i]);
+	wk->ctr->port_tx[t->index] += sent;
+}
+
+/* One RX queue of one data port: the packet core decides, then out by the TX port or to the kernel. */
+static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out)
+{
+	struct rte_mbuf *pkts[KEEL_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(wk->ports[i], wk->queue, pkts, KEEL_BURST_MAX);
+
+	if (n == 0)
+		return 0;
+	wk->ctr->port_rx[i] += n;
+	keel_burst_run(&wk->kw, pkts, n, out);
+	if (out->ntx)
+		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
+	if (out->nkernel) {
+		uint16_t sent = 0;
+
+		if (wk->taps[i] != WORKER_NO_TAP)
+			sent = exception_to_kernel(wk->taps[i], wk->queue, out->kernel, out->nkernel);
+		else
+			rte_pktmbuf_free_bulk(out->kernel, out->nkernel);
+		wk->ctr->kernel_tx += sent;
+		wk->ctr->tx_dropped += out->nkernel - sent;
+	}
+	return n;
+}
+
+/* What the kernel sends on a port's TAP leaves by that port: the host's own ARP, SSH, BGP. */
+static inline uint16_t worker_poll_tap(struct worker *wk, uint16_t i)
+{
+	struct rte_mbuf *pkts[KEEL_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(wk->taps[i], wk->queue, pkts, KEEL_BURST_MAX);
+
+	if (n) {
+		wk->ctr->kernel_rx += n;
+		worker_send(wk, i, pkts, n);
+	}
+	return n;
+}
+
+static void worker_activate(struct worker *wk, const struct keel_cmd *c)
+{
+	struct keel_worker_status *st = wk->status;
+	const struct keel_snapshot *snap;
+	const char *why = NULL;
+
+	if (c->slot >= wk->region->n_slots)
+		goto refuse;
+	snap = keel_region_slot(wk->region, c->slot);
+	/* Validated once here, so the per-packet code can trust every offset and index. */
+	if (keel_snapshot_validate(snap, wk->region->slot_size, &why) || snap->generation != c->generation)
+		goto refuse;
+	wk->kw.snap = snap;
+	st->active_slot = c->slot;
+	st->activations++;
+	/* Pairs with keel-control's acquire load: once it sees G, this worker reads slot S, not the old one. */
+	__atomic_store_n(&st->active_generation, c->generation, __ATOMIC_RELEASE);
+	return;
+refuse:
+	/* Keep forwarding with the current snapshot; the refusal is what keel-control gets to see. */
+	st->refused++;
+}
+
+static int worker_flush_match(const struct flow_value *v, void *arg)
+{
+	const uint64_t *bm = arg;
+
+	return v->backend < KEEL_MAX_BACKENDS && (bm[v->backend / 64] >> (v->backend % 64)) & 1;
+}
+
+static void worker_flush_request(struct worker *wk, uint64_t id)
+{
+	if (id >= KEEL_MAX_BACKENDS)
+		return;
+	if (!wk->flushing) {
+		wk->flush_now[id / 64] |= 1ull << (id % 64);
+		wk->flushing = true;
+		wk->flush_cursor = 0;
+	} else {
+		wk->flush_next[id / 64] |= 1ull << (id % 64);
+		wk->flush_pending = true;
+	}
+}
+
+static void worker_flush_step(struct worker *wk)
+{
+	flow_table_flush(wk->kw.ft, worker_flush_match, wk->flush_now, &wk->flush_cursor,
+			 WORKER_FLUSH_BUCKETS);
+	if (wk->flush_cursor != 0)
+		return;
+	/* A full pass is done: start the next one for ids that came in meanwhile. */
+	if (wk->flush_pending) {
+		memcpy(wk->flush_now, wk->flush_next, sizeof(wk->flush_now));
+		memset(wk->flush_next, 0, sizeof(wk->flush_next));
+		wk->flush_pending = false;
+	} else {
+		memset(wk->flush_now, 0, sizeof(wk->flush_now));
+		wk->flushing = false;
+	}
+}
+
+/* Between bursts: at most one message per loop, so a validation never delays more than one burst. */
+static void worker_command(struct worker *wk)
+{
+	struct keel_cmd c;
+
+	if (rte_ring_dequeue_elem(wk->ring, &c, sizeof(c)) != 0)
+		return;
+	switch (c.type) {
+	case KEEL_CMD_ACTIVATE:
+		worker_activate(wk, &c);
+		break;
+	case KEEL_CMD_FLUSH_BACKEND:
+		worker_flush_request(wk, c.arg);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Back off when idle: spin, then pause, then sleep (a system call, but only when there is no packet). */
+static void worker_backoff(uint32_t *empty, uint64_t *sleep_ns)
+{
+	struct timespec ts;
+
+	if (++*empty <= WORKER_IDLE_SPIN)
+		return;
+	if (*empty <= WORKER_IDLE_PAUSE) {
+		rte_pause();
+		return;
+	}
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)*sleep_ns;
+	nanosleep(&ts, NULL);
+	if (*sleep_ns < WORKER_SLEEP_MAX_NS)
+		*sleep_ns = RTE_MIN(*sleep_ns * 2, (uint64_t)WORKER_SLEEP_MAX_NS);
+}
+
+int worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct keel_worker_status *st = wk->status;
+	struct keel_burst_out out;
+	uint64_t last_drain, last_stats, t0, t1, sleep_ns = WORKER_SLEEP_MIN_NS;
+	uint32_t empty = 0;
+
+	t0 = rte_rdtsc();
+	last_drain = last_stats = t0;
+	while (!__atomic_load_n(wk->quit, __ATOMIC_RELAXED)) {
+		uint32_t nrx = 0;
+		uint16_t i;
+
+		wk->kw.now_ms = t0 / wk->tsc_per_ms;
+		for (i = 0; i < wk->n_ports; i++) {
+			nrx += worker_poll_port(wk, i, &out);
+			if (wk->taps[i] != WORKER_NO_TAP)
+				nrx += worker_poll_tap(wk, i);
+		}
+		t1 = rte_rdtsc();
+		/* Batch while queues are saturated; drain at once when they are not, or on the timer. */
+		if (nrx < KEEL_BURST_MAX || t1 - last_drain >= wk->drain_tsc) {
+			worker_drain(wk);
+			last_drain = t1;
+		}
+		worker_command(wk);
+		if (wk->flushing)
+			worker_flush_step(wk);
+		if (t1 - last_stats >= wk->tsc_per_ms) {
+			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
+			last_stats = t1;
+		}
+		/* Single writer, aligned 64-bit stores: readers see whole values, no ordering needed. */
+		st->heartbeat_ms = t1 / wk->tsc_per_ms;
+		if (nrx) {
+			st->busy_cycles += t1 - t0;
+			empty = 0;
+			sleep_ns = WORKER_SLEEP_MIN_NS;
+		} else {
+			st->idle_cycles += t1 - t0;
+			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing)
+				worker_backoff(&empty, &sleep_ns);
+		}
+		t0 = t1;
+	}
+	worker_drain(wk);
+	flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
+	return 0;
+}
+
+struct worker *worker_create(const struct worker_params *p, char *err, size_t errlen)
+{
+	int socket = (int)rte_lcore_to_socket_id(p->lcore);
+	struct keel_worker_status *st;
+	struct worker *wk;
+	size_t ftsz;
+	uint16_t i;
+
+	wk = rte_zmalloc_socket("keel-worker", sizeof(*wk), RTE_CACHE_LINE_SIZE, socket);
+	if (!wk) {
+		snprintf(err, errlen, "worker %u: no hugepage memory on socket %d for its state", p->id, socket);
+		return NULL;
+	}
+	wk->region = p->region;
+	wk->status = keel_region_status(p->region, p->id);
+	wk->ctr = keel_region_counters(p->region, p->id);
+	wk->ring = keel_region_ring(p->region, p->id);
+	wk->quit = p->quit;
+	wk->idle = p->idle;
+	wk->queue = (uint16_t)p->id;
+	wk->n_ports = p->n_ports;
+	wk->tsc_per_ms = rte_get_tsc_hz() / 1000;
+	if (wk->tsc_per_ms == 0)
+		wk->tsc_per_ms = 1;
+	wk->drain_tsc = rte_get_tsc_hz() / 1000000 * WORKER_DRAIN_US;
+	wk->kw.ctr = &wk->ctr->core;
+	wk->kw.non_vip_to_kernel = p->non_vip_to_kernel;
+
+	/* Not zeroed: flow_table_init clears what it reads (the signatures), cheap even for 16M entries. */
+	ftsz = flow_table_mem_size(p->flows->capacity);
+	wk->ft_mem = rte_malloc_socket("keel-flows", ftsz, RTE_CACHE_LINE_SIZE, socket);
+	if (!wk->ft_mem) {
+		snprintf(err, errlen, "worker %u: no hugepage memory on socket %d for a %zu MiB flow table: lower --flows",
+			 p->id, socket, ftsz >> 20);
+		goto out_free_worker;
+	}
+	wk->kw.ft = flow_table_init(wk->ft_mem, ftsz, p->flows);
+	if (!wk->kw.ft) {
+		snprintf(err, errlen, "worker %u: flow table parameters refused", p->id);
+		goto out_free_worker;
+	}
+
+	for (i = 0; i < p->n_ports; i++) {
+		struct worker_tx *t = &wk->tx[i];
+
+		wk->ports[i] = p->ports[i];
+		wk->tx_index[i] = p->tx_index[i];
+		wk->taps[i] = p->taps ? p->taps[i] : WORKER_NO_TAP;
+		t->port = p->ports[i];
+		t->queue = wk->queue;
+		t->index = i;
+		t->ctr = wk->ctr;
+		t->buf = rte_zmalloc_socket("keel-txbuf", RTE_ETH_TX_BUFFER_SIZE(KEEL_BURST_MAX),
+					    RTE_CACHE_LINE_SIZE, socket);
+		if (!t->buf) {
+			snprintf(err, errlen, "worker %u: no memory for TX buffers", p->id);
+			goto out_free_worker;
+		}
+		rte_eth_tx_buffer_init(t->buf, KEEL_BURST_MAX);
+		rte_eth_tx_buffer_set_err_callback(t->buf, worker_tx_unsent, t);
+	}
+
+	st = wk->status;
+	st->lcore = p->lcore;
+	st->socket = (uint32_t)socket;
+	st->numa_mismatch = p->numa_mismatch;
+	st->active_slot = UINT32_MAX;
+	return wk;
+
+out_free_worker:
+	worker_destroy(wk);
+	return NULL;
+}
+
+void worker_destroy(struct worker *wk)
+{
+	uint16_t i;
+
+	if (!wk)
+		return;
+	for (i = 0; i < WORKER_MAX_PORTS; i++)
+		rte_free(wk->tx[i].buf);
+	rte_free(wk->ft_mem);
+	rte_free(wk);
+}

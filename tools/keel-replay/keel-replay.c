@@ -1,0 +1,465 @@
+/* keel-replay: runs a pcap through the packet core (no DPDK, no NIC) and reports spread, verdicts and drops. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcap/pcap.h>
+
+#include "drop.h"
+#include "flow_table.h"
+#include "maglev.h"
+#include "pipeline.h"
+#include "snapshot_build.h"
+
+#define MAX_VIPS 64
+#define MAX_BE 1024
+#define HEADROOM 128
+#define SNAP 9216
+
+struct topo {
+	struct keel_vip_spec vips[MAX_VIPS];
+	struct keel_backend_spec be[MAX_BE];
+	uint32_t n_vips, n_be;
+	uint32_t vip_first[MAX_VIPS]; /* index of its first backend in be[] */
+	uint32_t be_vip[MAX_BE];      /* VIP index of each backend */
+	uint64_t seed;
+	uint32_t table_size;
+	uint16_t mtu;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: keel-replay [options] --pcap FILE\n"
+		"Replays captured frames through Keel's packet core and reports where they went.\n"
+		"  --vip ADDR:PORT/PROTO[,gue][,fragments]   add a VIP (PORT * = all ports)\n"
+		"  --backend ADDR[,weight=N][,state=active|draining|down]   add to the last VIP\n"
+		"  --seed N          fleet seed (default 0x6b65656c)\n"
+		"  --table-size M    Maglev table size, prime (default 65537)\n"
+		"  --mtu N           outer MTU (default 1500)\n"
+		"  --pcap FILE       frames to replay (Ethernet)\n"
+		"  --out FILE        write transmitted frames (encapsulated, ICMP answers) here\n"
+		"  --then-down ADDR  replay again after marking backend ADDR down; report what moved\n"
+		"  --json            one JSON object instead of text\n");
+}
+
+static int parse_addr(const char *text, uint8_t out[16], uint8_t *family)
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, out) == 1) {
+		*family = KEEL_AF_INET4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, out) == 1) {
+		*family = KEEL_AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/* ADDR:PORT/PROTO with IPv6 as [ADDR]:PORT/PROTO. */
+static int parse_vip(struct topo *t, const char *arg)
+{
+	char buf[128], *addr, *port, *proto, *opt;
+	struct keel_vip_spec *v;
+
+	if (t->n_vips >= MAX_VIPS || strlen(arg) >= sizeof(buf))
+		return -1;
+	v = &t->vips[t->n_vips];
+	memset(v, 0, sizeof(*v));
+	strcpy(buf, arg);
+	opt = strchr(buf, ',');
+	if (opt)
+		*opt++ = 0;
+	proto = strrchr(buf, '/');
+	port = strrchr(buf, ':');
+	if (!proto || !port || port > proto)
+		return -1;
+	*proto++ = 0;
+	*port++ = 0;
+	addr = buf;
+	if (addr[0] == '[') {
+		addr++;
+		if (addr[strlen(addr) - 1] != ']')
+			return -1;
+		addr[strlen(addr) - 1] = 0;
+	}
+	if (parse_addr(addr, v->addr, &v->family))
+		return -1;
+	if (!strcmp(proto, "tcp"))
+		v->proto = KEEL_PROTO_TCP;
+	else if (!strcmp(proto, "udp"))
+		v->proto = KEEL_PROTO_UDP;
+	else
+		return -1;
+	if (!strcmp(port, "*")) {
+		v->flags |= KEEL_VIP_ALL_PORTS;
+	} else {
+		char *end;
+		unsigned long p = strtoul(port, &end, 10);
+
+		if (*end || p < 1 || p > 65535)
+			return -1;
+		v->port = (uint16_t)p;
+	}
+	while (opt && *opt) {
+		char *next = strchr(opt, ',');
+
+		if (next)
+			*next++ = 0;
+		if (!strcmp(opt, "gue"))
+			v->encap = KEEL_ENCAP_GUE;
+		else if (!strcmp(opt, "fragments"))
+			v->flags |= KEEL_VIP_FRAGMENTS;
+		else
+			return -1;
+		opt = next;
+	}
+	v->id = (uint16_t)t->n_vips;
+	t->vip_first[t->n_vips] = t->n_be;
+	t->n_vips++;
+	return 0;
+}
+
+static int parse_backend(struct topo *t, const char *arg)
+{
+	char buf[128], *opt;
+	struct keel_backend_spec *b;
+
+	if (!t->n_vips || t->n_be >= MAX_BE || strlen(arg) >= sizeof(buf))
+		return -1;
+	b = &t->be[t->n_be];
+	memset(b, 0, sizeof(*b));
+	strcpy(buf, arg);
+	opt = strchr(buf, ',');
+	if (opt)
+		*opt++ = 0;
+	if (parse_addr(buf, b->addr, &b->family))
+		return -1;
+	b->weight = 1;
+	b->state = KEEL_BACKEND_ACTIVE;
+	while (opt && *opt) {
+		char *next = strchr(opt, ','), *end;
+
+		if (next)
+			*next++ = 0;
+		if (!strncmp(opt, "weight=", 7)) {
+			b->weight = (uint32_t)strtoul(opt + 7, &end, 10);
+			if (*end)
+				return -1;
+		} else if (!strcmp(opt, "state=active")) {
+			b->state = KEEL_BACKEND_ACTIVE;
+		} else if (!strcmp(opt, "state=draining")) {
+			b->state = KEEL_BACKEND_DRAINING;
+		} else if (!strcmp(opt, "state=down")) {
+			b->state = KEEL_BACKEND_DOWN;
+		} else {
+			return -1;
+		}
+		opt = next;
+	}
+	b->id = (uint16_t)t->n_be;
+	t->be_vip[t->n_be] = t->n_vips - 1;
+	t->n_be++;
+	t->vips[t->n_vips - 1].n_backends++;
+	return 0;
+}
+
+static struct keel_snapshot *build(struct topo *t, uint64_t gen)
+{
+	struct keel_snapshot_spec spec = { .generation = gen, .fleet_seed = t->seed, .mtu = t->mtu };
+	const char *why = "";
+	struct keel_snapshot *s;
+	uint32_t i;
+	size_t sz;
+
+	for (i = 0; i < t->n_vips; i++) {
+		t->vips[i].backends = &t->be[t->vip_first[i]];
+		t->vips[i].table_size = t->table_size;
+	}
+	memcpy(spec.src_mac, "\x02\x00\x00\x00\x00\x02", 6);
+	memcpy(spec.gw_mac, "\x02\x00\x00\x00\x00\xfe", 6);
+	spec.src4[0] = 172, spec.src4[1] = 16, spec.src4_plen = 16;
+	spec.src6[0] = 0xfd, spec.src6_plen = 64;
+	spec.n_vips = t->n_vips;
+	spec.vips = t->vips;
+	sz = keel_snapshot_size(&spec);
+	s = aligned_alloc(64, (sz + 63) & ~(size_t)63);
+	if (!s || keel_snapshot_build(s, sz, &spec, &why)) {
+		fprintf(stderr, "keel-replay: bad topology: %s\n", s ? why : "out of memory");
+		exit(65);
+	}
+	return s;
+}
+
+struct run {
+	struct keel_counters ctr;
+	uint64_t verdicts[4];
+	uint64_t frames;
+};
+
+/* Replay every frame of the pcap in bursts of 32; optionally dump transmitted frames. */
+static int replay(const char *path, struct keel_worker *w, struct run *r, pcap_dumper_t *dump)
+{
+	static uint8_t frames[KEEL_BURST_MAX][HEADROOM + SNAP];
+	struct keel_buf bufs[KEEL_BURST_MAX];
+	uint8_t verdicts[KEEL_BURST_MAX];
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	uint32_t n = 0, i;
+	pcap_t *p;
+	int rc;
+
+	p = pcap_open_offline(path, err);
+	if (!p) {
+		fprintf(stderr, "keel-replay: %s\n", err);
+		return -1;
+	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		fprintf(stderr, "keel-replay: %s: not an Ethernet capture\n", path);
+		pcap_close(p);
+		return -1;
+	}
+	w->ctr = &r->ctr;
+	for (;;) {
+		rc = pcap_next_ex(p, &h, &data);
+		if (rc == 1 && h->caplen <= SNAP) {
+			memcpy(frames[n] + HEADROOM, data, h->caplen);
+			bufs[n] = (struct keel_buf){ frames[n] + HEADROOM, (uint16_t)h->caplen, HEADROOM,
+						     (uint16_t)(SNAP - h->caplen) };
+			n++;
+			r->frames++;
+		}
+		if (n == KEEL_BURST_MAX || (rc != 1 && n)) {
+			keel_pipeline_burst(w, bufs, verdicts, n);
+			w->now_ms += 1;
+			for (i = 0; i < n; i++) {
+				r->verdicts[verdicts[i]]++;
+				if (dump && (verdicts[i] == KEEL_VERDICT_FORWARD ||
+					     verdicts[i] == KEEL_VERDICT_REPLY)) {
+					struct pcap_pkthdr oh = { .caplen = bufs[i].len, .len = bufs[i].len };
+
+					pcap_dump((u_char *)dump, &oh, bufs[i].data);
+				}
+			}
+			n = 0;
+		}
+		if (rc != 1)
+			break;
+	}
+	pcap_close(p);
+	return rc == -2 ? 0 : -1;
+}
+
+static const char *addr_text(const uint8_t *a, uint8_t family, char *buf, size_t len)
+{
+	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len);
+	return buf;
+}
+
+static const char *verdict_names[4] = { "dropped", "forwarded", "answered", "to_kernel" };
+
+static void report_text(const struct topo *t, const struct run *r, const struct keel_snapshot *s,
+			const char *title)
+{
+	char a[INET6_ADDRSTRLEN], port[8];
+	uint32_t i, j, k;
+
+	printf("%s\n", title);
+	printf("  frames %" PRIu64 ":", r->frames);
+	for (k = 0; k < 4; k++)
+		printf(" %s %" PRIu64, verdict_names[k], r->verdicts[k]);
+	printf("\n");
+	for (i = 0; i < t->n_vips; i++) {
+		const struct keel_vip_spec *v = &t->vips[i];
+		uint64_t total = 0, wsum = 0;
+		uint8_t (*keys)[17] = calloc(s->n_backends ? s->n_backends : 1, 17);
+
+		for (j = 0; j < v->n_backends; j++) {
+			total += r->ctr.backend[v->backends[j].id].new_flows;
+			if (v->backends[j].state == KEEL_BACKEND_ACTIVE)
+				wsum += v->backends[j].weight;
+			memcpy(keys[v->backends[j].id], v->backends[j].addr, 16);
+			keys[v->backends[j].id][16] = v->backends[j].family;
+		}
+		printf("  VIP %s%s%s:%s/%s  table %u slots, digest %016" PRIx64 "\n",
+		       v->family == 6 ? "[" : "", addr_text(v->addr, v->family, a, sizeof(a)),
+		       v->family == 6 ? "]" : "",
+		       v->flags & KEEL_VIP_ALL_PORTS ? "*" : (snprintf(port, sizeof(port), "%u", v->port), port),
+		       v->proto == KEEL_PROTO_TCP ? "tcp" : "udp", keel_snapshot_vips(s)[i].table_size,
+		       maglev_digest(keel_snapshot_table(s, &keel_snapshot_vips(s)[i]),
+				     keel_snapshot_vips(s)[i].table_size,
+				     (const uint8_t(*)[17])keys, s->n_backends));
+		printf("    %-28s %6s %9s %8s %8s\n", "backend", "weight", "state", "flows", "share");
+		for (j = 0; j < v->n_backends; j++) {
+			const struct keel_backend_spec *b = &v->backends[j];
+			uint64_t nf = r->ctr.backend[b->id].new_flows;
+
+			printf("    %-28s %6u %9s %8" PRIu64 " %7.1f%%  (weight share %.1f%%)\n",
+			       addr_text(b->addr, b->family, a, sizeof(a)), b->weight,
+			       b->state == KEEL_BACKEND_ACTIVE ? "active" :
+			       b->state == KEEL_BACKEND_DRAINING ? "draining" : "down",
+			       nf, total ? 100.0 * (double)nf / (double)total : 0.0,
+			       wsum && b->state == KEEL_BACKEND_ACTIVE ?
+				       100.0 * b->weight / (double)wsum : 0.0);
+		}
+		free(keys);
+	}
+	printf("  drops by reason:\n");
+	for (k = 1; k < KEEL_DROP_MAX; k++)
+		if (r->ctr.drops[k])
+			printf("    %-22s %" PRIu64 "\n", keel_drop_name(k), r->ctr.drops[k]);
+	printf("  icmp: echo answered %" PRIu64 ", too-big answered %" PRIu64
+	       ", errors forwarded %" PRIu64 "\n",
+	       r->ctr.icmp_echo, r->ctr.icmp_too_big, r->ctr.icmp_errors_fwd);
+}
+
+static void report_json(const struct topo *t, const struct run *r, const char *name, bool last)
+{
+	uint32_t i, k;
+	char a[INET6_ADDRSTRLEN];
+
+	printf("\"%s\":{\"frames\":%" PRIu64, name, r->frames);
+	for (k = 0; k < 4; k++)
+		printf(",\"%s\":%" PRIu64, verdict_names[k], r->verdicts[k]);
+	printf(",\"drops\":{");
+	for (k = 1, i = 0; k < KEEL_DROP_MAX; k++)
+		if (r->ctr.drops[k])
+			printf("%s\"%s\":%" PRIu64, i++ ? "," : "", keel_drop_name(k), r->ctr.drops[k]);
+	printf("},\"backends\":[");
+	for (i = 0; i < t->n_be; i++)
+		printf("%s{\"vip\":%u,\"address\":\"%s\",\"new_flows\":%" PRIu64 ",\"packets\":%" PRIu64
+		       "}", i ? "," : "", t->be_vip[i],
+		       addr_text(t->be[i].addr, t->be[i].family, a, sizeof(a)),
+		       r->ctr.backend[t->be[i].id].new_flows, r->ctr.backend[t->be[i].id].pkts);
+	printf("]}%s", last ? "" : ",");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "vip", required_argument, NULL, 'v' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "table-size", required_argument, NULL, 'm' },
+		{ "mtu", required_argument, NULL, 'M' },
+		{ "pcap", required_argument, NULL, 'p' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "then-down", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct topo t = { .seed = 0x6b65656c, .table_size = KEEL_MAGLEV_DEFAULT_SIZE,
+				 .mtu = 1500 };
+	static struct run r1, r2;
+	const char *pcap_in = NULL, *pcap_out = NULL, *down = NULL;
+	struct flow_table_params fp = { .capacity = 1 << 20, .secret = 0x1d,
+					.timeout_ms = { 900000, 10000, 300000 } };
+	struct keel_worker w = { .now_ms = 1, .non_vip_to_kernel = true };
+	pcap_dumper_t *dump = NULL;
+	bool json = false;
+	size_t ftsz;
+	void *ftmem;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			if (parse_vip(&t, optarg)) {
+				fprintf(stderr, "keel-replay: bad --vip '%s'\n", optarg);
+				return 64;
+			}
+			break;
+		case 'b':
+			if (parse_backend(&t, optarg)) {
+				fprintf(stderr, "keel-replay: bad --backend '%s' (after a --vip?)\n", optarg);
+				return 64;
+			}
+			break;
+		case 's': t.seed = strtoull(optarg, NULL, 0); break;
+		case 'm': t.table_size = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'M': t.mtu = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'p': pcap_in = optarg; break;
+		case 'o': pcap_out = optarg; break;
+		case 'd': down = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (!pcap_in || !t.n_vips) {
+		usage(stderr);
+		return 64;
+	}
+	ftsz = flow_table_mem_size(fp.capacity);
+	ftmem = aligned_alloc(64, (ftsz + 63) & ~(size_t)63);
+	w.ft = ftmem ? flow_table_init(ftmem, ftsz, &fp) : NULL;
+	if (!w.ft) {
+		fprintf(stderr, "keel-replay: cannot allocate the flow table\n");
+		return 71;
+	}
+	w.snap = build(&t, 1);
+	if (pcap_out) {
+		pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+
+		dump = dead ? pcap_dump_open(dead, pcap_out) : NULL;
+		if (!dump) {
+			fprintf(stderr, "keel-replay: cannot write %s\n", pcap_out);
+			return 73;
+		}
+	}
+	if (replay(pcap_in, &w, &r1, dump))
+		return 66;
+	if (dump)
+		pcap_dump_close(dump);
+	if (!json)
+		report_text(&t, &r1, w.snap, "Replay through the packet core:");
+
+	if (down) {
+		uint8_t addr[16], fam;
+		uint32_t i, hit = 0;
+
+		if (parse_addr(down, addr, &fam)) {
+			fprintf(stderr, "keel-replay: bad --then-down address\n");
+			return 64;
+		}
+		for (i = 0; i < t.n_be; i++)
+			if (t.be[i].family == fam && !memcmp(t.be[i].addr, addr, 16)) {
+				t.be[i].state = KEEL_BACKEND_DOWN;
+				hit++;
+			}
+		if (!hit) {
+			fprintf(stderr, "keel-replay: --then-down %s is not a backend\n", down);
+			return 65;
+		}
+		free((void *)w.snap);
+		w.snap = build(&t, 2);
+		if (replay(pcap_in, &w, &r2, NULL))
+			return 66;
+	}
+
+	if (json) {
+		printf("{");
+		report_json(&t, &r1, "replay", !down);
+		if (down)
+			report_json(&t, &r2, "after_down", true);
+		printf("}\n");
+	} else {
+		if (down) {
+			printf("\n");
+			report_text(&t, &r2, w.snap, "Same traffic again, after marking it down:");
+			printf("  %" PRIu64 " tracked flows were re-chosen (those of the down backend); "
+			       "every other flow kept its backend\n", r2.ctr.rechosen);
+		}
+	}
+	free((void *)w.snap);
+	free(ftmem);
+	return 0;
+}
