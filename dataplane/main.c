@@ -34,6 +34,7 @@ struct opts {
 	uint32_t mtu;
 	enum worker_idle idle;
 	bool exception;
+	bool wait_snapshot;
 	const char *iface_prefix;
 	int non_vip;             /* -1 unset, 0 drop, 1 kernel */
 	uint32_t slots;
@@ -88,6 +89,8 @@ static void usage(FILE *f)
 "    --exception-iface-prefix P   TAP names P<port> (default keel)\n"
 "    --non-vip drop|kernel   non-VIP packets (default kernel with --exception,\n"
 "                            else drop)\n"
+"    --wait-snapshot         receive nothing until the first snapshot is active\n"
+"                            (pcap replays: no packet meets an empty state)\n"
 "    --slots N               snapshot slots, 2..%d (default 4)\n"
 "    --slot-size BYTES       bytes per slot, K/M/G suffixes (default 64M)\n"
 "    --timeout-tcp S         idle timeout of TCP flows (default 900)\n"
@@ -181,7 +184,7 @@ static int parse_tx_map(struct opts *o, const char *s)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
-	       O_NONVIP, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_HELP };
+	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
@@ -192,6 +195,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "exception", no_argument, NULL, O_EXC },
 		{ "exception-iface-prefix", required_argument, NULL, O_EXC_PREFIX },
 		{ "non-vip", required_argument, NULL, O_NONVIP },
+		{ "wait-snapshot", no_argument, NULL, O_WAIT },
 		{ "slots", required_argument, NULL, O_SLOTS },
 		{ "slot-size", required_argument, NULL, O_SLOTSIZE },
 		{ "timeout-tcp", required_argument, NULL, O_TTCP },
@@ -260,6 +264,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				o->non_vip = 1;
 			else
 				return usage_error("--non-vip: expected drop or kernel, got '%s'", optarg);
+			break;
+		case O_WAIT:
+			o->wait_snapshot = true;
 			break;
 		case O_SLOTS:
 			if (!parse_u32(optarg, 2, KEEL_REGION_MAX_SLOTS, &o->slots))
@@ -507,8 +514,10 @@ static const char *eal_hint(int err)
 		return "no hugepages reserved: run tools/deps, or reserve 2 MiB pages (sysctl vm.nr_hugepages=1024) and mount hugetlbfs on /dev/hugepages";
 	if (err == EACCES)
 		return "no usable hugepages: run tools/deps or set up hugepages, and run as root (or with the capabilities DPDK needs)";
-	if (err == EALREADY)
-		return "EAL already initialised";
+	if (err == ENOMEM)
+		return "not enough free hugepages for the EAL: free some, lower -m/--socket-mem, or reserve more (tools/deps)";
+	if (err == EINVAL)
+		return "the EAL options were refused (DPDK's message above says which)";
 	return "check the EAL options and hugepages (tools/deps sets them up); DPDK's log above says more";
 }
 
@@ -558,7 +567,7 @@ int main(int argc, char **argv)
 		int e = rte_errno;
 
 		fprintf(stderr, "keel-dataplane: DPDK EAL init failed (%s): %s\n", rte_strerror(e), eal_hint(e));
-		return EXIT_FAILURE;
+		return e == EINVAL ? EXIT_USAGE : EXIT_FAILURE;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -616,7 +625,7 @@ int main(int argc, char **argv)
 		struct worker_params wp = {
 			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
 			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
-			.numa_mismatch = mismatch[w], .quit = &quit_flag, .n_ports = dp.n_ports,
+			.numa_mismatch = mismatch[w], .wait_snapshot = dp.o.wait_snapshot, .quit = &quit_flag, .n_ports = dp.n_ports,
 			.ports = dp.ports, .tx_index = dp.tx_index,
 			.taps = dp.o.exception ? dp.taps : NULL,
 		};

@@ -92,38 +92,37 @@ static void region_layout(const struct region_params *p, struct keel_region *h)
 	h->region_size = h->slots_off + h->slot_size * p->n_slots;
 }
 
-/* An existing file belongs to a live instance if it says RUNNING and its pid still exists. */
+/* An existing file belongs to a live instance if it says STARTING or RUNNING and its pid still exists. */
 static int region_in_use(const char *path, uint32_t *pid)
 {
 	struct keel_region h;
-	ssize_t n;
+	struct stat st;
+	size_t len;
+	void *m;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	/* read() is not supported on hugetlbfs: map the header instead. */
-	{
-		void *m = mmap(NULL, REGION_MIN_PAGE, PROT_READ, MAP_SHARED, fd, 0);
-
-		n = -1;
-		if (m != MAP_FAILED) {
-			struct stat st;
-
-			if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(h)) {
-				memcpy(&h, m, sizeof(h));
-				n = sizeof(h);
-			}
-			munmap(m, REGION_MIN_PAGE);
-		}
+	/*
+	 * hugetlbfs has no read(): map the first page to look at the header. A
+	 * whole (huge) page, since a hugetlb mapping cannot be unmapped in part.
+	 */
+	len = region_page_size(fd);
+	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(h)) {
+		close(fd);
+		return 0;
 	}
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (n != (ssize_t)sizeof(h) || h.magic != KEEL_REGION_MAGIC)
+	if (m == MAP_FAILED)
+		return 0;
+	memcpy(&h, m, sizeof(h));
+	munmap(m, len);
+	if (h.magic != KEEL_REGION_MAGIC || h.pid == 0 || (pid_t)h.pid == getpid())
 		return 0;
 	*pid = h.pid;
 	if (h.state != KEEL_REGION_RUNNING && h.state != KEEL_REGION_STARTING)
-		return 0;
-	if (h.pid == 0 || (pid_t)h.pid == getpid())
 		return 0;
 	return kill((pid_t)h.pid, 0) == 0 || errno == EPERM;
 }

@@ -44,6 +44,7 @@ struct worker {
 	struct rte_ring *ring;
 	const int *quit;
 	enum worker_idle idle;
+	bool wait_snapshot;
 	uint16_t queue;
 	uint16_t n_ports;
 	uint16_t ports[WORKER_MAX_PORTS];
@@ -253,7 +254,8 @@ int worker_main(void *arg)
 		uint16_t i;
 
 		wk->kw.now_ms = t0 / wk->tsc_per_ms;
-		for (i = 0; i < wk->n_ports; i++) {
+		/* Replays (pcap golden tests) want every packet to meet the first snapshot, not no_snapshot. */
+		for (i = 0; i < wk->n_ports && (wk->kw.snap || !wk->wait_snapshot); i++) {
 			nrx += worker_poll_port(wk, i, &out);
 			if (wk->taps[i] != WORKER_NO_TAP)
 				nrx += worker_poll_tap(wk, i);
@@ -308,6 +310,7 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->ring = keel_region_ring(p->region, p->id);
 	wk->quit = p->quit;
 	wk->idle = p->idle;
+	wk->wait_snapshot = p->wait_snapshot;
 	wk->queue = (uint16_t)p->id;
 	wk->n_ports = p->n_ports;
 	wk->tsc_per_ms = rte_get_tsc_hz() / 1000;

@@ -25,6 +25,7 @@ struct worker_params {
 	bool non_vip_to_kernel;
 	enum worker_idle idle;
 	bool numa_mismatch;          /* some port it polls sits on another socket */
+	bool wait_snapshot;          /* leave packets in the RX queues until the first activation */
 	const int *quit;             /* set by the main thread; read between bursts */
 	uint16_t n_ports;
 	const uint16_t *ports;       /* data port ids, by port index */

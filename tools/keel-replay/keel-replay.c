@@ -15,22 +15,10 @@
 #include "maglev.h"
 #include "pipeline.h"
 #include "snapshot_build.h"
+#include "spec_text.h"
 
-#define MAX_VIPS 64
-#define MAX_BE 1024
 #define HEADROOM 128
 #define SNAP 9216
-
-struct topo {
-	struct keel_vip_spec vips[MAX_VIPS];
-	struct keel_backend_spec be[MAX_BE];
-	uint32_t n_vips, n_be;
-	uint32_t vip_first[MAX_VIPS]; /* index of its first backend in be[] */
-	uint32_t be_vip[MAX_BE];      /* VIP index of each backend */
-	uint64_t seed;
-	uint32_t table_size;
-	uint16_t mtu;
-};
 
 static void usage(FILE *f)
 {
@@ -40,7 +28,7 @@ static void usage(FILE *f)
 		"  --vip ADDR:PORT/PROTO[,gue][,fragments]   add a VIP (PORT * = all ports)\n"
 		"  --backend ADDR[,weight=N][,state=active|draining|down]   add to the last VIP\n"
 		"  --seed N          fleet seed (default 0x6b65656c)\n"
-		"  --table-size M    Maglev table size, prime (default 65537)\n"
+		"  --table-size M    Maglev table size of the VIPs after it (default 65537)\n"
 		"  --mtu N           outer MTU (default 1500)\n"
 		"  --pcap FILE       frames to replay (Ethernet)\n"
 		"  --out FILE        write transmitted frames (encapsulated, ICMP answers) here\n"
@@ -48,149 +36,17 @@ static void usage(FILE *f)
 		"  --json            one JSON object instead of text\n");
 }
 
-static int parse_addr(const char *text, uint8_t out[16], uint8_t *family)
+static struct keel_snapshot *build(struct spec_text *t, uint64_t gen)
 {
-	memset(out, 0, 16);
-	if (inet_pton(AF_INET, text, out) == 1) {
-		*family = KEEL_AF_INET4;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, out) == 1) {
-		*family = KEEL_AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-/* ADDR:PORT/PROTO with IPv6 as [ADDR]:PORT/PROTO. */
-static int parse_vip(struct topo *t, const char *arg)
-{
-	char buf[128], *addr, *port, *proto, *opt;
-	struct keel_vip_spec *v;
-
-	if (t->n_vips >= MAX_VIPS || strlen(arg) >= sizeof(buf))
-		return -1;
-	v = &t->vips[t->n_vips];
-	memset(v, 0, sizeof(*v));
-	strcpy(buf, arg);
-	opt = strchr(buf, ',');
-	if (opt)
-		*opt++ = 0;
-	proto = strrchr(buf, '/');
-	port = strrchr(buf, ':');
-	if (!proto || !port || port > proto)
-		return -1;
-	*proto++ = 0;
-	*port++ = 0;
-	addr = buf;
-	if (addr[0] == '[') {
-		addr++;
-		if (addr[strlen(addr) - 1] != ']')
-			return -1;
-		addr[strlen(addr) - 1] = 0;
-	}
-	if (parse_addr(addr, v->addr, &v->family))
-		return -1;
-	if (!strcmp(proto, "tcp"))
-		v->proto = KEEL_PROTO_TCP;
-	else if (!strcmp(proto, "udp"))
-		v->proto = KEEL_PROTO_UDP;
-	else
-		return -1;
-	if (!strcmp(port, "*")) {
-		v->flags |= KEEL_VIP_ALL_PORTS;
-	} else {
-		char *end;
-		unsigned long p = strtoul(port, &end, 10);
-
-		if (*end || p < 1 || p > 65535)
-			return -1;
-		v->port = (uint16_t)p;
-	}
-	while (opt && *opt) {
-		char *next = strchr(opt, ',');
-
-		if (next)
-			*next++ = 0;
-		if (!strcmp(opt, "gue"))
-			v->encap = KEEL_ENCAP_GUE;
-		else if (!strcmp(opt, "fragments"))
-			v->flags |= KEEL_VIP_FRAGMENTS;
-		else
-			return -1;
-		opt = next;
-	}
-	v->id = (uint16_t)t->n_vips;
-	t->vip_first[t->n_vips] = t->n_be;
-	t->n_vips++;
-	return 0;
-}
-
-static int parse_backend(struct topo *t, const char *arg)
-{
-	char buf[128], *opt;
-	struct keel_backend_spec *b;
-
-	if (!t->n_vips || t->n_be >= MAX_BE || strlen(arg) >= sizeof(buf))
-		return -1;
-	b = &t->be[t->n_be];
-	memset(b, 0, sizeof(*b));
-	strcpy(buf, arg);
-	opt = strchr(buf, ',');
-	if (opt)
-		*opt++ = 0;
-	if (parse_addr(buf, b->addr, &b->family))
-		return -1;
-	b->weight = 1;
-	b->state = KEEL_BACKEND_ACTIVE;
-	while (opt && *opt) {
-		char *next = strchr(opt, ','), *end;
-
-		if (next)
-			*next++ = 0;
-		if (!strncmp(opt, "weight=", 7)) {
-			b->weight = (uint32_t)strtoul(opt + 7, &end, 10);
-			if (*end)
-				return -1;
-		} else if (!strcmp(opt, "state=active")) {
-			b->state = KEEL_BACKEND_ACTIVE;
-		} else if (!strcmp(opt, "state=draining")) {
-			b->state = KEEL_BACKEND_DRAINING;
-		} else if (!strcmp(opt, "state=down")) {
-			b->state = KEEL_BACKEND_DOWN;
-		} else {
-			return -1;
-		}
-		opt = next;
-	}
-	b->id = (uint16_t)t->n_be;
-	t->be_vip[t->n_be] = t->n_vips - 1;
-	t->n_be++;
-	t->vips[t->n_vips - 1].n_backends++;
-	return 0;
-}
-
-static struct keel_snapshot *build(struct topo *t, uint64_t gen)
-{
-	struct keel_snapshot_spec spec = { .generation = gen, .fleet_seed = t->seed, .mtu = t->mtu };
 	const char *why = "";
 	struct keel_snapshot *s;
-	uint32_t i;
 	size_t sz;
 
-	for (i = 0; i < t->n_vips; i++) {
-		t->vips[i].backends = &t->be[t->vip_first[i]];
-		t->vips[i].table_size = t->table_size;
-	}
-	memcpy(spec.src_mac, "\x02\x00\x00\x00\x00\x02", 6);
-	memcpy(spec.gw_mac, "\x02\x00\x00\x00\x00\xfe", 6);
-	spec.src4[0] = 172, spec.src4[1] = 16, spec.src4_plen = 16;
-	spec.src6[0] = 0xfd, spec.src6_plen = 64;
-	spec.n_vips = t->n_vips;
-	spec.vips = t->vips;
-	sz = keel_snapshot_size(&spec);
+	spec_text_finish(t);
+	t->spec.generation = gen;
+	sz = keel_snapshot_size(&t->spec);
 	s = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	if (!s || keel_snapshot_build(s, sz, &spec, &why)) {
+	if (!s || keel_snapshot_build(s, sz, &t->spec, &why)) {
 		fprintf(stderr, "keel-replay: bad topology: %s\n", s ? why : "out of memory");
 		exit(65);
 	}
@@ -265,7 +121,7 @@ static const char *addr_text(const uint8_t *a, uint8_t family, char *buf, size_t
 
 static const char *verdict_names[4] = { "dropped", "forwarded", "answered", "to_kernel" };
 
-static void report_text(const struct topo *t, const struct run *r, const struct keel_snapshot *s,
+static void report_text(const struct spec_text *t, const struct run *r, const struct keel_snapshot *s,
 			const char *title)
 {
 	char a[INET6_ADDRSTRLEN], port[8];
@@ -320,7 +176,7 @@ static void report_text(const struct topo *t, const struct run *r, const struct 
 	       r->ctr.icmp_echo, r->ctr.icmp_too_big, r->ctr.icmp_errors_fwd);
 }
 
-static void report_json(const struct topo *t, const struct run *r, const char *name, bool last)
+static void report_json(const struct spec_text *t, const struct run *r, const char *name, bool last)
 {
 	uint32_t i, k;
 	char a[INET6_ADDRSTRLEN];
@@ -356,8 +212,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct topo t = { .seed = 0x6b65656c, .table_size = KEEL_MAGLEV_DEFAULT_SIZE,
-				 .mtu = 1500 };
+	static struct spec_text t;
+	const char *why = "";
 	static struct run r1, r2;
 	const char *pcap_in = NULL, *pcap_out = NULL, *down = NULL;
 	struct flow_table_params fp = { .capacity = 1 << 20, .secret = 0x1d,
@@ -369,23 +225,24 @@ int main(int argc, char **argv)
 	void *ftmem;
 	int c;
 
+	spec_text_init(&t);
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'v':
-			if (parse_vip(&t, optarg)) {
-				fprintf(stderr, "keel-replay: bad --vip '%s'\n", optarg);
+			if (spec_text_vip(&t, optarg, &why)) {
+				fprintf(stderr, "keel-replay: --vip '%s': %s\n", optarg, why);
 				return 64;
 			}
 			break;
 		case 'b':
-			if (parse_backend(&t, optarg)) {
-				fprintf(stderr, "keel-replay: bad --backend '%s' (after a --vip?)\n", optarg);
+			if (spec_text_backend(&t, optarg, &why)) {
+				fprintf(stderr, "keel-replay: --backend '%s': %s\n", optarg, why);
 				return 64;
 			}
 			break;
-		case 's': t.seed = strtoull(optarg, NULL, 0); break;
+		case 's': t.spec.fleet_seed = strtoull(optarg, NULL, 0); break;
 		case 'm': t.table_size = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'M': t.mtu = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'M': t.spec.mtu = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'p': pcap_in = optarg; break;
 		case 'o': pcap_out = optarg; break;
 		case 'd': down = optarg; break;
@@ -426,7 +283,7 @@ int main(int argc, char **argv)
 		uint8_t addr[16], fam;
 		uint32_t i, hit = 0;
 
-		if (parse_addr(down, addr, &fam)) {
+		if (spec_text_addr(down, addr, &fam)) {
 			fprintf(stderr, "keel-replay: bad --then-down address\n");
 			return 64;
 		}

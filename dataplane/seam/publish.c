@@ -1,0 +1,250 @@
+/* The publishing side of the seam: maps a dataplane's region and hands it snapshots through the worker rings. */
+#include "seam.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "snapshot.h"
+
+struct keel_seam {
+	int fd;
+	struct keel_region *r;
+	size_t size;
+	/* The last activation not yet acknowledged by every worker: its slot stays reserved. */
+	bool pending;
+	uint32_t pending_slot;
+	uint64_t pending_gen;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+struct keel_seam *keel_seam_open(const char *name)
+{
+	struct keel_seam *s;
+	char path[256];
+	struct stat st;
+	int err;
+
+	err = keel_region_path(name, path, sizeof(path));
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0)
+		goto out_free;
+	if (fstat(s->fd, &st) || (size_t)st.st_size < sizeof(struct keel_region)) {
+		errno = EPROTO;
+		goto out_close;
+	}
+	s->size = (size_t)st.st_size;
+	s->r = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	if (s->r == MAP_FAILED)
+		goto out_close;
+	if (s->r->magic != KEEL_REGION_MAGIC || s->r->abi != KEEL_REGION_ABI ||
+	    s->r->header_size != sizeof(struct keel_region) || s->r->region_size != s->size ||
+	    s->r->n_workers == 0 || s->r->n_workers > KEEL_REGION_MAX_WORKERS ||
+	    s->r->n_slots < 2 || s->r->n_slots > KEEL_REGION_MAX_SLOTS ||
+	    s->r->slots_off + s->r->slot_size * s->r->n_slots > s->size) {
+		munmap(s->r, s->size);
+		errno = EPROTO;
+		goto out_close;
+	}
+	return s;
+
+out_close:
+	err = errno;
+	close(s->fd);
+	errno = err;
+out_free:
+	err = errno;
+	free(s);
+	errno = err;
+	return NULL;
+}
+
+void keel_seam_close(struct keel_seam *s)
+{
+	if (!s)
+		return;
+	munmap(s->r, s->size);
+	close(s->fd);
+	free(s);
+}
+
+struct keel_region *keel_seam_region(struct keel_seam *s)
+{
+	return s->r;
+}
+
+bool keel_seam_alive(struct keel_seam *s)
+{
+	uint32_t state = __atomic_load_n(&s->r->state, __ATOMIC_ACQUIRE);
+
+	if (state != KEEL_REGION_RUNNING)
+		return false;
+	return kill((pid_t)s->r->pid, 0) == 0 || errno == EPERM;
+}
+
+/* acquire: pairs with the worker's release store after it switched snapshots. */
+static uint64_t worker_gen(struct keel_seam *s, uint32_t w)
+{
+	return __atomic_load_n(&keel_region_status(s->r, w)->active_generation, __ATOMIC_ACQUIRE);
+}
+
+static bool all_at(struct keel_seam *s, uint64_t gen)
+{
+	uint32_t w;
+
+	for (w = 0; w < s->r->n_workers; w++)
+		if (worker_gen(s, w) < gen)
+			return false;
+	return true;
+}
+
+/* A slot is free when no worker runs on it and no activation of it is outstanding. */
+static bool slot_busy(struct keel_seam *s, uint32_t slot)
+{
+	uint32_t w;
+
+	if (s->pending && s->pending_slot == slot)
+		return true;
+	for (w = 0; w < s->r->n_workers; w++)
+		if (__atomic_load_n(&keel_region_status(s->r, w)->active_slot, __ATOMIC_ACQUIRE) ==
+		    slot)
+			return true;
+	return false;
+}
+
+static int post(struct keel_seam *s, struct keel_cmd *cmd, uint64_t deadline)
+{
+	uint32_t w;
+
+	for (w = 0; w < s->r->n_workers; w++) {
+		/* Release on the ring tail: the snapshot bytes are visible before the message. */
+		while (rte_ring_enqueue_elem(keel_region_ring(s->r, w), cmd, sizeof(*cmd)) != 0) {
+			if (now_ms() > deadline)
+				return -ETIMEDOUT;
+			sleep_ms(1);
+		}
+	}
+	return 0;
+}
+
+int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
+		      uint32_t timeout_ms, const char **why)
+{
+	uint64_t deadline = now_ms() + timeout_ms, refused[KEEL_REGION_MAX_WORKERS];
+	struct keel_cmd cmd = { .type = KEEL_CMD_ACTIVATE, .generation = spec->generation };
+	uint32_t slot, w;
+	int ret;
+
+	if (!keel_seam_alive(s)) {
+		*why = "dataplane not running";
+		return -EPIPE;
+	}
+	if (s->pending && all_at(s, s->pending_gen))
+		s->pending = false;
+	for (w = 0; w < s->r->n_workers; w++)
+		if (worker_gen(s, w) >= spec->generation) {
+			*why = "generation not newer than a worker's active one";
+			return -EINVAL;
+		}
+	for (slot = 0; slot < s->r->n_slots; slot++)
+		if (!slot_busy(s, slot))
+			break;
+	if (slot == s->r->n_slots) {
+		*why = "no free snapshot slot: a worker has not acknowledged an older one";
+		return -EBUSY;
+	}
+	if (keel_snapshot_size(spec) > s->r->slot_size) {
+		*why = "snapshot larger than a slot (dataplane --slot-size)";
+		return -ENOSPC;
+	}
+	ret = keel_snapshot_build(keel_region_slot(s->r, slot), s->r->slot_size, spec, why);
+	if (ret)
+		return ret;
+
+	for (w = 0; w < s->r->n_workers; w++)
+		refused[w] = __atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE);
+	cmd.slot = slot;
+	s->pending = true;
+	s->pending_slot = slot;
+	s->pending_gen = spec->generation;
+	ret = post(s, &cmd, deadline);
+	if (ret) {
+		*why = "a worker's command ring stayed full";
+		return ret;
+	}
+	for (;;) {
+		if (all_at(s, spec->generation)) {
+			s->pending = false;
+			return 0;
+		}
+		for (w = 0; w < s->r->n_workers; w++)
+			if (__atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE) !=
+			    refused[w]) {
+				*why = "a worker refused the snapshot as invalid";
+				return -EINVAL;
+			}
+		if (now_ms() > deadline || !keel_seam_alive(s)) {
+			*why = "a worker did not acknowledge in time";
+			return -ETIMEDOUT;
+		}
+		sleep_ms(1);
+	}
+}
+
+int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id)
+{
+	struct keel_cmd cmd = { .type = KEEL_CMD_FLUSH_BACKEND, .arg = backend_id };
+
+	if (!keel_seam_alive(s))
+		return -EPIPE;
+	return post(s, &cmd, now_ms() + 1000);
+}
+
+void keel_seam_sum_counters(struct keel_seam *s, struct keel_worker_counters *out)
+{
+	const size_t words = sizeof(*out) / sizeof(uint64_t);
+	uint64_t *o = (uint64_t *)out;
+	uint32_t w;
+	size_t i;
+
+	_Static_assert(sizeof(struct keel_worker_counters) % sizeof(uint64_t) == 0,
+		       "counters are summed as 64-bit words");
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < s->r->n_workers; w++) {
+		const uint64_t *c = (const uint64_t *)keel_region_counters(s->r, w);
+
+		/* Single writer per word: a relaxed read sees a whole, possibly slightly old, value. */
+		for (i = 0; i < words; i++)
+			o[i] += __atomic_load_n(&c[i], __ATOMIC_RELAXED);
+	}
+}
