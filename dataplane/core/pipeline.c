@@ -228,8 +228,18 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 	for (i = 0; i < n; i++)
 		c->rx_bytes += bufs[i].len;
 	if (!s) {
-		for (i = 0; i < n; i++)
-			drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
+		/*
+		 * Nothing to balance with yet, but the host must stay reachable
+		 * (ARP, SSH, BGP) through the exception path meanwhile.
+		 */
+		for (i = 0; i < n; i++) {
+			if (w->non_vip_to_kernel) {
+				verdicts[i] = KEEL_VERDICT_KERNEL;
+				c->kernel_pkts++;
+			} else {
+				drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
+			}
+		}
 		return 0;
 	}
 	vips = keel_snapshot_vips(s);

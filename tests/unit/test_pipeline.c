@@ -333,10 +333,16 @@ static void test_malformed_and_no_backend(void **state)
 	assert_int_equal(e->ctr.drops[KEEL_DROP_IP4_CHECKSUM], 1);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_NO_BACKEND], 1);
 
+	/* No snapshot yet: dropped, or with an exception path all handed to the kernel. */
 	e->w.snap = NULL;
+	e->w.non_vip_to_kernel = false;
 	load(e, 0, &tcp4);
 	run(e, 1);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_NO_SNAPSHOT], 1);
+	e->w.non_vip_to_kernel = true;
+	load(e, 0, &tcp4);
+	run(e, 1);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_KERNEL);
 	e->w.snap = e->snap;
 	assert_accounted(e);
 }
