@@ -42,6 +42,7 @@ struct opts {
 	uint32_t timeout_s[FLOW_TIMEOUT_MAX];
 	uint32_t new_flow_rate;
 	uint32_t new_flow_burst;
+	uint32_t mbufs;          /* 0: sized from queues and workers */
 	uint32_t n_tx_map;
 	uint16_t tx_map[RTE_MAX_ETHPORTS][2]; /* RX port id, TX port id */
 };
@@ -99,6 +100,8 @@ static void usage(FILE *f)
 "    --new-flow-rate N       new flows tracked per worker per second, 0 for no\n"
 "                            limit (default 0); beyond it flows go untracked\n"
 "    --new-flow-burst N      depth of that rate's bucket (default: one second)\n"
+"    --mbufs N               mbufs per socket's pool (default: sized from queues;\n"
+"                            net_pcap infinite_rx needs one per packet of its file)\n"
 "    --help                  this text\n"
 "\n"
 "EXIT STATUS\n"
@@ -184,7 +187,7 @@ static int parse_tx_map(struct opts *o, const char *s)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
-	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_HELP };
+	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
@@ -203,6 +206,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "timeout-udp", required_argument, NULL, O_TUDP },
 		{ "new-flow-rate", required_argument, NULL, O_RATE },
 		{ "new-flow-burst", required_argument, NULL, O_BURST },
+		{ "mbufs", required_argument, NULL, O_MBUFS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -294,6 +298,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (!parse_u32(optarg, 1, UINT32_MAX / 1000, &o->new_flow_burst))
 				return usage_error("--new-flow-burst: expected 1..4294967, got '%s'", optarg);
 			break;
+		case O_MBUFS:
+			if (!parse_u32(optarg, 1023, 1u << 24, &o->mbufs))
+				return usage_error("--mbufs: expected 1023..16777216, got '%s'", optarg);
+			break;
 		case 'h':
 		case O_HELP:
 			return -1;
@@ -381,8 +389,9 @@ static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
 {
 	struct rte_mempool *pools[KEEL_REGION_MAX_WORKERS];
 	int sockets[KEEL_REGION_MAX_WORKERS];
-	uint32_t n_mbufs = port_pool_size(dp->n_ports * (dp->o.exception ? 2u : 1u),
-					  (uint16_t)dp->n_workers, dp->n_workers);
+	uint32_t n_mbufs = dp->o.mbufs ? dp->o.mbufs :
+				      port_pool_size(dp->n_ports * (dp->o.exception ? 2u : 1u),
+						     (uint16_t)dp->n_workers, dp->n_workers);
 	struct port_params pp = { .n_queues = (uint16_t)dp->n_workers, .mtu = (uint16_t)dp->o.mtu,
 				  .pools = pools, .sockets = sockets };
 	uint16_t i;
