@@ -1,61 +1,90 @@
-/* Per-worker connection table: two-choice buckets of 8 signatures, idle timeouts, LRU eviction, new-flow token bucket. */
+/* Per-worker connection table: one-line buckets of 4 fingerprinted slots, two choices, idle timeouts, LRU eviction, new-flow token bucket. */
+/*
+ * An established flow costs one random cache line per lookup: a bucket is one
+ * 64-byte line of 4 slots, and a slot holds everything the table knows of a
+ * flow (fingerprint, value, last use, timeout class), so no second line with
+ * the 40-byte key is read.
+ *
+ * Flows are identified by a 64-bit keyed hash of the 5-tuple,
+ * keel_hash_key(key, secret), not by the key itself. Two live flows share a
+ * fingerprint with probability about n^2 / 2^65 (about 3e-8 for a million
+ * flows in one table), and since the secret is per host an outsider cannot
+ * craft a colliding tuple. A collision would give the newer flow the older
+ * one's stored backend, possibly of another VIP: the pipeline accepts a
+ * tracked backend only when it belongs to the packet's VIP and is usable
+ * (tracked_usable() in pipeline.c) and re-chooses otherwise, so the worst
+ * case is a flow sent to another backend of its own VIP.
+ *
+ * Each key has two candidate buckets computed from its fingerprint alone: the
+ * primary from the low bits, the secondary the primary XOR the bits above 32
+ * (never 0), so either can be recomputed from a stored slot. Inserts go to
+ * the primary while it has room; a per-bucket overflow count says whether any
+ * key of this primary went to its secondary (the role of the overflow counts
+ * of folly's F14 tables), so a lookup reads the secondary only then. There is
+ * no cuckoo displacement: with both buckets full an expired flow's slot is
+ * reused, else the least recently used of the 8 is evicted.
+ *
+ * Idle timers count ms modulo 2^28 (about 74 hours), and a hit restarts one
+ * only every FLOW_TABLE_TOUCH_MS (see flow_table.h), so hit traffic leaves
+ * bucket lines clean and timeouts are accurate to about a second. A flow idle
+ * for longer than the wrap may look recently used again; the pipeline's
+ * backend check above still applies to it.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "flow_table.h"
 #include "hash.h"
 
-#define FT_SLOTS 8 /* slots per bucket: 8 signatures fill one SSE2 compare */
-#define FT_SLOTS_LOG2 3
+#define FT_SLOTS 4 /* 16-byte slots: one bucket per 64-byte line */
+#define FT_SLOTS_LOG2 2
 #define FT_CACHE_LINE 64
-#define FT_CAPACITY_MIN 16u
+#define FT_CAPACITY_MIN 8u         /* two buckets, so a key's two candidates differ */
 #define FT_CAPACITY_MAX (1u << 31) /* keeps capacity a uint32_t power of two */
 #define FT_MILLI 1000u             /* token bucket counts milli-tokens: no division per insert */
+
+/* Slot meta word: last use (ms, truncated), timeout class, two bits of the bucket's overflow count. */
+#define FT_AGE_BITS 28
+#define FT_AGE_MASK ((1u << FT_AGE_BITS) - 1)
+#define FT_CLASS_SHIFT 28
+#define FT_CLASS_MASK (3u << FT_CLASS_SHIFT)
+#define FT_OVF_SHIFT 30
+#define FT_OVF_MASK (3u << FT_OVF_SHIFT)
+#define FT_OVF_MAX 255u /* 8 bits over the 4 slots; a saturated count sticks */
 
 #define ft_likely(x) __builtin_expect(!!(x), 1)
 #define ft_unlikely(x) __builtin_expect(!!(x), 0)
 
+struct ft_slot {
+	uint64_t fp;             /* keel_hash_key() of the flow; 0 = empty (a hash of 0 is stored as 1) */
+	struct flow_value value; /* handed to callers by pointer */
+	uint32_t meta;           /* FT_AGE_MASK | FT_CLASS_MASK | FT_OVF_MASK, see above */
+};
+
+_Static_assert(sizeof(struct flow_value) == 4, "flow value packs into the slot");
+_Static_assert(sizeof(struct ft_slot) == 16, "slot is 16 bytes");
+
 /*
- * One cache line answers "is the key here, is it still alive, who is the
- * oldest" for 8 flows without touching the entries. A key lives in its
- * primary bucket when there is room, so a lookup usually reads one bucket
- * line and one entry line; the overflow count says when the secondary bucket
- * must be read too (the role of the overflow counts of folly's F14 tables).
+ * The overflow count of a bucket (keys whose primary is this bucket, stored
+ * in their secondary) is spread over the FT_OVF_MASK bits of its 4 slots,
+ * which belong to the bucket and survive the slot being emptied or reused.
  */
 struct ft_bucket {
-	uint16_t sig[FT_SLOTS];   /* 0 = empty slot */
-	uint32_t seen[FT_SLOTS];  /* last use, ms, truncated: ages wrap after 49 days */
-	uint8_t tclass[FT_SLOTS]; /* enum flow_timeout_class */
-	uint8_t in_alt;           /* bit s: slot s holds a key whose primary is the other bucket */
-	uint8_t overflow;         /* keys with this primary stored in their secondary; 255 sticks */
-	uint8_t pad[6];
+	struct ft_slot slot[FT_SLOTS];
 } __attribute__((aligned(FT_CACHE_LINE)));
 
 _Static_assert(sizeof(struct ft_bucket) == FT_CACHE_LINE, "bucket is one cache line");
-
-/* Entry i belongs to bucket i / 8, slot i % 8: no index stored anywhere. */
-struct ft_entry {
-	struct keel_flow_key key;
-	struct flow_value value;
-	uint8_t pad[FT_CACHE_LINE - sizeof(struct keel_flow_key) - sizeof(struct flow_value)];
-} __attribute__((aligned(FT_CACHE_LINE)));
-
-_Static_assert(sizeof(struct ft_entry) == FT_CACHE_LINE, "entry is one cache line");
 
 /* Owned by one worker lcore: read and written only by it, so no atomics. */
 struct flow_table {
 	/* Read on every lookup. */
 	struct ft_bucket *buckets;
-	struct ft_entry *entries;
 	uint64_t secret;
 	uint32_t bucket_mask;
 	uint32_t capacity;
-	uint32_t timeout_ms[FLOW_TIMEOUT_MAX];
+	uint32_t timeout_ms[FLOW_TIMEOUT_MAX]; /* clamped to FT_AGE_MASK: the largest age seen */
+	uint32_t touch_ms[FLOW_TIMEOUT_MAX];   /* idle time after which a hit restarts the timer */
 
 	/* New-flow token bucket, touched only on insert. */
 	uint32_t new_flow_rate;  /* milli-tokens per ms == tokens per s; 0 = unlimited */
@@ -67,90 +96,78 @@ struct flow_table {
 	struct flow_table_stats stats __attribute__((aligned(FT_CACHE_LINE)));
 } __attribute__((aligned(FT_CACHE_LINE)));
 
-static inline uint16_t ft_sig(uint64_t hash)
+static inline uint64_t ft_fp(uint64_t hash)
 {
-	uint16_t sig = (uint16_t)(hash >> 48);
-
-	return sig ? sig : 1; /* 0 marks an empty slot */
+	return hash ? hash : 1; /* 0 marks an empty slot */
 }
 
-static inline uint32_t ft_primary(const struct flow_table *ft, uint64_t hash)
+static inline uint32_t ft_primary(const struct flow_table *ft, uint64_t fp)
 {
-	return (uint32_t)hash & ft->bucket_mask;
+	return (uint32_t)fp & ft->bucket_mask;
 }
 
-/*
- * The other bucket is the current one XOR a function of the signature, as in
- * rte_cuckoo_hash.c get_alt_bucket_index(): either bucket of a key gives the
- * other from the bucket line alone, so insert can move an entry to its
- * alternative without reading or rehashing its key. The multiply spreads the
- * signature's 16 bits over the index; never 0 so the two buckets differ.
- */
-static inline uint32_t ft_alt(const struct flow_table *ft, uint32_t bkt, uint16_t sig)
+/* Other bits than the primary's, and never the primary itself (there are at least two buckets). */
+static inline uint32_t ft_secondary(const struct flow_table *ft, uint64_t fp)
 {
-	uint32_t d = (uint32_t)(((uint64_t)sig * 0x9e3779b97f4a7c15ULL) >> 32) & ft->bucket_mask;
+	uint32_t d = (uint32_t)(fp >> 32) & ft->bucket_mask;
 
 	d += (d == 0);
-	return bkt ^ d;
+	return ft_primary(ft, fp) ^ d;
 }
 
-/* Bit s set when slot s holds sig; sig 0 gives the free slots. */
-static inline uint32_t ft_sig_match(const struct ft_bucket *b, uint16_t sig)
+/* Bit s set when slot s holds fp; fp 0 gives the free slots. */
+static inline uint32_t ft_match(const struct ft_bucket *b, uint64_t fp)
 {
-#ifdef __SSE2__
-	__m128i sigs = _mm_load_si128((const __m128i *)b->sig);
-	__m128i eq = _mm_cmpeq_epi16(sigs, _mm_set1_epi16((short)sig));
+	return (uint32_t)(b->slot[0].fp == fp) | (uint32_t)(b->slot[1].fp == fp) << 1 |
+	       (uint32_t)(b->slot[2].fp == fp) << 2 | (uint32_t)(b->slot[3].fp == fp) << 3;
+}
 
-	/* Pack the 8 16-bit lanes to bytes so movemask yields one bit per slot. */
-	return (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128()));
-#else
-	uint32_t m = 0;
+static inline bool ft_has_overflow(const struct ft_bucket *b)
+{
+	return ((b->slot[0].meta | b->slot[1].meta | b->slot[2].meta | b->slot[3].meta) & FT_OVF_MASK) != 0;
+}
+
+static inline uint32_t ft_overflow(const struct ft_bucket *b)
+{
+	uint32_t c = 0;
 
 	for (unsigned int s = 0; s < FT_SLOTS; s++)
-		m |= (uint32_t)(b->sig[s] == sig) << s;
-	return m;
-#endif
+		c |= (b->slot[s].meta >> FT_OVF_SHIFT) << (2 * s);
+	return c;
 }
 
-/* Five word compares without early exit: the key is 40 bytes with every pad byte zero. */
-static inline bool ft_key_eq(const struct keel_flow_key *a, const struct keel_flow_key *b)
+static inline void ft_overflow_set(struct ft_bucket *b, uint32_t c)
 {
-	const uint8_t *pa = (const uint8_t *)a, *pb = (const uint8_t *)b;
-	uint64_t x = 0;
-
-	for (unsigned int w = 0; w < sizeof(*a); w += 8) {
-		uint64_t va, vb;
-
-		memcpy(&va, pa + w, 8);
-		memcpy(&vb, pb + w, 8);
-		x |= va ^ vb;
-	}
-	return x == 0;
+	for (unsigned int s = 0; s < FT_SLOTS; s++)
+		b->slot[s].meta = (b->slot[s].meta & ~FT_OVF_MASK) | (((c >> (2 * s)) & 3u) << FT_OVF_SHIFT);
 }
 
-/* Entry index of key among the slots in hits of bucket bkt, or -1. */
-static inline int64_t ft_find(const struct flow_table *ft, uint32_t bkt, uint32_t hits, uint16_t sig,
-			      const struct keel_flow_key *key)
+static inline void ft_overflow_inc(struct ft_bucket *b)
 {
-	const struct ft_bucket *b = &ft->buckets[bkt];
+	uint32_t c = ft_overflow(b);
 
-	while (hits) {
-		unsigned int s = (unsigned int)__builtin_ctz(hits);
-		uint64_t idx = ((uint64_t)bkt << FT_SLOTS_LOG2) | s;
-
-		hits &= hits - 1;
-		/* Re-check the signature: an earlier key of the burst may have freed the slot. */
-		if (b->sig[s] == sig && ft_key_eq(&ft->entries[idx].key, key))
-			return (int64_t)idx;
-	}
-	return -1;
+	if (c != FT_OVF_MAX)
+		ft_overflow_set(b, c + 1);
 }
 
-static inline bool ft_expired(const struct flow_table *ft, const struct ft_bucket *b, unsigned int s,
-			      uint32_t now32)
+/* Saturated counts stay: the bucket then always sends misses on to the secondary, which is safe. */
+static inline void ft_overflow_dec(struct ft_bucket *b)
 {
-	/* Unsigned difference: correct across the 32-bit wrap of the truncated clock. */
-	return now32 - b->seen[s] > ft->timeout_ms[b->tclass[s]];
+	uint32_t c = ft_overflow(b);
+
+	if (c != FT_OVF_MAX && c != 0)
+		ft_overflow_set(b, c - 1);
+}
+
+static inline uint32_t ft_age(const struct ft_slot *sl, uint32_t now32)
+{
+	/* Unsigned difference: correct across the wrap of the truncated clock. */
+	return (now32 - sl->meta) & FT_AGE_MASK;
+}
+
+static inline uint32_t ft_class(const struct ft_slot *sl)
+{
+	return (sl->meta & FT_CLASS_MASK) >> FT_CLASS_SHIFT;
 }
 
 static inline uint8_t ft_class_of(uint8_t proto, uint8_t tcp_flags)
@@ -160,27 +177,32 @@ static inline uint8_t ft_class_of(uint8_t proto, uint8_t tcp_flags)
 	return (tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) ? FLOW_TIMEOUT_TCP_CLOSING : FLOW_TIMEOUT_TCP;
 }
 
-static inline void ft_overflow_inc(struct ft_bucket *b)
+/*
+ * A hit on a live slot: restart its idle timer only when it has run
+ * touch_ms or the class changes, so steady hit traffic reads the line
+ * without writing it.
+ */
+static inline void ft_touch(const struct flow_table *ft, struct ft_slot *sl, uint32_t age, uint8_t tcp_flags,
+			    uint32_t now32)
 {
-	b->overflow += (b->overflow != UINT8_MAX);
+	uint32_t cls = ft_class(sl);
+
+	if (ft_unlikely(tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) && cls == FLOW_TIMEOUT_TCP)
+		cls = FLOW_TIMEOUT_TCP_CLOSING;
+	else if (ft_likely(age < ft->touch_ms[cls]))
+		return;
+	sl->meta = (sl->meta & FT_OVF_MASK) | (cls << FT_CLASS_SHIFT) | (now32 & FT_AGE_MASK);
 }
 
-/* Saturated counts stay: the bucket then always sends lookups on to the secondary, which is safe. */
-static inline void ft_overflow_dec(struct ft_bucket *b)
-{
-	b->overflow -= (b->overflow != UINT8_MAX);
-}
-
-/* Empty a slot, keeping the overflow count of the key's primary bucket exact. */
+/* Empty a slot, keeping the overflow count of its key's primary bucket exact. */
 static inline void ft_free_slot(struct flow_table *ft, uint32_t bkt, unsigned int s)
 {
-	struct ft_bucket *b = &ft->buckets[bkt];
+	struct ft_slot *sl = &ft->buckets[bkt].slot[s];
+	uint32_t prim = ft_primary(ft, sl->fp);
 
-	if (b->in_alt & (1u << s)) {
-		b->in_alt &= (uint8_t)~(1u << s);
-		ft_overflow_dec(&ft->buckets[ft_alt(ft, bkt, b->sig[s])]);
-	}
-	b->sig[s] = 0;
+	if (prim != bkt)
+		ft_overflow_dec(&ft->buckets[prim]);
+	sl->fp = 0;
 	ft->stats.occupancy--;
 }
 
@@ -205,8 +227,7 @@ size_t flow_table_mem_size(uint32_t capacity)
 	if (cap == 0)
 		return 0;
 	/* Slack so a caller's area need not be cache-line aligned. */
-	return FT_CACHE_LINE - 1 + ft_header_size() + (size_t)(cap / FT_SLOTS) * sizeof(struct ft_bucket) +
-	       (size_t)cap * sizeof(struct ft_entry);
+	return FT_CACHE_LINE - 1 + ft_header_size() + (size_t)(cap / FT_SLOTS) * sizeof(struct ft_bucket);
 }
 
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p)
@@ -229,11 +250,15 @@ struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow
 	ft = (struct flow_table *)aligned;
 	memset(ft, 0, sizeof(*ft));
 	ft->buckets = (struct ft_bucket *)(aligned + ft_header_size());
-	ft->entries = (struct ft_entry *)(ft->buckets + nb);
 	ft->secret = p->secret;
 	ft->bucket_mask = nb - 1;
 	ft->capacity = cap;
-	memcpy(ft->timeout_ms, p->timeout_ms, sizeof(ft->timeout_ms));
+	for (unsigned int c = 0; c < FLOW_TIMEOUT_MAX; c++) {
+		/* An age never exceeds FT_AGE_MASK, so a timeout that large never fires. */
+		ft->timeout_ms[c] = p->timeout_ms[c] < FT_AGE_MASK ? p->timeout_ms[c] : FT_AGE_MASK;
+		ft->touch_ms[c] = ft->timeout_ms[c] / 8 < FLOW_TABLE_TOUCH_MS ? ft->timeout_ms[c] / 8 :
+										   FLOW_TABLE_TOUCH_MS;
+	}
 
 	ft->new_flow_rate = p->new_flow_rate;
 	if (p->new_flow_rate) {
@@ -245,11 +270,7 @@ struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow
 		ft->tb_refill_cap = ft->tb_max / p->new_flow_rate + 1;
 	}
 
-	/*
-	 * Only the signatures need clearing: an entry is read only behind a
-	 * matching non-zero signature, i.e. after insert wrote it. Leaving the
-	 * entry array untouched keeps init of a 16M table cheap.
-	 */
+	/* Zero fingerprints are empty slots and zero meta words zero overflow counts. */
 	memset(ft->buckets, 0, (size_t)nb * sizeof(struct ft_bucket));
 	return ft;
 }
@@ -264,9 +285,9 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			     const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
 			     struct flow_value *values[], uint64_t hashes[])
 {
-	uint32_t prim[FLOW_TABLE_BURST_MAX], sec[FLOW_TABLE_BURST_MAX];
-	uint32_t prim_hits[FLOW_TABLE_BURST_MAX];
-	uint16_t sigs[FLOW_TABLE_BURST_MAX];
+	uint64_t fps[FLOW_TABLE_BURST_MAX];
+	uint32_t bkt[FLOW_TABLE_BURST_MAX]; /* bucket to resolve in stage 3, UINT32_MAX: a miss */
+	uint8_t slot[FLOW_TABLE_BURST_MAX]; /* slot found in stage 2, FT_SLOTS: search bkt in stage 3 */
 	uint32_t now32 = (uint32_t)now_ms;
 	uint64_t hits = 0, expired = 0;
 	uint32_t i;
@@ -274,80 +295,70 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 	if (n > FLOW_TABLE_BURST_MAX)
 		n = FLOW_TABLE_BURST_MAX;
 
-	/*
-	 * Stage 1: hash each key and prefetch its primary bucket. The secondary
-	 * is not prefetched here (rte_cuckoo_hash does): on this table's
-	 * DRAM-bound path a third line per key costs a third more time, and
-	 * keys rarely live there below ~80% load.
-	 */
+	/* Stage 1: hash each key and prefetch its primary bucket, the only line most keys need. */
 	for (i = 0; i < n; i++) {
 		uint64_t h = keel_hash_key(keys[i], ft->secret);
 
 		if (hashes)
 			hashes[i] = h;
-		sigs[i] = ft_sig(h);
-		prim[i] = ft_primary(ft, h);
-		__builtin_prefetch(&ft->buckets[prim[i]], 0, 3);
+		fps[i] = ft_fp(h);
+		bkt[i] = ft_primary(ft, fps[i]);
+		__builtin_prefetch(&ft->buckets[bkt[i]], 0, 3);
 	}
 
 	/*
-	 * Stage 2: compare signatures and prefetch the first matching entry;
-	 * with 16-bit signatures a second match is rare (1 in 8k per bucket),
-	 * so it is left to stage 3. Only a primary that overflowed sends the
-	 * key on to its secondary bucket (UINT32_MAX: not needed).
+	 * Stage 2: compare fingerprints in the primary. A key absent there is
+	 * looked for in its secondary only when the primary overflowed; a key
+	 * absent from a full primary that did not overflow is new, and its
+	 * insert will search the secondary: warm that line for writing now, or
+	 * every new flow in a full table pays a serial miss.
 	 */
 	for (i = 0; i < n; i++) {
-		const struct ft_bucket *pb = &ft->buckets[prim[i]];
+		const struct ft_bucket *pb = &ft->buckets[bkt[i]];
+		uint32_t m = ft_match(pb, fps[i]);
 
-		prim_hits[i] = ft_sig_match(pb, sigs[i]);
-		if (prim_hits[i])
-			__builtin_prefetch(&ft->entries[((uint64_t)prim[i] << FT_SLOTS_LOG2) |
-							(unsigned int)__builtin_ctz(prim_hits[i])], 0, 3);
-		sec[i] = UINT32_MAX;
-		if (pb->overflow) {
-			sec[i] = ft_alt(ft, prim[i], sigs[i]);
-			__builtin_prefetch(&ft->buckets[sec[i]], 0, 3);
-		} else if (!prim_hits[i]) {
-			/*
-			 * A miss is usually followed by an insert: warm the line it
-			 * will write (a free primary slot) or, with the primary
-			 * full, the secondary bucket it will search next. Without
-			 * this every new flow in a full table paid a serial miss.
-			 */
-			uint32_t free_mask = ft_sig_match(pb, 0);
-
-			if (free_mask)
-				__builtin_prefetch(&ft->entries[((uint64_t)prim[i] << FT_SLOTS_LOG2) |
-								(unsigned int)__builtin_ctz(free_mask)],
-						   1, 3);
-			else
-				__builtin_prefetch(&ft->buckets[ft_alt(ft, prim[i], sigs[i])], 1, 3);
+		if (m) {
+			slot[i] = (uint8_t)__builtin_ctz(m);
+			continue;
+		}
+		slot[i] = FT_SLOTS;
+		if (ft_has_overflow(pb)) {
+			bkt[i] = ft_secondary(ft, fps[i]);
+			__builtin_prefetch(&ft->buckets[bkt[i]], 0, 3);
+		} else {
+			if (!ft_match(pb, 0))
+				__builtin_prefetch(&ft->buckets[ft_secondary(ft, fps[i])], 1, 3);
+			bkt[i] = UINT32_MAX;
 		}
 	}
 
-	/* Stage 3: compare full keys, check the idle timer, refresh hits. */
+	/* Stage 3: search the secondaries, check the idle timer, refresh hits. */
 	for (i = 0; i < n; i++) {
-		int64_t idx = ft_find(ft, prim[i], prim_hits[i], sigs[i], keys[i]);
-		struct ft_bucket *b;
-		unsigned int s;
+		struct ft_slot *sl;
+		uint32_t s = slot[i], age;
 
-		if (idx < 0 && sec[i] != UINT32_MAX)
-			idx = ft_find(ft, sec[i], ft_sig_match(&ft->buckets[sec[i]], sigs[i]), sigs[i], keys[i]);
 		values[i] = NULL;
-		if (idx < 0)
+		if (bkt[i] == UINT32_MAX)
 			continue;
-		b = &ft->buckets[(uint64_t)idx >> FT_SLOTS_LOG2];
-		s = (unsigned int)idx & (FT_SLOTS - 1);
-		if (ft_unlikely(ft_expired(ft, b, s, now32))) {
-			ft_free_slot(ft, (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2), s);
+		if (s == FT_SLOTS) {
+			uint32_t m = ft_match(&ft->buckets[bkt[i]], fps[i]);
+
+			if (!m)
+				continue;
+			s = (uint32_t)__builtin_ctz(m);
+		}
+		sl = &ft->buckets[bkt[i]].slot[s];
+		/* Re-check: an earlier key of the burst (the same flow, expired) may have emptied the slot. */
+		if (ft_unlikely(sl->fp != fps[i]))
+			continue;
+		age = ft_age(sl, now32);
+		if (ft_unlikely(age > ft->timeout_ms[ft_class(sl)])) {
+			ft_free_slot(ft, bkt[i], s);
 			expired++;
 			continue;
 		}
-		b->seen[s] = now32;
-		if (tcp_flags && ft_unlikely(tcp_flags[i] & (KEEL_TCP_FIN | KEEL_TCP_RST)) &&
-		    b->tclass[s] == FLOW_TIMEOUT_TCP)
-			b->tclass[s] = FLOW_TIMEOUT_TCP_CLOSING;
-		values[i] = &ft->entries[idx].value;
+		ft_touch(ft, sl, age, tcp_flags ? tcp_flags[i] : 0, now32);
+		values[i] = &sl->value;
 		hits++;
 	}
 
@@ -378,7 +389,7 @@ static bool ft_take_token(struct flow_table *ft, uint64_t now_ms)
 	return true;
 }
 
-/* Oldest expired slot of the two buckets, as an entry index, or -1. */
+/* Slot index (bucket << FT_SLOTS_LOG2 | slot) of the oldest expired slot of the two buckets, or -1. */
 static int64_t ft_find_expired(const struct flow_table *ft, const uint32_t bkt[2], uint32_t now32)
 {
 	int64_t best = -1;
@@ -388,9 +399,9 @@ static int64_t ft_find_expired(const struct flow_table *ft, const uint32_t bkt[2
 		const struct ft_bucket *b = &ft->buckets[bkt[k]];
 
 		for (unsigned int s = 0; s < FT_SLOTS; s++) {
-			uint32_t age = now32 - b->seen[s];
+			uint32_t age = ft_age(&b->slot[s], now32);
 
-			if (age > ft->timeout_ms[b->tclass[s]] && age >= best_age) {
+			if (age > ft->timeout_ms[ft_class(&b->slot[s])] && age >= best_age) {
 				best_age = age;
 				best = ((int64_t)bkt[k] << FT_SLOTS_LOG2) | s;
 			}
@@ -399,58 +410,7 @@ static int64_t ft_find_expired(const struct flow_table *ft, const uint32_t bkt[2
 	return best;
 }
 
-/*
- * Both buckets are full of live flows: try to move one of their entries to
- * its own other bucket (one cuckoo step, no chains) so the new flow evicts
- * nobody. The 16 other buckets are prefetched together, so the search costs
- * about one memory latency. Returns the freed entry index or -1.
- */
-static int64_t ft_displace(struct flow_table *ft, const uint32_t bkt[2])
-{
-	uint32_t alt[2][FT_SLOTS];
-
-	for (unsigned int k = 0; k < 2; k++) {
-		const struct ft_bucket *b = &ft->buckets[bkt[k]];
-
-		for (unsigned int s = 0; s < FT_SLOTS; s++) {
-			alt[k][s] = ft_alt(ft, bkt[k], b->sig[s]);
-			__builtin_prefetch(&ft->buckets[alt[k][s]], 0, 3);
-		}
-	}
-	for (unsigned int k = 0; k < 2; k++) {
-		struct ft_bucket *b = &ft->buckets[bkt[k]];
-
-		for (unsigned int s = 0; s < FT_SLOTS; s++) {
-			struct ft_bucket *ab = &ft->buckets[alt[k][s]];
-			uint32_t free_mask = ft_sig_match(ab, 0);
-			uint64_t from, to;
-			unsigned int as;
-
-			if (!free_mask)
-				continue;
-			as = (unsigned int)__builtin_ctz(free_mask);
-			from = ((uint64_t)bkt[k] << FT_SLOTS_LOG2) | s;
-			to = ((uint64_t)alt[k][s] << FT_SLOTS_LOG2) | as;
-			ft->entries[to] = ft->entries[from];
-			ab->seen[as] = b->seen[s];
-			ab->tclass[as] = b->tclass[s];
-			ab->sig[as] = b->sig[s];
-			if (b->in_alt & (1u << s)) {
-				/* Back home: ab is its primary. */
-				b->in_alt &= (uint8_t)~(1u << s);
-				ft_overflow_dec(ab);
-			} else {
-				ab->in_alt |= (uint8_t)(1u << as);
-				ft_overflow_inc(b);
-			}
-			b->sig[s] = 0;
-			return (int64_t)from;
-		}
-	}
-	return -1;
-}
-
-/* Least recently used slot of the two buckets (all occupied), as an entry index. */
+/* Least recently used slot of the two buckets (all occupied), as a slot index. */
 static int64_t ft_find_lru(const struct flow_table *ft, const uint32_t bkt[2], uint32_t now32)
 {
 	int64_t best = 0;
@@ -461,7 +421,7 @@ static int64_t ft_find_lru(const struct flow_table *ft, const uint32_t bkt[2], u
 		const struct ft_bucket *b = &ft->buckets[bkt[k]];
 
 		for (unsigned int s = 0; s < FT_SLOTS; s++) {
-			uint32_t age = now32 - b->seen[s];
+			uint32_t age = ft_age(&b->slot[s], now32);
 
 			if (first || age > best_age) {
 				first = false;
@@ -473,49 +433,51 @@ static int64_t ft_find_lru(const struct flow_table *ft, const uint32_t bkt[2], u
 	return best;
 }
 
-/* Key's slot in its primary, or in its secondary when the primary overflowed; -1 if absent. */
-static int64_t ft_find_key(const struct flow_table *ft, const uint32_t bkt[2], uint16_t sig,
-			   const struct keel_flow_key *key)
+/* Slot index of fp in its primary, or in its secondary when the primary overflowed; -1 if absent. */
+static int64_t ft_find_fp(const struct flow_table *ft, const uint32_t bkt[2], uint64_t fp)
 {
-	int64_t idx = ft_find(ft, bkt[0], ft_sig_match(&ft->buckets[bkt[0]], sig), sig, key);
+	const struct ft_bucket *pb = &ft->buckets[bkt[0]];
+	uint32_t m = ft_match(pb, fp);
 
-	if (idx < 0 && ft->buckets[bkt[0]].overflow)
-		idx = ft_find(ft, bkt[1], ft_sig_match(&ft->buckets[bkt[1]], sig), sig, key);
-	return idx;
+	if (m)
+		return ((int64_t)bkt[0] << FT_SLOTS_LOG2) | __builtin_ctz(m);
+	if (ft_has_overflow(pb) && (m = ft_match(&ft->buckets[bkt[1]], fp)) != 0)
+		return ((int64_t)bkt[1] << FT_SLOTS_LOG2) | __builtin_ctz(m);
+	return -1;
 }
 
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
 				     uint64_t now_ms, bool *created)
 {
-	uint16_t sig = ft_sig(hash);
+	uint64_t fp = ft_fp(hash);
 	uint32_t now32 = (uint32_t)now_ms;
 	uint32_t bkt[2], free_mask, b_idx;
-	struct ft_bucket *b;
-	struct ft_entry *e;
+	struct ft_slot *sl;
 	int64_t idx;
 	unsigned int s;
 
 	if (created)
 		*created = false;
-	bkt[0] = ft_primary(ft, hash);
-	bkt[1] = ft_alt(ft, bkt[0], sig);
+	bkt[0] = ft_primary(ft, fp);
+	bkt[1] = ft_secondary(ft, fp);
 
 	/*
 	 * A burst can carry several packets of one new flow, all of which
 	 * missed in the lookup: the first inserts, the others must find that
-	 * entry rather than add a duplicate, and keep its backend.
+	 * slot rather than add a duplicate, and keep its backend.
 	 */
-	idx = ft_find_key(ft, bkt, sig, key);
+	idx = ft_find_fp(ft, bkt, fp);
 	if (idx >= 0) {
+		uint32_t age;
+
 		b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
-		b = &ft->buckets[b_idx];
 		s = (unsigned int)idx & (FT_SLOTS - 1);
-		if (!ft_expired(ft, b, s, now32)) {
-			b->seen[s] = now32;
-			if ((tcp_flags & (KEEL_TCP_FIN | KEEL_TCP_RST)) && b->tclass[s] == FLOW_TIMEOUT_TCP)
-				b->tclass[s] = FLOW_TIMEOUT_TCP_CLOSING;
-			return &ft->entries[idx].value;
+		sl = &ft->buckets[b_idx].slot[s];
+		age = ft_age(sl, now32);
+		if (age <= ft->timeout_ms[ft_class(sl)]) {
+			ft_touch(ft, sl, age, tcp_flags, now32);
+			return &sl->value;
 		}
 		ft_free_slot(ft, b_idx, s);
 		ft->stats.expirations++;
@@ -528,78 +490,64 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 
 	/*
 	 * Primary first, so lookups usually read one bucket; the secondary
-	 * takes the overflow. Then an expired slot, then one cuckoo move, and
-	 * only then the least recently used flow of the 16 goes.
+	 * takes the overflow. Then the oldest expired slot, and only then the
+	 * least recently used flow of the 8 goes. No cuckoo moves: each would
+	 * cost a memory latency on other buckets for a rare gain.
 	 */
-	free_mask = ft_sig_match(&ft->buckets[bkt[0]], 0);
+	free_mask = ft_match(&ft->buckets[bkt[0]], 0);
 	if (free_mask) {
 		idx = ((int64_t)bkt[0] << FT_SLOTS_LOG2) | __builtin_ctz(free_mask);
-	} else if ((free_mask = ft_sig_match(&ft->buckets[bkt[1]], 0)) != 0) {
+	} else if ((free_mask = ft_match(&ft->buckets[bkt[1]], 0)) != 0) {
 		idx = ((int64_t)bkt[1] << FT_SLOTS_LOG2) | __builtin_ctz(free_mask);
 	} else {
+		uint32_t victim_prim;
+
 		idx = ft_find_expired(ft, bkt, now32);
 		if (idx >= 0) {
 			ft->stats.expirations++;
 		} else {
-			/*
-			 * The cuckoo move costs a memory latency for its 16 other
-			 * buckets; when the table is nearly full (a new-flow storm)
-			 * it rarely finds room, so go straight to LRU eviction.
-			 */
-			idx = ft->stats.occupancy < ft->capacity - (ft->capacity >> 4) ?
-				      ft_displace(ft, bkt) : -1;
-			if (idx < 0) {
-				idx = ft_find_lru(ft, bkt, now32);
-				ft->stats.evictions++;
-			}
+			idx = ft_find_lru(ft, bkt, now32);
+			ft->stats.evictions++;
 		}
 		b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
 		s = (unsigned int)idx & (FT_SLOTS - 1);
-		if (ft->buckets[b_idx].sig[s]) {
-			/*
-			 * Reusing a slot in a full pair of buckets: leave the
-			 * victim's primary overflow count high instead of
-			 * touching a third, cold bucket. An over-count only sends
-			 * some lookups on to their secondary bucket; the next
-			 * exact removal or expiry lookup settles nothing, so the
-			 * count stays conservative, never wrong.
-			 */
-			ft->buckets[b_idx].in_alt &= (uint8_t)~(1u << s);
-			ft->buckets[b_idx].sig[s] = 0;
-			ft->stats.occupancy--;
-		}
+		/*
+		 * The victim's primary overflow count is settled when that is
+		 * one of the two lines at hand; when it is a third, cold bucket
+		 * the count is left high. An over-count only sends some misses
+		 * on to their secondary bucket, never loses a flow.
+		 */
+		victim_prim = ft_primary(ft, ft->buckets[b_idx].slot[s].fp);
+		if (victim_prim != b_idx && (victim_prim == bkt[0] || victim_prim == bkt[1]))
+			ft_overflow_dec(&ft->buckets[victim_prim]);
+		ft->stats.occupancy--;
 	}
 
 	b_idx = (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2);
-	b = &ft->buckets[b_idx];
 	s = (unsigned int)idx & (FT_SLOTS - 1);
-	e = &ft->entries[idx];
-	e->key = *key;
-	e->value = *v;
-	b->seen[s] = now32;
-	b->tclass[s] = ft_class_of(key->proto, tcp_flags);
-	b->sig[s] = sig;
-	if (b_idx != bkt[0]) {
-		b->in_alt |= (uint8_t)(1u << s);
+	sl = &ft->buckets[b_idx].slot[s];
+	sl->fp = fp;
+	sl->value = *v;
+	sl->meta = (sl->meta & FT_OVF_MASK) | ((uint32_t)ft_class_of(key->proto, tcp_flags) << FT_CLASS_SHIFT) |
+		   (now32 & FT_AGE_MASK);
+	if (b_idx != bkt[0])
 		ft_overflow_inc(&ft->buckets[bkt[0]]);
-	}
 	ft->stats.inserts++;
 	ft->stats.occupancy++;
 	if (created)
 		*created = true;
-	return &e->value;
+	return &sl->value;
 }
 
 int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key)
 {
-	uint64_t hash = keel_hash_key(key, ft->secret);
-	uint16_t sig = ft_sig(hash);
+	uint64_t fp = ft_fp(keel_hash_key(key, ft->secret));
 	uint32_t bkt[2];
 	int64_t idx;
 
-	bkt[0] = ft_primary(ft, hash);
-	bkt[1] = ft_alt(ft, bkt[0], sig);
-	idx = ft_find_key(ft, bkt, sig, key);
+	bkt[0] = ft_primary(ft, fp);
+	bkt[1] = ft_secondary(ft, fp);
+	idx = ft_find_fp(ft, bkt, fp);
 	if (idx < 0)
 		return -ENOENT;
 	ft_free_slot(ft, (uint32_t)((uint64_t)idx >> FT_SLOTS_LOG2), (unsigned int)idx & (FT_SLOTS - 1));
@@ -615,13 +563,9 @@ uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_v
 
 	for (uint32_t n = 0; n < max_buckets && bkt < nb; n++, bkt++) {
 		struct ft_bucket *b = &ft->buckets[bkt];
-		uint32_t used = ~ft_sig_match(b, 0) & ((1u << FT_SLOTS) - 1);
 
-		while (used) {
-			unsigned int s = (unsigned int)__builtin_ctz(used);
-
-			used &= used - 1;
-			if (pred(&ft->entries[((uint64_t)bkt << FT_SLOTS_LOG2) | s].value, arg)) {
+		for (unsigned int s = 0; s < FT_SLOTS; s++) {
+			if (b->slot[s].fp && pred(&b->slot[s].value, arg)) {
 				ft_free_slot(ft, bkt, s);
 				removed++;
 			}

@@ -8,11 +8,13 @@
 
 #include "pkt.h"
 
-/* What a tracked flow remembers. */
+/*
+ * What a tracked flow remembers, stored inside the table's slot: callers may
+ * rewrite both fields through the pointer they are given (a re-chosen flow).
+ */
 struct flow_value {
 	uint16_t backend; /* stable backend id */
 	uint16_t vip;     /* stable VIP id */
-	uint32_t gen;     /* snapshot generation (low bits) when chosen; informational */
 };
 
 /* Idle timeout classes (flow_table_params.timeout_ms[]). */
@@ -24,9 +26,9 @@ enum flow_timeout_class {
 };
 
 struct flow_table_params {
-	uint32_t capacity;      /* entries; rounded up to a power of two >= 16 */
+	uint32_t capacity;      /* entries; rounded up to a power of two >= 8 */
 	uint64_t secret;        /* per-host hash key */
-	uint32_t timeout_ms[FLOW_TIMEOUT_MAX];
+	uint32_t timeout_ms[FLOW_TIMEOUT_MAX]; /* >= 2^28 - 1 (~74 h) never expires */
 	uint32_t new_flow_rate; /* inserts per second allowed; 0 = unlimited */
 	uint32_t new_flow_burst;/* token bucket depth */
 };
@@ -55,13 +57,23 @@ size_t flow_table_mem_size(uint32_t capacity);
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p);
 
 /*
+ * A hit restarts a flow's idle timer only once it has run this long (or an
+ * eighth of the flow's timeout, when that is shorter), so that hit traffic
+ * does not dirty a cache line per packet: idle timeouts are accurate to about
+ * a second. A FIN or RST that moves a flow to the closing class always
+ * restarts it.
+ */
+#define FLOW_TABLE_TOUCH_MS 1000u
+
+/*
  * Burst lookup, in stages across the burst: hash every key and prefetch its
- * buckets, then compare signatures and prefetch candidate entries, then
- * compare keys. For each key, values[i] is the tracked value (refreshed: its
- * idle timer restarts, and tcp_flags with FIN or RST move it to the closing
- * class) or NULL on a miss or an expired entry. hashes[i] receives the table
- * hash for a following flow_table_insert. now_ms is a monotonic clock in ms.
- * n <= FLOW_TABLE_BURST_MAX. tcp_flags and hashes may be NULL.
+ * primary bucket, then compare fingerprints there (and prefetch the secondary
+ * bucket only when needed), then resolve the rest. For each key, values[i] is
+ * the tracked value (refreshed: see FLOW_TABLE_TOUCH_MS; tcp_flags with FIN
+ * or RST move it to the closing class) or NULL on a miss or an expired entry.
+ * hashes[i] receives the table hash for a following flow_table_insert. now_ms
+ * is a monotonic clock in ms. n <= FLOW_TABLE_BURST_MAX. tcp_flags and hashes
+ * may be NULL.
  */
 #define FLOW_TABLE_BURST_MAX 64
 void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[],
@@ -69,8 +81,9 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			     struct flow_value *values[], uint64_t hashes[]);
 
 /*
- * Track a new flow. Takes a free or expired slot in the key's buckets, else
- * evicts the least recently used entry there. Returns the stored value, or
+ * Track a new flow. Takes a free slot in the key's primary bucket, else in
+ * its secondary, else the oldest expired slot of the two, else evicts the
+ * least recently used entry there. Returns the stored value, or
  * NULL when the new-flow rate is exceeded (counted in insert_skipped): the
  * caller then forwards by hash without tracking. A key already tracked (a
  * second packet of a new flow in the same burst) is refreshed and its stored

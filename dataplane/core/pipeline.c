@@ -298,12 +298,10 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 				c->backend[id].new_flows++;
 				vals[j]->backend = id;
 				vals[j]->vip = v->id;
-				vals[j]->gen = (uint32_t)s->generation;
 			} else if (!(p->flags & KEEL_PKT_ICMP_ERROR)) {
 				struct flow_value nv = {
 					.backend = id,
 					.vip = v->id,
-					.gen = (uint32_t)s->generation,
 				};
 
 				struct flow_value *fv;

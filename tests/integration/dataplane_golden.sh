@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # small predicates are called through wait_until and check
 # Golden pcap replay: fixtures from tests/fixtures/gen_dataplane_fixtures.py go through the real
 # keel-dataplane (net_pcap rx/tx, one worker); the output pcap must match the expected frames
 # packet by packet and the counters the expected drops by reason (golden_check.py).

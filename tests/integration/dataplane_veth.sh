@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # small predicates are called through wait_until and check
 # Smoke test on a veth pair: keel-dataplane owns one end (net_af_packet, then net_af_xdp) in its
 # own namespace; scapy in a peer namespace sends real TCP SYNs and UDP to the VIPs and captures
 # what comes back on the wire: frames encapsulated to the VIPs' backends, inner packets intact.
@@ -19,10 +20,8 @@ kt_netns "$NS_DP"
 kt_netns "$NS_PEER"
 kt_veth "$DEV_DP" "$NS_DP" "$DEV_PEER" "$NS_PEER"
 # No kernel IPv6 chatter (router solicitations, MLD) on the wire: only the test's frames.
-for pair in "$NS_DP $DEV_DP" "$NS_PEER $DEV_PEER"; do
-	set -- $pair
-	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
-done
+ip netns exec "$NS_DP" sysctl -qw "net.ipv6.conf.$DEV_DP.disable_ipv6=1"
+ip netns exec "$NS_PEER" sysctl -qw "net.ipv6.conf.$DEV_PEER.disable_ipv6=1"
 DP_MAC=$(ip netns exec "$NS_DP" cat "/sys/class/net/$DEV_DP/address")
 
 cat >"$KT_TMP/spec.txt" <<'EOF'
@@ -109,6 +108,9 @@ for f in got:
     seen[inner] = what
     used[dst] = used.get(dst, 0) + 1
 missing = [sent[i][0] for i in sent if i not in seen]
+if len(got) != len(frames):
+    print(f"  captured {len(got)} frames from keel for {len(frames)} sent (duplicates or extras)")
+    bad += 1
 print(f"  sent {len(frames)}, captured {len(got)} encapsulated frames, matched {len(seen)}; per backend {dict(sorted(used.items()))}")
 for m in missing[:5]:
     print(f"  missing: {m}")

@@ -6,6 +6,7 @@
 # created (processes by pid, namespaces, veths, temp dirs, DPDK runtime files), on failure too.
 
 set -euo pipefail
+# shellcheck disable=SC2317 # kt_cleanup runs from the EXIT trap
 
 KT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KT_TEST=$(basename "$0" .sh)
@@ -199,6 +200,7 @@ dp_stop() {
 		kill -KILL "$p" 2>/dev/null || true
 	fi
 	wait "$p" 2>/dev/null || rc=$?
+	# shellcheck disable=SC2034 # read by the scenarios
 	DP_RC=$rc
 }
 

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	for (uint32_t i = 0; i < flows; i++) {
 		struct keel_flow_key k;
-		struct flow_value v = { .backend = (uint16_t)i, .vip = 1, .gen = i };
+		struct flow_value v = { .backend = (uint16_t)i, .vip = 1 };
 
 		make_key(&k, i);
 		flow_table_insert(ft, &k, keel_hash_key(&k, p.secret), &v, KEEL_TCP_SYN, 1000, NULL);

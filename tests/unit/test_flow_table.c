@@ -80,13 +80,14 @@ static struct keel_flow_key make_key(uint32_t i, uint8_t proto)
 
 static struct flow_value make_value(uint32_t i)
 {
-	struct flow_value v = { .backend = (uint16_t)(i * 7), .vip = (uint16_t)(i >> 3), .gen = i };
+	/* Distinct for every 32-bit i: backend is i * 7 mod 2^16 (7 is odd), vip the high half. */
+	struct flow_value v = { .backend = (uint16_t)(i * 7), .vip = (uint16_t)(i >> 16) };
 	return v;
 }
 
 static int value_eq(const struct flow_value *a, const struct flow_value *b)
 {
-	return a->backend == b->backend && a->vip == b->vip && a->gen == b->gen;
+	return a->backend == b->backend && a->vip == b->vip;
 }
 
 static struct flow_value *lookup1(struct flow_table *ft, const struct keel_flow_key *k, uint8_t flags,
@@ -127,9 +128,11 @@ static void test_sizes_and_params(void **state)
 	size_t sz;
 
 	(void)state;
-	assert_int_equal(flow_table_mem_size(0), flow_table_mem_size(16));
-	assert_int_equal(flow_table_mem_size(17), flow_table_mem_size(32));
-	assert_true(flow_table_mem_size(32) < flow_table_mem_size(33));
+	assert_int_equal(flow_table_mem_size(0), flow_table_mem_size(8));
+	assert_int_equal(flow_table_mem_size(9), flow_table_mem_size(16));
+	assert_true(flow_table_mem_size(16) < flow_table_mem_size(17));
+	/* One 64-byte bucket line per 4 flows, and nothing else that grows. */
+	assert_int_equal(flow_table_mem_size(1u << 20) - flow_table_mem_size(1u << 19), (1u << 19) * 16);
 	assert_int_equal(flow_table_mem_size(0x80000001u), 0);
 
 	sz = flow_table_mem_size(p.capacity);
@@ -284,24 +287,24 @@ static void test_expiry_classes(void **state)
 	table_close(&t);
 }
 
-/* Tiny table: capacity 16 is two buckets, so every key shares the same 16 slots. */
+/* Tiny table: capacity 8 is two buckets of 4, so every key shares the same 8 slots. */
 static void test_expired_reused_before_eviction(void **state)
 {
-	struct flow_table_params p = params(16, NEVER_MS, NEVER_MS, 500);
+	struct flow_table_params p = params(8, NEVER_MS, NEVER_MS, 500);
 	struct flow_table_stats st;
 	struct test_table t;
 	uint32_t i;
 
 	(void)state;
 	table_open(&t, &p);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < 8; i++) {
 		struct keel_flow_key k = make_key(i, i == 5 ? KEEL_PROTO_UDP : KEEL_PROTO_TCP);
 		struct flow_value v = make_value(i);
 
 		assert_non_null(insert1(t.ft, &k, &v, 0, 100 + i));
 	}
 	flow_table_get_stats(t.ft, &st);
-	assert_int_equal(st.occupancy, 16);
+	assert_int_equal(st.occupancy, 8);
 	assert_int_equal(st.evictions, 0);
 
 	/* Key 5 (UDP, seen at 105) is idle past 500 ms; key 0 is older but TCP and alive. */
@@ -314,8 +317,8 @@ static void test_expired_reused_before_eviction(void **state)
 	flow_table_get_stats(t.ft, &st);
 	assert_int_equal(st.expirations, 1);
 	assert_int_equal(st.evictions, 0);
-	assert_int_equal(st.occupancy, 16);
-	for (i = 0; i < 16; i++) {
+	assert_int_equal(st.occupancy, 8);
+	for (i = 0; i < 8; i++) {
 		struct keel_flow_key k = make_key(i, i == 5 ? KEEL_PROTO_UDP : KEEL_PROTO_TCP);
 
 		if (i == 5)
@@ -328,26 +331,27 @@ static void test_expired_reused_before_eviction(void **state)
 
 static void test_eviction_lru(void **state)
 {
-	struct flow_table_params p = params(16, NEVER_MS, NEVER_MS, NEVER_MS);
+	struct flow_table_params p = params(8, NEVER_MS, NEVER_MS, NEVER_MS);
 	struct flow_table_stats st;
 	struct test_table t;
 	uint32_t i;
 
 	(void)state;
 	table_open(&t, &p);
-	for (i = 0; i < 16; i++) {
+	/* Capacity 8: two buckets, the same 8 candidate slots for every key. */
+	for (i = 0; i < 8; i++) {
 		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
 		struct flow_value v = make_value(i);
 
 		assert_non_null(insert1(t.ft, &k, &v, KEEL_TCP_SYN, 1000 + i));
 	}
-	/* Touch key 0, the oldest: key 1 becomes the least recently used. */
+	/* Touch key 0, the oldest (idle for a full FLOW_TABLE_TOUCH_MS): key 1 becomes the least recently used. */
 	{
 		struct keel_flow_key k = make_key(0, KEEL_PROTO_TCP);
 
 		assert_non_null(lookup1(t.ft, &k, KEEL_TCP_ACK, 2000, NULL));
 	}
-	for (i = 16; i < 18; i++) {
+	for (i = 8; i < 10; i++) {
 		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
 		struct flow_value v = make_value(i);
 		struct flow_value *r = insert1(t.ft, &k, &v, KEEL_TCP_SYN, 2000 + i);
@@ -357,10 +361,10 @@ static void test_eviction_lru(void **state)
 	}
 	flow_table_get_stats(t.ft, &st);
 	assert_int_equal(st.evictions, 2);
-	assert_int_equal(st.occupancy, 16);
+	assert_int_equal(st.occupancy, 8);
 
 	/* Keys 1 and 2 (seen at 1001, 1002) went; every other one stayed with its value. */
-	for (i = 0; i < 18; i++) {
+	for (i = 0; i < 10; i++) {
 		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
 		struct flow_value v = make_value(i);
 		struct flow_value *r = lookup1(t.ft, &k, KEEL_TCP_ACK, 3000, NULL);
@@ -467,17 +471,17 @@ static void test_flush(void **state)
 	table_open(&t, &p);
 	for (i = 0; i < 300; i++) {
 		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
-		struct flow_value v = { .backend = (uint16_t)(i % 3), .vip = 7, .gen = i };
+		struct flow_value v = { .backend = (uint16_t)(i % 3), .vip = (uint16_t)i };
 
 		assert_non_null(insert1(t.ft, &k, &v, 0, 1));
 	}
-	/* 128 buckets, 10 per call: 13 calls, the cursor wraps to 0 on the last. */
+	/* 256 buckets of 4, 10 per call: 26 calls, the cursor wraps to 0 on the last. */
 	do {
 		removed += flow_table_flush(t.ft, backend_is, &victim, &cursor, 10);
 		calls++;
-		assert_true(calls <= 13);
+		assert_true(calls <= 26);
 	} while (cursor != 0);
-	assert_int_equal(calls, 13);
+	assert_int_equal(calls, 26);
 	assert_int_equal(removed, 100);
 
 	for (i = 0; i < 300; i++) {
@@ -488,7 +492,8 @@ static void test_flush(void **state)
 			assert_null(r);
 		} else {
 			assert_non_null(r);
-			assert_int_equal(r->gen, i);
+			assert_int_equal(r->backend, i % 3);
+			assert_int_equal(r->vip, i);
 		}
 	}
 	flow_table_get_stats(t.ft, &st);
@@ -517,6 +522,26 @@ static uint8_t model_class(uint8_t proto, uint8_t flags)
 static int model_live(const struct model_flow *m, const struct flow_table_params *p, uint64_t now)
 {
 	return m->present && now - m->seen <= p->timeout_ms[m->tclass];
+}
+
+/*
+ * A hit on a live flow, as the table documents it: FIN or RST on TCP moves
+ * it to the closing class and restarts the timer; otherwise the timer
+ * restarts only once it has run FLOW_TABLE_TOUCH_MS or an eighth of the
+ * timeout, whichever is shorter.
+ */
+static void model_hit(struct model_flow *m, const struct flow_table_params *p, uint64_t now, uint8_t flags)
+{
+	uint32_t touch = p->timeout_ms[m->tclass] / 8;
+
+	if (touch > FLOW_TABLE_TOUCH_MS)
+		touch = FLOW_TABLE_TOUCH_MS;
+	if (m->tclass == FLOW_TIMEOUT_TCP && (flags & (KEEL_TCP_FIN | KEEL_TCP_RST))) {
+		m->tclass = FLOW_TIMEOUT_TCP_CLOSING;
+		m->seen = now;
+	} else if (now - m->seen >= touch) {
+		m->seen = now;
+	}
 }
 
 static uint8_t random_flags(void)
@@ -577,9 +602,7 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 			if (vals[i]) {
 				assert_true(live);
 				assert_true(value_eq(vals[i], &f->v));
-				f->seen = now;
-				if (f->tclass == FLOW_TIMEOUT_TCP && (flags[i] & (KEEL_TCP_FIN | KEEL_TCP_RST)))
-					f->tclass = FLOW_TIMEOUT_TCP_CLOSING;
+				model_hit(f, &p, now, flags[i]);
 				hits++;
 			} else {
 				if (exact)
@@ -604,9 +627,7 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 			 */
 			if (model_live(f, &p, now) && (exact || !value_eq(got, &v))) {
 				assert_true(value_eq(got, &f->v));
-				f->seen = now;
-				if (f->tclass == FLOW_TIMEOUT_TCP && (flags[i] & (KEEL_TCP_FIN | KEEL_TCP_RST)))
-					f->tclass = FLOW_TIMEOUT_TCP_CLOSING;
+				model_hit(f, &p, now, flags[i]);
 			} else {
 				assert_true(value_eq(got, &v));
 				f->present = 1;

@@ -1,0 +1,617 @@
+/* The configuration schema: what each key means, its defaults, and the checks across keys. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_check.h"
+#include "config_field.h"
+#include "pkt.h"
+#include "snapshot.h"
+
+static const char *const top_keys[] = { "instance", "fleet_seed", "maglev_table_size",
+	"next_hop", "encap_source", "mtu", "gue_port", "api", "metrics", "health_defaults",
+	"panic_threshold", "vips", NULL };
+static const char *const vip_keys[] = { "name", "address", "port", "protocol", "encap",
+	"fragments", "maglev_table_size", "health_check", "backends", NULL };
+static const char *const backend_keys[] = { "address", "weight", "state", NULL };
+static const char *const health_keys[] = { "type", "port", "path", "expect_status", "interval",
+	"timeout", "rise", "fall", NULL };
+static const char *const timing_keys[] = { "interval", "timeout", "rise", "fall", NULL };
+
+/* Indexed by the enums of model.h and snapshot.h. */
+static const char *const health_types[] = { "none", "tcp", "http", NULL };
+static const char *const backend_states[] = { "active", "draining", "disabled", NULL };
+static const char *const encaps[] = { "ipip", "gue", NULL };
+static const char *const protos[] = { "tcp", "udp", NULL };
+
+#define INTERVAL_MIN_MS 100u
+#define TIMEOUT_MIN_MS 10u
+#define TIMING_MAX_MS 3600000u /* an hour: longer is a typo, not a health check */
+
+static const char *fam_name(uint8_t family)
+{
+	return family == KEEL_AF_INET4 ? "IPv4" : "IPv6";
+}
+
+static int check_name(struct check *c, const struct loc *at, const json_t *obj, const char *key,
+		      size_t max, char *out)
+{
+	struct loc l = LOC_KEY(at, obj, key);
+	const char *s = NULL;
+	int rc;
+
+	rc = check_string(c, at, obj, key, REQUIRED, &s);
+	if (rc)
+		return rc;
+	if (!config_name_ok(s, max))
+		return check_bad(c, &l, "\"%.64s\" is not a name: 1..%zu letters, digits, '_', '.' "
+				 "or '-', starting with a letter or digit", s, max - 1);
+	strcpy(out, s);
+	return 0;
+}
+
+/*
+ * interval, timeout, rise, fall over the values already in h (the defaults),
+ * then timeout < interval: a probe still running when the next one is due
+ * would be counted twice.
+ */
+static int check_timing(struct check *c, const struct loc *at, const json_t *o,
+			struct config_health *h, bool inherited)
+{
+	char ti[CONFIG_TEXT_MAX], iv[CONFIG_TEXT_MAX];
+	uint64_t rise = h->rise, fall = h->fall;
+	int rc;
+
+	if ((rc = check_duration(c, at, o, "interval", INTERVAL_MIN_MS, TIMING_MAX_MS,
+				 &h->interval_ms)) ||
+	    (rc = check_duration(c, at, o, "timeout", TIMEOUT_MIN_MS, TIMING_MAX_MS,
+				 &h->timeout_ms)) ||
+	    (rc = check_uint(c, at, o, "rise", OPTIONAL, 1, 10, &rise)) ||
+	    (rc = check_uint(c, at, o, "fall", OPTIONAL, 1, 10, &fall)))
+		return rc;
+	h->rise = (uint8_t)rise;
+	h->fall = (uint8_t)fall;
+	if (h->timeout_ms < h->interval_ms)
+		return 0;
+	config_format_duration(h->timeout_ms, ti);
+	config_format_duration(h->interval_ms, iv);
+	const char *key = json_object_get(o, "timeout") ? "timeout"
+			  : json_object_get(o, "interval") ? "interval" : NULL;
+	struct loc l = LOC_KEY(at, o, key);
+
+	return check_bad(c, key ? &l : at, "timeout %s%s must be shorter than interval %s%s", ti,
+			 inherited && !json_object_get(o, "timeout") ? " (from health_defaults)" : "",
+			 iv,
+			 inherited && !json_object_get(o, "interval") ? " (from health_defaults)" : "");
+}
+
+/* Printable ASCII without spaces: the path goes into a request line verbatim. */
+static bool http_path_ok(const char *s)
+{
+	if (s[0] != '/' || strlen(s) >= CONFIG_HTTP_PATH_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+static int check_health(struct check *c, const struct loc *at, const json_t *o,
+			const struct config_vip *v, struct config_health *h)
+{
+	static const char *const http_only[] = { "path", "expect_status", NULL };
+	uint64_t port = 0, status = 200;
+	const char *path = "/", *key;
+	json_t *x;
+	int rc;
+
+	if ((rc = check_object(c, at, o, "a health check", health_keys)) ||
+	    (rc = check_enum(c, at, o, "type", REQUIRED, health_types, &h->type)))
+		return rc;
+	json_object_foreach((json_t *)o, key, x) {
+		struct loc k = LOC_KEY(at, o, key);
+
+		if (h->type == CONFIG_HEALTH_NONE && strcmp(key, "type"))
+			return check_bad_key(c, &k, "\"%s\" does not apply to type none", key);
+		if (h->type == CONFIG_HEALTH_TCP &&
+		    (!strcmp(key, http_only[0]) || !strcmp(key, http_only[1])))
+			return check_bad_key(c, &k, "\"%s\" applies only to type http", key);
+	}
+	if (h->type == CONFIG_HEALTH_NONE) {
+		memset(h, 0, sizeof(*h));
+		return 0;
+	}
+	if ((rc = check_uint(c, at, o, "port", OPTIONAL, 1, 65535, &port)))
+		return rc;
+	if (!port && v->all_ports)
+		return check_bad(c, at, "missing required key \"port\": the VIP serves all ports");
+	h->port = (uint16_t)port;
+	if (h->type == CONFIG_HEALTH_HTTP) {
+		struct loc l = LOC_KEY(at, o, "path");
+
+		if ((rc = check_string(c, at, o, "path", OPTIONAL, &path)) ||
+		    (rc = check_uint(c, at, o, "expect_status", OPTIONAL, 100, 599, &status)))
+			return rc;
+		if (!http_path_ok(path))
+			return check_bad(c, &l, "\"%.40s\" is not a request path: it starts with '/', "
+					 "is printable ASCII without spaces, under %d bytes",
+					 path, CONFIG_HTTP_PATH_MAX);
+		strcpy(h->path, path);
+		h->expect_status = (uint16_t)status;
+	}
+	return check_timing(c, at, o, h, true);
+}
+
+static int check_backend(struct check *c, const struct loc *at, const json_t *o,
+			 struct config_backend *be)
+{
+	struct loc l = LOC_KEY(at, o, "address");
+	const struct keel_config *cfg = c->cfg;
+	uint64_t weight = 1;
+	int rc;
+
+	if ((rc = check_object(c, at, o, "a backend", backend_keys)) ||
+	    (rc = check_addr(c, at, o, "address", REQUIRED, be->addr, &be->family)) ||
+	    (rc = check_uint(c, at, o, "weight", OPTIONAL, 0, 65535, &weight)) ||
+	    (rc = check_enum(c, at, o, "state", OPTIONAL, backend_states, &be->state)))
+		return rc;
+	be->weight = (uint32_t)weight;
+	/* The outer header has the backend's family (4in6 and 6in4 are fine); it needs a source. */
+	if ((be->family == KEEL_AF_INET4 && !cfg->has_src4) ||
+	    (be->family == KEEL_AF_INET6 && !cfg->has_src6))
+		return check_bad(c, &l, "%s backend but encap_source has no %s prefix to send from",
+				 fam_name(be->family), be->family == KEEL_AF_INET4 ? "ipv4" : "ipv6");
+	return 0;
+}
+
+static int same_backend(const struct config_backend *a, const struct config_backend *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, 16);
+}
+
+static int cmp_backend(const void *pa, const void *pb)
+{
+	const struct config_backend *a = *(const struct config_backend *const *)pa;
+	const struct config_backend *b = *(const struct config_backend *const *)pb;
+	int d = memcmp(a->addr, b->addr, 16);
+
+	if (d)
+		return d;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return a < b ? -1 : a > b; /* file order among equals */
+}
+
+/*
+ * A backend twice in one VIP would get two sets of Maglev turns under one key
+ * (maglev_build refuses it). Sorted, so 16384 backends cost n log n; the one
+ * reported is the earliest second occurrence in the file.
+ */
+static int check_backend_dups(struct check *c, const struct loc *at, const json_t *arr,
+			      const struct config_vip *v)
+{
+	const struct config_backend **s, *dup = NULL, *first = NULL, *head;
+	char t[CONFIG_TEXT_MAX];
+	uint32_t i;
+
+	if (v->n_backends < 2)
+		return 0;
+	s = malloc(v->n_backends * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < v->n_backends; i++)
+		s[i] = &v->backends[i];
+	qsort(s, v->n_backends, sizeof(*s), cmp_backend);
+	for (i = 1, head = s[0]; i < v->n_backends; i++) {
+		if (!same_backend(s[i - 1], s[i])) {
+			head = s[i];
+			continue;
+		}
+		if (s[i - 1] == head && (!dup || s[i] < dup))
+			dup = s[i], first = head;
+	}
+	free(s);
+	if (!dup)
+		return 0;
+	struct loc b = LOC_IDX(at, arr, (size_t)(dup - v->backends));
+	struct loc l = LOC_KEY(&b, json_array_get(arr, b.index), "address");
+
+	config_format_addr(dup->addr, dup->family, t);
+	return check_bad(c, &l, "duplicate backend %s in VIP %s (first as backends[%zu])", t,
+			 v->name, (size_t)(first - v->backends));
+}
+
+static int check_backends(struct check *c, const struct loc *vat, const json_t *o,
+			  struct config_vip *v)
+{
+	const json_t *arr = json_object_get(o, "backends");
+	struct loc at = LOC_KEY(vat, o, "backends");
+	char d[64];
+	size_t i;
+	int rc;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return check_bad(c, &at, "expected a list of backends, got %s",
+				 check_describe(arr, d, sizeof(d)));
+	if (json_array_size(arr) > CONFIG_MAX_BACKENDS - c->n_backends)
+		return check_bad(c, &at, "too many backends: more than %u over all VIPs",
+				 CONFIG_MAX_BACKENDS);
+	c->n_backends += (uint32_t)json_array_size(arr);
+	v->backends = calloc(json_array_size(arr) + 1, sizeof(*v->backends));
+	if (!v->backends)
+		return -ENOMEM;
+	for (i = 0; i < json_array_size(arr); i++) {
+		struct loc l = LOC_IDX(&at, arr, i);
+
+		rc = check_backend(c, &l, json_array_get(arr, i), &v->backends[i]);
+		if (rc)
+			return rc;
+		v->n_backends++;
+	}
+	return check_backend_dups(c, &at, arr, v);
+}
+
+/* Table size against the backends: maglev_build needs M >= N; the paper wants M >> N. */
+static int check_vip_table(struct check *c, const struct loc *at, const json_t *o,
+			   const struct config_vip *v)
+{
+	struct loc ts = LOC_KEY(at, o, "maglev_table_size");
+	struct loc be = LOC_KEY(at, o, "backends");
+	const struct loc *l = json_object_get(o, "maglev_table_size") ? &ts : &be;
+	bool usable = false;
+	uint32_t i;
+	int rc;
+
+	if (v->n_backends > v->table_size)
+		return check_bad(c, l, "maglev_table_size %u is smaller than the %u backends",
+				 v->table_size, v->n_backends);
+	if ((uint64_t)v->table_size < 100ull * v->n_backends) {
+		rc = check_warn(c, l, "maglev_table_size %u is less than 100 x %u backends: "
+				"weights are coarse and changes move more flows",
+				v->table_size, v->n_backends);
+		if (rc)
+			return rc;
+	}
+	for (i = 0; i < v->n_backends; i++)
+		usable |= v->backends[i].state == CONFIG_BACKEND_ACTIVE && v->backends[i].weight;
+	if (!usable)
+		return check_warn(c, at, "VIP %s has no active backend with a weight above 0: "
+				  "it will drop new connections", v->name);
+	return 0;
+}
+
+static int check_port(struct check *c, const struct loc *at, const json_t *o,
+		      struct config_vip *v)
+{
+	const json_t *p = json_object_get(o, "port");
+	struct loc l = LOC_KEY(at, o, "port");
+	uint64_t port = 0;
+	char d[64];
+
+	if (json_is_string(p) && !strcmp(json_string_value(p), "all")) {
+		v->all_ports = true;
+		return 0;
+	}
+	if (p && !json_is_integer(p))
+		return check_bad(c, &l, "expected a port 1..65535 or \"all\", got %s",
+				 check_describe(p, d, sizeof(d)));
+	if (check_uint(c, at, o, "port", REQUIRED, 1, 65535, &port))
+		return -EINVAL;
+	v->port = (uint16_t)port;
+	return 0;
+}
+
+static int check_vip(struct check *c, const struct loc *at, const json_t *o,
+		     struct config_vip *v)
+{
+	const json_t *hc;
+	int rc;
+
+	v->table_size = c->cfg->maglev_table_size;
+	v->health = c->cfg->health_defaults; /* type none unless health_check says otherwise */
+	v->health.type = CONFIG_HEALTH_NONE;
+	if ((rc = check_object(c, at, o, "a VIP", vip_keys)) ||
+	    (rc = check_name(c, at, o, "name", CONFIG_NAME_MAX, v->name)) ||
+	    (rc = check_addr(c, at, o, "address", REQUIRED, v->addr, &v->family)) ||
+	    (rc = check_port(c, at, o, v)) ||
+	    (rc = check_enum(c, at, o, "protocol", REQUIRED, protos, &v->proto)) ||
+	    (rc = check_enum(c, at, o, "encap", OPTIONAL, encaps, &v->encap)) ||
+	    (rc = check_bool(c, at, o, "fragments", OPTIONAL, &v->fragments)) ||
+	    (rc = check_table_size(c, at, o, "maglev_table_size", &v->table_size)))
+		return rc;
+	/* check_enum gave the index in protos[]; the model holds the IP protocol number. */
+	v->proto = v->proto ? KEEL_PROTO_UDP : KEEL_PROTO_TCP;
+	if ((hc = json_object_get(o, "health_check"))) {
+		struct loc l = LOC_KEY(at, o, "health_check");
+
+		v->health.type = CONFIG_HEALTH_TCP;
+		if ((rc = check_health(c, &l, hc, v, &v->health)))
+			return rc;
+	} else {
+		memset(&v->health, 0, sizeof(v->health));
+	}
+	if ((rc = check_backends(c, at, o, v)))
+		return rc;
+	return check_vip_table(c, at, o, v);
+}
+
+/* Two VIPs on one (address, port, protocol) would shadow each other; two names confuse keelctl. */
+static int check_vip_dups(struct check *c, const struct loc *at, const json_t *o, uint32_t n)
+{
+	const struct config_vip *v = &c->cfg->vips[n], *w;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		w = &c->cfg->vips[i];
+		if (!strcmp(w->name, v->name)) {
+			struct loc l = LOC_KEY(at, o, "name");
+
+			return check_bad(c, &l, "duplicate VIP name \"%s\" (first as vips[%u])",
+					 v->name, i);
+		}
+		if (w->family == v->family && !memcmp(w->addr, v->addr, 16) &&
+		    w->proto == v->proto && w->port == v->port && w->all_ports == v->all_ports) {
+			struct loc l = LOC_KEY(at, o, "address");
+
+			return check_bad(c, &l, "duplicate VIP: same address, port and protocol as "
+					 "vips[%u] (%s)", i, w->name);
+		}
+	}
+	return 0;
+}
+
+static int check_vips(struct check *c, const struct loc *root, const json_t *top)
+{
+	const json_t *arr = json_object_get(top, "vips");
+	struct loc at = LOC_KEY(root, top, "vips");
+	char d[64];
+	size_t i;
+	int rc;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return check_bad(c, &at, "expected a list of VIPs, got %s",
+				 check_describe(arr, d, sizeof(d)));
+	if (json_array_size(arr) > CONFIG_MAX_VIPS)
+		return check_bad(c, &at, "too many VIPs: %zu, at most %u", json_array_size(arr),
+				 CONFIG_MAX_VIPS);
+	c->cfg->vips = calloc(json_array_size(arr) + 1, sizeof(*c->cfg->vips));
+	if (!c->cfg->vips)
+		return -ENOMEM;
+	for (i = 0; i < json_array_size(arr); i++) {
+		struct loc l = LOC_IDX(&at, arr, i);
+		const json_t *o = json_array_get(arr, i);
+
+		c->cfg->n_vips++; /* before filling, so config_free sees its backends */
+		if ((rc = check_vip(c, &l, o, &c->cfg->vips[i])) ||
+		    (rc = check_vip_dups(c, &l, o, (uint32_t)i)))
+			return rc;
+	}
+	return 0;
+}
+
+static int check_next_hop(struct check *c, const struct loc *root, const json_t *top)
+{
+	static const char *const keys[] = { "gateway", "mac", NULL };
+	struct keel_config *cfg = c->cfg;
+	const json_t *o = json_object_get(top, "next_hop");
+	struct loc at = LOC_KEY(root, top, "next_hop");
+	struct loc ml = LOC_KEY(&at, o, "mac");
+	const char *mac = NULL, *why;
+	int rc;
+
+	if (!o)
+		return check_bad(c, root, "missing required key \"next_hop\"");
+	if ((rc = check_object(c, &at, o, "the next hop", keys)) ||
+	    (rc = check_addr(c, &at, o, "gateway", OPTIONAL, cfg->gateway, &cfg->gateway_family)) ||
+	    (rc = check_string(c, &at, o, "mac", OPTIONAL, &mac)))
+		return rc;
+	cfg->has_gateway = json_object_get(o, "gateway") != NULL;
+	if (mac && cfg->has_gateway)
+		return check_bad_key(c, &ml, "give the gateway or its MAC, not both");
+	if (!mac && !cfg->has_gateway)
+		return check_bad(c, &at, "missing required key \"gateway\" (or \"mac\")");
+	if (mac && config_parse_mac(mac, cfg->gateway_mac, &why))
+		return check_bad(c, &ml, "\"%.40s\": %s", mac, why);
+	cfg->has_gateway_mac = mac != NULL;
+	return 0;
+}
+
+static int check_prefix(struct check *c, const struct loc *at, const json_t *o, const char *key,
+			uint8_t want, uint8_t *addr, uint8_t *plen, bool *has)
+{
+	struct loc l = LOC_KEY(at, o, key);
+	uint8_t a[16], family;
+	const char *s = NULL, *why;
+	int rc;
+
+	rc = check_string(c, at, o, key, OPTIONAL, &s);
+	if (rc || !s)
+		return rc;
+	if (config_parse_prefix(s, a, &family, plen, &why))
+		return check_bad(c, &l, "\"%.64s\": %s", s, why);
+	if (family != want)
+		return check_bad(c, &l, "\"%.64s\" is not an %s prefix", s, fam_name(want));
+	memcpy(addr, a, want == KEEL_AF_INET4 ? 4 : 16);
+	*has = true;
+	return 0;
+}
+
+static int check_encap_source(struct check *c, const struct loc *root, const json_t *top)
+{
+	static const char *const keys[] = { "ipv4", "ipv6", NULL };
+	struct keel_config *cfg = c->cfg;
+	const json_t *o = json_object_get(top, "encap_source");
+	struct loc at = LOC_KEY(root, top, "encap_source");
+	int rc;
+
+	if (!o)
+		return check_bad(c, root, "missing required key \"encap_source\"");
+	if ((rc = check_object(c, &at, o, "the encapsulation source prefixes", keys)) ||
+	    (rc = check_prefix(c, &at, o, "ipv4", KEEL_AF_INET4, cfg->src4, &cfg->src4_plen,
+			       &cfg->has_src4)) ||
+	    (rc = check_prefix(c, &at, o, "ipv6", KEEL_AF_INET6, cfg->src6, &cfg->src6_plen,
+			       &cfg->has_src6)))
+		return rc;
+	if (!cfg->has_src4 && !cfg->has_src6)
+		return check_bad(c, &at, "missing required key \"ipv4\" or \"ipv6\"");
+	return 0;
+}
+
+static int check_api(struct check *c, const struct loc *root, const json_t *top)
+{
+	static const char *const keys[] = { "socket", "group", "admin_group", NULL };
+	static const char *const groups[] = { "group", "admin_group" };
+	struct keel_config *cfg = c->cfg;
+	char *const dst[] = { cfg->api_group, cfg->api_admin_group };
+	const json_t *o = json_object_get(top, "api");
+	struct loc at = LOC_KEY(root, top, "api");
+	struct loc sl = LOC_KEY(&at, o, "socket");
+	const char *s = NULL;
+	int rc, i;
+
+	if (!o)
+		return 0;
+	if ((rc = check_object(c, &at, o, "the API settings", keys)) ||
+	    (rc = check_string(c, &at, o, "socket", OPTIONAL, &s)))
+		return rc;
+	if (s && (s[0] != '/' || strlen(s) >= CONFIG_SOCKET_MAX))
+		return check_bad(c, &sl, "must be an absolute path shorter than %d bytes",
+				 CONFIG_SOCKET_MAX);
+	if (s)
+		strcpy(cfg->api_socket, s);
+	for (i = 0; i < 2; i++) {
+		struct loc gl = LOC_KEY(&at, o, groups[i]);
+
+		s = NULL;
+		if ((rc = check_string(c, &at, o, groups[i], OPTIONAL, &s)))
+			return rc;
+		if (s && !config_name_ok(s, CONFIG_GROUP_MAX))
+			return check_bad(c, &gl, "\"%.40s\" is not a group name", s);
+		if (s)
+			strcpy(dst[i], s);
+	}
+	return 0;
+}
+
+static int check_metrics(struct check *c, const struct loc *root, const json_t *top)
+{
+	static const char *const keys[] = { "listen", NULL };
+	struct keel_config *cfg = c->cfg;
+	const json_t *o = json_object_get(top, "metrics");
+	struct loc at = LOC_KEY(root, top, "metrics");
+	struct loc ll = LOC_KEY(&at, o, "listen");
+	const char *s = NULL, *why;
+	int rc;
+
+	if (!o)
+		return 0;
+	if ((rc = check_object(c, &at, o, "the metrics settings", keys)) ||
+	    (rc = check_string(c, &at, o, "listen", OPTIONAL, &s)))
+		return rc;
+	if (s && config_parse_hostport(s, cfg->metrics_addr, &cfg->metrics_family,
+				       &cfg->metrics_port, &why))
+		return check_bad(c, &ll, "\"%.64s\": %s", s, why);
+	return 0;
+}
+
+static int check_seed(struct check *c, const struct loc *root, const json_t *top)
+{
+	const json_t *v = json_object_get(top, "fleet_seed");
+	struct loc l = LOC_KEY(root, top, "fleet_seed");
+	const char *why;
+	char d[64];
+
+	if (!v)
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		c->cfg->fleet_seed = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return check_bad(c, &l, "expected a non-negative integer or a string like "
+				 "\"0x6b65656c\", got %s", check_describe(v, d, sizeof(d)));
+	if (config_parse_u64(json_string_value(v), &c->cfg->fleet_seed, &why))
+		return check_bad(c, &l, "\"%.40s\": %s", json_string_value(v), why);
+	return 0;
+}
+
+static int check_panic(struct check *c, const struct loc *root, const json_t *top)
+{
+	const json_t *v = json_object_get(top, "panic_threshold");
+	struct loc l = LOC_KEY(root, top, "panic_threshold");
+	char d[64];
+	double x;
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return check_bad(c, &l, "expected a number 0..1, got %s",
+				 check_describe(v, d, sizeof(d)));
+	x = json_number_value(v);
+	if (!(x >= 0 && x <= 1))
+		return check_bad(c, &l, "%g is out of range 0..1 (a share of a VIP's backends)", x);
+	c->cfg->panic_threshold = x;
+	return 0;
+}
+
+static int check_health_defaults(struct check *c, const struct loc *root, const json_t *top)
+{
+	const json_t *o = json_object_get(top, "health_defaults");
+	struct loc at = LOC_KEY(root, top, "health_defaults");
+	int rc;
+
+	if (!o)
+		return 0;
+	if ((rc = check_object(c, &at, o, "the health check defaults", timing_keys)))
+		return rc;
+	return check_timing(c, &at, o, &c->cfg->health_defaults, false);
+}
+
+/* RFC 8200 section 5: every IPv6 link carries 1280-byte packets; a smaller MTU cannot be meant. */
+static int check_mtu_v6(struct check *c, const struct loc *root, const json_t *top)
+{
+	const struct keel_config *cfg = c->cfg;
+	struct loc l = LOC_KEY(root, top, "mtu");
+	bool v6 = false;
+	uint32_t i, j;
+
+	if (cfg->mtu >= 1280)
+		return 0;
+	for (i = 0; i < cfg->n_vips; i++) {
+		v6 |= cfg->vips[i].family == KEEL_AF_INET6;
+		for (j = 0; j < cfg->vips[i].n_backends; j++)
+			v6 |= cfg->vips[i].backends[j].family == KEEL_AF_INET6;
+	}
+	if (v6)
+		return check_bad(c, &l, "%u is below 1280, the IPv6 minimum, and IPv6 is in use",
+				 cfg->mtu);
+	return 0;
+}
+
+int check_config(struct check *c, const json_t *root)
+{
+	struct loc at = { .up = NULL, .parent = NULL, .key = NULL, .index = 0 };
+	struct keel_config *cfg = c->cfg;
+	uint64_t mtu = cfg->mtu, gue = cfg->gue_port;
+	int rc;
+
+	if ((rc = check_object(c, &at, root, "the configuration", top_keys)) ||
+	    (rc = check_name(c, &at, root, "instance", CONFIG_NAME_MAX, cfg->instance)) ||
+	    (rc = check_seed(c, &at, root)) ||
+	    (rc = check_table_size(c, &at, root, "maglev_table_size", &cfg->maglev_table_size)) ||
+	    (rc = check_next_hop(c, &at, root)) || (rc = check_encap_source(c, &at, root)) ||
+	    (rc = check_uint(c, &at, root, "mtu", OPTIONAL, 576, 9216, &mtu)) ||
+	    (rc = check_uint(c, &at, root, "gue_port", OPTIONAL, 1, 65535, &gue)) ||
+	    (rc = check_api(c, &at, root)) || (rc = check_metrics(c, &at, root)) ||
+	    (rc = check_health_defaults(c, &at, root)) || (rc = check_panic(c, &at, root)))
+		return rc;
+	cfg->mtu = (uint16_t)mtu;
+	cfg->gue_port = (uint16_t)gue;
+	if ((rc = check_vips(c, &at, root)))
+		return rc;
+	return check_mtu_v6(c, &at, root);
+}

@@ -1,0 +1,137 @@
+/* Health checks of keel-control: one checker thread probes every backend and keeps its UP/DOWN state. */
+#ifndef KEEL_CONTROL_HEALTH_H
+#define KEEL_CONTROL_HEALTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Usage from keel-control's main loop:
+ *
+ *   h = health_create();
+ *   health_set_targets(h, targets, n);        on start and on every config change
+ *   poll(health_event_fd(h)) or compare health_generation(h) with the last seen value;
+ *   when it moved: health_get() each backend and rebuild the snapshot.
+ *
+ * This module only probes. The panic threshold (keep a VIP's backends when too
+ * many are down) belongs to the publisher, which sees every VIP's backends at once.
+ *
+ * Routing rule for new targets: a target that has never been probed is in state
+ * HEALTH_STATE_UNKNOWN and counts as routable (health_status_routable()), so a
+ * backend added by the operator takes traffic at once instead of waiting for
+ * `rise` successes. It turns DOWN after `fall` consecutive failures, or UP on its
+ * first success (it is already routed, so waiting for `rise` would change nothing).
+ * From DOWN it needs `rise` consecutive successes; from UP, `fall` failures.
+ */
+
+#define HEALTH_AF_INET4 4        /* same values as KEEL_AF_INET4/6 in the packet core */
+#define HEALTH_AF_INET6 6
+#define HEALTH_PATH_MAX 256      /* NUL included; equals CONFIG_HTTP_PATH_MAX in model.h */
+#define HEALTH_TEXT_MAX 64       /* health_status.last_text, NUL included */
+#define HEALTH_TARGETS_MAX 16384 /* distinct targets: CONFIG_MAX_BACKENDS; bounds memory and fds */
+
+enum health_type {
+	HEALTH_NONE = 0, /* never probed, always UP */
+	HEALTH_TCP = 1,  /* connect() completes within timeout_ms */
+	HEALTH_HTTP = 2, /* HTTP/1.0 GET path answers expect_status within timeout_ms */
+};
+
+/*
+ * One check of one backend. Two targets are the same target when every field is
+ * equal (path compared up to its NUL): one probe then serves every VIP that shares
+ * it, and its state survives health_set_targets(). Changing any field (say the
+ * interval) makes a new target that starts UNKNOWN.
+ */
+struct health_target {
+	uint8_t family;       /* HEALTH_AF_INET4 or HEALTH_AF_INET6 */
+	uint8_t addr[16];     /* IPv4 in the first 4 bytes; network byte order */
+	uint16_t port;        /* host byte order, 1..65535 */
+	enum health_type type;
+	char path[HEALTH_PATH_MAX]; /* HTTP: "/..." of visible ASCII (RFC 9112 3.2); else ignored */
+	uint16_t expect_status;     /* HTTP: 100..599; else ignored */
+	uint32_t interval_ms;       /* between probe starts, >= 1 */
+	uint32_t timeout_ms;        /* 1..interval_ms */
+	uint8_t rise;               /* consecutive successes DOWN -> UP, >= 1 */
+	uint8_t fall;               /* consecutive failures -> DOWN, >= 1 */
+};
+
+enum health_state {
+	HEALTH_STATE_UNKNOWN = 0, /* not proven either way yet; routable */
+	HEALTH_STATE_UP = 1,
+	HEALTH_STATE_DOWN = 2,
+};
+
+enum health_result {
+	HEALTH_RESULT_NONE = 0,     /* no probe finished yet */
+	HEALTH_RESULT_OK,
+	HEALTH_RESULT_REFUSED,      /* RST to our SYN */
+	HEALTH_RESULT_TIMEOUT,      /* no verdict within timeout_ms */
+	HEALTH_RESULT_BAD_STATUS,   /* HTTP status != expect_status; see last_http_status */
+	HEALTH_RESULT_BAD_RESPONSE, /* not an HTTP status line, or closed before one */
+	HEALTH_RESULT_ERROR,        /* other network error; see last_errno */
+	HEALTH_RESULT_LOCAL_ERROR,  /* we could not probe (e.g. EMFILE); not counted against the backend */
+};
+
+struct health_status {
+	enum health_state state;
+	enum health_result last_result;
+	uint16_t last_http_status;     /* HTTP status of the last answer, 0 if none */
+	int last_errno;                /* for ERROR and LOCAL_ERROR, else 0 */
+	char last_text[HEALTH_TEXT_MAX]; /* "ok", "refused", "timeout", "bad status 503", "error: ..." */
+	uint32_t last_latency_us;      /* probe start to verdict (HTTP: to the status line) */
+	uint32_t consecutive_ok;
+	uint32_t consecutive_fail;
+	uint64_t checks;               /* probes finished (LOCAL_ERROR not included) */
+	uint64_t last_check_ms;        /* CLOCK_REALTIME of the last finished probe, 0 if none */
+	uint64_t last_change_ms;       /* CLOCK_REALTIME of the last state change (or of creation) */
+};
+
+static inline bool health_status_routable(const struct health_status *s)
+{
+	return s->state != HEALTH_STATE_DOWN;
+}
+
+struct health;
+
+/* Starts the checker thread. NULL and errno on failure. */
+struct health *health_create(void);
+
+/* Stops the checker thread, closes every probe, frees everything. NULL is fine. */
+void health_destroy(struct health *h);
+
+/*
+ * Replaces the set of targets. Duplicates collapse into one probe; targets equal
+ * to one already known keep their state and schedule; new ones start UNKNOWN with
+ * their first probe at a random point of their first interval (so a thousand
+ * backends added at once are not probed in the same millisecond). Returns 0,
+ * -EINVAL (a target is invalid, nothing changed), -E2BIG (more than
+ * HEALTH_TARGETS_MAX distinct targets) or -ENOMEM (nothing changed).
+ * Not meant for concurrent callers: keel-control calls it from its main loop.
+ */
+int health_set_targets(struct health *h, const struct health_target *t, uint32_t n);
+
+/* Copies the status of the target equal to *t. 0, or -ENOENT if it is not in the set. */
+int health_get(struct health *h, const struct health_target *t, struct health_status *out);
+
+/* Number of distinct targets (probes) in the set. */
+uint32_t health_count(struct health *h);
+
+/*
+ * Bumped each time a target becomes routable or stops being routable
+ * (UNKNOWN/UP <-> DOWN); UNKNOWN -> UP changes nothing for routing and does not
+ * bump it. Lock-free: meant to be polled from the main loop.
+ */
+uint64_t health_generation(struct health *h);
+
+/*
+ * An eventfd (non-blocking, CLOEXEC, owned by h) that becomes readable when
+ * health_generation() moves. The caller read()s it to clear it, then compares
+ * generations; a missed or merged wakeup loses nothing.
+ */
+int health_event_fd(struct health *h);
+
+bool health_target_valid(const struct health_target *t);
+const char *health_state_name(enum health_state s);
+const char *health_result_name(enum health_result r);
+
+#endif /* KEEL_CONTROL_HEALTH_H */

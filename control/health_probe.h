@@ -1,0 +1,82 @@
+/* One health probe (TCP connect or HTTP/1.0 GET) as a non-blocking state machine driven by epoll. */
+#ifndef KEEL_CONTROL_HEALTH_PROBE_H
+#define KEEL_CONTROL_HEALTH_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health.h"
+
+/*
+ * The probe owns its socket and nothing else: the caller (health.c) registers
+ * p->fd with its epoll set for health_probe_events(), calls health_probe_step()
+ * on every event and health_probe_timeout() at the deadline. A probe never
+ * blocks and never sleeps; it is single-threaded (the caller's lock covers it).
+ */
+
+#define HEALTH_PROBE_REQ_MAX (HEALTH_PATH_MAX + 128) /* "GET path HTTP/1.0" + Host + fixed headers */
+#define HEALTH_PROBE_LINE_MAX 256   /* a status line longer than this is a bad response */
+#define HEALTH_PROBE_DRAIN_MAX 4096 /* bytes read after the status line before we close anyway */
+
+enum health_probe_phase {
+	HEALTH_PROBE_IDLE = 0,   /* no socket */
+	HEALTH_PROBE_CONNECTING, /* waiting for EPOLLOUT, then SO_ERROR */
+	HEALTH_PROBE_SENDING,    /* HTTP: request partly written */
+	HEALTH_PROBE_READING,    /* HTTP: waiting for the status line */
+	HEALTH_PROBE_DRAINING,   /* HTTP: verdict known, reading the rest until EOF or the bound */
+	HEALTH_PROBE_DONE,       /* verdict set, socket closed */
+};
+
+struct health_probe_verdict {
+	enum health_result result;
+	uint16_t http_status; /* the status code received, 0 if none */
+	int err;              /* errno for ERROR / LOCAL_ERROR */
+	uint64_t latency_ns;  /* start to verdict */
+};
+
+struct health_probe {
+	int fd; /* -1 unless the phase is CONNECTING..DRAINING */
+	enum health_probe_phase phase;
+	enum health_type type;
+	uint16_t expect_status;
+	uint64_t started_ns; /* CLOCK_MONOTONIC */
+	struct health_probe_verdict verdict; /* valid once result != NONE */
+	size_t req_len, req_off;
+	size_t line_len, drained;
+	char req[HEALTH_PROBE_REQ_MAX];
+	char line[HEALTH_PROBE_LINE_MAX];
+};
+
+/* Sets p idle with no socket; call once before first use. */
+void health_probe_init(struct health_probe *p);
+
+/*
+ * Opens a non-blocking socket and starts connecting. Returns 1 when the
+ * verdict is already known (refused at once, local error), 0 when the caller
+ * must wait for events on p->fd.
+ */
+int health_probe_start(struct health_probe *p, const struct health_target *t, uint64_t now_ns);
+
+/* Advances on an epoll event on p->fd. 1: done (verdict set, socket closed); 0: wait more. */
+int health_probe_step(struct health_probe *p, uint64_t now_ns);
+
+/* The deadline passed: TIMEOUT unless the verdict was already known; closes the socket. */
+void health_probe_timeout(struct health_probe *p, uint64_t now_ns);
+
+/* Events to wait for in the current phase (EPOLLOUT or EPOLLIN). */
+uint32_t health_probe_events(const struct health_probe *p);
+
+/* Closes the socket without a verdict (the target went away); the probe is idle again. */
+void health_probe_abort(struct health_probe *p);
+
+/*
+ * Parses an HTTP status line at the start of buf (RFC 9112 section 4:
+ * HTTP-version SP 3DIGIT SP [reason] CRLF). 0 and *status when complete,
+ * -EAGAIN when more bytes are needed, -EBADMSG when it cannot be one.
+ */
+int health_probe_parse_status(const char *buf, size_t len, uint16_t *status);
+
+/* Writes "GET path HTTP/1.0" with a Host header for t into buf. Length, or -ENOSPC. */
+int health_probe_format_request(const struct health_target *t, char *buf, size_t size);
+
+#endif /* KEEL_CONTROL_HEALTH_PROBE_H */

@@ -1,0 +1,327 @@
+/* The validated configuration of keel-control as plain C structs, and its canonical JSON form. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_field.h"
+#include "encap.h"
+#include "model.h"
+#include "pkt.h"
+#include "snapshot.h"
+
+struct keel_config *config_new(void)
+{
+	struct keel_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->fleet_seed = 0x6b65656c; /* "keel": any value works if every host uses it */
+	cfg->maglev_table_size = KEEL_MAGLEV_DEFAULT_SIZE;
+	cfg->mtu = 1500;
+	cfg->gue_port = ENCAP_GUE_DEFAULT_PORT;
+	strcpy(cfg->api_socket, "/run/keel/control.sock");
+	cfg->metrics_addr[0] = 127;
+	cfg->metrics_addr[3] = 1;
+	cfg->metrics_family = KEEL_AF_INET4;
+	cfg->metrics_port = 9105;
+	cfg->health_defaults.interval_ms = 2000;
+	cfg->health_defaults.timeout_ms = 1000;
+	cfg->health_defaults.rise = 2;
+	cfg->health_defaults.fall = 3;
+	cfg->panic_threshold = 0.5;
+	return cfg;
+}
+
+void config_free(struct keel_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_vips; i++)
+		free(cfg->vips[i].backends);
+	free(cfg->vips);
+	for (i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	free(cfg);
+}
+
+int config_add_warning(struct keel_config *cfg, const char *text)
+{
+	char **w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	cfg->warnings = w;
+	if (!(w[cfg->n_warnings] = strdup(text)))
+		return -ENOMEM;
+	cfg->n_warnings++;
+	return 0;
+}
+
+static bool health_equal(const struct config_health *a, const struct config_health *b)
+{
+	return a->type == b->type && a->port == b->port && a->expect_status == b->expect_status &&
+	       a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+	       a->rise == b->rise && a->fall == b->fall && !strcmp(a->path, b->path);
+}
+
+static bool backend_equal(const struct config_backend *a, const struct config_backend *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, 16) && a->state == b->state &&
+	       a->weight == b->weight;
+}
+
+static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
+{
+	uint32_t i;
+
+	if (strcmp(a->name, b->name) || a->family != b->family || memcmp(a->addr, b->addr, 16) ||
+	    a->proto != b->proto || a->port != b->port || a->all_ports != b->all_ports ||
+	    a->fragments != b->fragments || a->encap != b->encap ||
+	    a->table_size != b->table_size || !health_equal(&a->health, &b->health) ||
+	    a->n_backends != b->n_backends)
+		return false;
+	for (i = 0; i < a->n_backends; i++)
+		if (!backend_equal(&a->backends[i], &b->backends[i]))
+			return false;
+	return true;
+}
+
+/* Field by field: the structs have padding, and warnings do not count. */
+bool config_equal(const struct keel_config *a, const struct keel_config *b)
+{
+	uint32_t i;
+
+	if (strcmp(a->instance, b->instance) || a->fleet_seed != b->fleet_seed ||
+	    a->maglev_table_size != b->maglev_table_size || a->has_gateway != b->has_gateway ||
+	    a->gateway_family != b->gateway_family || memcmp(a->gateway, b->gateway, 16) ||
+	    a->has_gateway_mac != b->has_gateway_mac || memcmp(a->gateway_mac, b->gateway_mac, 6) ||
+	    a->has_src4 != b->has_src4 || memcmp(a->src4, b->src4, 4) ||
+	    a->src4_plen != b->src4_plen || a->has_src6 != b->has_src6 ||
+	    memcmp(a->src6, b->src6, 16) || a->src6_plen != b->src6_plen || a->mtu != b->mtu ||
+	    a->gue_port != b->gue_port || strcmp(a->api_socket, b->api_socket) ||
+	    strcmp(a->api_group, b->api_group) || strcmp(a->api_admin_group, b->api_admin_group) ||
+	    a->metrics_family != b->metrics_family || memcmp(a->metrics_addr, b->metrics_addr, 16) ||
+	    a->metrics_port != b->metrics_port ||
+	    !health_equal(&a->health_defaults, &b->health_defaults) ||
+	    a->panic_threshold != b->panic_threshold || a->n_vips != b->n_vips)
+		return false;
+	for (i = 0; i < a->n_vips; i++)
+		if (!vip_equal(&a->vips[i], &b->vips[i]))
+			return false;
+	return true;
+}
+
+const char *config_health_type_name(uint8_t type)
+{
+	return type == CONFIG_HEALTH_TCP ? "tcp" : type == CONFIG_HEALTH_HTTP ? "http" : "none";
+}
+
+const char *config_backend_state_name(uint8_t state)
+{
+	return state == CONFIG_BACKEND_DRAINING   ? "draining"
+	       : state == CONFIG_BACKEND_DISABLED ? "disabled"
+						  : "active";
+}
+
+const char *config_encap_name(uint8_t encap)
+{
+	return encap == KEEL_ENCAP_GUE ? "gue" : "ipip";
+}
+
+const char *config_proto_name(uint8_t proto)
+{
+	return proto == KEEL_PROTO_UDP ? "udp" : "tcp";
+}
+
+/*
+ * Builders below collect into one object; jansson's *_new setters steal the
+ * value even on failure, so a failed set only has to be remembered, not undone.
+ */
+struct jb {
+	json_t *obj;
+	bool failed;
+};
+
+static void put(struct jb *b, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(b->obj, key, v))
+		b->failed = true;
+}
+
+static void put_str(struct jb *b, const char *key, const char *s)
+{
+	put(b, key, json_string(s));
+}
+
+static void put_int(struct jb *b, const char *key, json_int_t v)
+{
+	put(b, key, json_integer(v));
+}
+
+static void put_duration(struct jb *b, const char *key, uint32_t ms)
+{
+	char t[CONFIG_TEXT_MAX];
+
+	config_format_duration(ms, t);
+	put_str(b, key, t);
+}
+
+static void put_addr(struct jb *b, const char *key, const uint8_t addr[16], uint8_t family)
+{
+	char t[CONFIG_TEXT_MAX];
+
+	config_format_addr(addr, family, t);
+	put_str(b, key, t);
+}
+
+static void put_prefix(struct jb *b, const char *key, const uint8_t *addr, uint8_t family,
+		       uint8_t plen)
+{
+	uint8_t a[16] = { 0 };
+	char t[CONFIG_TEXT_MAX], p[CONFIG_TEXT_MAX + 8];
+
+	memcpy(a, addr, family == KEEL_AF_INET4 ? 4 : 16);
+	config_format_addr(a, family, t);
+	snprintf(p, sizeof(p), "%s/%u", t, plen);
+	put_str(b, key, p);
+}
+
+static json_t *done(struct jb *b)
+{
+	if (b->failed) {
+		json_decref(b->obj);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b->obj;
+}
+
+static json_t *health_to_json(const struct config_health *h, bool with_type)
+{
+	struct jb b = { .obj = json_object(), .failed = false };
+
+	if (!b.obj)
+		return NULL;
+	if (with_type)
+		put_str(&b, "type", config_health_type_name(h->type));
+	if (with_type && h->type == CONFIG_HEALTH_NONE)
+		return done(&b);
+	if (h->port)
+		put_int(&b, "port", h->port);
+	if (h->type == CONFIG_HEALTH_HTTP) {
+		put_str(&b, "path", h->path);
+		put_int(&b, "expect_status", h->expect_status);
+	}
+	put_duration(&b, "interval", h->interval_ms);
+	put_duration(&b, "timeout", h->timeout_ms);
+	put_int(&b, "rise", h->rise);
+	put_int(&b, "fall", h->fall);
+	return done(&b);
+}
+
+static json_t *backend_to_json(const struct config_backend *be)
+{
+	struct jb b = { .obj = json_object(), .failed = false };
+
+	if (!b.obj)
+		return NULL;
+	put_addr(&b, "address", be->addr, be->family);
+	put_int(&b, "weight", be->weight);
+	put_str(&b, "state", config_backend_state_name(be->state));
+	return done(&b);
+}
+
+static json_t *vip_to_json(const struct config_vip *v)
+{
+	struct jb b = { .obj = json_object(), .failed = false };
+	json_t *arr = json_array();
+	uint32_t i;
+
+	if (!b.obj || !arr) {
+		json_decref(b.obj);
+		json_decref(arr);
+		return NULL;
+	}
+	put_str(&b, "name", v->name);
+	put_addr(&b, "address", v->addr, v->family);
+	put(&b, "port", v->all_ports ? json_string("all") : json_integer(v->port));
+	put_str(&b, "protocol", config_proto_name(v->proto));
+	put_str(&b, "encap", config_encap_name(v->encap));
+	put(&b, "fragments", json_boolean(v->fragments));
+	put_int(&b, "maglev_table_size", v->table_size);
+	put(&b, "health_check", health_to_json(&v->health, true));
+	for (i = 0; i < v->n_backends; i++)
+		if (json_array_append_new(arr, backend_to_json(&v->backends[i])))
+			b.failed = true;
+	put(&b, "backends", arr);
+	return done(&b);
+}
+
+static json_t *sub(struct jb *parent, const char *key)
+{
+	json_t *o = json_object();
+
+	put(parent, key, o);
+	return parent->failed ? NULL : o;
+}
+
+json_t *config_to_json(const struct keel_config *cfg)
+{
+	struct jb b = { .obj = json_object(), .failed = false };
+	struct jb s = { .failed = false };
+	char t[CONFIG_TEXT_MAX];
+	json_t *vips;
+	uint32_t i;
+
+	if (!b.obj)
+		return NULL;
+	put_str(&b, "instance", cfg->instance);
+	/* A string: JSON readers differ on integers above 2^53, hex text does not. */
+	snprintf(t, sizeof(t), "0x%llx", (unsigned long long)cfg->fleet_seed);
+	put_str(&b, "fleet_seed", t);
+	put_int(&b, "maglev_table_size", cfg->maglev_table_size);
+	if ((s.obj = sub(&b, "next_hop"))) {
+		if (cfg->has_gateway)
+			put_addr(&s, "gateway", cfg->gateway, cfg->gateway_family);
+		if (cfg->has_gateway_mac) {
+			config_format_mac(cfg->gateway_mac, t);
+			put_str(&s, "mac", t);
+		}
+	}
+	if ((s.obj = sub(&b, "encap_source"))) {
+		if (cfg->has_src4)
+			put_prefix(&s, "ipv4", cfg->src4, KEEL_AF_INET4, cfg->src4_plen);
+		if (cfg->has_src6)
+			put_prefix(&s, "ipv6", cfg->src6, KEEL_AF_INET6, cfg->src6_plen);
+	}
+	put_int(&b, "mtu", cfg->mtu);
+	put_int(&b, "gue_port", cfg->gue_port);
+	if ((s.obj = sub(&b, "api"))) {
+		put_str(&s, "socket", cfg->api_socket);
+		if (cfg->api_group[0])
+			put_str(&s, "group", cfg->api_group);
+		if (cfg->api_admin_group[0])
+			put_str(&s, "admin_group", cfg->api_admin_group);
+	}
+	if ((s.obj = sub(&b, "metrics"))) {
+		char hp[CONFIG_TEXT_MAX + 16];
+
+		config_format_addr(cfg->metrics_addr, cfg->metrics_family, t);
+		snprintf(hp, sizeof(hp), cfg->metrics_family == KEEL_AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 t, cfg->metrics_port);
+		put_str(&s, "listen", hp);
+	}
+	put(&b, "health_defaults", health_to_json(&cfg->health_defaults, false));
+	put(&b, "panic_threshold", json_real(cfg->panic_threshold));
+	vips = json_array();
+	for (i = 0; vips && i < cfg->n_vips; i++)
+		if (json_array_append_new(vips, vip_to_json(&cfg->vips[i])))
+			b.failed = true;
+	put(&b, "vips", vips);
+	if (s.failed)
+		b.failed = true;
+	return done(&b);
+}

@@ -1,0 +1,138 @@
+/* The validated configuration of keel-control as plain C structs, and its canonical JSON form. */
+#ifndef KEEL_CONTROL_MODEL_H
+#define KEEL_CONTROL_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/*
+ * A struct keel_config only ever holds a configuration that passed every
+ * check in config.c: loaders build a new one and hand it over whole, so a
+ * caller swaps its pointer on success and keeps the old one on failure.
+ *
+ * The functions keep the config_ prefix of the loader API (config.h) because
+ * callers see one "config" object; this file only holds its type and forms.
+ */
+
+#define CONFIG_NAME_MAX 64       /* VIP names and the instance, NUL included */
+#define CONFIG_GROUP_MAX 33      /* POSIX group names, NUL included */
+#define CONFIG_SOCKET_MAX 108    /* sizeof(sockaddr_un.sun_path) */
+#define CONFIG_HTTP_PATH_MAX 256 /* health check request path, NUL included */
+
+enum config_health_type {
+	CONFIG_HEALTH_NONE = 0,
+	CONFIG_HEALTH_TCP = 1,  /* connect() succeeds within timeout */
+	CONFIG_HEALTH_HTTP = 2, /* GET path answers expect_status within timeout */
+};
+
+/* Operator intent; health turns an active backend down at run time, not here. */
+enum config_backend_state {
+	CONFIG_BACKEND_ACTIVE = 0,
+	CONFIG_BACKEND_DRAINING = 1, /* no new flows, tracked flows go on */
+	CONFIG_BACKEND_DISABLED = 2, /* out of the table, its flows are re-chosen */
+};
+
+struct config_health {
+	uint8_t type;          /* enum config_health_type; the rest is zero for NONE */
+	uint16_t port;         /* 0: the VIP's port */
+	uint16_t expect_status;/* HTTP only */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;   /* < interval_ms */
+	uint8_t rise;          /* consecutive successes to come up, 1..10 */
+	uint8_t fall;          /* consecutive failures to go down, 1..10 */
+	char path[CONFIG_HTTP_PATH_MAX]; /* HTTP only, starts with '/' */
+};
+
+struct config_backend {
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+	uint8_t family;   /* KEEL_AF_INET4 or KEEL_AF_INET6 */
+	uint8_t state;    /* enum config_backend_state */
+	uint32_t weight;  /* 0..65535; 0 takes no new flows */
+};
+
+struct config_vip {
+	char name[CONFIG_NAME_MAX];
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t proto;        /* KEEL_PROTO_TCP or KEEL_PROTO_UDP */
+	uint16_t port;        /* host byte order; 0 when all_ports */
+	bool all_ports;
+	bool fragments;
+	uint8_t encap;        /* enum keel_encap */
+	uint32_t table_size;  /* prime, resolved from the default when absent */
+	struct config_health health; /* resolved from health_defaults */
+	uint32_t n_backends;
+	struct config_backend *backends;
+};
+
+struct keel_config {
+	char instance[CONFIG_NAME_MAX]; /* keel-dataplane --name */
+	uint64_t fleet_seed;
+	uint32_t maglev_table_size;     /* default for VIPs */
+
+	/* Next hop: a gateway whose MAC is resolved at run time, or a fixed MAC. */
+	bool has_gateway;
+	uint8_t gateway[16];
+	uint8_t gateway_family;
+	bool has_gateway_mac;
+	uint8_t gateway_mac[6];
+
+	/* Outer source prefixes; the host bits carry per-flow entropy. */
+	bool has_src4;
+	uint8_t src4[4];
+	uint8_t src4_plen;
+	bool has_src6;
+	uint8_t src6[16];
+	uint8_t src6_plen;
+
+	uint16_t mtu;
+	uint16_t gue_port;
+
+	char api_socket[CONFIG_SOCKET_MAX];
+	char api_group[CONFIG_GROUP_MAX];       /* "" : root only */
+	char api_admin_group[CONFIG_GROUP_MAX]; /* "" : root only */
+
+	uint8_t metrics_addr[16];
+	uint8_t metrics_family;
+	uint16_t metrics_port;
+
+	struct config_health health_defaults; /* type unused: interval, timeout, rise, fall */
+	double panic_threshold;               /* 0..1 */
+
+	uint32_t n_vips;
+	struct config_vip *vips;
+
+	/* Not part of the configuration's value (config_equal ignores them). */
+	size_t n_warnings;
+	char **warnings; /* "origin:line:column: text" like errors */
+};
+
+/* An empty model with every default set; NULL with errno on failure. */
+struct keel_config *config_new(void);
+
+/* Free a model and everything it owns; NULL is fine. */
+void config_free(struct keel_config *cfg);
+
+/* Append a warning (copied); 0 or -ENOMEM. */
+int config_add_warning(struct keel_config *cfg, const char *text);
+
+/* Same configuration (every field but the warnings). */
+bool config_equal(const struct keel_config *a, const struct keel_config *b);
+
+/*
+ * Canonical JSON form: every default written out, addresses in inet_ntop
+ * form, durations as "2s"/"500ms"/"1m", the fleet seed as a hex string.
+ * config_from_json of it gives an equal model. NULL with errno on failure.
+ */
+json_t *config_to_json(const struct keel_config *cfg);
+
+/* Text forms shared by the validator and the JSON form. */
+const char *config_health_type_name(uint8_t type);
+const char *config_backend_state_name(uint8_t state);
+const char *config_encap_name(uint8_t encap);
+const char *config_proto_name(uint8_t proto);
+
+#endif
