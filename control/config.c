@@ -56,6 +56,10 @@ static void path_of(const struct loc *l, char *buf, size_t n)
 /* The whole message: position from the YAML side table, path always (it names the field). */
 static void locate(struct check *c, const struct loc *at, bool of_key, char *out, size_t n,
 		   int *line, int *column, const char *fmt, va_list ap)
+	__attribute__((format(printf, 8, 0)));
+
+static void locate(struct check *c, const struct loc *at, bool of_key, char *out, size_t n,
+		   int *line, int *column, const char *fmt, va_list ap)
 {
 	char path[192], reason[320], text[512];
 
@@ -71,6 +75,9 @@ static void locate(struct check *c, const struct loc *at, bool of_key, char *out
 		config_textf(text, sizeof(text), "%s", reason);
 	format_at(out, n, c->origin, *line, *column, text);
 }
+
+static int refuse(struct check *c, const struct loc *at, bool of_key, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 static int refuse(struct check *c, const struct loc *at, bool of_key, const char *fmt, va_list ap)
 {

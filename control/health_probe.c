@@ -11,18 +11,43 @@
 
 #include "health_probe.h"
 
-void health_probe_init(struct health_probe *p)
+void health_probe_init(struct health_probe *p, int epfd, void *cookie)
 {
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	p->epfd = epfd;
+	p->cookie = cookie;
 	p->phase = HEALTH_PROBE_IDLE;
 }
 
 static void probe_close(struct health_probe *p)
 {
-	if (p->fd >= 0)
-		close(p->fd); /* also drops it from any epoll set */
+	if (p->fd < 0)
+		return;
+	if (p->armed) /* explicitly: a forked child's copy of fd would keep the registration */
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
 	p->fd = -1;
+	p->armed = 0;
+}
+
+static uint32_t probe_events(const struct health_probe *p)
+{
+	return p->phase == HEALTH_PROBE_CONNECTING || p->phase == HEALTH_PROBE_SENDING ? EPOLLOUT
+										      : EPOLLIN;
+}
+
+/* Registers fd for what the current phase waits for. 0, or -errno (the caller gives up). */
+static int probe_arm(struct health_probe *p)
+{
+	struct epoll_event ev = { .events = probe_events(p), .data.ptr = p->cookie };
+
+	if (p->armed == ev.events)
+		return 0;
+	if (epoll_ctl(p->epfd, p->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, p->fd, &ev) < 0)
+		return -errno;
+	p->armed = ev.events;
+	return 0;
 }
 
 static int probe_finish(struct health_probe *p, enum health_result r, int err, uint64_t now_ns)
@@ -40,6 +65,16 @@ static bool errno_is_local(int err)
 {
 	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
 	       err == EADDRNOTAVAIL /* no free local port */ || err == EAGAIN /* same, from connect() */;
+}
+
+/* Waits for the next event of the current phase; a failed registration ends the probe. */
+static int probe_wait(struct health_probe *p, uint64_t now_ns)
+{
+	int rc = probe_arm(p);
+
+	if (rc < 0)
+		return probe_finish(p, HEALTH_RESULT_LOCAL_ERROR, -rc, now_ns);
+	return 0;
 }
 
 static int probe_fail(struct health_probe *p, int err, uint64_t now_ns)
@@ -150,12 +185,12 @@ int health_probe_start(struct health_probe *p, const struct health_target *t, ui
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) == 0)
 		return probe_connected(p, now_ns);
 	if (errno == EINPROGRESS)
-		return 0;
+		return probe_wait(p, now_ns);
 	return probe_fail(p, errno, now_ns);
 }
 
 static int probe_read_status(struct health_probe *p, uint64_t now_ns);
-static int probe_drain(struct health_probe *p, uint64_t now_ns);
+static int probe_drain(struct health_probe *p);
 
 static int probe_send(struct health_probe *p, uint64_t now_ns)
 {
@@ -165,7 +200,7 @@ static int probe_send(struct health_probe *p, uint64_t now_ns)
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 0;
+				return probe_wait(p, now_ns);
 			return probe_fail(p, errno, now_ns);
 		}
 		p->req_off += (size_t)n;
@@ -195,7 +230,7 @@ static int probe_read_status(struct health_probe *p, uint64_t now_ns)
 		n = recv(p->fd, p->line + p->line_len, room, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 0;
+				return probe_wait(p, now_ns);
 			return probe_fail(p, errno, now_ns);
 		}
 		if (n == 0) /* closed before a whole status line */
@@ -212,7 +247,7 @@ static int probe_read_status(struct health_probe *p, uint64_t now_ns)
 		p->verdict.latency_ns = now_ns - p->started_ns;
 		p->drained = p->line_len;
 		p->phase = HEALTH_PROBE_DRAINING;
-		return probe_drain(p, now_ns);
+		return probe_drain(p);
 	}
 }
 
@@ -221,16 +256,18 @@ static int probe_read_status(struct health_probe *p, uint64_t now_ns)
  * which shows up in backend logs as an error. Reading the (bounded) rest of
  * the answer lets the HTTP/1.0 server close first and keeps checks polite.
  */
-static int probe_drain(struct health_probe *p, uint64_t now_ns)
+static int probe_drain(struct health_probe *p)
 {
 	char scratch[1024];
 
-	(void)now_ns;
 	while (p->drained < HEALTH_PROBE_DRAIN_MAX) {
 		ssize_t n = recv(p->fd, scratch, sizeof(scratch), 0);
 
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (probe_arm(p) == 0)
+				return 0;
+			break; /* cannot wait: close now, the verdict stands */
+		}
 		if (n <= 0) /* EOF or reset: the verdict stands */
 			break;
 		p->drained += (size_t)n;
@@ -250,7 +287,7 @@ int health_probe_step(struct health_probe *p, uint64_t now_ns)
 		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err == EINPROGRESS || err == EALREADY)
-			return 0;
+			return probe_wait(p, now_ns);
 		if (err)
 			return probe_fail(p, err, now_ns);
 		return probe_connected(p, now_ns);
@@ -259,7 +296,7 @@ int health_probe_step(struct health_probe *p, uint64_t now_ns)
 	case HEALTH_PROBE_READING:
 		return probe_read_status(p, now_ns);
 	case HEALTH_PROBE_DRAINING:
-		return probe_drain(p, now_ns);
+		return probe_drain(p);
 	case HEALTH_PROBE_IDLE:
 	case HEALTH_PROBE_DONE:
 		break;
@@ -275,12 +312,6 @@ void health_probe_timeout(struct health_probe *p, uint64_t now_ns)
 		return;
 	}
 	probe_finish(p, HEALTH_RESULT_TIMEOUT, 0, now_ns);
-}
-
-uint32_t health_probe_events(const struct health_probe *p)
-{
-	return p->phase == HEALTH_PROBE_CONNECTING || p->phase == HEALTH_PROBE_SENDING ? EPOLLOUT
-										      : EPOLLIN;
 }
 
 void health_probe_abort(struct health_probe *p)

@@ -8,10 +8,16 @@
 #include "health.h"
 
 /*
- * The probe owns its socket and nothing else: the caller (health.c) registers
- * p->fd with its epoll set for health_probe_events(), calls health_probe_step()
- * on every event and health_probe_timeout() at the deadline. A probe never
- * blocks and never sleeps; it is single-threaded (the caller's lock covers it).
+ * A probe owns its socket and that socket's registration in the caller's epoll
+ * set: it adds the socket with the caller's cookie as epoll data, changes the
+ * events it waits for as its phase moves, and removes the socket from the set
+ * before closing it. Removing explicitly (not relying on close()) matters: if
+ * the process forks while a probe is open, the child's copy of the descriptor
+ * would otherwise keep the registration, and a stale cookie, alive.
+ *
+ * The caller (health.c) calls health_probe_step() on every event with the
+ * cookie and health_probe_timeout() at the deadline. A probe never blocks and
+ * never sleeps; it is single-threaded (the caller's lock covers it).
  */
 
 #define HEALTH_PROBE_REQ_MAX (HEALTH_PATH_MAX + 128) /* "GET path HTTP/1.0" + Host + fixed headers */
@@ -35,39 +41,44 @@ struct health_probe_verdict {
 };
 
 struct health_probe {
-	int fd; /* -1 unless the phase is CONNECTING..DRAINING */
+	int fd;         /* -1 unless the phase is CONNECTING..DRAINING */
+	int epfd;       /* the caller's epoll set */
+	void *cookie;   /* epoll_event.data.ptr for fd */
+	uint32_t armed; /* events fd is registered for, 0 if not registered */
 	enum health_probe_phase phase;
 	enum health_type type;
 	uint16_t expect_status;
 	uint64_t started_ns; /* CLOCK_MONOTONIC */
-	struct health_probe_verdict verdict; /* valid once result != NONE */
+	struct health_probe_verdict verdict; /* valid once the phase is DRAINING or DONE */
 	size_t req_len, req_off;
 	size_t line_len, drained;
 	char req[HEALTH_PROBE_REQ_MAX];
 	char line[HEALTH_PROBE_LINE_MAX];
 };
 
-/* Sets p idle with no socket; call once before first use. */
-void health_probe_init(struct health_probe *p);
+/* Sets p idle; events for its socket will go to epfd with data.ptr = cookie. */
+void health_probe_init(struct health_probe *p, int epfd, void *cookie);
 
 /*
  * Opens a non-blocking socket and starts connecting. Returns 1 when the
- * verdict is already known (refused at once, local error), 0 when the caller
- * must wait for events on p->fd.
+ * verdict is already known (refused at once, local error), 0 when the probe
+ * now waits for events in the epoll set.
  */
 int health_probe_start(struct health_probe *p, const struct health_target *t, uint64_t now_ns);
 
-/* Advances on an epoll event on p->fd. 1: done (verdict set, socket closed); 0: wait more. */
+/* Advances on an epoll event for p. 1: done (verdict set, socket closed); 0: wait more. */
 int health_probe_step(struct health_probe *p, uint64_t now_ns);
 
 /* The deadline passed: TIMEOUT unless the verdict was already known; closes the socket. */
 void health_probe_timeout(struct health_probe *p, uint64_t now_ns);
 
-/* Events to wait for in the current phase (EPOLLOUT or EPOLLIN). */
-uint32_t health_probe_events(const struct health_probe *p);
-
 /* Closes the socket without a verdict (the target went away); the probe is idle again. */
 void health_probe_abort(struct health_probe *p);
+
+static inline int health_probe_in_flight(const struct health_probe *p)
+{
+	return p->fd >= 0;
+}
 
 /*
  * Parses an HTTP status line at the start of buf (RFC 9112 section 4:

@@ -54,6 +54,8 @@ struct pkt {
 	uint32_t len;
 };
 
+static void report(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void report(bool ok, const char *fmt, ...)
 {
 	va_list ap;
@@ -192,7 +194,12 @@ static void encap(struct pkt *out, struct pkt *inner, const struct pktgen *g, in
 
 	memset(&s, 0, sizeof(s));
 	memcpy(s.src_mac, pktgen_lb_mac, 6);
-	pktgen_addr(4, "198.51.100.128", s.src4);
+	{
+		uint8_t a[16];
+
+		pktgen_addr(4, "198.51.100.128", a);
+		memcpy(s.src4, a, 4);
+	}
 	s.src4_plen = 25;
 	pktgen_addr(6, "2001:db8:a::", s.src6);
 	s.src6_plen = 64;
@@ -635,11 +642,13 @@ static int xsk_open_lo(void **umem, size_t umem_len)
 	return fd;
 }
 
-static void steer_run(struct steer_env *e, const char *name, const struct pktgen *g, int redirect,
+static void steer_run(struct steer_env *e, const char *what, const struct pktgen *g, int redirect,
 		      enum keel_steer_verdict v, int have_xsk)
 {
 	struct pkt in;
+	char name[160];
 
+	snprintf(name, sizeof(name), "%s (%s)", what, have_xsk ? "socket on queue 0" : "no socket");
 	build(&in, g);
 	/* Without a socket on the queue a steered packet falls back to XDP_PASS and counts as pass_no_xsk. */
 	if (redirect && !have_xsk)

@@ -1,0 +1,95 @@
+/* keel-control's core object: the running configuration, its persisted state, health, and publishing to the dataplane. */
+#ifndef KEEL_CONTROL_CONTROL_H
+#define KEEL_CONTROL_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "model.h"
+
+/*
+ * Every operation below takes the control's mutex: the API's threads, the
+ * metrics endpoint and the main loop call them concurrently. Mutating calls
+ * go through one path (control_apply): build the next configuration, check
+ * it, preview the disruption, persist it (write, fsync, rename) and only then
+ * publish it and acknowledge. A refused change leaves everything as it was.
+ */
+struct keel_control;
+
+struct control_params {
+	const char *config_path; /* YAML file: read at first start, on SIGHUP */
+	const char *state_dir;   /* persisted state (default /var/lib/keel) */
+	double max_move_share;   /* apply refuses moving more of a VIP's slots without force (0.5) */
+	uint32_t publish_timeout_ms; /* wait for worker acknowledgements (default 2000) */
+};
+
+/* Start: load persisted state if any (same generation), else the config file. NULL + why. */
+struct keel_control *control_create(const struct control_params *p, char *why, size_t whylen);
+void control_destroy(struct keel_control *c);
+
+/* Periodic work (main loop, every ~100 ms): dataplane liveness and restarts, health changes, neighbours. */
+void control_tick(struct keel_control *c);
+
+/* Re-read the configuration file (SIGHUP): same validation as apply. */
+int control_reload(struct keel_control *c, char *why, size_t whylen);
+
+/* flags of control_apply */
+#define CONTROL_APPLY_DRY_RUN (1u << 0) /* check and preview only */
+#define CONTROL_APPLY_FORCE (1u << 1)   /* allow large disruption or emptying a VIP */
+
+/*
+ * Apply a new configuration (ownership of next passes to the control, freed
+ * on refusal). *report (when not NULL) receives
+ *   {"applied": bool, "dry_run": bool, "generation": N, "changed": bool,
+ *    "preview": {VIP: {"moved_share": f, "backends": {ADDR: {"before": n, "after": n}}}},
+ *    "warnings": [...]}
+ * Returns 0, -EINVAL (refused: why says it), -EPERM (needs force: why says
+ * it), -EIO (could not persist: nothing changed).
+ */
+int control_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		  json_t **report, char *why, size_t whylen);
+
+enum control_backend_op {
+	CONTROL_BACKEND_ADD,     /* weight */
+	CONTROL_BACKEND_DEL,
+	CONTROL_BACKEND_WEIGHT,  /* weight */
+	CONTROL_BACKEND_DRAIN,
+	CONTROL_BACKEND_UNDRAIN,
+	CONTROL_BACKEND_DISABLE,
+};
+
+/* One backend change as a configuration change (same path as control_apply). -ENOENT: no such VIP/backend. */
+int control_backend(struct keel_control *c, const char *vip, const char *addr,
+		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
+		    char *why, size_t whylen);
+
+/* Drop every tracked flow of a backend on every worker. */
+int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
+		  size_t whylen);
+
+/* Read-only views, as JSON (NULL + errno ENOENT for an unknown name). */
+json_t *control_config_json(struct keel_control *c);
+json_t *control_vips_json(struct keel_control *c, const char *vip /* NULL: all */);
+json_t *control_health_json(struct keel_control *c);
+json_t *control_stats_json(struct keel_control *c);
+json_t *control_table_json(struct keel_control *c, const char *vip);
+json_t *control_status_json(struct keel_control *c);
+/* Which backend would this client's flow hit now, and why. proto: "tcp"/"udp". */
+json_t *control_lookup_json(struct keel_control *c, const char *vip, const char *src,
+			    uint16_t sport, char *why, size_t whylen);
+/* Disruption preview of a candidate configuration against the running one (no change). */
+json_t *control_diff_json(struct keel_control *c, const struct keel_config *next);
+
+/* Prometheus text exposition (format 0.0.4) of everything above into f. */
+void control_metrics(struct keel_control *c, FILE *f);
+
+/* Where the API listens (from the running configuration). */
+void control_api_params(struct keel_control *c, char *socket_path, size_t len, char *group,
+			size_t glen, char *admin_group, size_t alen, uint8_t metrics_addr[16],
+			uint8_t *metrics_family, uint16_t *metrics_port);
+
+#endif

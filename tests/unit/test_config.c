@@ -1,0 +1,443 @@
+/* Configuration loading: bad files refused with line:column and reason, good files to expected values, round trips, limits. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "config_cases.h"
+#include "pkt.h"
+
+#define FIXTURES "../fixtures/config/"
+
+static struct keel_config *load_ok(const char *yaml)
+{
+	struct keel_config *cfg = NULL;
+	struct config_error err;
+	int rc = config_load_buffer(yaml, strlen(yaml), "t.yaml", &cfg, &err);
+
+	if (rc)
+		fail_msg("refused: %s", err.msg);
+	return cfg;
+}
+
+static void assert_round_trip(const struct keel_config *cfg)
+{
+	struct keel_config *back = NULL;
+	struct config_error err;
+	json_t *j = config_to_json(cfg);
+	char *text;
+
+	assert_non_null(j);
+	/* Through text, as the API and the state file will carry it. */
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_non_null(text);
+	j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	if (config_from_json(j, "dump", &back, &err))
+		fail_msg("canonical form refused: %s\n%s", err.msg, text);
+	assert_true(config_equal(cfg, back));
+	/* And through the YAML reader: JSON is YAML's flow style. */
+	config_free(back);
+	back = NULL;
+	if (config_load_buffer(text, strlen(text), "dump.yaml", &back, &err))
+		fail_msg("canonical form refused as YAML: %s", err.msg);
+	assert_true(config_equal(cfg, back));
+	config_free(back);
+	json_decref(j);
+	free(text);
+}
+
+/*
+ * Each case: refused with -EINVAL at the expected line:column with the reason,
+ * and the running model (cur) untouched: same pointer, same value.
+ */
+static void test_bad_cases(void **state)
+{
+	struct keel_config *cur, *ref;
+	size_t i, failed = 0;
+
+	(void)state;
+	assert_int_equal(config_load_file(FIXTURES "full.yaml", &cur, &(struct config_error){ 0 }), 0);
+	assert_int_equal(config_load_file(FIXTURES "full.yaml", &ref, &(struct config_error){ 0 }), 0);
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		struct keel_config *keep = cur;
+		struct config_error err = { .line = -1 };
+		char prefix[64];
+		int rc;
+
+		rc = config_load_buffer(b->yaml, strlen(b->yaml), "bad.yaml", &cur, &err);
+		snprintf(prefix, sizeof(prefix), "bad.yaml:%d:%d: ", b->line, b->column);
+		if (rc != -EINVAL || err.line != b->line || err.column != b->column ||
+		    strncmp(err.msg, prefix, strlen(prefix)) || !strstr(err.msg, b->reason)) {
+			print_error("case \"%s\": rc %d, got \"%s\", want %d:%d \"%s\"\n", b->name, rc,
+				    err.msg, b->line, b->column, b->reason);
+			failed++;
+		}
+		assert_ptr_equal(cur, keep);
+	}
+	assert_true(config_equal(cur, ref));
+	assert_int_equal(failed, 0);
+	assert_true(i >= 35);
+	config_free(cur);
+	config_free(ref);
+}
+
+/* tests/fixtures/config/bad/\*.yaml: the first line says "# expect: LINE:COLUMN: reason". */
+static void test_bad_fixtures(void **state)
+{
+	DIR *d = opendir(FIXTURES "bad");
+	struct dirent *e;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[512], first[256], *reason;
+		struct keel_config *cfg = NULL;
+		struct config_error err;
+		int line, column, used = 0;
+		FILE *f;
+
+		if (!strstr(e->d_name, ".yaml"))
+			continue;
+		snprintf(path, sizeof(path), FIXTURES "bad/%s", e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(first, sizeof(first), f));
+		fclose(f);
+		first[strcspn(first, "\n")] = '\0';
+		if (sscanf(first, "# expect: %d:%d: %n", &line, &column, &used) != 2 || !used)
+			fail_msg("%s: first line must be '# expect: LINE:COLUMN: reason'", path);
+		reason = first + used;
+		assert_int_equal(config_load_file(path, &cfg, &err), -EINVAL);
+		if (err.line != line || err.column != column || !strstr(err.msg, reason))
+			fail_msg("%s: got \"%s\", want %d:%d \"%s\"", path, err.msg, line, column, reason);
+		assert_null(cfg);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 3);
+}
+
+static void test_full_example(void **state)
+{
+	struct keel_config *cfg = NULL;
+	struct config_error err;
+	const struct config_vip *v;
+
+	(void)state;
+	if (config_load_file(FIXTURES "full.yaml", &cfg, &err))
+		fail_msg("%s", err.msg);
+	assert_string_equal(cfg->instance, "edge1");
+	assert_int_equal(cfg->fleet_seed, 0x6b65656c);
+	assert_int_equal(cfg->maglev_table_size, 65537);
+	assert_true(cfg->has_gateway);
+	assert_false(cfg->has_gateway_mac);
+	assert_int_equal(cfg->gateway_family, KEEL_AF_INET4);
+	assert_memory_equal(cfg->gateway, ((uint8_t[4]){ 192, 0, 2, 254 }), 4);
+	assert_true(cfg->has_src4 && cfg->has_src6);
+	assert_memory_equal(cfg->src4, ((uint8_t[4]){ 172, 16, 0, 0 }), 4);
+	assert_int_equal(cfg->src4_plen, 16);
+	assert_int_equal(cfg->src6[0], 0xfd);
+	assert_int_equal(cfg->src6[3], 0x01);
+	assert_int_equal(cfg->src6_plen, 64);
+	assert_int_equal(cfg->mtu, 1500);
+	assert_int_equal(cfg->gue_port, 6080);
+	assert_string_equal(cfg->api_socket, "/run/keel/control.sock");
+	assert_string_equal(cfg->api_group, "keel");
+	assert_string_equal(cfg->api_admin_group, "keel-admin");
+	assert_int_equal(cfg->metrics_port, 9105);
+	assert_int_equal(cfg->health_defaults.interval_ms, 2000);
+	assert_int_equal(cfg->health_defaults.timeout_ms, 1000);
+	assert_true(cfg->panic_threshold == 0.5);
+	assert_int_equal(cfg->n_vips, 3);
+	assert_int_equal(cfg->n_warnings, 0);
+
+	v = &cfg->vips[0];
+	assert_string_equal(v->name, "web");
+	assert_int_equal(v->port, 80);
+	assert_int_equal(v->proto, KEEL_PROTO_TCP);
+	assert_int_equal(v->health.type, CONFIG_HEALTH_HTTP);
+	assert_string_equal(v->health.path, "/healthz");
+	assert_int_equal(v->health.expect_status, 200);
+	assert_int_equal(v->n_backends, 2);
+	assert_int_equal(v->backends[1].weight, 2);
+	assert_int_equal(v->backends[1].state, CONFIG_BACKEND_DRAINING);
+
+	v = &cfg->vips[1];
+	assert_int_equal(v->family, KEEL_AF_INET6);
+	assert_int_equal(v->proto, KEEL_PROTO_UDP);
+	assert_int_equal(v->encap, 1); /* KEEL_ENCAP_GUE */
+	assert_true(v->fragments);
+	assert_int_equal(v->table_size, 65537); /* from the default */
+	assert_int_equal(v->health.type, CONFIG_HEALTH_TCP);
+	assert_int_equal(v->health.port, 0); /* the VIP's */
+	assert_int_equal(v->health.interval_ms, 5000);
+	assert_int_equal(v->health.timeout_ms, 500);
+	assert_int_equal(v->health.rise, 2); /* from health_defaults */
+	assert_int_equal(v->backends[0].weight, 1);
+	assert_int_equal(v->backends[1].family, KEEL_AF_INET4);
+
+	v = &cfg->vips[2];
+	assert_true(v->all_ports);
+	assert_int_equal(v->port, 0);
+	assert_int_equal(v->table_size, 251);
+	assert_int_equal(v->health.port, 22);
+	assert_int_equal(v->backends[0].state, CONFIG_BACKEND_DISABLED);
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct keel_config *cfg = load_ok(HEAD);
+
+	(void)state;
+	assert_int_equal(cfg->fleet_seed, 0x6b65656c);
+	assert_int_equal(cfg->maglev_table_size, 65537);
+	assert_int_equal(cfg->mtu, 1500);
+	assert_int_equal(cfg->gue_port, 6080);
+	assert_string_equal(cfg->api_socket, "/run/keel/control.sock");
+	assert_string_equal(cfg->api_group, "");
+	assert_int_equal(cfg->metrics_family, KEEL_AF_INET4);
+	assert_int_equal(cfg->metrics_port, 9105);
+	assert_int_equal(cfg->health_defaults.fall, 3);
+	assert_true(cfg->panic_threshold == 0.5);
+	assert_int_equal(cfg->n_vips, 0);
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
+/* Scalars in every accepted spelling. */
+static void test_forms(void **state)
+{
+	struct keel_config *cfg;
+
+	(void)state;
+	cfg = load_ok(HEAD "fleet_seed: \"0xFFFFFFFFFFFFFFFF\"\nmetrics: {listen: \"[::1]:9200\"}\n"
+			   "health_defaults: {interval: 1m, timeout: 3}\npanic_threshold: 1\n");
+	assert_true(cfg->fleet_seed == UINT64_MAX);
+	assert_int_equal(cfg->metrics_family, KEEL_AF_INET6);
+	assert_int_equal(cfg->metrics_port, 9200);
+	assert_int_equal(cfg->health_defaults.interval_ms, 60000);
+	assert_int_equal(cfg->health_defaults.timeout_ms, 3000);
+	assert_true(cfg->panic_threshold == 1.0);
+	assert_round_trip(cfg);
+	config_free(cfg);
+
+	/* A plain 64-bit hex seed (too big for json_int_t), a decimal one, a fixed MAC. */
+	cfg = load_ok("instance: e1\nfleet_seed: 0xffffffffffffffff\nnext_hop: {mac: \"02:AA:bb:cc:dd:ee\"}\n"
+		      "encap_source: {ipv6: \"2001:db8:ff::/48\"}\n");
+	assert_true(cfg->fleet_seed == UINT64_MAX);
+	assert_true(cfg->has_gateway_mac);
+	assert_int_equal(cfg->gateway_mac[1], 0xaa);
+	assert_false(cfg->has_src4);
+	assert_round_trip(cfg);
+	config_free(cfg);
+	cfg = load_ok(HEAD "fleet_seed: 12345\n");
+	assert_int_equal(cfg->fleet_seed, 12345);
+	config_free(cfg);
+
+	/* Block style, comments, a weight of 0, a document marker. */
+	cfg = load_ok("---\n" HEAD "vips:\n"
+		      "  - name: web   # comment\n"
+		      "    address: \"192.0.2.10\"\n"
+		      "    port: 443\n"
+		      "    protocol: udp\n"
+		      "    backends:\n"
+		      "      - address: 10.0.0.1\n"
+		      "        weight: 0\n"
+		      "      - address: 10.0.0.2\n"
+		      "...\n");
+	assert_int_equal(cfg->vips[0].backends[0].weight, 0);
+	assert_int_equal(cfg->vips[0].proto, KEEL_PROTO_UDP);
+	assert_int_equal(cfg->vips[0].health.type, CONFIG_HEALTH_NONE);
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
+static void test_warnings(void **state)
+{
+	struct keel_config *cfg;
+
+	(void)state;
+	cfg = load_ok(HEAD VIPK("maglev_table_size: 251, backends: [{address: 10.0.0.1}, {address: 10.0.0.2},"
+				" {address: 10.0.0.3}]"));
+	assert_int_equal(cfg->n_warnings, 1);
+	assert_non_null(strstr(cfg->warnings[0], "t.yaml:5:82: vips[0].maglev_table_size: "
+						 "maglev_table_size 251 is less than 100 x 3 backends"));
+	config_free(cfg);
+	cfg = load_ok(HEAD VIP("{address: 10.0.0.1, state: draining}, {address: 10.0.0.2, weight: 0}"));
+	assert_int_equal(cfg->n_warnings, 1);
+	assert_non_null(strstr(cfg->warnings[0], "has no active backend with a weight above 0"));
+	config_free(cfg);
+}
+
+/* The same tree from the API (JSON) is refused with a JSON path instead of a position. */
+static void test_json_paths(void **state)
+{
+	static const struct {
+		const char *json, *msg;
+	} cases[] = {
+		{ "{\"instance\": \"e1\", \"next_hop\": {\"gateway\": \"192.0.2.1\"},"
+		  " \"encap_source\": {\"ipv4\": \"10.0.0.0/8\"}, \"vips\": [{\"name\": \"a\","
+		  " \"address\": \"192.0.2.10\", \"port\": 80, \"protocol\": \"tcp\", \"backends\":"
+		  " [{\"address\": \"10.0.0.1\"}, {\"address\": \"10.0.0.2\", \"weight\": 65536}]}]}",
+		  "api: vips[0].backends[1].weight: 65536 is out of range 0..65535" },
+		{ "{\"instance\": \"e1\", \"next_hop\": {\"gateway\": \"192.0.2.1\"}}",
+		  "api: missing required key \"encap_source\"" },
+		{ "{\"instance\": \"e1\", \"next_hop\": {\"gateway\": \"192.0.2.1\", \"via\": 1}}",
+		  "api: next_hop: unknown key \"via\"" },
+		{ "{\"instance\": \"e\\u0000x\"}", "api: instance: NUL character" },
+		{ "[1]", "api: expected the configuration (a mapping), got a list" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_loads(cases[i].json, JSON_ALLOW_NUL, NULL);
+		struct keel_config *cfg = NULL;
+		struct config_error err;
+
+		assert_non_null(j);
+		assert_int_equal(config_from_json(j, "api", &cfg, &err), -EINVAL);
+		assert_null(cfg);
+		if (!strstr(err.msg, cases[i].msg))
+			fail_msg("got \"%s\", want \"%s\"", err.msg, cases[i].msg);
+		assert_int_equal(err.line, 0);
+		json_decref(j);
+	}
+}
+
+/* Grow text with snprintf-like appends into a malloc'd buffer. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void append(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->cap - t->len < 256) {
+		t->cap = t->cap ? t->cap * 2 : 4096;
+		t->s = realloc(t->s, t->cap);
+		assert_non_null(t->s);
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < t->cap - t->len);
+	t->len += (size_t)n;
+}
+
+/* n_vips VIPs of per_vip backends each, in block style. */
+static char *generate(unsigned n_vips, unsigned per_vip)
+{
+	struct text t = { 0 };
+	unsigned i, j;
+
+	append(&t, HEAD "vips:\n");
+	for (i = 0; i < n_vips; i++) {
+		append(&t, "  - {name: v%u, address: 192.0.%u.%u, port: 80, protocol: tcp, backends: [",
+		       i, i / 256, i % 256);
+		for (j = 0; j < per_vip; j++)
+			append(&t, "%s{address: 10.%u.%u.%u}", j ? ", " : "", i % 256, j / 256, j % 256);
+		append(&t, "]}\n");
+	}
+	return t.s;
+}
+
+static void test_limits(void **state)
+{
+	struct keel_config *cfg = NULL;
+	struct config_error err;
+	char *big;
+	size_t n;
+
+	(void)state;
+	/* At the limits: accepted. */
+	big = generate(CONFIG_MAX_VIPS, CONFIG_MAX_BACKENDS / CONFIG_MAX_VIPS);
+	cfg = load_ok(big);
+	assert_int_equal(cfg->n_vips, CONFIG_MAX_VIPS);
+	assert_round_trip(cfg);
+	config_free(cfg);
+	free(big);
+
+	/* One VIP more. */
+	big = generate(CONFIG_MAX_VIPS + 1, 0);
+	cfg = NULL;
+	assert_int_equal(config_load_buffer(big, strlen(big), "big.yaml", &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "big.yaml:5:3: vips: too many VIPs: 1025, at most 1024"));
+	assert_null(cfg);
+	free(big);
+
+	/* One backend more, in the last VIP. */
+	big = generate(2, CONFIG_MAX_BACKENDS / 2 + 1);
+	assert_int_equal(config_load_buffer(big, strlen(big), "big.yaml", &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "big.yaml:6:"));
+	assert_non_null(strstr(err.msg, "vips[1].backends: too many backends"));
+	free(big);
+
+	/* Over a MiB, refused before parsing. */
+	n = CONFIG_MAX_FILE_BYTES + 1;
+	big = malloc(n);
+	assert_non_null(big);
+	memset(big, '#', n);
+	assert_int_equal(config_load_buffer(big, n, "big.yaml", &cfg, &err), -EFBIG);
+	free(big);
+	assert_int_equal(config_load_file(FIXTURES "missing.yaml", &cfg, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "missing.yaml: cannot read"));
+	assert_int_equal(config_load_file(FIXTURES, &cfg, &err), -EINVAL);
+	assert_null(cfg);
+}
+
+/* Found by fuzz_config: kept here so they stay fixed. */
+static void test_fuzz_regressions(void **state)
+{
+	static const char *const inputs[] = {
+		"", "---", "...", "- - - - -", "{", "[", "a: b: c", "\"\\u0000\": 1", "? : :",
+		"%YAML 1.1\n---\n", "%TAG ! tag:x,2000:\n--- !a 1\n", "*a", "&a [*a]",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct keel_config *cfg = NULL;
+		struct config_error err;
+
+		assert_int_equal(config_load_buffer(inputs[i], strlen(inputs[i]), "f", &cfg, &err),
+				 -EINVAL);
+		assert_null(cfg);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_cases),
+		cmocka_unit_test(test_bad_fixtures),
+		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_forms),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_json_paths),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_fuzz_regressions),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

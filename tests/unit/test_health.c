@@ -1,0 +1,793 @@
+/* Health checks against real loopback servers: rise/fall counts, HTTP status, timeouts, dedup, reloads. */
+#define _GNU_SOURCE /* accept4 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "health.h"
+#include "health_probe.h"
+
+/*
+ * Timing: probes run every 50 ms (100 ms where a test counts single checks, so
+ * a poll every millisecond cannot miss one), timeouts 40 ms, and every wait is
+ * bounded by WAIT_MS, so the whole program stays within a few seconds.
+ */
+#define WAIT_MS 3000
+
+/* ---- loopback servers ------------------------------------------------------------------- */
+
+enum srv_mode {
+	SRV_ACCEPT_CLOSE, /* accept and close: a TCP check passes */
+	SRV_HTTP,         /* 200 on GET /healthz, 503 on anything else */
+	SRV_SILENT,       /* accept, read nothing, answer nothing: an HTTP check times out */
+	SRV_GARBAGE,      /* answer a line that is not HTTP */
+};
+
+#define SRV_HELD_MAX 256
+
+struct server {
+	int fam; /* HEALTH_AF_INET4/6 */
+	int lfd;
+	int stop_fd;
+	uint16_t port;
+	enum srv_mode mode;
+	pthread_t thread;
+	atomic_uint accepted;
+	atomic_uint requests; /* HTTP requests read */
+	atomic_uint host_ok;  /* of those, with the expected Host header */
+	char host[64];        /* "127.0.0.1:port" or "[::1]:port" */
+	int held[SRV_HELD_MAX];
+	unsigned n_held;
+};
+
+static void loopback(int fam, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (fam == HEALTH_AF_INET6) {
+		addr[15] = 1;
+	} else {
+		addr[0] = 127;
+		addr[3] = 1;
+	}
+}
+
+/* A TCP socket bound to an ephemeral loopback port, not listening: connects to it are refused. */
+static int bound_socket(int fam, uint16_t *port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int fd = socket(fam == HEALTH_AF_INET6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (fam == HEALTH_AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		close(fd);
+		return -1; /* no IPv6 loopback here */
+	}
+	*port = ntohs(fam == HEALTH_AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					     : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* Reads one request (until the blank line), bounded in size and time. */
+static ssize_t read_request(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	while (len + 1 < size) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			return -1;
+		n = recv(fd, buf + len, size - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			return (ssize_t)len;
+	}
+	return -1;
+}
+
+static void serve_http(struct server *s, int fd)
+{
+	static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+	static const char unavailable[] = "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 5\r\n\r\ndown\n";
+	char req[2048], host[96];
+	const char *resp;
+
+	if (read_request(fd, req, sizeof(req)) < 0)
+		return;
+	atomic_fetch_add(&s->requests, 1);
+	snprintf(host, sizeof(host), "\r\nHost: %s\r\n", s->host);
+	if (strstr(req, host))
+		atomic_fetch_add(&s->host_ok, 1);
+	if (s->mode == SRV_GARBAGE)
+		resp = "SSH-2.0-OpenSSH_9.2\r\n";
+	else if (strncmp(req, "GET /healthz HTTP/1.0\r\n", 23) == 0)
+		resp = ok;
+	else
+		resp = unavailable;
+	if (send(fd, resp, strlen(resp), MSG_NOSIGNAL) < 0)
+		return;
+}
+
+static void *server_main(void *arg)
+{
+	struct server *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = s->lfd, .events = POLLIN },
+					 { .fd = s->stop_fd, .events = POLLIN } };
+		int fd;
+
+		if (poll(pfd, 2, -1) < 0 || pfd[1].revents)
+			break;
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		atomic_fetch_add(&s->accepted, 1);
+		if (s->mode == SRV_SILENT && s->n_held < SRV_HELD_MAX) {
+			s->held[s->n_held++] = fd; /* keep it open: the prober must time out on its own */
+			continue;
+		}
+		if (s->mode == SRV_HTTP || s->mode == SRV_GARBAGE)
+			serve_http(s, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Starts serving on lfd (bound, maybe not yet listening). */
+static void server_start_fd(struct server *s, int fam, int lfd, uint16_t port, enum srv_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->fam = fam;
+	s->lfd = lfd;
+	s->port = port;
+	s->mode = mode;
+	snprintf(s->host, sizeof(s->host), fam == HEALTH_AF_INET6 ? "[::1]:%u" : "127.0.0.1:%u", port);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(s->stop_fd >= 0);
+	assert_int_equal(listen(lfd, 128), 0);
+	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+}
+
+/* false when the family is not available (IPv6 disabled) */
+static bool server_start(struct server *s, int fam, enum srv_mode mode)
+{
+	uint16_t port;
+	int fd = bound_socket(fam, &port);
+
+	if (fd < 0)
+		return false;
+	server_start_fd(s, fam, fd, port, mode);
+	return true;
+}
+
+static void server_stop(struct server *s)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(s->stop_fd, &one, sizeof(one)), sizeof(one));
+	pthread_join(s->thread, NULL);
+	for (unsigned i = 0; i < s->n_held; i++)
+		close(s->held[i]);
+	close(s->lfd);
+	close(s->stop_fd);
+}
+
+/* ---- targets and waiting ---------------------------------------------------------------- */
+
+static struct health_target tcp_target(int fam, uint16_t port)
+{
+	struct health_target t = { 0 };
+
+	t.family = (uint8_t)fam;
+	loopback(fam, t.addr);
+	t.port = port;
+	t.type = HEALTH_TCP;
+	t.interval_ms = 50;
+	t.timeout_ms = 40;
+	t.rise = 2;
+	t.fall = 3;
+	return t;
+}
+
+static struct health_target http_target(int fam, uint16_t port, const char *path, uint16_t expect)
+{
+	struct health_target t = tcp_target(fam, port);
+
+	t.type = HEALTH_HTTP;
+	snprintf(t.path, sizeof(t.path), "%s", path);
+	t.expect_status = expect;
+	return t;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+enum wait_what { WAIT_CHECKS, WAIT_STATE, WAIT_OK_RUN };
+
+/* Polls every millisecond (no busy loop) until the status satisfies what >= / == v. */
+static struct health_status wait_for(struct health *h, const struct health_target *t,
+				     enum wait_what what, uint64_t v)
+{
+	struct health_status st;
+
+	for (int ms = 0; ms < WAIT_MS; ms++) {
+		assert_int_equal(health_get(h, t, &st), 0);
+		if ((what == WAIT_CHECKS && st.checks >= v) ||
+		    (what == WAIT_STATE && st.state == (enum health_state)v) ||
+		    (what == WAIT_OK_RUN && st.consecutive_ok >= v))
+			return st;
+		sleep_ms(1);
+	}
+	fail_msg("timed out waiting (what %d, value %llu): state %s, checks %llu, last %s", what,
+		 (unsigned long long)v, health_state_name(st.state), (unsigned long long)st.checks,
+		 st.last_text);
+	return st;
+}
+
+static bool event_fd_readable(struct health *h)
+{
+	struct pollfd pfd = { .fd = health_event_fd(h), .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return false;
+	assert_int_equal(read(pfd.fd, &v, sizeof(v)), sizeof(v)); /* clear it for the next check */
+	return true;
+}
+
+/* ---- pure parts ------------------------------------------------------------------------- */
+
+static void test_parse_status(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint16_t status;
+	} cases[] = {
+		{ "HTTP/1.0 200 OK\r\n", 0, 200 },
+		{ "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n", 0, 503 },
+		{ "HTTP/1.1 204\r\n", 0, 204 },        /* reason phrase is optional */
+		{ "HTTP/1.1 204 \r\n", 0, 204 },
+		{ "HTTP/1.0 301 Moved\n", 0, 301 },    /* bare LF, RFC 9112 2.2 */
+		{ "HTTP/1.1 200 O", -EAGAIN, 0 },      /* no line end yet */
+		{ "HTT", -EAGAIN, 0 },
+		{ "", -EAGAIN, 0 },
+		{ "HTTX", -EBADMSG, 0 },               /* refused before the newline */
+		{ "SSH-2.0-OpenSSH\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1 20 OK\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1 2000 OK\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1 099 Low\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1 600 High\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1  200 OK\r\n", -EBADMSG, 0 },
+		{ "HTTP/x.1 200 OK\r\n", -EBADMSG, 0 },
+		{ "HTTP/1.1\r\n", -EBADMSG, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t status = 0;
+		int rc = health_probe_parse_status(cases[i].in, strlen(cases[i].in), &status);
+
+		if (rc != cases[i].rc || (rc == 0 && status != cases[i].status))
+			fail_msg("case %zu \"%s\": rc %d status %u", i, cases[i].in, rc, status);
+	}
+}
+
+static void test_format_request(void **state)
+{
+	struct health_target t4 = http_target(HEALTH_AF_INET4, 8080, "/healthz?full=1", 200);
+	struct health_target t6 = http_target(HEALTH_AF_INET6, 80, "/", 200);
+	char buf[HEALTH_PROBE_REQ_MAX];
+
+	(void)state;
+	assert_true(health_probe_format_request(&t4, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "GET /healthz?full=1 HTTP/1.0\r\n"));
+	assert_non_null(strstr(buf, "\r\nHost: 127.0.0.1:8080\r\n"));
+	assert_non_null(strstr(buf, "\r\n\r\n"));
+	assert_true(health_probe_format_request(&t6, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\r\nHost: [::1]:80\r\n"));
+	assert_int_equal(health_probe_format_request(&t4, buf, 20), -ENOSPC);
+}
+
+static void test_validate(void **state)
+{
+	struct health *h = health_create();
+	struct health_target good = http_target(HEALTH_AF_INET4, 80, "/healthz", 200), bad[12];
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(health_target_valid(&good));
+	for (size_t i = 0; i < 12; i++)
+		bad[i] = good;
+	bad[n++].family = 5;
+	bad[n++].port = 0;
+	bad[n++].rise = 0;
+	bad[n++].fall = 0;
+	bad[n++].interval_ms = 0;
+	bad[n].timeout_ms = 60; /* > interval */
+	n++;
+	bad[n++].expect_status = 99;
+	bad[n++].type = (enum health_type)7;
+	snprintf(bad[n++].path, HEALTH_PATH_MAX, "healthz");         /* no leading '/' */
+	snprintf(bad[n++].path, HEALTH_PATH_MAX, "/a b");            /* SP ends the request-target */
+	snprintf(bad[n++].path, HEALTH_PATH_MAX, "/a\r\nX-Evil: 1"); /* header smuggling */
+	memset(bad[n++].path, 'a', HEALTH_PATH_MAX);                 /* no NUL */
+
+	assert_int_equal(health_set_targets(h, &good, 1), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct health_target two[2] = { good, bad[i] };
+
+		assert_false(health_target_valid(&bad[i]));
+		if (health_set_targets(h, two, 2) != -EINVAL)
+			fail_msg("bad target %zu accepted", i);
+		assert_int_equal(health_count(h), 1); /* a refused set changes nothing */
+	}
+	/* Path and expect mean nothing for TCP: junk there is not an error. */
+	bad[0] = good;
+	bad[0].type = HEALTH_TCP;
+	memset(bad[0].path, 'a', HEALTH_PATH_MAX);
+	bad[0].expect_status = 0;
+	assert_true(health_target_valid(&bad[0]));
+	health_destroy(h);
+}
+
+/* ---- probes against loopback servers ----------------------------------------------------- */
+
+static void test_tcp_up(void **state)
+{
+	struct health *h = health_create();
+	struct server s;
+	struct health_target t;
+	struct health_status st;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_ACCEPT_CLOSE));
+	t = tcp_target(HEALTH_AF_INET4, s.port);
+	assert_int_equal(health_set_targets(h, &t, 1), 0);
+
+	assert_int_equal(health_get(h, &t, &st), 0);
+	assert_int_equal(st.state, HEALTH_STATE_UNKNOWN); /* new: not proven, but routable */
+	assert_true(health_status_routable(&st));
+	assert_true(st.last_change_ms > 0);
+
+	st = wait_for(h, &t, WAIT_STATE, HEALTH_STATE_UP);
+	assert_int_equal(st.checks, 1); /* UNKNOWN -> UP on the first success, rise or not */
+	assert_int_equal(st.last_result, HEALTH_RESULT_OK);
+	assert_string_equal(st.last_text, "ok");
+	assert_true(st.last_latency_us < 40000);
+	assert_true(st.last_check_ms > 0);
+	/* Routability did not change, so nothing to rebuild. */
+	assert_int_equal(health_generation(h), 0);
+	assert_false(event_fd_readable(h));
+
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_tcp_fall_rise_exact(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t;
+	struct health_status st;
+	struct server s;
+	uint64_t changed_ms;
+	uint16_t port;
+	int fd = bound_socket(HEALTH_AF_INET4, &port);
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(fd >= 0);
+	t = tcp_target(HEALTH_AF_INET4, port);
+	t.interval_ms = 100; /* single checks must be observable */
+	assert_int_equal(health_set_targets(h, &t, 1), 0);
+
+	st = wait_for(h, &t, WAIT_CHECKS, 2);
+	assert_int_equal(st.checks, 2);
+	assert_int_equal(st.consecutive_fail, 2);
+	assert_int_equal(st.state, HEALTH_STATE_UNKNOWN); /* fall is 3 */
+	assert_int_equal(st.last_result, HEALTH_RESULT_REFUSED);
+	assert_string_equal(st.last_text, "refused");
+	assert_int_equal(health_generation(h), 0);
+
+	st = wait_for(h, &t, WAIT_CHECKS, 3);
+	assert_int_equal(st.checks, 3);
+	assert_int_equal(st.state, HEALTH_STATE_DOWN);
+	assert_false(health_status_routable(&st));
+	assert_int_equal(health_generation(h), 1);
+	assert_true(event_fd_readable(h));
+	changed_ms = st.last_change_ms;
+
+	/* The port starts listening: DOWN needs rise (2) successes in a row. */
+	server_start_fd(&s, HEALTH_AF_INET4, fd, port, SRV_ACCEPT_CLOSE);
+	st = wait_for(h, &t, WAIT_OK_RUN, 1);
+	assert_int_equal(st.consecutive_ok, 1);
+	assert_int_equal(st.state, HEALTH_STATE_DOWN);
+	assert_int_equal(st.last_change_ms, changed_ms);
+	assert_int_equal(health_generation(h), 1);
+
+	st = wait_for(h, &t, WAIT_OK_RUN, 2);
+	assert_int_equal(st.consecutive_ok, 2);
+	assert_int_equal(st.state, HEALTH_STATE_UP);
+	assert_true(st.last_change_ms >= changed_ms);
+	assert_int_equal(health_generation(h), 2);
+	assert_true(event_fd_readable(h));
+
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_http_status(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[3];
+	struct health_status st;
+	struct server s;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_HTTP));
+	t[0] = http_target(HEALTH_AF_INET4, s.port, "/healthz", 200);
+	t[1] = http_target(HEALTH_AF_INET4, s.port, "/wrong", 200);
+	t[2] = http_target(HEALTH_AF_INET4, s.port, "/wrong", 503); /* expect_status honoured */
+	for (int i = 0; i < 3; i++)
+		t[i].fall = 2;
+	assert_int_equal(health_set_targets(h, t, 3), 0);
+	assert_int_equal(health_count(h), 3);
+
+	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
+	assert_int_equal(st.last_http_status, 200);
+	assert_string_equal(st.last_text, "ok");
+
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.checks, 2);
+	assert_int_equal(st.last_result, HEALTH_RESULT_BAD_STATUS);
+	assert_int_equal(st.last_http_status, 503);
+	assert_string_equal(st.last_text, "bad status 503");
+
+	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_UP);
+	assert_int_equal(st.last_result, HEALTH_RESULT_OK);
+	assert_int_equal(st.last_http_status, 503);
+
+	health_destroy(h);
+	server_stop(&s);
+	assert_true(atomic_load(&s.requests) >= 4);
+	assert_int_equal(atomic_load(&s.host_ok), atomic_load(&s.requests));
+}
+
+static void test_http_timeout(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[2];
+	struct health_status st;
+	struct server s;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_SILENT));
+	t[0] = http_target(HEALTH_AF_INET4, s.port, "/healthz", 200);
+	t[0].fall = 2;
+	t[1] = tcp_target(HEALTH_AF_INET4, s.port); /* the handshake alone completes */
+	assert_int_equal(health_set_targets(h, t, 2), 0);
+
+	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.checks, 2);
+	assert_int_equal(st.last_result, HEALTH_RESULT_TIMEOUT);
+	assert_string_equal(st.last_text, "timeout");
+	assert_true(st.last_latency_us >= 40000);
+	assert_true(st.last_latency_us < 40000 + 500000); /* the deadline is kept, give or take a scheduler */
+
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_UP);
+	assert_int_equal(st.last_result, HEALTH_RESULT_OK);
+
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_http_bad_response(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t;
+	struct health_status st;
+	struct server s;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_GARBAGE));
+	t = http_target(HEALTH_AF_INET4, s.port, "/healthz", 200);
+	t.fall = 1;
+	assert_int_equal(health_set_targets(h, &t, 1), 0);
+	st = wait_for(h, &t, WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.checks, 1);
+	assert_int_equal(st.last_result, HEALTH_RESULT_BAD_RESPONSE);
+	assert_string_equal(st.last_text, "bad_response");
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_dedup(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[3];
+	struct health_status st, gone;
+	struct server s;
+	unsigned accepted;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_ACCEPT_CLOSE));
+	t[0] = tcp_target(HEALTH_AF_INET4, s.port);
+	t[1] = t[0]; /* the same backend behind a second VIP */
+	t[2] = t[0];
+	snprintf(t[2].path, sizeof(t[2].path), "/ignored-for-tcp"); /* still the same TCP check */
+	t[2].expect_status = 204;
+	t[2].addr[7] = 0xee; /* past an IPv4 address: not part of it */
+	assert_int_equal(health_set_targets(h, t, 3), 0);
+	assert_int_equal(health_count(h), 1);
+
+	st = wait_for(h, &t[1], WAIT_CHECKS, 5);
+	assert_int_equal(health_get(h, &t[2], &st), 0); /* every alias finds the one probe */
+	assert_int_equal(health_set_targets(h, NULL, 0), 0); /* stop probing */
+	assert_int_equal(health_count(h), 0);
+	assert_int_equal(health_get(h, &t[0], &gone), -ENOENT);
+	sleep_ms(30); /* let the server accept the last connection */
+	accepted = atomic_load(&s.accepted);
+	/* One probe, not three: one connection per check (one more if a probe ended meanwhile). */
+	assert_true(accepted >= st.checks && accepted <= st.checks + 1);
+
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_state_kept_across_sets(void **state)
+{
+	struct health *h = health_create();
+	struct health_target a, b, a_slower, both[3];
+	struct health_status st, st2;
+	uint16_t port_a, port_b;
+	int fa = bound_socket(HEALTH_AF_INET4, &port_a);
+	int fb = bound_socket(HEALTH_AF_INET4, &port_b);
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(fa >= 0 && fb >= 0);
+	a = tcp_target(HEALTH_AF_INET4, port_a);
+	a.fall = 2;
+	b = tcp_target(HEALTH_AF_INET4, port_b);
+	assert_int_equal(health_set_targets(h, &a, 1), 0);
+	st = wait_for(h, &a, WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(health_generation(h), 1);
+
+	/* A reload that lists a again (twice) and adds b: a stays DOWN with its history. */
+	both[0] = b;
+	both[1] = a;
+	both[2] = a;
+	assert_int_equal(health_set_targets(h, both, 3), 0);
+	assert_int_equal(health_count(h), 2);
+	assert_int_equal(health_get(h, &a, &st2), 0);
+	assert_int_equal(st2.state, HEALTH_STATE_DOWN);
+	assert_true(st2.checks >= st.checks);
+	assert_int_equal(st2.last_change_ms, st.last_change_ms);
+	assert_int_equal(health_get(h, &b, &st2), 0);
+	assert_int_equal(st2.state, HEALTH_STATE_UNKNOWN);
+	assert_int_equal(health_generation(h), 1); /* a reload is not a transition */
+
+	/* Changing a check's parameters makes a new target, which starts over. */
+	a_slower = a;
+	a_slower.interval_ms = 80;
+	assert_int_equal(health_set_targets(h, &a_slower, 1), 0);
+	assert_int_equal(health_count(h), 1);
+	assert_int_equal(health_get(h, &a, &st2), -ENOENT);
+	assert_int_equal(health_get(h, &b, &st2), -ENOENT);
+	assert_int_equal(health_get(h, &a_slower, &st2), 0);
+	assert_int_equal(st2.state, HEALTH_STATE_UNKNOWN);
+
+	health_destroy(h);
+	close(fa);
+	close(fb);
+}
+
+static void test_ipv6(void **state)
+{
+	struct health *h;
+	struct health_target t[3];
+	struct health_status st;
+	struct server tcp, http;
+	uint16_t port;
+	int fd;
+
+	(void)state;
+	if (!server_start(&tcp, HEALTH_AF_INET6, SRV_ACCEPT_CLOSE))
+		skip(); /* no ::1 in this environment */
+	assert_true(server_start(&http, HEALTH_AF_INET6, SRV_HTTP));
+	fd = bound_socket(HEALTH_AF_INET6, &port);
+	assert_true(fd >= 0);
+	h = health_create();
+	assert_non_null(h);
+	t[0] = tcp_target(HEALTH_AF_INET6, tcp.port);
+	t[1] = http_target(HEALTH_AF_INET6, http.port, "/healthz", 200);
+	t[2] = tcp_target(HEALTH_AF_INET6, port);
+	t[2].fall = 2;
+	assert_int_equal(health_set_targets(h, t, 3), 0);
+
+	wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_UP);
+	assert_int_equal(st.last_http_status, 200);
+	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.last_result, HEALTH_RESULT_REFUSED);
+
+	health_destroy(h);
+	server_stop(&tcp);
+	server_stop(&http);
+	close(fd);
+	assert_int_equal(atomic_load(&http.host_ok), atomic_load(&http.requests)); /* "[::1]:port" */
+}
+
+/* Targets removed, replaced and destroyed with probes in flight: ASan checks the lifetimes. */
+static void test_churn_in_flight(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[32];
+	struct server s;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_SILENT));
+	for (int i = 0; i < 32; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/p%d", i);
+		t[i] = http_target(HEALTH_AF_INET4, s.port, path, 200);
+	}
+	for (int round = 0; round < 5; round++) {
+		assert_int_equal(health_set_targets(h, t, 32), 0);
+		sleep_ms(30); /* some probes are now waiting on the silent server */
+		assert_int_equal(health_set_targets(h, t + 16, 16), 0);
+		sleep_ms(5);
+		assert_int_equal(health_set_targets(h, NULL, 0), 0);
+	}
+	assert_int_equal(health_set_targets(h, t, 32), 0);
+	sleep_ms(30);
+	health_destroy(h); /* with probes in flight */
+	server_stop(&s);
+}
+
+/* New targets are spread over their first interval, not probed in the same millisecond. */
+static void test_jitter(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[64];
+	struct server s;
+	unsigned checked = 0;
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(server_start(&s, HEALTH_AF_INET4, SRV_ACCEPT_CLOSE));
+	for (int i = 0; i < 64; i++) {
+		t[i] = tcp_target(HEALTH_AF_INET4, s.port);
+		t[i].interval_ms = 400;
+		t[i].fall = (uint8_t)(i + 1); /* distinct targets on one server */
+	}
+	assert_int_equal(health_set_targets(h, t, 64), 0);
+	assert_int_equal(health_count(h), 64);
+	sleep_ms(200);
+	for (int i = 0; i < 64; i++) {
+		struct health_status st;
+
+		assert_int_equal(health_get(h, &t[i], &st), 0);
+		assert_true(st.checks <= 1);
+		checked += st.checks > 0;
+	}
+	/* Uniform starts over 400 ms: about half by now; all or none would mean no spread. */
+	assert_true(checked >= 4 && checked <= 60);
+	health_destroy(h);
+	server_stop(&s);
+}
+
+static void test_too_many(void **state)
+{
+	struct health *h = health_create();
+	uint32_t n = HEALTH_TARGETS_MAX + 1;
+	struct health_target *t = calloc(n, sizeof(*t));
+	struct health_target one = tcp_target(HEALTH_AF_INET4, 9);
+
+	(void)state;
+	assert_non_null(h);
+	assert_non_null(t);
+	assert_int_equal(health_set_targets(h, &one, 1), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		t[i] = tcp_target(HEALTH_AF_INET4, (uint16_t)(1 + i % 65535));
+		t[i].interval_ms = 1000 + i / 65535; /* distinct even past 65535 ports */
+	}
+	assert_int_equal(health_set_targets(h, t, n), -E2BIG);
+	assert_int_equal(health_count(h), 1); /* unchanged */
+	/* Duplicates do not count against the limit. */
+	for (uint32_t i = HEALTH_TARGETS_MAX; i < n; i++)
+		t[i] = t[0];
+	assert_int_equal(health_set_targets(h, NULL, 0), 0);
+	health_destroy(h); /* before the probes of the next set would start */
+	free(t);
+}
+
+static void test_none_type(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t = tcp_target(HEALTH_AF_INET4, 9);
+	struct health_status st;
+
+	(void)state;
+	assert_non_null(h);
+	t.type = HEALTH_NONE;
+	assert_int_equal(health_set_targets(h, &t, 1), 0);
+	sleep_ms(60);
+	assert_int_equal(health_get(h, &t, &st), 0);
+	assert_int_equal(st.state, HEALTH_STATE_UP);
+	assert_int_equal(st.checks, 0);
+	health_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_status),
+		cmocka_unit_test(test_format_request),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_tcp_up),
+		cmocka_unit_test(test_tcp_fall_rise_exact),
+		cmocka_unit_test(test_http_status),
+		cmocka_unit_test(test_http_timeout),
+		cmocka_unit_test(test_http_bad_response),
+		cmocka_unit_test(test_dedup),
+		cmocka_unit_test(test_state_kept_across_sets),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_churn_in_flight),
+		cmocka_unit_test(test_jitter),
+		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_none_type),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
