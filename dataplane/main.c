@@ -621,6 +621,12 @@ int main(int argc, char **argv)
 
 	if (dataplane_ports(&dp, err, sizeof(err)))
 		return fail(&dp, err);
+	for (i = 0; i < dp.n_ports && i < 8; i++) {
+		struct rte_ether_addr mac;
+
+		if (rte_eth_macaddr_get(dp.ports[i], &mac) == 0)
+			memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+	}
 	dataplane_placement(&dp, mismatch);
 
 	fp.capacity = dp.o.flows;

@@ -105,6 +105,8 @@ struct keel_region {
 	 */
 	uint64_t port_missed[8];   /* dropped by the NIC: RX queues full */
 	uint64_t port_nombuf[8];   /* RX mbuf allocation failures */
+	/* Each port's MAC (dp: wo before RUNNING): the source MAC keel-control puts in snapshots. */
+	uint8_t port_mac[8][8];
 } __attribute__((aligned(64)));
 
 static inline struct keel_worker_status *keel_region_status(struct keel_region *r, uint32_t w)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -666,9 +667,22 @@ static void test_ipv6(void **state)
 	assert_int_equal(atomic_load(&http.host_ok), atomic_load(&http.requests)); /* "[::1]:port" */
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 /* Targets removed, replaced and destroyed with probes in flight: ASan checks the lifetimes. */
 static void test_churn_in_flight(void **state)
 {
+	int fds_before = count_fds();
 	struct health *h = health_create();
 	struct health_target t[32];
 	struct server s;
@@ -693,6 +707,7 @@ static void test_churn_in_flight(void **state)
 	sleep_ms(30);
 	health_destroy(h); /* with probes in flight */
 	server_stop(&s);
+	assert_int_equal(count_fds(), fds_before); /* every probe socket was closed */
 }
 
 /* New targets are spread over their first interval, not probed in the same millisecond. */
@@ -740,15 +755,16 @@ static void test_too_many(void **state)
 	assert_int_equal(health_set_targets(h, &one, 1), 0);
 	for (uint32_t i = 0; i < n; i++) {
 		t[i] = tcp_target(HEALTH_AF_INET4, (uint16_t)(1 + i % 65535));
-		t[i].interval_ms = 1000 + i / 65535; /* distinct even past 65535 ports */
+		/* Distinct; a minute-long interval so the jitter starts next to no probe here. */
+		t[i].interval_ms = 60000 + i / 65535;
 	}
 	assert_int_equal(health_set_targets(h, t, n), -E2BIG);
 	assert_int_equal(health_count(h), 1); /* unchanged */
 	/* Duplicates do not count against the limit. */
-	for (uint32_t i = HEALTH_TARGETS_MAX; i < n; i++)
-		t[i] = t[0];
-	assert_int_equal(health_set_targets(h, NULL, 0), 0);
-	health_destroy(h); /* before the probes of the next set would start */
+	t[n - 1] = t[0];
+	assert_int_equal(health_set_targets(h, t, n), 0);
+	assert_int_equal(health_count(h), HEALTH_TARGETS_MAX);
+	health_destroy(h);
 	free(t);
 }
 

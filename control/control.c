@@ -1,0 +1,467 @@
+/* keel-control's core: the running configuration and its state, health, publishing, and the read-only views. */
+#include "control.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "control_priv.h"
+#include "drop.h"
+#include "health.h"
+#include "ids.h"
+#include "maglev.h"
+#include "neighbours.h"
+#include "pipeline.h"
+#include "seam.h"
+#include "spec.h"
+#include "state.h"
+
+uint64_t control_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t control_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- health ------------------------------------------------------------------ */
+
+void control_health_target(const struct config_vip *v, const struct config_backend *b,
+			   struct health_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->family = b->family;
+	memcpy(t->addr, b->addr, 16);
+	t->port = v->health.port ? v->health.port : v->port;
+	t->type = v->health.type == CONFIG_HEALTH_HTTP ? HEALTH_HTTP :
+		  v->health.type == CONFIG_HEALTH_TCP ? HEALTH_TCP : HEALTH_NONE;
+	snprintf(t->path, sizeof(t->path), "%s", v->health.path);
+	t->expect_status = v->health.expect_status;
+	t->interval_ms = v->health.interval_ms;
+	t->timeout_ms = v->health.timeout_ms;
+	t->rise = v->health.rise;
+	t->fall = v->health.fall;
+}
+
+/* spec_health_fn over the live checker (the control's mutex is held). */
+static int healthy(void *arg, const struct config_vip *v, const struct config_backend *b)
+{
+	struct keel_control *c = arg;
+	struct health_status st;
+	struct health_target t;
+
+	if (v->health.type == CONFIG_HEALTH_NONE || (!v->port && !v->health.port))
+		return 1;
+	control_health_target(v, b, &t);
+	if (health_get(c->health, &t, &st))
+		return 1; /* not checked yet: a new backend starts up */
+	return health_status_routable(&st);
+}
+
+static void health_sync(struct keel_control *c)
+{
+	const struct keel_config *cfg = c->cfg;
+	struct health_target *t;
+	uint32_t i, j, n = 0;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		n += cfg->vips[i].n_backends;
+	t = calloc(n ? n : 1, sizeof(*t));
+	if (!t)
+		return;
+	n = 0;
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		/* An all-ports VIP checks on its health port; without one it is not probed. */
+		if (v->health.type == CONFIG_HEALTH_NONE || (!v->port && !v->health.port))
+			continue;
+		for (j = 0; j < v->n_backends; j++)
+			control_health_target(v, &v->backends[j], &t[n++]);
+	}
+	health_set_targets(c->health, t, n);
+	free(t);
+}
+
+/* --- the dataplane -------------------------------------------------------------- */
+
+static void seam_drop(struct keel_control *c)
+{
+	if (c->seam)
+		keel_seam_close(c->seam);
+	c->seam = NULL;
+	c->dp_alive = false;
+}
+
+/* Map the dataplane's region; a new epoch means a (re)started dataplane: publish everything to it. */
+static void seam_attach(struct keel_control *c)
+{
+	char path[256];
+	struct stat st;
+
+	if (c->seam) {
+		/* A restarted dataplane replaces the file: our mapping would be of the old one. */
+		if (keel_region_path(c->cfg->instance, path, sizeof(path)) || stat(path, &st) ||
+		    st.st_ino != c->seam_ino || !keel_seam_alive(c->seam))
+			seam_drop(c);
+		else
+			return;
+	}
+	c->seam = keel_seam_open(c->cfg->instance);
+	if (!c->seam)
+		return;
+	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
+		c->seam_ino = st.st_ino;
+	if (!keel_seam_alive(c->seam)) {
+		seam_drop(c);
+		return;
+	}
+	c->dp_alive = true;
+	if (keel_seam_region(c->seam)->epoch != c->seam_epoch) {
+		c->seam_epoch = keel_seam_region(c->seam)->epoch;
+		c->need_publish = true;
+		c->log(c, "dataplane %s attached (epoch %016llx, pid %u)", c->cfg->instance,
+		       (unsigned long long)c->seam_epoch, keel_seam_region(c->seam)->pid);
+	}
+}
+
+static uint64_t workers_min_gen(struct keel_control *c, uint64_t *max)
+{
+	struct keel_region *r = keel_seam_region(c->seam);
+	uint64_t lo = UINT64_MAX, hi = 0;
+	uint32_t w;
+
+	for (w = 0; w < r->n_workers; w++) {
+		uint64_t g = __atomic_load_n(&keel_region_status(r, w)->active_generation,
+					     __ATOMIC_ACQUIRE);
+		lo = g < lo ? g : lo;
+		hi = g > hi ? g : hi;
+	}
+	*max = hi;
+	return lo;
+}
+
+static void next_hop(struct keel_control *c, uint8_t mac[6])
+{
+	const struct keel_config *cfg = c->cfg;
+	uint64_t now = control_now_ms();
+
+	if (cfg->has_gateway_mac) {
+		memcpy(mac, cfg->gateway_mac, 6);
+		c->gw_ok = true;
+		return;
+	}
+	if (cfg->has_gateway && (now - c->gw_checked_ms >= 1000 || !c->gw_ok)) {
+		uint8_t m[6];
+
+		c->gw_checked_ms = now;
+		if (neighbours_resolve(cfg->gateway_family, cfg->gateway, m) == 0) {
+			if (!c->gw_ok || memcmp(m, c->gw_mac, 6))
+				c->need_publish = true; /* the next hop moved: republish */
+			memcpy(c->gw_mac, m, 6);
+			c->gw_ok = true;
+		}
+	}
+	memcpy(mac, c->gw_mac, 6);
+}
+
+/*
+ * Publish the running state as generation gen (bump: one past the current).
+ * A dataplane that already runs the current generation needs nothing.
+ */
+static int publish(struct keel_control *c, bool bump)
+{
+	struct spec_inputs in = { .cfg = c->cfg, .ids = c->ids, .healthy = healthy, .arg = c };
+	struct spec_out out;
+	uint64_t gen, lo, hi;
+	const char *why = "";
+	char err[256];
+	int ret;
+
+	seam_attach(c);
+	if (!c->seam) {
+		c->need_publish = true;
+		return -EPIPE;
+	}
+	lo = workers_min_gen(c, &hi);
+	if (!bump && lo == hi && hi == c->generation && c->generation) {
+		c->need_publish = false;
+		return 0;
+	}
+	gen = bump || !c->generation ? c->generation + 1 : c->generation;
+	if (hi >= gen)
+		gen = hi + 1;
+	next_hop(c, in.gw_mac);
+	memcpy(in.src_mac, keel_seam_region(c->seam)->port_mac[0], 6);
+	in.generation = gen;
+	ret = spec_build(&in, &out);
+	if (ret) {
+		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = keel_seam_publish(c->seam, &out.spec, c->p.publish_timeout_ms, &why);
+	if (ret) {
+		c->publish_failures++;
+		snprintf(c->publish_error, sizeof(c->publish_error), "generation %llu: %s",
+			 (unsigned long long)gen, why);
+		c->log(c, "publish failed: %s", c->publish_error);
+		c->need_publish = true;
+		spec_free(&out);
+		return ret;
+	}
+	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
+	spec_free(&out);
+	c->publishes++;
+	c->publish_error[0] = 0;
+	c->need_publish = false;
+	c->last_publish_ms = control_now_ms();
+	if (gen != c->generation) {
+		c->generation = gen;
+		/* The generation is part of the state: a restart must not disturb the dataplane. */
+		if (state_save(c->state_dir, c->generation, c->cfg, c->ids, err, sizeof(err)))
+			c->log(c, "persisting generation %llu: %s", (unsigned long long)gen, err);
+	}
+	return 0;
+}
+
+/* --- life cycle --------------------------------------------------------------- */
+
+static void __attribute__((format(printf, 2, 3))) log_stderr(struct keel_control *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)c;
+	va_start(ap, fmt);
+	fprintf(stderr, "keel-control: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+struct keel_control *control_create(const struct control_params *p, char *why, size_t whylen)
+{
+	struct keel_control *c = calloc(1, sizeof(*c));
+	struct config_error err = { 0 };
+	int ret;
+
+	if (!c) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	c->p = *p;
+	c->log = log_stderr;
+	if (!c->p.max_move_share)
+		c->p.max_move_share = 0.5;
+	if (!c->p.publish_timeout_ms)
+		c->p.publish_timeout_ms = 2000;
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", p->state_dir ? p->state_dir : "/var/lib/keel");
+	snprintf(c->config_path, sizeof(c->config_path), "%s", p->config_path ? p->config_path : "");
+	pthread_mutex_init(&c->mu, NULL);
+	c->started_ms = control_wall_ms();
+
+	ret = state_load(c->state_dir, &c->generation, &c->cfg, &c->ids, why, whylen);
+	if (ret == -ENOENT) {
+		/* First start: the file is the state. */
+		if (!c->config_path[0]) {
+			snprintf(why, whylen, "no state in %s and no --config file", c->state_dir);
+			goto out_free;
+		}
+		if (config_load_file(c->config_path, &c->cfg, &err)) {
+			snprintf(why, whylen, "%s", err.msg);
+			goto out_free;
+		}
+		c->ids = ids_new();
+		if (!c->ids || ids_sync(c->ids, c->cfg, control_now_ms())) {
+			snprintf(why, whylen, "cannot assign ids");
+			goto out_free;
+		}
+		if (state_save(c->state_dir, 0, c->cfg, c->ids, why, whylen))
+			goto out_free;
+	} else if (ret) {
+		goto out_free;
+	}
+	c->health = health_create();
+	if (!c->health) {
+		snprintf(why, whylen, "cannot start the health checker: %s", strerror(errno));
+		goto out_free;
+	}
+	health_sync(c);
+	c->need_publish = true;
+	c->health_gen = health_generation(c->health);
+	return c;
+
+out_free:
+	config_free(c->cfg);
+	ids_free(c->ids);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	return NULL;
+}
+
+void control_destroy(struct keel_control *c)
+{
+	if (!c)
+		return;
+	if (c->health)
+		health_destroy(c->health);
+	seam_drop(c);
+	config_free(c->cfg);
+	ids_free(c->ids);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* Health flapping is coalesced: at most one health-driven publish per interval. */
+#define HEALTH_PUBLISH_MIN_MS 500
+
+void control_tick(struct keel_control *c)
+{
+	uint64_t now = control_now_ms(), hg;
+
+	pthread_mutex_lock(&c->mu);
+	seam_attach(c);
+	if (c->seam) {
+		uint8_t mac[6];
+
+		next_hop(c, mac);
+	}
+	hg = health_generation(c->health);
+	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
+		c->health_gen = hg;
+		c->last_health_publish_ms = now;
+		c->health_publishes++;
+		publish(c, true);
+	} else if (c->need_publish && c->seam) {
+		publish(c, false);
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* --- apply ---------------------------------------------------------------------- */
+
+static int apply_locked(struct keel_control *c, struct keel_config *next, unsigned int flags,
+			json_t **report, char *why, size_t whylen)
+{
+	struct ids *ids = ids_clone(c->ids);
+	double moved = 0;
+	bool emptied = false, changed = !config_equal(c->cfg, next);
+	json_t *preview = NULL, *warn;
+	int ret = 0;
+	size_t i;
+
+	if (!ids || ids_sync(ids, next, control_now_ms())) {
+		snprintf(why, whylen, "out of ids (VIPs or backends)");
+		ret = -EINVAL;
+		goto out;
+	}
+	preview = spec_preview(c->cfg, next, healthy, c, &moved, &emptied);
+	if (!preview) {
+		snprintf(why, whylen, "cannot build the preview");
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (!(flags & CONTROL_APPLY_FORCE)) {
+		if (emptied) {
+			snprintf(why, whylen, "refused: a VIP would be left without any backend (force to apply)");
+			ret = -EPERM;
+		} else if (moved > c->p.max_move_share) {
+			snprintf(why, whylen,
+				 "refused: %.1f%% of a VIP's slots would move, over the %.0f%% limit (force to apply)",
+				 moved * 100, c->p.max_move_share * 100);
+			ret = -EPERM;
+		}
+	}
+	if (!ret && !(flags & CONTROL_APPLY_DRY_RUN) && changed) {
+		char err[256];
+
+		if (state_save(c->state_dir, c->generation + 1, next, ids, err, sizeof(err))) {
+			snprintf(why, whylen, "not applied, state not persisted: %s", err);
+			ret = -EIO;
+			goto out;
+		}
+		config_free(c->cfg);
+		ids_free(c->ids);
+		c->cfg = next;
+		c->ids = ids;
+		next = NULL;
+		ids = NULL;
+		c->generation++;
+		c->applies++;
+		health_sync(c);
+		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
+		publish(c, false);
+	}
+	if (report) {
+		warn = json_array();
+		for (i = 0; next && i < next->n_warnings; i++)
+			json_array_append_new(warn, json_string(next->warnings[i]));
+		for (i = 0; !next && i < c->cfg->n_warnings; i++)
+			json_array_append_new(warn, json_string(c->cfg->warnings[i]));
+		*report = json_pack("{s:b,s:b,s:b,s:I,s:O,s:o,s:b,s:s?}", "applied",
+				    !ret && !(flags & CONTROL_APPLY_DRY_RUN) && changed, "dry_run",
+				    !!(flags & CONTROL_APPLY_DRY_RUN), "changed", changed, "generation",
+				    (json_int_t)c->generation, "preview", preview, "warnings", warn,
+				    "published", !c->need_publish, "publish_error",
+				    c->publish_error[0] ? c->publish_error : NULL);
+	}
+	if (ret)
+		c->refused++;
+out:
+	json_decref(preview);
+	ids_free(ids);
+	config_free(next);
+	return ret;
+}
+
+int control_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		  json_t **report, char *why, size_t whylen)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->mu);
+	ret = apply_locked(c, next, flags, report, why, whylen);
+	pthread_mutex_unlock(&c->mu);
+	return ret;
+}
+
+int control_reload(struct keel_control *c, char *why, size_t whylen)
+{
+	struct config_error err = { 0 };
+	struct keel_config *next = NULL;
+
+	if (!c->config_path[0]) {
+		snprintf(why, whylen, "no configuration file to reload");
+		return -EINVAL;
+	}
+	if (config_load_file(c->config_path, &next, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		return -EINVAL;
+	}
+	/* The operator edited the file on purpose: its disruption is theirs to decide. */
+	return control_apply(c, next, CONTROL_APPLY_FORCE, NULL, why, whylen);
+}
+
+json_t *control_diff_json(struct keel_control *c, const struct keel_config *next)
+{
+	json_t *p;
+
+	pthread_mutex_lock(&c->mu);
+	p = spec_preview(c->cfg, next, healthy, c, NULL, NULL);
+	pthread_mutex_unlock(&c->mu);
+	return p;
+}

@@ -1,0 +1,195 @@
+/* Prometheus text exposition (format 0.0.4) of keel-control's and the dataplane's figures, written by hand. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control_priv.h"
+#include "drop.h"
+#include "pipeline.h"
+
+/*
+ * Labels come from the configuration only (VIP names, backend addresses,
+ * worker numbers, drop reasons), never from traffic, so the number of series
+ * is bounded by what the operator configured. Every configured VIP and
+ * backend has its series from the start, at zero.
+ */
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* VIP names are [A-Za-z0-9_.-] (config validation), addresses are inet_ntop text: no escaping needed. */
+static const char *addr_str(const uint8_t *a, uint8_t family, char *buf, size_t len)
+{
+	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len);
+	return buf;
+}
+
+void control_metrics(struct keel_control *c, FILE *f)
+{
+	struct keel_worker_counters *k = calloc(1, sizeof(*k));
+	const struct keel_config *cfg;
+	struct keel_region *r = NULL;
+	char a[INET6_ADDRSTRLEN];
+	uint32_t i, j, w;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&c->mu);
+	cfg = c->cfg;
+	if (c->seam && keel_seam_alive(c->seam)) {
+		r = keel_seam_region(c->seam);
+		keel_seam_sum_counters(c->seam, k);
+	}
+
+	head(f, "keel_build_info", "gauge", "Keel build; the value is always 1.");
+	fprintf(f, "keel_build_info{version=\"0.1.0\"} 1\n");
+	head(f, "keel_dataplane_up", "gauge", "Whether keel-dataplane is running and attached.");
+	fprintf(f, "keel_dataplane_up %d\n", r != NULL);
+	head(f, "keel_generation", "gauge", "Generation of the running forwarding state.");
+	fprintf(f, "keel_generation %" PRIu64 "\n", c->generation);
+	head(f, "keel_publishes_total", "counter", "Snapshots published to the dataplane.");
+	fprintf(f, "keel_publishes_total %" PRIu64 "\n", c->publishes);
+	head(f, "keel_publish_failures_total", "counter", "Snapshot publications that failed.");
+	fprintf(f, "keel_publish_failures_total %" PRIu64 "\n", c->publish_failures);
+	head(f, "keel_config_applies_total", "counter", "Configuration changes applied.");
+	fprintf(f, "keel_config_applies_total %" PRIu64 "\n", c->applies);
+	head(f, "keel_config_refused_total", "counter", "Configuration changes refused.");
+	fprintf(f, "keel_config_refused_total %" PRIu64 "\n", c->refused);
+
+	head(f, "keel_received_packets_total", "counter", "Packets received by the workers.");
+	fprintf(f, "keel_received_packets_total %" PRIu64 "\n", k->core.rx_pkts);
+	head(f, "keel_received_bytes_total", "counter", "Bytes received by the workers.");
+	fprintf(f, "keel_received_bytes_total %" PRIu64 "\n", k->core.rx_bytes);
+	head(f, "keel_forwarded_packets_total", "counter", "Packets encapsulated to a backend.");
+	fprintf(f, "keel_forwarded_packets_total %" PRIu64 "\n", k->core.fwd_pkts);
+	head(f, "keel_answered_packets_total", "counter", "ICMP answers sent by the load balancer.");
+	fprintf(f, "keel_answered_packets_total %" PRIu64 "\n", k->core.reply_pkts);
+	head(f, "keel_kernel_packets_total", "counter", "Packets handed to the kernel (exception path).");
+	fprintf(f, "keel_kernel_packets_total %" PRIu64 "\n", k->core.kernel_pkts);
+	head(f, "keel_tx_refused_packets_total", "counter", "Packets the NIC refused to send.");
+	fprintf(f, "keel_tx_refused_packets_total %" PRIu64 "\n", k->tx_dropped);
+	head(f, "keel_dropped_packets_total", "counter", "Packets dropped, by reason.");
+	for (i = 1; i < KEEL_DROP_MAX; i++)
+		fprintf(f, "keel_dropped_packets_total{reason=\"%s\"} %" PRIu64 "\n", keel_drop_name(i),
+			k->core.drops[i]);
+
+	head(f, "keel_flow_table_entries", "gauge", "Tracked flows, summed over workers.");
+	fprintf(f, "keel_flow_table_entries %" PRIu64 "\n", k->flows.occupancy);
+	head(f, "keel_flow_table_lookups_total", "counter", "Flow-table lookups by result.");
+	fprintf(f, "keel_flow_table_lookups_total{result=\"hit\"} %" PRIu64 "\n", k->flows.hits);
+	fprintf(f, "keel_flow_table_lookups_total{result=\"miss\"} %" PRIu64 "\n", k->flows.misses);
+	head(f, "keel_flow_table_evictions_total", "counter", "Live flows pushed out of a full table.");
+	fprintf(f, "keel_flow_table_evictions_total %" PRIu64 "\n", k->flows.evictions);
+	head(f, "keel_flow_table_untracked_total", "counter", "New flows forwarded untracked (new-flow rate).");
+	fprintf(f, "keel_flow_table_untracked_total %" PRIu64 "\n", k->flows.insert_skipped);
+
+	head(f, "keel_vip_packets_total", "counter", "Packets forwarded per VIP.");
+	for (i = 0; i < cfg->n_vips; i++) {
+		int id = ids_vip(c->ids, cfg->vips[i].name);
+
+		fprintf(f, "keel_vip_packets_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
+			id >= 0 ? k->core.vip[id].pkts : 0);
+	}
+	head(f, "keel_vip_bytes_total", "counter", "Bytes forwarded per VIP (as received).");
+	for (i = 0; i < cfg->n_vips; i++) {
+		int id = ids_vip(c->ids, cfg->vips[i].name);
+
+		fprintf(f, "keel_vip_bytes_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
+			id >= 0 ? k->core.vip[id].bytes : 0);
+	}
+	head(f, "keel_vip_panic", "gauge", "1 while the VIP's panic threshold makes it ignore health checks.");
+	for (i = 0; i < cfg->n_vips; i++)
+		fprintf(f, "keel_vip_panic{vip=\"%s\"} %d\n", cfg->vips[i].name, c->panic[i]);
+
+	{
+		static const struct {
+			const char *name, *help;
+			int what;
+		} per_be[] = {
+			{ "keel_backend_packets_total", "Packets forwarded per backend.", 0 },
+			{ "keel_backend_bytes_total", "Bytes forwarded per backend (as received).", 1 },
+			{ "keel_backend_new_flows_total", "Flows assigned to the backend.", 2 },
+		};
+
+		for (w = 0; w < 3; w++) {
+			head(f, per_be[w].name, "counter", per_be[w].help);
+			for (i = 0; i < cfg->n_vips; i++) {
+				const struct config_vip *v = &cfg->vips[i];
+
+				for (j = 0; j < v->n_backends; j++) {
+					const struct config_backend *b = &v->backends[j];
+					int id = ids_backend(c->ids, v->name, b->addr, b->family);
+					uint64_t val = 0;
+
+					if (id >= 0)
+						val = per_be[w].what == 0 ? k->core.backend[id].pkts :
+						      per_be[w].what == 1 ? k->core.backend[id].bytes :
+									    k->core.backend[id].new_flows;
+					fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
+						per_be[w].name, v->name,
+						addr_str(b->addr, b->family, a, sizeof(a)), val);
+				}
+			}
+		}
+	}
+	for (w = 0; w < 2; w++) {
+		if (w == 0)
+			head(f, "keel_backend_up", "gauge",
+			     "1 when the backend passes its health check (or has none).");
+		else
+			head(f, "keel_backend_check_latency_seconds", "gauge",
+			     "Duration of the backend's last health check.");
+		for (i = 0; i < cfg->n_vips; i++) {
+			const struct config_vip *v = &cfg->vips[i];
+
+			for (j = 0; j < v->n_backends; j++) {
+				const struct config_backend *b = &v->backends[j];
+				struct health_status st = { 0 };
+				struct health_target t;
+				int up = 1;
+
+				addr_str(b->addr, b->family, a, sizeof(a));
+				if (v->health.type != CONFIG_HEALTH_NONE) {
+					control_health_target(v, b, &t);
+					if (!health_get(c->health, &t, &st))
+						up = health_status_routable(&st);
+				}
+				if (w == 0)
+					fprintf(f, "keel_backend_up{vip=\"%s\",backend=\"%s\"} %d\n",
+						v->name, a, up);
+				else
+					fprintf(f, "keel_backend_check_latency_seconds{vip=\"%s\",backend=\"%s\"} %.6f\n",
+						v->name, a, st.last_latency_us / 1e6);
+			}
+		}
+	}
+
+	if (r) {
+		head(f, "keel_worker_generation", "gauge", "Generation each worker forwards with.");
+		for (w = 0; w < r->n_workers; w++)
+			fprintf(f, "keel_worker_generation{worker=\"%u\"} %" PRIu64 "\n", w,
+				keel_region_status(r, w)->active_generation);
+		head(f, "keel_worker_busy_cycles_total", "counter", "TSC cycles spent in loops that moved packets.");
+		for (w = 0; w < r->n_workers; w++)
+			fprintf(f, "keel_worker_busy_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
+				keel_region_status(r, w)->busy_cycles);
+		head(f, "keel_worker_idle_cycles_total", "counter", "TSC cycles spent in empty polls.");
+		for (w = 0; w < r->n_workers; w++)
+			fprintf(f, "keel_worker_idle_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
+				keel_region_status(r, w)->idle_cycles);
+		head(f, "keel_worker_numa_mismatch", "gauge", "1 when a worker polls a port on another NUMA node.");
+		for (w = 0; w < r->n_workers; w++)
+			fprintf(f, "keel_worker_numa_mismatch{worker=\"%u\"} %u\n", w,
+				keel_region_status(r, w)->numa_mismatch);
+		head(f, "keel_snapshot_refused_total", "counter", "Snapshots a worker refused as invalid.");
+		for (w = 0; w < r->n_workers; w++)
+			fprintf(f, "keel_snapshot_refused_total{worker=\"%u\"} %" PRIu64 "\n", w,
+				keel_region_status(r, w)->refused);
+	}
+	pthread_mutex_unlock(&c->mu);
+	free(k);
+}

@@ -1,0 +1,57 @@
+/* The inside of struct keel_control, shared by control.c (state, apply, publish) and control_views.c (views, metrics). */
+#ifndef KEEL_CONTROL_CONTROL_PRIV_H
+#define KEEL_CONTROL_CONTROL_PRIV_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "control.h"
+#include "health.h"
+#include "ids.h"
+#include "seam.h"
+#include "snapshot.h"
+
+struct keel_control {
+	pthread_mutex_t mu; /* API threads, metrics and the main loop all come through here */
+	struct control_params p;
+	char config_path[512];
+	char state_dir[512];
+
+	struct keel_config *cfg; /* running, persisted */
+	struct ids *ids;
+	uint64_t generation;     /* of the running state, persisted with it */
+
+	struct health *health;
+	uint64_t health_gen;     /* last health generation acted upon */
+	uint64_t last_health_publish_ms;
+
+	struct keel_seam *seam;  /* NULL while no dataplane is there */
+	ino_t seam_ino;
+	uint64_t seam_epoch;
+	bool dp_alive;
+	bool need_publish;
+	bool panic[KEEL_MAX_VIPS]; /* per VIP index of the running config, from the last publish */
+
+	bool gw_ok;
+	uint8_t gw_mac[6];
+	uint64_t gw_checked_ms;
+
+	char publish_error[256];
+	uint64_t publishes, publish_failures, health_publishes, applies, refused;
+	uint64_t last_publish_ms;
+	uint64_t started_ms;
+
+	void (*log)(struct keel_control *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+};
+
+uint64_t control_now_ms(void);
+uint64_t control_wall_ms(void);
+
+/* The health target of a backend under its VIP's check. */
+void control_health_target(const struct config_vip *v, const struct config_backend *b,
+			   struct health_target *t);
+
+#endif

@@ -1,0 +1,581 @@
+/* keel-control's views (status, VIPs, health, stats, tables, lookups), backend edits, and the Prometheus text. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "control_priv.h"
+#include "drop.h"
+#include "maglev.h"
+#include "pipeline.h"
+
+static const char *addr_str(const uint8_t *a, uint8_t family, char *buf, size_t len)
+{
+	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len);
+	return buf;
+}
+
+static int parse_addr(const char *text, uint8_t out[16], uint8_t *family)
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, out) == 1) {
+		*family = KEEL_AF_INET4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, out) == 1) {
+		*family = KEEL_AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+static const struct config_vip *vip_named(const struct keel_config *cfg, const char *name,
+					  uint32_t *idx)
+{
+	uint32_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (!strcmp(cfg->vips[i].name, name)) {
+			if (idx)
+				*idx = i;
+			return &cfg->vips[i];
+		}
+	return NULL;
+}
+
+static int backend_index(const struct config_vip *v, const uint8_t addr[16], uint8_t family)
+{
+	uint32_t j;
+
+	for (j = 0; j < v->n_backends; j++)
+		if (v->backends[j].family == family && !memcmp(v->backends[j].addr, addr, 16))
+			return (int)j;
+	return -1;
+}
+
+/* The counters of every worker, summed; false when no dataplane is attached. */
+static bool counters(struct keel_control *c, struct keel_worker_counters *out)
+{
+	if (!c->seam)
+		return false;
+	keel_seam_sum_counters(c->seam, out);
+	return true;
+}
+
+static json_t *health_of(struct keel_control *c, const struct config_vip *v,
+			 const struct config_backend *b)
+{
+	struct health_status st;
+	struct health_target t;
+
+	if (v->health.type == CONFIG_HEALTH_NONE)
+		return json_pack("{s:s}", "state", "unchecked");
+	control_health_target(v, b, &t);
+	if (health_get(c->health, &t, &st))
+		return json_pack("{s:s}", "state", "unknown");
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "state", health_state_name(st.state), "last",
+			 st.last_text, "latency_us", (json_int_t)st.last_latency_us, "checks",
+			 (json_int_t)st.checks, "since_ms", (json_int_t)st.last_change_ms,
+			 "last_check_ms", (json_int_t)st.last_check_ms);
+}
+
+static json_t *vip_json(struct keel_control *c, const struct config_vip *v, uint32_t idx)
+{
+	json_t *backends = json_array(), *o;
+	char a[INET6_ADDRSTRLEN];
+	uint32_t j;
+
+	for (j = 0; j < v->n_backends; j++) {
+		const struct config_backend *b = &v->backends[j];
+
+		json_array_append_new(backends,
+				      json_pack("{s:s,s:i,s:I,s:s,s:o}", "address",
+						addr_str(b->addr, b->family, a, sizeof(a)), "id",
+						ids_backend(c->ids, v->name, b->addr, b->family),
+						"weight", (json_int_t)b->weight, "state",
+						config_backend_state_name(b->state), "health",
+						health_of(c, v, b)));
+	}
+	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:I,s:i,s:b,s:o}", "name", v->name, "address",
+		      addr_str(v->addr, v->family, a, sizeof(a)), "protocol",
+		      config_proto_name(v->proto), "port", v->all_ports ? "all" : "", "port_number",
+		      v->port, "encap", config_encap_name(v->encap), "fragments", v->fragments,
+		      "maglev_table_size", (json_int_t)v->table_size, "id", ids_vip(c->ids, v->name),
+		      "panic", idx < KEEL_MAX_VIPS && c->panic[idx], "backends", backends);
+	if (o && !v->all_ports)
+		json_object_set_new(o, "port", json_integer(v->port));
+	return o;
+}
+
+json_t *control_vips_json(struct keel_control *c, const char *name)
+{
+	json_t *out = NULL;
+	uint32_t i;
+
+	pthread_mutex_lock(&c->mu);
+	if (name) {
+		const struct config_vip *v = vip_named(c->cfg, name, &i);
+
+		if (v)
+			out = vip_json(c, v, i);
+		else
+			errno = ENOENT;
+	} else {
+		out = json_array();
+		for (i = 0; i < c->cfg->n_vips; i++)
+			json_array_append_new(out, vip_json(c, &c->cfg->vips[i], i));
+	}
+	pthread_mutex_unlock(&c->mu);
+	return out;
+}
+
+json_t *control_config_json(struct keel_control *c)
+{
+	json_t *j;
+
+	pthread_mutex_lock(&c->mu);
+	j = config_to_json(c->cfg);
+	pthread_mutex_unlock(&c->mu);
+	return j;
+}
+
+json_t *control_health_json(struct keel_control *c)
+{
+	json_t *out = json_array();
+	char a[INET6_ADDRSTRLEN];
+	uint32_t i, j;
+
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+
+		for (j = 0; j < v->n_backends; j++)
+			json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:o}", "vip", v->name,
+							     "backend",
+							     addr_str(v->backends[j].addr,
+								      v->backends[j].family, a,
+								      sizeof(a)),
+							     "check",
+							     config_health_type_name(v->health.type),
+							     "health", health_of(c, v, &v->backends[j])));
+	}
+	pthread_mutex_unlock(&c->mu);
+	return out;
+}
+
+json_t *control_status_json(struct keel_control *c)
+{
+	json_t *dp, *workers;
+	struct keel_region *r;
+	char mac[24];
+	uint32_t w;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->seam && keel_seam_alive(c->seam)) {
+		r = keel_seam_region(c->seam);
+		workers = json_array();
+		for (w = 0; w < r->n_workers; w++) {
+			struct keel_worker_status *st = keel_region_status(r, w);
+
+			json_array_append_new(workers,
+					      json_pack("{s:i,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I}", "worker",
+							(int)w, "lcore", (int)st->lcore, "socket",
+							(int)st->socket, "numa_mismatch",
+							!!st->numa_mismatch, "generation",
+							(json_int_t)st->active_generation, "activations",
+							(json_int_t)st->activations, "refused",
+							(json_int_t)st->refused, "heartbeat_ms",
+							(json_int_t)st->heartbeat_ms, "busy_cycles",
+							(json_int_t)st->busy_cycles));
+		}
+		dp = json_pack("{s:b,s:s,s:i,s:i,s:o}", "alive", 1, "instance", r->name, "pid",
+			       (int)r->pid, "ports", (int)r->n_ports, "workers", workers);
+		{
+			char e[24];
+
+			snprintf(e, sizeof(e), "%016" PRIx64, r->epoch);
+			json_object_set_new(dp, "epoch", json_string(e));
+		}
+	} else {
+		dp = json_pack("{s:b,s:s}", "alive", 0, "instance", c->cfg->instance);
+	}
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c->gw_mac[0], c->gw_mac[1],
+		 c->gw_mac[2], c->gw_mac[3], c->gw_mac[4], c->gw_mac[5]);
+	{
+		json_t *o = json_pack("{s:o,s:I,s:s,s:s,s:{s:b,s:s},s:I,s:I,s:I,s:I,s:s?}", "dataplane",
+				      dp, "generation", (json_int_t)c->generation, "config",
+				      c->config_path, "state_dir", c->state_dir, "next_hop",
+				      "resolved", c->gw_ok, "mac", mac, "publishes",
+				      (json_int_t)c->publishes, "publish_failures",
+				      (json_int_t)c->publish_failures, "applies", (json_int_t)c->applies,
+				      "refused_changes", (json_int_t)c->refused, "publish_error",
+				      c->publish_error[0] ? c->publish_error : NULL);
+		pthread_mutex_unlock(&c->mu);
+		return o;
+	}
+}
+
+json_t *control_stats_json(struct keel_control *c)
+{
+	struct keel_worker_counters *k = calloc(1, sizeof(*k));
+	json_t *drops, *vips, *backends, *out;
+	char a[INET6_ADDRSTRLEN];
+	uint64_t dropped = 0;
+	uint32_t i, j;
+
+	if (!k)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	counters(c, k);
+	drops = json_object();
+	for (i = 1; i < KEEL_DROP_MAX; i++) {
+		dropped += k->core.drops[i];
+		if (k->core.drops[i])
+			json_object_set_new(drops, keel_drop_name(i), json_integer((json_int_t)k->core.drops[i]));
+	}
+	vips = json_object();
+	backends = json_array();
+	for (i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+		int vid = ids_vip(c->ids, v->name);
+
+		if (vid >= 0)
+			json_object_set_new(vips, v->name,
+					    json_pack("{s:I,s:I}", "packets",
+						      (json_int_t)k->core.vip[vid].pkts, "bytes",
+						      (json_int_t)k->core.vip[vid].bytes));
+		for (j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+			int bid = ids_backend(c->ids, v->name, b->addr, b->family);
+
+			if (bid < 0)
+				continue;
+			json_array_append_new(backends,
+					      json_pack("{s:s,s:s,s:I,s:I,s:I}", "vip", v->name,
+							"backend", addr_str(b->addr, b->family, a, sizeof(a)),
+							"packets", (json_int_t)k->core.backend[bid].pkts,
+							"bytes", (json_int_t)k->core.backend[bid].bytes,
+							"new_flows",
+							(json_int_t)k->core.backend[bid].new_flows));
+		}
+	}
+	out = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:o}",
+			"dataplane", c->seam != NULL, "rx_packets", (json_int_t)k->core.rx_pkts,
+			"rx_bytes", (json_int_t)k->core.rx_bytes, "forwarded_packets",
+			(json_int_t)k->core.fwd_pkts, "forwarded_bytes", (json_int_t)k->core.fwd_bytes,
+			"answered_packets", (json_int_t)k->core.reply_pkts, "kernel_packets",
+			(json_int_t)k->core.kernel_pkts, "dropped_packets", (json_int_t)dropped,
+			"tx_refused", (json_int_t)k->tx_dropped, "drops", drops, "flows", "hits",
+			(json_int_t)k->flows.hits, "misses", (json_int_t)k->flows.misses, "inserts",
+			(json_int_t)k->flows.inserts, "evictions", (json_int_t)k->flows.evictions,
+			"expirations", (json_int_t)k->flows.expirations, "untracked",
+			(json_int_t)k->flows.insert_skipped, "entries", (json_int_t)k->flows.occupancy,
+			"vips", vips, "backends", backends);
+	pthread_mutex_unlock(&c->mu);
+	free(k);
+	return out;
+}
+
+json_t *control_table_json(struct keel_control *c, const char *name)
+{
+	struct keel_snapshot *s;
+	struct keel_region *r;
+	const struct keel_vip *kv = NULL;
+	const struct config_vip *v;
+	json_t *out = NULL, *backends;
+	char a[INET6_ADDRSTRLEN];
+	uint32_t idx, i, slot;
+
+	pthread_mutex_lock(&c->mu);
+	v = vip_named(c->cfg, name, &idx);
+	if (!v) {
+		errno = ENOENT;
+		goto out;
+	}
+	if (!c->seam) {
+		errno = EPIPE;
+		goto out;
+	}
+	/* The table the workers run: worker 0's active snapshot, read in place. */
+	r = keel_seam_region(c->seam);
+	slot = keel_region_status(r, 0)->active_slot;
+	if (slot >= r->n_slots) {
+		errno = EAGAIN;
+		goto out;
+	}
+	s = keel_region_slot(r, slot);
+	for (i = 0; i < s->n_vips; i++)
+		if (keel_snapshot_vips(s)[i].id == ids_vip(c->ids, v->name))
+			kv = &keel_snapshot_vips(s)[i];
+	if (!kv) {
+		errno = EAGAIN;
+		goto out;
+	}
+	{
+		const uint16_t *t = keel_snapshot_table(s, kv);
+		uint32_t *cnt = calloc(s->n_backends + 1u, sizeof(uint32_t));
+		uint8_t(*keys)[17] = calloc(s->n_backends + 1u, 17);
+		const struct keel_backend *be = keel_snapshot_backends(s);
+		char digest[24];
+
+		if (!cnt || !keys) {
+			free(cnt);
+			free(keys);
+			goto out;
+		}
+		for (i = 0; i < kv->table_size; i++)
+			if (t[i] < s->n_backends)
+				cnt[t[i]]++;
+		for (i = 0; i < s->n_backends; i++) {
+			memcpy(keys[i], be[i].addr, 16);
+			keys[i][16] = be[i].family;
+		}
+		snprintf(digest, sizeof(digest), "%016" PRIx64,
+			 maglev_digest(t, kv->table_size, (const uint8_t(*)[17])keys, s->n_backends));
+		backends = json_array();
+		for (i = 0; i < v->n_backends; i++) {
+			const struct config_backend *b = &v->backends[i];
+			int bid = ids_backend(c->ids, v->name, b->addr, b->family);
+			uint32_t n = bid >= 0 && (uint32_t)bid < s->n_backends ? cnt[bid] : 0;
+
+			json_array_append_new(backends,
+					      json_pack("{s:s,s:I,s:f,s:s}", "backend",
+							addr_str(b->addr, b->family, a, sizeof(a)),
+							"slots", (json_int_t)n, "share",
+							(double)n / kv->table_size, "state",
+							bid >= 0 && (uint32_t)bid < s->n_backends ?
+								(be[bid].state == KEEL_BACKEND_ACTIVE ? "active" :
+								 be[bid].state == KEEL_BACKEND_DRAINING ? "draining" : "down") :
+								"absent"));
+		}
+		out = json_pack("{s:s,s:I,s:I,s:s,s:o}", "vip", v->name, "generation",
+				(json_int_t)s->generation, "size", (json_int_t)kv->table_size,
+				"digest", digest, "backends", backends);
+		free(cnt);
+		free(keys);
+	}
+out:
+	pthread_mutex_unlock(&c->mu);
+	return out;
+}
+
+json_t *control_lookup_json(struct keel_control *c, const char *name, const char *src,
+			    uint16_t sport, char *why, size_t whylen)
+{
+	struct keel_flow_key k = { 0 };
+	struct keel_lookup lk;
+	const struct config_vip *v;
+	struct keel_snapshot *s;
+	struct keel_region *r;
+	json_t *out = NULL;
+	char a[INET6_ADDRSTRLEN];
+	uint8_t fam;
+	uint32_t slot, i;
+
+	pthread_mutex_lock(&c->mu);
+	v = vip_named(c->cfg, name, NULL);
+	if (!v) {
+		snprintf(why, whylen, "no VIP named %s", name);
+		errno = ENOENT;
+		goto out;
+	}
+	if (parse_addr(src, k.src, &fam) || fam != v->family) {
+		snprintf(why, whylen, "source must be an address of the VIP's family");
+		errno = EINVAL;
+		goto out;
+	}
+	if (!c->seam) {
+		snprintf(why, whylen, "dataplane not running");
+		errno = EPIPE;
+		goto out;
+	}
+	memcpy(k.dst, v->addr, 16);
+	k.family = v->family;
+	k.proto = v->proto;
+	k.sport = htons(sport);
+	k.dport = htons(v->all_ports ? 0 : v->port);
+	r = keel_seam_region(c->seam);
+	slot = keel_region_status(r, 0)->active_slot;
+	if (slot >= r->n_slots) {
+		snprintf(why, whylen, "no snapshot active yet");
+		errno = EAGAIN;
+		goto out;
+	}
+	s = keel_region_slot(r, slot);
+	keel_pipeline_lookup(s, &k, &lk);
+	if (lk.vip == 0xffff) {
+		snprintf(why, whylen, "VIP not in the active snapshot");
+		errno = EAGAIN;
+		goto out;
+	}
+	out = json_pack("{s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:s}", "vip", v->name, "source", src,
+			"source_port", sport, "reason", v->fragments ? "maglev (addresses only: fragments VIP)" :
+			"maglev", "slot", (json_int_t)lk.slot, "hash", (json_int_t)lk.hash, "generation",
+			(json_int_t)s->generation, "note",
+			"a flow already tracked by a worker keeps its backend while that backend is active or draining");
+	if (lk.backend != KEEL_BACKEND_NONE && lk.backend < s->n_backends) {
+		const struct keel_backend *b = &keel_snapshot_backends(s)[lk.backend];
+
+		json_object_set_new(out, "backend", json_string(addr_str(b->addr, b->family, a, sizeof(a))));
+	} else {
+		json_object_set_new(out, "backend", json_null());
+	}
+	(void)i;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return out;
+}
+
+/* --- backend edits -------------------------------------------------------------- */
+
+/* A deep copy of the running configuration through its canonical JSON form. */
+static struct keel_config *config_copy(const struct keel_config *cfg)
+{
+	struct config_error err;
+	struct keel_config *out = NULL;
+	json_t *j = config_to_json(cfg);
+
+	if (j && config_from_json(j, "running", &out, &err))
+		out = NULL;
+	json_decref(j);
+	return out;
+}
+
+int control_backend(struct keel_control *c, const char *vip, const char *addr,
+		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
+		    char *why, size_t whylen)
+{
+	struct keel_config *next;
+	struct config_vip *v;
+	uint8_t a[16], fam;
+	uint32_t idx;
+	int bi;
+
+	if (parse_addr(addr, a, &fam)) {
+		snprintf(why, whylen, "bad backend address %s", addr);
+		return -EINVAL;
+	}
+	if (weight > 65535) {
+		snprintf(why, whylen, "weight must be 0..65535");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&c->mu);
+	next = config_copy(c->cfg);
+	pthread_mutex_unlock(&c->mu);
+	if (!next) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	v = (struct config_vip *)vip_named(next, vip, &idx);
+	if (!v) {
+		config_free(next);
+		snprintf(why, whylen, "no VIP named %s", vip);
+		return -ENOENT;
+	}
+	bi = backend_index(v, a, fam);
+	if (op == CONTROL_BACKEND_ADD) {
+		struct config_backend *nb;
+
+		if (bi >= 0) {
+			config_free(next);
+			snprintf(why, whylen, "backend %s already in VIP %s", addr, vip);
+			return -EEXIST;
+		}
+		nb = realloc(v->backends, (v->n_backends + 1) * sizeof(*nb));
+		if (!nb) {
+			config_free(next);
+			snprintf(why, whylen, "out of memory");
+			return -ENOMEM;
+		}
+		v->backends = nb;
+		memset(&nb[v->n_backends], 0, sizeof(*nb));
+		memcpy(nb[v->n_backends].addr, a, 16);
+		nb[v->n_backends].family = fam;
+		nb[v->n_backends].weight = weight;
+		nb[v->n_backends].state = CONFIG_BACKEND_ACTIVE;
+		v->n_backends++;
+	} else {
+		if (bi < 0) {
+			config_free(next);
+			snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
+			return -ENOENT;
+		}
+		switch (op) {
+		case CONTROL_BACKEND_DEL:
+			memmove(&v->backends[bi], &v->backends[bi + 1],
+				(v->n_backends - (uint32_t)bi - 1) * sizeof(v->backends[0]));
+			v->n_backends--;
+			break;
+		case CONTROL_BACKEND_WEIGHT:
+			v->backends[bi].weight = weight;
+			break;
+		case CONTROL_BACKEND_DRAIN:
+			v->backends[bi].state = CONFIG_BACKEND_DRAINING;
+			break;
+		case CONTROL_BACKEND_UNDRAIN:
+			v->backends[bi].state = CONFIG_BACKEND_ACTIVE;
+			break;
+		default:
+			v->backends[bi].state = CONFIG_BACKEND_DISABLED;
+			break;
+		}
+	}
+	{
+		/* Re-validate the edited model the same way a file would be. */
+		struct config_error err;
+		struct keel_config *checked = NULL;
+		json_t *j = config_to_json(next);
+
+		config_free(next);
+		if (!j || config_from_json(j, "edit", &checked, &err)) {
+			json_decref(j);
+			snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
+			return -EINVAL;
+		}
+		json_decref(j);
+		return control_apply(c, checked, flags, report, why, whylen);
+	}
+}
+
+int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
+		  size_t whylen)
+{
+	const struct config_vip *v;
+	uint8_t a[16], fam;
+	int id, ret;
+
+	if (parse_addr(addr, a, &fam)) {
+		snprintf(why, whylen, "bad backend address %s", addr);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&c->mu);
+	v = vip_named(c->cfg, vip, NULL);
+	id = v ? ids_backend(c->ids, vip, a, fam) : -1;
+	if (id < 0) {
+		pthread_mutex_unlock(&c->mu);
+		snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
+		return -ENOENT;
+	}
+	ret = c->seam ? keel_seam_flush_backend(c->seam, (uint16_t)id) : -EPIPE;
+	pthread_mutex_unlock(&c->mu);
+	if (ret)
+		snprintf(why, whylen, "dataplane not running");
+	return ret;
+}
+
+void control_api_params(struct keel_control *c, char *socket_path, size_t len, char *group,
+			size_t glen, char *admin_group, size_t alen, uint8_t metrics_addr[16],
+			uint8_t *metrics_family, uint16_t *metrics_port)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(socket_path, len, "%s", c->cfg->api_socket);
+	snprintf(group, glen, "%s", c->cfg->api_group);
+	snprintf(admin_group, alen, "%s", c->cfg->api_admin_group);
+	memcpy(metrics_addr, c->cfg->metrics_addr, 16);
+	*metrics_family = c->cfg->metrics_family;
+	*metrics_port = c->cfg->metrics_port;
+	pthread_mutex_unlock(&c->mu);
+}

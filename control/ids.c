@@ -1,0 +1,197 @@
+/* Stable id tables for VIPs and backends, with a quarantine for freed backend ids. */
+#include "ids.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pkt.h"
+#include "snapshot.h"
+
+struct id_entry {
+	char key[CONFIG_NAME_MAX + 48]; /* "vip" or "vip|address" */
+	uint64_t freed_ms;              /* 0 while in use */
+	uint8_t used;                   /* slot holds a key (in use or quarantined) */
+};
+
+struct ids {
+	struct id_entry vip[KEEL_MAX_VIPS];
+	struct id_entry be[KEEL_MAX_BACKENDS];
+};
+
+struct ids *ids_new(void)
+{
+	return calloc(1, sizeof(struct ids));
+}
+
+void ids_free(struct ids *ids)
+{
+	free(ids);
+}
+
+struct ids *ids_clone(const struct ids *ids)
+{
+	struct ids *c = malloc(sizeof(*c));
+
+	if (c)
+		memcpy(c, ids, sizeof(*c));
+	return c;
+}
+
+static void backend_key(char *out, size_t len, const char *vip, const uint8_t addr[16],
+			uint8_t family)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	snprintf(out, len, "%s|%s", vip, a);
+}
+
+static int find(const struct id_entry *t, uint32_t n, const char *key)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].used && !t[i].freed_ms && !strcmp(t[i].key, key))
+			return (int)i;
+	return -1;
+}
+
+/* Lowest slot never used or out of quarantine; quarantined slots with the same key come back first. */
+static int take(struct id_entry *t, uint32_t n, const char *key, uint64_t now_ms, uint32_t limit)
+{
+	uint32_t i;
+	int best = -1;
+
+	for (i = 0; i < n && i < limit; i++) {
+		if (t[i].used && t[i].freed_ms && !strcmp(t[i].key, key)) {
+			best = (int)i; /* the same backend back: its flows are its own */
+			break;
+		}
+		if (best < 0 && (!t[i].used || (t[i].freed_ms && now_ms - t[i].freed_ms >= IDS_QUARANTINE_MS)))
+			best = (int)i;
+	}
+	if (best < 0)
+		return -ENOSPC;
+	snprintf(t[best].key, sizeof(t[best].key), "%s", key);
+	t[best].used = 1;
+	t[best].freed_ms = 0;
+	return best;
+}
+
+int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
+{
+	uint8_t *want_vip = calloc(KEEL_MAX_VIPS, 1), *want_be = calloc(KEEL_MAX_BACKENDS, 1);
+	char key[sizeof(ids->be[0].key)];
+	uint32_t i, j;
+	int id, ret = 0;
+
+	if (!want_vip || !want_be) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		id = find(ids->vip, KEEL_MAX_VIPS, v->name);
+		if (id < 0)
+			id = take(ids->vip, KEEL_MAX_VIPS, v->name, now_ms, KEEL_MAX_VIPS);
+		if (id < 0) {
+			ret = id;
+			goto out;
+		}
+		want_vip[id] = 1;
+		for (j = 0; j < v->n_backends; j++) {
+			backend_key(key, sizeof(key), v->name, v->backends[j].addr, v->backends[j].family);
+			id = find(ids->be, KEEL_MAX_BACKENDS, key);
+			/* KEEL_BACKEND_NONE (0xffff) marks empty slots: never an id. */
+			if (id < 0)
+				id = take(ids->be, KEEL_MAX_BACKENDS, key, now_ms, KEEL_MAX_BACKENDS - 1);
+			if (id < 0) {
+				ret = id;
+				goto out;
+			}
+			want_be[id] = 1;
+		}
+	}
+	/* VIP ids need no quarantine: a VIP's flows die with it (backends check their VIP). */
+	for (i = 0; i < KEEL_MAX_VIPS; i++)
+		if (ids->vip[i].used && !want_vip[i])
+			memset(&ids->vip[i], 0, sizeof(ids->vip[i]));
+	for (i = 0; i < KEEL_MAX_BACKENDS; i++)
+		if (ids->be[i].used && !ids->be[i].freed_ms && !want_be[i])
+			ids->be[i].freed_ms = now_ms ? now_ms : 1;
+out:
+	free(want_vip);
+	free(want_be);
+	return ret;
+}
+
+int ids_vip(const struct ids *ids, const char *vip)
+{
+	return find(ids->vip, KEEL_MAX_VIPS, vip);
+}
+
+int ids_backend(const struct ids *ids, const char *vip, const uint8_t addr[16], uint8_t family)
+{
+	char key[sizeof(ids->be[0].key)];
+
+	backend_key(key, sizeof(key), vip, addr, family);
+	return find(ids->be, KEEL_MAX_BACKENDS, key);
+}
+
+static json_t *table_json(const struct id_entry *t, uint32_t n)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; a && i < n; i++)
+		if (t[i].used)
+			json_array_append_new(a, json_pack("{s:i,s:s,s:I}", "id", (int)i, "key", t[i].key,
+							   "freed_ms", (json_int_t)t[i].freed_ms));
+	return a;
+}
+
+json_t *ids_to_json(const struct ids *ids)
+{
+	return json_pack("{s:o,s:o}", "vips", table_json(ids->vip, KEEL_MAX_VIPS), "backends",
+			 table_json(ids->be, KEEL_MAX_BACKENDS));
+}
+
+static int table_from(struct id_entry *t, uint32_t n, const json_t *a)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(a))
+		return -1;
+	json_array_foreach(a, i, e) {
+		json_int_t id, freed;
+		const char *key;
+
+		if (json_unpack((json_t *)e, "{s:I,s:s,s:I}", "id", &id, "key", &key, "freed_ms",
+				&freed) ||
+		    id < 0 || id >= n || strlen(key) >= sizeof(t[0].key) || t[id].used)
+			return -1;
+		snprintf(t[id].key, sizeof(t[id].key), "%s", key);
+		t[id].used = 1;
+		t[id].freed_ms = (uint64_t)freed;
+	}
+	return 0;
+}
+
+struct ids *ids_from_json(const json_t *j)
+{
+	struct ids *ids = ids_new();
+
+	if (!ids)
+		return NULL;
+	if (!json_is_object(j) || table_from(ids->vip, KEEL_MAX_VIPS, json_object_get(j, "vips")) ||
+	    table_from(ids->be, KEEL_MAX_BACKENDS, json_object_get(j, "backends"))) {
+		ids_free(ids);
+		return NULL;
+	}
+	return ids;
+}

@@ -1,0 +1,142 @@
+/* keel-control: configuration, health checks, publishing to keel-dataplane, management API and metrics. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "config.h"
+#include "control.h"
+#include "metrics_http.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: keel-control --config FILE [--state-dir DIR] [options]\n"
+		"       keel-control --check FILE\n"
+		"Runs in the foreground: applies FILE (first start) or the persisted state,\n"
+		"publishes it to the keel-dataplane named by its 'instance', checks backend\n"
+		"health, serves the management API on its Unix socket and /metrics.\n"
+		"  --config FILE         YAML configuration, re-read on SIGHUP\n"
+		"  --state-dir DIR       persisted state (default /var/lib/keel)\n"
+		"  --max-move SHARE      refuse applies moving more of a VIP's slots (default 0.5)\n"
+		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
+		"  --check FILE          validate FILE and exit (0 valid, 65 refused)\n"
+		"Signals: SIGHUP reloads the file, SIGINT/SIGTERM stop (the dataplane keeps forwarding).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "max-move", required_argument, NULL, 'm' },
+		{ "publish-timeout", required_argument, NULL, 't' },
+		{ "check", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct control_params p = { .state_dir = "/var/lib/keel" };
+	char why[512], sock[128], group[40], admin[40];
+	struct metrics_http *metrics = NULL;
+	struct keel_control *c;
+	struct api *api = NULL;
+	uint8_t maddr[16], mfam;
+	uint16_t mport;
+	sigset_t mask;
+	int opt, sfd, rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': p.config_path = optarg; break;
+		case 's': p.state_dir = optarg; break;
+		case 'm': p.max_move_share = strtod(optarg, NULL); break;
+		case 't': p.publish_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'k': {
+			struct config_error err;
+			struct keel_config *cfg = NULL;
+			size_t i;
+
+			if (config_load_file(optarg, &cfg, &err)) {
+				fprintf(stderr, "%s\n", err.msg);
+				return 65;
+			}
+			for (i = 0; i < cfg->n_warnings; i++)
+				fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
+			config_free(cfg);
+			printf("%s: valid\n", optarg);
+			return 0;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (optind != argc || (p.max_move_share < 0 || p.max_move_share > 1)) {
+		usage(stderr);
+		return 64;
+	}
+
+	/* Signals arrive on a descriptor: the loop handles them between ticks, never mid-change. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	c = control_create(&p, why, sizeof(why));
+	if (!c) {
+		fprintf(stderr, "keel-control: %s\n", why);
+		return 1;
+	}
+	control_api_params(c, sock, sizeof(sock), group, sizeof(group), admin, sizeof(admin), maddr,
+			   &mfam, &mport);
+	if (sock[0]) {
+		api = api_start(c, sock, group, admin, why, sizeof(why));
+		if (!api) {
+			fprintf(stderr, "keel-control: API on %s: %s\n", sock, why);
+			control_destroy(c);
+			return 1;
+		}
+	}
+	if (mport) {
+		metrics = metrics_http_start(c, maddr, mfam, mport, why, sizeof(why));
+		if (!metrics) {
+			fprintf(stderr, "keel-control: metrics: %s\n", why);
+			api_stop(api);
+			control_destroy(c);
+			return 1;
+		}
+	}
+	fprintf(stderr, "keel-control: running (API %s, metrics port %u)\n", sock[0] ? sock : "off",
+		mport);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		struct signalfd_siginfo si;
+
+		control_tick(c);
+		if (poll(&pfd, 1, 100) <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			if (control_reload(c, why, sizeof(why)))
+				fprintf(stderr, "keel-control: reload refused, running state kept: %s\n", why);
+			else
+				fprintf(stderr, "keel-control: configuration reloaded\n");
+			continue;
+		}
+		fprintf(stderr, "keel-control: stopping (the dataplane keeps forwarding)\n");
+		break;
+	}
+	metrics_http_stop(metrics);
+	api_stop(api);
+	control_destroy(c);
+	close(sfd);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/* From the configuration, ids and health to a snapshot spec; and the disruption preview between two configurations. */
+#ifndef KEEL_CONTROL_SPEC_H
+#define KEEL_CONTROL_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ids.h"
+#include "model.h"
+#include "snapshot_build.h"
+
+/* Whether a backend passes its health check now (1), fails it (0). */
+typedef int (*spec_health_fn)(void *arg, const struct config_vip *v, const struct config_backend *b);
+
+struct spec_inputs {
+	const struct keel_config *cfg;
+	const struct ids *ids;
+	spec_health_fn healthy; /* NULL: everything healthy */
+	void *arg;
+	uint8_t src_mac[6];     /* the dataplane port's MAC */
+	uint8_t gw_mac[6];      /* next hop */
+	uint64_t generation;
+};
+
+struct spec_out {
+	struct keel_snapshot_spec spec;
+	struct keel_vip_spec *vips;
+	struct keel_backend_spec *backends;
+	bool *panic;            /* per VIP: panic threshold crossed, health ignored */
+};
+
+/*
+ * Backend state in the snapshot: configured active and healthy -> ACTIVE;
+ * draining -> DRAINING (keeps its flows, health or not, until it is gone);
+ * disabled or unhealthy -> DOWN. When more than panic_threshold of a VIP's
+ * active backends fail their checks, the checks are ignored for that VIP:
+ * a network blip must not empty it. 0 or -ENOMEM / -EINVAL (ids missing).
+ */
+int spec_build(const struct spec_inputs *in, struct spec_out *out);
+void spec_free(struct spec_out *out);
+
+/*
+ * Share of each VIP's Maglev slots whose owner changes between two
+ * configurations (health as given), with slot counts per backend:
+ * {VIP: {"moved_share": f, "empty": bool, "backends": {ADDR: {"before": n, "after": n}}}}.
+ * *max_moved and *emptied (may be NULL) report the largest share among VIPs
+ * present in both, and whether a VIP that had backends would have none.
+ */
+json_t *spec_preview(const struct keel_config *from, const struct keel_config *to,
+		     spec_health_fn healthy, void *arg, double *max_moved, bool *emptied);
+
+#endif

@@ -1,0 +1,145 @@
+/* Atomic persistence of keel-control's state (write, fsync, rename, fsync the directory). */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define STATE_FILE "state.json"
+#define STATE_VERSION 1
+
+static int mkdirs(const char *dir)
+{
+	char p[512];
+	size_t i;
+
+	if (strlen(dir) >= sizeof(p))
+		return -ENAMETOOLONG;
+	strcpy(p, dir);
+	for (i = 1; p[i]; i++) {
+		if (p[i] != '/')
+			continue;
+		p[i] = 0;
+		if (mkdir(p, 0750) && errno != EEXIST)
+			return -errno;
+		p[i] = '/';
+	}
+	if (mkdir(p, 0750) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int state_save(const char *dir, uint64_t generation, const struct keel_config *cfg,
+	       const struct ids *ids, char *why, size_t whylen)
+{
+	char path[600], tmp[640];
+	json_t *root;
+	char *text;
+	int fd, ret = 0;
+	size_t len, off = 0;
+
+	ret = mkdirs(dir);
+	if (ret) {
+		snprintf(why, whylen, "state directory %s: %s", dir, strerror(-ret));
+		return -EIO;
+	}
+	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." STATE_FILE ".%d", dir, (int)getpid());
+	root = json_pack("{s:i,s:I,s:o,s:o}", "version", STATE_VERSION, "generation",
+			 (json_int_t)generation, "config", config_to_json(cfg), "ids", ids_to_json(ids));
+	text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(root);
+	if (!text) {
+		snprintf(why, whylen, "out of memory serialising state");
+		return -EIO;
+	}
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
+		free(text);
+		return -EIO;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(text);
+	if (!ret && fsync(fd))
+		ret = -EIO;
+	if (close(fd))
+		ret = -EIO;
+	if (!ret && rename(tmp, path))
+		ret = -EIO;
+	if (ret) {
+		snprintf(why, whylen, "writing %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return ret;
+	}
+	/* The rename itself must reach the disk before the change is acknowledged. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd))
+			ret = -EIO;
+		close(fd);
+	}
+	if (ret)
+		snprintf(why, whylen, "fsync %s: %s", dir, strerror(errno));
+	return ret;
+}
+
+int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, struct ids **ids,
+	       char *why, size_t whylen)
+{
+	struct config_error err = { 0 };
+	struct keel_config *c = NULL;
+	json_error_t jerr;
+	json_int_t gen, version;
+	char path[600];
+	json_t *root;
+	struct ids *i;
+
+	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	if (access(path, F_OK))
+		return -ENOENT;
+	root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		snprintf(why, whylen, "%s:%d: %s", path, jerr.line, jerr.text);
+		return -EINVAL;
+	}
+	if (json_unpack(root, "{s:I,s:I}", "version", &version, "generation", &gen) ||
+	    version != STATE_VERSION || gen < 0) {
+		snprintf(why, whylen, "%s: not a version %d state file", path, STATE_VERSION);
+		json_decref(root);
+		return -EINVAL;
+	}
+	if (config_from_json(json_object_get(root, "config"), path, &c, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		json_decref(root);
+		return -EINVAL;
+	}
+	i = ids_from_json(json_object_get(root, "ids"));
+	json_decref(root);
+	if (!i) {
+		snprintf(why, whylen, "%s: bad id tables", path);
+		config_free(c);
+		return -EINVAL;
+	}
+	*generation = (uint64_t)gen;
+	*cfg = c;
+	*ids = i;
+	return 0;
+}
