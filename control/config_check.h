@@ -72,7 +72,7 @@ int check_duration(struct check *c, const struct loc *at, const json_t *obj, con
 int check_table_size(struct check *c, const struct loc *at, const json_t *obj, const char *key,
 		     uint32_t *out);
 
-/* The schema walk (config_schema.c), on a fresh model c->cfg. */
-int check_config(struct check *c, const json_t *root);
+/* The schema walk (config_schema.c), on a fresh model c->cfg: 0, -EINVAL or -ENOMEM. */
+int config_schema_check(struct check *c, const json_t *root);
 
 #endif

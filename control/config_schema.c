@@ -310,8 +310,7 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	int rc;
 
 	v->table_size = c->cfg->maglev_table_size;
-	v->health = c->cfg->health_defaults; /* type none unless health_check says otherwise */
-	v->health.type = CONFIG_HEALTH_NONE;
+	v->health = c->cfg->health_defaults; /* what a health_check leaves out */
 	if ((rc = check_object(c, at, o, "a VIP", vip_keys)) ||
 	    (rc = check_name(c, at, o, "name", CONFIG_NAME_MAX, v->name)) ||
 	    (rc = check_addr(c, at, o, "address", REQUIRED, v->addr, &v->family)) ||
@@ -326,7 +325,6 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	if ((hc = json_object_get(o, "health_check"))) {
 		struct loc l = LOC_KEY(at, o, "health_check");
 
-		v->health.type = CONFIG_HEALTH_TCP;
 		if ((rc = check_health(c, &l, hc, v, &v->health)))
 			return rc;
 	} else {
@@ -592,7 +590,7 @@ static int check_mtu_v6(struct check *c, const struct loc *root, const json_t *t
 	return 0;
 }
 
-int check_config(struct check *c, const json_t *root)
+int config_schema_check(struct check *c, const json_t *root)
 {
 	struct loc at = { .up = NULL, .parent = NULL, .key = NULL, .index = 0 };
 	struct keel_config *cfg = c->cfg;

@@ -412,7 +412,9 @@ int config_yaml_parse(const char *buf, size_t len, const char *origin, json_t **
 		config_error_set(err, origin, 0, 0, "out of memory");
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_string(&r.parser, (const unsigned char *)buf, len);
+	/* libyaml asserts on a NULL input; an absent buffer is an empty file. */
+	yaml_parser_set_input_string(&r.parser, (const unsigned char *)(buf ? buf : ""),
+				     buf ? len : 0);
 	rc = parse_stream(&r, root);
 	yaml_parser_delete(&r.parser);
 	if (rc) {
