@@ -296,7 +296,7 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 		goto out;
 	}
 	if (!c->seam) {
-		errno = EPIPE;
+		errno = ENOTCONN;
 		goto out;
 	}
 	/* The table the workers run: worker 0's active snapshot, read in place. */
@@ -389,7 +389,7 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	}
 	if (!c->seam) {
 		snprintf(why, whylen, "dataplane not running");
-		errno = EPIPE;
+		errno = ENOTCONN;
 		goto out;
 	}
 	memcpy(k.dst, v->addr, 16);
@@ -559,7 +559,7 @@ int control_flush(struct keel_control *c, const char *vip, const char *addr, cha
 		snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
 		return -ENOENT;
 	}
-	ret = c->seam ? keel_seam_flush_backend(c->seam, (uint16_t)id) : -EPIPE;
+	ret = c->seam ? keel_seam_flush_backend(c->seam, (uint16_t)id) : -ENOTCONN;
 	pthread_mutex_unlock(&c->mu);
 	if (ret)
 		snprintf(why, whylen, "dataplane not running");

@@ -239,7 +239,8 @@ json_t *spec_preview(const struct keel_config *from, const struct keel_config *t
 			if (ov && a.m == b.m) {
 				ob = owner(&a, s);
 				filled_before += ob != NULL;
-				if ((nb == NULL) != (ob == NULL) || (nb && memcmp(nb, ob, 17)))
+				/* A slot that had no owner had no connections to disturb. */
+				if (ob && (!nb || memcmp(nb, ob, 17)))
 					moved++;
 			}
 		}
@@ -247,7 +248,7 @@ json_t *spec_preview(const struct keel_config *from, const struct keel_config *t
 			/* A new table size re-deals every slot. */
 			for (s = 0; s < a.m; s++)
 				filled_before += owner(&a, s) != NULL;
-			moved = b.m;
+			moved = filled_before ? b.m : 0;
 		}
 		share = ov ? (double)moved / b.m : 0.0;
 		if (ov) {

@@ -1,0 +1,34 @@
+/* The management API's resources: a decoded request in, a status and a JSON body out (no HTTP here). */
+#ifndef KEEL_CONTROL_API_ROUTES_H
+#define KEEL_CONTROL_API_ROUTES_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "api_request.h"
+
+struct keel_control;
+
+/* A request that passed routing, access and size checks (api.c). */
+struct api_request {
+	struct api_target t;
+	struct api_query q;
+	enum api_content content;
+	const char *body; /* NUL-terminated, body_len bytes before the NUL */
+	size_t body_len;
+};
+
+struct api_reply {
+	unsigned int status;
+	json_t *body; /* owned by the reply; NULL only when out of memory */
+};
+
+/* Serve one request: every path sets rp (errors as {"error": "reason"}). */
+void api_routes_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
+
+/* rp = status + {"error": reason}. */
+void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,97 @@
+/* libFuzzer harness: the management API's request parsing (route, query, content type, bounded body, JSON edits) on arbitrary requests. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_request.h"
+
+/*
+ * Input: one byte choosing the method, then four '\n'-separated fields (path,
+ * query "k=v&k", Content-Type, body); the body's bytes are fed in chunks
+ * whose sizes come from the method byte, as a socket would hand them over.
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH" };
+
+/* The next field up to '\n' (NUL-terminated copy, caller frees), advancing *p. */
+static char *field(const uint8_t **p, const uint8_t *end)
+{
+	const uint8_t *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
+	char *s = malloc(n + 1);
+
+	if (!s)
+		abort();
+	memcpy(s, *p, n);
+	s[n] = '\0';
+	*p += n + (nl != NULL);
+	return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *p = data + 1, *end = data + size;
+	char *path, *query, *ctype, why[256], addr[INET6_ADDRSTRLEN], check[INET6_ADDRSTRLEN];
+	struct api_query q = { 0 };
+	struct api_target t;
+	struct api_body b;
+	const char *allow;
+	uint32_t weight = 1;
+	bool has_weight;
+	size_t chunk, limit;
+	json_t *j;
+	int rc;
+
+	if (size < 1)
+		return 0;
+	path = field(&p, end);
+	query = field(&p, end);
+	ctype = field(&p, end);
+
+	rc = api_request_route(methods[data[0] % 6], path, &t, &allow, why, sizeof(why));
+	if (rc == -EOPNOTSUPP && !allow)
+		abort();
+	if (!rc) {
+		/* A route names a real route, and its parameters are canonical. */
+		if (t.route <= API_ROUTE_NONE || t.route >= API_ROUTE_COUNT || allow)
+			abort();
+		if (t.addr[0] && (api_request_addr(t.addr, check, sizeof(check)) || strcmp(check, t.addr)))
+			abort();
+	}
+	for (char *save = NULL, *kv = strtok_r(query, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (eq)
+			*eq++ = '\0';
+		if (api_request_query(&q, kv, eq, why, sizeof(why)))
+			break;
+	}
+	(void)api_request_content(ctype);
+
+	limit = rc ? API_BODY_EDIT_MAX : api_request_body_limit(t.route);
+	chunk = 1 + (data[0] >> 3);
+	if (!api_request_body_init(&b, limit, (long long)(end - p))) {
+		for (const uint8_t *c = p; c < end; c += chunk) {
+			size_t n = (size_t)(end - c) < chunk ? (size_t)(end - c) : chunk;
+
+			if (api_request_body_append(&b, (const char *)c, n))
+				break;
+		}
+		if (b.len > limit || (b.buf && (b.cap > limit + 1 || b.buf[b.len])))
+			abort();
+		if (!api_request_json(b.buf, b.len, &j, why, sizeof(why))) {
+			if (!api_request_backend_body(j, data[0] & 1, data[0] & 2, addr, sizeof(addr),
+						      &weight, &has_weight, why, sizeof(why)) &&
+			    has_weight && weight > 65535)
+				abort();
+			json_decref(j);
+		}
+		api_request_body_free(&b);
+	}
+	free(path);
+	free(query);
+	free(ctype);
+	return 0;
+}
