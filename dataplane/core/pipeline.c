@@ -165,9 +165,14 @@ static bool classify(struct keel_worker *w, struct keel_buf *b, struct keel_pkt 
 		v = &keel_snapshot_vips(s)[vip];
 	}
 	p->vip = vip;
-	*fk = p->key;
+	/*
+	 * The packet's own key is the flow key: no copy, whose 16-byte loads
+	 * over the parser's 8-byte stores would stall store forwarding. The
+	 * ports are not needed after this point, so a fragments VIP can zero
+	 * them in place.
+	 */
 	if (v->flags & KEEL_VIP_FRAGMENTS)
-		fk->sport = fk->dport = 0;
+		p->key.sport = p->key.dport = 0;
 	return true;
 }
 
@@ -259,7 +264,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 		}
 		if (!classify(w, &bufs[i], &pkt[i], &fk[i], &verdicts[i], &memo))
 			continue;
-		keys[nl] = &fk[i];
+		/* ICMP errors are balanced by the connection they quote (in fk), the rest by their own key. */
+		keys[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? &fk[i] : &pkt[i].key;
 		/* ICMP errors must not move their connection's state. */
 		tflags[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? 0 : pkt[i].tcp_flags;
 		idx[nl++] = (uint8_t)i;
