@@ -21,6 +21,7 @@
 #include "seam.h"
 #include "spec.h"
 #include "state.h"
+#include "steering.h"
 
 uint64_t control_now_ms(void)
 {
@@ -226,6 +227,9 @@ static int publish(struct keel_control *c, bool bump)
 	}
 	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
 	spec_free(&out);
+	/* A shared NIC's steering program must know every VIP the workers balance. */
+	if (steering_sync(c->cfg) > 0)
+		c->log(c, "steering maps updated");
 	c->publishes++;
 	c->publish_error[0] = 0;
 	c->need_publish = false;
@@ -340,6 +344,11 @@ void control_tick(struct keel_control *c)
 
 		next_hop(c, mac);
 	}
+	/* The af_xdp PMD may load (and pin) the steering program after we started. */
+	if (now - c->steer_checked_ms >= 2000) {
+		c->steer_checked_ms = now;
+		steering_sync(c->cfg);
+	}
 	hg = health_generation(c->health);
 	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
 		c->health_gen = hg;
@@ -405,6 +414,7 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 		health_sync(c);
 		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
 		publish(c, false);
+		steering_sync(c->cfg);
 	}
 	if (report) {
 		warn = json_array();

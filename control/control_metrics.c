@@ -8,6 +8,7 @@
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
+#include "steering.h"
 
 /*
  * Labels come from the configuration only (VIP names, backend addresses,
@@ -165,6 +166,18 @@ void control_metrics(struct keel_control *c, FILE *f)
 					fprintf(f, "keel_backend_check_latency_seconds{vip=\"%s\",backend=\"%s\"} %.6f\n",
 						v->name, a, st.last_latency_us / 1e6);
 			}
+		}
+	}
+
+	{
+		uint64_t sp[KEEL_STEER_MAX], sb[KEEL_STEER_MAX];
+
+		if (steering_counters(sp, sb) == 0) {
+			head(f, "keel_steer_packets_total", "counter",
+			     "Packets judged by the AF_XDP steering program, by verdict.");
+			for (i = 0; i < KEEL_STEER_MAX; i++)
+				fprintf(f, "keel_steer_packets_total{verdict=\"%s\"} %" PRIu64 "\n",
+					steering_verdict_name(i), sp[i]);
 		}
 	}
 

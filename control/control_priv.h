@@ -38,6 +38,7 @@ struct keel_control {
 	bool gw_ok;
 	uint8_t gw_mac[6];
 	uint64_t gw_checked_ms;
+	uint64_t steer_checked_ms;
 
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
