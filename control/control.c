@@ -172,7 +172,7 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 		c->gw_checked_ms = now;
 		if (neighbours_resolve(cfg->gateway_family, cfg->gateway, m) == 0) {
 			if (!c->gw_ok || memcmp(m, c->gw_mac, 6))
-				c->need_publish = true; /* the next hop moved: republish */
+				c->need_publish = c->need_bump = true; /* the next hop moved: republish */
 			memcpy(c->gw_mac, m, 6);
 			c->gw_ok = true;
 		}
@@ -193,6 +193,13 @@ static int publish(struct keel_control *c, bool bump)
 	char err[256];
 	int ret;
 
+	/*
+	 * A change that is not in the running generation (health, next hop) needs a new one, or
+	 * the dataplane, already at the current generation, would be deemed up to date; it stays
+	 * pending until a publish succeeds.
+	 */
+	bump = bump || c->need_bump;
+	c->need_bump = bump;
 	seam_attach(c);
 	if (!c->seam) {
 		c->need_publish = true;
@@ -233,6 +240,7 @@ static int publish(struct keel_control *c, bool bump)
 	c->publishes++;
 	c->publish_error[0] = 0;
 	c->need_publish = false;
+	c->need_bump = false;
 	c->last_publish_ms = control_now_ms();
 	if (gen != c->generation) {
 		c->generation = gen;
@@ -412,6 +420,8 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 		c->generation++;
 		c->applies++;
 		health_sync(c);
+		/* The new generation carries every pending change (health, next hop) too. */
+		c->need_bump = false;
 		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
 		publish(c, false);
 		steering_sync(c->cfg);
@@ -460,6 +470,10 @@ int control_reload(struct keel_control *c, char *why, size_t whylen)
 	}
 	if (config_load_file(c->config_path, &next, &err)) {
 		snprintf(why, whylen, "%s", err.msg);
+		/* A refused file must show in monitoring, not only in the log. */
+		pthread_mutex_lock(&c->mu);
+		c->refused++;
+		pthread_mutex_unlock(&c->mu);
 		return -EINVAL;
 	}
 	/* The operator edited the file on purpose: its disruption is theirs to decide. */

@@ -33,6 +33,7 @@ struct keel_control {
 	uint64_t seam_epoch;
 	bool dp_alive;
 	bool need_publish;
+	bool need_bump;          /* a change (health, next hop) not in any generation yet: publish as a new one */
 	bool panic[KEEL_MAX_VIPS]; /* per VIP index of the running config, from the last publish */
 
 	bool gw_ok;

@@ -286,6 +286,7 @@ check "metrics show a generation" grep -q '^keel_' "$KT_TMP/metrics"
 check "GET /other: 404" test "$(mcode "$M/other" | cut -d' ' -f1)" = 404
 check "POST /metrics: 405" test "$(mcode -X POST "$M/metrics" | cut -d' ' -f1)" = 405
 if command -v promtool >/dev/null; then
+	curl -s -o "$KT_TMP/metrics" --max-time 10 "$M/metrics"
 	check "promtool check metrics" promtool check metrics <"$KT_TMP/metrics"
 else
 	log "skip promtool check metrics (no promtool: Debian's prometheus package)"
