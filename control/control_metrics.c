@@ -80,6 +80,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 
 	head(f, "keel_flow_table_entries", "gauge", "Tracked flows, summed over workers.");
 	fprintf(f, "keel_flow_table_entries %" PRIu64 "\n", k->flows.occupancy);
+	head(f, "keel_flow_table_capacity", "gauge", "Flow-table entries available, summed over workers.");
+	fprintf(f, "keel_flow_table_capacity %" PRIu64 "\n",
+		r ? (uint64_t)r->flow_capacity * r->n_workers : 0);
 	head(f, "keel_flow_table_lookups_total", "counter", "Flow-table lookups by result.");
 	fprintf(f, "keel_flow_table_lookups_total{result=\"hit\"} %" PRIu64 "\n", k->flows.hits);
 	fprintf(f, "keel_flow_table_lookups_total{result=\"miss\"} %" PRIu64 "\n", k->flows.misses);

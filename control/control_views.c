@@ -181,7 +181,7 @@ json_t *control_status_json(struct keel_control *c)
 			struct keel_worker_status *st = keel_region_status(r, w);
 
 			json_array_append_new(workers,
-					      json_pack("{s:i,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I}", "worker",
+					      json_pack("{s:i,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "worker",
 							(int)w, "lcore", (int)st->lcore, "socket",
 							(int)st->socket, "numa_mismatch",
 							!!st->numa_mismatch, "generation",
@@ -189,10 +189,12 @@ json_t *control_status_json(struct keel_control *c)
 							(json_int_t)st->activations, "refused",
 							(json_int_t)st->refused, "heartbeat_ms",
 							(json_int_t)st->heartbeat_ms, "busy_cycles",
-							(json_int_t)st->busy_cycles));
+							(json_int_t)st->busy_cycles, "idle_cycles",
+							(json_int_t)st->idle_cycles));
 		}
-		dp = json_pack("{s:b,s:s,s:i,s:i,s:o}", "alive", 1, "instance", r->name, "pid",
-			       (int)r->pid, "ports", (int)r->n_ports, "workers", workers);
+		dp = json_pack("{s:b,s:s,s:i,s:i,s:I,s:o}", "alive", 1, "instance", r->name, "pid",
+			       (int)r->pid, "ports", (int)r->n_ports, "flow_capacity_per_worker",
+			       (json_int_t)r->flow_capacity, "workers", workers);
 		{
 			char e[24];
 

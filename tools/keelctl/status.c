@@ -1,0 +1,80 @@
+/* keelctl status: is the dataplane alive, which generation each worker runs, NUMA placement warnings. */
+#include <stdio.h>
+
+#include "keelctl.h"
+
+static int status(struct ctl *c, int argc, char **argv)
+{
+	static const char *const heads[] = { "WORKER", "LCORE", "SOCKET", "GENERATION", "ACTIVATIONS",
+					     "REFUSED", "NUMA" };
+	char w[16], l[16], s[16], g[24], a[24], r[24];
+	json_t *st, *dp, *v, *nh;
+	int64_t gen;
+	struct table *t;
+	size_t i;
+	int n, rc;
+
+	if ((rc = ctl_parse(c, &status_object, argc, argv, NULL, NULL, 0, &n)))
+		return rc;
+	if ((rc = api_get(c, "/v1/status", &st)))
+		return rc;
+	if (c->json) {
+		json_print(st);
+		json_decref(st);
+		return KEELCTL_OK;
+	}
+	dp = json_object_get(st, "dataplane");
+	gen = jint(st, "generation");
+	nh = json_object_get(st, "next_hop");
+	if (json_is_true(json_object_get(dp, "alive")))
+		printf("dataplane    alive: instance %s, pid %lld, %lld ports, epoch %s\n",
+		       jstr(dp, "instance"), (long long)jint(dp, "pid"), (long long)jint(dp, "ports"),
+		       jstr(dp, "epoch"));
+	else
+		printf("dataplane    NOT RUNNING (instance %s): changes are persisted and published when it starts\n",
+		       jstr(dp, "instance"));
+	printf("generation   %lld (applies %lld, refused %lld, publishes %lld, failed %lld)\n",
+	       (long long)gen, (long long)jint(st, "applies"), (long long)jint(st, "refused_changes"),
+	       (long long)jint(st, "publishes"), (long long)jint(st, "publish_failures"));
+	printf("next hop     %s%s\n", jstr(nh, "mac"),
+	       json_is_true(json_object_get(nh, "resolved")) ? "" : " (NOT RESOLVED)");
+	printf("config       %s\nstate dir    %s\n", jstr(st, "config"), jstr(st, "state_dir"));
+	if (*jstr(st, "publish_error"))
+		printf("publish      FAILING: %s\n", jstr(st, "publish_error"));
+	if (!json_array_size(json_object_get(dp, "workers"))) {
+		json_decref(st);
+		return KEELCTL_OK;
+	}
+	putchar('\n');
+	t = table_new(7, heads);
+	for (int k = 0; k < 6; k++)
+		table_right(t, k);
+	json_array_foreach(json_object_get(dp, "workers"), i, v) {
+		snprintf(w, sizeof(w), "%lld", (long long)jint(v, "worker"));
+		snprintf(l, sizeof(l), "%lld", (long long)jint(v, "lcore"));
+		snprintf(s, sizeof(s), "%lld", (long long)jint(v, "socket"));
+		snprintf(g, sizeof(g), "%lld%s", (long long)jint(v, "generation"),
+			 jint(v, "generation") == gen ? "" : " (behind)");
+		snprintf(a, sizeof(a), "%lld", (long long)jint(v, "activations"));
+		snprintf(r, sizeof(r), "%lld", (long long)jint(v, "refused"));
+		table_add(t, w, l, s, g, a, r,
+			  json_is_true(json_object_get(v, "numa_mismatch")) ? "REMOTE PORT" : "ok");
+	}
+	table_print(c, t);
+	json_array_foreach(json_object_get(dp, "workers"), i, v)
+		if (json_is_true(json_object_get(v, "numa_mismatch")))
+			printf("warning: worker %lld (lcore %lld, socket %lld) polls a port on another NUMA "
+			       "socket: every packet crosses the interconnect\n",
+			       (long long)jint(v, "worker"), (long long)jint(v, "lcore"),
+			       (long long)jint(v, "socket"));
+	table_free(t);
+	json_decref(st);
+	return KEELCTL_OK;
+}
+
+static const struct ctl_verb status_verbs[] = {
+	{ "", "", "dataplane alive, epoch, generation per worker, NUMA placement warnings", status },
+	{ 0 },
+};
+
+const struct ctl_object status_object = { "status", "keel-control and dataplane status", status_verbs, true };

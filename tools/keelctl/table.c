@@ -1,0 +1,51 @@
+/* keelctl table show: the Maglev table the workers run for a VIP (slots per backend, digest, generation). */
+#include <stdio.h>
+
+#include "keelctl.h"
+
+static int table_show(struct ctl *c, int argc, char **argv)
+{
+	static const char *const heads[] = { "BACKEND", "STATE", "SLOTS", "SHARE" };
+	char path[256], name[200], sl[24], sh[16];
+	struct table *t;
+	json_t *tab, *b;
+	char *pos[1];
+	size_t i;
+	int n, rc;
+
+	if ((rc = ctl_parse(c, &table_object, argc, argv, NULL, pos, 1, &n)))
+		return rc;
+	if (n != 1)
+		return ctl_usage_error(&table_object, "table show: which VIP?");
+	if (api_escape(name, sizeof(name), pos[0]))
+		return ctl_usage_error(&table_object, "table show: name too long");
+	snprintf(path, sizeof(path), "/v1/vips/%s/table", name);
+	if ((rc = api_get(c, path, &tab)))
+		return rc;
+	if (c->json) {
+		json_print(tab);
+		json_decref(tab);
+		return KEELCTL_OK;
+	}
+	printf("vip %s: %lld slots, generation %lld, digest %s\n", jstr(tab, "vip"),
+	       (long long)jint(tab, "size"), (long long)jint(tab, "generation"), jstr(tab, "digest"));
+	t = table_new(4, heads);
+	table_right(t, 2);
+	table_right(t, 3);
+	json_array_foreach(json_object_get(tab, "backends"), i, b) {
+		snprintf(sl, sizeof(sl), "%lld", (long long)jint(b, "slots"));
+		table_add(t, jstr(b, "backend"), jstr(b, "state"), sl,
+			  fmt_share(jnum(b, "share"), sh, sizeof(sh)));
+	}
+	table_print(c, t);
+	table_free(t);
+	json_decref(tab);
+	return KEELCTL_OK;
+}
+
+static const struct ctl_verb table_verbs[] = {
+	{ "show", "VIP", "slots per backend, digest and generation of the table the workers run", table_show },
+	{ 0 },
+};
+
+const struct ctl_object table_object = { "table", "Maglev tables", table_verbs, false };
