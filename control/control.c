@@ -135,6 +135,8 @@ static void seam_attach(struct keel_control *c)
 	if (keel_seam_region(c->seam)->epoch != c->seam_epoch) {
 		c->seam_epoch = keel_seam_region(c->seam)->epoch;
 		c->need_publish = true;
+		memset(c->hb_moved_ms, 0, sizeof(c->hb_moved_ms));
+		memset(c->stalled, 0, sizeof(c->stalled));
 		c->log(c, "dataplane %s attached (epoch %016llx, pid %u)", c->cfg->instance,
 		       (unsigned long long)c->seam_epoch, keel_seam_region(c->seam)->pid);
 	}
@@ -348,9 +350,31 @@ void control_tick(struct keel_control *c)
 	pthread_mutex_lock(&c->mu);
 	seam_attach(c);
 	if (c->seam) {
+		struct keel_region *r = keel_seam_region(c->seam);
 		uint8_t mac[6];
+		uint32_t w;
 
 		next_hop(c, mac);
+		/*
+		 * The process can be alive with a worker stuck (a hung lcore, a
+		 * stopped VM vCPU): its heartbeat stops moving. Report it; its old
+		 * slot stays reserved by the publisher anyway.
+		 */
+		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++) {
+			uint64_t hb = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms,
+						      __ATOMIC_RELAXED);
+			bool stalled;
+
+			if (hb != c->hb_seen[w] || !c->hb_moved_ms[w]) {
+				c->hb_seen[w] = hb;
+				c->hb_moved_ms[w] = now;
+			}
+			stalled = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
+			if (stalled && !c->stalled[w])
+				c->log(c, "worker %u: heartbeat still for %llu ms", w,
+				       (unsigned long long)(now - c->hb_moved_ms[w]));
+			c->stalled[w] = stalled;
+		}
 	}
 	/* The af_xdp PMD may load (and pin) the steering program after we started. */
 	if (now - c->steer_checked_ms >= 2000) {

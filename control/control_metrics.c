@@ -207,6 +207,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_generation{worker=\"%u\"} %" PRIu64 "\n", w,
 				keel_region_status(r, w)->active_generation);
+		head(f, "keel_worker_stalled", "gauge", "1 when a worker's heartbeat has not moved for a second.");
+		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++)
+			fprintf(f, "keel_worker_stalled{worker=\"%u\"} %d\n", w, c->stalled[w]);
 		head(f, "keel_worker_busy_cycles_total", "counter", "TSC cycles spent in loops that moved packets.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_busy_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,

@@ -41,6 +41,11 @@ struct keel_control {
 	uint64_t gw_checked_ms;
 	uint64_t steer_checked_ms;
 
+	/* Worker heartbeats as last seen, and when each last moved: a stuck worker is reported. */
+	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];
+	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
+	bool stalled[KEEL_REGION_MAX_WORKERS];
+
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
 	uint64_t last_publish_ms;
@@ -48,6 +53,9 @@ struct keel_control {
 
 	void (*log)(struct keel_control *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
+
+/* A worker whose heartbeat has not moved for this long is reported stalled. */
+#define CONTROL_STALL_MS 1000
 
 uint64_t control_now_ms(void);
 uint64_t control_wall_ms(void);

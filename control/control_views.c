@@ -181,8 +181,9 @@ json_t *control_status_json(struct keel_control *c)
 			struct keel_worker_status *st = keel_region_status(r, w);
 
 			json_array_append_new(workers,
-					      json_pack("{s:i,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "worker",
-							(int)w, "lcore", (int)st->lcore, "socket",
+					      json_pack("{s:i,s:b,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "worker",
+							(int)w, "stalled",
+							w < KEEL_REGION_MAX_WORKERS && c->stalled[w], "lcore", (int)st->lcore, "socket",
 							(int)st->socket, "numa_mismatch",
 							!!st->numa_mismatch, "generation",
 							(json_int_t)st->active_generation, "activations",

@@ -160,6 +160,20 @@ check "still serving (API)" up
 check "still forwarding" forwarding 1
 cp "$KT_TMP/good.yaml" "$CONFIG"
 
+log "a stuck dataplane (SIGSTOP): its workers are reported stalled"
+DPP=$(pgrep -P "$DP_PID" | head -n 1)
+stalled_is() { [[ $(api_status | json_get 'all(w["stalled"] for w in j["dataplane"]["workers"])') == "$1" ]]; }
+if [[ -n $DPP ]]; then
+	kill -STOP "$DPP"
+	check "workers reported stalled within 3 s" wait_until 3 stalled_is True
+	check "keel_worker_stalled 1 on /metrics" bash -c \
+		"curl -s --max-time 5 http://127.0.0.1:$MPORT/metrics | grep -q '^keel_worker_stalled{worker=\"0\"} 1'"
+	kill -CONT "$DPP"
+	check "no longer stalled once it runs again" wait_until 3 stalled_is False
+else
+	log "skip stall check: keel-dataplane's pid not found under $DP_PID"
+fi
+
 log "restarting keel-dataplane (SIGTERM, same name)"
 old_epoch=$(seam_st | json_get 'j["epoch"]')
 dp_stop
