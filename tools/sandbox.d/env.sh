@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# The sandbox's names and addresses, sourced by tools/sandbox, tools/demo-e2e and the e2e tests.
+# KEEL_SANDBOX_PREFIX (default ksb, at most 6 characters) names the namespaces (PREFIX-client,
+# PREFIX-router, PREFIX-keel1, PREFIX-be1..3) and, without the dash, the interfaces;
+# KEEL_SANDBOX_DIR (default /run/keel-sandbox-PREFIX) holds pids, logs, configs, the dataplane's
+# shared region, the API socket and Prometheus' storage.
+SB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SB_BUILD=${KEEL_BUILD:-build}
+[[ $SB_BUILD == /* ]] || SB_BUILD=$SB_ROOT/$SB_BUILD
+SB_P=${KEEL_SANDBOX_PREFIX:-ksb}
+SB_DIR=${KEEL_SANDBOX_DIR:-/run/keel-sandbox-$SB_P}
+SB_PY=${KEEL_PYTHON:-/usr/bin/python3}
+
+SB_DP=$SB_BUILD/dataplane/keel-dataplane
+SB_CTL=$SB_BUILD/control/keel-control
+SB_SEAM=$SB_BUILD/tools/keel-seam/keel-seam
+SB_DECAP=$SB_BUILD/tools/keel-decap/keel-decap
+SB_STEER_OBJ=$SB_BUILD/bpf/steer.bpf.o
+SB_KEELCTL=$SB_BUILD/tools/keelctl/keelctl
+
+NS_CLIENT=$SB_P-client
+NS_ROUTER=$SB_P-router
+SB_KEELS=(1)          # Keel hosts; more than one gets an ECMP route on the router
+SB_BES=(1 2 3)        # backend hosts
+ns_keel() { echo "$SB_P-keel$1"; }
+ns_be() { echo "$SB_P-be$1"; }
+
+# Documentation ranges only: VIPs 192.0.2.0/24 and 2001:db8:a::/64, client side 198.51.100.0/24
+# and 2001:db8:c::/64, the server LAN (Keel hosts, backends, the router's bridge) 203.0.113.0/24
+# and 2001:db8:b::/64; Keel's outer sources 203.0.113.128/25 and 2001:db8:e::/64.
+VIP4=192.0.2.10
+VIP6=2001:db8:a::10
+CLIENT4=198.51.100.2
+CLIENT6=2001:db8:c::2
+RC4=198.51.100.1
+RC6=2001:db8:c::1
+ROUTER4=203.0.113.1
+ROUTER6=2001:db8:b::1
+keel4() { echo "203.0.113.$((9 + $1))"; }   # keel1 = .10
+keel6() { echo "2001:db8:b::$((9 + $1))"; }
+be4() { echo "203.0.113.$((10 + $1))"; }    # be1 = .11
+be6() { echo "2001:db8:b::$((10 + $1))"; }
+KEEL1_4=$(keel4 1)
+SB_NAME=${SB_P}k1            # keel-dataplane --name and DPDK --file-prefix of keel1
+SB_SOCK=$SB_DIR/control.sock
+SB_METRICS=$KEEL1_4:9105
+SB_PROM=$KEEL1_4:9090
+
+in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
+# Network namespace only (the root's /sys/fs/bpf stays visible: BPF pins).
+in_net() { local n=$1; shift; nsenter --net="/var/run/netns/$n" "$@"; }
+# The management API: sb_api METHOD PATH [curl args...]
+sb_api() {
+	local m=$1 p=$2
+	shift 2
+	curl -sS --max-time 20 --unix-socket "$SB_SOCK" -X "$m" "$@" "http://keel$p"
+}
+sb_prom_query() { # PromQL -> JSON from Prometheus' HTTP API
+	in_ns "$(ns_keel 1)" curl -sS --max-time 10 --data-urlencode "query=$1" "http://$SB_PROM/api/v1/query"
+}
