@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The sandbox's names and addresses, sourced by tools/sandbox, tools/demo-e2e and the e2e tests.
+# The sandbox's names and addresses, sourced by tools/sandbox, tools/demo and the e2e tests.
 # KEEL_SANDBOX_PREFIX (default ksb, at most 6 characters) names the namespaces (PREFIX-client,
 # PREFIX-router, PREFIX-keel1, PREFIX-be1..3) and, without the dash, the interfaces;
 # KEEL_SANDBOX_DIR (default /run/keel-sandbox-PREFIX) holds pids, logs, configs, the dataplane's
