@@ -20,10 +20,15 @@ struct keel_seam {
 	int fd;
 	struct keel_region *r;
 	size_t size;
-	/* The last activation not yet acknowledged by every worker: its slot stays reserved. */
-	bool pending;
-	uint32_t pending_slot;
-	uint64_t pending_gen;
+	/*
+	 * Generation last posted into each slot (0: never, by this process). A
+	 * worker that has not reached it may still dequeue that activation, so
+	 * the slot stays reserved until every worker's generation passed it -
+	 * however many later activations were posted meanwhile.
+	 */
+	uint64_t slot_gen[KEEL_REGION_MAX_SLOTS];
+	/* Opened on a live region: messages of an earlier publisher may still be queued. */
+	bool inherited;
 };
 
 static uint64_t now_ms(void)
@@ -76,6 +81,7 @@ struct keel_seam *keel_seam_open(const char *name)
 		errno = EPROTO;
 		goto out_close;
 	}
+	s->inherited = true;
 	return s;
 
 out_close:
@@ -128,17 +134,38 @@ static bool all_at(struct keel_seam *s, uint64_t gen)
 	return true;
 }
 
-/* A slot is free when no worker runs on it and no activation of it is outstanding. */
+static bool rings_empty(struct keel_seam *s)
+{
+	uint32_t w;
+
+	for (w = 0; w < s->r->n_workers; w++)
+		if (rte_ring_count(keel_region_ring(s->r, w)))
+			return false;
+	return true;
+}
+
+/*
+ * A slot is free when no worker runs on it and no activation of it can
+ * still be dequeued: every worker's generation has reached the one last
+ * posted into it. Until the rings we inherited have drained, we cannot know
+ * what they still hold, so only that wait frees slots.
+ */
 static bool slot_busy(struct keel_seam *s, uint32_t slot)
 {
 	uint32_t w;
 
-	if (s->pending && s->pending_slot == slot)
-		return true;
-	for (w = 0; w < s->r->n_workers; w++)
+	if (s->inherited) {
+		if (!rings_empty(s))
+			return true;
+		s->inherited = false;
+	}
+	for (w = 0; w < s->r->n_workers; w++) {
 		if (__atomic_load_n(&keel_region_status(s->r, w)->active_slot, __ATOMIC_ACQUIRE) ==
 		    slot)
 			return true;
+		if (s->slot_gen[slot] && worker_gen(s, w) < s->slot_gen[slot])
+			return true;
+	}
 	return false;
 }
 
@@ -169,8 +196,6 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 		*why = "dataplane not running";
 		return -EPIPE;
 	}
-	if (s->pending && all_at(s, s->pending_gen))
-		s->pending = false;
 	for (w = 0; w < s->r->n_workers; w++)
 		if (worker_gen(s, w) >= spec->generation) {
 			*why = "generation not newer than a worker's active one";
@@ -194,19 +219,15 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 	for (w = 0; w < s->r->n_workers; w++)
 		refused[w] = __atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE);
 	cmd.slot = slot;
-	s->pending = true;
-	s->pending_slot = slot;
-	s->pending_gen = spec->generation;
+	s->slot_gen[slot] = spec->generation;
 	ret = post(s, &cmd, deadline);
 	if (ret) {
 		*why = "a worker's command ring stayed full";
 		return ret;
 	}
 	for (;;) {
-		if (all_at(s, spec->generation)) {
-			s->pending = false;
+		if (all_at(s, spec->generation))
 			return 0;
-		}
 		for (w = 0; w < s->r->n_workers; w++)
 			if (__atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE) !=
 			    refused[w]) {

@@ -1,0 +1,217 @@
+/* The seam's publishing rules against workers simulated by threads: no slot is written while a worker runs on it or may still dequeue its activation. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "../../dataplane/region.h" /* the dataplane side: creates the region */
+#include "seam.h"
+#include "snapfix.h"
+
+#define N_WORKERS 2
+#define N_SLOTS 3
+
+struct fake_worker {
+	struct keel_region *r;
+	uint32_t id;
+	int stalled; /* atomics: the test thread sets, the worker reads */
+	int stop;
+	pthread_t thread;
+	uint64_t torn; /* a snapshot that changed while the worker was using it */
+};
+
+/* What a keel-dataplane worker does between bursts, plus a re-check that its snapshot stays put. */
+static void *worker_loop(void *arg)
+{
+	struct fake_worker *fw = arg;
+	struct keel_worker_status *st = keel_region_status(fw->r, fw->id);
+	struct keel_cmd cmd;
+	uint32_t using = UINT32_MAX, sum = 0;
+
+	while (!__atomic_load_n(&fw->stop, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&fw->stalled, __ATOMIC_ACQUIRE)) {
+			usleep(500);
+			continue;
+		}
+		while (rte_ring_dequeue_elem(keel_region_ring(fw->r, fw->id), &cmd, sizeof(cmd)) == 0) {
+			const struct keel_snapshot *s = keel_region_slot(fw->r, cmd.slot);
+			const char *why;
+
+			if (cmd.type != KEEL_CMD_ACTIVATE)
+				continue;
+			if (keel_snapshot_validate(s, fw->r->slot_size, &why)) {
+				st->refused++;
+				continue;
+			}
+			using = cmd.slot;
+			sum = s->checksum;
+			__atomic_store_n(&st->active_slot, cmd.slot, __ATOMIC_RELEASE);
+			__atomic_store_n(&st->active_generation, cmd.generation, __ATOMIC_RELEASE);
+			st->activations++;
+		}
+		/* Nobody may rewrite the slot a worker forwards with. */
+		if (using != UINT32_MAX && keel_region_slot(fw->r, using)->checksum != sum)
+			fw->torn++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+static struct keel_region *region;
+static struct fake_worker workers[N_WORKERS];
+static char dir[64];
+static char name[32];
+
+static int setup(void **state)
+{
+	struct region_params p = { .n_workers = N_WORKERS, .n_slots = N_SLOTS,
+				   .slot_size = 1 << 20, .n_ports = 1, .flow_capacity = 1024 };
+	char err[256];
+	uint32_t w;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/keel-test-seam.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	setenv("KEEL_REGION_DIR", dir, 1);
+	snprintf(name, sizeof(name), "seam%d", (int)getpid());
+	p.name = name;
+	region = region_create(&p, err, sizeof(err));
+	if (!region)
+		fail_msg("region_create: %s", err);
+	region->pid = (uint32_t)getpid();
+	region_set_state(region, KEEL_REGION_RUNNING);
+	for (w = 0; w < N_WORKERS; w++) {
+		workers[w] = (struct fake_worker){ .r = region, .id = w };
+		assert_int_equal(pthread_create(&workers[w].thread, NULL, worker_loop, &workers[w]), 0);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char path[256];
+	uint32_t w;
+
+	(void)state;
+	for (w = 0; w < N_WORKERS; w++) {
+		__atomic_store_n(&workers[w].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(workers[w].thread, NULL);
+	}
+	keel_region_path(name, path, sizeof(path));
+	region_close(region, 1);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static struct keel_snapshot_spec *spec_gen(uint64_t gen)
+{
+	static struct keel_backend_spec be[2];
+	static struct keel_vip_spec v;
+	static struct keel_snapshot_spec spec;
+
+	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
+	be[1] = snapfix_backend("10.0.0.2", 1, (uint32_t)(1 + gen % 3), KEEL_BACKEND_ACTIVE);
+	v = snapfix_vip("192.0.2.1", 80, 6, 0, 0, 0, 251, be, 2);
+	memset(&spec, 0, sizeof(spec));
+	spec.n_vips = 1;
+	spec.vips = &v;
+	snapfix_spec_defaults(&spec);
+	spec.generation = gen;
+	return &spec;
+}
+
+static uint32_t slot_of(uint32_t w)
+{
+	return __atomic_load_n(&keel_region_status(region, w)->active_slot, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t gen_of(uint32_t w)
+{
+	return __atomic_load_n(&keel_region_status(region, w)->active_generation, __ATOMIC_ACQUIRE);
+}
+
+static void test_publish_rules(void **state)
+{
+	struct keel_seam *s = keel_seam_open(name);
+	const char *why = "";
+	uint32_t a, b, c, g;
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(keel_seam_alive(s));
+
+	/* Live workers: every publish is acknowledged, never into the slot in use. */
+	for (g = 1; g <= 20; g++) {
+		uint32_t before = g > 1 ? slot_of(0) : UINT32_MAX;
+
+		assert_int_equal(keel_seam_publish(s, spec_gen(g), 2000, &why), 0);
+		assert_int_equal(gen_of(0), g);
+		assert_int_equal(gen_of(1), g);
+		assert_int_not_equal(slot_of(0), before);
+	}
+	/* An older or equal generation is refused. */
+	assert_int_equal(keel_seam_publish(s, spec_gen(20), 100, &why), -EINVAL);
+
+	/* Worker 1 hangs: the activation times out; its slot and the posted one stay reserved. */
+	b = slot_of(1);
+	__atomic_store_n(&workers[1].stalled, 1, __ATOMIC_RELEASE);
+	usleep(5000);
+	assert_int_equal(keel_seam_publish(s, spec_gen(21), 100, &why), -ETIMEDOUT);
+	a = slot_of(0);
+	assert_int_not_equal(a, b);
+	assert_int_equal(gen_of(1), 20);
+	/* Again: a third slot; the one posted at 21 is not reused though worker 0 left it. */
+	assert_int_equal(keel_seam_publish(s, spec_gen(22), 100, &why), -ETIMEDOUT);
+	c = slot_of(0);
+	assert_int_not_equal(c, a);
+	assert_int_not_equal(c, b);
+	/* Every slot is either run by worker 1 or queued for it: nothing may be written. */
+	assert_int_equal(keel_seam_publish(s, spec_gen(23), 100, &why), -EBUSY);
+
+	/* Worker 1 resumes: it takes 21 then 22 from its ring, intact. */
+	__atomic_store_n(&workers[1].stalled, 0, __ATOMIC_RELEASE);
+	for (g = 0; g < 200 && gen_of(1) != 22; g++)
+		usleep(5000);
+	assert_int_equal(gen_of(1), 22);
+	assert_int_equal(keel_region_status(region, 1)->refused, 0);
+	assert_int_equal(keel_seam_publish(s, spec_gen(23), 2000, &why), 0);
+
+	/* A publisher that reopens the region waits for rings it did not fill to drain. */
+	__atomic_store_n(&workers[1].stalled, 1, __ATOMIC_RELEASE);
+	usleep(5000);
+	assert_int_equal(keel_seam_publish(s, spec_gen(24), 100, &why), -ETIMEDOUT);
+	keel_seam_close(s);
+	s = keel_seam_open(name);
+	assert_non_null(s);
+	assert_int_equal(keel_seam_publish(s, spec_gen(25), 100, &why), -EBUSY);
+	__atomic_store_n(&workers[1].stalled, 0, __ATOMIC_RELEASE);
+	for (g = 0; g < 200 && gen_of(1) != 24; g++)
+		usleep(5000);
+	assert_int_equal(keel_seam_publish(s, spec_gen(25), 2000, &why), 0);
+
+	for (g = 0; g < N_WORKERS; g++) {
+		assert_int_equal(workers[g].torn, 0);
+		assert_int_equal(keel_region_status(region, g)->refused, 0);
+	}
+	keel_seam_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_publish_rules),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
