@@ -1,6 +1,7 @@
 /* Encapsulation towards a backend: prepend Ethernet + outer IPv4/IPv6 (+ UDP + GUE) in the headroom, in front of the untouched inner packet. */
 #include "encap.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "csum.h"
@@ -64,17 +65,21 @@ static inline void encap_ip4(uint8_t *ip, const struct keel_snapshot *s,
 	uint32_t sum = (0x4500u | tos) + total + 0x4000u + ((uint32_t)s->ttl << 8 | proto) +
 		       (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
 
-	ip[0] = 0x45;
-	ip[1] = tos;
-	put16(ip + 2, total);
-	put32(ip + 4, 0x00004000); /* ID 0, DF, offset 0 */
-	ip[8] = s->ttl;
-	ip[9] = proto;
-	ip[10] = 0;
-	ip[11] = 0;
-	put32(ip + 12, src);
-	memcpy(ip + 16, be->addr, 4);
-	csum_store(ip + 10, csum_fold(sum));
+	uint32_t w0 = htonl(0x45000000u | (uint32_t)tos << 16 | total);
+	uint32_t w1 = htonl(0x00004000u); /* ID 0, DF, offset 0 */
+	uint32_t w2 = htonl((uint32_t)s->ttl << 24 | (uint32_t)proto << 16 | csum_fold(sum));
+	uint32_t w3 = htonl(src), w4 = htonl(dst);
+
+	/*
+	 * Five 4-byte stores straight from registers instead of a dozen byte
+	 * stores (and no staging buffer whose wide reload would stall): this
+	 * runs for every forwarded packet.
+	 */
+	memcpy(ip, &w0, 4);
+	memcpy(ip + 4, &w1, 4);
+	memcpy(ip + 8, &w2, 4);
+	memcpy(ip + 12, &w3, 4);
+	memcpy(ip + 16, &w4, 4);
 }
 
 /*
