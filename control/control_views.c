@@ -426,7 +426,31 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	} else {
 		json_object_set_new(out, "backend", json_null());
 	}
-	(void)i;
+	/* A flow a worker already tracks keeps its backend while that backend is active or draining. */
+	{
+		struct keel_flow_answer ans[KEEL_REGION_MAX_WORKERS];
+		struct keel_flow_key tk = k;
+		int answered;
+
+		if (v->fragments)
+			tk.sport = tk.dport = 0;
+		answered = keel_seam_query_flow(c->seam, &tk, 200, ans);
+		json_object_set_new(out, "workers_answered", json_integer(answered < 0 ? 0 : answered));
+		for (i = 0; answered > 0 && i < r->n_workers; i++) {
+			const struct keel_backend *b;
+
+			if (!ans[i].hit || ans[i].backend >= s->n_backends)
+				continue;
+			b = &keel_snapshot_backends(s)[ans[i].backend];
+			if (b->state != KEEL_BACKEND_ACTIVE && b->state != KEEL_BACKEND_DRAINING)
+				continue; /* its backend is gone: the next packet is re-balanced */
+			json_object_set_new(out, "backend",
+					    json_string(addr_str(b->addr, b->family, a, sizeof(a))));
+			json_object_set_new(out, "reason", json_string("flow table"));
+			json_object_set_new(out, "tracked_by_worker", json_integer(i));
+			break;
+		}
+	}
 out:
 	pthread_mutex_unlock(&c->mu);
 	return out;

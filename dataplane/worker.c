@@ -202,6 +202,19 @@ static void worker_flush_step(struct worker *wk)
 	}
 }
 
+/* keel-control asks whether a flow is tracked here: answer from the table without touching it. */
+static void worker_lookup(struct worker *wk, uint64_t seq)
+{
+	struct keel_region *r = wk->region;
+	const struct flow_value *v = flow_table_peek(wk->kw.ft, &r->query_key, wk->kw.now_ms);
+	__typeof__(r->query_reply[0]) *rep = &r->query_reply[wk->queue] /* worker w owns RX queue w */;
+
+	rep->hit = v != NULL;
+	rep->backend = v ? v->backend : 0;
+	rep->vip = v ? v->vip : 0;
+	__atomic_store_n(&rep->seq, seq, __ATOMIC_RELEASE);
+}
+
 /* Between bursts: at most one message per loop, so a validation never delays more than one burst. */
 static void worker_command(struct worker *wk)
 {
@@ -215,6 +228,9 @@ static void worker_command(struct worker *wk)
 		break;
 	case KEEL_CMD_FLUSH_BACKEND:
 		worker_flush_request(wk, c.arg);
+		break;
+	case KEEL_CMD_LOOKUP:
+		worker_lookup(wk, c.arg);
 		break;
 	default:
 		break;

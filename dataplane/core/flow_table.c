@@ -611,6 +611,25 @@ int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key)
 	return 0;
 }
 
+const struct flow_value *flow_table_peek(const struct flow_table *ft,
+					 const struct keel_flow_key *key, uint64_t now_ms)
+{
+	uint64_t fp = ft_fp(keel_hash_key(key, ft->secret));
+	const struct ft_slot *sl;
+	uint32_t bkt[2];
+	int64_t idx;
+
+	bkt[0] = ft_primary(ft, fp);
+	bkt[1] = ft_secondary(ft, fp);
+	idx = ft_find_fp(ft, bkt, fp);
+	if (idx < 0)
+		return NULL;
+	sl = &ft->buckets[(uint64_t)idx >> FT_SLOTS_LOG2].slot[(unsigned int)idx & (FT_SLOTS - 1)];
+	if (ft_age(sl, (uint32_t)now_ms) > ft->timeout_ms[ft_class(sl)])
+		return NULL;
+	return &sl->value;
+}
+
 uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_value *, void *),
 			  void *arg, uint32_t *cursor, uint32_t max_buckets)
 {

@@ -93,6 +93,14 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
 				     uint64_t now_ms, bool *created);
 
+/*
+ * The tracked value of a flow, or NULL when it is not tracked or idle past
+ * its timeout; unlike a lookup it changes nothing (no refresh, no counter).
+ * For operators' "which backend, and why" queries.
+ */
+const struct flow_value *flow_table_peek(const struct flow_table *ft,
+					 const struct keel_flow_key *key, uint64_t now_ms);
+
 /* Remove one flow; returns 0 or -ENOENT. */
 int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key);
 

@@ -29,6 +29,8 @@ struct keel_seam {
 	uint64_t slot_gen[KEEL_REGION_MAX_SLOTS];
 	/* Opened on a live region: messages of an earlier publisher may still be queued. */
 	bool inherited;
+	/* Last flow query posted; answers carrying another number are stale. */
+	uint64_t query_seq;
 };
 
 static uint64_t now_ms(void)
@@ -82,6 +84,10 @@ struct keel_seam *keel_seam_open(const char *name)
 		goto out_close;
 	}
 	s->inherited = true;
+	/* Continue the numbering of an earlier publisher, so its late answers cannot pass for ours. */
+	for (uint32_t w = 0; w < s->r->n_workers; w++)
+		if (s->r->query_reply[w].seq > s->query_seq)
+			s->query_seq = s->r->query_reply[w].seq;
 	return s;
 
 out_close:
@@ -238,6 +244,36 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 			*why = "a worker did not acknowledge in time";
 			return -ETIMEDOUT;
 		}
+		sleep_ms(1);
+	}
+}
+
+int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
+			 uint32_t timeout_ms, struct keel_flow_answer *out)
+{
+	struct keel_cmd cmd = { .type = KEEL_CMD_LOOKUP };
+	uint64_t deadline = now_ms() + timeout_ms;
+	uint32_t w, n;
+
+	if (!keel_seam_alive(s))
+		return -EPIPE;
+	s->query_seq++;
+	s->r->query_key = *key; /* ordered before the messages by the rings' release */
+	cmd.arg = s->query_seq;
+	if (post(s, &cmd, deadline))
+		return -ETIMEDOUT;
+	for (;;) {
+		for (w = 0, n = 0; w < s->r->n_workers; w++) {
+			__typeof__(s->r->query_reply[0]) *rep = &s->r->query_reply[w];
+
+			out[w].answered = __atomic_load_n(&rep->seq, __ATOMIC_ACQUIRE) == s->query_seq;
+			out[w].hit = out[w].answered && rep->hit;
+			out[w].backend = rep->backend;
+			out[w].vip = rep->vip;
+			n += out[w].answered;
+		}
+		if (n == s->r->n_workers || now_ms() > deadline)
+			return (int)n;
 		sleep_ms(1);
 	}
 }

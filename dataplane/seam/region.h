@@ -43,6 +43,7 @@ enum keel_region_state {
 enum keel_cmd_type {
 	KEEL_CMD_ACTIVATE = 1,      /* switch to slot `slot`, generation `generation` */
 	KEEL_CMD_FLUSH_BACKEND = 2, /* drop tracked flows of backend id `arg` */
+	KEEL_CMD_LOOKUP = 3,        /* answer region->query for sequence `arg` */
 };
 
 struct keel_cmd {
@@ -107,6 +108,21 @@ struct keel_region {
 	uint64_t port_nombuf[8];   /* RX mbuf allocation failures */
 	/* Each port's MAC (dp: wo before RUNNING): the source MAC keel-control puts in snapshots. */
 	uint8_t port_mac[8][8];
+	/*
+	 * An operator's "is this flow tracked?" question (keel-control's
+	 * lookup). cp: writes key, then posts KEEL_CMD_LOOKUP with arg = seq on
+	 * every ring (the ring's release orders the key before the message).
+	 * dp: each worker answers in its own reply, release-storing seq last;
+	 * cp acquire-loads seq before reading the answer.
+	 */
+	struct keel_flow_key query_key;
+	struct {
+		uint64_t seq;
+		uint16_t backend; /* tracked backend id when hit */
+		uint16_t vip;     /* tracked VIP id when hit */
+		uint8_t hit;
+		uint8_t pad[3];
+	} __attribute__((aligned(64))) query_reply[KEEL_REGION_MAX_WORKERS];
 } __attribute__((aligned(64)));
 
 static inline struct keel_worker_status *keel_region_status(struct keel_region *r, uint32_t w)

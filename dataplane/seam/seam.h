@@ -38,6 +38,22 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 /* Ask every worker to drop the tracked flows of a backend id. */
 int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);
 
+/* One worker's answer to keel_seam_query_flow. */
+struct keel_flow_answer {
+	bool answered; /* within the timeout */
+	bool hit;      /* the flow is tracked by this worker */
+	uint16_t backend;
+	uint16_t vip;
+};
+
+/*
+ * Ask every worker whether it tracks this flow (a read-only peek at its
+ * table, done between two bursts). out has one entry per worker. Returns
+ * the number of workers that answered within timeout_ms, or -EPIPE.
+ */
+int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
+			 uint32_t timeout_ms, struct keel_flow_answer *out);
+
 /* Sum every worker's counters into out. */
 void keel_seam_sum_counters(struct keel_seam *s, struct keel_worker_counters *out);
 

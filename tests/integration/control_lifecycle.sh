@@ -114,6 +114,18 @@ G=$(api_gen)
 check "first publish: every worker at generation $G" wait_until 5 workers_at "$G"
 check "forwarding" forwarding 1
 
+log "lookup: a flow of the looping traffic is tracked by a worker; an unseen client is not"
+# gen_bench_pcap.py: flow i comes from 10.0.(i>>8).(i&255), port 1024 + i.
+lookup_reason() { # src sport
+	curl -sS --max-time 5 --unix-socket "$SOCK" "http://keel/v1/lookup?vip=web&src=$1&sport=$2" |
+		json_get 'j["reason"] + " " + str(j["backend"])'
+}
+check "10.0.0.5:1029 answered from a worker's flow table" bash -c \
+	"[[ \$(curl -sS --max-time 5 --unix-socket '$SOCK' 'http://keel/v1/lookup?vip=web&src=10.0.0.5&sport=1029') == *'\"reason\": \"flow table\"'* ]]"
+log "  $(lookup_reason 10.0.0.5 1029)"
+check "10.9.9.9:5555 (never seen) answered from the Maglev table" bash -c \
+	"[[ \$(curl -sS --max-time 5 --unix-socket '$SOCK' 'http://keel/v1/lookup?vip=web&src=10.9.9.9&sport=5555') == *'\"reason\": \"maglev\"'* ]]"
+
 log "kill -9 keel-control under traffic"
 A=$(activations)
 kill -KILL "$CONTROL_PID"

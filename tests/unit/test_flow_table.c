@@ -805,6 +805,33 @@ static void test_scale_16m(void **state)
 	run_scale(1u << 24, 1u << 23);
 }
 
+/* peek answers like a lookup but changes nothing: no refresh, no counter, no expiry reclaim. */
+static void test_peek(void **state)
+{
+	struct flow_table_params p = params(1024, 10000, 2000, 5000);
+	struct keel_flow_key k = make_key(7, KEEL_PROTO_TCP), other = make_key(8, KEEL_PROTO_TCP);
+	struct flow_value v = make_value(7);
+	const struct flow_value *got;
+	struct flow_table_stats st;
+	struct test_table t;
+
+	(void)state;
+	table_open(&t, &p);
+	assert_non_null(insert1(t.ft, &k, &v, KEEL_TCP_SYN, 1000));
+	got = flow_table_peek(t.ft, &k, 1500);
+	assert_non_null(got);
+	assert_true(value_eq(got, &v));
+	assert_null(flow_table_peek(t.ft, &other, 1500));
+	/* Peeking near the timeout does not keep the flow alive. */
+	assert_non_null(flow_table_peek(t.ft, &k, 1000 + 10000));
+	assert_null(flow_table_peek(t.ft, &k, 1000 + 10001));
+	assert_null(lookup1(t.ft, &k, KEEL_TCP_ACK, 1000 + 10001, NULL));
+	flow_table_get_stats(t.ft, &st);
+	assert_int_equal(st.hits, 0); /* only the last lookup counted, as a miss */
+	assert_int_equal(st.misses, 1);
+	table_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -817,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_touch_throttle),
 		cmocka_unit_test(test_never_timeout),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_oracle_exact),
 		cmocka_unit_test(test_oracle_small),
 		cmocka_unit_test(test_scale_1m),
