@@ -208,10 +208,11 @@ bool config_name_ok(const char *s, size_t max)
 	return true;
 }
 
-void config_format_addr(const uint8_t addr[16], uint8_t family, char *buf)
+const char *config_format_addr(const uint8_t addr[16], uint8_t family, char *buf)
 {
 	if (!inet_ntop(family == KEEL_AF_INET4 ? AF_INET : AF_INET6, addr, buf, CONFIG_TEXT_MAX))
 		strcpy(buf, "?");
+	return buf;
 }
 
 void config_format_duration(uint32_t ms, char *buf)

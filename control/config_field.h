@@ -43,7 +43,7 @@ void config_textf(char *buf, size_t n, const char *fmt, ...) __attribute__((form
 
 /* Inverse forms for the canonical JSON; buffers of CONFIG_TEXT_MAX bytes. */
 #define CONFIG_TEXT_MAX 64
-void config_format_addr(const uint8_t addr[16], uint8_t family, char *buf);
+const char *config_format_addr(const uint8_t addr[16], uint8_t family, char *buf);
 void config_format_duration(uint32_t ms, char *buf);
 void config_format_mac(const uint8_t mac[6], char *buf);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_field.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
@@ -23,18 +24,12 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 }
 
 /* VIP names are [A-Za-z0-9_.-] (config validation), addresses are inet_ntop text: no escaping needed. */
-static const char *addr_str(const uint8_t *a, uint8_t family, char *buf, size_t len)
-{
-	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len);
-	return buf;
-}
-
 void control_metrics(struct keel_control *c, FILE *f)
 {
 	struct keel_worker_counters *k = calloc(1, sizeof(*k));
 	const struct keel_config *cfg;
 	struct keel_region *r = NULL;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 	uint32_t i, j, w;
 
 	if (!k)
@@ -135,7 +130,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 									    k->core.backend[id].new_flows;
 					fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
 						per_be[w].name, v->name,
-						addr_str(b->addr, b->family, a, sizeof(a)), val);
+						config_format_addr(b->addr, b->family, a), val);
 				}
 			}
 		}
@@ -156,7 +151,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 				struct health_target t;
 				int up = 1;
 
-				addr_str(b->addr, b->family, a, sizeof(a));
+				config_format_addr(b->addr, b->family, a);
 				if (v->health.type != CONFIG_HEALTH_NONE) {
 					control_health_target(v, b, &t);
 					if (!health_get(c->health, &t, &st))

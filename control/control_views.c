@@ -7,44 +7,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_field.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "maglev.h"
 #include "pipeline.h"
-
-static const char *addr_str(const uint8_t *a, uint8_t family, char *buf, size_t len)
-{
-	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len);
-	return buf;
-}
-
-static int parse_addr(const char *text, uint8_t out[16], uint8_t *family)
-{
-	memset(out, 0, 16);
-	if (inet_pton(AF_INET, text, out) == 1) {
-		*family = KEEL_AF_INET4;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, out) == 1) {
-		*family = KEEL_AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-static const struct config_vip *vip_named(const struct keel_config *cfg, const char *name,
-					  uint32_t *idx)
-{
-	uint32_t i;
-
-	for (i = 0; i < cfg->n_vips; i++)
-		if (!strcmp(cfg->vips[i].name, name)) {
-			if (idx)
-				*idx = i;
-			return &cfg->vips[i];
-		}
-	return NULL;
-}
 
 static int backend_index(const struct config_vip *v, const uint8_t addr[16], uint8_t family)
 {
@@ -85,7 +52,7 @@ static json_t *health_of(struct keel_control *c, const struct config_vip *v,
 static json_t *vip_json(struct keel_control *c, const struct config_vip *v, uint32_t idx)
 {
 	json_t *backends = json_array(), *o;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 	uint32_t j;
 
 	for (j = 0; j < v->n_backends; j++) {
@@ -93,14 +60,14 @@ static json_t *vip_json(struct keel_control *c, const struct config_vip *v, uint
 
 		json_array_append_new(backends,
 				      json_pack("{s:s,s:i,s:I,s:s,s:o}", "address",
-						addr_str(b->addr, b->family, a, sizeof(a)), "id",
+						config_format_addr(b->addr, b->family, a), "id",
 						ids_backend(c->ids, v->name, b->addr, b->family),
 						"weight", (json_int_t)b->weight, "state",
 						config_backend_state_name(b->state), "health",
 						health_of(c, v, b)));
 	}
 	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:I,s:i,s:b,s:o}", "name", v->name, "address",
-		      addr_str(v->addr, v->family, a, sizeof(a)), "protocol",
+		      config_format_addr(v->addr, v->family, a), "protocol",
 		      config_proto_name(v->proto), "port", v->all_ports ? "all" : "", "port_number",
 		      v->port, "encap", config_encap_name(v->encap), "fragments", v->fragments,
 		      "maglev_table_size", (json_int_t)v->table_size, "id", ids_vip(c->ids, v->name),
@@ -117,7 +84,7 @@ json_t *control_vips_json(struct keel_control *c, const char *name)
 
 	pthread_mutex_lock(&c->mu);
 	if (name) {
-		const struct config_vip *v = vip_named(c->cfg, name, &i);
+		const struct config_vip *v = config_vip_find(c->cfg, name, &i);
 
 		if (v)
 			out = vip_json(c, v, i);
@@ -145,7 +112,7 @@ json_t *control_config_json(struct keel_control *c)
 json_t *control_health_json(struct keel_control *c)
 {
 	json_t *out = json_array();
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 	uint32_t i, j;
 
 	pthread_mutex_lock(&c->mu);
@@ -155,9 +122,8 @@ json_t *control_health_json(struct keel_control *c)
 		for (j = 0; j < v->n_backends; j++)
 			json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:o}", "vip", v->name,
 							     "backend",
-							     addr_str(v->backends[j].addr,
-								      v->backends[j].family, a,
-								      sizeof(a)),
+							     config_format_addr(v->backends[j].addr,
+										v->backends[j].family, a),
 							     "check",
 							     config_health_type_name(v->health.type),
 							     "health", health_of(c, v, &v->backends[j])));
@@ -225,7 +191,7 @@ json_t *control_stats_json(struct keel_control *c)
 {
 	struct keel_worker_counters *k = calloc(1, sizeof(*k));
 	json_t *drops, *vips, *backends, *out;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 	uint64_t dropped = 0;
 	uint32_t i, j;
 
@@ -258,7 +224,7 @@ json_t *control_stats_json(struct keel_control *c)
 				continue;
 			json_array_append_new(backends,
 					      json_pack("{s:s,s:s,s:I,s:I,s:I}", "vip", v->name,
-							"backend", addr_str(b->addr, b->family, a, sizeof(a)),
+							"backend", config_format_addr(b->addr, b->family, a),
 							"packets", (json_int_t)k->core.backend[bid].pkts,
 							"bytes", (json_int_t)k->core.backend[bid].bytes,
 							"new_flows",
@@ -289,11 +255,11 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 	const struct keel_vip *kv = NULL;
 	const struct config_vip *v;
 	json_t *out = NULL, *backends;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 	uint32_t idx, i, slot;
 
 	pthread_mutex_lock(&c->mu);
-	v = vip_named(c->cfg, name, &idx);
+	v = config_vip_find(c->cfg, name, &idx);
 	if (!v) {
 		errno = ENOENT;
 		goto out;
@@ -346,7 +312,7 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 
 			json_array_append_new(backends,
 					      json_pack("{s:s,s:I,s:f,s:s}", "backend",
-							addr_str(b->addr, b->family, a, sizeof(a)),
+							config_format_addr(b->addr, b->family, a),
 							"slots", (json_int_t)n, "share",
 							(double)n / kv->table_size, "state",
 							bid >= 0 && (uint32_t)bid < s->n_backends ?
@@ -374,18 +340,19 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	struct keel_snapshot *s;
 	struct keel_region *r;
 	json_t *out = NULL;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
+	const char *bad;
 	uint8_t fam;
 	uint32_t slot, i;
 
 	pthread_mutex_lock(&c->mu);
-	v = vip_named(c->cfg, name, NULL);
+	v = config_vip_find(c->cfg, name, NULL);
 	if (!v) {
 		snprintf(why, whylen, "no VIP named %s", name);
 		errno = ENOENT;
 		goto out;
 	}
-	if (parse_addr(src, k.src, &fam) || fam != v->family) {
+	if (config_parse_addr(src, k.src, &fam, &bad) || fam != v->family) {
 		snprintf(why, whylen, "source must be an address of the VIP's family");
 		errno = EINVAL;
 		goto out;
@@ -422,7 +389,7 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	if (lk.backend != KEEL_BACKEND_NONE && lk.backend < s->n_backends) {
 		const struct keel_backend *b = &keel_snapshot_backends(s)[lk.backend];
 
-		json_object_set_new(out, "backend", json_string(addr_str(b->addr, b->family, a, sizeof(a))));
+		json_object_set_new(out, "backend", json_string(config_format_addr(b->addr, b->family, a)));
 	} else {
 		json_object_set_new(out, "backend", json_null());
 	}
@@ -445,7 +412,7 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 			if (b->state != KEEL_BACKEND_ACTIVE && b->state != KEEL_BACKEND_DRAINING)
 				continue; /* its backend is gone: the next packet is re-balanced */
 			json_object_set_new(out, "backend",
-					    json_string(addr_str(b->addr, b->family, a, sizeof(a))));
+					    json_string(config_format_addr(b->addr, b->family, a)));
 			json_object_set_new(out, "reason", json_string("flow table"));
 			json_object_set_new(out, "tracked_by_worker", json_integer(i));
 			break;
@@ -477,11 +444,12 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 {
 	struct keel_config *next;
 	struct config_vip *v;
+	const char *bad;
 	uint8_t a[16], fam;
 	uint32_t idx;
 	int bi;
 
-	if (parse_addr(addr, a, &fam)) {
+	if (config_parse_addr(addr, a, &fam, &bad)) {
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
@@ -496,7 +464,7 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	v = (struct config_vip *)vip_named(next, vip, &idx);
+	v = (struct config_vip *)config_vip_find(next, vip, &idx);
 	if (!v) {
 		config_free(next);
 		snprintf(why, whylen, "no VIP named %s", vip);
@@ -571,15 +539,16 @@ int control_flush(struct keel_control *c, const char *vip, const char *addr, cha
 		  size_t whylen)
 {
 	const struct config_vip *v;
+	const char *bad;
 	uint8_t a[16], fam;
 	int id, ret;
 
-	if (parse_addr(addr, a, &fam)) {
+	if (config_parse_addr(addr, a, &fam, &bad)) {
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&c->mu);
-	v = vip_named(c->cfg, vip, NULL);
+	v = config_vip_find(c->cfg, vip, NULL);
 	id = v ? ids_backend(c->ids, vip, a, fam) : -1;
 	if (id < 0) {
 		pthread_mutex_unlock(&c->mu);

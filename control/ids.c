@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_field.h"
 #include "pkt.h"
 #include "snapshot.h"
 
 struct id_entry {
-	char key[CONFIG_NAME_MAX + 48]; /* "vip" or "vip|address" */
+	char key[CONFIG_NAME_MAX + CONFIG_TEXT_MAX + 1]; /* "vip" or "vip|address" */
 	uint64_t freed_ms;              /* 0 while in use */
 	uint8_t used;                   /* slot holds a key (in use or quarantined) */
 };
@@ -43,9 +44,9 @@ struct ids *ids_clone(const struct ids *ids)
 static void backend_key(char *out, size_t len, const char *vip, const uint8_t addr[16],
 			uint8_t family)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 
-	inet_ntop(family == KEEL_AF_INET6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	config_format_addr(addr, family, a);
 	snprintf(out, len, "%s|%s", vip, a);
 }
 

@@ -90,6 +90,20 @@ static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
 }
 
 /* Field by field: the structs have padding, and warnings do not count. */
+const struct config_vip *config_vip_find(const struct keel_config *cfg, const char *name,
+					 uint32_t *idx)
+{
+	uint32_t i;
+
+	for (i = 0; cfg && i < cfg->n_vips; i++)
+		if (!strcmp(cfg->vips[i].name, name)) {
+			if (idx)
+				*idx = i;
+			return &cfg->vips[i];
+		}
+	return NULL;
+}
+
 bool config_equal(const struct keel_config *a, const struct keel_config *b)
 {
 	uint32_t i;

@@ -119,6 +119,10 @@ void config_free(struct keel_config *cfg);
 /* Append a warning (copied); 0 or -ENOMEM. */
 int config_add_warning(struct keel_config *cfg, const char *text);
 
+/* The VIP named name (its index in *idx when not NULL), or NULL. */
+const struct config_vip *config_vip_find(const struct keel_config *cfg, const char *name,
+					 uint32_t *idx);
+
 /* Same configuration (every field but the warnings). */
 bool config_equal(const struct keel_config *a, const struct keel_config *b);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_field.h"
 #include "maglev.h"
 #include "pkt.h"
 #include "snapshot.h"
@@ -166,16 +167,6 @@ static void vtable_free(struct vtable *t)
 	free(t->keys);
 }
 
-static const struct config_vip *vip_named(const struct keel_config *cfg, const char *name)
-{
-	uint32_t i;
-
-	for (i = 0; cfg && i < cfg->n_vips; i++)
-		if (!strcmp(cfg->vips[i].name, name))
-			return &cfg->vips[i];
-	return NULL;
-}
-
 static const uint8_t *owner(const struct vtable *t, uint32_t slot)
 {
 	uint16_t o = t->slots[slot];
@@ -186,7 +177,7 @@ static const uint8_t *owner(const struct vtable *t, uint32_t slot)
 static void count_backends(json_t *backends, const struct vtable *t, const char *field)
 {
 	uint32_t *cnt = calloc(t->n ? t->n : 1, sizeof(uint32_t)), s, j;
-	char a[INET6_ADDRSTRLEN];
+	char a[CONFIG_TEXT_MAX];
 
 	if (!cnt)
 		return;
@@ -196,7 +187,7 @@ static void count_backends(json_t *backends, const struct vtable *t, const char 
 	for (j = 0; j < t->n; j++) {
 		json_t *e;
 
-		inet_ntop(t->keys[j][16] == KEEL_AF_INET6 ? AF_INET6 : AF_INET, t->keys[j], a, sizeof(a));
+		config_format_addr(t->keys[j], t->keys[j][16], a);
 		e = json_object_get(backends, a);
 		if (!e) {
 			e = json_pack("{s:i,s:i}", "before", 0, "after", 0);
@@ -218,7 +209,7 @@ json_t *spec_preview(const struct keel_config *from, const struct keel_config *t
 	if (emptied)
 		*emptied = false;
 	for (i = 0; out && to && i < to->n_vips; i++) {
-		const struct config_vip *nv = &to->vips[i], *ov = vip_named(from, nv->name);
+		const struct config_vip *nv = &to->vips[i], *ov = config_vip_find(from, nv->name, NULL);
 		struct vtable a = { 0 }, b = { 0 };
 		json_t *backends = json_object();
 		uint32_t s, moved = 0, filled_before = 0, filled_after = 0;
@@ -266,7 +257,7 @@ json_t *spec_preview(const struct keel_config *from, const struct keel_config *t
 		vtable_free(&b);
 	}
 	for (i = 0; out && from && i < from->n_vips; i++)
-		if (!vip_named(to, from->vips[i].name))
+		if (!config_vip_find(to, from->vips[i].name, NULL))
 			json_object_set_new(out, from->vips[i].name,
 					    json_pack("{s:f,s:b}", "moved_share", 1.0, "removed", 1));
 	return out;

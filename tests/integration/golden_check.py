@@ -81,7 +81,7 @@ def check_rule(r, pkt):
         ulen = struct.unpack("!H", pkt[u + 4:u + 6])[0]
         if struct.unpack("!H", pkt[u + 6:u + 8])[0] == 0:
             return "UDP checksum 0 over IPv6 (RFC 8200 8.1)"
-        pseudo = bytes(pkt[ip + 8:ip + 40]) + struct.pack("!IxxxB", ulen, 17)
+        pseudo = bytes(pkt[ip + 8:ip + 40]) + struct.pack("!I3xB", ulen, 17)
         return None if csum(pseudo + bytes(pkt[u:u + ulen])) == 0xffff else "UDP checksum invalid"
     return f"unknown rule {kind}"
 

@@ -129,7 +129,7 @@ need_hugepages() { # MiB wanted
 
 # Temp dir, also where keel-dataplane puts its shared region for this test.
 kt_tmpdir() {
-	KT_TMP=$(mktemp -d "/tmp/keel-$KT_TEST.XXXXXX")
+	KT_TMP=$(mktemp -d --tmpdir --suffix ".keel-$KT_TEST")
 	export KEEL_REGION_DIR=$KT_TMP
 }
 
