@@ -182,22 +182,24 @@ void control_metrics(struct keel_control *c, FILE *f)
 	if (r) {
 		uint32_t np = r->n_ports < 8 ? r->n_ports : 8;
 
-		head(f, "keel_port_received_packets_total", "counter", "Packets received per port.");
-		for (i = 0; i < np; i++)
-			fprintf(f, "keel_port_received_packets_total{port=\"%u\"} %" PRIu64 "\n", i,
-				k->port_rx[i]);
-		head(f, "keel_port_transmitted_packets_total", "counter", "Packets sent per port.");
-		for (i = 0; i < np; i++)
-			fprintf(f, "keel_port_transmitted_packets_total{port=\"%u\"} %" PRIu64 "\n", i,
-				k->port_tx[i]);
-		head(f, "keel_port_missed_packets_total", "counter", "Packets the NIC dropped: RX queues full.");
-		for (i = 0; i < np; i++)
-			fprintf(f, "keel_port_missed_packets_total{port=\"%u\"} %" PRIu64 "\n", i,
-				__atomic_load_n(&r->port_missed[i], __ATOMIC_RELAXED));
-		head(f, "keel_port_rx_nombuf_total", "counter", "RX mbuf allocation failures per port.");
-		for (i = 0; i < np; i++)
-			fprintf(f, "keel_port_rx_nombuf_total{port=\"%u\"} %" PRIu64 "\n", i,
-				__atomic_load_n(&r->port_nombuf[i], __ATOMIC_RELAXED));
+		const struct {
+			const char *name, *help;
+			const uint64_t *v;
+		} ports[] = {
+			{ "keel_port_received_packets_total", "Packets received per port.", k->port_rx },
+			{ "keel_port_transmitted_packets_total", "Packets sent per port.", k->port_tx },
+			{ "keel_port_missed_packets_total", "Packets the NIC dropped: RX queues full.",
+			  r->port_missed },
+			{ "keel_port_rx_nombuf_total", "RX mbuf allocation failures per port.",
+			  r->port_nombuf },
+		};
+
+		for (w = 0; w < sizeof(ports) / sizeof(ports[0]); w++) {
+			head(f, ports[w].name, "counter", ports[w].help);
+			for (i = 0; i < np; i++)
+				fprintf(f, "%s{port=\"%u\"} %" PRIu64 "\n", ports[w].name, i,
+					__atomic_load_n(&ports[w].v[i], __ATOMIC_RELAXED));
+		}
 		head(f, "keel_worker_generation", "gauge", "Generation each worker forwards with.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_generation{worker=\"%u\"} %" PRIu64 "\n", w,

@@ -370,5 +370,4 @@ void keel_pipeline_lookup(const struct keel_snapshot *s, const struct keel_flow_
 	out->hash = keel_flow_hash(&fk, s->fleet_seed);
 	out->slot = maglev_slot(out->hash, v->table_size);
 	out->backend = keel_snapshot_table(s, v)[out->slot];
-	out->source = out->backend == KEEL_BACKEND_NONE ? KEEL_LOOKUP_NONE : KEEL_LOOKUP_MAGLEV;
 }

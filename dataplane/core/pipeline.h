@@ -71,14 +71,16 @@ struct keel_worker {
 uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8_t *verdicts,
 			     uint32_t n);
 
-/* Which backend a client's flow would go to now, and why (for the lookup API and tests). */
-enum keel_lookup_source { KEEL_LOOKUP_NONE, KEEL_LOOKUP_FLOW, KEEL_LOOKUP_MAGLEV };
+/*
+ * Which backend a new flow from this client would get from the Maglev table
+ * (for the lookup API and tests; whether a worker already tracks the flow is
+ * asked of the workers themselves, see keel_seam_query_flow).
+ */
 struct keel_lookup {
 	uint16_t vip;        /* VIP index, KEEL_VIP_NONE if not a VIP */
 	uint16_t backend;    /* backend id, KEEL_BACKEND_NONE if none */
 	uint32_t slot;       /* Maglev slot used */
 	uint32_t hash;       /* fleet flow hash */
-	enum keel_lookup_source source;
 };
 void keel_pipeline_lookup(const struct keel_snapshot *s, const struct keel_flow_key *k,
 			  struct keel_lookup *out);
