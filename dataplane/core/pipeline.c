@@ -16,14 +16,20 @@ static inline void drop(struct keel_worker *w, uint8_t *verdict, enum keel_drop 
 	w->ctr->drops[why]++;
 }
 
-static inline void not_for_us(struct keel_worker *w, uint8_t *verdict)
+/* Not ours to balance: the kernel's through the exception path when there is one, else dropped as why. */
+static inline void to_kernel_or_drop(struct keel_worker *w, uint8_t *verdict, enum keel_drop why)
 {
 	if (w->non_vip_to_kernel) {
 		*verdict = KEEL_VERDICT_KERNEL;
 		w->ctr->kernel_pkts++;
 	} else {
-		drop(w, verdict, KEEL_DROP_NOT_VIP);
+		drop(w, verdict, why);
 	}
+}
+
+static inline void not_for_us(struct keel_worker *w, uint8_t *verdict)
+{
+	to_kernel_or_drop(w, verdict, KEEL_DROP_NOT_VIP);
 }
 
 /* Token bucket for the ICMP answers we originate (RFC 1812 4.3.2.8, RFC 4443 2.4(f)). */
@@ -237,14 +243,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 		 * Nothing to balance with yet, but the host must stay reachable
 		 * (ARP, SSH, BGP) through the exception path meanwhile.
 		 */
-		for (i = 0; i < n; i++) {
-			if (w->non_vip_to_kernel) {
-				verdicts[i] = KEEL_VERDICT_KERNEL;
-				c->kernel_pkts++;
-			} else {
-				drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
-			}
-		}
+		for (i = 0; i < n; i++)
+			to_kernel_or_drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
 		return 0;
 	}
 	vips = keel_snapshot_vips(s);
