@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "config.h"
+#include "bgp.h"
+#include "control_bgp.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -189,6 +191,7 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 static int publish(struct keel_control *c, bool bump)
 {
 	struct spec_inputs in = { .cfg = c->cfg, .ids = c->ids, .healthy = healthy, .arg = c };
+	struct keel_config none; /* a drained host: the same configuration without its VIPs */
 	struct spec_out out;
 	uint64_t gen, lo, hi;
 	const char *why = "";
@@ -218,6 +221,11 @@ static int publish(struct keel_control *c, bool bump)
 	next_hop(c, in.gw_mac);
 	memcpy(in.src_mac, keel_seam_region(c->seam)->port_mac[0], 6);
 	in.generation = gen;
+	if (c->drained) {
+		none = *c->cfg;
+		none.n_vips = 0;
+		in.cfg = &none;
+	}
 	ret = spec_build(&in, &out);
 	if (ret) {
 		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
@@ -234,7 +242,10 @@ static int publish(struct keel_control *c, bool bump)
 		spec_free(&out);
 		return ret;
 	}
-	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
+	if (c->drained)
+		memset(c->panic, 0, sizeof(c->panic));
+	else
+		memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
 	spec_free(&out);
 	/* A shared NIC's steering program must know every VIP the workers balance. */
 	if (steering_sync(c->cfg) > 0)
@@ -317,6 +328,10 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	health_sync(c);
 	c->need_publish = true;
 	c->health_gen = health_generation(c->health);
+	if (control_bgp_start(c, why, whylen)) {
+		health_destroy(c->health);
+		goto out_free;
+	}
 	return c;
 
 out_free:
@@ -331,6 +346,7 @@ void control_destroy(struct keel_control *c)
 {
 	if (!c)
 		return;
+	bgp_destroy(c->bgp);
 	if (c->health)
 		health_destroy(c->health);
 	seam_drop(c);
@@ -390,6 +406,10 @@ void control_tick(struct keel_control *c)
 	} else if (c->need_publish && c->seam) {
 		publish(c, false);
 	}
+	control_bgp_feed(c);
+	if (c->need_publish && c->seam)
+		publish(c, false); /* a drain that just finished (or was undone) */
+	control_bgp_feed(c);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -449,6 +469,8 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
 		publish(c, false);
 		steering_sync(c->cfg);
+		bgp_set_config(c->bgp, &c->cfg->bgp, c->cfg->instance);
+		control_bgp_feed(c);
 	}
 	if (report) {
 		warn = json_array();

@@ -14,6 +14,8 @@
 #include "seam.h"
 #include "snapshot.h"
 
+struct bgp;
+
 struct keel_control {
 	pthread_mutex_t mu; /* API threads, metrics and the main loop all come through here */
 	struct control_params p;
@@ -45,6 +47,9 @@ struct keel_control {
 	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];
 	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
 	bool stalled[KEEL_REGION_MAX_WORKERS];
+
+	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
+	bool drained;            /* a finished host drain: snapshots are published without VIPs */
 
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
