@@ -1,0 +1,54 @@
+#!/bin/bash
+# Fleet, spread and consistency: the router's ECMP route (L4 hash) spreads 1000 new HTTP
+# connections over both Keel hosts (each host's dataplane counts at least 25% of the packets);
+# both hosts report the same Maglev table digests (keelctl table digest). Then the same 5-tuples
+# are sent through each host in turn: the router's policy routing sends client source ports
+# 61000-61299 (IPv4 and IPv6) through keel1 only, then through keel2 only, and every one of those
+# connections reaches the same backend both times.
+. "$(dirname "$0")/lib.sh"
+. "$KT_ROOT/tools/sandbox.d/fleet.sh"
+fleet_up
+
+rx1=$(host_rx 1) rx2=$(host_rx 2)
+r=$(client http --vip "$VIP4" --n 1000 --conc 16)
+d1=$(($(host_rx 1) - rx1)) d2=$(($(host_rx 2) - rx2))
+log "1000 connections: $r; keel1 received $d1 packets, keel2 $d2"
+check "1000 connections through the fleet, none failed" test "$(jfield "$r" fail)" = 0
+check "both hosts carry at least 25% each (keel1 $d1, keel2 $d2)" \
+	"$PY" -c "import sys; t = $d1 + $d2; sys.exit(0 if t and min($d1, $d2) >= 0.25 * t else 1)"
+
+sb_keelctl 1 table digest >"$KT_TMP/digest1" || die "keelctl table digest on keel1 failed"
+sb_keelctl 2 table digest >"$KT_TMP/digest2" || die "keelctl table digest on keel2 failed"
+log "keel1: $(tr '\n' ' ' <"$KT_TMP/digest1" | tr -s ' ' | head -c 300)"
+check "keel1 and keel2 report the same table digests" cmp -s "$KT_TMP/digest1" "$KT_TMP/digest2"
+check "the digests name every VIP" test "$(grep -cE '^(web|web6|echo|echo6|stream)[[:space:]]' "$KT_TMP/digest1")" = 5
+
+# Policy routing on the router: client source ports 61000-61299 through one chosen host.
+for fam in -4 -6; do
+	in_ns "$NS_ROUTER" ip "$fam" rule add pref 100 iif "${SB_P}rc" ipproto tcp sport 61000-61299 lookup 201
+done
+via() { # K: the policy table sends the VIPs through host K
+	in_ns "$NS_ROUTER" ip route replace "$VIP4/32" via "$(keel4 "$1")" table 201
+	in_ns "$NS_ROUTER" ip -6 route replace "$VIP6/128" via "$(keel6 "$1")" table 201
+}
+for vip in "$VIP4" "$VIP6"; do
+	via 1
+	a1=$(host_rx 1) a2=$(host_rx 2)
+	r1=$(client http --vip "$vip" --n 300 --conc 8 --sport-base 61000)
+	b1=$(($(host_rx 1) - a1)) b2=$(($(host_rx 2) - a2))
+	via 2
+	a1=$(host_rx 1) a2=$(host_rx 2)
+	r2=$(client http --vip "$vip" --n 300 --conc 8 --sport-base 61000)
+	c1=$(($(host_rx 1) - a1)) c2=$(($(host_rx 2) - a2))
+	log "$vip through keel1: $(jfield "$r1" per) (packets: keel1 $b1, keel2 $b2); through keel2: $(jfield "$r2" per) (keel1 $c1, keel2 $c2)"
+	check "$vip: the first round crossed keel1 only, the second keel2 only" \
+		test "$b2" = 0 -a "$c1" = 0 -a "$b1" -gt 1000 -a "$c2" -gt 1000
+	check "$vip: 300 connections each way, none failed" test "$(jfield "$r1" fail)" = 0 -a "$(jfield "$r2" fail)" = 0
+	check "$vip: every 5-tuple reached the same backend through keel1 and through keel2" "$PY" -c '
+import json, sys
+a, b = json.loads(sys.argv[1])["by_sport"], json.loads(sys.argv[2])["by_sport"]
+diff = [p for p in a if a[p] != b.get(p)]
+print(f"    {len(a) - len(diff)} of {len(a)} ports on the same backend" + (f"; differ: {diff[:5]}" if diff else ""))
+sys.exit(1 if diff or len(a) != 300 else 0)' "$r1" "$r2"
+done
+finish
