@@ -6,7 +6,7 @@
 # peer over a veth, BGP + BFD. Asserted at the router:
 #  - the VIP address is learned with MED 100 and without the degraded community;
 #  - every backend down: still announced, MED 200 and community (65001,200); back: MED 100;
-#  - kill -9 of the dataplane: the route is gone within 1 s (the time is measured and printed);
+#  - a stalled dataplane (SIGSTOP) and kill -9 of it: the route is gone within 1 s (the time is measured and printed);
 #    a new dataplane: announced again;
 #  - keelctl host drain --wait 2s: withdrawn at once, forwarding stopped after 2 s, the drain
 #    survives a keel-control restart, undrain announces again;
@@ -149,7 +149,9 @@ router_route() {
 learned_med() { [[ $(router_route | awk '{print $1}') == "$1" ]]; }
 gone() { [[ -z $(router_route) ]]; }
 metric() { # name{labels} value
-	ip netns exec "$NS_H" curl -s --max-time 2 "http://127.0.0.1:$MPORT/metrics" | grep -qxF "$1 $2"
+	local m # whole, then grep: grep -q closing the pipe early would fail curl under pipefail
+	m=$(ip netns exec "$NS_H" curl -s --max-time 2 "http://127.0.0.1:$MPORT/metrics") &&
+		grep -qxF "$1 $2" <<<"$m"
 }
 ms() { date +%s%3N; }
 show_state() {
@@ -194,15 +196,26 @@ check "keel_bgp_preference{vip=\"web\"} 200" metric 'keel_bgp_preference{vip="we
 backend_up
 check "backend back: MED 100 within 5 s" wait_until 5 learned_med 100
 
-log "kill -9 the dataplane"
 DP_REAL=$(pgrep -P "$DP_PID" keel-dataplane || pgrep -P "$DP_PID")
+log "a stalled dataplane (SIGSTOP: the process is there, its heartbeats stop)"
+t0=$(ms)
+kill -STOP "$DP_REAL"
+while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
+t_stall=$(($(ms) - t0))
+kill -CONT "$DP_REAL"
+log "stall to withdrawn at the router: $t_stall ms"
+check "withdrawn at the router within 1 s of the stall ($t_stall ms)" test "$t_stall" -lt 1000
+check "log: withdraw event, worker stalled" grep -q "bgp: withdraw $VIP: worker stalled" "$KT_TMP/control.log"
+check "heartbeats again: announced within 5 s" wait_until 5 learned_med 100
+
+log "kill -9 the dataplane"
 t0=$(ms)
 kill -KILL "$DP_REAL"
 while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
 t_kill=$(($(ms) - t0))
 log "kill -9 to withdrawn at the router: $t_kill ms"
 check "withdrawn at the router within 1 s of kill -9 ($t_kill ms)" test "$t_kill" -lt 1000
-grep -q "bgp: withdraw $VIP: dataplane down" "$KT_TMP/control.log" || check "log: withdraw event, why" false
+check "log: withdraw event, dataplane down" grep -q "bgp: withdraw $VIP: dataplane down" "$KT_TMP/control.log"
 wait "$DP_PID" 2>/dev/null || true
 start_dp
 check "new dataplane: announced again within 10 s" wait_until 10 learned_med 100
@@ -215,7 +228,7 @@ t_drain=$(($(ms) - t0))
 log "drain to withdrawn at the router: $t_drain ms"
 check "drain: withdrawn at the router within 1 s ($t_drain ms)" test "$t_drain" -lt 1000
 check "keel_host_draining 1" metric keel_host_draining 1
-bgpj() { curl -s --max-time 2 --unix-socket "$SOCK" http://keel/v1/bgp | json_get "$1"; }
+bgpj() { local j; j=$(curl -s --max-time 2 --unix-socket "$SOCK" http://keel/v1/bgp) && json_get "$1" <<<"$j"; }
 check "forwarding goes on during the wait" test "$(bgpj 'j["forwarding_stopped"]')" = False
 fwd_stopped() { [[ $(bgpj 'j["forwarding_stopped"]') == True ]]; }
 check "forwarding stopped after the wait" wait_until 4 fwd_stopped
@@ -253,5 +266,5 @@ wait "$CONTROL_PID" 2>/dev/null || true
 t_exit=$(($(ms) - t0))
 check "keel-control exited after drain_wait (${t_exit} ms >= 2000)" test "$t_exit" -ge 1900
 check "table $TABLE empty after the stop" test -z "$(ip -n "$NS_H" route show table "$TABLE")"
-echo "figures: kill -9 -> withdrawn ${t_kill} ms; drain -> withdrawn ${t_drain} ms; SIGTERM -> withdrawn ${t_term} ms, exit ${t_exit} ms"
+echo "figures: stall -> withdrawn ${t_stall} ms; kill -9 -> withdrawn ${t_kill} ms; drain -> withdrawn ${t_drain} ms; SIGTERM -> withdrawn ${t_term} ms, exit ${t_exit} ms"
 finish
