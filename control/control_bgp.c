@@ -141,5 +141,7 @@ void control_digest_metrics(struct keel_control *c, FILE *f);
 void control_bgp_metrics(struct keel_control *c, FILE *f)
 {
 	control_digest_metrics(c, f);
-	bgp_metrics(c->bgp, f);
+	/* Hosts without a bgp: section have no speaker to be down: no series, no false alert. */
+	if (c->cfg->bgp.enabled)
+		bgp_metrics(c->bgp, f);
 }
