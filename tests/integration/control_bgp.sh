@@ -10,6 +10,7 @@
 #    a new dataplane: announced again;
 #  - keelctl host drain --wait 2s: withdrawn at once, forwarding stopped after 2 s, the drain
 #    survives a keel-control restart, undrain announces again;
+#  - keel-control killed and restarted: announced throughout (its routes are adopted);
 #  - BIRD stopped: keel_bgp_speaker_up 0, routes stay in table 100, BIRD back: learned again;
 #  - SIGTERM of keel-control: withdrawn at the router, exit after drain_wait, table 100 empty.
 # Addresses: RFC 5737 VIP, RFC 1918 links and backend.
@@ -245,6 +246,17 @@ check "still withdrawn after the restart" gone
 check "still draining after the restart" test "$(bgpj 'j["draining"]')" = True
 "$KEELCTL" --socket "$SOCK" host undrain >/dev/null || check "keelctl host undrain succeeds" false
 check "undrain: announced again within 5 s" wait_until 5 learned_med 100
+
+log "kill -9 keel-control and start it again: the routes stay (adopted, no flap)"
+# Watched from before the kill until well after the new one is up.
+(for _ in $(seq 60); do gone && echo gone; sleep 0.05; done) >"$KT_TMP/flap" &
+WATCH=$!
+kill -KILL "$CONTROL_PID"
+wait "$CONTROL_PID" 2>/dev/null || true
+start_control
+wait "$WATCH"
+check "announced throughout a keel-control crash and restart" test ! -s "$KT_TMP/flap"
+check "log: the route adopted from the earlier run" grep -q "bgp: found $VIP in table $TABLE" "$KT_TMP/control.log"
 
 log "BIRD stopped on the host"
 kill -TERM "$(cat "$KT_TMP/bird-host.pid")"
