@@ -17,15 +17,23 @@ log "keel2's link down; router withdrew keel2 after ${W}s ($(sb_birdc router sho
 check "keel2 detected gone (BFD) and withdrawn within 1 s (${W}s)" \
 	"$PY" -c "import sys; sys.exit(0 if '$W' != 'never' and float('$W') <= 1.0 else 1)"
 sleep 6
+UP=$(date +%s.%N)
 "$SANDBOX" link 2 up
-B=$(time_until "$(date +%s.%N)" 30 has_nexthop "$VIP4" "$(keel4 2)") || true
+B=$(time_until "$UP" 30 has_nexthop "$VIP4" "$(keel4 2)") || true
 log "keel2's link up; announced again after ${B}s"
 check "keel2 announced again after its link came back" test "$B" != never
 traffic_wait
-S=$(survival "$EV") F=$(failover "$EV")
-log "connections: $S"
-log "UDP probes: $F"
+S=$(survival "$EV" --until "$UP") F=$(failover "$EV" --until "$UP")
+log "loss: connections: $S"
+log "loss: UDP probes: $F"
 check "at least 99.9% of the long-lived connections survived the host's loss" share_ok "$S"
 check "no UDP probe port changed backend" test "$(jfield "$F" wrong_backend)" = 0
-echo "{\"scenario\": \"host_gone\", \"withdraw_s\": ${W/never/null}, \"failover_s\": $(jfield "$F" failover_s), \"survival\": $(jfield "$S" share)}"
+# Its link back, keel2's health checks rise backend by backend: the flows that return to it
+# must still find their backends.
+S2=$(survival "$UP") F2=$(failover "$UP")
+log "return: connections: $S2"
+log "return: UDP probes: $F2"
+check "at least 99.9% of the long-lived connections survived keel2's return" share_ok "$S2"
+check "no UDP probe port changed backend when keel2 returned" test "$(jfield "$F2" wrong_backend)" = 0
+echo "{\"scenario\": \"host_gone\", \"withdraw_s\": ${W/never/null}, \"failover_s\": $(jfield "$F" failover_s), \"survival\": $(jfield "$S" share), \"survival_return\": $(jfield "$S2" share)}"
 finish

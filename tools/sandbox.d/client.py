@@ -217,7 +217,7 @@ def run_probe():
         s.bind(("", 0))
         s.connect((a.vip, a.port or 7))
         s.setblocking(False)
-        p = {"sport": s.getsockname()[1], "backend": None, "sent": 0, "answered": 0, "wrong": 0,
+        p = {"sport": s.getsockname()[1], "backend": None, "sent": 0, "answered": 0, "wrong": 0, "first_wrong": None,
              "gaps": [], "last": None, "sock": s}
         sel.register(s, selectors.EVENT_READ, p)
         probes.append(p)
@@ -243,6 +243,8 @@ def run_probe():
                 p["backend"] = name
             elif name != p["backend"]:
                 p["wrong"] += 1
+                if p["first_wrong"] is None:
+                    p["first_wrong"] = round(time.time() - t0, 3)
             now = time.time()
             if p["last"] is not None and now - p["last"] > a.gap:
                 p["gaps"].append([round(p["last"] - t0, 3), round(now - t0, 3)])

@@ -78,8 +78,16 @@ traffic_wait() {
 	local p
 	for p in "${TRAFFIC_PIDS[@]}"; do wait "$p" || die "client $p failed: $(tail -n 3 "$KT_TMP"/*.err)"; done
 }
-survival() { "$PY" "$FLEET_PY" survival "$KT_TMP/persist.json" --event "$1"; } # event epoch
-failover() { "$PY" "$FLEET_PY" failover "$KT_TMP/probe.json" --event "$1"; }
+survival() { # event-epoch [--until epoch]
+	local ev=$1
+	shift
+	"$PY" "$FLEET_PY" survival "$KT_TMP/persist.json" --event "$ev" "$@"
+}
+failover() { # event-epoch [--until epoch]
+	local ev=$1
+	shift
+	"$PY" "$FLEET_PY" failover "$KT_TMP/probe.json" --event "$ev" "$@"
+}
 share_ok() { # survival JSON: at least 99.9% of 300 (that is: none) broken
 	"$PY" -c 'import json, sys; j = json.loads(sys.argv[1]); sys.exit(0 if j["at_event"] >= 100 and j["share"] >= 0.999 else 1)' "$1"
 }
