@@ -13,6 +13,7 @@
 #include "config.h"
 #include "control.h"
 #include "metrics_http.h"
+#include "notify.h"
 
 static void usage(FILE *f)
 {
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "keel-control: running (API %s, metrics port %u)\n", sock[0] ? sock : "off",
 		mport);
+	/* Type=notify: ready once the API and /metrics answer (keelctl works from here on). */
+	notify_send("READY=1\nSTATUS=running");
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -125,13 +128,16 @@ int main(int argc, char **argv)
 		if (poll(&pfd, 1, 100) <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
+			notify_send("RELOADING=1");
 			if (control_reload(c, why, sizeof(why)))
 				fprintf(stderr, "keel-control: reload refused, running state kept: %s\n", why);
 			else
 				fprintf(stderr, "keel-control: configuration reloaded\n");
+			notify_send("READY=1");
 			continue;
 		}
 		fprintf(stderr, "keel-control: stopping (the dataplane keeps forwarding)\n");
+		notify_send("STOPPING=1");
 		break;
 	}
 	metrics_http_stop(metrics);

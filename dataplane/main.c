@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 
 #include "exception.h"
+#include "notify.h"
 #include "port.h"
 #include "region.h"
 #include "worker.h"
@@ -665,12 +666,15 @@ int main(int argc, char **argv)
 	       dp.o.name, dp.n_workers, dp.n_workers > 1 ? "s" : "", dp.n_ports, dp.n_ports > 1 ? "s" : "",
 	       dp.o.flows, dp.region->epoch);
 	fflush(stdout);
+	/* Type=notify: ready once the workers run and keel-control can publish. */
+	notify_send("READY=1\nSTATUS=forwarding");
 
 	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
 		dataplane_port_stats(&dp);
 		usleep(MAIN_STATS_US);
 	}
 	printf("keel-dataplane: instance %s stopping\n", dp.o.name);
+	notify_send("STOPPING=1");
 	dataplane_port_stats(&dp);
 	dataplane_teardown(&dp, true);
 	return 0;
