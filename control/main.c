@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int opt, sfd, rc = 0;
 
+	opterr = 0; /* one line of our own on a bad option, not getopt's and the usage */
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': p.config_path = optarg; break;
@@ -74,11 +75,15 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 64;
+		default:
+			fprintf(stderr, "keel-control: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 64;
 		}
 	}
 	if (optind != argc || (p.max_move_share < 0 || p.max_move_share > 1)) {
-		usage(stderr);
+		fprintf(stderr, "keel-control: %s (see --help)\n",
+			optind != argc ? "unexpected argument" : "--max-move: expected 0..1");
 		return 64;
 	}
 
@@ -93,7 +98,11 @@ int main(int argc, char **argv)
 
 	c = control_create(&p, why, sizeof(why));
 	if (!c) {
-		fprintf(stderr, "keel-control: %s\n", why);
+		/* One line: what failed, then what to do for the common causes. */
+		fprintf(stderr, "keel-control: %s%s\n", why,
+			strstr(why, "Permission denied") ?
+				"; run as root (keel-control.service), or give --state-dir and api.socket paths this user may write" :
+			strstr(why, "No such file") ? "; give --config an existing file (keel.yaml(5))" : "");
 		return 1;
 	}
 	control_api_params(c, sock, sizeof(sock), group, sizeof(group), admin, sizeof(admin), maddr,
@@ -101,7 +110,8 @@ int main(int argc, char **argv)
 	if (sock[0]) {
 		api = api_start(c, sock, group, admin, why, sizeof(why));
 		if (!api) {
-			fprintf(stderr, "keel-control: API on %s: %s\n", sock, why);
+			fprintf(stderr, "keel-control: API on %s: %s%s\n", sock, why,
+				strstr(why, "ermission denied") ? "; run as root (keel-control.service) or set api.socket to a path this user may create" : "");
 			control_destroy(c);
 			return 1;
 		}

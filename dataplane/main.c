@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -509,6 +510,54 @@ static void dataplane_port_stats(struct dataplane *dp)
 	}
 }
 
+/* CAP_IPC_LOCK (14) and CAP_SYS_ADMIN (21) in the effective set: what a non-root DPDK needs first. */
+static bool dataplane_has_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long eff = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (eff & (1ull << 14)) && (eff & (1ull << 21));
+}
+
+/*
+ * An AF_XDP or AF_PACKET vdev names a kernel interface: say so before the EAL, whose own
+ * report is only that probing failed (and then that there are no ports).
+ */
+static int check_vdev_ifaces(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++) {
+		const char *v, *p;
+		char name[IF_NAMESIZE + 1];
+		size_t n;
+
+		if (strcmp(argv[i], "--vdev"))
+			continue;
+		v = argv[i + 1];
+		p = strstr(v, "iface=");
+		if (!p || (p != v && p[-1] != ','))
+			continue;
+		p += 6;
+		n = strcspn(p, ",");
+		if (n == 0 || n > IF_NAMESIZE)
+			continue;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (!if_nametoindex(name)) {
+			fprintf(stderr, "keel-dataplane: --vdev %s: no interface %s in this network namespace; "
+					"check `ip link`, or start keel-dataplane in the interface's namespace\n",
+				v, name);
+			return EXIT_FAILURE;
+		}
+	}
+	return 0;
+}
+
 static const char *eal_hint(int err)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -520,6 +569,8 @@ static const char *eal_hint(int err)
 			break;
 	if (f)
 		fclose(f);
+	if (geteuid() != 0 && !dataplane_has_caps())
+		return "not root: run as root, or with the capabilities keel-dataplane@.service gives (CapabilityBoundingSet)";
 	if (total == 0)
 		return "no hugepages reserved: run tools/deps, or reserve 2 MiB pages (sysctl vm.nr_hugepages=1024) and mount hugetlbfs on /dev/hugepages";
 	if (err == EACCES)
@@ -572,6 +623,9 @@ int main(int argc, char **argv)
 			return ret;
 	}
 
+	ret = check_vdev_ifaces(dash, argv);
+	if (ret)
+		return ret;
 	ret = rte_eal_init(dash, argv);
 	if (ret < 0) {
 		int e = rte_errno;
