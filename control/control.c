@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "config_field.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
 #include "ids.h"
+#include "log.h"
 #include "maglev.h"
 #include "neighbours.h"
 #include "pipeline.h"
@@ -137,8 +139,9 @@ static void seam_attach(struct keel_control *c)
 		c->need_publish = true;
 		memset(c->hb_moved_ms, 0, sizeof(c->hb_moved_ms));
 		memset(c->stalled, 0, sizeof(c->stalled));
-		c->log(c, "dataplane %s attached (epoch %016llx, pid %u)", c->cfg->instance,
-		       (unsigned long long)c->seam_epoch, keel_seam_region(c->seam)->pid);
+		log_event(LOG_INFO, "dataplane_attached", "instance=%s epoch=%016llx pid=%u",
+			  c->cfg->instance, (unsigned long long)c->seam_epoch,
+			  keel_seam_region(c->seam)->pid);
 	}
 }
 
@@ -229,16 +232,22 @@ static int publish(struct keel_control *c, bool bump)
 		c->publish_failures++;
 		snprintf(c->publish_error, sizeof(c->publish_error), "generation %llu: %s",
 			 (unsigned long long)gen, why);
-		c->log(c, "publish failed: %s", c->publish_error);
+		log_event(LOG_ERROR, "publish_failed", "generation=%llu reason=%s",
+			  (unsigned long long)gen, why);
 		c->need_publish = true;
 		spec_free(&out);
 		return ret;
 	}
+	for (size_t i = 0; i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
+		if (out.panic[i] != c->panic[i])
+			log_event(out.panic[i] ? LOG_ERROR : LOG_INFO,
+				  out.panic[i] ? "vip_panic" : "vip_panic_over",
+				  "vip=%s threshold=%.2f", c->cfg->vips[i].name, c->cfg->panic_threshold);
 	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
 	spec_free(&out);
 	/* A shared NIC's steering program must know every VIP the workers balance. */
 	if (steering_sync(c->cfg) > 0)
-		c->log(c, "steering maps updated");
+		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
 	c->publishes++;
 	c->publish_error[0] = 0;
 	c->need_publish = false;
@@ -248,24 +257,13 @@ static int publish(struct keel_control *c, bool bump)
 		c->generation = gen;
 		/* The generation is part of the state: a restart must not disturb the dataplane. */
 		if (state_save(c->state_dir, c->generation, c->cfg, c->ids, err, sizeof(err)))
-			c->log(c, "persisting generation %llu: %s", (unsigned long long)gen, err);
+			log_event(LOG_ERROR, "state_save_failed", "generation=%llu reason=%s",
+				  (unsigned long long)gen, err);
 	}
 	return 0;
 }
 
 /* --- life cycle --------------------------------------------------------------- */
-
-static void __attribute__((format(printf, 2, 3))) log_stderr(struct keel_control *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)c;
-	va_start(ap, fmt);
-	fprintf(stderr, "keel-control: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
 
 struct keel_control *control_create(const struct control_params *p, char *why, size_t whylen)
 {
@@ -278,7 +276,6 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		return NULL;
 	}
 	c->p = *p;
-	c->log = log_stderr;
 	if (!c->p.max_move_share)
 		c->p.max_move_share = 0.5;
 	if (!c->p.publish_timeout_ms)
@@ -340,6 +337,43 @@ void control_destroy(struct keel_control *c)
 	free(c);
 }
 
+/* One line per backend whose health changed since the last look (the control's mutex is held). */
+static void health_log_changes(struct keel_control *c)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+
+		if (v->health.type == CONFIG_HEALTH_NONE)
+			continue;
+		for (j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+			int id = ids_backend(c->ids, v->name, b->addr, b->family);
+			struct health_status st;
+			struct health_target t;
+			bool down;
+
+			if (id < 0 || id >= KEEL_MAX_BACKENDS)
+				continue;
+			control_health_target(v, b, &t);
+			if (health_get(c->health, &t, &st))
+				continue;
+			down = !health_status_routable(&st);
+			if (down == (bool)c->be_logged_down[id])
+				continue;
+			c->be_logged_down[id] = down;
+			config_format_addr(b->addr, b->family, a);
+			if (down)
+				log_event(LOG_WARN, "backend_down", "vip=%s backend=%s check=%s reason=%s",
+					  v->name, a, t.type == HEALTH_HTTP ? "http" : "tcp", st.last_text);
+			else
+				log_event(LOG_INFO, "backend_up", "vip=%s backend=%s", v->name, a);
+		}
+	}
+}
+
 /* Health flapping is coalesced: at most one health-driven publish per interval. */
 #define HEALTH_PUBLISH_MIN_MS 500
 
@@ -371,8 +405,10 @@ void control_tick(struct keel_control *c)
 			}
 			stalled = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
 			if (stalled && !c->stalled[w])
-				c->log(c, "worker %u: heartbeat still for %llu ms", w,
-				       (unsigned long long)(now - c->hb_moved_ms[w]));
+				log_event(LOG_ERROR, "worker_stalled", "worker=%u still_ms=%llu", w,
+					  (unsigned long long)(now - c->hb_moved_ms[w]));
+			else if (!stalled && c->stalled[w])
+				log_event(LOG_INFO, "worker_resumed", "worker=%u", w);
 			c->stalled[w] = stalled;
 		}
 	}
@@ -382,6 +418,10 @@ void control_tick(struct keel_control *c)
 		steering_sync(c->cfg);
 	}
 	hg = health_generation(c->health);
+	if (hg != c->health_logged_gen) {
+		c->health_logged_gen = hg;
+		health_log_changes(c);
+	}
 	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
 		c->health_gen = hg;
 		c->last_health_publish_ms = now;

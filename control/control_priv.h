@@ -46,12 +46,15 @@ struct keel_control {
 	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
+	/* Health as last logged, by stable backend id: one log line per transition. */
+	uint8_t be_logged_down[KEEL_MAX_BACKENDS];
+	uint64_t health_logged_gen;
+
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
 	uint64_t last_publish_ms;
 	uint64_t started_ms;
 
-	void (*log)(struct keel_control *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
 /* A worker whose heartbeat has not moved for this long is reported stalled. */

@@ -20,6 +20,7 @@
 #include <rte_mempool.h>
 
 #include "exception.h"
+#include "log.h"
 #include "notify.h"
 #include "port.h"
 #include "region.h"
@@ -104,6 +105,8 @@ static void usage(FILE *f)
 "    --new-flow-burst N      depth of that rate's bucket (default: one second)\n"
 "    --mbufs N               mbufs per socket's pool (default: sized from queues;\n"
 "                            net_pcap infinite_rx needs one per packet of its file)\n"
+"    --log-level LEVEL       debug, info (default), warn or error: the least\n"
+"                            severe log lines written (never one per packet)\n"
 "    --help                  this text\n"
 "\n"
 "EXIT STATUS\n"
@@ -189,7 +192,8 @@ static int parse_tx_map(struct opts *o, const char *s)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
-	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS, O_HELP };
+	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS,
+	       O_LOGLEVEL, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
@@ -209,6 +213,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "new-flow-rate", required_argument, NULL, O_RATE },
 		{ "new-flow-burst", required_argument, NULL, O_BURST },
 		{ "mbufs", required_argument, NULL, O_MBUFS },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -304,6 +309,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (!parse_u32(optarg, 1023, 1u << 24, &o->mbufs))
 				return usage_error("--mbufs: expected 1023..16777216, got '%s'", optarg);
 			break;
+		case O_LOGLEVEL: {
+			enum log_level l;
+
+			if (log_parse_level(optarg, &l))
+				return usage_error("--log-level: expected debug, info, warn or error, got '%s'", optarg);
+			log_set_level(l);
+			break;
+		}
 		case 'h':
 		case O_HELP:
 			return -1;
@@ -370,7 +383,7 @@ static void dataplane_teardown(struct dataplane *dp, bool ran)
 
 static int fail(struct dataplane *dp, const char *msg)
 {
-	fprintf(stderr, "keel-dataplane: %s\n", msg);
+	log_event(LOG_ERROR, "start_failed", "reason=%s", msg);
 	dataplane_teardown(dp, false);
 	return EXIT_FAILURE;
 }
@@ -469,29 +482,30 @@ static void dataplane_placement(struct dataplane *dp, bool mismatch[])
 	uint16_t i;
 
 	for (i = 0; i < dp->n_ports; i++) {
-		printf("keel-dataplane: %s: socket %d, %u RX/TX queues, forwards out of port %u",
-		       port_name(dp->ports[i], pn, sizeof(pn)), port_socket(dp->ports[i]), dp->n_workers,
-		       dp->ports[dp->tx_index[i]]);
+		char tap[32] = "none";
+
 		if (dp->o.exception)
-			printf(", exception path on %s%u", dp->o.iface_prefix, dp->ports[i]);
-		printf("\n");
+			snprintf(tap, sizeof(tap), "%s%u", dp->o.iface_prefix, dp->ports[i]);
+		log_event(LOG_INFO, "port", "port=%s socket=%d queues=%u tx_port=%u exception=%s",
+			  port_name(dp->ports[i], pn, sizeof(pn)), port_socket(dp->ports[i]), dp->n_workers,
+			  dp->ports[dp->tx_index[i]], tap);
 		if (!port_wait_link(dp->ports[i], MAIN_LINK_WAIT_MS))
-			printf("keel-dataplane: %s: link still down after %u ms, going on\n", pn,
-			       MAIN_LINK_WAIT_MS);
+			log_event(LOG_WARN, "link_down", "port=%s waited_ms=%u going_on=yes", pn,
+				  MAIN_LINK_WAIT_MS);
 	}
 	for (w = 0; w < dp->n_workers; w++) {
 		int ws = (int)rte_lcore_to_socket_id(dp->lcores[w]);
 
 		mismatch[w] = false;
-		printf("keel-dataplane: worker %u: lcore %u, socket %d\n", w, dp->lcores[w], ws);
+		log_event(LOG_INFO, "worker", "worker=%u lcore=%u socket=%d", w, dp->lcores[w], ws);
 		for (i = 0; i < dp->n_ports; i++) {
 			int ps = port_socket(dp->ports[i]);
 
 			if (ps >= 0 && ps != ws) {
 				mismatch[w] = true;
-				fprintf(stderr,
-					"keel-dataplane: warning: worker %u (lcore %u, socket %d) polls %s on socket %d\n",
-					w, dp->lcores[w], ws, port_name(dp->ports[i], pn, sizeof(pn)), ps);
+				log_event(LOG_WARN, "numa_mismatch",
+					  "worker=%u lcore=%u socket=%d port=%s port_socket=%d", w, dp->lcores[w],
+					  ws, port_name(dp->ports[i], pn, sizeof(pn)), ps);
 			}
 		}
 	}
@@ -549,9 +563,9 @@ static int check_vdev_ifaces(int argc, char **argv)
 		memcpy(name, p, n);
 		name[n] = '\0';
 		if (!if_nametoindex(name)) {
-			fprintf(stderr, "keel-dataplane: --vdev %s: no interface %s in this network namespace; "
-					"check `ip link`, or start keel-dataplane in the interface's namespace\n",
-				v, name);
+			log_event(LOG_ERROR, "start_failed", "iface=%s vdev=%s reason=%s hint=%s", name, v,
+				  "no such interface in this network namespace",
+				  "check `ip link`, or start keel-dataplane in the interface's namespace");
 			return EXIT_FAILURE;
 		}
 	}
@@ -593,6 +607,7 @@ int main(int argc, char **argv)
 	int i, dash = -1, ret;
 	uint32_t w;
 
+	log_init();
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
 			dash = i;
@@ -630,7 +645,8 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		int e = rte_errno;
 
-		fprintf(stderr, "keel-dataplane: DPDK EAL init failed (%s): %s\n", rte_strerror(e), eal_hint(e));
+		log_event(LOG_ERROR, "start_failed", "reason=%s error=%s hint=%s", "DPDK EAL init failed",
+			  rte_strerror(e), eal_hint(e));
 		return e == EINVAL ? EXIT_USAGE : EXIT_FAILURE;
 	}
 	signal(SIGINT, on_signal);
@@ -716,10 +732,8 @@ int main(int argc, char **argv)
 	}
 	/* Workers run: from here keel-control may publish (it waits for RUNNING). */
 	region_set_state(dp.region, KEEL_REGION_RUNNING);
-	printf("keel-dataplane: instance %s running: %u worker%s, %u port%s, %u flows per worker, epoch %016" PRIx64 "\n",
-	       dp.o.name, dp.n_workers, dp.n_workers > 1 ? "s" : "", dp.n_ports, dp.n_ports > 1 ? "s" : "",
-	       dp.o.flows, dp.region->epoch);
-	fflush(stdout);
+	log_event(LOG_INFO, "running", "instance=%s workers=%u ports=%u flows_per_worker=%u epoch=%016" PRIx64,
+		  dp.o.name, dp.n_workers, dp.n_ports, dp.o.flows, dp.region->epoch);
 	/* Type=notify: ready once the workers run and keel-control can publish. */
 	notify_send("READY=1\nSTATUS=forwarding");
 
@@ -727,7 +741,7 @@ int main(int argc, char **argv)
 		dataplane_port_stats(&dp);
 		usleep(MAIN_STATS_US);
 	}
-	printf("keel-dataplane: instance %s stopping\n", dp.o.name);
+	log_event(LOG_INFO, "stopping", "instance=%s", dp.o.name);
 	notify_send("STOPPING=1");
 	dataplane_port_stats(&dp);
 	dataplane_teardown(&dp, true);

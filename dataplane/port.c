@@ -9,6 +9,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "log.h"
+
 /* What the workers hash on: RFC-style 2- and 4-tuples, v4 and v6; masked by what the device offers. */
 #define PORT_RSS_WANTED (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)
 #define PORT_POOL_CACHE 256
@@ -61,15 +63,16 @@ static void port_set_mtu(uint16_t port, const struct rte_eth_dev_info *info, uin
 	int ret;
 
 	if (mtu < info->min_mtu || mtu > info->max_mtu) {
-		printf("keel-dataplane: %s: MTU %u outside %u..%u, left as is\n",
-		       port_name(port, pn, sizeof(pn)), mtu, info->min_mtu, info->max_mtu);
+		log_event(LOG_WARN, "mtu_not_set", "port=%s mtu=%u min=%u max=%u reason=%s",
+			  port_name(port, pn, sizeof(pn)), mtu, info->min_mtu, info->max_mtu,
+			  "outside the device's range, left as is");
 		return;
 	}
 	ret = rte_eth_dev_set_mtu(port, mtu);
 	/* Virtual devices often have no MTU to set; frames then go through whatever their size. */
 	if (ret && ret != -ENOTSUP)
-		printf("keel-dataplane: %s: MTU %u not applied: %s\n", port_name(port, pn, sizeof(pn)),
-		       mtu, strerror(-ret));
+		log_event(LOG_WARN, "mtu_not_set", "port=%s mtu=%u reason=%s", port_name(port, pn, sizeof(pn)),
+			  mtu, strerror(-ret));
 }
 
 int port_setup(uint16_t port, const struct port_params *p, char *err, size_t errlen)
@@ -101,7 +104,8 @@ int port_setup(uint16_t port, const struct port_params *p, char *err, size_t err
 			conf.rx_adv_conf.rss_conf.rss_hf = hf;
 		} else {
 			/* Each queue still gets whatever the device puts on it (e.g. one pcap file per queue). */
-			printf("keel-dataplane: %s: no RSS; flows are spread only as the device spreads them\n", pn);
+			log_event(LOG_WARN, "no_rss", "port=%s reason=%s", pn,
+				  "flows are spread only as the device spreads them");
 		}
 	}
 	ret = rte_eth_dev_configure(port, p->n_queues, p->n_queues, &conf);
@@ -137,7 +141,7 @@ int port_setup(uint16_t port, const struct port_params *p, char *err, size_t err
 		ret = rte_eth_promiscuous_enable(port);
 		/* VIP traffic is addressed to the routers' next hop, which may not be our MAC. */
 		if (ret && ret != -ENOTSUP)
-			printf("keel-dataplane: %s: promiscuous mode failed: %s\n", pn, strerror(-ret));
+			log_event(LOG_WARN, "promiscuous_failed", "port=%s reason=%s", pn, strerror(-ret));
 	}
 	return 0;
 }

@@ -50,9 +50,9 @@ check "keelctl, not root and not in the socket's group: exit 77" \
 
 # keel-control (keel-control(8): 1 cannot start, 64 usage, 65 refused)
 check "keel-control, not root: exit 1, says run as root" \
-	expect 1 'Permission denied; run as root' nobody "$CTL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/root-only/state"
+	expect 1 'event=start_failed reason=".*Permission denied" hint="run as root' nobody "$CTL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/root-only/state"
 check "keel-control, missing configuration: exit 1" \
-	expect 1 'cannot read.*give --config an existing file' "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state"
+	expect 1 'event=start_failed reason=".*cannot read.*hint="give --config an existing file' "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state"
 check "keel-control --check of a bad file: exit 65, FILE:LINE:COL" \
 	expect 65 "$KT_TMP/bad.yaml:[0-9]+:[0-9]+: " bash -c "printf 'instance: x\nmtu: 1\n' >$KT_TMP/bad.yaml && exec $CTL --check $KT_TMP/bad.yaml"
 check "keel-control, unknown option: exit 64" expect 64 "unknown or incomplete option '--no-such-option'" "$CTL" --no-such-option
@@ -61,11 +61,11 @@ check "keel-control, unknown option: exit 64" expect 64 "unknown or incomplete o
 # shellcheck disable=SC2046
 DPEAL=(-l 0,1 $(eal_opts "$NAME") --vdev net_null0)
 check "keel-dataplane, not root: exit 1, says run as root" \
-	expect 1 'not root: run as root' nobody timeout 20 "$DP" "${DPEAL[@]}" -- --name "$NAME"
+	expect 1 'event=start_failed .*hint="not root: run as root' nobody timeout 20 "$DP" "${DPEAL[@]}" -- --name "$NAME"
 check "keel-dataplane, not enough hugepages (-m 10 TiB): exit 1, says reserve more" \
 	expect 1 'hugepages.*reserve' timeout 20 "$DP" "${DPEAL[@]}" -m 10485760 -- --name "$NAME"
 check "keel-dataplane, an interface that does not exist: exit 1, names it" \
-	expect 1 'no interface nosuch0' timeout 20 "$DP" -l 0,1 $(eal_opts "$NAME") --vdev net_af_packet0,iface=nosuch0 -- --name "$NAME"
+	expect 1 'event=start_failed iface=nosuch0 .*reason="no such interface' timeout 20 "$DP" -l 0,1 $(eal_opts "$NAME") --vdev net_af_packet0,iface=nosuch0 -- --name "$NAME"
 check "keel-dataplane, no --name: exit 64" expect 64 'name NAME is required' "$DP" -l 0,1 -- --workers 1
 
 # keel-decap (keel-decap(8): 1 failure, 64 usage)
