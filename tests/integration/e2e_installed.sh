@@ -57,7 +57,8 @@ steer_from_prefix() {
 	return 1
 }
 check "the steering program is the installed one" steer_from_prefix
-check "installed keelctl talks to the sandbox" "$SB_KEELCTL" --socket "$SB_SOCK" status >/dev/null
+keelctl_status() { "$SB_KEELCTL" --socket "$SB_SOCK" status >/dev/null; }
+check "installed keelctl talks to the sandbox" keelctl_status
 
 r=$(client http --vip "$VIP4" --n 200 --conc 8)
 ok200() { [[ $(json_get "j['ok'] == 200 and j['fail'] == 0" <<<"$r") == True ]]; }

@@ -184,7 +184,8 @@ EOS
 
 cat >"$KT_TMP/in/setup.sh" <<EOS
 #!/bin/bash
-# In a private mount and network namespace: the overlay root, its API file systems, then chroot.
+# In private mount, network and PID namespaces (pgrep sees only what the packages started):
+# the overlay root, its API file systems, then chroot.
 set -eu
 R=$ROOT
 mount -t tmpfs tmpfs "\$R"
@@ -204,7 +205,7 @@ exec chroot "\$M" /bin/bash /tmp/in/inroot.sh
 EOS
 
 log "installing into a fresh root"
-if timeout 240 unshare --mount --net --propagation private bash "$KT_TMP/in/setup.sh"; then
+if timeout 240 unshare --mount --net --pid --fork --propagation private bash "$KT_TMP/in/setup.sh"; then
 	log "ok   the installed Keel, in the fresh root"
 else
 	log "FAIL the installed Keel, in the fresh root"
