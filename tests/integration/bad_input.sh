@@ -58,14 +58,14 @@ check "keel-control --check of a bad file: exit 65, FILE:LINE:COL" \
 check "keel-control, unknown option: exit 64" expect 64 "unknown or incomplete option '--no-such-option'" "$CTL" --no-such-option
 
 # keel-dataplane (keel-dataplane(8): 1 cannot start, 64 usage)
-# shellcheck disable=SC2046
-DPEAL=(-l 0,1 $(eal_opts "$NAME") --vdev net_null0)
+read -ra EAL <<<"$(eal_opts "$NAME")"
+DPEAL=(-l "0,1" "${EAL[@]}" --vdev net_null0)
 check "keel-dataplane, not root: exit 1, says run as root" \
 	expect 1 'event=start_failed .*hint="not root: run as root' nobody timeout 20 "$DP" "${DPEAL[@]}" -- --name "$NAME"
 check "keel-dataplane, not enough hugepages (-m 10 TiB): exit 1, says reserve more" \
 	expect 1 'hugepages.*reserve' timeout 20 "$DP" "${DPEAL[@]}" -m 10485760 -- --name "$NAME"
 check "keel-dataplane, an interface that does not exist: exit 1, names it" \
-	expect 1 'event=start_failed iface=nosuch0 .*reason="no such interface' timeout 20 "$DP" -l 0,1 $(eal_opts "$NAME") --vdev net_af_packet0,iface=nosuch0 -- --name "$NAME"
+	expect 1 'event=start_failed iface=nosuch0 .*reason="no such interface' timeout 20 "$DP" -l 0,1 "${EAL[@]}" --vdev net_af_packet0,iface=nosuch0 -- --name "$NAME"
 check "keel-dataplane, no --name: exit 64" expect 64 'name NAME is required' "$DP" -l 0,1 -- --workers 1
 
 # keel-decap (keel-decap(8): 1 failure, 64 usage)

@@ -72,7 +72,7 @@ ok = "keel-alerts" in g and "keel-recording" in g and g["keel-alerts"]["file"] =
 sys.exit(0 if ok else 1)' "$SB_RULES"
 }
 check "Prometheus loaded the installed rules ($SB_RULES)" wait_until 10 rules_loaded
-none_firing() { [[ -z $(sb_alerts firing | grep -E '^KeelBackendDown') ]]; }
+none_firing() { ! sb_alerts firing | grep -qE '^KeelBackendDown'; }
 check "no KeelBackendDown firing while every backend is healthy" none_firing
 
 BE=$(be4 2)

@@ -67,7 +67,7 @@ CAPS_DP=$(dpkg-deb --fsys-tarfile "$DEBS"/keel_*.deb | tar -xO ./lib/systemd/sys
 [[ -n $CAPS_CONTROL && -n $CAPS_DP ]] || die "no CapabilityBoundingSet in the units"
 setpriv_caps() { # "CAP_A CAP_B" -> -all,+a,+b
 	local c out=-all
-	for c in $1; do out+=",+$(tr 'A-Z' 'a-z' <<<"${c#CAP_}")"; done
+	for c in $1; do out+=",+$(tr '[:upper:]' '[:lower:]' <<<"${c#CAP_}")"; done
 	echo "$out"
 }
 
