@@ -133,16 +133,23 @@ linked() {
 check "installed binaries resolve every library, no run path" linked
 check "keel-maglev" bash -c 'printf "10.0.0.1\n10.0.0.2\n" >/tmp/be.txt && keel-maglev --seed 0x6b65656c /tmp/be.txt | grep -qi digest'
 
-# The daemons, as the units run them: capabilities of CapabilityBoundingSet, no new privileges.
+# The daemons, as the units run them: capabilities of CapabilityBoundingSet, no new privileges;
+# the dataplane on AF_XDP (a veth) with the installed steering program, whose pinned maps
+# keel-control then fills (this namespace's own BPF file system).
 ip link set lo up
-mkdir -p /run/keel /tmp/region /var/lib/keel/run
+mount -t bpf bpf /sys/fs/bpf
+ip link add kdp0 type veth peer name kdp1
+ip link set kdp0 up && ip link set kdp1 up
+mkdir -p /run/keel /tmp/region
 export KEEL_REGION_DIR=/tmp/region
 setpriv --no-new-privs --bounding-set "$CAPS_DP" timeout 60 keel-dataplane -l 0,1 --no-pci \
-	--file-prefix "$NAME" --huge-unlink --no-telemetry --vdev net_null0 -- --name "$NAME" \
-	--workers 1 --slots 2 --slot-size 4M --flows 4096 --idle backoff >/tmp/dp.log 2>&1 &
+	--file-prefix "$NAME" --huge-unlink --no-telemetry \
+	--vdev net_af_xdp0,iface=kdp0,start_queue=0,queue_count=1,xdp_prog=/usr/lib/keel/steer.bpf.o \
+	-- --name "$NAME" --workers 1 --slots 2 --slot-size 4M --flows 4096 --idle backoff >/tmp/dp.log 2>&1 &
 dp=$!
 dp_up() { keel-seam status "$NAME" --json 2>/dev/null | grep -q '"state":"running"'; }
-check "keel-dataplane runs under the unit's capabilities" until_ok 20 dp_up || sed 's/^/    /' /tmp/dp.log
+check "keel-dataplane runs on AF_XDP with the installed steering program, under the unit's capabilities" \
+	until_ok 20 dp_up || sed 's/^/    /' /tmp/dp.log
 sed -e "s/^instance: .*/instance: $NAME/" -e 's/^next_hop: .*/next_hop: { mac: "02:00:5e:10:00:01" }/' \
 	-e 's/127.0.0.1:9105/127.0.0.1:19105/' /etc/keel/keel.yaml >/tmp/keel.yaml
 setpriv --no-new-privs --bounding-set "$CAPS_CONTROL" timeout 60 keel-control --config /tmp/keel.yaml \
@@ -151,6 +158,8 @@ ctl=$!
 check "keel-control runs under the unit's capabilities" until_ok 15 test -S /run/keel/control.sock || sed 's/^/    /' /tmp/control.log
 published() { keelctl table show web >/dev/null 2>&1; }
 check "keelctl status: the dataplane runs the published state" until_ok 10 published
+steered() { bpftool map dump pinned /sys/fs/bpf/keel_steer_vips 2>/dev/null | grep -q '"key"\|key:'; }
+check "keel-control filled the steering program's VIP map (CAP_BPF within its bounding set)" until_ok 10 steered
 sock_group() { [[ $(stat -c %G /run/keel/control.sock) == keel ]]; }
 check "the API socket belongs to group keel" sock_group
 as_group() { setpriv --reuid=65534 --regid=65534 --groups="$(getent group keel | cut -d: -f3)" keelctl status >/dev/null; }
@@ -162,8 +171,7 @@ kill -TERM "$ctl" "$dp" 2>/dev/null
 wait "$ctl" "$dp" 2>/dev/null
 rm -rf "/var/run/dpdk/$NAME"
 
-# keel-decap on a veth, in this namespace, with a BPF file system of its own.
-mount -t bpf bpf /sys/fs/bpf
+# keel-decap on a veth, in this namespace, with its BPF file system.
 ip link add kinst0 type veth peer name kinst1
 ip link set kinst0 up && ip link set kinst1 up
 check "keel-decap attach on a veth" bash -c "keel-decap attach kinst0 --vip 192.0.2.10 --local 10.9.9.9 --mode generic >/dev/null"
