@@ -61,6 +61,8 @@ static void *worker_loop(void *arg)
 			__atomic_store_n(&st->activations, st->activations + 1, __ATOMIC_RELAXED);
 			__atomic_store_n(&st->active_generation, cmd.generation, __ATOMIC_RELEASE);
 		}
+		/* relaxed: pairs with keel_seam_read_status's relaxed load (a ThreadSanitizer build checks). */
+		__atomic_store_n(&st->heartbeat_ms, st->heartbeat_ms + 1, __ATOMIC_RELAXED);
 		/* Nobody may rewrite the slot a worker forwards with. */
 		if (using != UINT32_MAX && keel_region_slot(fw->r, using)->checksum != sum)
 			fw->torn++;
@@ -161,6 +163,19 @@ static void test_publish_rules(void **state)
 		assert_int_equal(gen_of(0), g);
 		assert_int_equal(gen_of(1), g);
 		assert_int_not_equal(slot_of(0), before);
+		{
+			/* What keel-control's views read while the workers run. */
+			struct keel_worker_status st;
+			const struct keel_snapshot *snap;
+
+			keel_seam_read_status(s, 1, &st);
+			assert_true(st.active_generation >= g);
+			assert_int_equal(st.refused, 0);
+			snap = keel_seam_read_active(s);
+			assert_non_null(snap);
+			assert_true(snap->generation >= g);
+			keel_seam_read_done(s);
+		}
 	}
 	/* An older or equal generation is refused. */
 	assert_int_equal(keel_seam_publish(s, spec_gen(20), 100, &why), -EINVAL);
