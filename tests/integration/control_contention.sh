@@ -2,8 +2,9 @@
 # shellcheck disable=SC2317 # small predicates are called through wait_until and check
 # keel-control under contention (issue 14, items 7, 8 and 12):
 #  - concurrent edits: 24 clients change the weights of 24 different backends at the same
-#    instant, several rounds, without a dataplane and with one; every change must be in the
-#    running configuration afterwards (no lost update) and each edit moves the generation by one;
+#    instant, several rounds, without a dataplane and with one, then 24 concurrent
+#    `keelctl backend weight`; every change must be in the running configuration afterwards
+#    (no lost update) and each edit moves the generation by one;
 #  - a publish waiting for workers that do not answer (keel-dataplane under SIGSTOP: the
 #    publish waits its 2 s timeout) does not hold up readers: GET /v1/status and a /metrics
 #    scrape answer within KEEL_READ_MAX_MS (default 500) while it waits;
@@ -148,6 +149,28 @@ log "$N_BACKENDS concurrent weight edits, 3 rounds, published to the dataplane"
 edits 3 31 >"$KT_TMP/edits.json" || die "the edit clients failed"
 edit_checks "with a dataplane"
 check "the workers run the last generation" wait_until 5 published
+
+KEELCTL=${KEELCTL:-$BUILD/tools/keelctl/keelctl}
+if [[ -x $KEELCTL ]]; then
+	log "$N_BACKENDS concurrent \`keelctl backend weight\` on different backends"
+	g0=$(status | json_get 'j["generation"]')
+	kpids=()
+	for i in $(seq 1 $N_BACKENDS); do
+		"$KEELCTL" --socket "$SOCK" backend weight web "10.0.0.$i" 41 >"$KT_TMP/kc.$i" 2>&1 &
+		kpids+=($!)
+	done
+	kfail=0
+	for p in "${kpids[@]}"; do
+		wait "$p" || kfail=$((kfail + 1))
+	done
+	check "every keelctl exited 0 ($kfail failed)" test "$kfail" -eq 0
+	check "every weight is 41 (no lost update)" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
+		json_get 'all(b["weight"] == 41 for b in j["backends"])')" = True
+	check "generation moved by $N_BACKENDS" test "$(status | json_get 'j["generation"]')" -eq $((g0 + N_BACKENDS))
+	check "the workers run the last generation" wait_until 5 published
+else
+	log "skip the keelctl round: no keelctl at $KEELCTL"
+fi
 
 log "a publish waiting on a stopped dataplane (SIGSTOP) does not hold up readers"
 DPP=$(seam_pid=$("$SEAM" status "$NAME" --json | json_get 'j["pid"]') && echo "$seam_pid")
