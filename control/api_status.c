@@ -28,14 +28,40 @@ static const struct api_status table[] = {
 	{ ENOMEM, 500, "out of memory" },
 };
 
-static const struct api_status *find(int err)
+/*
+ * The request layer (api_request.c: routing, query, body) has its own
+ * convention, where EINVAL is a malformed request (400), not a refused change:
+ * its few errnos are here too, so that every errno-to-status decision of the
+ * API is in this file.
+ */
+static const struct api_status request_table[] = {
+	{ ENOENT, 404, "no such resource" },
+	{ EOPNOTSUPP, 405, "method not allowed" },
+	{ EFBIG, 413, "body over the limit" },
+	{ ENOMEM, 500, "out of memory" },
+};
+
+static const struct api_status *find_in(const struct api_status *t, size_t n, int err)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (table[i].err == err)
-			return &table[i];
+	for (i = 0; i < n; i++)
+		if (t[i].err == err)
+			return &t[i];
 	return NULL;
+}
+
+static const struct api_status *find(int err)
+{
+	return find_in(table, sizeof(table) / sizeof(table[0]), err);
+}
+
+unsigned int api_status_of_request(int err)
+{
+	const struct api_status *s =
+		find_in(request_table, sizeof(request_table) / sizeof(request_table[0]), err);
+
+	return s ? s->status : 400;
 }
 
 unsigned int api_status_of(int err)
@@ -56,4 +82,10 @@ const struct api_status *api_status_table(size_t *n)
 {
 	*n = sizeof(table) / sizeof(table[0]);
 	return table;
+}
+
+const struct api_status *api_status_request_table(size_t *n)
+{
+	*n = sizeof(request_table) / sizeof(request_table[0]);
+	return request_table;
 }

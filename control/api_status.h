@@ -19,4 +19,8 @@ const char *api_status_message(int err);
 /* The table itself, for tests and docs: n rows. */
 const struct api_status *api_status_table(size_t *n);
 
+/* The status of a request-layer error (api_request.c: EINVAL there is a malformed request): 400 unless listed. */
+unsigned int api_status_of_request(int err);
+const struct api_status *api_status_request_table(size_t *n);
+
 #endif

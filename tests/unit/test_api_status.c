@@ -84,6 +84,25 @@ static void test_table_unique(void **state)
 	}
 }
 
+/* The request layer: EINVAL there is a malformed request (400), unlike the control layer's 422. */
+static void test_request_layer(void **state)
+{
+	const struct api_status *t;
+	size_t n, i, j;
+
+	(void)state;
+	assert_int_equal(api_status_of_request(EINVAL), 400);
+	assert_int_equal(api_status_of_request(ENOENT), 404);
+	assert_int_equal(api_status_of_request(EOPNOTSUPP), 405);
+	assert_int_equal(api_status_of_request(EFBIG), 413);
+	assert_int_equal(api_status_of_request(ENOMEM), 500);
+	t = api_status_request_table(&n);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (t[i].err == t[j].err)
+				fail_msg("%s mapped twice", strerror(t[i].err));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_dead_like_missing),
 		cmocka_unit_test(test_unknown_is_500),
 		cmocka_unit_test(test_table_unique),
+		cmocka_unit_test(test_request_layer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
