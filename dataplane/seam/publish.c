@@ -35,8 +35,9 @@ struct keel_seam {
 	/*
 	 * The rings are single-producer (RING_F_SP_ENQ): a publish, a flush and
 	 * a flow query may come from different threads of keel-control, so
-	 * every enqueue is made under this lock (held for the enqueue only,
-	 * never across a wait for the workers).
+	 * every enqueue is made under this lock. It is held for the enqueues
+	 * only (a full ring makes them wait, at most to the caller's deadline),
+	 * never across the wait for the workers' acknowledgements.
 	 */
 	pthread_mutex_t post_mu;
 	/*
