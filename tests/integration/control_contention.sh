@@ -6,8 +6,8 @@
 #    `keelctl backend weight`; every change must be in the running configuration afterwards
 #    (no lost update) and each edit moves the generation by one;
 #  - a publish waiting for workers that do not answer (keel-dataplane under SIGSTOP: the
-#    publish waits its 2 s timeout) does not hold up readers: GET /v1/status and a /metrics
-#    scrape answer within KEEL_READ_MAX_MS (default 500) while it waits;
+#    publish waits its 2 s timeout) does not hold up readers: GET /v1/status, a VIP, its Maglev
+#    table and a /metrics scrape answer within KEEL_READ_MAX_MS (default 500) while it waits;
 #  - a missing dataplane and a dead one (kill -9) answer a flush alike: 503.
 #
 # Addresses are documentation ones (RFC 5737 VIP, RFC 1918 backends).
@@ -192,16 +192,20 @@ metrics_ms=$(ms "$t")
 t=$(date +%s%N)
 v_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" http://keel/v1/vips/web)
 vips_ms=$(ms "$t")
+t=$(date +%s%N)
+tb_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" http://keel/v1/vips/web/table)
+table_ms=$(ms "$t")
 edit_running=0
 kill -0 "$EDIT_PID" 2>/dev/null && edit_running=1
 wait "$EDIT_PID" || true
 edit_ms=$(ms "$t0")
-log "edit took $edit_ms ms; meanwhile status $status_ms ms, metrics $metrics_ms ms, vips $vips_ms ms"
+log "edit took $edit_ms ms; meanwhile status $status_ms ms, metrics $metrics_ms ms, vips $vips_ms ms, table $table_ms ms"
 check "the edit was still waiting for the workers while the readers ran" test "$edit_running" -eq 1
 check "the edit waited for the publish timeout (>= 1500 ms)" test "$edit_ms" -ge 1500
 check "GET /v1/status answered 200 within $READ_MAX_MS ms ($status_ms)" test "$st_code" = 200 -a "$status_ms" -lt "$READ_MAX_MS"
 check "GET /metrics answered 200 within $READ_MAX_MS ms ($metrics_ms)" test "$m_code" = 200 -a "$metrics_ms" -lt "$READ_MAX_MS"
 check "GET /v1/vips/web answered 200 within $READ_MAX_MS ms ($vips_ms)" test "$v_code" = 200 -a "$vips_ms" -lt "$READ_MAX_MS"
+check "GET /v1/vips/web/table (the active snapshot, in place) answered 200 within $READ_MAX_MS ms ($table_ms)" test "$tb_code" = 200 -a "$table_ms" -lt "$READ_MAX_MS"
 check "the edit was persisted, not published" test "$(json_get 'j["applied"] is True and j["published"] is False' <"$KT_TMP/slow.json")" = True
 kill -CONT "$DPP"
 check "published once the dataplane runs again" wait_until 10 published
