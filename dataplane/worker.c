@@ -154,23 +154,12 @@ static void worker_activate(struct worker *wk, const struct keel_cmd *c)
 	if (keel_snapshot_validate(snap, wk->region->slot_size, &why) || snap->generation != c->generation)
 		goto refuse;
 	wk->kw.snap = snap;
-	/*
-	 * release: pairs with keel-control's acquire loads of active_slot
-	 * (slot_busy, keel_seam_read_active): the slot is reported in use
-	 * before the generation that lets the old one go.
-	 */
-	__atomic_store_n(&st->active_slot, c->slot, __ATOMIC_RELEASE);
-	__atomic_store_n(&st->activations, st->activations + 1, __ATOMIC_RELAXED);
-	/* release: pairs with keel-control's acquire load (worker_gen): once it sees G, this worker reads slot S, not the old one. */
-	__atomic_store_n(&st->active_generation, c->generation, __ATOMIC_RELEASE);
+	/* Reported in use, then the generation that lets keel-control reuse the old slot (region.h). */
+	keel_status_activated(st, c->slot, c->generation);
 	return;
 refuse:
-	/*
-	 * Keep forwarding with the current snapshot; the refusal is what
-	 * keel-control gets to see. Single writer: load and store need no RMW.
-	 * release: pairs with the acquire loads in keel_seam_publish.
-	 */
-	__atomic_store_n(&st->refused, st->refused + 1, __ATOMIC_RELEASE);
+	/* Keep forwarding with the current snapshot; the refusal is what keel-control gets to see. */
+	keel_status_refused(st);
 }
 
 static int worker_flush_match(const struct flow_value *v, void *arg)
@@ -298,17 +287,12 @@ int worker_main(void *arg)
 			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
 			last_stats = t1;
 		}
-		/*
-		 * Single writer, aligned 64-bit stores: relaxed, pairs with keel-control's
-		 * relaxed loads (control_tick, the views): whole values, nothing ordered by them.
-		 */
-		__atomic_store_n(&st->heartbeat_ms, t1 / wk->tsc_per_ms, __ATOMIC_RELAXED);
+		/* Heartbeat and cycle counts: relaxed stores, paired with keel-control's relaxed loads (region.h). */
+		keel_status_beat(st, t1 / wk->tsc_per_ms, nrx ? t1 - t0 : 0, nrx ? 0 : t1 - t0);
 		if (nrx) {
-			__atomic_store_n(&st->busy_cycles, st->busy_cycles + (t1 - t0), __ATOMIC_RELAXED);
 			empty = 0;
 			sleep_ns = WORKER_SLEEP_MIN_NS;
 		} else {
-			__atomic_store_n(&st->idle_cycles, st->idle_cycles + (t1 - t0), __ATOMIC_RELAXED);
 			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing)
 				worker_backoff(&empty, &sleep_ns);
 		}

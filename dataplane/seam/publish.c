@@ -197,7 +197,7 @@ static bool slot_busy(struct keel_seam *s, uint32_t slot)
 		s->inherited = false;
 	}
 	for (w = 0; w < s->r->n_workers; w++) {
-		/* acquire: pairs with the worker's release store of active_slot (worker_activate). */
+		/* acquire: pairs with the worker's release store of active_slot (keel_status_activated). */
 		if (__atomic_load_n(&keel_region_status(s->r, w)->active_slot, __ATOMIC_ACQUIRE) ==
 		    slot)
 			return true;
@@ -261,7 +261,7 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 	if (ret)
 		return ret;
 
-	/* acquire: pairs with the worker's release store of refused (worker_activate). */
+	/* acquire: pairs with the worker's release store of refused (keel_status_refused). */
 	for (w = 0; w < s->r->n_workers; w++)
 		refused[w] = __atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE);
 	cmd.slot = slot;
@@ -293,7 +293,7 @@ const struct keel_snapshot *keel_seam_read_active(struct keel_seam *s)
 	uint32_t slot;
 
 	pthread_rwlock_rdlock(&s->slot_rw);
-	/* acquire: pairs with worker 0's release store of active_slot (worker_activate). */
+	/* acquire: pairs with worker 0's release store of active_slot (keel_status_activated). */
 	slot = __atomic_load_n(&keel_region_status(s->r, 0)->active_slot, __ATOMIC_ACQUIRE);
 	if (slot < s->r->n_slots)
 		return keel_region_slot(s->r, slot);

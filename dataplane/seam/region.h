@@ -62,11 +62,11 @@ struct keel_cmd {
 /*
  * Per worker, one cache line, written only by that worker (dp: wo; cp: ro).
  * The words cp reads while the worker runs are atomic at both ends:
- *   active_slot        dp: release store before active_generation (worker_activate);
+ *   active_slot        dp: release store before active_generation (keel_status_activated);
  *                      cp: acquire load (slot_busy): a slot a worker reports is not rewritten
- *   active_generation  dp: release store after the switch (worker_activate);
+ *   active_generation  dp: release store after the switch (keel_status_activated);
  *                      cp: acquire load (worker_gen): the worker has left the older slot
- *   refused            dp: release store (worker_activate); cp: acquire load (publish)
+ *   refused            dp: release store (keel_status_refused); cp: acquire load (publish)
  *   heartbeat_ms, activations, busy/idle_cycles
  *                      dp: relaxed store; cp: relaxed load (a whole, maybe old, value;
  *                      nothing else is ordered by them)
@@ -83,6 +83,39 @@ struct keel_worker_status {
 	uint64_t busy_cycles;       /* TSC cycles in loops that moved packets */
 	uint64_t idle_cycles;
 } __attribute__((aligned(64)));
+
+/*
+ * The worker's side of its status words (dp only: keel-dataplane's worker and
+ * the tests' simulated workers), each store as the table above says; the
+ * reader's side is keel_seam_read_status (seam.h) and the publisher's loads.
+ * Single writer: a load then a store is enough for the counts, no RMW.
+ */
+static inline void keel_status_activated(struct keel_worker_status *st, uint32_t slot,
+					 uint64_t generation)
+{
+	/* release: pairs with cp's acquire loads of active_slot (slot_busy, keel_seam_read_active). */
+	__atomic_store_n(&st->active_slot, slot, __ATOMIC_RELEASE);
+	__atomic_store_n(&st->activations, st->activations + 1, __ATOMIC_RELAXED);
+	/* release: pairs with cp's acquire load (worker_gen): at G this worker no longer reads the old slot. */
+	__atomic_store_n(&st->active_generation, generation, __ATOMIC_RELEASE);
+}
+
+static inline void keel_status_refused(struct keel_worker_status *st)
+{
+	/* release: pairs with the acquire loads of refused in keel_seam_publish. */
+	__atomic_store_n(&st->refused, st->refused + 1, __ATOMIC_RELEASE);
+}
+
+static inline void keel_status_beat(struct keel_worker_status *st, uint64_t now_ms, uint64_t busy,
+				    uint64_t idle)
+{
+	/* relaxed: pairs with cp's relaxed loads (control_tick, keel_seam_read_status); nothing is ordered by them. */
+	__atomic_store_n(&st->heartbeat_ms, now_ms, __ATOMIC_RELAXED);
+	if (busy)
+		__atomic_store_n(&st->busy_cycles, st->busy_cycles + busy, __ATOMIC_RELAXED);
+	if (idle)
+		__atomic_store_n(&st->idle_cycles, st->idle_cycles + idle, __ATOMIC_RELAXED);
+}
 
 /* Per worker: the pipeline counters plus flow-table and port-queue figures. */
 struct keel_worker_counters {

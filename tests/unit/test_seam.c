@@ -50,19 +50,16 @@ static void *worker_loop(void *arg)
 
 			if (cmd.type != KEEL_CMD_ACTIVATE)
 				continue;
+			/* The status stores of the real worker (region.h), so ThreadSanitizer checks their pairing. */
 			if (keel_snapshot_validate(s, fw->r->slot_size, &why)) {
-				/* release: pairs with the publisher's acquire load, as in worker_activate. */
-				__atomic_store_n(&st->refused, st->refused + 1, __ATOMIC_RELEASE);
+				keel_status_refused(st);
 				continue;
 			}
 			using = cmd.slot;
 			sum = s->checksum;
-			__atomic_store_n(&st->active_slot, cmd.slot, __ATOMIC_RELEASE);
-			__atomic_store_n(&st->activations, st->activations + 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&st->active_generation, cmd.generation, __ATOMIC_RELEASE);
+			keel_status_activated(st, cmd.slot, cmd.generation);
 		}
-		/* relaxed: pairs with keel_seam_read_status's relaxed load (a ThreadSanitizer build checks). */
-		__atomic_store_n(&st->heartbeat_ms, st->heartbeat_ms + 1, __ATOMIC_RELAXED);
+		keel_status_beat(st, st->heartbeat_ms + 1, 1, 0);
 		/* Nobody may rewrite the slot a worker forwards with. */
 		if (using != UINT32_MAX && keel_region_slot(fw->r, using)->checksum != sum)
 			fw->torn++;
