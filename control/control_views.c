@@ -564,17 +564,22 @@ int control_flush(struct keel_control *c, const char *vip, const char *addr, cha
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&c->mu);
+	/*
+	 * A change to the dataplane, not a read: under edit_mu, so that a full
+	 * ring (a stalled dataplane) makes the flush wait without holding up
+	 * readers.
+	 */
+	pthread_mutex_lock(&c->edit_mu);
 	v = config_vip_find(c->cfg, vip, NULL);
 	id = v ? ids_backend(c->ids, vip, a, fam) : -1;
 	if (id < 0) {
-		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_unlock(&c->edit_mu);
 		snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
 		return -ENOENT;
 	}
 	/* -ENOTCONN (none attached) and -EPIPE (attached, dead) both say "not running": 503 alike. */
 	ret = c->seam ? keel_seam_flush_backend(c->seam, (uint16_t)id) : -ENOTCONN;
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->edit_mu);
 	if (ret == -ENOTCONN || ret == -EPIPE)
 		snprintf(why, whylen, "dataplane not running");
 	else if (ret)
