@@ -9,17 +9,20 @@
 #include "pipeline.h"
 
 struct keel_burst_out {
-	struct rte_mbuf *tx[KEEL_BURST_MAX];     /* encapsulated or answered: send on the port */
+	struct rte_mbuf *tx[KEEL_BURST_MAX];     /* encapsulated: send on the forwarding port */
+	struct rte_mbuf *reply[KEEL_BURST_MAX];  /* our ICMP answers: back out of the port they came in by */
 	struct rte_mbuf *kernel[KEEL_BURST_MAX]; /* for the exception path */
 	uint16_t ntx;
+	uint16_t nreply;
 	uint16_t nkernel;
 };
 
 /*
- * Process n (<= KEEL_BURST_MAX) received mbufs. Dropped mbufs are freed here;
- * the others are handed back in out, already adjusted (data_off, lengths).
+ * Process n (<= KEEL_BURST_MAX) mbufs received on port. Dropped mbufs are
+ * freed here; the others are handed back in out, already adjusted (data_off,
+ * lengths).
  */
-void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		    struct keel_burst_out *out);
+void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+		    uint16_t n, struct keel_burst_out *out);
 
 #endif
