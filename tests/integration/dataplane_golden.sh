@@ -22,6 +22,10 @@ dp_start "$KT_TMP/dp.log" -- -l 0,1 $(eal_opts "$NAME") \
 	--vdev "net_pcap0,rx_pcap=$KT_TMP/in.pcap,tx_pcap=$KT_TMP/out.pcap" \
 	-- --name "$NAME" --wait-snapshot --idle backoff --flows 65536
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
+# Keel takes only frames to its port's MAC: the fixtures are addressed to net_pcap0's.
+PORT_MAC=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port_mac"])' "$KT_TMP/expected.json")
+grep -q "MAC $PORT_MAC" "$KT_TMP/dp.log" ||
+	die "net_pcap0's MAC is not $PORT_MAC, which the fixtures are sent to: $(grep -m1 ' MAC ' "$KT_TMP/dp.log")"
 
 log "publishing $KT_TMP/spec.txt"
 timeout 20 "$SEAM" publish "$NAME" "$KT_TMP/spec.txt" | sed 's/^/    /' || die "publish failed"
