@@ -4,7 +4,7 @@
 #include <rte_prefetch.h>
 
 void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
-		    uint16_t n, struct keel_burst_out *out)
+		    uint16_t n, bool replies_apart, struct keel_burst_out *out)
 {
 	struct rte_mbuf *m[KEEL_BURST_MAX], *dropped[KEEL_BURST_MAX];
 	struct keel_buf bufs[KEEL_BURST_MAX];
@@ -48,10 +48,10 @@ void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct 
 			p->data_off = (uint16_t)(bufs[i].data - (uint8_t *)p->buf_addr);
 			p->data_len = bufs[i].len;
 			p->pkt_len = bufs[i].len;
-			if (verdicts[i] == KEEL_VERDICT_FORWARD)
-				out->tx[out->ntx++] = p;
-			else
+			if (verdicts[i] == KEEL_VERDICT_REPLY && replies_apart)
 				out->reply[out->nreply++] = p;
+			else
+				out->tx[out->ntx++] = p;
 			break;
 		case KEEL_VERDICT_KERNEL:
 			out->kernel[out->nkernel++] = p;

@@ -113,7 +113,7 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	if (n == 0)
 		return 0;
 	wk->ctr->port_rx[i] += n;
-	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, out);
+	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
 	if (out->ntx)
 		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
 	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */

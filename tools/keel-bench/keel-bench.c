@@ -326,7 +326,7 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			}
 			gen_burst(g, m, burst);
 			if (w) {
-				keel_burst_run(w, &bench_port, m, (uint16_t)burst, &out);
+				keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
 				tx += out.ntx + out.nreply;
 				/* net_null-like TX: the NIC would free them after sending. */
 				rte_pktmbuf_free_bulk(out.tx, out.ntx);
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 
 				write_packet(m[k], f, (uint32_t)(r >> 16) < g.v6_thresh);
 			}
-			keel_burst_run(&w, &bench_port, m, (uint16_t)n, &out);
+			keel_burst_run(&w, &bench_port, m, (uint16_t)n, false, &out);
 			rte_pktmbuf_free_bulk(out.tx, out.ntx);
 			rte_pktmbuf_free_bulk(out.reply, out.nreply);
 			rte_pktmbuf_free_bulk(out.kernel, out.nkernel);
