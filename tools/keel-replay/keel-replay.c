@@ -24,16 +24,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: keel-replay [options] --pcap FILE\n"
+		"usage: keel-replay [options] --pcap FILE   (VIPs from --spec and/or --vip)\n"
 		"Replays captured frames through Keel's packet core and reports where they went.\n"
 		"  --vip ADDR:PORT/PROTO[,gue][,fragments]   add a VIP (PORT * = all ports)\n"
 		"  --backend ADDR[,weight=N][,state=active|draining|down]   add to the last VIP\n"
+		"  --spec FILE       VIPs, backends and output parameters from a keel-seam spec file\n"
 		"  --seed N          fleet seed (default 0x6b65656c)\n"
 		"  --table-size M    Maglev table size of the VIPs after it (default 65537)\n"
 		"  --mtu N           outer MTU (default 1500)\n"
 		"  --port-mtu N      the port's MTU, as keel-dataplane --mtu: bounds echo replies and\n"
 		"                    what one buffer holds (longer frames: multi_segment; default 1500)\n"
 		"  --port-mac MAC    the port's own MAC: only frames to it are Keel's (default: src-mac)\n"
+		"  --non-vip drop|kernel   what keel-dataplane has no exception path for (default kernel)\n"
 		"  --pcap FILE       frames to replay (Ethernet)\n"
 		"  --out FILE        write transmitted frames (encapsulated, ICMP answers) here\n"
 		"  --then-down ADDR  replay again after marking backend ADDR down; report what moved\n"
@@ -219,11 +221,13 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "vip", required_argument, NULL, 'v' },
 		{ "backend", required_argument, NULL, 'b' },
+		{ "spec", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "table-size", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "port-mtu", required_argument, NULL, 'P' },
 		{ "port-mac", required_argument, NULL, 'A' },
+		{ "non-vip", required_argument, NULL, 'N' },
 		{ "pcap", required_argument, NULL, 'p' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "then-down", required_argument, NULL, 'd' },
@@ -263,6 +267,15 @@ int main(int argc, char **argv)
 				return 64;
 			}
 			break;
+		case 'S': {
+			char err[256];
+
+			if (spec_text_load(&t, optarg, err, sizeof(err))) {
+				fprintf(stderr, "keel-replay: --spec %s\n", err);
+				return 65;
+			}
+			break;
+		}
 		case 's': t.spec.fleet_seed = strtoull(optarg, NULL, 0); break;
 		case 'm': t.table_size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'M': t.spec.mtu = (uint16_t)strtoul(optarg, NULL, 0); break;
@@ -276,6 +289,14 @@ int main(int argc, char **argv)
 			port.mtu = (uint16_t)pmtu;
 			break;
 		case 'A': port_mac = optarg; break;
+		case 'N':
+			if (strcmp(optarg, "drop") && strcmp(optarg, "kernel")) {
+				fprintf(stderr, "keel-replay: --non-vip: expected drop or kernel, got '%s'\n",
+					optarg);
+				return 64;
+			}
+			w.non_vip_to_kernel = !strcmp(optarg, "kernel");
+			break;
 		case 'p': pcap_in = optarg; break;
 		case 'o': pcap_out = optarg; break;
 		case 'd': down = optarg; break;
