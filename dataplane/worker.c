@@ -48,6 +48,7 @@ struct worker {
 	uint16_t queue;
 	uint16_t n_ports;
 	uint16_t ports[WORKER_MAX_PORTS];
+	struct keel_port port_ctx[WORKER_MAX_PORTS]; /* per port: its MAC and MTU, for the core */
 	uint16_t tx_index[WORKER_MAX_PORTS];
 	uint16_t taps[WORKER_MAX_PORTS];
 	struct worker_tx tx[WORKER_MAX_PORTS];
@@ -112,9 +113,12 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	if (n == 0)
 		return 0;
 	wk->ctr->port_rx[i] += n;
-	keel_burst_run(&wk->kw, pkts, n, out);
+	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
 	if (out->ntx)
 		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
+	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
+	if (out->nreply)
+		worker_send(wk, i, out->reply, out->nreply);
 	if (out->nkernel) {
 		uint16_t sent = 0;
 
@@ -350,6 +354,7 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 		struct worker_tx *t = &wk->tx[i];
 
 		wk->ports[i] = p->ports[i];
+		wk->port_ctx[i] = p->port_ctx[i];
 		wk->tx_index[i] = p->tx_index[i];
 		wk->taps[i] = p->taps ? p->taps[i] : WORKER_NO_TAP;
 		t->port = p->ports[i];
