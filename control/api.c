@@ -16,6 +16,7 @@
 #include "api_auth.h"
 #include "api_request.h"
 #include "api_routes.h"
+#include "api_status.h"
 #include "log.h"
 
 /* Bounds of the API (issue 4 item 7): connections, time, memory per connection. */
@@ -200,8 +201,7 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	}
 	err = api_request_route(method, url, &rc->rq.t, &allow, why, sizeof(why));
 	if (err) {
-		*ret = send_error(conn, rc, err == -ENOENT ? 404 : err == -EOPNOTSUPP ? 405 : 400,
-				  allow, clen != 0, "%s", why);
+		*ret = send_error(conn, rc, api_status_of_request(-err), allow, clen != 0, "%s", why);
 		return true;
 	}
 	if (api_request_mutates(rc->rq.t.route) && rc->role != API_ROLE_ADMIN) {

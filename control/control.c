@@ -60,7 +60,7 @@ void control_health_target(const struct config_vip *v, const struct config_backe
 	t->fall = v->health.fall;
 }
 
-/* spec_health_fn over the live checker (the control's mutex is held). */
+/* spec_health_fn over the live checker (edit_mu or mu is held: the configuration is stable). */
 static int healthy(void *arg, const struct config_vip *v, const struct config_backend *b)
 {
 	struct keel_control *c = arg;
@@ -102,17 +102,27 @@ static void health_sync(struct keel_control *c)
 
 /* --- the dataplane -------------------------------------------------------------- */
 
+/* Readers hold mu while they use c->seam: it is replaced or closed under both locks only. */
 static void seam_drop(struct keel_control *c)
 {
-	if (c->seam)
-		keel_seam_close(c->seam);
+	struct keel_seam *old;
+
+	pthread_mutex_lock(&c->mu);
+	old = c->seam;
 	c->seam = NULL;
 	c->dp_alive = false;
+	pthread_mutex_unlock(&c->mu);
+	keel_seam_close(old);
 }
 
-/* Map the dataplane's region; a new epoch means a (re)started dataplane: publish everything to it. */
+/*
+ * Map the dataplane's region; a new epoch means a (re)started dataplane:
+ * publish everything to it. edit_mu is held.
+ */
 static void seam_attach(struct keel_control *c)
 {
+	const char *why = "";
+	struct keel_seam *s;
 	char path[256];
 	struct stat st;
 
@@ -124,24 +134,34 @@ static void seam_attach(struct keel_control *c)
 		else
 			return;
 	}
-	c->seam = keel_seam_open(c->cfg->instance);
-	if (!c->seam)
-		return;
-	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
-		c->seam_ino = st.st_ino;
-	if (!keel_seam_alive(c->seam)) {
-		seam_drop(c);
+	s = keel_seam_open(c->cfg->instance, &why);
+	if (!s) {
+		/* A region of another build is an operator's problem: say so, once per reason. */
+		if (errno == EPROTO && why != c->attach_error)
+			log_event(LOG_ERROR, "dataplane_refused", "instance=%s reason=%s", c->cfg->instance,
+				  why);
+		c->attach_error = why;
 		return;
 	}
+	c->attach_error = NULL;
+	if (!keel_seam_alive(s)) {
+		keel_seam_close(s);
+		return;
+	}
+	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
+		c->seam_ino = st.st_ino;
+	pthread_mutex_lock(&c->mu);
+	c->seam = s;
 	c->dp_alive = true;
-	if (keel_seam_region(c->seam)->epoch != c->seam_epoch) {
-		c->seam_epoch = keel_seam_region(c->seam)->epoch;
+	if (keel_seam_region(s)->epoch != c->seam_epoch)
+		memset(c->stalled, 0, sizeof(c->stalled));
+	pthread_mutex_unlock(&c->mu);
+	if (keel_seam_region(s)->epoch != c->seam_epoch) {
+		c->seam_epoch = keel_seam_region(s)->epoch;
 		c->need_publish = true;
 		memset(c->hb_moved_ms, 0, sizeof(c->hb_moved_ms));
-		memset(c->stalled, 0, sizeof(c->stalled));
 		log_event(LOG_INFO, "dataplane_attached", "instance=%s epoch=%016llx pid=%u",
-			  c->cfg->instance, (unsigned long long)c->seam_epoch,
-			  keel_seam_region(c->seam)->pid);
+			  c->cfg->instance, (unsigned long long)c->seam_epoch, keel_seam_region(s)->pid);
 	}
 }
 
@@ -168,7 +188,11 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 
 	if (cfg->has_gateway_mac) {
 		memcpy(mac, cfg->gateway_mac, 6);
-		c->gw_ok = true;
+		if (!c->gw_ok) {
+			pthread_mutex_lock(&c->mu);
+			c->gw_ok = true;
+			pthread_mutex_unlock(&c->mu);
+		}
 		return;
 	}
 	if (cfg->has_gateway && (now - c->gw_checked_ms >= 1000 || !c->gw_ok)) {
@@ -178,8 +202,10 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 		if (neighbours_resolve(cfg->gateway_family, cfg->gateway, m) == 0) {
 			if (!c->gw_ok || memcmp(m, c->gw_mac, 6))
 				c->need_publish = c->need_bump = true; /* the next hop moved: republish */
+			pthread_mutex_lock(&c->mu);
 			memcpy(c->gw_mac, m, 6);
 			c->gw_ok = true;
+			pthread_mutex_unlock(&c->mu);
 		}
 	}
 	memcpy(mac, c->gw_mac, 6);
@@ -188,6 +214,9 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 /*
  * Publish the running state as generation gen (bump: one past the current).
  * A dataplane that already runs the current generation needs nothing.
+ * edit_mu is held, mu is not: the wait for the workers (up to
+ * publish_timeout_ms) holds up no reader; what readers see is updated
+ * under mu at the end.
  */
 static int publish(struct keel_control *c, bool bump)
 {
@@ -196,6 +225,7 @@ static int publish(struct keel_control *c, bool bump)
 	uint64_t gen, lo, hi;
 	const char *why = "";
 	char err[256];
+	bool moved;
 	int ret;
 
 	/*
@@ -223,38 +253,45 @@ static int publish(struct keel_control *c, bool bump)
 	in.generation = gen;
 	ret = spec_build(&in, &out);
 	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
 			 strerror(-ret));
+		pthread_mutex_unlock(&c->mu);
 		return ret;
 	}
 	ret = keel_seam_publish(c->seam, &out.spec, c->p.publish_timeout_ms, &why);
 	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		c->publish_failures++;
 		snprintf(c->publish_error, sizeof(c->publish_error), "generation %llu: %s",
 			 (unsigned long long)gen, why);
+		pthread_mutex_unlock(&c->mu);
 		log_event(LOG_ERROR, "publish_failed", "generation=%llu reason=%s",
 			  (unsigned long long)gen, why);
 		c->need_publish = true;
 		spec_free(&out);
 		return ret;
 	}
+	/* A shared NIC's steering program must know every VIP the workers balance. */
+	if (steering_sync(c->cfg) > 0)
+		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
 	for (size_t i = 0; i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
 		if (out.panic[i] != c->panic[i])
 			log_event(out.panic[i] ? LOG_ERROR : LOG_INFO,
 				  out.panic[i] ? "vip_panic" : "vip_panic_over",
 				  "vip=%s threshold=%.2f", c->cfg->vips[i].name, c->cfg->panic_threshold);
+	moved = gen != c->generation;
+	pthread_mutex_lock(&c->mu);
 	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
-	spec_free(&out);
-	/* A shared NIC's steering program must know every VIP the workers balance. */
-	if (steering_sync(c->cfg) > 0)
-		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
 	c->publishes++;
 	c->publish_error[0] = 0;
+	c->last_publish_ms = control_now_ms();
+	c->generation = gen;
+	pthread_mutex_unlock(&c->mu);
+	spec_free(&out);
 	c->need_publish = false;
 	c->need_bump = false;
-	c->last_publish_ms = control_now_ms();
-	if (gen != c->generation) {
-		c->generation = gen;
+	if (moved) {
 		/* The generation is part of the state: a restart must not disturb the dataplane. */
 		if (state_save(c->state_dir, c->generation, c->cfg, c->ids, err, sizeof(err)))
 			log_event(LOG_ERROR, "state_save_failed", "generation=%llu reason=%s",
@@ -282,6 +319,7 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		c->p.publish_timeout_ms = 2000;
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", p->state_dir ? p->state_dir : "/var/lib/keel");
 	snprintf(c->config_path, sizeof(c->config_path), "%s", p->config_path ? p->config_path : "");
+	pthread_mutex_init(&c->edit_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	c->started_ms = control_wall_ms();
 
@@ -320,6 +358,7 @@ out_free:
 	config_free(c->cfg);
 	ids_free(c->ids);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
 	return NULL;
 }
@@ -334,10 +373,11 @@ void control_destroy(struct keel_control *c)
 	config_free(c->cfg);
 	ids_free(c->ids);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
 }
 
-/* One line per backend whose health changed since the last look (the control's mutex is held). */
+/* One line per backend whose health changed since the last look (edit_mu is held). */
 static void health_log_changes(struct keel_control *c)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -381,10 +421,11 @@ void control_tick(struct keel_control *c)
 {
 	uint64_t now = control_now_ms(), hg;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->edit_mu);
 	seam_attach(c);
 	if (c->seam) {
 		struct keel_region *r = keel_seam_region(c->seam);
+		bool stalled[KEEL_REGION_MAX_WORKERS];
 		uint8_t mac[6];
 		uint32_t w;
 
@@ -395,22 +436,24 @@ void control_tick(struct keel_control *c)
 		 * slot stays reserved by the publisher anyway.
 		 */
 		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++) {
+			/* relaxed: pairs with the worker's relaxed store; only whether it moves matters. */
 			uint64_t hb = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms,
 						      __ATOMIC_RELAXED);
-			bool stalled;
 
 			if (hb != c->hb_seen[w] || !c->hb_moved_ms[w]) {
 				c->hb_seen[w] = hb;
 				c->hb_moved_ms[w] = now;
 			}
-			stalled = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
-			if (stalled && !c->stalled[w])
+			stalled[w] = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
+			if (stalled[w] && !c->stalled[w])
 				log_event(LOG_ERROR, "worker_stalled", "worker=%u still_ms=%llu", w,
 					  (unsigned long long)(now - c->hb_moved_ms[w]));
-			else if (!stalled && c->stalled[w])
+			else if (!stalled[w] && c->stalled[w])
 				log_event(LOG_INFO, "worker_resumed", "worker=%u", w);
-			c->stalled[w] = stalled;
 		}
+		pthread_mutex_lock(&c->mu);
+		memcpy(c->stalled, stalled, w * sizeof(bool));
+		pthread_mutex_unlock(&c->mu);
 	}
 	/* The af_xdp PMD may load (and pin) the steering program after we started. */
 	if (now - c->steer_checked_ms >= 2000) {
@@ -425,23 +468,32 @@ void control_tick(struct keel_control *c)
 	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
 		c->health_gen = hg;
 		c->last_health_publish_ms = now;
+		pthread_mutex_lock(&c->mu);
 		c->health_publishes++;
+		pthread_mutex_unlock(&c->mu);
 		publish(c, true);
 	} else if (c->need_publish && c->seam) {
 		publish(c, false);
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->edit_mu);
 }
 
 /* --- apply ---------------------------------------------------------------------- */
 
-static int apply_locked(struct keel_control *c, struct keel_config *next, unsigned int flags,
-			json_t **report, char *why, size_t whylen)
+/*
+ * Check, preview, persist and publish next against the running configuration.
+ * edit_mu is held (by the caller, since the copy of the configuration that
+ * next was edited from), mu is not.
+ */
+static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		      json_t **report, char *why, size_t whylen)
 {
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
 	bool emptied = false, changed = !config_equal(c->cfg, next);
 	json_t *preview = NULL, *warn;
+	struct keel_config *swap_cfg;
+	struct ids *swap_ids;
 	int ret = 0;
 	size_t i;
 
@@ -475,14 +527,17 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 			ret = -EIO;
 			goto out;
 		}
-		config_free(c->cfg);
-		ids_free(c->ids);
+		pthread_mutex_lock(&c->mu);
+		swap_cfg = c->cfg;
+		swap_ids = c->ids;
 		c->cfg = next;
 		c->ids = ids;
-		next = NULL;
-		ids = NULL;
 		c->generation++;
 		c->applies++;
+		pthread_mutex_unlock(&c->mu);
+		next = NULL;
+		ids = swap_ids;
+		config_free(swap_cfg);
 		health_sync(c);
 		/* The new generation carries every pending change (health, next hop) too. */
 		c->need_bump = false;
@@ -503,8 +558,11 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 				    "published", !c->need_publish, "publish_error",
 				    c->publish_error[0] ? c->publish_error : NULL);
 	}
-	if (ret)
+	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		c->refused++;
+		pthread_mutex_unlock(&c->mu);
+	}
 out:
 	json_decref(preview);
 	ids_free(ids);
@@ -517,9 +575,24 @@ int control_apply(struct keel_control *c, struct keel_config *next, unsigned int
 {
 	int ret;
 
-	pthread_mutex_lock(&c->mu);
-	ret = apply_locked(c, next, flags, report, why, whylen);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->edit_mu);
+	ret = apply_edit(c, next, flags, report, why, whylen);
+	pthread_mutex_unlock(&c->edit_mu);
+	return ret;
+}
+
+int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+		 json_t **report, char *why, size_t whylen)
+{
+	struct keel_config *next;
+	int ret;
+
+	/* One edit lock from the copy to the publish: no concurrent edit is lost (issue 14). */
+	pthread_mutex_lock(&c->edit_mu);
+	ret = edit(c->cfg, &next, arg, why, whylen);
+	if (!ret)
+		ret = apply_edit(c, next, flags, report, why, whylen);
+	pthread_mutex_unlock(&c->edit_mu);
 	return ret;
 }
 

@@ -344,6 +344,7 @@ struct dataplane {
 	struct keel_region *region;
 	uint16_t n_ports;
 	uint16_t ports[WORKER_MAX_PORTS];
+	struct keel_port port_ctx[WORKER_MAX_PORTS]; /* what the packet core knows of each port */
 	uint16_t tx_index[WORKER_MAX_PORTS];
 	uint16_t taps[WORKER_MAX_PORTS];
 	bool port_started[WORKER_MAX_PORTS];
@@ -427,7 +428,8 @@ static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
 			}
 		}
 		pp.rss = true;
-		pp.promisc = true;
+		/* Only frames to the port's MAC are ours; the host behind the exception path wants the link's multicast (ND, DAD). */
+		pp.allmulti = dp->o.exception;
 		ret = port_setup(dp->ports[i], &pp, err, errlen);
 		if (ret)
 			return ret;
@@ -439,7 +441,7 @@ static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
 			return ret;
 		/* The kernel picks the TAP queue it sends on; any worker may take it out. */
 		pp.rss = false;
-		pp.promisc = false;
+		pp.allmulti = false;
 		ret = port_setup(dp->taps[i], &pp, err, errlen);
 		if (ret)
 			return ret;
@@ -482,13 +484,15 @@ static void dataplane_placement(struct dataplane *dp, bool mismatch[])
 	uint16_t i;
 
 	for (i = 0; i < dp->n_ports; i++) {
-		char tap[32] = "none";
+		const uint8_t *m = dp->port_ctx[i].mac;
+		char tap[32] = "none", mac[24];
 
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 		if (dp->o.exception)
 			snprintf(tap, sizeof(tap), "%s%u", dp->o.iface_prefix, dp->ports[i]);
-		log_event(LOG_INFO, "port", "port=%s socket=%d queues=%u tx_port=%u exception=%s",
-			  port_name(dp->ports[i], pn, sizeof(pn)), port_socket(dp->ports[i]), dp->n_workers,
-			  dp->ports[dp->tx_index[i]], tap);
+		log_event(LOG_INFO, "port", "port=%s mac=%s socket=%d queues=%u tx_port=%u exception=%s",
+			  port_name(dp->ports[i], pn, sizeof(pn)), mac, port_socket(dp->ports[i]),
+			  dp->n_workers, dp->ports[dp->tx_index[i]], tap);
 		if (!port_wait_link(dp->ports[i], MAIN_LINK_WAIT_MS))
 			log_event(LOG_WARN, "link_down", "port=%s waited_ms=%u going_on=yes", pn,
 				  MAIN_LINK_WAIT_MS);
@@ -695,8 +699,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < dp.n_ports && i < 8; i++) {
 		struct rte_ether_addr mac;
 
-		if (rte_eth_macaddr_get(dp.ports[i], &mac) == 0)
-			memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+		if (rte_eth_macaddr_get(dp.ports[i], &mac)) {
+			snprintf(err, sizeof(err), "port %u: cannot read its MAC address", dp.ports[i]);
+			return fail(&dp, err);
+		}
+		memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+		/* The core takes only frames to this MAC and answers from it; the MTU bounds echo replies. */
+		memcpy(dp.port_ctx[i].mac, mac.addr_bytes, 6);
+		dp.port_ctx[i].mtu = (uint16_t)dp.o.mtu;
 	}
 	dataplane_placement(&dp, mismatch);
 
@@ -712,7 +722,7 @@ int main(int argc, char **argv)
 			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
 			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
 			.numa_mismatch = mismatch[w], .wait_snapshot = dp.o.wait_snapshot, .quit = &quit_flag, .n_ports = dp.n_ports,
-			.ports = dp.ports, .tx_index = dp.tx_index,
+			.ports = dp.ports, .port_ctx = dp.port_ctx, .tx_index = dp.tx_index,
 			.taps = dp.o.exception ? dp.taps : NULL,
 		};
 
