@@ -53,6 +53,15 @@ check "keel-control, not root: exit 1, says run as root" \
 	expect 1 'event=start_failed reason=".*Permission denied" hint="run as root' nobody "$CTL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/root-only/state"
 check "keel-control, missing configuration: exit 1" \
 	expect 1 'event=start_failed reason=".*cannot read.*hint="give --config an existing file' "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state"
+# Under systemd ($JOURNAL_STREAM names stderr) the line carries its syslog priority, no timestamp.
+journal_line() {
+	local f=$KT_TMP/journal.txt
+	: >"$f"
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$f") "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state" 2>>"$f" || true
+	echo "    $(cat "$f")"
+	grep -qE '^<3>level=error event=start_failed reason=' "$f" && ! grep -q 'ts=' "$f"
+}
+check "keel-control, stderr is the journal: <3> priority, no timestamp of its own" journal_line
 check "keel-control --check of a bad file: exit 65, FILE:LINE:COL" \
 	expect 65 "$KT_TMP/bad.yaml:[0-9]+:[0-9]+: " bash -c "printf 'instance: x\nmtu: 1\n' >$KT_TMP/bad.yaml && exec $CTL --check $KT_TMP/bad.yaml"
 check "keel-control, unknown option: exit 64" expect 64 "unknown or incomplete option '--no-such-option'" "$CTL" --no-such-option

@@ -6,7 +6,8 @@
 # keel-dataplane, keel-control, keel-decap, keel-seam, keelctl, the steering program and the
 # Prometheus rules all come from there. Requests through the VIP succeed; the sandbox's
 # Prometheus has loaded the installed rules; stopping a backend's service fires KeelBackendDown
-# for that backend (and only it), and starting it again resolves the alert.
+# for that backend (and only it), and starting it again resolves the alert; keel-control logs
+# backend_down and backend_up for it, one line each.
 . "$(dirname "$0")/lib.sh"
 # The install root outlives the sandbox's own temp dir (e2e_up makes that one): removed last.
 INST=$(mktemp -d --tmpdir keel-installed.XXXXXX)
@@ -85,8 +86,17 @@ log "  fired after $((SECONDS - t0)) s: $(sb_alerts firing | grep "^KeelBackendD
 # be2 serves every VIP (IPv4 and IPv6 addresses): its alerts may fire for each, nobody else's.
 only_be2() { ! sb_alerts firing | grep '^KeelBackendDown' | grep -v -e "backend=$BE " -e "backend=$(be6 2) " | grep -q .; }
 check "no other backend's alert fires" only_be2
+# keel-control's log: one line per event, not per request or packet
+CLOG=$SB_DIR/log/control.log
+down_logged() { grep -qE "^ts=[0-9T:.-]+Z level=warn event=backend_down vip=web backend=$BE check=http reason=" "$CLOG"; }
+check "keel-control logged level=warn event=backend_down vip=web backend=$BE" down_logged
+grep -m1 "event=backend_down vip=web " "$CLOG" | sed 's/^/    /'
+few_lines() { (($(wc -l <"$CLOG") < 100)); }
+check "the log has a line per event, not per packet ($(wc -l <"$CLOG") lines after $(json_get "j['ok']" <<<"$r") requests)" few_lines
 "$SANDBOX" svc-start 2
 t0=$SECONDS
 check "the alert resolves once be2 is back" sb_wait_no_alert 45 "^KeelBackendDown .*backend=$BE "
 log "  resolved after $((SECONDS - t0)) s"
+up_logged() { grep -q "level=info event=backend_up vip=web backend=$BE\$" "$CLOG"; }
+check "keel-control logged event=backend_up vip=web backend=$BE" wait_until 5 up_logged
 finish
