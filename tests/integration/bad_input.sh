@@ -56,8 +56,10 @@ check "keel-control, missing configuration: exit 1" \
 # Under systemd ($JOURNAL_STREAM names stderr) the line carries its syslog priority, no timestamp.
 journal_line() {
 	local f=$KT_TMP/journal.txt
+	local js
 	: >"$f"
-	JOURNAL_STREAM=$(stat -c '%d:%i' "$f") "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state" 2>>"$f" || true
+	js=$(stat -c '%d:%i' "$f")
+	JOURNAL_STREAM=$js "$CTL" --config "$KT_TMP/missing.yaml" --state-dir "$KT_TMP/state" 2>>"$f" || true
 	echo "    $(cat "$f")"
 	grep -qE '^<3>level=error event=start_failed reason=' "$f" && ! grep -q 'ts=' "$f"
 }
