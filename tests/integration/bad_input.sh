@@ -68,6 +68,22 @@ check "keel-control --check of a bad file: exit 65, FILE:LINE:COL" \
 	expect 65 "$KT_TMP/bad.yaml:[0-9]+:[0-9]+: " bash -c "printf 'instance: x\nmtu: 1\n' >$KT_TMP/bad.yaml && exec $CTL --check $KT_TMP/bad.yaml"
 check "keel-control, unknown option: exit 64" expect 64 "unknown or incomplete option '--no-such-option'" "$CTL" --no-such-option
 
+# keel-control with an api.group that does not exist: it runs (root only may call) and says so.
+no_group_warned() {
+	sed -e "s|root-only/control.sock|control.sock|" -e 's|^api: { socket: \(.*\) }|api: { socket: \1, group: keel-no-such-group }|' \
+		-e "s|127.0.0.1:[0-9]*|127.0.0.1:$((20000 + ($$ + 13) % 20000))|" "$KT_TMP/keel.yaml" >"$KT_TMP/nogroup.yaml"
+	timeout -s TERM 20 "$CTL" --config "$KT_TMP/nogroup.yaml" --state-dir "$KT_TMP/state-ng" 2>"$KT_TMP/ng.log" &
+	local pid=$! ok=1
+	KT_PIDS+=("$pid")
+	wait_until 10 grep -q 'event=api_listening' "$KT_TMP/ng.log" &&
+		grep -q 'level=warn event=api_group_missing reason="group \\"keel-no-such-group\\" does not exist: read-only calls for root only"' "$KT_TMP/ng.log" && ok=0
+	grep 'api_group_missing' "$KT_TMP/ng.log" | sed 's/^/    /'
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return $ok
+}
+check "keel-control, api.group missing: runs, one warn line naming the group" no_group_warned
+
 # keel-dataplane (keel-dataplane(8): 1 cannot start, 64 usage)
 read -ra EAL <<<"$(eal_opts "$NAME")"
 DPEAL=(-l "0,1" "${EAL[@]}" --vdev net_null0)
