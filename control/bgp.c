@@ -16,6 +16,7 @@
 #include "bgp_kernel.h"
 #include "config.h"
 #include "config_field.h"
+#include "log.h"
 #include "pkt.h"
 #include "seam.h"
 
@@ -46,8 +47,6 @@ struct bgp {
 	struct config_bgp cfg;
 	char instance[CONFIG_NAME_MAX];
 	char drain_path[600];
-	bgp_log_fn log;
-	void *log_arg;
 
 	/* from the control (bgp_set_inputs) */
 	bool has_inputs;
@@ -88,16 +87,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void __attribute__((format(printf, 2, 3))) logf_(struct bgp *b, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	b->log(b->log_arg, line);
-}
 
 static struct bgp_policy policy(const struct bgp *b)
 {
@@ -143,8 +132,9 @@ static void sync_route(struct bgp *b, struct bgp_addr *a)
 	}
 	if (ret) {
 		if (!a->route_error)
-			logf_(b, "bgp: route for %s in table %u: %s (retrying)",
-			      config_format_addr(a->addr, a->family, t), b->cfg.table, strerror(-ret));
+			log_event(LOG_ERROR, "bgp_route_failed", "address=%s table=%u reason=%s retry=%s",
+				  config_format_addr(a->addr, a->family, t), b->cfg.table, strerror(-ret),
+				  "every tick");
 		a->route_error = true;
 		return;
 	}
@@ -176,7 +166,7 @@ static void watch_dataplane(struct bgp *b, uint64_t now)
 		seam_close(b);
 	if (!b->seam && now - b->seam_tried_ms >= 200) {
 		b->seam_tried_ms = now;
-		b->seam = keel_seam_open(b->instance);
+		b->seam = keel_seam_open(b->instance, NULL);
 		if (b->seam && !keel_region_path(b->instance, path, sizeof(path)) && !stat(path, &st))
 			b->seam_ino = st.st_ino;
 		memset(b->hb_moved_ms, 0, sizeof(b->hb_moved_ms));
@@ -237,19 +227,22 @@ static void decide(struct bgp *b, uint64_t now)
 		if (bgp_addr_step(&pol, &a->st, want, why, now, &until)) {
 			if (a->st.pref == BGP_PREF_WITHDRAWN) {
 				b->withdraws++;
-				logf_(b, "bgp: withdraw %s: %s", t, bgp_why_name(why));
+				log_event(LOG_WARN, "bgp_withdraw", "address=%s reason=%s", t,
+					  bgp_why_name(why));
 			} else {
 				b->announces++;
-				logf_(b, "bgp: %s %s (%s, metric %u): %s",
-				      before == BGP_PREF_WITHDRAWN ? "announce" : "re-announce", t,
-				      bgp_pref_name(a->st.pref), metric_of(b, a->st.pref),
-				      bgp_why_name(why));
+				log_event(LOG_INFO,
+					  before == BGP_PREF_WITHDRAWN ? "bgp_announce" : "bgp_preference",
+					  "address=%s preference=%s metric=%u reason=%s", t,
+					  bgp_pref_name(a->st.pref), metric_of(b, a->st.pref),
+					  bgp_why_name(why));
 			}
 			a->held_until = 0;
 		} else if (until && until != a->held_until) {
 			a->held_until = until;
-			logf_(b, "bgp: hold %s down for %" PRIu64 " ms: it changed %u times within %u ms",
-			      t, until - now, pol.flap_limit, pol.flap_window_ms);
+			log_event(LOG_WARN, "bgp_hold_down", "address=%s hold_ms=%" PRIu64
+				  " changes=%u window_ms=%u", t, until - now, pol.flap_limit,
+				  pol.flap_window_ms);
 		}
 		sync_route(b, a);
 	}
@@ -298,8 +291,8 @@ static void bird_poll(struct bgp *b)
 	if (n < 0) {
 		b->bird_failures++;
 		if (b->speaker_up || strcmp(b->speaker_error, why))
-			logf_(b, "bgp: BIRD not reachable (%s); announcements stay in table %u, "
-			      "retrying every %u ms", why, b->cfg.table, BGP_BIRD_POLL_MS);
+			log_event(LOG_ERROR, "bgp_speaker_down", "socket=%s reason=%s table=%u retry_ms=%u",
+				  path, why, b->cfg.table, BGP_BIRD_POLL_MS);
 		snprintf(b->speaker_error, sizeof(b->speaker_error), "%s", why);
 		b->speaker_up = false;
 		for (k = 0; k < b->n_peers; k++)
@@ -308,7 +301,7 @@ static void bird_poll(struct bgp *b)
 		return;
 	}
 	if (!b->speaker_up)
-		logf_(b, "bgp: BIRD reachable on %s", path);
+		log_event(LOG_INFO, "bgp_speaker_up", "socket=%s", path);
 	b->speaker_up = true;
 	b->speaker_error[0] = 0;
 	for (k = 0; k < b->n_peers; k++)
@@ -330,8 +323,9 @@ static void bird_poll(struct bgp *b)
 			b->n_peers++;
 		}
 		if (b->peers[k].p.up != p[i].up)
-			logf_(b, "bgp: session %s (%s) %s", b->peers[k].label, p[i].name,
-			      p[i].up ? "established" : "down");
+			log_event(p[i].up ? LOG_INFO : LOG_WARN,
+				  p[i].up ? "bgp_session_up" : "bgp_session_down",
+				  "peer=%s protocol=%s info=%s", b->peers[k].label, p[i].name, p[i].info);
 		b->peers[k].p = p[i];
 		b->peers[k].seen = true;
 	}
@@ -403,7 +397,8 @@ static void adopt_routes(struct bgp *b)
 	int n = bgp_kernel_list(b->cfg.table, b->cfg.protocol, r, CONFIG_MAX_VIPS), i;
 
 	if (n < 0) {
-		logf_(b, "bgp: cannot read table %u: %s", b->cfg.table, strerror(-n));
+		log_event(LOG_ERROR, "bgp_table_unreadable", "table=%u reason=%s", b->cfg.table,
+			  strerror(-n));
 		return;
 	}
 	b->addrs = calloc((size_t)n + 1, sizeof(*b->addrs));
@@ -423,8 +418,8 @@ static void adopt_routes(struct bgp *b)
 		a->installed = r[i].metric;
 		a->st.pref = r[i].metric >= b->cfg.degraded_metric ? BGP_PREF_DEGRADED : BGP_PREF_NORMAL;
 		a->st.why = BGP_WHY_NO_INPUT;
-		logf_(b, "bgp: found %s in table %u (metric %u) from an earlier run",
-		      config_format_addr(a->addr, a->family, t), b->cfg.table, r[i].metric);
+		log_event(LOG_INFO, "bgp_route_adopted", "address=%s table=%u metric=%u",
+			  config_format_addr(a->addr, a->family, t), b->cfg.table, r[i].metric);
 	}
 }
 
@@ -436,14 +431,14 @@ static int read_drain(struct bgp *b)
 		b->draining = b->persisted = true;
 		b->drain_since_ms = now_ms(); /* the wait starts again: forwarding may not have stopped */
 		b->drain_wait_ms = b->cfg.drain_wait_ms;
-		logf_(b, "bgp: host drained (persisted in %s): nothing is announced until undrain",
-		      b->drain_path);
+		log_event(LOG_WARN, "host_drained_persisted", "path=%s announced=%s", b->drain_path,
+			  "nothing until undrain");
 	}
 	return 0;
 }
 
 struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const char *state_dir,
-		       bgp_log_fn log, void *arg, char *why, size_t whylen)
+		       char *why, size_t whylen)
 {
 	struct bgp *b = calloc(1, sizeof(*b));
 	pthread_condattr_t ca;
@@ -453,8 +448,6 @@ struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const
 		return NULL;
 	}
 	b->cfg = *cfg;
-	b->log = log;
-	b->log_arg = arg;
 	snprintf(b->instance, sizeof(b->instance), "%s", instance);
 	snprintf(b->drain_path, sizeof(b->drain_path), "%s/bgp-drained", state_dir);
 	pthread_mutex_init(&b->mu, NULL);
@@ -544,8 +537,8 @@ void bgp_set_config(struct bgp *b, const struct config_bgp *cfg, const char *ins
 		seam_close(b);
 	}
 	peers_from_config(b);
-	logf_(b, "bgp: settings changed (%s, table %u, %u neighbours)",
-	      cfg->enabled ? "enabled" : "disabled", cfg->table, cfg->n_neighbours);
+	log_event(LOG_INFO, "bgp_settings", "enabled=%s table=%u neighbours=%u",
+		  cfg->enabled ? "yes" : "no", cfg->table, cfg->n_neighbours);
 	pthread_cond_broadcast(&b->wake);
 	pthread_mutex_unlock(&b->mu);
 }
@@ -606,8 +599,8 @@ static int regroup(struct bgp *b, const struct bgp_inputs *in)
 		struct bgp_route r = route_of(a, a->installed);
 
 		bgp_kernel_del(b->cfg.table, b->cfg.protocol, &r);
-		logf_(b, "bgp: withdraw %s: no VIP on it any more",
-		      config_format_addr(a->addr, a->family, t));
+		log_event(LOG_INFO, "bgp_withdraw", "address=%s reason=%s",
+			  config_format_addr(a->addr, a->family, t), "no VIP on it any more");
 	}
 	free(b->vips);
 	free(b->vip_addr);
@@ -678,8 +671,8 @@ int bgp_drain(struct bgp *b, bool persist, uint32_t wait_ms, char *why, size_t w
 		b->drain_wait_ms = wait_ms == UINT32_MAX ? b->cfg.drain_wait_ms : wait_ms;
 	}
 	if (!b->draining)
-		logf_(b, "bgp: %s: withdrawing everything, forwarding %s in %u ms",
-		      persist ? "host drain" : "stopping", persist ? "stops" : "ends", b->drain_wait_ms);
+		log_event(LOG_WARN, persist ? "host_drain" : "bgp_stopping",
+			  "withdraw=%s forwarding_ends_ms=%u", "everything", b->drain_wait_ms);
 	b->draining = true;
 	/* Withdraw now, not at the next tick. */
 	if (b->has_inputs)
@@ -701,7 +694,7 @@ int bgp_undrain(struct bgp *b, char *why, size_t whylen)
 		goto out;
 	}
 	if (b->draining)
-		logf_(b, "bgp: host undrain: forwarding resumes, then VIPs are announced again");
+		log_event(LOG_INFO, "host_undrain", "then=%s", "forwarding, then announcements");
 	b->persisted = b->draining = false;
 	pthread_cond_broadcast(&b->wake);
 out:

@@ -30,15 +30,13 @@ struct bgp_inputs {
 	const struct bgp_vip_input *vips;
 };
 
-typedef void (*bgp_log_fn)(void *arg, const char *line);
-
 /*
- * Start both threads. The drain state is read from state_dir (an
+ * Start both threads (events: log_event, one line each). The drain state is read from state_dir (an
  * acknowledged drain survives restarts); routes a previous keel-control left
  * in the table are adopted, not flapped. NULL + why.
  */
 struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const char *state_dir,
-		       bgp_log_fn log, void *arg, char *why, size_t whylen);
+		       char *why, size_t whylen);
 /* Stop the threads. Routes stay (a crashed keel-control leaves them too); see bgp_withdraw_all. */
 void bgp_destroy(struct bgp *b);
 

@@ -9,17 +9,11 @@
 #include "bgp.h"
 #include "control_priv.h"
 #include "health.h"
-
-static void log_line(void *arg, const char *line)
-{
-	struct keel_control *c = arg;
-
-	c->log(c, "%s", line);
-}
+#include "log.h"
 
 int control_bgp_start(struct keel_control *c, char *why, size_t whylen)
 {
-	c->bgp = bgp_create(&c->cfg->bgp, c->cfg->instance, c->state_dir, log_line, c, why, whylen);
+	c->bgp = bgp_create(&c->cfg->bgp, c->cfg->instance, c->state_dir, why, whylen);
 	return c->bgp ? 0 : -ENOMEM;
 }
 
@@ -53,8 +47,8 @@ void control_bgp_feed(struct keel_control *c)
 	if (stop != c->drained) {
 		c->drained = stop;
 		c->need_publish = c->need_bump = true;
-		c->log(c, stop ? "host drained: publishing a snapshot without VIPs (forwarding stops)"
-			       : "host undrained: publishing the VIPs again");
+		log_event(LOG_INFO, stop ? "host_forwarding_stopped" : "host_forwarding_resumed",
+			  "snapshot=%s", stop ? "without VIPs" : "with the VIPs");
 	}
 	vi = calloc(cfg->n_vips + 1, sizeof(*vi));
 	if (!vi)
@@ -108,9 +102,9 @@ int control_host_undrain(struct keel_control *c, char *why, size_t whylen)
 	ret = bgp_undrain(c->bgp, why, whylen);
 	if (!ret) {
 		/* Forwarding first (the next tick publishes the VIPs), then the announcements. */
-		pthread_mutex_lock(&c->mu);
+		pthread_mutex_lock(&c->edit_mu);
 		control_bgp_feed(c);
-		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_unlock(&c->edit_mu);
 	}
 	return ret;
 }
@@ -128,7 +122,7 @@ void control_stop_announcing(struct keel_control *c)
 		poll(NULL, 0, 100);
 	}
 	bgp_withdraw_all(c->bgp);
-	c->log(c, "bgp: every route withdrawn, stopping");
+	log_event(LOG_INFO, "bgp_stopped", "routes=%s", "all withdrawn");
 }
 
 json_t *control_bgp_json(struct keel_control *c)

@@ -11,7 +11,7 @@ struct keel_control;
 
 /* Start the runtime from the running configuration (control_create). 0 or -errno + why. */
 int control_bgp_start(struct keel_control *c, char *why, size_t whylen);
-/* With the control's mutex held: hand the BGP runtime what it decides from, and follow a finished drain. */
+/* With the control's edit_mu held: hand the BGP runtime what it decides from, and follow a finished drain. */
 void control_bgp_feed(struct keel_control *c);
 
 /*

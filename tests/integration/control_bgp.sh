@@ -206,7 +206,7 @@ t_stall=$(($(ms) - t0))
 kill -CONT "$DP_REAL"
 log "stall to withdrawn at the router: $t_stall ms"
 check "withdrawn at the router within 1 s of the stall ($t_stall ms)" test "$t_stall" -lt 1000
-check "log: withdraw event, worker stalled" grep -q "bgp: withdraw $VIP: worker stalled" "$KT_TMP/control.log"
+check "log: withdraw event, worker stalled" grep -q "event=bgp_withdraw address=$VIP reason=\"worker stalled\"" "$KT_TMP/control.log"
 check "heartbeats again: announced within 5 s" wait_until 5 learned_med 100
 
 log "kill -9 the dataplane"
@@ -216,7 +216,7 @@ while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
 t_kill=$(($(ms) - t0))
 log "kill -9 to withdrawn at the router: $t_kill ms"
 check "withdrawn at the router within 1 s of kill -9 ($t_kill ms)" test "$t_kill" -lt 1000
-check "log: withdraw event, dataplane down" grep -q "bgp: withdraw $VIP: dataplane down" "$KT_TMP/control.log"
+check "log: withdraw event, dataplane down" grep -q "event=bgp_withdraw address=$VIP reason=\"dataplane down\"" "$KT_TMP/control.log"
 wait "$DP_PID" 2>/dev/null || true
 start_dp
 check "new dataplane: announced again within 10 s" wait_until 10 learned_med 100
@@ -256,14 +256,14 @@ wait "$CONTROL_PID" 2>/dev/null || true
 start_control
 wait "$WATCH"
 check "announced throughout a keel-control crash and restart" test ! -s "$KT_TMP/flap"
-check "log: the route adopted from the earlier run" grep -q "bgp: found $VIP in table $TABLE" "$KT_TMP/control.log"
+check "log: the route adopted from the earlier run" grep -q "event=bgp_route_adopted address=$VIP table=$TABLE" "$KT_TMP/control.log"
 
 log "BIRD stopped on the host"
 kill -TERM "$(cat "$KT_TMP/bird-host.pid")"
 check "keel_bgp_speaker_up 0 within 3 s" wait_until 3 metric keel_bgp_speaker_up 0
 check "route stays in table $TABLE while BIRD is away" bash -c \
 	"ip -n $NS_H route show table $TABLE | grep -q 'blackhole $VIP'"
-check "BIRD's absence logged once" test "$(grep -c 'BIRD not reachable' "$KT_TMP/control.log")" -eq 1
+check "BIRD's absence logged once" test "$(grep -c 'event=bgp_speaker_down' "$KT_TMP/control.log")" -eq 1
 start_host_bird
 check "BIRD back: keel_bgp_speaker_up 1" wait_until 5 metric keel_bgp_speaker_up 1
 check "BIRD back: the router learns $VIP again" wait_until 15 learned_med 100
