@@ -65,11 +65,24 @@ done
 
 # Every one of those 300 5-tuples, asked of each host's keel-control (keelctl lookup: the flow
 # table, else the Maglev slot): both name the backend the connection reached.
-for p in $(seq 61000 61299); do
-	for k in 1 2; do
-		sb_api_k "$k" GET "/v1/lookup?vip=web&src=$CLIENT4&sport=$p" | json_get 'j["backend"]'
-	done | paste -sd' ' | sed "s/^/$p /"
-done >"$KT_TMP/lookups"
+"$PY" - "$(keel_sock 1)" "$(keel_sock 2)" "$CLIENT4" >"$KT_TMP/lookups" <<'PYEOF'
+import http.client, json, socket, sys
+class Unix(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("keel", timeout=10)
+        self.path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+def lookup(sock, src, port):
+    c = Unix(sock)
+    c.request("GET", f"/v1/lookup?vip=web&src={src}&sport={port}")
+    j = json.loads(c.getresponse().read())
+    c.close()
+    return j.get("backend", "?")
+for p in range(61000, 61300):
+    print(p, lookup(sys.argv[1], sys.argv[3], p), lookup(sys.argv[2], sys.argv[3], p))
+PYEOF
 check "keelctl lookup: keel1 and keel2 name the same backend for all 300 5-tuples, the one they reached" "$PY" - "$R4" "$KT_TMP/lookups" <<'PYEOF'
 import json, sys
 seen = json.loads(sys.argv[1])["by_sport"]
