@@ -5,7 +5,9 @@
 # health-checked) and BIRD with the shipped dist/bird/keel-host.conf; router namespace: a BIRD
 # peer over a veth, BGP + BFD. Asserted at the router:
 #  - the VIP address is learned with MED 100 and without the degraded community;
-#  - every backend down: still announced, MED 200 and community (65001,200); back: MED 100;
+#  - every backend down: still announced, MED 200 and community (65001,200); with
+#    all_backends_down: withdraw (applied through the API) withdrawn; a bad ASN refused with
+#    file:line:col and nothing changed; backend back: MED 100;
 #  - a stalled dataplane (SIGSTOP) and kill -9 of it: the route is gone within 1 s (the time is measured and printed);
 #    a new dataplane: announced again;
 #  - keelctl host drain --wait 2s: withdrawn at once, forwarding stopped after 2 s, the drain
@@ -194,6 +196,29 @@ check "router: MED 200 within 5 s" wait_until 5 learned_med 200
 has_comm() { [[ $(router_route) == *'(65001,200)'* ]]; }
 check "router: community (65001,200)" has_comm
 check "keel_bgp_preference{vip=\"web\"} 200" metric 'keel_bgp_preference{vip="web"}' 200
+log "all_backends_down: withdraw, applied while every backend is down"
+sed 's/^  drain_wait: 2s$/  drain_wait: 2s\n  all_backends_down: withdraw/' "$KT_TMP/keel.yaml" >"$KT_TMP/withdraw.yaml"
+"$KEELCTL" --socket "$SOCK" config apply "$KT_TMP/withdraw.yaml" >/dev/null ||
+	check "keelctl config apply (all_backends_down: withdraw)" false
+check "policy withdraw: gone at the router within 2 s" wait_until 2 gone
+"$KEELCTL" --socket "$SOCK" config apply "$KT_TMP/keel.yaml" >/dev/null ||
+	check "keelctl config apply (back to degraded)" false
+check "policy degraded again: MED 200 within 3 s" wait_until 3 learned_med 200
+
+log "a bgp: section with a bad ASN is refused and changes nothing"
+sed 's/local_asn: 65001/local_asn: 4294967296/' "$KT_TMP/keel.yaml" >"$KT_TMP/bad.yaml"
+set +e
+out=$("$KEELCTL" --socket "$SOCK" config apply "$KT_TMP/bad.yaml" 2>&1)
+rc=$?
+set -e
+check "refused (exit 65) with file:line:col ($out)" bash -c \
+	"[[ $rc -eq 65 && '$out' == *bad.yaml:*:*:*4294967296* ]]"
+code=$(curl -s -o "$KT_TMP/bad.out" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/yaml' \
+	--data-binary @"$KT_TMP/bad.yaml" http://keel/v1/config/apply)
+check "the API refuses it too: 422 at line:col" bash -c \
+	"[[ $code == 422 ]] && grep -q ':16:14: bgp.local_asn' '$KT_TMP/bad.out'"
+check "still announced after the refusal" learned_med 200
+
 backend_up
 check "backend back: MED 100 within 5 s" wait_until 5 learned_med 100
 
