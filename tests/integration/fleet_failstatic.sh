@@ -2,7 +2,9 @@
 # Fleet, every backend of a VIP down (fail-static): keel1's health checks are cut off from every
 # backend (prohibit routes in its namespace; the backends themselves stay up). keel1 keeps
 # announcing the VIP address, with the degraded MED (200) and community: the router prefers
-# keel2 (MED 100) and sends it all the traffic; the long-lived connections survive the move.
+# keel2 (MED 100) and sends it all the traffic. (What long-lived connections through keel1 see is
+# logged, not checked: while keel1's checks fail one by one, its table loses those backends and
+# their tracked flows are re-chosen, as for any backend down, before panic puts them back.)
 # Cut off on both hosts, both announce degraded and the router spreads over both again: the VIP
 # stays reachable (each host, every backend down, forwards by the unfiltered table: panic) and
 # new connections succeed. With `all_backends_down: withdraw` (SIGHUP) both withdraw and the
@@ -44,7 +46,6 @@ traffic_wait
 S=$(survival "$EV") F=$(failover "$EV")
 log "connections: $S"
 log "UDP probes: $F"
-check "at least 99.9% of the long-lived connections survived the preference changes" share_ok "$S"
 
 # configured to withdraw instead
 for k in 1 2; do
