@@ -257,7 +257,8 @@ static void *live_main(void *arg)
 		struct timespec dl;
 		uint64_t now = now_ms();
 
-		watch_dataplane(b, now);
+		if (b->cfg.enabled) /* without a bgp: section nothing here reads the region */
+			watch_dataplane(b, now);
 		if (b->has_inputs || b->withdrawn_all)
 			decide(b, now);
 		clock_gettime(CLOCK_REALTIME, &dl);

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317 # small predicates are called through wait_until and check
 # keel-control announcing through a real BIRD 2 (no sandbox). Host namespace: keel-dataplane on
 # net_null, keel-control with a bgp: section, one backend (a TCP listener on a local address,
-# health-checked) and BIRD with the shipped dist/bird/keel-host.conf; router namespace: a BIRD
+# health-checked; an IPv4 and an IPv6 VIP) and BIRD with the shipped dist/bird/keel-host.conf; router namespace: a BIRD
 # peer over a veth, BGP + BFD. Asserted at the router:
 #  - the VIP address is learned with MED 100 and without the degraded community;
 #  - every backend down: still announced, MED 200 and community (65001,200); with
@@ -32,6 +32,7 @@ NS_R=kbr$KT_ID
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 11) % 20000))
 VIP=192.0.2.1
+VIP6=2001:db8::1
 BE=10.0.9.1
 TABLE=$((1000 + $$ % 1000)) # a table of our own even if another run shares the kernel
 HOST_CTL=$KT_TMP/bird-host.ctl
@@ -69,13 +70,21 @@ backend_up
 cat >"$KT_TMP/keel.yaml" <<EOF
 instance: $NAME
 next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
+encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:9::/64" }
 api: { socket: $SOCK }
 metrics: { listen: "127.0.0.1:$MPORT" }
 vips:
   - name: web
     address: $VIP
     port: 80
+    protocol: tcp
+    maglev_table_size: 1021
+    health_check: { type: tcp, port: 8081, interval: 200ms, timeout: 100ms, rise: 1, fall: 1 }
+    backends:
+      - { address: $BE }
+  - name: web6
+    address: "$VIP6"
+    port: 443
     protocol: tcp
     maglev_table_size: 1021
     health_check: { type: tcp, port: 8081, interval: 200ms, timeout: 100ms, rise: 1, fall: 1 }
@@ -172,6 +181,10 @@ check "router: $VIP/32 learned with MED 100, no degraded community" \
 	bash -c "[[ \"\$(birdc -s $ROUTER_CTL show route $VIP/32 all)\" != *'(65001,200)'* ]]"
 check "kernel: one blackhole route in table $TABLE, proto 250, metric 100" \
 	bash -c "ip -n $NS_H route show table $TABLE | grep -Eqx 'blackhole $VIP proto (250|keel) metric 100 *'"
+v6_route() { ip -6 -n "$NS_H" route show table "$TABLE" | grep -Eq "^blackhole $VIP6 (dev lo )?proto (250|keel) metric 100"; }
+check "kernel: the IPv6 VIP as a /128 blackhole in table $TABLE" wait_until 3 v6_route
+v6_learned() { birdc -s "$HOST_CTL" show route table keel6 2>/dev/null | grep -q "^$VIP6/128"; }
+check "host BIRD learns $VIP6/128 into keel6" wait_until 5 v6_learned
 check "main table untouched: no route to $VIP" \
 	bash -c "! ip -n $NS_H route show table main | grep -q $VIP"
 check "metric keel_bgp_announced{vip=\"web\"} 1" wait_until 3 metric 'keel_bgp_announced{vip="web"}' 1
@@ -215,8 +228,8 @@ check "refused (exit 65) with file:line:col ($out)" bash -c \
 	"[[ $rc -eq 65 && '$out' == *bad.yaml:*:*:*4294967296* ]]"
 code=$(curl -s -o "$KT_TMP/bad.out" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/yaml' \
 	--data-binary @"$KT_TMP/bad.yaml" http://keel/v1/config/apply)
-check "the API refuses it too: 422 at line:col" bash -c \
-	"[[ $code == 422 ]] && grep -q ':16:14: bgp.local_asn' '$KT_TMP/bad.out'"
+api_refused() { [[ $code == 422 ]] && grep -Eq ':[0-9]+:14: bgp.local_asn' "$KT_TMP/bad.out"; }
+check "the API refuses it too: 422 at line:col" api_refused
 check "still announced after the refusal" learned_med 200
 
 backend_up
@@ -302,6 +315,6 @@ check "SIGTERM: withdrawn at the router within 1 s ($t_term ms)" test "$t_term" 
 wait "$CONTROL_PID" 2>/dev/null || true
 t_exit=$(($(ms) - t0))
 check "keel-control exited after drain_wait (${t_exit} ms >= 2000)" test "$t_exit" -ge 1900
-check "table $TABLE empty after the stop" test -z "$(ip -n "$NS_H" route show table "$TABLE")"
+check "table $TABLE empty after the stop" test -z "$(ip -n "$NS_H" route show table "$TABLE" 2>/dev/null; ip -6 -n "$NS_H" route show table "$TABLE" 2>/dev/null)"
 echo "figures: stall -> withdrawn ${t_stall} ms; kill -9 -> withdrawn ${t_kill} ms; drain -> withdrawn ${t_drain} ms; SIGTERM -> withdrawn ${t_term} ms, exit ${t_exit} ms"
 finish
