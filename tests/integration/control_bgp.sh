@@ -202,6 +202,11 @@ check "keel_fleet_seed_fingerprint exported" bash -c \
 check "keelctl bgp: web announced, serving" bash -c \
 	"'$KEELCTL' --socket '$SOCK' bgp | grep -E '^web +$VIP +yes +normal +100 +serving'"
 
+status_bgp() { "$KEELCTL" --socket "$SOCK" status | grep -Eq "^bgp +BIRD up, table $TABLE"; }
+check "keelctl status: the announcements, BIRD up" status_bgp
+peer_up() { "$KEELCTL" --socket "$SOCK" bgp | grep -Eq '^10\.98\.0\.1 +keel_peer0 +65000 +up +Established'; }
+check "keelctl bgp: peer 10.98.0.1 up, Established" peer_up
+
 log "every backend down: fail-static, MED 200 + community (65001,200)"
 kill "$BE_PID"
 wait "$BE_PID" 2>/dev/null || true
