@@ -44,7 +44,7 @@ ns_be() { echo "$SB_P-be$1"; }
 
 # Documentation ranges only: VIPs 192.0.2.0/24 and 2001:db8:a::/64, client side 198.51.100.0/24
 # and 2001:db8:c::/64, the server LAN (Keel hosts, backends, the router's bridge) 203.0.113.0/24
-# and 2001:db8:b::/64; Keel's outer sources 203.0.113.128/25 and 2001:db8:e::/64.
+# and 2001:db8:b::/64; Keel's outer sources 203.0.113.128/26 and 2001:db8:e::/64.
 VIP4=192.0.2.10
 VIP6=2001:db8:a::10
 CLIENT4=198.51.100.2
