@@ -26,7 +26,8 @@ struct bgp_addr {
 	uint8_t addr[16];
 	struct bgp_addr_state st;
 	uint32_t installed;   /* metric of the route in the kernel table, 0: none */
-	uint64_t held_until;  /* logged hold-down, 0: none */
+	uint64_t held_until;  /* logged hold-down or settle, 0: none */
+	uint64_t settle_until; /* raised no earlier: its VIPs' health changed (bgp.settle) */
 	bool route_error;     /* the last write failed: logged once, retried every tick */
 	enum bgp_pref want;   /* this tick's fold over the address's VIPs */
 	enum bgp_why want_why;
@@ -227,7 +228,7 @@ static void decide(struct bgp *b, uint64_t now)
 		if (!b->cfg.enabled || b->withdrawn_all)
 			want = BGP_PREF_WITHDRAWN, why = BGP_WHY_DRAINING;
 		config_format_addr(a->addr, a->family, t);
-		if (bgp_addr_step(&pol, &a->st, want, why, now, &until)) {
+		if (bgp_addr_step(&pol, &a->st, want, why, now, a->settle_until, &until)) {
 			if (a->st.pref == BGP_PREF_WITHDRAWN) {
 				b->withdraws++;
 				log_event(LOG_WARN, "bgp_withdraw", "address=%s reason=%s", t,
@@ -241,6 +242,10 @@ static void decide(struct bgp *b, uint64_t now)
 					  bgp_why_name(why));
 			}
 			a->held_until = 0;
+		} else if (until && until != a->held_until && a->st.why == BGP_WHY_SETTLING) {
+			a->held_until = until;
+			log_event(LOG_INFO, "bgp_settling", "address=%s wait_ms=%" PRIu64, t,
+				  until - now);
 		} else if (until && until != a->held_until) {
 			a->held_until = until;
 			log_event(LOG_WARN, "bgp_hold_down", "address=%s hold_ms=%" PRIu64
@@ -520,7 +525,7 @@ static void remove_all(struct bgp *b)
 			uint64_t until;
 
 			bgp_addr_step(&(struct bgp_policy){ 0 }, &a->st, BGP_PREF_WITHDRAWN,
-				      BGP_WHY_DRAINING, now_ms(), &until);
+				      BGP_WHY_DRAINING, now_ms(), 0, &until);
 		}
 	}
 }
@@ -590,6 +595,7 @@ static int regroup(struct bgp *b, const struct bgp_inputs *in)
 				na[k].family = vips[i].family;
 				memcpy(na[k].addr, vips[i].addr, 16);
 				na[k].st.why = BGP_WHY_NO_INPUT;
+				na[k].settle_until = now_ms() + b->cfg.settle_ms;
 			}
 		}
 		va[i] = (uint32_t)k;
@@ -627,8 +633,13 @@ void bgp_set_inputs(struct bgp *b, const struct bgp_inputs *in)
 			return;
 		}
 	} else {
-		for (i = 0; i < in->n_vips; i++)
+		uint64_t now = now_ms();
+
+		for (i = 0; i < in->n_vips; i++) {
+			if (b->vips[i].view.n_healthy != in->vips[i].view.n_healthy)
+				b->addrs[b->vip_addr[i]].settle_until = now + b->cfg.settle_ms;
 			b->vips[i].view = in->vips[i].view;
+		}
 	}
 	b->in = *in;
 	b->in.vips = b->vips;

@@ -11,6 +11,7 @@ static const char *const why_names[BGP_WHY_COUNT] = {
 	[BGP_WHY_GENERATION] = "generation not on every worker",
 	[BGP_WHY_DRAINING] = "host draining",
 	[BGP_WHY_HELD_DOWN] = "held down: flapping",
+	[BGP_WHY_SETTLING] = "settling: backend health changed",
 	[BGP_WHY_NO_INPUT] = "starting",
 };
 
@@ -78,9 +79,14 @@ static uint32_t recent_changes(const struct bgp_policy *pol, const struct bgp_ad
 }
 
 bool bgp_addr_step(const struct bgp_policy *pol, struct bgp_addr_state *st, enum bgp_pref want,
-		   enum bgp_why why, uint64_t now, uint64_t *until_ms)
+		   enum bgp_why why, uint64_t now, uint64_t settle_until, uint64_t *until_ms)
 {
 	*until_ms = 0;
+	if (want > st->pref && now < settle_until) {
+		*until_ms = settle_until;
+		st->why = BGP_WHY_SETTLING;
+		return false;
+	}
 	if (want > st->pref && st->n_changes) {
 		uint64_t last = st->changes[(st->n_changes - 1) % BGP_FLAP_HISTORY];
 

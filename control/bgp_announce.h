@@ -21,6 +21,7 @@ enum bgp_why {
 	BGP_WHY_GENERATION,       /* withdrawn: a worker does not run the current generation */
 	BGP_WHY_DRAINING,         /* withdrawn: keelctl host drain, or keel-control stopping */
 	BGP_WHY_HELD_DOWN,        /* not (yet) re-announced: the address flapped */
+	BGP_WHY_SETTLING,         /* not (yet) raised: its backends' health changed moments ago */
 	BGP_WHY_NO_INPUT,         /* nothing decided yet (keel-control starting) */
 	BGP_WHY_COUNT,
 };
@@ -39,8 +40,9 @@ struct bgp_host_view {
 
 /* Facts about one VIP. */
 struct bgp_vip_view {
-	bool configured; /* an active backend with a weight above 0 in the configuration */
-	bool healthy;    /* ... and one of those passes its health check */
+	bool configured;    /* an active backend with a weight above 0 in the configuration */
+	bool healthy;       /* ... and one of those passes its health check */
+	uint32_t n_healthy; /* how many pass: a change restarts the settle time (bgp.c) */
 };
 
 struct bgp_policy {
@@ -80,9 +82,14 @@ struct bgp_addr_state {
  * degraded) is never delayed. Going up waits while the address is flapping:
  * flap_limit changes within flap_window and the last one less than
  * hold_down ago; then why is HELD_DOWN and *until_ms says till when.
+ * Going up also waits until settle_until (the time the address's backends'
+ * health has been quiet for bgp.settle): a host whose checks come back one
+ * backend at a time (after its link returns, or at start) would otherwise
+ * attract traffic with a Maglev table that differs from its peers' for a
+ * moment and move established connections; then why is SETTLING.
  * Returns true when st->pref changed (the caller writes the route and logs).
  */
 bool bgp_addr_step(const struct bgp_policy *pol, struct bgp_addr_state *st, enum bgp_pref want,
-		   enum bgp_why why, uint64_t now, uint64_t *until_ms);
+		   enum bgp_why why, uint64_t now, uint64_t settle_until, uint64_t *until_ms);
 
 #endif

@@ -20,6 +20,7 @@ void config_bgp_defaults(struct config_bgp *b)
 	b->flap_limit = 4;
 	b->flap_window_ms = 60000;
 	b->hold_down_ms = 30000;
+	b->settle_ms = 3000;
 	b->hold_time_ms = 3000;
 	b->bfd_interval_ms = 100;
 	b->bfd_multiplier = 3;
@@ -29,7 +30,7 @@ void config_bgp_defaults(struct config_bgp *b)
 static const char *const bgp_keys[] = { "enabled", "local_asn", "router_id", "neighbours",
 	"degraded_community", "table", "protocol", "metric", "degraded_metric",
 	"all_backends_down", "drain_wait", "flap_limit", "flap_window", "hold_down", "hold_time",
-	"bfd", "bird_socket", NULL };
+	"settle", "bfd", "bird_socket", NULL };
 static const char *const neighbour_keys[] = { "address", "asn", NULL };
 static const char *const bfd_keys[] = { "interval", "multiplier", NULL };
 static const char *const down_modes[] = { "degraded", "withdraw", NULL };
@@ -224,6 +225,7 @@ static int check_timers(struct check *c, const struct loc *at, const json_t *o,
 	    (rc = check_uint(c, at, o, "flap_limit", OPTIONAL, 2, 100, &limit)) ||
 	    (rc = check_duration(c, at, o, "flap_window", 1000, 3600000, &b->flap_window_ms)) ||
 	    (rc = check_duration(c, at, o, "hold_down", 0, 3600000, &b->hold_down_ms)) ||
+	    (rc = check_duration(c, at, o, "settle", 0, 600000, &b->settle_ms)) ||
 	    (rc = check_duration(c, at, o, "hold_time", 3000, 65535000, &b->hold_time_ms)))
 		return rc;
 	/* RFC 4271 4.2: the hold time is whole seconds. */
@@ -277,7 +279,8 @@ bool config_bgp_equal(const struct config_bgp *a, const struct config_bgp *b)
 	    a->degraded_metric != b->degraded_metric ||
 	    a->all_backends_down != b->all_backends_down || a->drain_wait_ms != b->drain_wait_ms ||
 	    a->flap_limit != b->flap_limit || a->flap_window_ms != b->flap_window_ms ||
-	    a->hold_down_ms != b->hold_down_ms || a->hold_time_ms != b->hold_time_ms ||
+	    a->hold_down_ms != b->hold_down_ms || a->settle_ms != b->settle_ms ||
+	    a->hold_time_ms != b->hold_time_ms ||
 	    a->bfd_interval_ms != b->bfd_interval_ms || a->bfd_multiplier != b->bfd_multiplier ||
 	    strcmp(a->bird_socket, b->bird_socket))
 		return false;
@@ -314,7 +317,7 @@ json_t *config_bgp_to_json(const struct config_bgp *b)
 	memcpy(a, b->router_id, 4);
 	config_format_addr(a, KEEL_AF_INET4, rid);
 	snprintf(comm, sizeof(comm), "%u:%u", b->degraded_community[0], b->degraded_community[1]);
-	o = json_pack("{s:b,s:I,s:s,s:o,s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:I,s:o,s:o,s:o,"
+	o = json_pack("{s:b,s:I,s:s,s:o,s:s,s:I,s:I,s:I,s:I,s:s,s:o,s:I,s:o,s:o,s:o,s:o,"
 		      "s:{s:o,s:I},s:s}",
 		      "enabled", b->enabled, "local_asn", (json_int_t)b->local_asn, "router_id", rid,
 		      "neighbours", nbs, "degraded_community", comm, "table", (json_int_t)b->table,
@@ -322,7 +325,7 @@ json_t *config_bgp_to_json(const struct config_bgp *b)
 		      "degraded_metric", (json_int_t)b->degraded_metric, "all_backends_down",
 		      down_modes[b->all_backends_down], "drain_wait", dur(b->drain_wait_ms),
 		      "flap_limit", (json_int_t)b->flap_limit, "flap_window", dur(b->flap_window_ms),
-		      "hold_down", dur(b->hold_down_ms), "hold_time", dur(b->hold_time_ms), "bfd",
+		      "hold_down", dur(b->hold_down_ms), "settle", dur(b->settle_ms), "hold_time", dur(b->hold_time_ms), "bfd",
 		      "interval", dur(b->bfd_interval_ms), "multiplier",
 		      (json_int_t)b->bfd_multiplier, "bird_socket", b->bird_socket);
 	if (!o)

@@ -45,6 +45,7 @@ struct config_bgp {
 	uint32_t flap_limit;         /* changes within flap_window that start a hold-down (4) */
 	uint32_t flap_window_ms;     /* (60s) */
 	uint32_t hold_down_ms;       /* re-announce delay of a flapping address (30s) */
+	uint32_t settle_ms;          /* health quiet time before an address is raised (3s) */
 	uint32_t hold_time_ms;       /* BGP hold time written into BIRD's peers (3s) */
 	uint32_t bfd_interval_ms;    /* BFD tx/rx interval (100ms) */
 	uint32_t bfd_multiplier;     /* (3): loss detected after interval x multiplier */

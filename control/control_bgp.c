@@ -67,7 +67,7 @@ void control_bgp_feed(struct keel_control *c)
 			vi[i].view.configured = true;
 			if (backend_healthy(c, v, b)) {
 				vi[i].view.healthy = true;
-				break;
+				vi[i].view.n_healthy++;
 			}
 		}
 	}

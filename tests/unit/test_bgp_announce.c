@@ -94,17 +94,17 @@ static void test_withdraw_immediate(void **state)
 	uint64_t until, t = 1000;
 
 	(void)state;
-	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t, &until));
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t, 0, &until));
 	assert_int_equal(st.pref, BGP_PREF_NORMAL);
-	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 50, &until));
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 50, 0, &until));
 	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_WITHDRAWN, BGP_WHY_DATAPLANE_DOWN, t + 100,
-				  &until));
+				  0, &until));
 	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
 	assert_int_equal(st.since_ms, t + 100);
 	assert_int_equal(st.why, BGP_WHY_DATAPLANE_DOWN);
 	/* Normal to degraded is going down too: immediate. */
-	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 200, &until));
-	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t + 250, &until));
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 200, 0, &until));
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t + 250, 0, &until));
 	assert_int_equal(st.pref, BGP_PREF_DEGRADED);
 }
 
@@ -118,23 +118,23 @@ static void test_damping(void **state)
 	/* Up, down, up, down: four changes within the window. */
 	for (i = 0; i < 4; i++, t += 1000)
 		assert_true(bgp_addr_step(&pol, &st, i % 2 ? BGP_PREF_WITHDRAWN : BGP_PREF_NORMAL,
-					  BGP_WHY_SERVING, t, &until));
+					  BGP_WHY_SERVING, t, 0, &until));
 	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
 	/* The fifth (up) waits hold_down after the last change (at t - 1000). */
-	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t, &until));
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t, 0, &until));
 	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
 	assert_int_equal(st.why, BGP_WHY_HELD_DOWN);
 	assert_int_equal(until, t - 1000 + pol.hold_down_ms);
 	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING,
-				   t - 1000 + pol.hold_down_ms - 1, &until));
+				   t - 1000 + pol.hold_down_ms - 1, 0, &until));
 	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING,
-				  t - 1000 + pol.hold_down_ms, &until));
+				  t - 1000 + pol.hold_down_ms, 0, &until));
 	assert_int_equal(st.pref, BGP_PREF_NORMAL);
 	assert_int_equal(st.why, BGP_WHY_SERVING);
 	/* Still flapping: a withdraw goes through at once, the next announce is held again. */
 	t = t - 1000 + pol.hold_down_ms + 100;
-	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_WITHDRAWN, BGP_WHY_STALLED, t, &until));
-	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 100, &until));
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_WITHDRAWN, BGP_WHY_STALLED, t, 0, &until));
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 100, 0, &until));
 	assert_int_equal(until, t + pol.hold_down_ms);
 }
 
@@ -148,7 +148,7 @@ static void test_slow_changes_not_damped(void **state)
 	(void)state;
 	for (i = 0; i < 20; i++, t += pol.flap_window_ms / 3 + 1)
 		assert_true(bgp_addr_step(&pol, &st, i % 2 ? BGP_PREF_WITHDRAWN : BGP_PREF_NORMAL,
-					  BGP_WHY_SERVING, t, &until));
+					  BGP_WHY_SERVING, t, 0, &until));
 	assert_int_equal(st.n_changes, 20);
 }
 
@@ -165,11 +165,51 @@ static void test_history_wraps(void **state)
 	p.hold_down_ms = 0; /* never held: every change goes through */
 	for (i = 0; i < 3 * BGP_FLAP_HISTORY; i++, t += 10)
 		assert_true(bgp_addr_step(&p, &st, i % 2 ? BGP_PREF_WITHDRAWN : BGP_PREF_DEGRADED,
-					  BGP_WHY_ALL_DOWN, t, &until));
+					  BGP_WHY_ALL_DOWN, t, 0, &until));
 	p.hold_down_ms = 1000;
 	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
-	assert_false(bgp_addr_step(&p, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t, &until));
+	assert_false(bgp_addr_step(&p, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t, 0, &until));
 	assert_int_equal(until, t - 10 + 1000);
+}
+
+/*
+ * A host whose backends' health changed moments ago is not raised until it
+ * settles (its Maglev table may still differ from its peers'); going down is
+ * never held, and an unchanged preference is not disturbed.
+ */
+static void test_settle(void **state)
+{
+	struct bgp_addr_state st = { 0 };
+	uint64_t t = 100000, until;
+
+	(void)state;
+	/* Withdrawn -> degraded waits while settling, then goes. */
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t, t + 3000,
+				   &until));
+	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
+	assert_int_equal(st.why, BGP_WHY_SETTLING);
+	assert_int_equal(until, t + 3000);
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_DEGRADED, BGP_WHY_ALL_DOWN, t + 3000,
+				  t + 3000, &until));
+	/* Degraded -> normal: a backend came back at t + 4000, another at t + 4400. */
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 4100,
+				   t + 7000, &until));
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 4500,
+				   t + 7400, &until));
+	assert_int_equal(st.pref, BGP_PREF_DEGRADED);
+	assert_int_equal(until, t + 7400);
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 7399,
+				   t + 7400, &until));
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 7400,
+				  t + 7400, &until));
+	assert_int_equal(st.pref, BGP_PREF_NORMAL);
+	/* Settling never delays a withdraw or holds an unchanged preference. */
+	assert_false(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, t + 8000,
+				   t + 11000, &until));
+	assert_int_equal(st.why, BGP_WHY_SERVING);
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_WITHDRAWN, BGP_WHY_DATAPLANE_DOWN, t + 8100,
+				  t + 11000, &until));
+	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
 }
 
 static void test_names(void **state)
@@ -193,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_damping),
 		cmocka_unit_test(test_slow_changes_not_damped),
 		cmocka_unit_test(test_history_wraps),
+		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_names),
 	};
 
