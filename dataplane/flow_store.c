@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #include <linux/magic.h>
+#include <linux/mempolicy.h>
+#include <sys/syscall.h>
 
 #include "seam/region.h"
 
@@ -240,6 +242,12 @@ static int flow_store_create(struct flow_store *fs, const struct flow_store_para
 	fs->map = m;
 	fs->map_size = size;
 	fs->h = m;
+	if (p->socket >= 0 && p->socket < 64) {
+		/* Pages come at first touch, by the main thread here: ask for the worker's node instead (best effort). */
+		unsigned long mask = 1ul << p->socket;
+
+		(void)syscall(SYS_mbind, m, size, MPOL_PREFERRED, &mask, 64ul, 0u);
+	}
 	memset(fs->h, 0, FLOW_STORE_HEADER_SIZE);
 	fs->ft = flow_table_init((uint8_t *)m + FLOW_STORE_HEADER_SIZE, tsz, p->flows);
 	if (!fs->ft) {

@@ -67,6 +67,7 @@ struct flow_store_params {
 	uint32_t n_workers;
 	const struct flow_table_params *flows;
 	bool adopt;            /* false: --no-adopt, always start empty */
+	int socket;            /* NUMA node the pages of a new table should come from; -1: any */
 };
 
 struct flow_store {

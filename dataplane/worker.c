@@ -340,7 +340,8 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 
 	{
 		struct flow_store_params sp = { .name = p->name, .worker = p->id, .n_workers = p->n_workers,
-						.flows = p->flows, .adopt = p->adopt_flows };
+						.flows = p->flows, .adopt = p->adopt_flows,
+						.socket = socket };
 
 		if (flow_store_open(&wk->flows, &sp, err, errlen))
 			goto out_free_worker;

@@ -61,7 +61,8 @@ static void path_of(uint32_t w, char *buf, size_t len)
 static void store_open(struct flow_store *fs, uint32_t w, uint32_t n, uint32_t cap, uint64_t secret, bool adopt)
 {
 	struct flow_table_params p = params(cap, secret);
-	struct flow_store_params sp = { .name = NAME, .worker = w, .n_workers = n, .flows = &p, .adopt = adopt };
+	struct flow_store_params sp = { .name = NAME, .worker = w, .n_workers = n, .flows = &p, .adopt = adopt,
+					  .socket = -1 };
 	char err[256] = "";
 
 	assert_int_equal(flow_store_open(fs, &sp, err, sizeof(err)), 0);
@@ -260,7 +261,8 @@ static void test_corrupted_slot(void **state)
 static void test_locked(void **state)
 {
 	struct flow_table_params p = params(4096, 1);
-	struct flow_store_params sp = { .name = NAME, .worker = 0, .n_workers = 1, .flows = &p, .adopt = true };
+	struct flow_store_params sp = { .name = NAME, .worker = 0, .n_workers = 1, .flows = &p, .adopt = true,
+					  .socket = -1 };
 	struct flow_store a, b;
 	char err[256] = "";
 
