@@ -277,7 +277,7 @@ static int flow_store_create(struct flow_store *fs, const struct flow_store_para
 int flow_store_open(struct flow_store *fs, const struct flow_store_params *p, char *err, size_t errlen)
 {
 	struct flow_store_expect e = { 0 };
-	char why[300] = "";
+	char why[sizeof(fs->note)] = "";
 	struct stat st;
 
 	memset(fs, 0, sizeof(*fs));
@@ -311,15 +311,14 @@ int flow_store_open(struct flow_store *fs, const struct flow_store_params *p, ch
 		fs->adopted = true;
 		flow_table_get_stats(fs->ft, &fst);
 		fs->adopted_flows = fst.occupancy;
-		snprintf(fs->note, sizeof(fs->note), "adopted %" PRIu64 " flow(s) from %s (adoption %u of this table)",
-			 fs->adopted_flows, fs->path, fs->h->adoptions);
+		fs->note[0] = '\0';
 		return 0;
 	} else {
 		memcpy(why, fs->note, sizeof(why) - 1);
 	}
 	if (flow_store_create(fs, p, &e, err, errlen))
 		goto out_close;
-	snprintf(fs->note, sizeof(fs->note), "starts empty in %s: %s", fs->path, why);
+	snprintf(fs->note, sizeof(fs->note), "%s", why);
 	return 0;
 
 out_close:

@@ -79,7 +79,7 @@ struct flow_store {
 	bool adopted;
 	uint64_t adopted_flows;
 	char path[256];
-	char note[640];        /* adopted, or why the table starts empty */
+	char note[300];        /* why the table starts empty; "" when adopted */
 };
 
 /*

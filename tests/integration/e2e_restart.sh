@@ -54,7 +54,7 @@ restart() {
 	wait_until 10 bash -c "! kill -0 $old 2>/dev/null" || die "keel-dataplane $old still runs after SIG$sig"
 	env "$@" "$SANDBOX" up >>"$KT_TMP/sandbox-up.log" 2>&1 || die "tools/sandbox up after SIG$sig failed"
 	wait "$gp"
-	log "$what: keel-dataplane back, forwarding gap $(cat "$gapf") ms; $(grep 'flow table' "$SB_DIR/log/dataplane.log" | tail -n 1)"
+	log "$what: keel-dataplane back, forwarding gap $(cat "$gapf") ms; $(grep -o 'event=flow_table.*' "$SB_DIR/log/dataplane.log" | tail -n 1)"
 }
 
 # Start from stream = be1, be2.
@@ -76,9 +76,9 @@ restart sigterm TERM
 sleep 10
 restart layout TERM KEEL_TEST_FLOW_LAYOUT_BUMP=1
 check "the new-layout start says why its tables start empty" \
-	grep -q "flow table starts empty.*layout version" "$SB_DIR/log/dataplane.log"
+	grep -q "event=flow_table_empty.*layout version" "$SB_DIR/log/dataplane.log"
 check "the kill -9 and SIGTERM starts adopted their tables" \
-	test "$(grep -c 'flow table adopted' "$SB_DIR/log/dataplane.log")" -ge 2
+	test "$(grep -c 'event=flow_table_adopted' "$SB_DIR/log/dataplane.log")" -ge 2
 wait "$CPID" || die "the persist client failed: $(cat "$KT_TMP/persist.err")"
 
 rc=0
