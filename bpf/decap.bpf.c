@@ -555,18 +555,24 @@ static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx,
 	f.ipv4_src = oip->daddr;
 	__builtin_memcpy(&f.ipv4_dst, k.addr, 4);
 	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || f.ifindex != ctx->ingress_ifindex)
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || f.ifindex != ctx->ingress_ifindex)
 		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
-	/* From us to the peer, one hop less, marked so the peer never hands it on again. */
-	__builtin_memcpy(eth->h_dest, f.dmac, 6);
-	__builtin_memcpy(eth->h_source, f.smac, 6);
-	oip->saddr = oip->daddr;
+	/*
+	 * To the peer, one hop less, marked so the peer never hands it on again.
+	 * The outer source stays Keel's: the kernel, which forwards it while it
+	 * has no neighbour entry for the peer (and so learns one), would drop a
+	 * packet arriving with one of its own addresses as source.
+	 */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(eth->h_dest, f.dmac, 6);
+		__builtin_memcpy(eth->h_source, f.smac, 6);
+	}
 	__builtin_memcpy(&oip->daddr, k.addr, 4);
 	oip->ttl--;
 	oip->check = ip4_csum20(oip);
 	udp->check = 0; /* IPv4: no UDP checksum, as Keel sends it (RFC 768, GUE 5.6.1) */
 	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
-	return KEEL_DECAP_TX_SECOND_CHANCE;
+	return rc == BPF_FIB_LKUP_RET_SUCCESS ? KEEL_DECAP_TX_SECOND_CHANCE : KEEL_DECAP_FWD_SECOND_CHANCE;
 }
 
 /* Decide and, for a good tunnel packet, decapsulate in place. No counters, no other side effect. */
@@ -607,7 +613,7 @@ static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 	if (o.prev_family) {
 		enum keel_decap_verdict sc = second_chance(ctx, l3, &o);
 
-		if (sc == KEEL_DECAP_TX_SECOND_CHANCE)
+		if (sc == KEEL_DECAP_TX_SECOND_CHANCE || sc == KEEL_DECAP_FWD_SECOND_CHANCE)
 			return sc;
 		if (sc)
 			v = sc;
@@ -640,7 +646,7 @@ int keel_decap(struct xdp_md *ctx)
 	}
 	if (v == KEEL_DECAP_TX_SECOND_CHANCE)
 		return XDP_TX;
-	return v >= KEEL_DECAP_FIRST_DROP ? XDP_DROP : XDP_PASS;
+	return v >= KEEL_DECAP_FIRST_DROP ? XDP_DROP : XDP_PASS; /* FWD_SECOND_CHANCE included: the kernel forwards it */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

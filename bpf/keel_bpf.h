@@ -146,6 +146,7 @@ enum keel_steer_verdict {
 	X(DECAP_SC_LOOP, "decap_sc_loop")         /* no socket; already handed on once: kernel decides */ \
 	X(DECAP_SC_NO_ROUTE, "decap_sc_no_route") /* no socket; no route on this port to the peer */ \
 	X(TX_SECOND_CHANCE, "tx_second_chance")   /* re-encapsulated to the previous owner (XDP_TX) */ \
+	X(FWD_SECOND_CHANCE, "fwd_second_chance") /* the same, but the kernel forwards it: no neighbour entry yet */ \
 	X(DROP_OUTER_TRUNCATED, "drop_outer_truncated")                                \
 	X(DROP_OUTER_CHECKSUM, "drop_outer_checksum")                                  \
 	X(DROP_OUTER_EXTHDR, "drop_outer_exthdr") /* IPv6 extension headers before the tunnel */ \

@@ -767,6 +767,7 @@ static void test_steer(void)
 /* --- second chance (docs/second-chance.md) --- */
 
 #define SC_IFACE "kt11sc0"
+#define REMOTE4_NO_NEIGH "203.0.113.78"
 #define SC_OWN_MAC "02:cc:00:00:00:05"
 #define SC_PEER_MAC "02:cc:00:00:00:77"
 
@@ -865,7 +866,7 @@ static void test_second_chance(void)
 		return;
 	}
 	peers = bpf_map__fd(e.skel->maps.keel_decap_peers);
-	if (addr_put(peers, 4, REMOTE4) || sc_connection(&cport, &sport, fds)) {
+	if (addr_put(peers, 4, REMOTE4) || addr_put(peers, 4, REMOTE4_NO_NEIGH) || sc_connection(&cport, &sport, fds)) {
 		report(false, "second chance: set-up failed: %s", strerror(errno));
 		goto out;
 	}
@@ -928,7 +929,6 @@ static void test_second_chance(void)
 	tx = in;
 	memcpy(tx.b, sc_peer_mac, 6);
 	memcpy(tx.b + 6, sc_own_mac, 6);
-	memcpy(tx.b + 14 + 12, in.b + 14 + 16, 4);   /* outer source: this backend */
 	put4(tx.b + 14 + 16, REMOTE4);                /* outer destination: the previous owner */
 	tx.b[14 + 8]--;                               /* TTL */
 	ip4_fix_csum(tx.b + 14);
@@ -943,6 +943,18 @@ static void test_second_chance(void)
 	memcpy(want.b, tx.b, 12); /* decapsulation keeps the frame's MACs */
 	decap_run(&e, "second chance: the handed-on packet is never handed on again", &tx, XDP_PASS,
 		  KEEL_DECAP_DECAP_SC_LOOP, &want);
+
+	/* A peer the kernel has no neighbour entry for: rewritten, and left to the kernel to forward. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4_NO_NEIGH, 0);
+	tx = in;
+	put4(tx.b + 14 + 16, REMOTE4_NO_NEIGH);
+	tx.b[14 + 8]--;
+	ip4_fix_csum(tx.b + 14);
+	tx.b[14 + 20 + 6] = tx.b[14 + 20 + 7] = 0;
+	tx.b[14 + 20 + 8 + 4 + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+	decap_run(&e, "second chance: peer without a neighbour entry: rewritten, passed to the kernel to forward",
+		  &in, XDP_PASS, KEEL_DECAP_FWD_SECOND_CHANCE, &tx);
 	run_ifindex = 0;
 
 	/* Malformed private data: dropped as a bad GUE header. */
