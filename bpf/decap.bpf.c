@@ -24,6 +24,8 @@
 
 /* Runtime knob, set by the loader before load (libbpf rodata). Host byte order. */
 const volatile __u16 gue_port = KEEL_BPF_GUE_DEFAULT_PORT;
+/* Second chance: 1 hands packets on through the kernel's forwarding instead of XDP_TX (keel-decap --handoff). */
+const volatile __u8 handoff_kernel = 0;
 
 #define ETH_P_8021Q_ 0x8100
 #define IPPROTO_IPIP_ 4  /* IPv4 payload, RFC 2003 */
@@ -563,6 +565,8 @@ static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx,
 	 * has no neighbour entry for the peer (and so learns one), would drop a
 	 * packet arriving with one of its own addresses as source.
 	 */
+	if (handoff_kernel)
+		rc = BPF_FIB_LKUP_RET_NO_NEIGH; /* the kernel's path, as for an unresolved neighbour */
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(eth->h_dest, f.dmac, 6);
 		__builtin_memcpy(eth->h_source, f.smac, 6);

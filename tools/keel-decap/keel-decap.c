@@ -43,6 +43,7 @@ struct args {
 	const char *peers[MAX_ADDRS], *del_peers[MAX_ADDRS]; /* second chance: backends we may hand on to */
 	int n_vips, n_del_vips, n_locals, n_peers, n_del_peers;
 	long gue_port; /* -1: keep the loaded one, or the default */
+	int handoff;   /* -1: keep the loaded one (default xdp); 0 xdp; 1 kernel */
 	enum attach_mode mode;
 	bool json, verbose;
 };
@@ -53,7 +54,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s attach IFACE [--vip ADDR]... [--local ADDR]... [--del-vip ADDR]...\n"
-		"                         [--peer ADDR]... [--del-peer ADDR]...\n"
+		"                         [--peer ADDR]... [--del-peer ADDR]... [--handoff xdp|kernel]\n"
 		"                         [--gue-port N] [--mode native|generic] [--json] [-v]\n"
 		"       %s detach IFACE\n"
 		"       %s status IFACE [--json]\n"
@@ -65,7 +66,9 @@ static void usage(FILE *f)
 		"        IFACE's own addresses when none is known yet). --gue-port: GUE UDP port\n"
 		"        (default %d). --peer: another backend of the same VIPs that a connection\n"
 		"        this host has no socket for may be handed on to (second chance; only\n"
-		"        peers ever receive one, whatever a packet claims).\n"
+		"        peers ever receive one, whatever a packet claims). --handoff: send those with\n"
+		"        XDP_TX (default) or let the kernel forward them (NICs or veths where XDP_TX\n"
+		"        does not reach the peer).\n"
 		"detach  remove the program from IFACE and its pinned maps.\n"
 		"status  attachment, addresses and per-verdict counters (exit 1 when not attached).\n"
 		"Exit status: 0 ok, 1 failure, 64 usage.\n",
@@ -239,6 +242,29 @@ static long pinned_gue_port(const struct pins *p)
 	return port;
 }
 
+/* The loaded program's handoff knob, or -1. */
+static int pinned_handoff(const struct pins *p)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info), key = 0;
+	unsigned char buf[256];
+	int v = -1, fd = bpf_obj_get(p->rodata);
+
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size <= sizeof(buf) &&
+	    info.value_size >= sizeof(struct decap_bpf__rodata) &&
+	    bpf_map_lookup_elem(fd, &key, buf) == 0) {
+		struct decap_bpf__rodata ro;
+
+		memcpy(&ro, buf, sizeof(ro));
+		v = ro.handoff_kernel;
+	}
+	close(fd);
+	return v;
+}
+
 /* --- maps --- */
 
 static int map_put_addrs(int fd, const char *const *texts, int n, const char *what)
@@ -375,6 +401,11 @@ static int cmd_attach(const struct args *a, int ifindex)
 		goto out_close_old;
 	}
 	skel->rodata->gue_port = (__u16)port;
+	{
+		int h = a->handoff >= 0 ? a->handoff : pinned_handoff(&p);
+
+		skel->rodata->handoff_kernel = h > 0;
+	}
 	/* Existing pins are reused: VIPs, addresses and counters survive a reload. */
 	if (bpf_map__set_pin_path(skel->maps.keel_decap_local, p.local) ||
 	    bpf_map__set_pin_path(skel->maps.keel_decap_vips, p.vips) ||
@@ -576,6 +607,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "local", required_argument, NULL, 'L' },
 		{ "del-vip", required_argument, NULL, 'D' },
 		{ "peer", required_argument, NULL, 'P' },
+		{ "handoff", required_argument, NULL, 'H' },
 		{ "del-peer", required_argument, NULL, 'X' },
 		{ "gue-port", required_argument, NULL, 'g' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -589,6 +621,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->gue_port = -1;
+	a->handoff = -1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'V':
@@ -626,6 +659,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'H':
+			if (strcmp(optarg, "xdp") == 0 || strcmp(optarg, "kernel") == 0) {
+				a->handoff = optarg[0] == 'k';
+			} else {
+				fail("--handoff: xdp or kernel, not %s", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'j':
 			a->json = true;
 			break;
@@ -647,7 +688,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->cmd = argv[optind];
 	a->iface = argv[optind + 1];
 	if (strcmp(a->cmd, "attach") != 0 &&
-	    (a->n_vips || a->n_locals || a->n_del_vips || a->n_peers || a->n_del_peers || a->gue_port >= 0 ||
+	    (a->n_vips || a->n_locals || a->n_del_vips || a->n_peers || a->n_del_peers || a->gue_port >= 0 || a->handoff >= 0 ||
 	     a->mode)) {
 		fail("%s takes no --vip, --local, --del-vip, --peer, --del-peer, --gue-port or --mode", a->cmd);
 		return EXIT_USAGE;
