@@ -231,11 +231,13 @@ static long pinned_gue_port(const struct pins *p)
 		return -1;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size <= sizeof(buf) &&
-	    info.value_size >= sizeof(struct decap_bpf__rodata) &&
+	    info.value_size >= offsetof(struct decap_bpf__rodata, gue_port) + sizeof(__u16) &&
 	    bpf_map_lookup_elem(fd, &key, buf) == 0) {
 		struct decap_bpf__rodata ro;
 
-		memcpy(&ro, buf, sizeof(ro));
+		/* The map's value is the section's size, which may be shorter than the padded struct. */
+		memset(&ro, 0, sizeof(ro));
+		memcpy(&ro, buf, info.value_size < sizeof(ro) ? info.value_size : sizeof(ro));
 		port = ro.gue_port;
 	}
 	close(fd);
@@ -254,11 +256,12 @@ static int pinned_handoff(const struct pins *p)
 		return -1;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size <= sizeof(buf) &&
-	    info.value_size >= sizeof(struct decap_bpf__rodata) &&
+	    info.value_size >= offsetof(struct decap_bpf__rodata, handoff_kernel) + 1 &&
 	    bpf_map_lookup_elem(fd, &key, buf) == 0) {
 		struct decap_bpf__rodata ro;
 
-		memcpy(&ro, buf, sizeof(ro));
+		memset(&ro, 0, sizeof(ro));
+		memcpy(&ro, buf, info.value_size < sizeof(ro) ? info.value_size : sizeof(ro));
 		v = ro.handoff_kernel;
 	}
 	close(fd);
