@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317 # predicates run through wait_until
 # End to end, second chance (docs/second-chance.md), the hard case: 300 long-lived TCP connections
 # to the stream VIP (GUE, backends be1 and be2), keel-dataplane stopped, be3 added (a third of the
-# slots move), keel-dataplane started with empty flow tables (--no-adopt). Every packet of the
+# slots move), keel-dataplane started with empty flow tables (--no-adopt). A connection fails on a
+# reset, or on no answer for 30 s (TCP's retransmission backoff after the outage reaches 25 s). Every packet of the
 # old connections now misses; Keel sends it to the slot's new owner naming the previous one, and
 # the new owner's keel-decap, finding no socket, hands it on to its peer.
 #   with second chance (keel-decap --peer for the other backends): >= 99.9% survive;
@@ -40,7 +41,7 @@ phase() {
 	local name=$1 t_restart
 	sb_api DELETE "/v1/vips/stream/backends/$B3?force=1" | applied || die "$name: removing be3 failed"
 	sleep 1
-	client persist --vip "$VIP4" --port 9000 --conns "$CONNS" --seconds 40 --interval 0.5 --stall 20 \
+	client persist --vip "$VIP4" --port 9000 --conns "$CONNS" --seconds 55 --interval 0.5 --stall 30 \
 		>"$KT_TMP/$name.json" 2>"$KT_TMP/$name.err" &
 	local cpid=$!
 	KT_PIDS+=("$cpid")
