@@ -69,7 +69,7 @@ PYEOF
 }
 
 # --handoff kernel: on these veths XDP_TX frames do not reach the other backends reliably (see the
-# report in docs/second-chance.md); BPF_PROG_TEST_RUN covers the XDP_TX path byte by byte.
+# end of docs/second-chance.md); BPF_PROG_TEST_RUN covers the XDP_TX path byte by byte.
 for b in "${SB_BES[@]}"; do decap "$b" --peer "$B1" --peer "$B2" --peer "$B3" --handoff kernel; done
 read -r n_with broken_with early_with < <(phase with | tail -n 1)
 sc_tx=0
