@@ -4,6 +4,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -23,6 +24,8 @@
 
 /* Runtime knob, set by the loader before load (libbpf rodata). Host byte order. */
 const volatile __u16 gue_port = KEEL_BPF_GUE_DEFAULT_PORT;
+/* Second chance: 1 hands packets on through the kernel's forwarding instead of XDP_TX (keel-decap --handoff). */
+const volatile __u8 handoff_kernel = 0;
 
 #define ETH_P_8021Q_ 0x8100
 #define IPPROTO_IPIP_ 4  /* IPv4 payload, RFC 2003 */
@@ -50,6 +53,13 @@ struct {
 } keel_decap_vips SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KEEL_BPF_MAX_ADDRS);
+	__type(key, struct keel_bpf_addr_key);
+	__type(value, __u32);
+} keel_decap_peers SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KEEL_DECAP_MAX);
 	__type(key, __u32);
@@ -68,6 +78,8 @@ struct decap_outer {
 	__u8 inner_proto;   /* IPPROTO_IPIP_ or IPPROTO_IPV6_ */
 	__u8 outer_ecn;
 	__u8 gue;
+	__u8 prev_family;   /* second chance: KEEL_BPF_AF_INET4/6 when a previous owner is carried, else 0 */
+	__u8 *priv;         /* the GUE private data field (flags at priv[1], address at priv + 4) */
 };
 
 static __always_inline int addr_in(void *map, __u8 family, const void *addr)
@@ -102,6 +114,36 @@ static __always_inline int ip4_csum_ok(struct iphdr *ip, void *end)
 }
 
 /*
+ * Keel's GUE private data (keel_bpf.h): the only optional field accepted.
+ * Anything else in Hlen or the flags is a malformed header, dropped.
+ */
+static __always_inline enum keel_decap_verdict decap_gue_priv(__u8 *gue, void *end, __u32 hlen,
+							      __u32 ulen, struct decap_outer *o)
+{
+	__u8 *priv = gue + GUE_HLEN;
+
+	if (gue[2] != (KEEL_GUE_FLAG_PRIV >> 8) || gue[3] != (KEEL_GUE_FLAG_PRIV & 0xff))
+		return KEEL_DECAP_DROP_GUE_HEADER;
+	if (hlen != KEEL_GUE_PRIV_PREV4_WORDS * 4 && hlen != KEEL_GUE_PRIV_PREV6_WORDS * 4)
+		return KEEL_DECAP_DROP_GUE_HEADER;
+	if ((void *)(priv + KEEL_GUE_PRIV_PREV6_WORDS * 4) > end && hlen == KEEL_GUE_PRIV_PREV6_WORDS * 4)
+		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
+	if ((void *)(priv + KEEL_GUE_PRIV_PREV4_WORDS * 4) > end ||
+	    ulen < sizeof(struct udphdr) + GUE_HLEN + hlen)
+		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
+	if (priv[2] || priv[3] || (priv[1] & ~KEEL_GUE_PRIV_REDIRECTED))
+		return KEEL_DECAP_DROP_GUE_HEADER;
+	if (priv[0] == KEEL_GUE_PRIV_PREV4 && hlen == KEEL_GUE_PRIV_PREV4_WORDS * 4)
+		o->prev_family = KEEL_BPF_AF_INET4;
+	else if (priv[0] == KEEL_GUE_PRIV_PREV6 && hlen == KEEL_GUE_PRIV_PREV6_WORDS * 4)
+		o->prev_family = KEEL_BPF_AF_INET6;
+	else
+		return KEEL_DECAP_DROP_GUE_HEADER;
+	o->priv = priv;
+	return KEEL_DECAP_DECAP_GUE;
+}
+
+/*
  * The GUE header after UDP at l4 (whose port already matched). udp_space is
  * what the outer IP header says the UDP datagram may occupy.
  */
@@ -110,7 +152,7 @@ static __always_inline enum keel_decap_verdict decap_gue(void *l4, void *end, __
 {
 	struct udphdr *udp = l4;
 	__u8 *gue = (__u8 *)(udp + 1);
-	__u32 ulen;
+	__u32 ulen, hlen;
 
 	if ((void *)(gue + GUE_HLEN) > end)
 		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
@@ -120,13 +162,20 @@ static __always_inline enum keel_decap_verdict decap_gue(void *l4, void *end, __
 	/* draft-ietf-intarea-gue 3.1: version in the top two bits; Keel sends 0. */
 	if (gue[0] >> 6)
 		return KEEL_DECAP_DROP_GUE_VERSION;
-	/* C (control) bit, Hlen (no optional fields) and flags are all zero in Keel's header. */
-	if ((gue[0] & 0x3f) || gue[2] || gue[3])
+	hlen = (__u32)(gue[0] & 0x1f) * 4;
+	/* C (control) bit zero; either no optional field at all, or exactly Keel's private data. */
+	if (gue[0] & 0x20)
 		return KEEL_DECAP_DROP_GUE_HEADER;
 	if (gue[1] != IPPROTO_IPIP_ && gue[1] != IPPROTO_IPV6_)
 		return KEEL_DECAP_DROP_GUE_HEADER;
-	o->inner = gue + GUE_HLEN;
-	o->inner_space = ulen - sizeof(*udp) - GUE_HLEN;
+	if (hlen || gue[2] || gue[3]) {
+		enum keel_decap_verdict pv = decap_gue_priv(gue, end, hlen, ulen, o);
+
+		if (pv != KEEL_DECAP_DECAP_GUE)
+			return pv;
+	}
+	o->inner = gue + GUE_HLEN + hlen;
+	o->inner_space = ulen - sizeof(*udp) - GUE_HLEN - hlen;
 	o->inner_proto = gue[1];
 	o->gue = 1;
 	return KEEL_DECAP_DECAP_GUE;
@@ -362,6 +411,174 @@ static __always_inline int decap_strip(struct xdp_md *ctx, __u32 l2_len, __u32 o
 	return 0;
 }
 
+/* RFC 1071 over a 20-byte IPv4 header, checksum field taken as zero. */
+static __always_inline __u16 ip4_csum20(struct iphdr *ip)
+{
+	__u16 *w = (__u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		if (i != 5)
+			sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
+ * Whether the kernel has a socket for this inner TCP segment: an established
+ * (or time-wait, request) one, or a listener for which the segment completes a
+ * SYN cookie handshake. ip/th point into the packet, bounds checked.
+ */
+static __always_inline int sc_local_socket(struct xdp_md *ctx, const struct decap_outer *o, void *end)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	struct tcphdr *th;
+	__u32 tlen, iplen;
+	void *ip = o->inner;
+	int local;
+
+	if (o->inner_proto == IPPROTO_IPIP_) {
+		struct iphdr *ip4 = ip;
+
+		if ((void *)(ip4 + 1) > end)
+			return 1;
+		th = (void *)ip4 + sizeof(*ip4);
+		if (ip4->ihl != 5 || (void *)(th + 1) > end)
+			return 1; /* options: not ours to judge, leave it to the kernel */
+		t.ipv4.saddr = ip4->saddr;
+		t.ipv4.daddr = ip4->daddr;
+		t.ipv4.sport = th->source;
+		t.ipv4.dport = th->dest;
+		tlen = sizeof(t.ipv4);
+		iplen = sizeof(*ip4);
+	} else {
+		struct ipv6hdr *ip6 = ip;
+
+		if ((void *)(ip6 + 1) > end)
+			return 1;
+		th = (void *)(ip6 + 1);
+		if ((void *)(th + 1) > end)
+			return 1;
+		__builtin_memcpy(t.ipv6.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, &ip6->daddr, 16);
+		t.ipv6.sport = th->source;
+		t.ipv6.dport = th->dest;
+		tlen = sizeof(t.ipv6);
+		iplen = sizeof(*ip6);
+	}
+	sk = bpf_skc_lookup_tcp(ctx, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	local = sk->state != BPF_TCP_LISTEN ||
+		bpf_tcp_check_syncookie(sk, ip, iplen, th, sizeof(*th)) == 0;
+	bpf_sk_release(sk);
+	return local;
+}
+
+/* Whether the inner packet is TCP without SYN: only those can belong to a connection begun elsewhere. */
+static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end)
+{
+	struct tcphdr *th;
+
+	if (o->inner_proto == IPPROTO_IPIP_) {
+		struct iphdr *ip4 = o->inner;
+
+		if ((void *)(ip4 + 1) > end || ip4->protocol != IPPROTO_TCP || ip4->ihl != 5 ||
+		    ip4->frag_off & bpf_htons(IP4_FRAG_MASK))
+			return 0;
+		th = (void *)(ip4 + 1);
+	} else {
+		struct ipv6hdr *ip6 = o->inner;
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return 0;
+		th = (void *)(ip6 + 1);
+	}
+	return (void *)(th + 1) <= end && !th->syn;
+}
+
+/*
+ * Second chance (docs/second-chance.md). Keel carried the previous owner of
+ * this connection's Maglev slot: if this host has no socket for it, hand the
+ * packet, still encapsulated, to that backend -- only when it is one of our
+ * configured peers, only once, and only over an IPv4 outer header leaving by
+ * the port it came in on. Returns 0 to decapsulate as usual (no previous
+ * owner, not TCP, SYN), a DECAP_SC_* verdict to decapsulate and count, or
+ * TX_SECOND_CHANCE with the frame rewritten for XDP_TX.
+ */
+static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx, void *l3,
+							     const struct decap_outer *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup f = {};
+	struct keel_bpf_addr_key k = {};
+	struct ethhdr *eth = data;
+	struct iphdr *oip = l3;
+	struct udphdr *udp;
+	__u8 *priv = o->priv;
+	long rc;
+
+	if (!o->prev_family || !sc_tcp_not_syn(o, end))
+		return 0;
+	if (sc_local_socket(ctx, o, end))
+		return KEEL_DECAP_DECAP_SC_LOCAL;
+	if (priv[1] & KEEL_GUE_PRIV_REDIRECTED)
+		return KEEL_DECAP_DECAP_SC_LOOP;
+	k.family = o->prev_family;
+	if (o->prev_family == KEEL_BPF_AF_INET4) {
+		if ((void *)(priv + 8) > end)
+			return KEEL_DECAP_DECAP_SC_NO_PEER;
+		__builtin_memcpy(k.addr, priv + 4, 4);
+	} else {
+		if ((void *)(priv + 20) > end)
+			return KEEL_DECAP_DECAP_SC_NO_PEER;
+		__builtin_memcpy(k.addr, priv + 4, 16);
+	}
+	if (!bpf_map_lookup_elem(&keel_decap_peers, &k))
+		return KEEL_DECAP_DECAP_SC_NO_PEER;
+	/* Handing on is done for IPv4 outer headers to IPv4 peers; other cases are left to the kernel. */
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || l3 != (void *)(eth + 1) ||
+	    o->prev_family != KEEL_BPF_AF_INET4)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	if ((void *)(oip + 1) > end || oip->ihl != 5 || oip->ttl <= 1)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	udp = (void *)(oip + 1);
+	if ((void *)(udp + 1) > end)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	f.family = 2; /* AF_INET */
+	f.l4_protocol = IPPROTO_UDP;
+	f.tot_len = bpf_ntohs(oip->tot_len);
+	f.ifindex = ctx->ingress_ifindex;
+	f.ipv4_src = oip->daddr;
+	__builtin_memcpy(&f.ipv4_dst, k.addr, 4);
+	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || f.ifindex != ctx->ingress_ifindex)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	/*
+	 * To the peer, one hop less, marked so the peer never hands it on again.
+	 * The outer source stays Keel's: the kernel, which forwards it while it
+	 * has no neighbour entry for the peer (and so learns one), would drop a
+	 * packet arriving with one of its own addresses as source.
+	 */
+	if (handoff_kernel)
+		rc = BPF_FIB_LKUP_RET_NO_NEIGH; /* the kernel's path, as for an unresolved neighbour */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(eth->h_dest, f.dmac, 6);
+		__builtin_memcpy(eth->h_source, f.smac, 6);
+	}
+	__builtin_memcpy(&oip->daddr, k.addr, 4);
+	oip->ttl--;
+	oip->check = ip4_csum20(oip);
+	udp->check = 0; /* IPv4: no UDP checksum, as Keel sends it (RFC 768, GUE 5.6.1) */
+	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
+	return rc == BPF_FIB_LKUP_RET_SUCCESS ? KEEL_DECAP_TX_SECOND_CHANCE : KEEL_DECAP_FWD_SECOND_CHANCE;
+}
+
 /* Decide and, for a good tunnel packet, decapsulate in place. No counters, no other side effect. */
 static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 {
@@ -397,6 +614,17 @@ static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 	v = decap_inner(&o, end, v, &inner_len);
 	if (v != KEEL_DECAP_DECAP_IPIP && v != KEEL_DECAP_DECAP_GUE)
 		return v;
+	if (o.prev_family) {
+		enum keel_decap_verdict sc = second_chance(ctx, l3, &o);
+
+		if (sc == KEEL_DECAP_TX_SECOND_CHANCE || sc == KEEL_DECAP_FWD_SECOND_CHANCE)
+			return sc;
+		if (sc)
+			v = sc;
+		/* The helpers may have moved the packet: reload the bounds the strip below relies on. */
+		data = (void *)(long)ctx->data;
+		end = (void *)(long)ctx->data_end;
+	}
 
 	l2_len = l3 - data;
 	outer_len = o.inner - l3;
@@ -420,7 +648,9 @@ int keel_decap(struct xdp_md *ctx)
 		c->packets++; /* per-CPU slot: no atomics needed */
 		c->bytes += bytes;
 	}
-	return v >= KEEL_DECAP_FIRST_DROP ? XDP_DROP : XDP_PASS;
+	if (v == KEEL_DECAP_TX_SECOND_CHANCE)
+		return XDP_TX;
+	return v >= KEEL_DECAP_FIRST_DROP ? XDP_DROP : XDP_PASS; /* FWD_SECOND_CHANCE included: the kernel forwards it */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -109,6 +109,29 @@ enum keel_steer_verdict {
 #define KEEL_DECAP_MAP_LOCAL "keel_decap_local"
 #define KEEL_DECAP_MAP_VIPS "keel_decap_vips"
 #define KEEL_DECAP_MAP_COUNTERS "keel_decap_cnt"
+/*
+ * keel_decap_peers: keel_bpf_addr_key -> __u32 (unused, 1): the other
+ *                   backends this host may hand a connection on to (second
+ *                   chance, docs/second-chance.md); filled from keel-decap's
+ *                   --peer options. A previous owner not in it is never sent to.
+ */
+#define KEEL_DECAP_MAP_PEERS "keel_decap_peers"
+
+/*
+ * Second chance in GUE (docs/second-chance.md, byte by byte): flag bit 15
+ * (the last bit of the 16-bit flags field, value 0x0001) says a Keel private
+ * data field follows the 4-byte base header; Hlen counts it in 32-bit words.
+ *   byte 0  type: KEEL_GUE_PRIV_PREV4 (Hlen 2) or KEEL_GUE_PRIV_PREV6 (Hlen 5)
+ *   byte 1  flags: KEEL_GUE_PRIV_REDIRECTED once a backend handed it on
+ *   byte 2-3  zero
+ *   byte 4-   the previous owner's address (4 or 16 bytes)
+ */
+#define KEEL_GUE_FLAG_PRIV 0x0001
+#define KEEL_GUE_PRIV_PREV4 1
+#define KEEL_GUE_PRIV_PREV6 2
+#define KEEL_GUE_PRIV_REDIRECTED 0x01
+#define KEEL_GUE_PRIV_PREV4_WORDS 2
+#define KEEL_GUE_PRIV_PREV6_WORDS 5
 
 /* Decapsulation verdicts, one counter each; every packet counts in exactly one. */
 #define KEEL_DECAP_VERDICTS(X)                                                         \
@@ -118,6 +141,12 @@ enum keel_steer_verdict {
 	X(PASS_OUTER_FRAGMENT, "pass_outer_fragment") /* left to the kernel's reassembly */ \
 	X(DECAP_IPIP, "decap_ipip")               /* IPIP, 6in4, 4in6, 6in6 stripped */ \
 	X(DECAP_GUE, "decap_gue")                 /* GUE over UDP stripped */          \
+	X(DECAP_SC_LOCAL, "decap_sc_local")       /* previous owner carried, local socket: ours */ \
+	X(DECAP_SC_NO_PEER, "decap_sc_no_peer")   /* no socket; previous owner not a peer: kernel decides */ \
+	X(DECAP_SC_LOOP, "decap_sc_loop")         /* no socket; already handed on once: kernel decides */ \
+	X(DECAP_SC_NO_ROUTE, "decap_sc_no_route") /* no socket; no route on this port to the peer */ \
+	X(TX_SECOND_CHANCE, "tx_second_chance")   /* re-encapsulated to the previous owner (XDP_TX) */ \
+	X(FWD_SECOND_CHANCE, "fwd_second_chance") /* the same, but the kernel forwards it: no neighbour entry yet */ \
 	X(DROP_OUTER_TRUNCATED, "drop_outer_truncated")                                \
 	X(DROP_OUTER_CHECKSUM, "drop_outer_checksum")                                  \
 	X(DROP_OUTER_EXTHDR, "drop_outer_exthdr") /* IPv6 extension headers before the tunnel */ \

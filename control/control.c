@@ -23,6 +23,7 @@
 #include "neighbours.h"
 #include "pipeline.h"
 #include "seam.h"
+#include "second_chance.h"
 #include "spec.h"
 #include "state.h"
 #include "steering.h"
@@ -267,6 +268,10 @@ static int publish(struct keel_control *c, bool bump)
 		pthread_mutex_unlock(&c->mu);
 		return ret;
 	}
+	/* Best effort: without the previous owners the snapshot is still right, only less forgiving. */
+	if (second_chance_apply(c->sc, &out.spec, out.vips, control_now_ms()))
+		log_event(LOG_WARN, "second_chance_skipped", "generation=%llu reason=%s", (unsigned long long)gen,
+			  "out of memory");
 	ret = keel_seam_publish(c->seam, &out.spec, c->p.publish_timeout_ms, &why);
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
@@ -325,6 +330,12 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		return NULL;
 	}
 	c->p = *p;
+	c->sc = second_chance_new((uint64_t)(p->second_chance_s < 0 ? 900 : p->second_chance_s) * 1000);
+	if (!c->sc) {
+		snprintf(why, whylen, "out of memory");
+		free(c);
+		return NULL;
+	}
 	if (!c->p.max_move_share)
 		c->p.max_move_share = 0.5;
 	if (!c->p.publish_timeout_ms)
@@ -373,6 +384,7 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 out_free:
 	config_free(c->cfg);
 	ids_free(c->ids);
+	second_chance_free(c->sc);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);

@@ -28,6 +28,7 @@ struct control_params {
 	const char *state_dir;   /* persisted state (default /var/lib/keel) */
 	double max_move_share;   /* apply refuses moving more of a VIP's slots without force (0.5) */
 	uint32_t publish_timeout_ms; /* wait for worker acknowledgements (default 2000) */
+	int64_t second_chance_s; /* how long a slot's previous owner is carried (-1: default 900, 0: off) */
 };
 
 /* Start: load persisted state if any (same generation), else the config file. NULL + why. */

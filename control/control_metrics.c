@@ -87,6 +87,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 	fprintf(f, "keel_flow_table_evictions_total %" PRIu64 "\n", k->flows.evictions);
 	head(f, "keel_flow_table_untracked_total", "counter", "New flows forwarded untracked (new-flow rate).");
 	fprintf(f, "keel_flow_table_untracked_total %" PRIu64 "\n", k->flows.insert_skipped);
+	head(f, "keel_second_chance_total", "counter",
+	     "Packets sent to a slot's new owner naming its previous one (second chance).");
+	fprintf(f, "keel_second_chance_total %" PRIu64 "\n", k->core.second_chance);
 
 	head(f, "keel_vip_packets_total", "counter", "Packets forwarded per VIP.");
 	for (i = 0; i < cfg->n_vips; i++) {

@@ -33,6 +33,7 @@ struct keel_control {
 	pthread_mutex_t edit_mu;
 	pthread_mutex_t mu;
 	struct control_params p;
+	struct second_chance *sc; /* previous slot owners (second_chance.h); publish() only, under edit_mu */
 	char config_path[512];
 	char state_dir[512];
 

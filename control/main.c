@@ -82,6 +82,9 @@ static void usage(FILE *f)
 		"  --state-dir DIR       persisted state (default /var/lib/keel)\n"
 		"  --max-move SHARE      refuse applies moving more of a VIP's slots (default 0.5)\n"
 		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
+		"  --second-chance-window S  carry a Maglev slot's previous owner this long after\n"
+		"                        it changed, for backends to hand connections on (default\n"
+		"                        900, the dataplane's TCP idle timeout; 0 off)\n"
 		"  --check FILE          validate FILE and exit (0 valid, 65 refused)\n"
 		"  --log-level LEVEL     debug, info (default), warn or error\n"
 		"  --bird-config DIR     write DIR/keel-defs.conf and DIR/keel-peers.conf (BIRD\n"
@@ -97,13 +100,14 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "max-move", required_argument, NULL, 'm' },
 		{ "publish-timeout", required_argument, NULL, 't' },
+		{ "second-chance-window", required_argument, NULL, 'w' },
 		{ "check", required_argument, NULL, 'k' },
 		{ "bird-config", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct control_params p = { .state_dir = "/var/lib/keel" };
+	struct control_params p = { .state_dir = "/var/lib/keel", .second_chance_s = -1 };
 	const char *bird_dir = NULL;
 	char why[512], sock[128], group[40], admin[40];
 	struct metrics_http *metrics = NULL;
@@ -122,6 +126,17 @@ int main(int argc, char **argv)
 		case 's': p.state_dir = optarg; break;
 		case 'm': p.max_move_share = strtod(optarg, NULL); break;
 		case 't': p.publish_timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'w': {
+			char *end;
+
+			p.second_chance_s = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || p.second_chance_s < 0 || p.second_chance_s > 7 * 86400) {
+				fprintf(stderr, "keel-control: --second-chance-window: expected 0..604800 s, got '%s'\n",
+					optarg);
+				return 64;
+			}
+			break;
+		}
 		case 'k': {
 			struct config_error err;
 			struct keel_config *cfg = NULL;

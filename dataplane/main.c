@@ -20,6 +20,7 @@
 #include <rte_mempool.h>
 
 #include "exception.h"
+#include "flow_store.h"
 #include "log.h"
 #include "notify.h"
 #include "port.h"
@@ -38,6 +39,7 @@ struct opts {
 	enum worker_idle idle;
 	bool exception;
 	bool wait_snapshot;
+	bool no_adopt;           /* start with empty flow tables whatever the files hold */
 	const char *iface_prefix;
 	int non_vip;             /* -1 unset, 0 drop, 1 kernel */
 	uint32_t slots;
@@ -83,6 +85,8 @@ static void usage(FILE *f)
 "    --name NAME             instance name (region file keel-NAME); required\n"
 "    --workers N             workers (default: every EAL lcore but the main one)\n"
 "    --flows N               flow-table entries per worker (default 1048576)\n"
+"    --no-adopt              start with empty flow tables instead of taking over\n"
+"                            those an earlier start left (keel-NAME-flows-W)\n"
 "    --mtu N                 MTU, also set on ports that support it (default 1500)\n"
 "    --idle busy|backoff     busy-poll (default) or pause, then sleep up to\n"
 "                            100 us, while no packet comes (small hosts, CI)\n"
@@ -193,11 +197,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
 	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS,
-	       O_LOGLEVEL, O_HELP };
+	       O_LOGLEVEL, O_NOADOPT, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "flows", required_argument, NULL, O_FLOWS },
+		{ "no-adopt", no_argument, NULL, O_NOADOPT },
 		{ "mtu", required_argument, NULL, O_MTU },
 		{ "idle", required_argument, NULL, O_IDLE },
 		{ "tx-port", required_argument, NULL, O_TXPORT },
@@ -278,6 +283,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_WAIT:
 			o->wait_snapshot = true;
+			break;
+		case O_NOADOPT:
+			o->no_adopt = true;
 			break;
 		case O_SLOTS:
 			if (!parse_u32(optarg, 2, KEEL_REGION_MAX_SLOTS, &o->slots))
@@ -720,6 +728,7 @@ int main(int argc, char **argv)
 	for (w = 0; w < dp.n_workers; w++) {
 		struct worker_params wp = {
 			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
+			.name = dp.o.name, .n_workers = dp.n_workers, .adopt_flows = !dp.o.no_adopt,
 			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
 			.numa_mismatch = mismatch[w], .wait_snapshot = dp.o.wait_snapshot, .quit = &quit_flag, .n_ports = dp.n_ports,
 			.ports = dp.ports, .port_ctx = dp.port_ctx, .tx_index = dp.tx_index,
@@ -730,6 +739,7 @@ int main(int argc, char **argv)
 		if (!dp.workers[w])
 			return fail(&dp, err);
 	}
+	flow_store_prune(dp.o.name, dp.n_workers, KEEL_REGION_MAX_WORKERS);
 	for (w = 0; w < dp.n_workers; w++) {
 		ret = rte_eal_remote_launch(worker_main, dp.workers[w], dp.lcores[w]);
 		if (ret) {

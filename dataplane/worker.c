@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,8 @@
 
 #include "burst.h"
 #include "exception.h"
+#include "flow_store.h"
+#include "log.h"
 
 #define WORKER_DRAIN_US 100        /* TX buffers are drained at least this often */
 #define WORKER_FLUSH_BUCKETS 256   /* flow-table buckets scanned per loop while flushing a backend */
@@ -54,7 +57,9 @@ struct worker {
 	struct worker_tx tx[WORKER_MAX_PORTS];
 	uint64_t tsc_per_ms;
 	uint64_t drain_tsc;
-	void *ft_mem;
+	struct flow_store flows; /* the flow table's file: outlives this process (flow_store.c) */
+	uint64_t clock_tsc0;     /* TSC and table time at start: now_ms runs on from the table's clock */
+	uint64_t clock_ms0;
 
 	/*
 	 * Backend flush: one pass over the table removes the flows of every id in
@@ -271,7 +276,7 @@ int worker_main(void *arg)
 		uint32_t nrx = 0;
 		uint16_t i;
 
-		wk->kw.now_ms = t0 / wk->tsc_per_ms;
+		wk->kw.now_ms = wk->clock_ms0 + (t0 - wk->clock_tsc0) / wk->tsc_per_ms;
 		/* Replays (pcap golden tests) want every packet to meet the first snapshot, not no_snapshot. */
 		for (i = 0; i < wk->n_ports && (wk->kw.snap || !wk->wait_snapshot); i++) {
 			nrx += worker_poll_port(wk, i, &out);
@@ -312,7 +317,6 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	int socket = (int)rte_lcore_to_socket_id(p->lcore);
 	struct keel_worker_status *st;
 	struct worker *wk;
-	size_t ftsz;
 	uint16_t i;
 
 	wk = rte_zmalloc_socket("keel-worker", sizeof(*wk), RTE_CACHE_LINE_SIZE, socket);
@@ -336,19 +340,24 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->kw.ctr = &wk->ctr->core;
 	wk->kw.non_vip_to_kernel = p->non_vip_to_kernel;
 
-	/* Not zeroed: flow_table_init clears what it reads (the signatures), cheap even for 16M entries. */
-	ftsz = flow_table_mem_size(p->flows->capacity);
-	wk->ft_mem = rte_malloc_socket("keel-flows", ftsz, RTE_CACHE_LINE_SIZE, socket);
-	if (!wk->ft_mem) {
-		snprintf(err, errlen, "worker %u: no hugepage memory on socket %d for a %zu MiB flow table: lower --flows",
-			 p->id, socket, ftsz >> 20);
-		goto out_free_worker;
+	{
+		struct flow_store_params sp = { .name = p->name, .worker = p->id, .n_workers = p->n_workers,
+						.flows = p->flows, .adopt = p->adopt_flows,
+						.socket = socket };
+
+		if (flow_store_open(&wk->flows, &sp, err, errlen))
+			goto out_free_worker;
 	}
-	wk->kw.ft = flow_table_init(wk->ft_mem, ftsz, p->flows);
-	if (!wk->kw.ft) {
-		snprintf(err, errlen, "worker %u: flow table parameters refused", p->id);
-		goto out_free_worker;
-	}
+	wk->kw.ft = wk->flows.ft;
+	/* The table's times continue from the file's clock base, whatever this process's TSC calibration. */
+	wk->clock_tsc0 = rte_rdtsc();
+	wk->clock_ms0 = flow_store_now_ms(&wk->flows);
+	if (wk->flows.adopted)
+		log_event(LOG_INFO, "flow_table_adopted", "worker=%u flows=%" PRIu64 " path=%s adoptions=%u", p->id,
+			  wk->flows.adopted_flows, wk->flows.path, wk->flows.h->adoptions);
+	else
+		log_event(p->adopt_flows ? LOG_WARN : LOG_INFO, "flow_table_empty", "worker=%u path=%s reason=%s",
+			  p->id, wk->flows.path, wk->flows.note);
 
 	for (i = 0; i < p->n_ports; i++) {
 		struct worker_tx *t = &wk->tx[i];
@@ -391,6 +400,6 @@ void worker_destroy(struct worker *wk)
 		return;
 	for (i = 0; i < WORKER_MAX_PORTS; i++)
 		rte_free(wk->tx[i].buf);
-	rte_free(wk->ft_mem);
+	flow_store_close(&wk->flows);
 	rte_free(wk);
 }

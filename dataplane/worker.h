@@ -23,6 +23,9 @@ struct worker_params {
 	unsigned int lcore;
 	struct keel_region *region;
 	const struct flow_table_params *flows;
+	const char *name;            /* instance: names the flow-table file (flow_store.h) */
+	uint32_t n_workers;
+	bool adopt_flows;            /* take over the table an earlier start left; false: --no-adopt */
 	bool non_vip_to_kernel;
 	enum worker_idle idle;
 	bool numa_mismatch;          /* some port it polls sits on another socket */

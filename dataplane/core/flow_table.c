@@ -219,6 +219,11 @@ static size_t ft_header_size(void)
 	return (sizeof(struct flow_table) + FT_CACHE_LINE - 1) & ~(size_t)(FT_CACHE_LINE - 1);
 }
 
+uint32_t flow_table_round_capacity(uint32_t capacity)
+{
+	return ft_round_capacity(capacity);
+}
+
 size_t flow_table_mem_size(uint32_t capacity)
 {
 	uint32_t cap = ft_round_capacity(capacity);
@@ -229,7 +234,8 @@ size_t flow_table_mem_size(uint32_t capacity)
 	return FT_CACHE_LINE - 1 + ft_header_size() + (size_t)(cap / FT_SLOTS) * sizeof(struct ft_bucket);
 }
 
-struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p)
+/* Everything of init but the buckets: what adoption redoes over a table some earlier process left. */
+static struct flow_table *ft_setup(void *mem, size_t mem_size, const struct flow_table_params *p)
 {
 	uintptr_t base = (uintptr_t)mem, aligned;
 	struct flow_table *ft;
@@ -269,8 +275,62 @@ struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow
 		ft->tb_refill_cap = ft->tb_max / p->new_flow_rate + 1;
 	}
 
+	return ft;
+}
+
+struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p)
+{
+	struct flow_table *ft = ft_setup(mem, mem_size, p);
+
 	/* Zero fingerprints are empty slots and zero meta words zero overflow counts. */
-	memset(ft->buckets, 0, (size_t)nb * sizeof(struct ft_bucket));
+	if (ft)
+		memset(ft->buckets, 0, (size_t)(ft->bucket_mask + 1) * sizeof(struct ft_bucket));
+	return ft;
+}
+
+/*
+ * The buckets are taken as they are, but nothing in them is trusted: a slot
+ * whose fingerprint does not belong in its bucket, or whose timeout class is
+ * out of range (it indexes timeout_ms[]), makes the whole table refused. The
+ * overflow counts are rebuilt from the slots, so a count torn by a killed
+ * writer cannot hide a key in its secondary bucket.
+ */
+struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
+				    uint32_t *bad)
+{
+	struct flow_table *ft = ft_setup(mem, mem_size, p);
+	uint32_t b, nb, nbad = 0;
+	uint64_t live = 0;
+
+	*bad = 0;
+	if (!ft)
+		return NULL;
+	nb = ft->bucket_mask + 1;
+	for (b = 0; b < nb; b++)
+		ft_overflow_set(&ft->buckets[b], 0);
+	for (b = 0; b < nb; b++) {
+		for (unsigned int s = 0; s < FT_SLOTS; s++) {
+			const struct ft_slot *sl = &ft->buckets[b].slot[s];
+			uint32_t prim;
+
+			if (!sl->fp)
+				continue;
+			prim = ft_primary(ft, sl->fp);
+			if ((b != prim && b != ft_secondary(ft, sl->fp)) || ft_class(sl) >= FLOW_TIMEOUT_MAX) {
+				nbad++;
+				continue;
+			}
+			live++;
+			if (b != prim)
+				ft_overflow_inc(&ft->buckets[prim]);
+		}
+	}
+	if (nbad) {
+		*bad = nbad;
+		errno = EBADMSG;
+		return NULL;
+	}
+	ft->stats.occupancy = live;
 	return ft;
 }
 

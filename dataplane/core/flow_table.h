@@ -45,6 +45,9 @@ struct flow_table_stats {
 
 struct flow_table;
 
+/* The capacity a table asked for this many entries gets (0: too many). */
+uint32_t flow_table_round_capacity(uint32_t capacity);
+
 /* Bytes needed for a table of this capacity (after rounding). */
 size_t flow_table_mem_size(uint32_t capacity);
 
@@ -55,6 +58,24 @@ size_t flow_table_mem_size(uint32_t capacity);
  * bad parameters or a too small area.
  */
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p);
+
+/*
+ * Take over a table that an earlier process laid out in this memory (a
+ * keel-dataplane restart: see dataplane/flow_store.c), with the same
+ * capacity and secret. The timeouts and rate come from p; the statistics
+ * start again. Every slot is checked; on any impossible one returns NULL
+ * with errno EBADMSG and *bad the count (the caller then starts empty with
+ * flow_table_init). NULL with EINVAL as flow_table_init otherwise.
+ */
+struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
+				    uint32_t *bad);
+
+/*
+ * Bumped whenever what flow_table_init lays out changes (struct flow_table,
+ * buckets, slots, flow_value, the meta word, the hashing of fingerprints to
+ * buckets): a table of another layout is never adopted.
+ */
+#define FLOW_TABLE_LAYOUT 1u
 
 /*
  * A hit restarts a flow's idle timer only once it has run this long (or an

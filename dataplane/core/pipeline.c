@@ -8,6 +8,7 @@
 #include "icmp.h"
 #include "maglev.h"
 #include "parse.h"
+#include "second_chance.h"
 #include "vip.h"
 
 static inline void drop(struct keel_worker *w, uint8_t *verdict, enum keel_drop why)
@@ -264,6 +265,13 @@ static bool classify(struct keel_worker *w, const struct keel_port *port, struct
 	return true;
 }
 
+/* A TCP segment without SYN of a flow we do not track: it may have begun before its slot moved. */
+static inline bool sc_candidate(const struct keel_pkt *p)
+{
+	return p->key.proto == KEEL_PROTO_TCP && !(p->tcp_flags & KEEL_TCP_SYN) &&
+	       !(p->flags & (KEEL_PKT_ICMP_ERROR | KEEL_PKT_FRAG_LATER));
+}
+
 /* A tracked backend is kept while it is active or draining on the same VIP. */
 static inline bool tracked_usable(const struct keel_snapshot *s, const struct flow_value *fv,
 				  uint16_t vip_idx)
@@ -373,7 +381,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	for (j = 0; j < nl; j++) {
 		struct keel_pkt *p;
 		const struct keel_vip *v;
-		const struct keel_backend *be;
+		const struct keel_backend *be, *prev = NULL;
 		uint16_t id, inner_mtu = 0;
 		uint16_t len;
 		enum keel_drop r;
@@ -398,6 +406,12 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 				c->backend[id].new_flows++;
 				vals[j]->backend = id;
 				vals[j]->vip = v->id;
+			} else if (sc_candidate(p) && (prev = second_chance_prev(s, v, p->vip, h, id))) {
+				/*
+				 * Mid-connection, slot moved recently: to the new owner with the
+				 * old one named (second_chance.c). Not tracked, so every packet
+				 * of it carries the hint for as long as the snapshot has it.
+				 */
 			} else if (!(p->flags & KEEL_PKT_ICMP_ERROR)) {
 				struct flow_value nv = {
 					.backend = id,
@@ -431,6 +445,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 			drop(w, &verdicts[i], r);
 			continue;
 		}
+		if (prev && second_chance_mark(&bufs[i], prev, s->mtu))
+			c->second_chance++;
 		verdicts[i] = KEEL_VERDICT_FORWARD;
 		c->fwd_pkts++;
 		c->fwd_bytes += bufs[i].len;

@@ -114,6 +114,19 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 			    be[id].state != KEEL_BACKEND_ACTIVE)
 				return fail(why, "Maglev slot names a backend not active on its VIP");
 		}
+		if (!v->prev_off)
+			continue;
+		if (!range_ok(v->prev_off, (uint64_t)v->table_size * 2, s->size, 2))
+			return fail(why, "previous-owner table out of bounds");
+		table = keel_snapshot_prev(s, v);
+		for (j = 0; j < v->table_size; j++) {
+			uint16_t id = table[j];
+
+			/* A previous owner may be down or draining now, but it must be of this VIP. */
+			if (id != KEEL_BACKEND_NONE &&
+			    (id >= s->n_backends || be[id].vip != i || be[id].state == KEEL_BACKEND_UNUSED))
+				return fail(why, "previous owner is not a backend of its VIP");
+		}
 	}
 	return 0;
 }

@@ -13,7 +13,7 @@
  */
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
-#define KEEL_SNAPSHOT_ABI 1
+#define KEEL_SNAPSHOT_ABI 2 /* 2: keel_vip.prev_off (second chance) */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -49,6 +49,8 @@ struct keel_vip {
 	uint16_t id;         /* stable id (< KEEL_MAX_VIPS): counters are indexed by it */
 	uint32_t table_size; /* Maglev M, prime */
 	uint32_t table_off;  /* offset of M uint16_t backend ids */
+	uint32_t prev_off;   /* 0, or offset of M uint16_t: each slot's previous owner when it changed
+			      * within keel-control's second-chance window, else KEEL_BACKEND_NONE */
 };
 
 struct keel_backend {
@@ -109,6 +111,12 @@ static inline const uint16_t *keel_snapshot_table(const struct keel_snapshot *s,
 						  const struct keel_vip *v)
 {
 	return (const uint16_t *)((const uint8_t *)s + v->table_off);
+}
+
+/* The VIP's previous-owner table (second chance), or NULL when it has none. */
+static inline const uint16_t *keel_snapshot_prev(const struct keel_snapshot *s, const struct keel_vip *v)
+{
+	return v->prev_off ? (const uint16_t *)((const uint8_t *)s + v->prev_off) : NULL;
 }
 
 static inline const uint16_t *keel_snapshot_vip_hash(const struct keel_snapshot *s)

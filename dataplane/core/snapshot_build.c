@@ -35,7 +35,7 @@ static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
 		for (j = 0; j < v->n_backends; j++)
 			if (v->backends[j].id >= l->n_backends)
 				l->n_backends = v->backends[j].id + 1u;
-		tables += ALIGN8((size_t)table_size_of(v) * 2);
+		tables += ALIGN8((size_t)table_size_of(v) * 2) * (v->prev_owner ? 2 : 1);
 	}
 	/* Each VIP contributes at most two keys: its own and its address key. */
 	keys = spec->n_vips * 2;
@@ -261,6 +261,11 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			}
 		}
 		table_off += ALIGN8((size_t)v->table_size * 2);
+		if (vs->prev_owner) {
+			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
+			v->prev_off = (uint32_t)table_off;
+			table_off += ALIGN8((size_t)v->table_size * 2);
+		}
 	}
 	s->checksum = keel_snapshot_checksum(s);
 	rc = 0;

@@ -27,6 +27,11 @@ struct keel_vip_spec {
 	uint32_t table_size; /* 0 means KEEL_MAGLEV_DEFAULT_SIZE */
 	uint32_t n_backends;
 	const struct keel_backend_spec *backends;
+	/*
+	 * NULL, or table_size entries: per Maglev slot the backend id that owned
+	 * it before a recent change (second chance), KEEL_BACKEND_NONE where none.
+	 */
+	const uint16_t *prev_owner;
 };
 
 struct keel_snapshot_spec {

@@ -1,7 +1,10 @@
 /* BPF_PROG_TEST_RUN fixtures for steer.bpf.c and decap.bpf.c: input frame, expected verdict, counter and output bytes; decap round trips every encapsulation the packet core makes. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +36,7 @@
 #define SKIP 77
 
 static int failures, cases;
+static uint32_t run_ifindex; /* nonzero: the test run's ingress interface (second chance) */
 
 /* Addresses: clients in 192.0.2.0/24 and 2001:db8::/48, VIPs in 198.51.100.0/24 and 2001:db8:1::/48, this backend 203.0.113.5 / 2001:db8:b::5. */
 #define CLIENT4 "192.0.2.1"
@@ -113,11 +117,14 @@ static void run_case(const char *name, int prog_fd, int cnt_fd, uint32_t n_count
 	bool ok = true;
 	uint32_t i;
 	int err;
+	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = run_ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = in->b,
 		.data_size_in = in->len,
 		.data_out = out,
 		.data_size_out = sizeof(out),
+		.ctx_in = run_ifindex ? &ctx : NULL,
+		.ctx_size_in = run_ifindex ? sizeof(ctx) : 0,
 		.repeat = 1);
 
 	for (i = 0; i < n_counters && i < 32; i++)
@@ -757,6 +764,237 @@ static void test_steer(void)
 	steer_bpf__destroy(e.skel);
 }
 
+/* --- second chance (docs/second-chance.md) --- */
+
+#define SC_IFACE "kt11sc0"
+#define REMOTE4_NO_NEIGH "203.0.113.78"
+#define SC_OWN_MAC "02:cc:00:00:00:05"
+#define SC_PEER_MAC "02:cc:00:00:00:77"
+
+static const uint8_t sc_own_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x05 };
+static const uint8_t sc_peer_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x77 };
+
+/*
+ * Insert Keel's GUE private data (previous owner prev, flags pflags) into a
+ * GUE-over-IPv4 frame made by encap(): Hlen, the flag, UDP and IP lengths,
+ * IP checksum.
+ */
+static void gue_add_prev(struct pkt *f, int family, const char *prev, uint8_t pflags)
+{
+	const uint32_t l3 = 14, gue = l3 + 20 + 8;
+	uint32_t words = family == 6 ? KEEL_GUE_PRIV_PREV6_WORDS : KEEL_GUE_PRIV_PREV4_WORDS;
+	uint32_t add = words * 4;
+	uint8_t a[16], *p;
+
+	memmove(f->b + gue + 4 + add, f->b + gue + 4, f->len - gue - 4);
+	f->len += add;
+	f->b[gue] = (uint8_t)((f->b[gue] & 0xe0) | words);
+	wr16(f->b + gue + 2, KEEL_GUE_FLAG_PRIV);
+	p = f->b + gue + 4;
+	memset(p, 0, add);
+	p[0] = family == 6 ? KEEL_GUE_PRIV_PREV6 : KEEL_GUE_PRIV_PREV4;
+	p[1] = pflags;
+	pktgen_addr(family, prev, a);
+	memcpy(p + 4, a, family == 6 ? 16 : 4);
+	wr16(f->b + l3 + 2, (uint16_t)(rd16(f->b + l3 + 2) + add));
+	ip4_fix_csum(f->b + l3);
+	wr16(f->b + l3 + 20 + 4, (uint16_t)(rd16(f->b + l3 + 20 + 4) + add));
+}
+
+static void put4(uint8_t *p, const char *text)
+{
+	uint8_t a[16];
+
+	pktgen_addr(4, text, a);
+	memcpy(p, a, 4);
+}
+
+/* A namespace with a veth towards the peer (neighbour entry, forwarding on: bpf_fib_lookup wants it). */
+static int sc_netns(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	return system("ip link set lo up && ip addr add " VIP4 "/32 dev lo && ip addr add " CLIENT4 "/32 dev lo && "
+		      "ip link add " SC_IFACE " address " SC_OWN_MAC " type veth peer name kt11sc1 && "
+		      "ip link set kt11sc1 up && "
+		      "ip link set " SC_IFACE " up && ip addr add " LOCAL4 "/24 dev " SC_IFACE " && "
+		      "ip neigh replace " REMOTE4 " lladdr " SC_PEER_MAC " dev " SC_IFACE " nud permanent && "
+		      "sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf." SC_IFACE ".forwarding=1") ? -1 : 0;
+}
+
+/* An established TCP connection from CLIENT4 to VIP4 (both on lo); *cport and *sport its ports (host order). */
+static int sc_connection(uint16_t *cport, uint16_t *sport, int fds[3])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, c = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+
+	inet_pton(AF_INET, VIP4, &a.sin_addr);
+	inet_pton(AF_INET, CLIENT4, &c.sin_addr);
+
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[0] < 0 || bind(fds[0], (struct sockaddr *)&a, sizeof(a)) || listen(fds[0], 4) ||
+	    getsockname(fds[0], (struct sockaddr *)&a, &l))
+		return -1;
+	*sport = ntohs(a.sin_port);
+	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[1] < 0 || bind(fds[1], (struct sockaddr *)&c, sizeof(c)) || connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	fds[2] = accept(fds[0], NULL, NULL);
+	l = sizeof(a);
+	if (fds[2] < 0 || getsockname(fds[1], (struct sockaddr *)&a, &l))
+		return -1;
+	*cport = ntohs(a.sin_port);
+	return 0;
+}
+
+static void test_second_chance(void)
+{
+	struct pktgen g = client(4, 6, 80), gl;
+	struct pkt in, want, tx;
+	struct decap_env e;
+	uint16_t cport = 0, sport = 0;
+	int peers, fds[3] = { -1, -1, -1 };
+	uint32_t ifindex;
+
+	if (sc_netns()) {
+		printf("# SKIP second chance: no network namespace with a veth pair here\n");
+		return;
+	}
+	ifindex = if_nametoindex(SC_IFACE);
+	if (decap_open(&e, KEEL_BPF_GUE_DEFAULT_PORT)) {
+		report(false, "second chance: decap.bpf.o did not load");
+		return;
+	}
+	peers = bpf_map__fd(e.skel->maps.keel_decap_peers);
+	if (addr_put(peers, 4, REMOTE4) || addr_put(peers, 4, REMOTE4_NO_NEIGH) || sc_connection(&cport, &sport, fds)) {
+		report(false, "second chance: set-up failed: %s", strerror(errno));
+		goto out;
+	}
+
+	/* No previous owner carried: plain decapsulation, whatever the sockets. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	decap_run(&e, "second chance: no previous owner, plain GUE", &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+
+	/* A SYN opens a connection here: never handed on. */
+	g.tcp_flags = 0x02;
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	decap_run(&e, "second chance: SYN decapsulated here", &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+	g.tcp_flags = 0;
+
+	/* Not TCP: nothing to look up. */
+	{
+		struct pktgen gu = client(4, 17, 53);
+
+		encap(&in, &want, &gu, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+		gue_add_prev(&in, 4, REMOTE4, 0);
+		decap_run(&e, "second chance: UDP decapsulated here", &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+	}
+
+	/* A local socket: the connection is ours. */
+	gl = g;
+	gl.sport = cport;
+	gl.dport = sport;
+	encap(&in, &want, &gl, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	decap_run(&e, "second chance: established socket found, decapsulated here", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOCAL, &want);
+
+	/* Only the listener, and the ACK is no SYN cookie: not ours, handed on (the peer is known). */
+	gl.sport = (uint16_t)(cport ^ 0x4000);
+	encap(&in, &want, &gl, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, "203.0.113.66", 0);
+	decap_run(&e, "second chance: listener only, not a cookie, previous owner not a peer", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_PEER, &want);
+
+	/* No socket, previous owner forged (not in the peers map): decapsulated, the kernel answers. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, "203.0.113.66", 0);
+	decap_run(&e, "second chance: forged previous owner not a peer", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_PEER, &want);
+
+	/* No socket, already handed on once: never again. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, KEEL_GUE_PRIV_REDIRECTED);
+	decap_run(&e, "second chance: already redirected once, not again", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOOP, &want);
+
+	/* No socket, a peer, but arriving on loopback (no route to the peer by that port): kept. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	decap_run(&e, "second chance: no route to the peer by the ingress port", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_ROUTE, &want);
+
+	/* No socket, a peer, routed by the ingress port: re-encapsulated to it and sent back out. */
+	tx = in;
+	memcpy(tx.b, sc_peer_mac, 6);
+	memcpy(tx.b + 6, sc_own_mac, 6);
+	put4(tx.b + 14 + 16, REMOTE4);                /* outer destination: the previous owner */
+	tx.b[14 + 8]--;                               /* TTL */
+	ip4_fix_csum(tx.b + 14);
+	tx.b[14 + 20 + 6] = tx.b[14 + 20 + 7] = 0;    /* UDP checksum */
+	tx.b[14 + 20 + 8 + 4 + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+	run_ifindex = ifindex;
+	decap_run(&e, "second chance: no socket, peer: re-encapsulated to the previous owner (XDP_TX)", &in,
+		  XDP_TX, KEEL_DECAP_TX_SECOND_CHANCE, &tx);
+	/* What it sent, arriving at the peer without a socket either: not handed on a second time. */
+	put4(tx.b + 14 + 16, LOCAL4);
+	ip4_fix_csum(tx.b + 14);
+	memcpy(want.b, tx.b, 12); /* decapsulation keeps the frame's MACs */
+	decap_run(&e, "second chance: the handed-on packet is never handed on again", &tx, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOOP, &want);
+
+	/* A peer the kernel has no neighbour entry for: rewritten, and left to the kernel to forward. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4_NO_NEIGH, 0);
+	tx = in;
+	put4(tx.b + 14 + 16, REMOTE4_NO_NEIGH);
+	tx.b[14 + 8]--;
+	ip4_fix_csum(tx.b + 14);
+	tx.b[14 + 20 + 6] = tx.b[14 + 20 + 7] = 0;
+	tx.b[14 + 20 + 8 + 4 + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+	decap_run(&e, "second chance: peer without a neighbour entry: rewritten, passed to the kernel to forward",
+		  &in, XDP_PASS, KEEL_DECAP_FWD_SECOND_CHANCE, &tx);
+	run_ifindex = 0;
+
+	/* Malformed private data: dropped as a bad GUE header. */
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	in.b[14 + 20 + 8 + 4] = 9; /* unknown type */
+	ip4_fix_csum(in.b + 14);
+	decap_run(&e, "second chance: unknown private data type", &in, XDP_DROP, KEEL_DECAP_DROP_GUE_HEADER, NULL);
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	in.b[14 + 20 + 8 + 4 + 1] = 0x80; /* unknown private flag */
+	decap_run(&e, "second chance: unknown private flag", &in, XDP_DROP, KEEL_DECAP_DROP_GUE_HEADER, NULL);
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	in.b[14 + 20 + 8 + 3] = 0x02; /* another GUE flag */
+	decap_run(&e, "second chance: other GUE flags", &in, XDP_DROP, KEEL_DECAP_DROP_GUE_HEADER, NULL);
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	in.b[14 + 20 + 8] = (uint8_t)((in.b[14 + 20 + 8] & 0xe0) | KEEL_GUE_PRIV_PREV6_WORDS); /* Hlen of the v6 form, type v4 */
+	decap_run(&e, "second chance: Hlen does not match the type", &in, XDP_DROP, KEEL_DECAP_DROP_GUE_HEADER,
+		  NULL);
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	in.b[14 + 20 + 8] |= 3; /* Hlen 3 without the private-data flag */
+	decap_run(&e, "second chance: optional fields without the flag", &in, XDP_DROP,
+		  KEEL_DECAP_DROP_GUE_HEADER, NULL);
+	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	in.len = 14 + 20 + 8 + 4 + 6; /* cut inside the private data */
+	wr16(in.b + 14 + 2, (uint16_t)(in.len - 14));
+	ip4_fix_csum(in.b + 14);
+	wr16(in.b + 14 + 20 + 4, (uint16_t)(in.len - 14 - 20));
+	decap_run(&e, "second chance: private data truncated", &in, XDP_DROP, KEEL_DECAP_DROP_OUTER_TRUNCATED,
+		  NULL);
+out:
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	decap_bpf__destroy(e.skel);
+}
+
 int main(void)
 {
 	struct decap_env e;
@@ -783,6 +1021,7 @@ int main(void)
 	decap_bpf__destroy(e.skel);
 	test_decap_gue_port();
 	test_steer();
+	test_second_chance(); /* last: it moves this process into a network namespace of its own */
 
 	printf("1..%d\n", cases);
 	if (failures)

@@ -40,8 +40,10 @@ struct args {
 	const char *cmd;
 	const char *iface;
 	const char *vips[MAX_ADDRS], *del_vips[MAX_ADDRS], *locals[MAX_ADDRS];
-	int n_vips, n_del_vips, n_locals;
+	const char *peers[MAX_ADDRS], *del_peers[MAX_ADDRS]; /* second chance: backends we may hand on to */
+	int n_vips, n_del_vips, n_locals, n_peers, n_del_peers;
 	long gue_port; /* -1: keep the loaded one, or the default */
+	int handoff;   /* -1: keep the loaded one (default xdp); 0 xdp; 1 kernel */
 	enum attach_mode mode;
 	bool json, verbose;
 };
@@ -52,6 +54,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s attach IFACE [--vip ADDR]... [--local ADDR]... [--del-vip ADDR]...\n"
+		"                         [--peer ADDR]... [--del-peer ADDR]... [--handoff xdp|kernel]\n"
 		"                         [--gue-port N] [--mode native|generic] [--json] [-v]\n"
 		"       %s detach IFACE\n"
 		"       %s status IFACE [--json]\n"
@@ -61,7 +64,11 @@ static void usage(FILE *f)
 		"        " KEEL_DECAP_PIN_FMT "/. --vip adds a VIP address served here\n"
 		"        (bound on lo), --local an outer destination address of this host (default:\n"
 		"        IFACE's own addresses when none is known yet). --gue-port: GUE UDP port\n"
-		"        (default %d).\n"
+		"        (default %d). --peer: another backend of the same VIPs that a connection\n"
+		"        this host has no socket for may be handed on to (second chance; only\n"
+		"        peers ever receive one, whatever a packet claims). --handoff: send those with\n"
+		"        XDP_TX (default) or let the kernel forward them (NICs or veths where XDP_TX\n"
+		"        does not reach the peer).\n"
 		"detach  remove the program from IFACE and its pinned maps.\n"
 		"status  attachment, addresses and per-verdict counters (exit 1 when not attached).\n"
 		"Exit status: 0 ok, 1 failure, 64 usage.\n",
@@ -121,7 +128,7 @@ static const char *addr_text(const struct keel_bpf_addr_key *k, char *buf, size_
 /* Sizes from the name limits: the directory holds IF_NAMESIZE, the files its name plus 16. */
 struct pins {
 	char dir[64];
-	char prog[96], rodata[96], local[96], vips[96], cnt[96];
+	char prog[96], rodata[96], local[96], vips[96], cnt[96], peers[96];
 };
 
 static void pins_init(struct pins *p, const char *iface)
@@ -132,6 +139,7 @@ static void pins_init(struct pins *p, const char *iface)
 	snprintf(p->local, sizeof(p->local), "%s/" KEEL_DECAP_MAP_LOCAL, p->dir);
 	snprintf(p->vips, sizeof(p->vips), "%s/" KEEL_DECAP_MAP_VIPS, p->dir);
 	snprintf(p->cnt, sizeof(p->cnt), "%s/" KEEL_DECAP_MAP_COUNTERS, p->dir);
+	snprintf(p->peers, sizeof(p->peers), "%s/" KEEL_DECAP_MAP_PEERS, p->dir);
 }
 
 /* The BPF file system where pins live; mounted if the host has not (as systemd would). */
@@ -206,6 +214,7 @@ static void pins_remove(const struct pins *p)
 	unlink(p->local);
 	unlink(p->vips);
 	unlink(p->cnt);
+	unlink(p->peers);
 	rmdir(p->dir);
 }
 
@@ -222,15 +231,41 @@ static long pinned_gue_port(const struct pins *p)
 		return -1;
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size <= sizeof(buf) &&
-	    info.value_size >= sizeof(struct decap_bpf__rodata) &&
+	    info.value_size >= offsetof(struct decap_bpf__rodata, gue_port) + sizeof(__u16) &&
 	    bpf_map_lookup_elem(fd, &key, buf) == 0) {
 		struct decap_bpf__rodata ro;
 
-		memcpy(&ro, buf, sizeof(ro));
+		/* The map's value is the section's size, which may be shorter than the padded struct. */
+		memset(&ro, 0, sizeof(ro));
+		memcpy(&ro, buf, info.value_size < sizeof(ro) ? info.value_size : sizeof(ro));
 		port = ro.gue_port;
 	}
 	close(fd);
 	return port;
+}
+
+/* The loaded program's handoff knob, or -1. */
+static int pinned_handoff(const struct pins *p)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info), key = 0;
+	unsigned char buf[256];
+	int v = -1, fd = bpf_obj_get(p->rodata);
+
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.value_size <= sizeof(buf) &&
+	    info.value_size >= offsetof(struct decap_bpf__rodata, handoff_kernel) + 1 &&
+	    bpf_map_lookup_elem(fd, &key, buf) == 0) {
+		struct decap_bpf__rodata ro;
+
+		memset(&ro, 0, sizeof(ro));
+		memcpy(&ro, buf, info.value_size < sizeof(ro) ? info.value_size : sizeof(ro));
+		v = ro.handoff_kernel;
+	}
+	close(fd);
+	return v;
 }
 
 /* --- maps --- */
@@ -369,10 +404,16 @@ static int cmd_attach(const struct args *a, int ifindex)
 		goto out_close_old;
 	}
 	skel->rodata->gue_port = (__u16)port;
+	{
+		int h = a->handoff >= 0 ? a->handoff : pinned_handoff(&p);
+
+		skel->rodata->handoff_kernel = h > 0;
+	}
 	/* Existing pins are reused: VIPs, addresses and counters survive a reload. */
 	if (bpf_map__set_pin_path(skel->maps.keel_decap_local, p.local) ||
 	    bpf_map__set_pin_path(skel->maps.keel_decap_vips, p.vips) ||
-	    bpf_map__set_pin_path(skel->maps.keel_decap_cnt, p.cnt)) {
+	    bpf_map__set_pin_path(skel->maps.keel_decap_cnt, p.cnt) ||
+	    bpf_map__set_pin_path(skel->maps.keel_decap_peers, p.peers)) {
 		fail("setting pin paths: %s", strerror(errno));
 		goto out_destroy;
 	}
@@ -396,7 +437,9 @@ static int cmd_attach(const struct args *a, int ifindex)
 
 	if (map_put_addrs(bpf_map__fd(skel->maps.keel_decap_local), a->locals, a->n_locals, "--local") ||
 	    map_put_addrs(bpf_map__fd(skel->maps.keel_decap_vips), a->vips, a->n_vips, "--vip") ||
-	    map_del_addrs(bpf_map__fd(skel->maps.keel_decap_vips), a->del_vips, a->n_del_vips))
+	    map_del_addrs(bpf_map__fd(skel->maps.keel_decap_vips), a->del_vips, a->n_del_vips) ||
+	    map_put_addrs(bpf_map__fd(skel->maps.keel_decap_peers), a->peers, a->n_peers, "--peer") ||
+	    map_del_addrs(bpf_map__fd(skel->maps.keel_decap_peers), a->del_peers, a->n_del_peers))
 		goto out_destroy;
 	n_local = map_count(bpf_map__fd(skel->maps.keel_decap_local));
 	if (n_local == 0) {
@@ -486,7 +529,7 @@ static int cmd_status(const struct args *a, int ifindex)
 	struct pins p;
 	int ncpu = libbpf_num_possible_cpus();
 	struct keel_bpf_counter *v;
-	int local, vips, cnt, i, c;
+	int local, vips, cnt, peers, i, c;
 	bool attached;
 	__u32 ours;
 
@@ -506,12 +549,16 @@ static int cmd_status(const struct args *a, int ifindex)
 	local = bpf_obj_get(p.local);
 	vips = bpf_obj_get(p.vips);
 	cnt = bpf_obj_get(p.cnt);
+	peers = bpf_obj_get(p.peers);
 	if (a->json) {
 		printf("{\"iface\":\"%s\",\"attached\":true,\"mode\":\"%s\",\"prog_id\":%u,\"gue_port\":%ld,\"local\":[",
 		       a->iface, mode_name(cur.mode), cur.prog_id, pinned_gue_port(&p));
 		print_addrs(local, true);
 		printf("],\"vips\":[");
 		print_addrs(vips, true);
+		printf("],\"peers\":[");
+		if (peers >= 0)
+			print_addrs(peers, true);
 		printf("],\"counters\":{");
 	} else {
 		printf("%s: attached (%s), program id %u, GUE port %ld\n  local:", a->iface,
@@ -519,6 +566,9 @@ static int cmd_status(const struct args *a, int ifindex)
 		print_addrs(local, false);
 		printf("\n  vips: ");
 		print_addrs(vips, false);
+		printf("\n  peers:");
+		if (peers >= 0)
+			print_addrs(peers, false);
 		printf("\n  %-22s %14s %16s\n", "verdict", "packets", "bytes");
 	}
 	v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
@@ -546,6 +596,8 @@ static int cmd_status(const struct args *a, int ifindex)
 		close(vips);
 	if (cnt >= 0)
 		close(cnt);
+	if (peers >= 0)
+		close(peers);
 	return 0;
 }
 
@@ -557,6 +609,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "vip", required_argument, NULL, 'V' },
 		{ "local", required_argument, NULL, 'L' },
 		{ "del-vip", required_argument, NULL, 'D' },
+		{ "peer", required_argument, NULL, 'P' },
+		{ "handoff", required_argument, NULL, 'H' },
+		{ "del-peer", required_argument, NULL, 'X' },
 		{ "gue-port", required_argument, NULL, 'g' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
@@ -569,13 +624,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->gue_port = -1;
+	a->handoff = -1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'V':
 		case 'L':
-		case 'D': {
-			const char **list = c == 'V' ? a->vips : c == 'L' ? a->locals : a->del_vips;
-			int *n = c == 'V' ? &a->n_vips : c == 'L' ? &a->n_locals : &a->n_del_vips;
+		case 'D':
+		case 'P':
+		case 'X': {
+			const char **list = c == 'V' ? a->vips : c == 'L' ? a->locals : c == 'D' ? a->del_vips :
+					    c == 'P' ? a->peers : a->del_peers;
+			int *n = c == 'V' ? &a->n_vips : c == 'L' ? &a->n_locals : c == 'D' ? &a->n_del_vips :
+				 c == 'P' ? &a->n_peers : &a->n_del_peers;
 
 			if (*n >= MAX_ADDRS) {
 				fail("at most %d addresses per option", MAX_ADDRS);
@@ -602,6 +662,14 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'H':
+			if (strcmp(optarg, "xdp") == 0 || strcmp(optarg, "kernel") == 0) {
+				a->handoff = optarg[0] == 'k';
+			} else {
+				fail("--handoff: xdp or kernel, not %s", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'j':
 			a->json = true;
 			break;
@@ -623,8 +691,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->cmd = argv[optind];
 	a->iface = argv[optind + 1];
 	if (strcmp(a->cmd, "attach") != 0 &&
-	    (a->n_vips || a->n_locals || a->n_del_vips || a->gue_port >= 0 || a->mode)) {
-		fail("%s takes no --vip, --local, --del-vip, --gue-port or --mode", a->cmd);
+	    (a->n_vips || a->n_locals || a->n_del_vips || a->n_peers || a->n_del_peers || a->gue_port >= 0 || a->handoff >= 0 ||
+	     a->mode)) {
+		fail("%s takes no --vip, --local, --del-vip, --peer, --del-peer, --gue-port or --mode", a->cmd);
 		return EXIT_USAGE;
 	}
 	if (strlen(a->iface) >= IF_NAMESIZE || strchr(a->iface, '/')) {
