@@ -38,7 +38,9 @@ void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
 		m[nb++] = p;
 	}
 
+	KEEL_STAGE_MARK(KEEL_STAGE_PARSE);
 	keel_pipeline_burst(w, bufs, verdicts, nb);
+	KEEL_STAGE_MARK(KEEL_STAGE_TX);
 
 	for (i = 0; i < nb; i++) {
 		struct rte_mbuf *p = m[i];
