@@ -16,6 +16,8 @@
 #include "api_auth.h"
 #include "api_request.h"
 #include "api_routes.h"
+#include "api_status.h"
+#include "log.h"
 
 /* Bounds of the API (issue 4 item 7): connections, time, memory per connection. */
 #define API_CONNECTIONS_MAX 64u
@@ -47,26 +49,19 @@ struct api_conn {
 	char path[API_LOG_PATH_MAX];
 };
 
-static void api_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void api_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("keel-control: api: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	char msg[256];
+	size_t n;
+
 	(void)cls;
-	fputs("keel-control: api: libmicrohttpd: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_event(LOG_WARN, "api_http_error", "reason=%s", msg);
 }
 
 /* Keep %-escapes: api_request decodes each path segment after cutting at '/'. */
@@ -206,8 +201,7 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	}
 	err = api_request_route(method, url, &rc->rq.t, &allow, why, sizeof(why));
 	if (err) {
-		*ret = send_error(conn, rc, err == -ENOENT ? 404 : err == -EOPNOTSUPP ? 405 : 400,
-				  allow, clen != 0, "%s", why);
+		*ret = send_error(conn, rc, api_status_of_request(-err), allow, clen != 0, "%s", why);
 		return true;
 	}
 	if (api_request_mutates(rc->rq.t.route) && rc->role != API_ROLE_ADMIN) {
@@ -300,9 +294,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	/* An audit line for every change asked for and every refusal of access. */
 	if (rc->status == 403 || (api_request_mutates(rc->rq.t.route) && rc->status))
-		api_log("uid %u pid %d: %s %s -> %u%s", (unsigned int)rc->peer.uid,
-			(int)rc->peer.pid, rc->method, rc->path, rc->status,
-			toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not delivered)");
+		log_event(rc->status == 403 ? LOG_WARN : LOG_INFO, "api_request",
+			  "uid=%u pid=%d method=%s path=%s status=%u delivered=%s",
+			  (unsigned int)rc->peer.uid, (int)rc->peer.pid, rc->method, rc->path, rc->status,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "yes" : "no");
 	api_request_body_free(&rc->body);
 	free(rc);
 	*con_cls = NULL;
@@ -347,7 +342,7 @@ static void make_parent(const char *path)
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) && errno != EEXIST)
-			api_log("mkdir %s: %s", dir, strerror(errno));
+			log_event(LOG_WARN, "api_mkdir_failed", "dir=%s reason=%s", dir, strerror(errno));
 	}
 }
 
@@ -409,7 +404,7 @@ struct api *api_start(struct keel_control *c, const char *socket_path, const cha
 	snprintf(a->path, sizeof(a->path), "%s", socket_path ? socket_path : "");
 	api_auth_init(&a->auth, group, admin_group, warn, sizeof(warn));
 	if (warn[0])
-		api_log("%s", warn);
+		log_event(LOG_WARN, "api_group_missing", "reason=%s", warn);
 	fd = listen_unix(a, why, whylen);
 	if (fd < 0) {
 		err = -fd;
@@ -438,7 +433,7 @@ struct api *api_start(struct keel_control *c, const char *socket_path, const cha
 		snprintf(why, whylen, "libmicrohttpd would not serve %s", a->path);
 		goto out_close;
 	}
-	api_log("listening on %s", a->path);
+	log_event(LOG_INFO, "api_listening", "socket=%s", a->path);
 	return a;
 
 out_close:

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api_routes.h"
+#include "api_status.h"
 #include "config.h"
 #include "control.h"
 
@@ -21,38 +22,10 @@ void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt
 	rp->body = json_pack("{s:s}", "error", why);
 }
 
-/*
- * The status of a refused control call. The control layer reports with
- * errno values (control.h); those that mean "the dataplane is not there"
- * are 503 so that a client can tell "retry later" from "never".
- */
-static unsigned int status_of(int err)
-{
-	switch (err) {
-	case ENOENT:
-		return 404;
-	case EINVAL:
-		return 422; /* the change was refused by the validator */
-	case EPERM:
-	case EEXIST:
-		return 409; /* needs force, or conflicts with what is there */
-	case EFBIG:
-		return 413;
-	case ENOTCONN:
-	case ECONNREFUSED:
-	case ESRCH:
-	case EHOSTDOWN:
-	case EAGAIN:
-	case ETIMEDOUT:
-		return 503;
-	default:
-		return 500;
-	}
-}
-
 static void refused(struct api_reply *rp, int err, const char *why, json_t *report)
 {
-	api_routes_error(rp, status_of(err), "%s", why && *why ? why : strerror(err));
+	/* Every errno of the control layer through the one table (api_status.c). */
+	api_routes_error(rp, api_status_of(err), "%s", why && *why ? why : api_status_message(err));
 	if (report && rp->body)
 		json_object_set(rp->body, "report", report);
 	json_decref(report);
@@ -68,11 +41,11 @@ static void view(struct api_reply *rp, json_t *j, const char *what)
 		rp->body = j;
 		return;
 	}
+	err = err ? err : ENOMEM;
 	if (err == ENOENT)
-		api_routes_error(rp, 404, "no VIP named \"%s\"", what ? what : "");
+		api_routes_error(rp, api_status_of(err), "no VIP named \"%s\"", what ? what : "");
 	else
-		api_routes_error(rp, status_of(err ? err : ENOMEM), "%s",
-				 strerror(err ? err : ENOMEM));
+		api_routes_error(rp, api_status_of(err), "%s", api_status_message(err));
 }
 
 static unsigned int apply_flags(const struct api_query *q)
@@ -105,12 +78,9 @@ static int body_config(const struct api_request *rq, struct keel_config **cfg,
 		api_routes_error(rp, 415, "Content-Type must be application/json or application/yaml");
 		return -EINVAL;
 	}
-	if (rc == -EINVAL)
-		api_routes_error(rp, 422, "%s", err.msg);
-	else if (rc == -EFBIG)
-		api_routes_error(rp, 413, "%s", err.msg);
-	else if (rc)
-		api_routes_error(rp, 500, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	if (rc)
+		api_routes_error(rp, api_status_of(-rc), "%s",
+				 err.msg[0] ? err.msg : api_status_message(-rc));
 	return rc;
 }
 
@@ -137,7 +107,8 @@ static void config_check(struct keel_control *c, const struct api_request *rq,
 	} else {
 		diff = control_diff_json(c, cfg);
 		if (!diff)
-			api_routes_error(rp, 500, "%s", strerror(errno ? errno : ENOMEM));
+			api_routes_error(rp, api_status_of(errno ? errno : ENOMEM), "%s",
+					 api_status_message(errno ? errno : ENOMEM));
 		else if (!json_object_get(diff, "warnings"))
 			json_object_set_new(diff, "warnings", warnings_json(cfg));
 		if (diff)
@@ -276,9 +247,7 @@ static void lookup(struct keel_control *c, const struct api_request *rq, struct 
 		rp->body = j;
 		return;
 	}
-	/* EINVAL here is a bad question (e.g. family mismatch), not a refused change. */
-	api_routes_error(rp, errno == EINVAL ? 400 : status_of(errno ? errno : ENOMEM), "%s",
-			 why[0] ? why : strerror(errno ? errno : ENOMEM));
+	refused(rp, errno ? errno : ENOMEM, why, NULL);
 }
 
 void api_routes_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)

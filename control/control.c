@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "config_field.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
 #include "ids.h"
+#include "log.h"
 #include "maglev.h"
 #include "neighbours.h"
 #include "pipeline.h"
@@ -58,7 +60,7 @@ void control_health_target(const struct config_vip *v, const struct config_backe
 	t->fall = v->health.fall;
 }
 
-/* spec_health_fn over the live checker (the control's mutex is held). */
+/* spec_health_fn over the live checker (edit_mu or mu is held: the configuration is stable). */
 static int healthy(void *arg, const struct config_vip *v, const struct config_backend *b)
 {
 	struct keel_control *c = arg;
@@ -100,17 +102,27 @@ static void health_sync(struct keel_control *c)
 
 /* --- the dataplane -------------------------------------------------------------- */
 
+/* Readers hold mu while they use c->seam: it is replaced or closed under both locks only. */
 static void seam_drop(struct keel_control *c)
 {
-	if (c->seam)
-		keel_seam_close(c->seam);
+	struct keel_seam *old;
+
+	pthread_mutex_lock(&c->mu);
+	old = c->seam;
 	c->seam = NULL;
 	c->dp_alive = false;
+	pthread_mutex_unlock(&c->mu);
+	keel_seam_close(old);
 }
 
-/* Map the dataplane's region; a new epoch means a (re)started dataplane: publish everything to it. */
+/*
+ * Map the dataplane's region; a new epoch means a (re)started dataplane:
+ * publish everything to it. edit_mu is held.
+ */
 static void seam_attach(struct keel_control *c)
 {
+	const char *why = "";
+	struct keel_seam *s;
 	char path[256];
 	struct stat st;
 
@@ -122,23 +134,34 @@ static void seam_attach(struct keel_control *c)
 		else
 			return;
 	}
-	c->seam = keel_seam_open(c->cfg->instance);
-	if (!c->seam)
-		return;
-	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
-		c->seam_ino = st.st_ino;
-	if (!keel_seam_alive(c->seam)) {
-		seam_drop(c);
+	s = keel_seam_open(c->cfg->instance, &why);
+	if (!s) {
+		/* A region of another build is an operator's problem: say so, once per reason. */
+		if (errno == EPROTO && why != c->attach_error)
+			log_event(LOG_ERROR, "dataplane_refused", "instance=%s reason=%s", c->cfg->instance,
+				  why);
+		c->attach_error = why;
 		return;
 	}
+	c->attach_error = NULL;
+	if (!keel_seam_alive(s)) {
+		keel_seam_close(s);
+		return;
+	}
+	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
+		c->seam_ino = st.st_ino;
+	pthread_mutex_lock(&c->mu);
+	c->seam = s;
 	c->dp_alive = true;
-	if (keel_seam_region(c->seam)->epoch != c->seam_epoch) {
-		c->seam_epoch = keel_seam_region(c->seam)->epoch;
+	if (keel_seam_region(s)->epoch != c->seam_epoch)
+		memset(c->stalled, 0, sizeof(c->stalled));
+	pthread_mutex_unlock(&c->mu);
+	if (keel_seam_region(s)->epoch != c->seam_epoch) {
+		c->seam_epoch = keel_seam_region(s)->epoch;
 		c->need_publish = true;
 		memset(c->hb_moved_ms, 0, sizeof(c->hb_moved_ms));
-		memset(c->stalled, 0, sizeof(c->stalled));
-		c->log(c, "dataplane %s attached (epoch %016llx, pid %u)", c->cfg->instance,
-		       (unsigned long long)c->seam_epoch, keel_seam_region(c->seam)->pid);
+		log_event(LOG_INFO, "dataplane_attached", "instance=%s epoch=%016llx pid=%u",
+			  c->cfg->instance, (unsigned long long)c->seam_epoch, keel_seam_region(s)->pid);
 	}
 }
 
@@ -165,7 +188,11 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 
 	if (cfg->has_gateway_mac) {
 		memcpy(mac, cfg->gateway_mac, 6);
-		c->gw_ok = true;
+		if (!c->gw_ok) {
+			pthread_mutex_lock(&c->mu);
+			c->gw_ok = true;
+			pthread_mutex_unlock(&c->mu);
+		}
 		return;
 	}
 	if (cfg->has_gateway && (now - c->gw_checked_ms >= 1000 || !c->gw_ok)) {
@@ -175,8 +202,10 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 		if (neighbours_resolve(cfg->gateway_family, cfg->gateway, m) == 0) {
 			if (!c->gw_ok || memcmp(m, c->gw_mac, 6))
 				c->need_publish = c->need_bump = true; /* the next hop moved: republish */
+			pthread_mutex_lock(&c->mu);
 			memcpy(c->gw_mac, m, 6);
 			c->gw_ok = true;
+			pthread_mutex_unlock(&c->mu);
 		}
 	}
 	memcpy(mac, c->gw_mac, 6);
@@ -185,6 +214,9 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 /*
  * Publish the running state as generation gen (bump: one past the current).
  * A dataplane that already runs the current generation needs nothing.
+ * edit_mu is held, mu is not: the wait for the workers (up to
+ * publish_timeout_ms) holds up no reader; what readers see is updated
+ * under mu at the end.
  */
 static int publish(struct keel_control *c, bool bump)
 {
@@ -193,6 +225,7 @@ static int publish(struct keel_control *c, bool bump)
 	uint64_t gen, lo, hi;
 	const char *why = "";
 	char err[256];
+	bool moved;
 	int ret;
 
 	/*
@@ -220,52 +253,54 @@ static int publish(struct keel_control *c, bool bump)
 	in.generation = gen;
 	ret = spec_build(&in, &out);
 	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
 			 strerror(-ret));
+		pthread_mutex_unlock(&c->mu);
 		return ret;
 	}
 	ret = keel_seam_publish(c->seam, &out.spec, c->p.publish_timeout_ms, &why);
 	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		c->publish_failures++;
 		snprintf(c->publish_error, sizeof(c->publish_error), "generation %llu: %s",
 			 (unsigned long long)gen, why);
-		c->log(c, "publish failed: %s", c->publish_error);
+		pthread_mutex_unlock(&c->mu);
+		log_event(LOG_ERROR, "publish_failed", "generation=%llu reason=%s",
+			  (unsigned long long)gen, why);
 		c->need_publish = true;
 		spec_free(&out);
 		return ret;
 	}
-	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
-	spec_free(&out);
 	/* A shared NIC's steering program must know every VIP the workers balance. */
 	if (steering_sync(c->cfg) > 0)
-		c->log(c, "steering maps updated");
+		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
+	for (size_t i = 0; i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
+		if (out.panic[i] != c->panic[i])
+			log_event(out.panic[i] ? LOG_ERROR : LOG_INFO,
+				  out.panic[i] ? "vip_panic" : "vip_panic_over",
+				  "vip=%s threshold=%.2f", c->cfg->vips[i].name, c->cfg->panic_threshold);
+	moved = gen != c->generation;
+	pthread_mutex_lock(&c->mu);
+	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
 	c->publishes++;
 	c->publish_error[0] = 0;
+	c->last_publish_ms = control_now_ms();
+	c->generation = gen;
+	pthread_mutex_unlock(&c->mu);
+	spec_free(&out);
 	c->need_publish = false;
 	c->need_bump = false;
-	c->last_publish_ms = control_now_ms();
-	if (gen != c->generation) {
-		c->generation = gen;
+	if (moved) {
 		/* The generation is part of the state: a restart must not disturb the dataplane. */
 		if (state_save(c->state_dir, c->generation, c->cfg, c->ids, err, sizeof(err)))
-			c->log(c, "persisting generation %llu: %s", (unsigned long long)gen, err);
+			log_event(LOG_ERROR, "state_save_failed", "generation=%llu reason=%s",
+				  (unsigned long long)gen, err);
 	}
 	return 0;
 }
 
 /* --- life cycle --------------------------------------------------------------- */
-
-static void __attribute__((format(printf, 2, 3))) log_stderr(struct keel_control *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)c;
-	va_start(ap, fmt);
-	fprintf(stderr, "keel-control: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
 
 struct keel_control *control_create(const struct control_params *p, char *why, size_t whylen)
 {
@@ -278,13 +313,13 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		return NULL;
 	}
 	c->p = *p;
-	c->log = log_stderr;
 	if (!c->p.max_move_share)
 		c->p.max_move_share = 0.5;
 	if (!c->p.publish_timeout_ms)
 		c->p.publish_timeout_ms = 2000;
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", p->state_dir ? p->state_dir : "/var/lib/keel");
 	snprintf(c->config_path, sizeof(c->config_path), "%s", p->config_path ? p->config_path : "");
+	pthread_mutex_init(&c->edit_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	c->started_ms = control_wall_ms();
 
@@ -323,6 +358,7 @@ out_free:
 	config_free(c->cfg);
 	ids_free(c->ids);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
 	return NULL;
 }
@@ -337,7 +373,45 @@ void control_destroy(struct keel_control *c)
 	config_free(c->cfg);
 	ids_free(c->ids);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
+}
+
+/* One line per backend whose health changed since the last look (edit_mu is held). */
+static void health_log_changes(struct keel_control *c)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+
+		if (v->health.type == CONFIG_HEALTH_NONE)
+			continue;
+		for (j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+			int id = ids_backend(c->ids, v->name, b->addr, b->family);
+			struct health_status st;
+			struct health_target t;
+			bool down;
+
+			if (id < 0 || id >= KEEL_MAX_BACKENDS)
+				continue;
+			control_health_target(v, b, &t);
+			if (health_get(c->health, &t, &st))
+				continue;
+			down = !health_status_routable(&st);
+			if (down == (bool)c->be_logged_down[id])
+				continue;
+			c->be_logged_down[id] = down;
+			config_format_addr(b->addr, b->family, a);
+			if (down)
+				log_event(LOG_WARN, "backend_down", "vip=%s backend=%s check=%s reason=%s",
+					  v->name, a, t.type == HEALTH_HTTP ? "http" : "tcp", st.last_text);
+			else
+				log_event(LOG_INFO, "backend_up", "vip=%s backend=%s", v->name, a);
+		}
+	}
 }
 
 /* Health flapping is coalesced: at most one health-driven publish per interval. */
@@ -347,10 +421,11 @@ void control_tick(struct keel_control *c)
 {
 	uint64_t now = control_now_ms(), hg;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->edit_mu);
 	seam_attach(c);
 	if (c->seam) {
 		struct keel_region *r = keel_seam_region(c->seam);
+		bool stalled[KEEL_REGION_MAX_WORKERS];
 		uint8_t mac[6];
 		uint32_t w;
 
@@ -361,20 +436,24 @@ void control_tick(struct keel_control *c)
 		 * slot stays reserved by the publisher anyway.
 		 */
 		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++) {
+			/* relaxed: pairs with the worker's relaxed store; only whether it moves matters. */
 			uint64_t hb = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms,
 						      __ATOMIC_RELAXED);
-			bool stalled;
 
 			if (hb != c->hb_seen[w] || !c->hb_moved_ms[w]) {
 				c->hb_seen[w] = hb;
 				c->hb_moved_ms[w] = now;
 			}
-			stalled = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
-			if (stalled && !c->stalled[w])
-				c->log(c, "worker %u: heartbeat still for %llu ms", w,
-				       (unsigned long long)(now - c->hb_moved_ms[w]));
-			c->stalled[w] = stalled;
+			stalled[w] = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
+			if (stalled[w] && !c->stalled[w])
+				log_event(LOG_ERROR, "worker_stalled", "worker=%u still_ms=%llu", w,
+					  (unsigned long long)(now - c->hb_moved_ms[w]));
+			else if (!stalled[w] && c->stalled[w])
+				log_event(LOG_INFO, "worker_resumed", "worker=%u", w);
 		}
+		pthread_mutex_lock(&c->mu);
+		memcpy(c->stalled, stalled, w * sizeof(bool));
+		pthread_mutex_unlock(&c->mu);
 	}
 	/* The af_xdp PMD may load (and pin) the steering program after we started. */
 	if (now - c->steer_checked_ms >= 2000) {
@@ -382,26 +461,39 @@ void control_tick(struct keel_control *c)
 		steering_sync(c->cfg);
 	}
 	hg = health_generation(c->health);
+	if (hg != c->health_logged_gen) {
+		c->health_logged_gen = hg;
+		health_log_changes(c);
+	}
 	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
 		c->health_gen = hg;
 		c->last_health_publish_ms = now;
+		pthread_mutex_lock(&c->mu);
 		c->health_publishes++;
+		pthread_mutex_unlock(&c->mu);
 		publish(c, true);
 	} else if (c->need_publish && c->seam) {
 		publish(c, false);
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->edit_mu);
 }
 
 /* --- apply ---------------------------------------------------------------------- */
 
-static int apply_locked(struct keel_control *c, struct keel_config *next, unsigned int flags,
-			json_t **report, char *why, size_t whylen)
+/*
+ * Check, preview, persist and publish next against the running configuration.
+ * edit_mu is held (by the caller, since the copy of the configuration that
+ * next was edited from), mu is not.
+ */
+static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		      json_t **report, char *why, size_t whylen)
 {
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
 	bool emptied = false, changed = !config_equal(c->cfg, next);
 	json_t *preview = NULL, *warn;
+	struct keel_config *swap_cfg;
+	struct ids *swap_ids;
 	int ret = 0;
 	size_t i;
 
@@ -435,14 +527,17 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 			ret = -EIO;
 			goto out;
 		}
-		config_free(c->cfg);
-		ids_free(c->ids);
+		pthread_mutex_lock(&c->mu);
+		swap_cfg = c->cfg;
+		swap_ids = c->ids;
 		c->cfg = next;
 		c->ids = ids;
-		next = NULL;
-		ids = NULL;
 		c->generation++;
 		c->applies++;
+		pthread_mutex_unlock(&c->mu);
+		next = NULL;
+		ids = swap_ids;
+		config_free(swap_cfg);
 		health_sync(c);
 		/* The new generation carries every pending change (health, next hop) too. */
 		c->need_bump = false;
@@ -463,8 +558,11 @@ static int apply_locked(struct keel_control *c, struct keel_config *next, unsign
 				    "published", !c->need_publish, "publish_error",
 				    c->publish_error[0] ? c->publish_error : NULL);
 	}
-	if (ret)
+	if (ret) {
+		pthread_mutex_lock(&c->mu);
 		c->refused++;
+		pthread_mutex_unlock(&c->mu);
+	}
 out:
 	json_decref(preview);
 	ids_free(ids);
@@ -477,9 +575,24 @@ int control_apply(struct keel_control *c, struct keel_config *next, unsigned int
 {
 	int ret;
 
-	pthread_mutex_lock(&c->mu);
-	ret = apply_locked(c, next, flags, report, why, whylen);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->edit_mu);
+	ret = apply_edit(c, next, flags, report, why, whylen);
+	pthread_mutex_unlock(&c->edit_mu);
+	return ret;
+}
+
+int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+		 json_t **report, char *why, size_t whylen)
+{
+	struct keel_config *next;
+	int ret;
+
+	/* One edit lock from the copy to the publish: no concurrent edit is lost (issue 14). */
+	pthread_mutex_lock(&c->edit_mu);
+	ret = edit(c->cfg, &next, arg, why, whylen);
+	if (!ret)
+		ret = apply_edit(c, next, flags, report, why, whylen);
+	pthread_mutex_unlock(&c->edit_mu);
 	return ret;
 }
 

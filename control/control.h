@@ -12,11 +12,14 @@
 #include "model.h"
 
 /*
- * Every operation below takes the control's mutex: the API's threads, the
- * metrics endpoint and the main loop call them concurrently. Mutating calls
- * go through one path (control_apply): build the next configuration, check
- * it, preview the disruption, persist it (write, fsync, rename) and only then
- * publish it and acknowledge. A refused change leaves everything as it was.
+ * The API's threads, the metrics endpoint and the main loop call everything
+ * below concurrently. Mutating calls (and the main loop's republishing) are
+ * serialised by one edit lock, held from reading the running configuration to
+ * the end of the publish, and go through one path (control_apply): build the
+ * next configuration, check it, preview the disruption, persist it (write,
+ * fsync, rename) and only then publish it and acknowledge. A refused change
+ * leaves everything as it was. Read-only views take only a short state lock,
+ * never held while a publish waits for the workers (control_priv.h).
  */
 struct keel_control;
 

@@ -203,18 +203,18 @@ void control_metrics(struct keel_control *c, FILE *f)
 		head(f, "keel_worker_generation", "gauge", "Generation each worker forwards with.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_generation{worker=\"%u\"} %" PRIu64 "\n", w,
-				keel_region_status(r, w)->active_generation);
+				__atomic_load_n(&keel_region_status(r, w)->active_generation, __ATOMIC_ACQUIRE));
 		head(f, "keel_worker_stalled", "gauge", "1 when a worker's heartbeat has not moved for a second.");
 		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++)
 			fprintf(f, "keel_worker_stalled{worker=\"%u\"} %d\n", w, c->stalled[w]);
 		head(f, "keel_worker_busy_cycles_total", "counter", "TSC cycles spent in loops that moved packets.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_busy_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				keel_region_status(r, w)->busy_cycles);
+				__atomic_load_n(&keel_region_status(r, w)->busy_cycles, __ATOMIC_RELAXED));
 		head(f, "keel_worker_idle_cycles_total", "counter", "TSC cycles spent in empty polls.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_idle_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				keel_region_status(r, w)->idle_cycles);
+				__atomic_load_n(&keel_region_status(r, w)->idle_cycles, __ATOMIC_RELAXED));
 		head(f, "keel_worker_numa_mismatch", "gauge", "1 when a worker polls a port on another NUMA node.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_worker_numa_mismatch{worker=\"%u\"} %u\n", w,
@@ -222,7 +222,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 		head(f, "keel_snapshot_refused_total", "counter", "Snapshots a worker refused as invalid.");
 		for (w = 0; w < r->n_workers; w++)
 			fprintf(f, "keel_snapshot_refused_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				keel_region_status(r, w)->refused);
+				__atomic_load_n(&keel_region_status(r, w)->refused, __ATOMIC_ACQUIRE));
 	}
 	pthread_mutex_unlock(&c->mu);
 	free(k);

@@ -14,8 +14,22 @@
 #include "seam.h"
 #include "snapshot.h"
 
+/*
+ * Two locks, always taken in this order:
+ *   edit_mu  serialises every change and every publish: apply, backend edits,
+ *            reload, and the main loop's tick. It is held from the copy of the
+ *            running configuration through the edit, the persist and the
+ *            publish (which may wait publish_timeout_ms for the workers), so
+ *            that no edit is made against a configuration another replaces.
+ *   mu       guards what readers see (views, /metrics): held briefly, never
+ *            across a wait on the dataplane.
+ * A field below is written with both held (or, for edit-only fields, with
+ * edit_mu) and may be read with either; "edit" marks fields only the holders
+ * of edit_mu read or write.
+ */
 struct keel_control {
-	pthread_mutex_t mu; /* API threads, metrics and the main loop all come through here */
+	pthread_mutex_t edit_mu;
+	pthread_mutex_t mu;
 	struct control_params p;
 	char config_path[512];
 	char state_dir[512];
@@ -25,37 +39,57 @@ struct keel_control {
 	uint64_t generation;     /* of the running state, persisted with it */
 
 	struct health *health;
-	uint64_t health_gen;     /* last health generation acted upon */
-	uint64_t last_health_publish_ms;
+	uint64_t health_gen;     /* edit: last health generation acted upon */
+	uint64_t last_health_publish_ms; /* edit */
 
 	struct keel_seam *seam;  /* NULL while no dataplane is there */
 	ino_t seam_ino;
 	uint64_t seam_epoch;
 	bool dp_alive;
-	bool need_publish;
-	bool need_bump;          /* a change (health, next hop) not in any generation yet: publish as a new one */
+	bool need_publish;       /* edit */
+	bool need_bump;          /* edit: a change (health, next hop) not in any generation yet: publish as a new one */
+	const char *attach_error; /* edit: why the region was last refused, logged once per reason */
 	bool panic[KEEL_MAX_VIPS]; /* per VIP index of the running config, from the last publish */
 
 	bool gw_ok;
 	uint8_t gw_mac[6];
-	uint64_t gw_checked_ms;
-	uint64_t steer_checked_ms;
+	uint64_t gw_checked_ms;    /* edit */
+	uint64_t steer_checked_ms; /* edit */
 
 	/* Worker heartbeats as last seen, and when each last moved: a stuck worker is reported. */
-	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];
-	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
+	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];     /* edit */
+	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS]; /* edit */
 	bool stalled[KEEL_REGION_MAX_WORKERS];
+
+	/* Health as last logged, by stable backend id: one log line per transition. */
+	uint8_t be_logged_down[KEEL_MAX_BACKENDS]; /* edit */
+	uint64_t health_logged_gen;                 /* edit */
 
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
 	uint64_t last_publish_ms;
 	uint64_t started_ms;
 
-	void (*log)(struct keel_control *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
 /* A worker whose heartbeat has not moved for this long is reported stalled. */
 #define CONTROL_STALL_MS 1000
+
+/*
+ * An edit of the running configuration: from cur, make *next (a new
+ * configuration, checked as a file would be) or return a negative errno with
+ * why. Called with edit_mu held.
+ */
+typedef int (*control_edit_fn)(const struct keel_config *cur, struct keel_config **next, void *arg,
+			       char *why, size_t whylen);
+
+/*
+ * Run edit on the running configuration and apply its result (as
+ * control_apply), all under edit_mu: an edit always starts from the
+ * configuration the previous edit left.
+ */
+int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+		 json_t **report, char *why, size_t whylen);
 
 uint64_t control_now_ms(void);
 uint64_t control_wall_ms(void);

@@ -144,8 +144,9 @@ json_t *control_status_json(struct keel_control *c)
 		r = keel_seam_region(c->seam);
 		workers = json_array();
 		for (w = 0; w < r->n_workers; w++) {
-			struct keel_worker_status *st = keel_region_status(r, w);
+			struct keel_worker_status stw, *st = &stw;
 
+			keel_seam_read_status(c->seam, w, st);
 			json_array_append_new(workers,
 					      json_pack("{s:i,s:b,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "worker",
 							(int)w, "stalled",
@@ -250,13 +251,12 @@ json_t *control_stats_json(struct keel_control *c)
 
 json_t *control_table_json(struct keel_control *c, const char *name)
 {
-	struct keel_snapshot *s;
-	struct keel_region *r;
+	const struct keel_snapshot *s;
 	const struct keel_vip *kv = NULL;
 	const struct config_vip *v;
 	json_t *out = NULL, *backends;
 	char a[CONFIG_TEXT_MAX];
-	uint32_t idx, i, slot;
+	uint32_t idx, i;
 
 	pthread_mutex_lock(&c->mu);
 	v = config_vip_find(c->cfg, name, &idx);
@@ -268,20 +268,18 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 		errno = ENOTCONN;
 		goto out;
 	}
-	/* The table the workers run: worker 0's active snapshot, read in place. */
-	r = keel_seam_region(c->seam);
-	slot = keel_region_status(r, 0)->active_slot;
-	if (slot >= r->n_slots) {
+	/* The table the workers run: worker 0's active snapshot, read in place (no publish rewrites it meanwhile). */
+	s = keel_seam_read_active(c->seam);
+	if (!s) {
 		errno = EAGAIN;
 		goto out;
 	}
-	s = keel_region_slot(r, slot);
 	for (i = 0; i < s->n_vips; i++)
 		if (keel_snapshot_vips(s)[i].id == ids_vip(c->ids, v->name))
 			kv = &keel_snapshot_vips(s)[i];
 	if (!kv) {
 		errno = EAGAIN;
-		goto out;
+		goto out_read;
 	}
 	{
 		const uint16_t *t = keel_snapshot_table(s, kv);
@@ -293,7 +291,7 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 		if (!cnt || !keys) {
 			free(cnt);
 			free(keys);
-			goto out;
+			goto out_read;
 		}
 		for (i = 0; i < kv->table_size; i++)
 			if (t[i] < s->n_backends)
@@ -326,6 +324,8 @@ json_t *control_table_json(struct keel_control *c, const char *name)
 		free(cnt);
 		free(keys);
 	}
+out_read:
+	keel_seam_read_done(c->seam);
 out:
 	pthread_mutex_unlock(&c->mu);
 	return out;
@@ -337,13 +337,13 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	struct keel_flow_key k = { 0 };
 	struct keel_lookup lk;
 	const struct config_vip *v;
-	struct keel_snapshot *s;
+	const struct keel_snapshot *s;
 	struct keel_region *r;
 	json_t *out = NULL;
 	char a[CONFIG_TEXT_MAX];
 	const char *bad;
 	uint8_t fam;
-	uint32_t slot, i;
+	uint32_t i;
 
 	pthread_mutex_lock(&c->mu);
 	v = config_vip_find(c->cfg, name, NULL);
@@ -352,9 +352,15 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 		errno = ENOENT;
 		goto out;
 	}
-	if (config_parse_addr(src, k.src, &fam, &bad) || fam != v->family) {
-		snprintf(why, whylen, "source must be an address of the VIP's family");
+	if (config_parse_addr(src, k.src, &fam, &bad)) {
+		snprintf(why, whylen, "bad source address %s", src);
 		errno = EINVAL;
+		goto out;
+	}
+	if (fam != v->family) {
+		/* A bad question, not a refused change: its own errno (400 in api_status.c). */
+		snprintf(why, whylen, "source must be an address of the VIP's family");
+		errno = EAFNOSUPPORT;
 		goto out;
 	}
 	if (!c->seam) {
@@ -368,18 +374,17 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	k.sport = htons(sport);
 	k.dport = htons(v->all_ports ? 0 : v->port);
 	r = keel_seam_region(c->seam);
-	slot = keel_region_status(r, 0)->active_slot;
-	if (slot >= r->n_slots) {
+	s = keel_seam_read_active(c->seam);
+	if (!s) {
 		snprintf(why, whylen, "no snapshot active yet");
 		errno = EAGAIN;
 		goto out;
 	}
-	s = keel_region_slot(r, slot);
 	keel_pipeline_lookup(s, &k, &lk);
 	if (lk.vip == 0xffff) {
 		snprintf(why, whylen, "VIP not in the active snapshot");
 		errno = EAGAIN;
-		goto out;
+		goto out_read;
 	}
 	out = json_pack("{s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:s}", "vip", v->name, "source", src,
 			"source_port", sport, "reason", v->fragments ? "maglev (addresses only: fragments VIP)" :
@@ -418,6 +423,8 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 			break;
 		}
 	}
+out_read:
+	keel_seam_read_done(c->seam);
 out:
 	pthread_mutex_unlock(&c->mu);
 	return out;
@@ -438,45 +445,41 @@ static struct keel_config *config_copy(const struct keel_config *cfg)
 	return out;
 }
 
-int control_backend(struct keel_control *c, const char *vip, const char *addr,
-		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
-		    char *why, size_t whylen)
-{
-	struct keel_config *next;
-	struct config_vip *v;
-	const char *bad;
+struct backend_edit {
+	const char *vip, *addr;
+	enum control_backend_op op;
+	uint32_t weight;
 	uint8_t a[16], fam;
-	uint32_t idx;
+};
+
+/* control_edit_fn: one backend change on a copy of the running configuration. */
+static int backend_edit(const struct keel_config *cur, struct keel_config **out, void *arg,
+			char *why, size_t whylen)
+{
+	const struct backend_edit *e = arg;
+	struct keel_config *next = config_copy(cur);
+	struct config_error err;
+	struct config_vip *v;
+	json_t *j;
 	int bi;
 
-	if (config_parse_addr(addr, a, &fam, &bad)) {
-		snprintf(why, whylen, "bad backend address %s", addr);
-		return -EINVAL;
-	}
-	if (weight > 65535) {
-		snprintf(why, whylen, "weight must be 0..65535");
-		return -EINVAL;
-	}
-	pthread_mutex_lock(&c->mu);
-	next = config_copy(c->cfg);
-	pthread_mutex_unlock(&c->mu);
 	if (!next) {
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	v = (struct config_vip *)config_vip_find(next, vip, &idx);
+	v = (struct config_vip *)config_vip_find(next, e->vip, NULL);
 	if (!v) {
 		config_free(next);
-		snprintf(why, whylen, "no VIP named %s", vip);
+		snprintf(why, whylen, "no VIP named %s", e->vip);
 		return -ENOENT;
 	}
-	bi = backend_index(v, a, fam);
-	if (op == CONTROL_BACKEND_ADD) {
+	bi = backend_index(v, e->a, e->fam);
+	if (e->op == CONTROL_BACKEND_ADD) {
 		struct config_backend *nb;
 
 		if (bi >= 0) {
 			config_free(next);
-			snprintf(why, whylen, "backend %s already in VIP %s", addr, vip);
+			snprintf(why, whylen, "backend %s already in VIP %s", e->addr, e->vip);
 			return -EEXIST;
 		}
 		nb = realloc(v->backends, (v->n_backends + 1) * sizeof(*nb));
@@ -487,25 +490,25 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		}
 		v->backends = nb;
 		memset(&nb[v->n_backends], 0, sizeof(*nb));
-		memcpy(nb[v->n_backends].addr, a, 16);
-		nb[v->n_backends].family = fam;
-		nb[v->n_backends].weight = weight;
+		memcpy(nb[v->n_backends].addr, e->a, 16);
+		nb[v->n_backends].family = e->fam;
+		nb[v->n_backends].weight = e->weight;
 		nb[v->n_backends].state = CONFIG_BACKEND_ACTIVE;
 		v->n_backends++;
 	} else {
 		if (bi < 0) {
 			config_free(next);
-			snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
+			snprintf(why, whylen, "no backend %s in VIP %s", e->addr, e->vip);
 			return -ENOENT;
 		}
-		switch (op) {
+		switch (e->op) {
 		case CONTROL_BACKEND_DEL:
 			memmove(&v->backends[bi], &v->backends[bi + 1],
 				(v->n_backends - (uint32_t)bi - 1) * sizeof(v->backends[0]));
 			v->n_backends--;
 			break;
 		case CONTROL_BACKEND_WEIGHT:
-			v->backends[bi].weight = weight;
+			v->backends[bi].weight = e->weight;
 			break;
 		case CONTROL_BACKEND_DRAIN:
 			v->backends[bi].state = CONFIG_BACKEND_DRAINING;
@@ -518,21 +521,35 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 			break;
 		}
 	}
-	{
-		/* Re-validate the edited model the same way a file would be. */
-		struct config_error err;
-		struct keel_config *checked = NULL;
-		json_t *j = config_to_json(next);
-
-		config_free(next);
-		if (!j || config_from_json(j, "edit", &checked, &err)) {
-			json_decref(j);
-			snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
-			return -EINVAL;
-		}
+	/* Re-validate the edited model the same way a file would be. */
+	j = config_to_json(next);
+	config_free(next);
+	*out = NULL;
+	if (!j || config_from_json(j, "edit", out, &err)) {
 		json_decref(j);
-		return control_apply(c, checked, flags, report, why, whylen);
+		snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
+		return -EINVAL;
 	}
+	json_decref(j);
+	return 0;
+}
+
+int control_backend(struct keel_control *c, const char *vip, const char *addr,
+		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
+		    char *why, size_t whylen)
+{
+	struct backend_edit e = { .vip = vip, .addr = addr, .op = op, .weight = weight };
+	const char *bad;
+
+	if (config_parse_addr(addr, e.a, &e.fam, &bad)) {
+		snprintf(why, whylen, "bad backend address %s", addr);
+		return -EINVAL;
+	}
+	if (weight > 65535) {
+		snprintf(why, whylen, "weight must be 0..65535");
+		return -EINVAL;
+	}
+	return control_edit(c, backend_edit, &e, flags, report, why, whylen);
 }
 
 int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
@@ -547,18 +564,26 @@ int control_flush(struct keel_control *c, const char *vip, const char *addr, cha
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&c->mu);
+	/*
+	 * A change to the dataplane, not a read: under edit_mu, so that a full
+	 * ring (a stalled dataplane) makes the flush wait without holding up
+	 * readers.
+	 */
+	pthread_mutex_lock(&c->edit_mu);
 	v = config_vip_find(c->cfg, vip, NULL);
 	id = v ? ids_backend(c->ids, vip, a, fam) : -1;
 	if (id < 0) {
-		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_unlock(&c->edit_mu);
 		snprintf(why, whylen, "no backend %s in VIP %s", addr, vip);
 		return -ENOENT;
 	}
+	/* -ENOTCONN (none attached) and -EPIPE (attached, dead) both say "not running": 503 alike. */
 	ret = c->seam ? keel_seam_flush_backend(c->seam, (uint16_t)id) : -ENOTCONN;
-	pthread_mutex_unlock(&c->mu);
-	if (ret)
+	pthread_mutex_unlock(&c->edit_mu);
+	if (ret == -ENOTCONN || ret == -EPIPE)
 		snprintf(why, whylen, "dataplane not running");
+	else if (ret)
+		snprintf(why, whylen, "a worker's command ring stayed full");
 	return ret;
 }
 

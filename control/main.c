@@ -12,7 +12,9 @@
 #include "api.h"
 #include "config.h"
 #include "control.h"
+#include "log.h"
 #include "metrics_http.h"
+#include "notify.h"
 
 static void usage(FILE *f)
 {
@@ -27,6 +29,7 @@ static void usage(FILE *f)
 		"  --max-move SHARE      refuse applies moving more of a VIP's slots (default 0.5)\n"
 		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
 		"  --check FILE          validate FILE and exit (0 valid, 65 refused)\n"
+		"  --log-level LEVEL     debug, info (default), warn or error\n"
 		"Signals: SIGHUP reloads the file, SIGINT/SIGTERM stop (the dataplane keeps forwarding).\n");
 }
 
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
 		{ "max-move", required_argument, NULL, 'm' },
 		{ "publish-timeout", required_argument, NULL, 't' },
 		{ "check", required_argument, NULL, 'k' },
+		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -51,6 +55,8 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int opt, sfd, rc = 0;
 
+	log_init();
+	opterr = 0; /* one line of our own on a bad option, not getopt's and the usage */
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': p.config_path = optarg; break;
@@ -72,12 +78,27 @@ int main(int argc, char **argv)
 			printf("%s: valid\n", optarg);
 			return 0;
 		}
+		case 'l': {
+			enum log_level l;
+
+			if (log_parse_level(optarg, &l)) {
+				fprintf(stderr, "keel-control: --log-level: debug, info, warn or error, not '%s'\n",
+					optarg);
+				return 64;
+			}
+			log_set_level(l);
+			break;
+		}
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 64;
+		default:
+			fprintf(stderr, "keel-control: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 64;
 		}
 	}
 	if (optind != argc || (p.max_move_share < 0 || p.max_move_share > 1)) {
-		usage(stderr);
+		fprintf(stderr, "keel-control: %s (see --help)\n",
+			optind != argc ? "unexpected argument" : "--max-move: expected 0..1");
 		return 64;
 	}
 
@@ -92,7 +113,12 @@ int main(int argc, char **argv)
 
 	c = control_create(&p, why, sizeof(why));
 	if (!c) {
-		fprintf(stderr, "keel-control: %s\n", why);
+		/* One line: what failed, then what to do for the common causes. */
+		log_event(LOG_ERROR, "start_failed", "reason=%s hint=%s", why,
+			  strstr(why, "Permission denied") ?
+				  "run as root (keel-control.service), or give --state-dir and api.socket paths this user may write" :
+			  strstr(why, "No such file") ? "give --config an existing file (keel.yaml(5))" :
+							"fix what the reason says (keel-control(8))");
 		return 1;
 	}
 	control_api_params(c, sock, sizeof(sock), group, sizeof(group), admin, sizeof(admin), maddr,
@@ -100,7 +126,10 @@ int main(int argc, char **argv)
 	if (sock[0]) {
 		api = api_start(c, sock, group, admin, why, sizeof(why));
 		if (!api) {
-			fprintf(stderr, "keel-control: API on %s: %s\n", sock, why);
+			log_event(LOG_ERROR, "start_failed", "socket=%s reason=%s hint=%s", sock, why,
+				  strstr(why, "ermission denied") ?
+					  "run as root (keel-control.service) or set api.socket to a path this user may create" :
+					  "set api.socket to a free path (keel.yaml(5))");
 			control_destroy(c);
 			return 1;
 		}
@@ -108,14 +137,16 @@ int main(int argc, char **argv)
 	if (mport) {
 		metrics = metrics_http_start(c, maddr, mfam, mport, why, sizeof(why));
 		if (!metrics) {
-			fprintf(stderr, "keel-control: metrics: %s\n", why);
+			log_event(LOG_ERROR, "start_failed", "reason=%s hint=%s", why,
+				  "set metrics.listen to a free local address:port (keel.yaml(5))");
 			api_stop(api);
 			control_destroy(c);
 			return 1;
 		}
 	}
-	fprintf(stderr, "keel-control: running (API %s, metrics port %u)\n", sock[0] ? sock : "off",
-		mport);
+	log_event(LOG_INFO, "running", "api=%s metrics_port=%u", sock[0] ? sock : "off", mport);
+	/* Type=notify: ready once the API and /metrics answer (keelctl works from here on). */
+	notify_send("READY=1\nSTATUS=running");
 
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
@@ -125,13 +156,17 @@ int main(int argc, char **argv)
 		if (poll(&pfd, 1, 100) <= 0 || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
+			notify_send("RELOADING=1");
 			if (control_reload(c, why, sizeof(why)))
-				fprintf(stderr, "keel-control: reload refused, running state kept: %s\n", why);
+				log_event(LOG_WARN, "reload_refused", "kept=running reason=%s", why);
 			else
-				fprintf(stderr, "keel-control: configuration reloaded\n");
+				log_event(LOG_INFO, "config_reloaded", "file=%s", p.config_path ? p.config_path : "");
+			notify_send("READY=1");
 			continue;
 		}
-		fprintf(stderr, "keel-control: stopping (the dataplane keeps forwarding)\n");
+		log_event(LOG_INFO, "stopping", "signal=%s dataplane=%s", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
+			  "keeps forwarding");
+		notify_send("STOPPING=1");
 		break;
 	}
 	metrics_http_stop(metrics);

@@ -11,6 +11,7 @@
 
 #include "control.h"
 #include "metrics_http.h"
+#include "log.h"
 #include "pkt.h"
 
 #define METRICS_CONNECTIONS_MAX 16u
@@ -26,9 +27,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((forma
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	char msg[256];
+	size_t n;
+
 	(void)cls;
-	fputs("keel-control: metrics: libmicrohttpd: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_event(LOG_WARN, "metrics_http_error", "reason=%s", msg);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
@@ -138,8 +145,8 @@ struct metrics_http *metrics_http_start(struct keel_control *c, const uint8_t ad
 		errno = EADDRNOTAVAIL;
 		return NULL;
 	}
-	fprintf(stderr, "keel-control: metrics: listening on %s%s%s:%u\n",
-		family == KEEL_AF_INET6 ? "[" : "", text, family == KEEL_AF_INET6 ? "]" : "", port);
+	log_event(LOG_INFO, "metrics_listening", "address=%s%s%s:%u", family == KEEL_AF_INET6 ? "[" : "",
+		  text, family == KEEL_AF_INET6 ? "]" : "", port);
 	return m;
 }
 

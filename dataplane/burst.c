@@ -3,8 +3,8 @@
 
 #include <rte_prefetch.h>
 
-void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		    struct keel_burst_out *out)
+void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+		    uint16_t n, bool replies_apart, struct keel_burst_out *out)
 {
 	struct rte_mbuf *m[KEEL_BURST_MAX], *dropped[KEEL_BURST_MAX];
 	struct keel_buf bufs[KEEL_BURST_MAX];
@@ -12,6 +12,7 @@ void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
 	uint16_t i, nb = 0, ndrop = 0;
 
 	out->ntx = 0;
+	out->nreply = 0;
 	out->nkernel = 0;
 	if (n > KEEL_BURST_MAX)
 		n = KEEL_BURST_MAX;
@@ -25,9 +26,7 @@ void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
 
 		/* The core works on one contiguous buffer; scattered frames are not ours to reassemble. */
 		if (unlikely(p->nb_segs != 1)) {
-			w->ctr->rx_pkts++;
-			w->ctr->rx_bytes += p->pkt_len;
-			w->ctr->drops[KEEL_DROP_MULTI_SEGMENT]++;
+			keel_pipeline_unfit(w, p->pkt_len);
 			dropped[ndrop++] = p;
 			continue;
 		}
@@ -39,7 +38,7 @@ void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
 	}
 
 	KEEL_STAGE_MARK(KEEL_STAGE_PARSE);
-	keel_pipeline_burst(w, bufs, verdicts, nb);
+	keel_pipeline_burst(w, port, bufs, verdicts, nb);
 	KEEL_STAGE_MARK(KEEL_STAGE_TX);
 
 	for (i = 0; i < nb; i++) {
@@ -51,7 +50,10 @@ void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
 			p->data_off = (uint16_t)(bufs[i].data - (uint8_t *)p->buf_addr);
 			p->data_len = bufs[i].len;
 			p->pkt_len = bufs[i].len;
-			out->tx[out->ntx++] = p;
+			if (verdicts[i] == KEEL_VERDICT_REPLY && replies_apart)
+				out->reply[out->nreply++] = p;
+			else
+				out->tx[out->ntx++] = p;
 			break;
 		case KEEL_VERDICT_KERNEL:
 			out->kernel[out->nkernel++] = p;

@@ -2,6 +2,7 @@
 #ifndef KEEL_DATAPLANE_BURST_H
 #define KEEL_DATAPLANE_BURST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
@@ -9,17 +10,22 @@
 #include "pipeline.h"
 
 struct keel_burst_out {
-	struct rte_mbuf *tx[KEEL_BURST_MAX];     /* encapsulated or answered: send on the port */
+	struct rte_mbuf *tx[KEEL_BURST_MAX];     /* encapsulated (and answers, unless apart): send */
+	struct rte_mbuf *reply[KEEL_BURST_MAX];  /* our ICMP answers, when apart: out of the RX port */
 	struct rte_mbuf *kernel[KEEL_BURST_MAX]; /* for the exception path */
 	uint16_t ntx;
+	uint16_t nreply;
 	uint16_t nkernel;
 };
 
 /*
- * Process n (<= KEEL_BURST_MAX) received mbufs. Dropped mbufs are freed here;
- * the others are handed back in out, already adjusted (data_off, lengths).
+ * Process n (<= KEEL_BURST_MAX) mbufs received on port. Dropped mbufs are
+ * freed here; the others are handed back in out, already adjusted (data_off,
+ * lengths). replies_apart: forwarded packets leave by another port than
+ * port, so answers (which carry port's MAC) go to out->reply; otherwise they
+ * stay in out->tx, in arrival order with the forwarded ones.
  */
-void keel_burst_run(struct keel_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		    struct keel_burst_out *out);
+void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+		    uint16_t n, bool replies_apart, struct keel_burst_out *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #include <rte_mempool.h>
 
 #include "exception.h"
+#include "log.h"
+#include "notify.h"
 #include "port.h"
 #include "region.h"
 #include "worker.h"
@@ -102,6 +105,8 @@ static void usage(FILE *f)
 "    --new-flow-burst N      depth of that rate's bucket (default: one second)\n"
 "    --mbufs N               mbufs per socket's pool (default: sized from queues;\n"
 "                            net_pcap infinite_rx needs one per packet of its file)\n"
+"    --log-level LEVEL       debug, info (default), warn or error: the least\n"
+"                            severe log lines written (never one per packet)\n"
 "    --help                  this text\n"
 "\n"
 "EXIT STATUS\n"
@@ -187,7 +192,8 @@ static int parse_tx_map(struct opts *o, const char *s)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
-	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS, O_HELP };
+	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS,
+	       O_LOGLEVEL, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
@@ -207,6 +213,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "new-flow-rate", required_argument, NULL, O_RATE },
 		{ "new-flow-burst", required_argument, NULL, O_BURST },
 		{ "mbufs", required_argument, NULL, O_MBUFS },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -302,6 +309,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (!parse_u32(optarg, 1023, 1u << 24, &o->mbufs))
 				return usage_error("--mbufs: expected 1023..16777216, got '%s'", optarg);
 			break;
+		case O_LOGLEVEL: {
+			enum log_level l;
+
+			if (log_parse_level(optarg, &l))
+				return usage_error("--log-level: expected debug, info, warn or error, got '%s'", optarg);
+			log_set_level(l);
+			break;
+		}
 		case 'h':
 		case O_HELP:
 			return -1;
@@ -329,6 +344,7 @@ struct dataplane {
 	struct keel_region *region;
 	uint16_t n_ports;
 	uint16_t ports[WORKER_MAX_PORTS];
+	struct keel_port port_ctx[WORKER_MAX_PORTS]; /* what the packet core knows of each port */
 	uint16_t tx_index[WORKER_MAX_PORTS];
 	uint16_t taps[WORKER_MAX_PORTS];
 	bool port_started[WORKER_MAX_PORTS];
@@ -368,7 +384,7 @@ static void dataplane_teardown(struct dataplane *dp, bool ran)
 
 static int fail(struct dataplane *dp, const char *msg)
 {
-	fprintf(stderr, "keel-dataplane: %s\n", msg);
+	log_event(LOG_ERROR, "start_failed", "reason=%s", msg);
 	dataplane_teardown(dp, false);
 	return EXIT_FAILURE;
 }
@@ -412,7 +428,8 @@ static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
 			}
 		}
 		pp.rss = true;
-		pp.promisc = true;
+		/* Only frames to the port's MAC are ours; the host behind the exception path wants the link's multicast (ND, DAD). */
+		pp.allmulti = dp->o.exception;
 		ret = port_setup(dp->ports[i], &pp, err, errlen);
 		if (ret)
 			return ret;
@@ -424,7 +441,7 @@ static int dataplane_ports(struct dataplane *dp, char *err, size_t errlen)
 			return ret;
 		/* The kernel picks the TAP queue it sends on; any worker may take it out. */
 		pp.rss = false;
-		pp.promisc = false;
+		pp.allmulti = false;
 		ret = port_setup(dp->taps[i], &pp, err, errlen);
 		if (ret)
 			return ret;
@@ -467,29 +484,32 @@ static void dataplane_placement(struct dataplane *dp, bool mismatch[])
 	uint16_t i;
 
 	for (i = 0; i < dp->n_ports; i++) {
-		printf("keel-dataplane: %s: socket %d, %u RX/TX queues, forwards out of port %u",
-		       port_name(dp->ports[i], pn, sizeof(pn)), port_socket(dp->ports[i]), dp->n_workers,
-		       dp->ports[dp->tx_index[i]]);
+		const uint8_t *m = dp->port_ctx[i].mac;
+		char tap[32] = "none", mac[24];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 		if (dp->o.exception)
-			printf(", exception path on %s%u", dp->o.iface_prefix, dp->ports[i]);
-		printf("\n");
+			snprintf(tap, sizeof(tap), "%s%u", dp->o.iface_prefix, dp->ports[i]);
+		log_event(LOG_INFO, "port", "port=%s mac=%s socket=%d queues=%u tx_port=%u exception=%s",
+			  port_name(dp->ports[i], pn, sizeof(pn)), mac, port_socket(dp->ports[i]),
+			  dp->n_workers, dp->ports[dp->tx_index[i]], tap);
 		if (!port_wait_link(dp->ports[i], MAIN_LINK_WAIT_MS))
-			printf("keel-dataplane: %s: link still down after %u ms, going on\n", pn,
-			       MAIN_LINK_WAIT_MS);
+			log_event(LOG_WARN, "link_down", "port=%s waited_ms=%u going_on=yes", pn,
+				  MAIN_LINK_WAIT_MS);
 	}
 	for (w = 0; w < dp->n_workers; w++) {
 		int ws = (int)rte_lcore_to_socket_id(dp->lcores[w]);
 
 		mismatch[w] = false;
-		printf("keel-dataplane: worker %u: lcore %u, socket %d\n", w, dp->lcores[w], ws);
+		log_event(LOG_INFO, "worker", "worker=%u lcore=%u socket=%d", w, dp->lcores[w], ws);
 		for (i = 0; i < dp->n_ports; i++) {
 			int ps = port_socket(dp->ports[i]);
 
 			if (ps >= 0 && ps != ws) {
 				mismatch[w] = true;
-				fprintf(stderr,
-					"keel-dataplane: warning: worker %u (lcore %u, socket %d) polls %s on socket %d\n",
-					w, dp->lcores[w], ws, port_name(dp->ports[i], pn, sizeof(pn)), ps);
+				log_event(LOG_WARN, "numa_mismatch",
+					  "worker=%u lcore=%u socket=%d port=%s port_socket=%d", w, dp->lcores[w],
+					  ws, port_name(dp->ports[i], pn, sizeof(pn)), ps);
 			}
 		}
 	}
@@ -508,6 +528,54 @@ static void dataplane_port_stats(struct dataplane *dp)
 	}
 }
 
+/* CAP_IPC_LOCK (14) and CAP_SYS_ADMIN (21) in the effective set: what a non-root DPDK needs first. */
+static bool dataplane_has_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long eff = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (eff & (1ull << 14)) && (eff & (1ull << 21));
+}
+
+/*
+ * An AF_XDP or AF_PACKET vdev names a kernel interface: say so before the EAL, whose own
+ * report is only that probing failed (and then that there are no ports).
+ */
+static int check_vdev_ifaces(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++) {
+		const char *v, *p;
+		char name[IF_NAMESIZE + 1];
+		size_t n;
+
+		if (strcmp(argv[i], "--vdev"))
+			continue;
+		v = argv[i + 1];
+		p = strstr(v, "iface=");
+		if (!p || (p != v && p[-1] != ','))
+			continue;
+		p += 6;
+		n = strcspn(p, ",");
+		if (n == 0 || n > IF_NAMESIZE)
+			continue;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (!if_nametoindex(name)) {
+			log_event(LOG_ERROR, "start_failed", "iface=%s vdev=%s reason=%s hint=%s", name, v,
+				  "no such interface in this network namespace",
+				  "check `ip link`, or start keel-dataplane in the interface's namespace");
+			return EXIT_FAILURE;
+		}
+	}
+	return 0;
+}
+
 static const char *eal_hint(int err)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -519,6 +587,8 @@ static const char *eal_hint(int err)
 			break;
 	if (f)
 		fclose(f);
+	if (geteuid() != 0 && !dataplane_has_caps())
+		return "not root: run as root, or with the capabilities keel-dataplane@.service gives (CapabilityBoundingSet)";
 	if (total == 0)
 		return "no hugepages reserved: run tools/deps, or reserve 2 MiB pages (sysctl vm.nr_hugepages=1024) and mount hugetlbfs on /dev/hugepages";
 	if (err == EACCES)
@@ -541,6 +611,7 @@ int main(int argc, char **argv)
 	int i, dash = -1, ret;
 	uint32_t w;
 
+	log_init();
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--")) {
 			dash = i;
@@ -571,11 +642,15 @@ int main(int argc, char **argv)
 			return ret;
 	}
 
+	ret = check_vdev_ifaces(dash, argv);
+	if (ret)
+		return ret;
 	ret = rte_eal_init(dash, argv);
 	if (ret < 0) {
 		int e = rte_errno;
 
-		fprintf(stderr, "keel-dataplane: DPDK EAL init failed (%s): %s\n", rte_strerror(e), eal_hint(e));
+		log_event(LOG_ERROR, "start_failed", "reason=%s error=%s hint=%s", "DPDK EAL init failed",
+			  rte_strerror(e), eal_hint(e));
 		return e == EINVAL ? EXIT_USAGE : EXIT_FAILURE;
 	}
 	signal(SIGINT, on_signal);
@@ -624,8 +699,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < dp.n_ports && i < 8; i++) {
 		struct rte_ether_addr mac;
 
-		if (rte_eth_macaddr_get(dp.ports[i], &mac) == 0)
-			memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+		if (rte_eth_macaddr_get(dp.ports[i], &mac)) {
+			snprintf(err, sizeof(err), "port %u: cannot read its MAC address", dp.ports[i]);
+			return fail(&dp, err);
+		}
+		memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+		/* The core takes only frames to this MAC and answers from it; the MTU bounds echo replies. */
+		memcpy(dp.port_ctx[i].mac, mac.addr_bytes, 6);
+		dp.port_ctx[i].mtu = (uint16_t)dp.o.mtu;
 	}
 	dataplane_placement(&dp, mismatch);
 
@@ -641,7 +722,7 @@ int main(int argc, char **argv)
 			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
 			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
 			.numa_mismatch = mismatch[w], .wait_snapshot = dp.o.wait_snapshot, .quit = &quit_flag, .n_ports = dp.n_ports,
-			.ports = dp.ports, .tx_index = dp.tx_index,
+			.ports = dp.ports, .port_ctx = dp.port_ctx, .tx_index = dp.tx_index,
 			.taps = dp.o.exception ? dp.taps : NULL,
 		};
 
@@ -661,16 +742,17 @@ int main(int argc, char **argv)
 	}
 	/* Workers run: from here keel-control may publish (it waits for RUNNING). */
 	region_set_state(dp.region, KEEL_REGION_RUNNING);
-	printf("keel-dataplane: instance %s running: %u worker%s, %u port%s, %u flows per worker, epoch %016" PRIx64 "\n",
-	       dp.o.name, dp.n_workers, dp.n_workers > 1 ? "s" : "", dp.n_ports, dp.n_ports > 1 ? "s" : "",
-	       dp.o.flows, dp.region->epoch);
-	fflush(stdout);
+	log_event(LOG_INFO, "running", "instance=%s workers=%u ports=%u flows_per_worker=%u epoch=%016" PRIx64,
+		  dp.o.name, dp.n_workers, dp.n_ports, dp.o.flows, dp.region->epoch);
+	/* Type=notify: ready once the workers run and keel-control can publish. */
+	notify_send("READY=1\nSTATUS=forwarding");
 
 	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
 		dataplane_port_stats(&dp);
 		usleep(MAIN_STATS_US);
 	}
-	printf("keel-dataplane: instance %s stopping\n", dp.o.name);
+	log_event(LOG_INFO, "stopping", "instance=%s", dp.o.name);
+	notify_send("STOPPING=1");
 	dataplane_port_stats(&dp);
 	dataplane_teardown(&dp, true);
 	return 0;

@@ -9,11 +9,15 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "log.h"
+#include "pipeline.h"
+
 /* What the workers hash on: RFC-style 2- and 4-tuples, v4 and v6; masked by what the device offers. */
 #define PORT_RSS_WANTED (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)
 #define PORT_POOL_CACHE 256
-/* Encapsulation grows the frame into the headroom: 14 + 4 + 40 + 8 + 4 at most, well under 128. */
-#define PORT_FRAME_OVERHEAD (RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN)
+_Static_assert(KEEL_FRAME_ROOM_MIN == RTE_MBUF_DEFAULT_DATAROOM, "keel-replay models DPDK's mbuf room");
+_Static_assert(KEEL_FRAME_OVERHEAD == RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN,
+	       "frame overhead over the MTU: Ethernet, two tags, CRC");
 
 uint32_t port_pool_size(uint32_t n_ports, uint16_t n_queues, uint32_t n_workers)
 {
@@ -29,10 +33,10 @@ uint32_t port_pool_size(uint32_t n_ports, uint16_t n_queues, uint32_t n_workers)
 struct rte_mempool *port_pool_create(int socket, uint32_t n_mbufs, uint16_t mtu)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
-	uint32_t room = RTE_MBUF_DEFAULT_DATAROOM;
+	/* The same room keel-replay gives a frame, so both say multi_segment for the same frames. */
+	uint32_t room = keel_frame_room(mtu);
 
-	if ((uint32_t)mtu + PORT_FRAME_OVERHEAD > room)
-		room = (uint32_t)mtu + PORT_FRAME_OVERHEAD;
+	/* Encapsulation grows the frame into the headroom: 14 + 4 + 40 + 8 + 4 at most, well under 128. */
 	snprintf(name, sizeof(name), "keel-mbuf-s%d", socket);
 	return rte_pktmbuf_pool_create(name, n_mbufs, PORT_POOL_CACHE, 0,
 				       (uint16_t)(room + RTE_PKTMBUF_HEADROOM), socket);
@@ -61,15 +65,16 @@ static void port_set_mtu(uint16_t port, const struct rte_eth_dev_info *info, uin
 	int ret;
 
 	if (mtu < info->min_mtu || mtu > info->max_mtu) {
-		printf("keel-dataplane: %s: MTU %u outside %u..%u, left as is\n",
-		       port_name(port, pn, sizeof(pn)), mtu, info->min_mtu, info->max_mtu);
+		log_event(LOG_WARN, "mtu_not_set", "port=%s mtu=%u min=%u max=%u reason=%s",
+			  port_name(port, pn, sizeof(pn)), mtu, info->min_mtu, info->max_mtu,
+			  "outside the device's range, left as is");
 		return;
 	}
 	ret = rte_eth_dev_set_mtu(port, mtu);
 	/* Virtual devices often have no MTU to set; frames then go through whatever their size. */
 	if (ret && ret != -ENOTSUP)
-		printf("keel-dataplane: %s: MTU %u not applied: %s\n", port_name(port, pn, sizeof(pn)),
-		       mtu, strerror(-ret));
+		log_event(LOG_WARN, "mtu_not_set", "port=%s mtu=%u reason=%s", port_name(port, pn, sizeof(pn)),
+			  mtu, strerror(-ret));
 }
 
 int port_setup(uint16_t port, const struct port_params *p, char *err, size_t errlen)
@@ -101,7 +106,8 @@ int port_setup(uint16_t port, const struct port_params *p, char *err, size_t err
 			conf.rx_adv_conf.rss_conf.rss_hf = hf;
 		} else {
 			/* Each queue still gets whatever the device puts on it (e.g. one pcap file per queue). */
-			printf("keel-dataplane: %s: no RSS; flows are spread only as the device spreads them\n", pn);
+			log_event(LOG_WARN, "no_rss", "port=%s reason=%s", pn,
+				  "flows are spread only as the device spreads them");
 		}
 	}
 	ret = rte_eth_dev_configure(port, p->n_queues, p->n_queues, &conf);
@@ -133,11 +139,18 @@ int port_setup(uint16_t port, const struct port_params *p, char *err, size_t err
 		snprintf(err, errlen, "%s: start failed: %s", pn, strerror(-ret));
 		return ret;
 	}
-	if (p->promisc) {
-		ret = rte_eth_promiscuous_enable(port);
-		/* VIP traffic is addressed to the routers' next hop, which may not be our MAC. */
+	/*
+	 * Not promiscuous: routers address VIP traffic to this port's MAC, and
+	 * what is for other hosts is not ours (RFC 1812 5.3.4; the packet core
+	 * checks again, for devices that pass everything).
+	 */
+	ret = rte_eth_promiscuous_disable(port);
+	if (ret && ret != -ENOTSUP)
+		log_event(LOG_WARN, "promiscuous_off_failed", "port=%s reason=%s", pn, strerror(-ret));
+	if (p->allmulti) {
+		ret = rte_eth_allmulticast_enable(port);
 		if (ret && ret != -ENOTSUP)
-			printf("keel-dataplane: %s: promiscuous mode failed: %s\n", pn, strerror(-ret));
+			log_event(LOG_WARN, "allmulticast_failed", "port=%s reason=%s", pn, strerror(-ret));
 	}
 	return 0;
 }

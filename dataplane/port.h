@@ -17,7 +17,7 @@ struct port_params {
 	uint16_t n_queues;  /* RX and TX queues: one per worker */
 	uint16_t mtu;       /* applied where the PMD accepts it; else warned and left */
 	bool rss;           /* spread flows over the RX queues (data ports; not the TAPs) */
-	bool promisc;
+	bool allmulti;      /* every multicast group, for the kernel behind the exception path */
 	/* Per queue: the pool its RX descriptors take mbufs from and the socket of its rings. */
 	struct rte_mempool *const *pools;
 	const int *sockets;

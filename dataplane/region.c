@@ -22,6 +22,9 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "drop.h"
+#include "snapshot.h"
+
 #define REGION_ALIGN 64
 #define REGION_SLOT_ALIGN 4096
 #define REGION_MIN_PAGE (2u << 20) /* round the file to 2 MiB even on tmpfs: same size on either */
@@ -77,6 +80,15 @@ static void region_layout(const struct region_params *p, struct keel_region *h)
 
 	h->abi = KEEL_REGION_ABI;
 	h->header_size = sizeof(struct keel_region);
+	/* What the sections' elements are, for readers to check (keel_region_check). */
+	h->status_size = sizeof(struct keel_worker_status);
+	h->counters_size = sizeof(struct keel_worker_counters);
+	h->cmd_size = sizeof(struct keel_cmd);
+	h->ring_slots = KEEL_RING_SLOTS;
+	h->n_drop_reasons = KEEL_DROP_MAX;
+	h->max_vips = KEEL_MAX_VIPS;
+	h->max_backends = KEEL_MAX_BACKENDS;
+	h->max_workers = KEEL_REGION_MAX_WORKERS;
 	h->n_workers = p->n_workers;
 	h->n_slots = p->n_slots;
 	h->slot_size = RTE_ALIGN_CEIL(p->slot_size, REGION_ALIGN);
@@ -117,7 +129,10 @@ static int region_in_use(const char *path, uint32_t *pid)
 	close(fd);
 	if (m == MAP_FAILED)
 		return 0;
-	memcpy(&h, m, sizeof(h));
+	/* acquire: pairs with the release store of the magic by the instance that made the file. */
+	h.magic = __atomic_load_n((const uint64_t *)m, __ATOMIC_ACQUIRE);
+	memcpy((uint8_t *)&h + sizeof(h.magic), (const uint8_t *)m + sizeof(h.magic),
+	       sizeof(h) - sizeof(h.magic));
 	munmap(m, len);
 	if (h.magic != KEEL_REGION_MAGIC || h.pid == 0 || (pid_t)h.pid == getpid())
 		return 0;
@@ -205,7 +220,10 @@ struct keel_region *region_create(const struct region_params *p, char *err, size
 	}
 	for (w = 0; w < r->n_workers; w++)
 		keel_region_status(r, w)->active_slot = UINT32_MAX;
-	/* Magic last, so a reader that sees it also sees a complete layout (pairs with its acquire load). */
+	/*
+	 * Magic last, so a reader that sees it also sees a complete layout:
+	 * release, pairs with the acquire load in keel_seam_open and region_in_use.
+	 */
 	__atomic_store_n(&r->magic, KEEL_REGION_MAGIC, __ATOMIC_RELEASE);
 	region_set_state(r, KEEL_REGION_STARTING);
 	return r;

@@ -48,6 +48,7 @@ struct worker {
 	uint16_t queue;
 	uint16_t n_ports;
 	uint16_t ports[WORKER_MAX_PORTS];
+	struct keel_port port_ctx[WORKER_MAX_PORTS]; /* per port: its MAC and MTU, for the core */
 	uint16_t tx_index[WORKER_MAX_PORTS];
 	uint16_t taps[WORKER_MAX_PORTS];
 	struct worker_tx tx[WORKER_MAX_PORTS];
@@ -112,9 +113,12 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	if (n == 0)
 		return 0;
 	wk->ctr->port_rx[i] += n;
-	keel_burst_run(&wk->kw, pkts, n, out);
+	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
 	if (out->ntx)
 		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
+	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
+	if (out->nreply)
+		worker_send(wk, i, out->reply, out->nreply);
 	if (out->nkernel) {
 		uint16_t sent = 0;
 
@@ -154,14 +158,12 @@ static void worker_activate(struct worker *wk, const struct keel_cmd *c)
 	if (keel_snapshot_validate(snap, wk->region->slot_size, &why) || snap->generation != c->generation)
 		goto refuse;
 	wk->kw.snap = snap;
-	st->active_slot = c->slot;
-	st->activations++;
-	/* Pairs with keel-control's acquire load: once it sees G, this worker reads slot S, not the old one. */
-	__atomic_store_n(&st->active_generation, c->generation, __ATOMIC_RELEASE);
+	/* Reported in use, then the generation that lets keel-control reuse the old slot (region.h). */
+	keel_status_activated(st, c->slot, c->generation);
 	return;
 refuse:
 	/* Keep forwarding with the current snapshot; the refusal is what keel-control gets to see. */
-	st->refused++;
+	keel_status_refused(st);
 }
 
 static int worker_flush_match(const struct flow_value *v, void *arg)
@@ -289,14 +291,12 @@ int worker_main(void *arg)
 			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
 			last_stats = t1;
 		}
-		/* Single writer, aligned 64-bit stores: readers see whole values, no ordering needed. */
-		st->heartbeat_ms = t1 / wk->tsc_per_ms;
+		/* Heartbeat and cycle counts: relaxed stores, paired with keel-control's relaxed loads (region.h). */
+		keel_status_beat(st, t1 / wk->tsc_per_ms, nrx ? t1 - t0 : 0, nrx ? 0 : t1 - t0);
 		if (nrx) {
-			st->busy_cycles += t1 - t0;
 			empty = 0;
 			sleep_ns = WORKER_SLEEP_MIN_NS;
 		} else {
-			st->idle_cycles += t1 - t0;
 			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing)
 				worker_backoff(&empty, &sleep_ns);
 		}
@@ -354,6 +354,7 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 		struct worker_tx *t = &wk->tx[i];
 
 		wk->ports[i] = p->ports[i];
+		wk->port_ctx[i] = p->port_ctx[i];
 		wk->tx_index[i] = p->tx_index[i];
 		wk->taps[i] = p->taps ? p->taps[i] : WORKER_NO_TAP;
 		t->port = p->ports[i];

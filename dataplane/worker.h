@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "flow_table.h"
+#include "pkt.h"
 #include "region.h"
 
 #define WORKER_MAX_PORTS 8 /* the region counts rx/tx for 8 ports */
@@ -29,6 +30,7 @@ struct worker_params {
 	const int *quit;             /* set by the main thread; read between bursts */
 	uint16_t n_ports;
 	const uint16_t *ports;       /* data port ids, by port index */
+	const struct keel_port *port_ctx; /* per data port: its own MAC and its MTU */
 	const uint16_t *tx_index;    /* per data port: index of the port its forwarded packets leave by */
 	const uint16_t *taps;        /* per data port: its TAP port id, or WORKER_NO_TAP */
 };

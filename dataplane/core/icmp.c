@@ -1,9 +1,11 @@
 /* ICMP handled by the load balancer itself: echo replies, "too big" errors, and the flow key of the connection an ICMP error is about. */
 #include "icmp.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "csum.h"
+#include "parse.h"
 
 #define ETH_ALEN 6
 #define ETH_P_8021Q 0x8100
@@ -71,7 +73,16 @@ static inline void trim_padding(struct keel_buf *b, uint32_t end)
 	}
 }
 
-enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p)
+/* Whether the ICMP message of len bytes at icmp checksums right (RFC 792; RFC 4443 2.3 with the pseudo-header). */
+static inline bool icmp_checksum_ok(const uint8_t *ip, const uint8_t *icmp, uint32_t len, int v6)
+{
+	uint32_t sum = v6 ? csum_pseudo6(ip + 8, ip + 24, KEEL_PROTO_ICMPV6, len) : 0;
+
+	return csum_fold(csum_add_bytes(sum, icmp, len)) == 0;
+}
+
+enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p,
+			       const struct keel_port *port)
 {
 	const int v6 = p->key.family == KEEL_AF_INET6;
 	uint8_t *ip = b->data + p->l3_off;
@@ -94,8 +105,21 @@ enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p)
 		return KEEL_DROP_ICMP_UNSUPPORTED;
 	if (end > b->len || (uint32_t)p->l4_off + ICMP_HDR_LEN > end)
 		return KEEL_DROP_L4_TRUNCATED;
+	/* The reply is as long as the request: it must fit the port it leaves by. */
+	if (p->l3_len > port->mtu)
+		return KEEL_DROP_ECHO_TOO_BIG;
+	/*
+	 * A corrupted request is not answered (Linux's icmp_rcv does the same):
+	 * the incremental update below would otherwise carry the damage into a
+	 * reply that only looks like ours. Echo requests are rare: the full sum
+	 * costs nothing that matters.
+	 */
+	if (!icmp_checksum_ok(ip, icmp, end - p->l4_off, v6))
+		return KEEL_DROP_ICMP_CHECKSUM;
 
-	swap_bytes(b->data, b->data + ETH_ALEN, ETH_ALEN);
+	/* To whoever asked, from the port's own MAC, never the address the request was sent to. */
+	memcpy(b->data, b->data + ETH_ALEN, ETH_ALEN);
+	memcpy(b->data + ETH_ALEN, port->mac, ETH_ALEN);
 	if (v6) {
 		swap_bytes(ip + 8, ip + 24, 16);
 		ip[7] = ICMP_REPLY_TTL;
@@ -108,9 +132,8 @@ enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p)
 	}
 	/*
 	 * Only the type changes (the ICMPv6 pseudo-header sum does not depend
-	 * on the order of the addresses), so update incrementally: a request
-	 * with a bad checksum gets a reply with a bad checksum and is dropped
-	 * by the sender, as if we had checked it.
+	 * on the order of the addresses), so update incrementally; the request's
+	 * checksum was verified above.
 	 */
 	old_word = get16(icmp);
 	icmp[0] = v6 ? ICMPV6_ECHO_REPLY : ICMP_ECHOREPLY;
@@ -143,14 +166,15 @@ static inline int icmp_may_trigger_error(const struct keel_pkt *p)
 	return 1;
 }
 
-enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, uint16_t mtu)
+enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, const uint8_t src_mac[6],
+			    uint16_t mtu)
 {
 	const int v6 = p->key.family == KEEL_AF_INET6;
 	const uint16_t eth_len = p->l3_off;
 	const uint16_t ip_len = v6 ? 40 : 20;
 	const uint32_t max = v6 ? ICMP6_ERROR_MAX : ICMP4_ERROR_MAX;
 	const uint8_t *orig = b->data + p->l3_off;
-	uint8_t mac_dst[ETH_ALEN], mac_src[ETH_ALEN];
+	uint8_t mac_src[ETH_ALEN];
 	uint8_t addr_src[16], addr_dst[16];
 	uint32_t quote, total_room;
 	uint16_t shift, icmp_len;
@@ -174,7 +198,6 @@ enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, uint16
 		return KEEL_DROP_NO_HEADROOM;
 
 	/* Save what the new headers will overwrite (the old Ethernet header). */
-	memcpy(mac_dst, b->data, ETH_ALEN);
 	memcpy(mac_src, b->data + ETH_ALEN, ETH_ALEN);
 	if (v6) {
 		memcpy(addr_src, orig + 8, 16);
@@ -186,7 +209,7 @@ enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, uint16
 
 	h = b->data - shift;
 	memcpy(h, mac_src, ETH_ALEN);
-	memcpy(h + ETH_ALEN, mac_dst, ETH_ALEN);
+	memcpy(h + ETH_ALEN, src_mac, ETH_ALEN); /* the port's own MAC */
 	if (p->flags & KEEL_PKT_VLAN) {
 		put16(h + 12, ETH_P_8021Q);
 		put16(h + 14, p->vlan_tci);
@@ -260,10 +283,24 @@ enum keel_drop icmp_error_flow_key(const uint8_t *frame, uint32_t len, const str
 
 	if (v6) {
 		/* An ICMPv6 error quotes an IPv6 packet (RFC 4443 2.4(c)). */
-		if (end - q < 40 || iq[0] >> 4 != 6)
+		struct keel_ip6_chain c;
+		uint32_t qend = end - q;
+
+		if (qend < 40 || iq[0] >> 4 != 6)
 			return KEEL_DROP_ICMP_ERROR_INNER;
-		hl = 40;
-		proto = iq[6]; /* extension headers in the quote are not walked */
+		/* The quote ends where the quoted packet does, or earlier where the error cut it. */
+		if (qend > 40 + (uint32_t)get16(iq + 4))
+			qend = 40 + (uint32_t)get16(iq + 4);
+		/*
+		 * The parser's own bounded walk (Fragment, Hop-by-Hop, Routing,
+		 * Destination Options), so a flow whose packets carry extension
+		 * headers still gets its PMTUD errors. A later fragment quotes no ports.
+		 */
+		if (keel_parse_ip6_chain(iq, qend, &c) != KEEL_DROP_NONE ||
+		    (c.frag && get16(iq + c.frag + 2) >> 3))
+			return KEEL_DROP_ICMP_ERROR_INNER;
+		hl = c.off;
+		proto = c.nh;
 	} else {
 		/* RFC 792: the quoted IPv4 header, options included, then 64 bits of data. */
 		if (end - q < 20 || iq[0] >> 4 != 4)

@@ -169,6 +169,9 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 	/* RFC 1812 5.3.7: martian sources are never forwarded. */
 	if (ip4_src_martian(ip[12]))
 		return KEEL_DROP_IP4_BAD_SOURCE;
+	/* RFC 3927 7: link-local sources are never forwarded, but the host may hear them. */
+	if (ip[12] == 169 && ip[13] == 254)
+		p->flags |= KEEL_PKT_SRC_SCOPED;
 
 	memcpy(p->key.src, ip + 12, 4);
 	memcpy(p->key.dst, ip + 16, 4);
@@ -205,61 +208,59 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 	return parse_l4(ip + ihl, tot - ihl, KEEL_AF_INET4, frag & IP4_FLAG_MF, p);
 }
 
+enum ip6_src_class { IP6_SRC_OK, IP6_SRC_SCOPED, IP6_SRC_BAD };
+
 /*
  * RFC 4291 2.7: a multicast address is never a source; RFC 4291 2.5.3: the
- * loopback ::1 must never leave a node. The unspecified address :: is let
- * through on purpose: DAD neighbour solicitations (RFC 4862 5.4.2) use it, and
- * the kernel behind the exception path must see them to defend its addresses.
+ * loopback ::1 must never leave a node. Both are dropped here. Scoped: the
+ * unspecified address :: (2.5.2: never a source of a forwarded packet, but
+ * DAD neighbour solicitations, RFC 4862 5.4.2, use it), link-local fe80::/10
+ * (2.5.6: never forwarded off the link, but neighbour discovery uses it) and
+ * IPv4-mapped ::ffff:0:0/96 (2.5.5.2: only inside a node's API, RFC 6890).
+ * One compare for the common case: global sources start with neither 0x00
+ * nor 0xfe/0xff.
  */
-static inline bool ip6_src_bad(const uint8_t *src)
+static inline enum ip6_src_class ip6_src_class(const uint8_t *src)
 {
-	static const uint8_t loopback[16] = { [15] = 1 };
+	static const uint8_t zero10[10];
 
-	return src[0] == 0xff || memcmp(src, loopback, sizeof(loopback)) == 0;
+	if ((uint8_t)(src[0] + 2) > 2)
+		return IP6_SRC_OK;
+	if (src[0] == 0xff)
+		return IP6_SRC_BAD;
+	if (src[0] == 0xfe)
+		return (src[1] & 0xc0) == 0x80 ? IP6_SRC_SCOPED : IP6_SRC_OK;
+	if (memcmp(src, zero10, sizeof(zero10)))
+		return IP6_SRC_OK;
+	if (src[10] == 0xff && src[11] == 0xff)
+		return IP6_SRC_SCOPED;
+	if (src[10] | src[11] | src[12] | src[13] | src[14])
+		return IP6_SRC_OK; /* deprecated IPv4-compatible (2.5.5.1): routed like any */
+	if (src[15] == 0)
+		return IP6_SRC_SCOPED;
+	return src[15] == 1 ? IP6_SRC_BAD : IP6_SRC_OK;
 }
 
-static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
+enum keel_drop keel_parse_source_reason(const struct keel_pkt *p)
 {
-	const uint8_t *ip = frame + l3;
-	uint32_t avail = len - l3;
-	uint32_t plen, end, off, hlen, fo, more, data_len;
+	const uint8_t *src = p->key.src;
+
+	if (!(p->flags & KEEL_PKT_SRC_SCOPED))
+		return KEEL_DROP_NONE;
+	if (p->key.family == KEEL_AF_INET4)
+		return KEEL_DROP_IP4_SRC_LINK_LOCAL;
+	if (src[0] == 0xfe)
+		return KEEL_DROP_IP6_SRC_LINK_LOCAL;
+	return src[10] == 0xff ? KEEL_DROP_IP6_SRC_V4MAPPED : KEEL_DROP_IP6_SRC_UNSPECIFIED;
+}
+
+enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
+{
+	uint32_t off = IP6_HLEN, hlen;
 	unsigned int n;
-	bool first_frag = false, seen_frag = false;
-	uint8_t nh;
+	uint8_t nh = ip[6];
 
-	p->key.family = KEEL_AF_INET6;
-	if (avail < IP6_HLEN)
-		return KEEL_DROP_IP6_TRUNCATED;
-	/* RFC 8200 3: version 6. */
-	if ((ip[0] >> 4) != 6)
-		return KEEL_DROP_IP6_VERSION;
-	/*
-	 * RFC 8200 3: the payload length counts what follows the fixed header and
-	 * cannot pass what the link layer delivered. Offsets are 16-bit, so the
-	 * whole datagram must also end within 64 KiB of the frame start; payload
-	 * length 0 with a Jumbo option (RFC 2675) is not supported and fails the
-	 * extension header walk below as truncated.
-	 */
-	plen = load_be16(ip + 4);
-	if (plen > avail - IP6_HLEN || l3 + IP6_HLEN + plen > UINT16_MAX)
-		return KEEL_DROP_IP6_PAYLOAD_LENGTH;
-	if (ip6_src_bad(ip + 8))
-		return KEEL_DROP_IP6_BAD_SOURCE;
-
-	memcpy(p->key.src, ip + 8, 16);
-	memcpy(p->key.dst, ip + 24, 16);
-	p->tos = (uint8_t)((ip[0] << 4) | (ip[1] >> 4));
-	p->ttl = ip[7];
-	end = IP6_HLEN + plen;
-	p->l3_len = (uint16_t)end;
-
-	/*
-	 * RFC 8200 4: walk the extension headers, bounded so a chain of tiny
-	 * headers cannot cost unbounded time. Every read is checked against end
-	 * (the datagram), which the checks above keep within the frame.
-	 */
-	nh = ip[6];
-	off = IP6_HLEN;
+	c->frag = 0;
 	for (n = 0;; n++) {
 		switch (nh) {
 		case IP6_NH_HOPOPTS:
@@ -286,45 +287,97 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 			if (end - off < IP6_FRAG_HLEN)
 				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
 			/* RFC 8200 4.1: at most one Fragment header per packet. */
-			if (seen_frag)
+			if (c->frag)
 				return KEEL_DROP_IP6_FRAG_INVALID;
-			seen_frag = true;
-			/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
-			fo = load_be16(ip + off + 2) >> 3;
-			more = ip[off + 3] & IP6_FRAG_M;
-			data_len = end - off - IP6_FRAG_HLEN;
-			/*
-			 * RFC 8200 4.5: a fragment with M set must carry a multiple of 8
-			 * bytes, and no fragment may reassemble past 65535 bytes.
-			 */
-			if ((more && (data_len & 7)) ||
-			    fo * 8 + data_len > IP_MAX_DATAGRAM)
-				return KEEL_DROP_IP6_FRAG_INVALID;
+			c->frag = off;
 			nh = ip[off];
 			off += IP6_FRAG_HLEN;
-			/* RFC 6946: offset 0 with M clear is an atomic fragment, a whole packet. */
-			if (fo | more) {
-				p->flags |= KEEL_PKT_FRAG;
-				if (fo) {
-					/* Later fragment: payload, not headers, follows. */
-					p->flags |= KEEL_PKT_FRAG_LATER;
-					p->key.proto = nh;
-					p->l4_off = (uint16_t)(l3 + off);
-					return KEEL_DROP_NONE;
-				}
-				/* RFC 7112: a first fragment holds the whole chain. */
-				first_frag = true;
-			}
+			/* A later fragment: payload, not headers, follows. */
+			if (load_be16(ip + c->frag + 2) >> 3)
+				break;
 			continue;
 		default:
 			break;
 		}
 		break;
 	}
+	c->off = off;
+	c->nh = nh;
+	return KEEL_DROP_NONE;
+}
 
-	p->key.proto = nh;
-	p->l4_off = (uint16_t)(l3 + off);
-	return parse_l4(ip + off, end - off, KEEL_AF_INET6, first_frag, p);
+static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
+{
+	const uint8_t *ip = frame + l3;
+	uint32_t avail = len - l3;
+	struct keel_ip6_chain c;
+	uint32_t plen, end, fo, more, data_len;
+	enum ip6_src_class sc;
+	bool first_frag = false;
+	enum keel_drop r;
+
+	p->key.family = KEEL_AF_INET6;
+	if (avail < IP6_HLEN)
+		return KEEL_DROP_IP6_TRUNCATED;
+	/* RFC 8200 3: version 6. */
+	if ((ip[0] >> 4) != 6)
+		return KEEL_DROP_IP6_VERSION;
+	/*
+	 * RFC 8200 3: the payload length counts what follows the fixed header and
+	 * cannot pass what the link layer delivered. Offsets are 16-bit, so the
+	 * whole datagram must also end within 64 KiB of the frame start; payload
+	 * length 0 with a Jumbo option (RFC 2675) is not supported and fails the
+	 * extension header walk below as truncated.
+	 */
+	plen = load_be16(ip + 4);
+	if (plen > avail - IP6_HLEN || l3 + IP6_HLEN + plen > UINT16_MAX)
+		return KEEL_DROP_IP6_PAYLOAD_LENGTH;
+	sc = ip6_src_class(ip + 8);
+	if (sc == IP6_SRC_BAD)
+		return KEEL_DROP_IP6_BAD_SOURCE;
+	if (sc == IP6_SRC_SCOPED)
+		p->flags |= KEEL_PKT_SRC_SCOPED;
+
+	memcpy(p->key.src, ip + 8, 16);
+	memcpy(p->key.dst, ip + 24, 16);
+	p->tos = (uint8_t)((ip[0] << 4) | (ip[1] >> 4));
+	p->ttl = ip[7];
+	end = IP6_HLEN + plen;
+	p->l3_len = (uint16_t)end;
+
+	/* Every read of the walk is checked against end (the datagram), which the checks above keep within the frame. */
+	r = keel_parse_ip6_chain(ip, end, &c);
+	if (r != KEEL_DROP_NONE)
+		return r;
+	if (c.frag) {
+		/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
+		fo = load_be16(ip + c.frag + 2) >> 3;
+		more = ip[c.frag + 3] & IP6_FRAG_M;
+		data_len = end - c.frag - IP6_FRAG_HLEN;
+		/*
+		 * RFC 8200 4.5: a fragment with M set must carry a multiple of 8
+		 * bytes, and no fragment may reassemble past 65535 bytes.
+		 */
+		if ((more && (data_len & 7)) || fo * 8 + data_len > IP_MAX_DATAGRAM)
+			return KEEL_DROP_IP6_FRAG_INVALID;
+		/* RFC 6946: offset 0 with M clear is an atomic fragment, a whole packet. */
+		if (fo | more) {
+			p->flags |= KEEL_PKT_FRAG;
+			if (fo) {
+				/* Later fragment: no L4 header, ports stay 0. */
+				p->flags |= KEEL_PKT_FRAG_LATER;
+				p->key.proto = c.nh;
+				p->l4_off = (uint16_t)(l3 + c.off);
+				return KEEL_DROP_NONE;
+			}
+			/* RFC 7112: a first fragment holds the whole chain. */
+			first_frag = true;
+		}
+	}
+
+	p->key.proto = c.nh;
+	p->l4_off = (uint16_t)(l3 + c.off);
+	return parse_l4(ip + c.off, end - c.off, KEEL_AF_INET6, first_frag, p);
 }
 
 static inline enum keel_drop parse_frame(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
@@ -346,6 +399,9 @@ static inline enum keel_drop parse_frame(const uint8_t *frame, uint32_t len, str
 			return KEEL_DROP_VLAN_TRUNCATED;
 		p->vlan_tci = load_be16(frame + 14);
 		p->flags |= KEEL_PKT_VLAN;
+		/* IEEE 802.1Q 9.6: VID 0xfff is reserved and never forwarded (VID 0 is a priority tag). */
+		if ((p->vlan_tci & 0x0fff) == 0x0fff)
+			return KEEL_DROP_VLAN_RESERVED;
 		etype = load_be16(frame + 16);
 		l3 += VLAN_HLEN;
 		/* One 802.1Q tag only: a second C-tag or an inner S-tag is QinQ. */

@@ -19,4 +19,29 @@
  */
 enum keel_drop keel_parse(const uint8_t *frame, uint32_t len, struct keel_pkt *p);
 
+/*
+ * For a packet the parser flagged KEEL_PKT_SRC_SCOPED: the reason it is
+ * refused when it is aimed at a VIP (ip6_src_unspecified, ip6_src_link_local,
+ * ip6_src_v4mapped, ip4_src_link_local); KEEL_DROP_NONE for any other packet.
+ */
+enum keel_drop keel_parse_source_reason(const struct keel_pkt *p);
+
+/* Where an IPv6 extension-header chain ends (keel_parse_ip6_chain). */
+struct keel_ip6_chain {
+	uint32_t off;  /* first byte after the chain, from the start of the IPv6 header */
+	uint32_t frag; /* offset of the Fragment header, 0 when there is none */
+	uint8_t nh;    /* the header that follows the chain */
+};
+
+/*
+ * RFC 8200 4: walk the extension headers of the IPv6 packet at ip, whose
+ * bytes end at end (at least 40): Hop-by-Hop only first, at most one Fragment
+ * header, at most KEEL_PARSE_MAX_EXTHDRS headers, so a chain of tiny headers
+ * cannot cost unbounded time. Stops after a Fragment header with a non-zero
+ * offset (payload follows, not headers). Never reads at or past end. The
+ * parser and the walk over the packet an ICMPv6 error quotes share it.
+ * Returns KEEL_DROP_NONE or an ip6_exthdr_* / ip6_frag_invalid reason.
+ */
+enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c);
+
 #endif

@@ -32,21 +32,95 @@ static inline void not_for_us(struct keel_worker *w, uint8_t *verdict)
 	to_kernel_or_drop(w, verdict, KEEL_DROP_NOT_VIP);
 }
 
-/* Token bucket for the ICMP answers we originate (RFC 1812 4.3.2.8, RFC 4443 2.4(f)). */
+/*
+ * Token bucket for the ICMP answers we originate (RFC 1812 4.3.2.8, RFC 4443
+ * 2.4(f)): icmp_rate per second, as many at once. Kept as debt in thousandths
+ * of a token, so each millisecond pays back exactly icmp_rate thousandths:
+ * however often "too big" events come, no part of a refill is rounded away.
+ * (Whole tokens refilled as elapsed * rate / 1000, with the clock moved on
+ * even when that rounded to zero, starved the bucket under steady load.)
+ */
 static bool icmp_allowed(struct keel_worker *w)
 {
-	uint64_t rate = w->snap->icmp_rate, elapsed = w->now_ms - w->icmp_last_ms;
+	uint64_t rate = w->snap->icmp_rate;
 
-	if (elapsed) {
-		w->icmp_tokens += elapsed * rate / 1000;
-		if (w->icmp_tokens > rate)
-			w->icmp_tokens = rate;
+	if (w->now_ms > w->icmp_last_ms) {
+		uint64_t elapsed = w->now_ms - w->icmp_last_ms, paid;
+
+		/* One second refills any bucket; the cap keeps the product in range. */
+		if (elapsed > 1000)
+			elapsed = 1000;
+		paid = elapsed * rate;
+		w->icmp_debt_milli = w->icmp_debt_milli > paid ? w->icmp_debt_milli - paid : 0;
 		w->icmp_last_ms = w->now_ms;
 	}
-	if (!w->icmp_tokens)
+	if (w->icmp_debt_milli + 1000 > rate * 1000)
 		return false;
-	w->icmp_tokens--;
+	w->icmp_debt_milli += 1000;
 	return true;
+}
+
+/* A frame whose source is not a host on the link may not be balanced or answered; the parser told which (RFC 4291, RFC 3927). */
+static inline bool source_refused(struct keel_worker *w, const struct keel_pkt *p, uint8_t *verdict)
+{
+	if (!(p->flags & KEEL_PKT_SRC_SCOPED))
+		return false;
+	drop(w, verdict, keel_parse_source_reason(p));
+	return true;
+}
+
+/*
+ * The first 6 bytes of a MAC as a word, the rest zero, and the mask that
+ * keeps those bytes of an 8-byte load, so that the per-packet destination
+ * check is one load, one xor and one test.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MAC48_MASK 0x0000ffffffffffffull
+#else
+#define MAC48_MASK 0xffffffffffff0000ull
+#endif
+
+static inline uint64_t mac_word(const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	memcpy(&v, mac, 6);
+	return v;
+}
+
+/*
+ * RFC 1812 5.3.4: what was not sent to this port's MAC is not forwarded. The
+ * link's broadcast and multicast (ARP, neighbour discovery, DAD) still reach
+ * the host through the exception path; unicast to another MAC reaches no one
+ * (the kernel would discard it too). IEEE 802.3 3.2.3: a group address is
+ * never a source, and answering one would broadcast.
+ */
+static void l2_refused(struct keel_worker *w, const uint8_t *frame, uint8_t *verdict)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	if (frame[6] & 1)
+		drop(w, verdict, KEEL_DROP_L2_BAD_SOURCE);
+	else if (!(frame[0] & 1))
+		drop(w, verdict, KEEL_DROP_L2_OTHER_HOST);
+	else
+		to_kernel_or_drop(w, verdict, memcmp(frame, bcast, 6) ? KEEL_DROP_L2_MULTICAST :
+									 KEEL_DROP_L2_BROADCAST);
+}
+
+/* Whether a frame is this port's to handle; if not, its verdict is final. Shorter frames are the parser's to refuse. */
+static inline bool l2_ours(struct keel_worker *w, uint64_t port_mac, const struct keel_buf *b,
+			   uint8_t *verdict)
+{
+	uint64_t dst;
+
+	if (b->len < 14)
+		return true;
+	memcpy(&dst, b->data, 8);
+	if (((dst ^ port_mac) & MAC48_MASK) == 0 && !(b->data[6] & 1))
+		return true;
+	l2_refused(w, b->data, verdict);
+	return false;
 }
 
 static inline bool is_icmp(const struct keel_pkt *p)
@@ -55,8 +129,8 @@ static inline bool is_icmp(const struct keel_pkt *p)
 }
 
 /* ICMP aimed at a VIP address: answered (echo), routed to a connection's backend (errors), or refused. */
-static bool classify_icmp(struct keel_worker *w, struct keel_buf *b, struct keel_pkt *p,
-			  struct keel_flow_key *fk, uint8_t *verdict)
+static bool classify_icmp(struct keel_worker *w, const struct keel_port *port, struct keel_buf *b,
+			  struct keel_pkt *p, struct keel_flow_key *fk, uint8_t *verdict)
 {
 	const struct keel_snapshot *s = w->snap;
 	uint16_t vip;
@@ -74,6 +148,8 @@ static bool classify_icmp(struct keel_worker *w, struct keel_buf *b, struct keel
 			not_for_us(w, verdict);
 			return false;
 		}
+		if (source_refused(w, p, verdict))
+			return false;
 		p->vip = vip;
 		return true;
 	}
@@ -82,8 +158,11 @@ static bool classify_icmp(struct keel_worker *w, struct keel_buf *b, struct keel
 		not_for_us(w, verdict);
 		return false;
 	}
+	/* An echo from :: or a link-local address would be answered to where no reply may go. */
+	if (source_refused(w, p, verdict))
+		return false;
 	if (p->icmp_type == (p->key.family == KEEL_AF_INET4 ? 8 : 128)) {
-		enum keel_drop r = icmp_echo_reply(b, p);
+		enum keel_drop r = icmp_echo_reply(b, p, port);
 
 		if (r != KEEL_DROP_NONE) {
 			drop(w, verdict, r);
@@ -129,15 +208,16 @@ static inline uint16_t vip_lookup_memo(const struct keel_snapshot *s, struct vip
  * Find the VIP and the key a packet is balanced by. Returns true when the
  * packet goes on to flow lookup; otherwise its verdict is final.
  */
-static bool classify(struct keel_worker *w, struct keel_buf *b, struct keel_pkt *p,
-		     struct keel_flow_key *fk, uint8_t *verdict, struct vip_memo *memo)
+static bool classify(struct keel_worker *w, const struct keel_port *port, struct keel_buf *b,
+		     struct keel_pkt *p, struct keel_flow_key *fk, uint8_t *verdict,
+		     struct vip_memo *memo)
 {
 	const struct keel_snapshot *s = w->snap;
 	const struct keel_vip *v;
 	uint16_t vip;
 
 	if (is_icmp(p)) {
-		if (!classify_icmp(w, b, p, fk, verdict))
+		if (!classify_icmp(w, port, b, p, fk, verdict))
 			return false;
 		v = &keel_snapshot_vips(s)[p->vip];
 		if (v->flags & KEEL_VIP_FRAGMENTS)
@@ -170,6 +250,8 @@ static bool classify(struct keel_worker *w, struct keel_buf *b, struct keel_pkt 
 		}
 		v = &keel_snapshot_vips(s)[vip];
 	}
+	if (source_refused(w, p, verdict))
+		return false;
 	p->vip = vip;
 	/*
 	 * The packet's own key is the flow key: no copy, whose 16-byte loads
@@ -195,8 +277,8 @@ static inline bool tracked_usable(const struct keel_snapshot *s, const struct fl
 				      be->state == KEEL_BACKEND_DRAINING);
 }
 
-static void too_big(struct keel_worker *w, struct keel_buf *b, const struct keel_pkt *p,
-		    uint16_t inner_mtu, uint8_t *verdict)
+static void too_big(struct keel_worker *w, const struct keel_port *port, struct keel_buf *b,
+		    const struct keel_pkt *p, uint16_t inner_mtu, uint8_t *verdict)
 {
 	/* IPv4 without DF may be fragmented by routers, but not by us: dropped and counted. */
 	if (p->key.family == KEEL_AF_INET4 && !(p->flags & KEEL_PKT_DF)) {
@@ -207,7 +289,7 @@ static void too_big(struct keel_worker *w, struct keel_buf *b, const struct keel
 		drop(w, verdict, KEEL_DROP_ICMP_RATE_LIMIT);
 		return;
 	}
-	if (icmp_too_big(b, p, inner_mtu) != KEEL_DROP_NONE) {
+	if (icmp_too_big(b, p, port->mac, inner_mtu) != KEEL_DROP_NONE) {
 		drop(w, verdict, KEEL_DROP_TOO_BIG);
 		return;
 	}
@@ -216,8 +298,15 @@ static void too_big(struct keel_worker *w, struct keel_buf *b, const struct keel
 	w->ctr->icmp_too_big++;
 }
 
-uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8_t *verdicts,
-			     uint32_t n)
+void keel_pipeline_unfit(struct keel_worker *w, uint32_t len)
+{
+	w->ctr->rx_pkts++;
+	w->ctr->rx_bytes += len;
+	w->ctr->drops[KEEL_DROP_MULTI_SEGMENT]++;
+}
+
+uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port,
+			     struct keel_buf *bufs, uint8_t *verdicts, uint32_t n)
 {
 	const struct keel_snapshot *s = w->snap;
 	struct keel_counters *c = w->ctr;
@@ -231,6 +320,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 	const struct keel_vip *vips;
 	const struct keel_backend *bes;
 	struct vip_memo memo = { 0 };
+	const uint64_t port_mac = mac_word(port->mac);
 	uint32_t i, j, nl = 0, ntx = 0;
 
 	if (n > KEEL_BURST_MAX)
@@ -244,7 +334,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 		 * (ARP, SSH, BGP) through the exception path meanwhile.
 		 */
 		for (i = 0; i < n; i++)
-			to_kernel_or_drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
+			if (l2_ours(w, port_mac, &bufs[i], &verdicts[i]))
+				to_kernel_or_drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
 		return 0;
 	}
 	vips = keel_snapshot_vips(s);
@@ -252,8 +343,11 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 
 	/* Stage 1: parse and classify the whole burst. */
 	for (i = 0; i < n; i++) {
-		enum keel_drop r = keel_parse(bufs[i].data, bufs[i].len, &pkt[i]);
+		enum keel_drop r;
 
+		if (!l2_ours(w, port_mac, &bufs[i], &verdicts[i]))
+			continue;
+		r = keel_parse(bufs[i].data, bufs[i].len, &pkt[i]);
 		if (r != KEEL_DROP_NONE) {
 			drop(w, &verdicts[i], r);
 			continue;
@@ -262,7 +356,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 			not_for_us(w, &verdicts[i]);
 			continue;
 		}
-		if (!classify(w, &bufs[i], &pkt[i], &fk[i], &verdicts[i], &memo))
+		if (!classify(w, port, &bufs[i], &pkt[i], &fk[i], &verdicts[i], &memo))
 			continue;
 		/* ICMP errors are balanced by the connection they quote (in fk), the rest by their own key. */
 		keys[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? &fk[i] : &pkt[i].key;
@@ -332,7 +426,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8
 		r = encap_packet(&bufs[i], p, s, be, v->encap, (uint32_t)(hashes[j] >> 32),
 				 &inner_mtu);
 		if (r == KEEL_DROP_TOO_BIG) {
-			too_big(w, &bufs[i], p, inner_mtu, &verdicts[i]);
+			too_big(w, port, &bufs[i], p, inner_mtu, &verdicts[i]);
 			continue;
 		}
 		if (r != KEEL_DROP_NONE) {

@@ -62,19 +62,43 @@ struct keel_worker {
 	struct keel_counters *ctr;
 	uint64_t now_ms;         /* set by the runtime before each burst */
 	bool non_vip_to_kernel;  /* exception path present; else non-VIP is dropped */
-	/* ICMP answer rate limit (token bucket, s->icmp_rate per second). */
-	uint64_t icmp_tokens;
+	/*
+	 * ICMP answer rate limit: a token bucket of s->icmp_rate per second and
+	 * as deep, kept as what is owed in thousandths of a token so no fraction
+	 * of a refill is ever lost. Zero (as the runtime allocates it) is a full
+	 * bucket, whatever the clock reads at the first answer.
+	 */
+	uint64_t icmp_debt_milli;
 	uint64_t icmp_last_ms;
 };
 
 /*
- * Run one burst. bufs[i] is each frame (may be moved into headroom or
- * rewritten); verdicts[i] receives its fate. Every packet is counted exactly
- * once: rx = forward + reply + kernel + drops. n <= KEEL_BURST_MAX. Returns
- * the number of packets to transmit (FORWARD + REPLY).
+ * Largest frame a runtime holds in one buffer for a port of this MTU: what
+ * keel-dataplane's mbufs hold (2048 bytes of data room, DPDK's default, or
+ * the MTU plus Ethernet, two VLAN tags and the CRC), and so what keel-replay
+ * hands the core in one piece; longer frames arrive in segments and are
+ * dropped as multi_segment (keel_pipeline_unfit).
  */
-uint32_t keel_pipeline_burst(struct keel_worker *w, struct keel_buf *bufs, uint8_t *verdicts,
-			     uint32_t n);
+#define KEEL_FRAME_ROOM_MIN 2048u
+#define KEEL_FRAME_OVERHEAD (14u + 2 * 4u + 4u)
+static inline uint32_t keel_frame_room(uint32_t mtu)
+{
+	return mtu + KEEL_FRAME_OVERHEAD > KEEL_FRAME_ROOM_MIN ? mtu + KEEL_FRAME_OVERHEAD :
+								  KEEL_FRAME_ROOM_MIN;
+}
+
+/* Count a received frame the runtime cannot hand the core as one buffer: rx, and dropped as multi_segment. */
+void keel_pipeline_unfit(struct keel_worker *w, uint32_t len);
+
+/*
+ * Run one burst received on port. bufs[i] is each frame (may be moved into
+ * headroom or rewritten); verdicts[i] receives its fate. Every packet is
+ * counted exactly once: rx = forward + reply + kernel + drops. n <=
+ * KEEL_BURST_MAX. Returns the number of packets to transmit (FORWARD +
+ * REPLY); a REPLY goes back out of port, the port whose MAC it carries.
+ */
+uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port,
+			     struct keel_buf *bufs, uint8_t *verdicts, uint32_t n);
 
 /*
  * Which backend a new flow from this client would get from the Maglev table

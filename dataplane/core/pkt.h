@@ -37,6 +37,13 @@ _Static_assert(sizeof(struct keel_flow_key) == 40, "flow key is hashed as 5 word
 #define KEEL_PKT_FRAG_LATER (1u << 3)  /* a non-first fragment: no L4 header, ports 0 */
 #define KEEL_PKT_DF (1u << 4)          /* IPv4 don't-fragment bit set */
 #define KEEL_PKT_ICMP_ERROR (1u << 5)  /* ICMP/ICMPv6 error; quoted packet at l4_off + 8 */
+/*
+ * The source is valid only on the local link (IPv6 ::, fe80::/10, IPv4
+ * 169.254/16) or never on an IPv6 wire (IPv4-mapped ::ffff:0:0/96): the host
+ * behind the exception path may get it (DAD, neighbour discovery), a VIP
+ * never does. keel_parse_source_reason() names why.
+ */
+#define KEEL_PKT_SRC_SCOPED (1u << 6)
 
 /* TCP flag bits as on the wire (keel_pkt.tcp_flags). */
 #define KEEL_TCP_FIN 0x01
@@ -63,6 +70,17 @@ struct keel_pkt {
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint16_t vip;     /* index into the snapshot's VIP array, set by classify */
+};
+
+/*
+ * The port a burst arrived on, as its runtime knows it: the per-port context
+ * of keel_pipeline_burst. Only frames to mac (and, for the exception path,
+ * the link's broadcast and multicast) are Keel's, and Keel's own answers are
+ * sent from it (RFC 1812 5.3.4; a router never speaks with another MAC).
+ */
+struct keel_port {
+	uint8_t mac[6];  /* the port's own unicast MAC */
+	uint16_t mtu;    /* largest IP packet the port sends: longer echo replies are dropped */
 };
 
 /*

@@ -1,6 +1,7 @@
 /* Lays out and fills a snapshot blob (header, VIPs, VIP hash, backends, Maglev tables), then checksums it. */
 #include "snapshot_build.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,7 +194,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		memcpy(v->addr, vs->addr, 16);
 		v->family = vs->family;
 		v->proto = vs->proto;
-		v->port = (uint16_t)((vs->port >> 8) | (vs->port << 8));
+		v->port = htons(vs->port); /* the spec is host order; packets and the snapshot network order */
 		v->flags = vs->flags;
 		v->encap = vs->encap;
 		v->id = vs->id;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,21 @@ struct keel_seam {
 	bool inherited;
 	/* Last flow query posted; answers carrying another number are stale. */
 	uint64_t query_seq;
+	/*
+	 * The rings are single-producer (RING_F_SP_ENQ): a publish, a flush and
+	 * a flow query may come from different threads of keel-control, so
+	 * every enqueue is made under this lock. It is held for the enqueues
+	 * only (a full ring makes them wait, at most to the caller's deadline),
+	 * never across the wait for the workers' acknowledgements.
+	 */
+	pthread_mutex_t post_mu;
+	/*
+	 * Readers of the active snapshot in place (keel_seam_read_active) hold it
+	 * shared; a publish holds it exclusively only while it writes a free slot,
+	 * not while it waits for the workers: a slot a reader found active is not
+	 * rewritten under it.
+	 */
+	pthread_rwlock_t slot_rw;
 };
 
 static uint64_t now_ms(void)
@@ -48,15 +64,19 @@ static void sleep_ms(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
-struct keel_seam *keel_seam_open(const char *name)
+struct keel_seam *keel_seam_open(const char *name, const char **why)
 {
+	const char *bad, *unused;
 	struct keel_seam *s;
 	char path[256];
 	struct stat st;
 	int err;
 
+	why = why ? why : &unused;
+	*why = "";
 	err = keel_region_path(name, path, sizeof(path));
 	if (err) {
+		*why = "bad instance name";
 		errno = -err;
 		return NULL;
 	}
@@ -64,25 +84,34 @@ struct keel_seam *keel_seam_open(const char *name)
 	if (!s)
 		return NULL;
 	s->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (s->fd < 0)
+	if (s->fd < 0) {
+		*why = errno == ENOENT ? "no region (is keel-dataplane running?)" : "cannot open the region";
 		goto out_free;
+	}
 	if (fstat(s->fd, &st) || (size_t)st.st_size < sizeof(struct keel_region)) {
+		*why = "region file shorter than this build's header";
 		errno = EPROTO;
 		goto out_close;
 	}
 	s->size = (size_t)st.st_size;
 	s->r = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	if (s->r == MAP_FAILED)
+	if (s->r == MAP_FAILED) {
+		*why = "cannot map the region";
 		goto out_close;
-	if (s->r->magic != KEEL_REGION_MAGIC || s->r->abi != KEEL_REGION_ABI ||
-	    s->r->header_size != sizeof(struct keel_region) || s->r->region_size != s->size ||
-	    s->r->n_workers == 0 || s->r->n_workers > KEEL_REGION_MAX_WORKERS ||
-	    s->r->n_slots < 2 || s->r->n_slots > KEEL_REGION_MAX_SLOTS ||
-	    s->r->slots_off + s->r->slot_size * s->r->n_slots > s->size) {
+	}
+	/* acquire: pairs with the dataplane's release store of the magic, made once the layout is complete. */
+	if (__atomic_load_n(&s->r->magic, __ATOMIC_ACQUIRE) != KEEL_REGION_MAGIC)
+		bad = "not a Keel region, or not initialised yet (bad magic)";
+	else
+		bad = keel_region_check(s->r, s->size);
+	if (bad) {
+		*why = bad;
 		munmap(s->r, s->size);
 		errno = EPROTO;
 		goto out_close;
 	}
+	pthread_mutex_init(&s->post_mu, NULL);
+	pthread_rwlock_init(&s->slot_rw, NULL);
 	s->inherited = true;
 	/* Continue the numbering of an earlier publisher, so its late answers cannot pass for ours. */
 	for (uint32_t w = 0; w < s->r->n_workers; w++)
@@ -105,6 +134,8 @@ void keel_seam_close(struct keel_seam *s)
 {
 	if (!s)
 		return;
+	pthread_rwlock_destroy(&s->slot_rw);
+	pthread_mutex_destroy(&s->post_mu);
 	munmap(s->r, s->size);
 	close(s->fd);
 	free(s);
@@ -166,6 +197,7 @@ static bool slot_busy(struct keel_seam *s, uint32_t slot)
 		s->inherited = false;
 	}
 	for (w = 0; w < s->r->n_workers; w++) {
+		/* acquire: pairs with the worker's release store of active_slot (keel_status_activated). */
 		if (__atomic_load_n(&keel_region_status(s->r, w)->active_slot, __ATOMIC_ACQUIRE) ==
 		    slot)
 			return true;
@@ -178,16 +210,21 @@ static bool slot_busy(struct keel_seam *s, uint32_t slot)
 static int post(struct keel_seam *s, struct keel_cmd *cmd, uint64_t deadline)
 {
 	uint32_t w;
+	int ret = 0;
 
-	for (w = 0; w < s->r->n_workers; w++) {
+	pthread_mutex_lock(&s->post_mu);
+	for (w = 0; w < s->r->n_workers && !ret; w++) {
 		/* Release on the ring tail: the snapshot bytes are visible before the message. */
 		while (rte_ring_enqueue_elem(keel_region_ring(s->r, w), cmd, sizeof(*cmd)) != 0) {
-			if (now_ms() > deadline)
-				return -ETIMEDOUT;
+			if (now_ms() > deadline) {
+				ret = -ETIMEDOUT;
+				break;
+			}
 			sleep_ms(1);
 		}
 	}
-	return 0;
+	pthread_mutex_unlock(&s->post_mu);
+	return ret;
 }
 
 int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
@@ -218,10 +255,13 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 		*why = "snapshot larger than a slot (dataplane --slot-size)";
 		return -ENOSPC;
 	}
+	pthread_rwlock_wrlock(&s->slot_rw);
 	ret = keel_snapshot_build(keel_region_slot(s->r, slot), s->r->slot_size, spec, why);
+	pthread_rwlock_unlock(&s->slot_rw);
 	if (ret)
 		return ret;
 
+	/* acquire: pairs with the worker's release store of refused (keel_status_refused). */
 	for (w = 0; w < s->r->n_workers; w++)
 		refused[w] = __atomic_load_n(&keel_region_status(s->r, w)->refused, __ATOMIC_ACQUIRE);
 	cmd.slot = slot;
@@ -246,6 +286,24 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 		}
 		sleep_ms(1);
 	}
+}
+
+const struct keel_snapshot *keel_seam_read_active(struct keel_seam *s)
+{
+	uint32_t slot;
+
+	pthread_rwlock_rdlock(&s->slot_rw);
+	/* acquire: pairs with worker 0's release store of active_slot (keel_status_activated). */
+	slot = __atomic_load_n(&keel_region_status(s->r, 0)->active_slot, __ATOMIC_ACQUIRE);
+	if (slot < s->r->n_slots)
+		return keel_region_slot(s->r, slot);
+	pthread_rwlock_unlock(&s->slot_rw);
+	return NULL;
+}
+
+void keel_seam_read_done(struct keel_seam *s)
+{
+	pthread_rwlock_unlock(&s->slot_rw);
 }
 
 int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
@@ -285,6 +343,25 @@ int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id)
 	if (!keel_seam_alive(s))
 		return -EPIPE;
 	return post(s, &cmd, now_ms() + 1000);
+}
+
+void keel_seam_read_status(struct keel_seam *s, uint32_t w, struct keel_worker_status *out)
+{
+	const struct keel_worker_status *st = keel_region_status(s->r, w);
+
+	/* Each word as the header's table says: acquire where the worker releases, else relaxed. */
+	memset(out, 0, sizeof(*out));
+	out->active_generation = __atomic_load_n(&st->active_generation, __ATOMIC_ACQUIRE);
+	out->active_slot = __atomic_load_n(&st->active_slot, __ATOMIC_ACQUIRE);
+	out->refused = __atomic_load_n(&st->refused, __ATOMIC_ACQUIRE);
+	out->heartbeat_ms = __atomic_load_n(&st->heartbeat_ms, __ATOMIC_RELAXED);
+	out->activations = __atomic_load_n(&st->activations, __ATOMIC_RELAXED);
+	out->busy_cycles = __atomic_load_n(&st->busy_cycles, __ATOMIC_RELAXED);
+	out->idle_cycles = __atomic_load_n(&st->idle_cycles, __ATOMIC_RELAXED);
+	/* Written once before the region is RUNNING (ordered by the state's release store). */
+	out->lcore = st->lcore;
+	out->socket = st->socket;
+	out->numa_mismatch = st->numa_mismatch;
 }
 
 void keel_seam_sum_counters(struct keel_seam *s, struct keel_worker_counters *out)

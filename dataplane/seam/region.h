@@ -20,7 +20,8 @@
  *   n_slots x slot                snapshots, slot_size bytes each
  *
  * Ownership ("dp" keel-dataplane, "cp" keel-control; wo write-only, ro
- * read-only, rw both through atomics):
+ * read-only, rw both through atomics). Each atomic names what it pairs with
+ * at both ends:
  *   header                  dp: wo at start, then only state/ended; cp: ro
  *   rings                   dp: consumer; cp: producer (single producer)
  *   worker status, counters dp: wo (each by its worker alone); cp: ro
@@ -28,7 +29,11 @@
  */
 
 #define KEEL_REGION_MAGIC 0x314e4752454c454bULL /* "KEELRGN1" little-endian */
-#define KEEL_REGION_ABI 1
+/*
+ * 2: the header records every section's element size and the limits that size
+ * the counters (drop reasons, VIPs, backends); readers refuse a mismatch.
+ */
+#define KEEL_REGION_ABI 2
 #define KEEL_REGION_MAX_WORKERS 64
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
@@ -54,9 +59,20 @@ struct keel_cmd {
 	uint64_t pad;
 };
 
-/* Per worker, one cache line, written only by that worker. */
+/*
+ * Per worker, one cache line, written only by that worker (dp: wo; cp: ro).
+ * The words cp reads while the worker runs are atomic at both ends:
+ *   active_slot        dp: release store before active_generation (keel_status_activated);
+ *                      cp: acquire load (slot_busy): a slot a worker reports is not rewritten
+ *   active_generation  dp: release store after the switch (keel_status_activated);
+ *                      cp: acquire load (worker_gen): the worker has left the older slot
+ *   refused            dp: release store (keel_status_refused); cp: acquire load (publish)
+ *   heartbeat_ms, activations, busy/idle_cycles
+ *                      dp: relaxed store; cp: relaxed load (a whole, maybe old, value;
+ *                      nothing else is ordered by them)
+ */
 struct keel_worker_status {
-	uint64_t active_generation; /* release-stored after the switch; pairs with cp acquire load */
+	uint64_t active_generation;
 	uint32_t active_slot;       /* UINT32_MAX before the first activation */
 	uint32_t lcore;
 	uint64_t heartbeat_ms;      /* worker's clock, stored every loop; cp checks it moves */
@@ -67,6 +83,39 @@ struct keel_worker_status {
 	uint64_t busy_cycles;       /* TSC cycles in loops that moved packets */
 	uint64_t idle_cycles;
 } __attribute__((aligned(64)));
+
+/*
+ * The worker's side of its status words (dp only: keel-dataplane's worker and
+ * the tests' simulated workers), each store as the table above says; the
+ * reader's side is keel_seam_read_status (seam.h) and the publisher's loads.
+ * Single writer: a load then a store is enough for the counts, no RMW.
+ */
+static inline void keel_status_activated(struct keel_worker_status *st, uint32_t slot,
+					 uint64_t generation)
+{
+	/* release: pairs with cp's acquire loads of active_slot (slot_busy, keel_seam_read_active). */
+	__atomic_store_n(&st->active_slot, slot, __ATOMIC_RELEASE);
+	__atomic_store_n(&st->activations, st->activations + 1, __ATOMIC_RELAXED);
+	/* release: pairs with cp's acquire load (worker_gen): at G this worker no longer reads the old slot. */
+	__atomic_store_n(&st->active_generation, generation, __ATOMIC_RELEASE);
+}
+
+static inline void keel_status_refused(struct keel_worker_status *st)
+{
+	/* release: pairs with the acquire loads of refused in keel_seam_publish. */
+	__atomic_store_n(&st->refused, st->refused + 1, __ATOMIC_RELEASE);
+}
+
+static inline void keel_status_beat(struct keel_worker_status *st, uint64_t now_ms, uint64_t busy,
+				    uint64_t idle)
+{
+	/* relaxed: pairs with cp's relaxed loads (control_tick, keel_seam_read_status); nothing is ordered by them. */
+	__atomic_store_n(&st->heartbeat_ms, now_ms, __ATOMIC_RELAXED);
+	if (busy)
+		__atomic_store_n(&st->busy_cycles, st->busy_cycles + busy, __ATOMIC_RELAXED);
+	if (idle)
+		__atomic_store_n(&st->idle_cycles, st->idle_cycles + idle, __ATOMIC_RELAXED);
+}
 
 /* Per worker: the pipeline counters plus flow-table and port-queue figures. */
 struct keel_worker_counters {
@@ -80,6 +129,10 @@ struct keel_worker_counters {
 } __attribute__((aligned(64)));
 
 struct keel_region {
+	/*
+	 * dp: release-stored last, once the layout below is complete (region_create);
+	 * cp: acquire-loaded first (keel_seam_open), before any other field is read.
+	 */
 	uint64_t magic;
 	uint32_t abi;
 	uint32_t header_size;
@@ -95,6 +148,19 @@ struct keel_region {
 	uint64_t status_off;     /* n_workers struct keel_worker_status */
 	uint64_t counters_off;   /* n_workers struct keel_worker_counters */
 	uint64_t slots_off;
+	/*
+	 * What each section's elements are, as the dataplane was built (ABI 2). A
+	 * reader built with another drop-reason list or other limits would
+	 * misread the counters: keel_seam_open refuses any difference.
+	 */
+	uint32_t status_size;     /* sizeof(struct keel_worker_status) */
+	uint32_t counters_size;   /* sizeof(struct keel_worker_counters) */
+	uint32_t cmd_size;        /* sizeof(struct keel_cmd), a ring element */
+	uint32_t ring_slots;      /* KEEL_RING_SLOTS */
+	uint32_t n_drop_reasons;  /* KEEL_DROP_MAX: length of keel_counters.drops */
+	uint32_t max_vips;        /* KEEL_MAX_VIPS: length of keel_counters.vip */
+	uint32_t max_backends;    /* KEEL_MAX_BACKENDS: length of keel_counters.backend */
+	uint32_t max_workers;     /* KEEL_REGION_MAX_WORKERS: length of query_reply */
 	uint32_t n_ports;
 	uint32_t flow_capacity;  /* per worker */
 	uint64_t started_ms;     /* CLOCK_REALTIME ms at start, for operators */
@@ -144,6 +210,14 @@ static inline struct keel_snapshot *keel_region_slot(struct keel_region *r, uint
 {
 	return (struct keel_snapshot *)((uint8_t *)r + r->slots_off + r->slot_size * slot);
 }
+
+/*
+ * Whether a mapped header (of size bytes, the file's size) is one this build
+ * can read: NULL when it is, else the reason (the first field that differs).
+ * Only the magic is read before the ABI version, and only the version before
+ * the rest; the caller has acquire-loaded the magic.
+ */
+const char *keel_region_check(const struct keel_region *r, uint64_t size);
 
 /* Path of an instance's region file into buf; returns 0 or -ENAMETOOLONG / -EINVAL (bad name). */
 int keel_region_path(const char *name, char *buf, size_t len);

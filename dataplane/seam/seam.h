@@ -13,9 +13,15 @@ struct keel_seam;
 
 /*
  * Map the region of dataplane instance `name` read-write. NULL with errno:
- * ENOENT (no such instance), EPROTO (bad magic or ABI), or from open/mmap.
+ * ENOENT (no such instance), EPROTO (bad magic, ABI version, or any section
+ * or limit of another size: keel_region_check), or from open/mmap; *why
+ * (when why is not NULL) names the reason.
+ *
+ * One keel_seam may be used from several threads: posts to the
+ * single-producer rings are serialised inside. Publishes must come from one
+ * thread at a time, and so must flow queries.
  */
-struct keel_seam *keel_seam_open(const char *name);
+struct keel_seam *keel_seam_open(const char *name, const char **why);
 void keel_seam_close(struct keel_seam *s);
 
 struct keel_region *keel_seam_region(struct keel_seam *s);
@@ -35,6 +41,14 @@ bool keel_seam_alive(struct keel_seam *s);
 int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
 		      uint32_t timeout_ms, const char **why);
 
+/*
+ * The snapshot worker 0 runs, to read in place, or NULL when none is active
+ * yet. Until keel_seam_read_done (which must follow a non-NULL answer), no
+ * publish writes into any slot. Never hold it across a publish.
+ */
+const struct keel_snapshot *keel_seam_read_active(struct keel_seam *s);
+void keel_seam_read_done(struct keel_seam *s);
+
 /* Ask every worker to drop the tracked flows of a backend id. */
 int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);
 
@@ -53,6 +67,9 @@ struct keel_flow_answer {
  */
 int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
 			 uint32_t timeout_ms, struct keel_flow_answer *out);
+
+/* A copy of worker w's status words, each loaded as region.h says (the worker writes them meanwhile). */
+void keel_seam_read_status(struct keel_seam *s, uint32_t w, struct keel_worker_status *out);
 
 /* Sum every worker's counters into out. */
 void keel_seam_sum_counters(struct keel_seam *s, struct keel_worker_counters *out);

@@ -108,5 +108,7 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 	fx->worker.snap = snap;
 	fx->worker.ctr = &fx->counters;
 	fx->worker.now_ms = 1000;
+	memcpy(fx->port.mac, "\x02\x00\x00\x00\x00\x02", 6);
+	fx->port.mtu = 1500;
 	return fx;
 }

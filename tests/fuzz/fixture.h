@@ -7,6 +7,7 @@
 struct fuzz_fixture {
 	struct keel_worker worker;
 	struct keel_counters counters;
+	struct keel_port port; /* 02:00:00:00:00:02 (the seeds' destination), MTU 1500 */
 };
 
 /* Built once per process; aborts if the fixture cannot be built. */

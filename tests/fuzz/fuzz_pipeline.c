@@ -15,24 +15,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct fuzz_fixture *fx;
 	static uint8_t frame[HEADROOM + 9216 + 64];
 	struct keel_buf b;
-	uint8_t verdict;
+	uint8_t verdict, steer;
 
 	if (!fx)
 		fx = fuzz_fixture_get();
 	if (size < 1 || size > 9216)
 		return 0;
-	/* The first byte steers the environment: which clock tick, whether non-VIP goes to the kernel. */
+	/*
+	 * The first byte steers the environment: which clock tick, whether
+	 * non-VIP goes to the kernel, and whether the frame is sent to the port's
+	 * own MAC (so that mutations past the link layer are not all refused
+	 * there) or to whatever its first six bytes say.
+	 */
 	fx->worker.now_ms += data[0] & 0x3f;
 	fx->worker.non_vip_to_kernel = data[0] & 0x40;
+	steer = data[0];
 	data++;
 	size--;
 
 	memcpy(frame + HEADROOM, data, size);
+	if ((steer & 0x80) && size >= 6)
+		memcpy(frame + HEADROOM, fx->port.mac, 6);
 	b.data = frame + HEADROOM;
 	b.len = (uint16_t)size;
 	b.headroom = HEADROOM;
 	b.tailroom = (uint16_t)(sizeof(frame) - HEADROOM - size);
-	keel_pipeline_burst(&fx->worker, &b, &verdict, 1);
+	keel_pipeline_burst(&fx->worker, &fx->port, &b, &verdict, 1);
 	if (verdict > KEEL_VERDICT_KERNEL)
 		abort();
 	/* Output must stay inside the buffer. */

@@ -44,6 +44,13 @@ int main(int argc, char **argv)
 		{ .family = 6, .src = "2001:db8:f::1", .dst = "2001:db8::10", .proto = 17, .payload_len = 30, .ip6_frag_hdr = 1, .frag_offset = 20 },
 		{ .family = 6, .src = "2001:db8:f::1", .dst = "2001:db8::10", .proto = 58, .icmp_type = 128, .payload_len = 56 },
 		{ .family = 6, .src = "2001:db8:f::1", .dst = "2001:db8::10", .proto = 6, .sport = 40000, .dport = 443, .payload_len = 1440 },
+		/* Issue 14: reserved VLAN, scoped sources, an echo past the MTU. */
+		{ .family = 4, .src = "198.51.100.1", .dst = "192.0.2.10", .proto = 6, .sport = 40000, .dport = 80, .vlan = 0xfff },
+		{ .family = 6, .src = "fe80::1", .dst = "2001:db8::10", .proto = 6, .sport = 40000, .dport = 443 },
+		{ .family = 6, .src = "::", .dst = "2001:db8::10", .proto = 58, .icmp_type = 128, .payload_len = 8 },
+		{ .family = 6, .src = "::ffff:198.51.100.1", .dst = "2001:db8::10", .proto = 6, .sport = 40000, .dport = 443 },
+		{ .family = 4, .src = "169.254.0.1", .dst = "192.0.2.10", .proto = 6, .sport = 40000, .dport = 80 },
+		{ .family = 4, .src = "198.51.100.2", .dst = "192.0.2.10", .proto = 1, .icmp_type = 8, .payload_len = 1600 },
 	};
 	const char *dir = argc > 1 ? argv[1] : ".";
 	unsigned int i;
@@ -51,5 +58,19 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		if (emit(dir, (int)i, &seeds[i], (uint8_t)(i * 7)))
 			return 1;
+	/* An ICMPv6 packet too big quoting a first fragment of the VIP's reply (issue 14 item 5). */
+	{
+		const struct pktgen q = { .family = 6, .src = "2001:db8::10", .dst = "2001:db8:f::1",
+					  .proto = 6, .sport = 443, .dport = 40000, .payload_len = 16,
+					  .ip6_frag_hdr = 1, .more_frags = 1 };
+		uint8_t l4[8 + 128] = { 2, 0, 0, 0, 0, 0, 0x05, 0x00 };
+		size_t n = pktgen_build_ip(l4 + 8, sizeof(l4) - 8, &q);
+		struct pktgen e = { .family = 6, .src = "2001:db8:ffff::1", .dst = "2001:db8::10",
+				    .proto = 58, .icmp_type = 2, .l4_override = l4,
+				    .l4_override_len = (uint16_t)(8 + n) };
+
+		if (!n || emit(dir, (int)i, &e, 0x80))
+			return 1;
+	}
 	return 0;
 }

@@ -301,5 +301,5 @@ if ((DATAPLANE)); then
 	dp_stop
 	check "keel-dataplane exits 0" test "$DP_RC" = 0
 fi
-grep -q 'api: uid 65534 .* -> 403' "$KT_TMP/control.log" && log "refusals are logged"
+grep -q 'event=api_request uid=65534 .*status=403' "$KT_TMP/control.log" && log "refusals are logged"
 finish

@@ -118,7 +118,7 @@ check "every worker at generation $((G + 1))" wait_until 5 workers_at $((G + 1))
 check "persisted at generation $((G + 1))" test "$(state_gen)" = $((G + 1))
 check "the running config has weight 2" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
 	json_get '[b["weight"] for b in j["backends"] if b["address"] == "10.0.0.1"][0]')" = 2
-check "reload logged" grep -q 'configuration reloaded' "$KT_TMP/control.log"
+check "reload logged" grep -q 'event=config_reloaded' "$KT_TMP/control.log"
 G=$((G + 1))
 A=$(activations)
 
@@ -126,9 +126,9 @@ log "SIGHUP with a refused file"
 cp "$CONFIG" "$KT_TMP/good.yaml"
 sed -i 's/weight: 2 }/weight: 70000 }/' "$CONFIG"
 kill -HUP "$CONTROL_PID"
-refused_logged() { grep -q 'reload refused, running state kept: .*keel.yaml:[0-9]*:[0-9]*: .*weight' "$KT_TMP/control.log"; }
+refused_logged() { grep -q 'event=reload_refused kept=running reason=".*keel.yaml:[0-9]*:[0-9]*: .*weight' "$KT_TMP/control.log"; }
 check "refusal logged with file:line:column: reason within 5 s" wait_until 5 refused_logged
-grep 'reload refused' "$KT_TMP/control.log" | tail -1 | sed 's/^/    /'
+grep 'event=reload_refused' "$KT_TMP/control.log" | tail -1 | sed 's/^/    /'
 sleep 0.5
 check "generation still $G" test "$(api_gen)" = "$G"
 check "persisted generation still $G" test "$(state_gen)" = "$G"
@@ -195,7 +195,7 @@ check "keel-control republished generation $G within $REPUBLISH_MAX_MS ms (${ms}
 	test "$ms" != None -a "${ms/None/999999}" -le "$REPUBLISH_MAX_MS"
 check "new epoch" test "$(seam_st | json_get 'j["epoch"]')" != "$old_epoch"
 check "GET /v1/status: generation still $G" test "$(api_gen)" = "$G"
-check "keel-control logged the new dataplane" test "$(grep -c 'dataplane .* attached' "$KT_TMP/control.log")" -ge 2
+check "keel-control logged the new dataplane" test "$(grep -c 'event=dataplane_attached' "$KT_TMP/control.log")" -ge 2
 check "forwarding after the restart" forwarding 1
 
 log "/metrics on 127.0.0.1:$MPORT"

@@ -166,9 +166,9 @@ log "stopping keel-control"
 kill -TERM "$CONTROL_PID"
 gone() { ! kill -0 "$CONTROL_PID" 2>/dev/null; }
 check "keel-control exits on SIGTERM" wait_until 10 gone
-check "keel-control logged no publish failure" bash -c "! grep -q 'publish failed' '$KT_TMP/control.log'"
-log "audit lines marked (not delivered): $(grep -c "not delivered" "$KT_TMP/control.log" || true)"
-grep "not delivered" "$KT_TMP/control.log" | sed "s/.*: \([A-Z]* [^ ]*\) -> .*/\1/" | sort | uniq -c | sed "s/^/    /" || true
+check "keel-control logged no publish failure" bash -c "! grep -q 'event=publish_failed' '$KT_TMP/control.log'"
+log "audit lines marked not delivered: $(grep -c "event=api_request .*delivered=no" "$KT_TMP/control.log" || true)"
+grep "event=api_request .*delivered=no" "$KT_TMP/control.log" | sed "s/.*method=\([A-Z]*\) path=\([^ ]*\) .*/\1 \2/" | sort | uniq -c | sed "s/^/    /" || true
 if ((KT_FAILS)); then
 	echo "    --- keel-control log (tail)"
 	tail -20 "$KT_TMP/control.log" | sed 's/^/    /'

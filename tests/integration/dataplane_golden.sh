@@ -22,6 +22,10 @@ dp_start "$KT_TMP/dp.log" -- -l 0,1 $(eal_opts "$NAME") \
 	--vdev "net_pcap0,rx_pcap=$KT_TMP/in.pcap,tx_pcap=$KT_TMP/out.pcap" \
 	-- --name "$NAME" --wait-snapshot --idle backoff --flows 65536
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
+# Keel takes only frames to its port's MAC: the fixtures are addressed to net_pcap0's.
+PORT_MAC=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port_mac"])' "$KT_TMP/expected.json")
+grep -q "event=port .*mac=$PORT_MAC" "$KT_TMP/dp.log" ||
+	die "net_pcap0's MAC is not $PORT_MAC, which the fixtures are sent to: $(grep -m1 ' mac=' "$KT_TMP/dp.log")"
 
 log "publishing $KT_TMP/spec.txt"
 timeout 20 "$SEAM" publish "$NAME" "$KT_TMP/spec.txt" | sed 's/^/    /' || die "publish failed"
@@ -45,5 +49,28 @@ else
 	KT_FAILS=$((KT_FAILS + 1))
 	log "FAIL golden outputs and counters (dataplane log follows)"
 	sed 's/^/    /' "$KT_TMP/dp.log"
+fi
+
+# keel-replay must give every frame the dataplane's verdict (issue 14 item 6): same inputs, same
+# spec, the port's MAC and no exception path; every counter it reports must equal the dataplane's.
+REPLAY=$BUILD/tools/keel-replay/keel-replay
+if [[ -x $REPLAY ]]; then
+	"$REPLAY" --spec "$KT_TMP/spec.txt" --pcap "$KT_TMP/in.pcap" --port-mac "$PORT_MAC" \
+		--non-vip drop --json >"$KT_TMP/replay.json" || die "keel-replay failed"
+	check "keel-replay over the same frames: the dataplane's counters, reason by reason" \
+		"$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["replay"]
+c = json.load(open(sys.argv[2]))
+got = (r["frames"], r["forwarded"], r["answered"], r["to_kernel"], r["dropped"], r["drops"])
+want = (c["rx_pkts"], c["fwd_pkts"], c["reply_pkts"], c["kernel_pkts"], c["dropped"],
+        {k: v for k, v in c["drops"].items() if v})
+if got != want:
+    print("keel-replay:", got)
+    print("dataplane:  ", want)
+    sys.exit(1)
+' "$KT_TMP/replay.json" "$KT_TMP/counters.json"
+else
+	log "no keel-replay at $REPLAY (libpcap headers missing?): replay comparison not run"
 fi
 finish

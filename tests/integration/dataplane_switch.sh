@@ -36,7 +36,8 @@ logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.all import Ether, IP, IPv6, TCP, UDP, Raw, wrpcap
 pk = []
 for k in range(300):
-    e = Ether(src="02:00:00:00:00:c1", dst="02:00:00:00:00:02")
+    # to net_pcap0's own MAC: Keel takes nothing else
+    e = Ether(src="02:00:00:00:00:c1", dst="02:70:63:61:70:00")
     pk.append(e / IP(src=f"203.0.113.{k % 250 + 2}", dst="192.0.2.10") / TCP(sport=10000 + k, dport=80, flags="A") / Raw(b"x" * 32))
     pk.append(e / IP(src=f"203.0.113.{k % 250 + 2}", dst="192.0.2.53") / UDP(sport=20000 + k, dport=53) / Raw(b"q" * 24))
     pk.append(e / IPv6(src=f"2001:db8:c::{k + 1:x}", dst="2001:db8::10") / TCP(sport=30000 + k, dport=443, flags="A"))

@@ -14,6 +14,9 @@
 #define MEM_SIZE 4096
 #define HEADROOM 128
 
+/* The port the frames arrive on: pktgen addresses them to its MAC. */
+static struct keel_port port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 }, .mtu = 1500 };
+
 struct frame {
 	uint8_t mem[MEM_SIZE];
 	struct keel_buf b;
@@ -140,6 +143,12 @@ static const struct pktgen ping6 = {
 	.icmp_type = 128, .payload_len = 57, .ttl = 57,
 };
 
+/* A DF TCP packet from the VIP's client, for the too-big answer. */
+static const struct pktgen tcp4_big = {
+	.family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 6,
+	.sport = 40000, .dport = 80, .payload_len = 100, .df = true,
+};
+
 static void test_echo_v4(void **state)
 {
 	struct pktgen g = ping4;
@@ -165,7 +174,7 @@ static void test_echo_v4(void **state)
 	wr16(exp + 36, 0);
 	wr16(exp + 36, pktgen_csum(exp + 34, 64));
 
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_NONE);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, sizeof(exp)); /* padding trimmed */
 	assert_ptr_equal(fr.b.data, fr.mem + HEADROOM);
 	assert_int_equal(room(&fr.b), r);
@@ -192,7 +201,7 @@ static void test_echo_v6_vlan(void **state)
 	exp[18 + 7] = 64;
 	exp[58] = 129;
 
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_NONE);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, sizeof(exp));
 	/* Everything but the checksum as expected; the checksum checked independently. */
 	exp[60] = fr.b.data[60];
@@ -219,14 +228,14 @@ static void test_echo_checksum_sweep(void **state)
 		g.l4_override = l4;
 		g.l4_override_len = sizeof(l4);
 		frame_build(&fr, &g, HEADROOM);
-		assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_NONE);
+		assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_NONE);
 		assert_true(pktgen_l4_csum_ok(4, fr.b.data + 14, fr.b.data + 34, 16, 1));
 		g = ping6;
 		g.l4_override = l4;
 		g.l4_override_len = sizeof(l4);
 		l4[0] = 128;
 		frame_build(&fr, &g, HEADROOM);
-		assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_NONE);
+		assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_NONE);
 		assert_true(pktgen_l4_csum_ok(6, fr.b.data + 14, fr.b.data + 54, 16, 58));
 	}
 }
@@ -241,29 +250,29 @@ static void test_echo_refused(void **state)
 	g = ping4; /* first fragment */
 	g.more_frags = true;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 	assert_memory_equal(fr.b.data, fr.orig, fr.len);
 
 	g = ping6;
 	g.ip6_frag_hdr = true;
 	g.more_frags = true;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	g = ping4; /* IPv4 options */
 	g.ip4_opt_len = 4;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	g = ping6; /* extension header */
 	g.ip6_hbh_len = 1;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	g = ping4; /* an echo reply is not answered */
 	g.icmp_type = 0;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	g = ping4; /* an ICMPv4 type number in an ICMPv6 packet */
 	g.family = 6;
@@ -271,13 +280,62 @@ static void test_echo_refused(void **state)
 	g.dst = "2001:db8::2";
 	g.proto = 58;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	g = ping4; /* shorter than the 8-byte echo header */
 	g.l4_override = short_icmp;
 	g.l4_override_len = sizeof(short_icmp);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p), KEEL_DROP_L4_TRUNCATED);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_L4_TRUNCATED);
+	assert_memory_equal(fr.b.data, fr.orig, fr.len);
+}
+
+/* Answers come from the port's own MAC, whatever the request was sent to (issue 14 item 2). */
+static void test_echo_from_port_mac(void **state)
+{
+	static const uint8_t other[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x77 };
+	static struct frame fr;
+	struct keel_port p2 = port;
+
+	(void)state;
+	memcpy(p2.mac, other, 6);
+	frame_build(&fr, &ping4, HEADROOM);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &p2), KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data, pktgen_client_mac, 6);
+	assert_memory_equal(fr.b.data + 6, other, 6);
+
+	frame_build(&fr, &tcp4_big, HEADROOM);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, other, 1280), KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data, pktgen_client_mac, 6);
+	assert_memory_equal(fr.b.data + 6, other, 6);
+}
+
+/* Item 4: a request whose ICMP checksum is wrong is not answered, in either family; nor one whose reply exceeds the MTU. */
+static void test_echo_checksum_and_mtu(void **state)
+{
+	static struct frame fr;
+	struct keel_port small = port;
+	unsigned int i;
+
+	(void)state;
+	/* Every single-bit error in the message is caught (RFC 1071: one's complement sum). */
+	for (i = 0; i < 8 * 16; i++) {
+		struct pktgen g = i & 1 ? ping6 : ping4;
+		uint32_t l4 = g.family == 6 ? 14 + 40 : 14 + 20;
+
+		frame_build(&fr, &g, HEADROOM);
+		fr.b.data[l4 + i / 8] ^= (uint8_t)(1u << (i % 8));
+		memcpy(fr.orig, fr.b.data, fr.len);
+		assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_CHECKSUM);
+		assert_memory_equal(fr.b.data, fr.orig, fr.len); /* untouched */
+	}
+	/* ping4 is 84 bytes of IP: answered at MTU 84, refused at 83. */
+	small.mtu = 84;
+	frame_build(&fr, &ping4, HEADROOM);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &small), KEEL_DROP_NONE);
+	small.mtu = 83;
+	frame_build(&fr, &ping4, HEADROOM);
+	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &small), KEEL_DROP_ECHO_TOO_BIG);
 	assert_memory_equal(fr.b.data, fr.orig, fr.len);
 }
 
@@ -316,7 +374,7 @@ static void test_too_big_v4(void **state)
 	frame_build(&fr, &g, HEADROOM);
 	r = room(&fr.b);
 	wr16(exp + 24, pktgen_csum(exp + 14, 20));
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1380), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1380), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 42 + 140);
 	assert_int_equal(fr.b.headroom, HEADROOM - 28);
 	assert_ptr_equal(fr.b.data, fr.mem + fr.b.headroom);
@@ -345,7 +403,7 @@ static void test_too_big_v4_quote_limit(void **state)
 	g.payload_len = 1460;
 	g.vlan = 0x3fff;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1400), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1400), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 18 + 576);
 	assert_int_equal(rd16(fr.b.data + 12), 0x8100);
 	assert_int_equal(rd16(fr.b.data + 14), 0x3fff);
@@ -374,7 +432,7 @@ static void test_too_big_v6(void **state)
 
 	(void)state;
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1280), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 62 + 160);
 	assert_int_equal(fr.b.headroom, HEADROOM - 48);
 	exp[56] = fr.b.data[56];
@@ -394,7 +452,7 @@ static void test_too_big_v6_quote_limit(void **state)
 	g.proto = 17;
 	g.payload_len = 1451;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1400), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1400), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 14 + 1280);
 	assert_int_equal(rd16(fr.b.data + 14 + 4), 1240);
 	assert_memory_equal(fr.b.data + 14 + 48, fr.orig + 14, 1232);
@@ -402,7 +460,7 @@ static void test_too_big_v6_quote_limit(void **state)
 
 	g.payload_len = 1231 - 48; /* quote of 1231 bytes: just under the limit */
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1400), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1400), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 14 + 1279);
 	assert_true(pktgen_l4_csum_ok(6, fr.b.data + 14, fr.b.data + 54, 1239, 58));
 }
@@ -423,14 +481,14 @@ static void test_too_big_refused(void **state)
 	g.l4_override = quote;
 	g.l4_override_len = sizeof(quote);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
 	assert_memory_equal(fr.b.data, fr.orig, fr.len);
 
 	/* A redirect, even if not flagged as an error. */
 	quote[0] = 5;
 	frame_build(&fr, &g, HEADROOM);
 	fr.p.flags &= (uint8_t)~KEEL_PKT_ICMP_ERROR;
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	/* ICMPv6 error (RFC 4443 2.4(e)): destination unreachable. */
 	g = tcp6;
@@ -439,23 +497,23 @@ static void test_too_big_refused(void **state)
 	g.l4_override = quote;
 	g.l4_override_len = sizeof(quote);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1280), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	/* A non-first fragment. */
 	g = tcp4;
 	g.frag_offset = 100;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
 
 	/* An echo request may get one. */
 	g = ping4;
 	g.payload_len = 1400;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_NONE);
 	g = ping6;
 	g.payload_len = 1400;
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1280), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_NONE);
 }
 
 static void test_too_big_no_headroom(void **state)
@@ -466,15 +524,15 @@ static void test_too_big_no_headroom(void **state)
 	(void)state;
 	frame_build(&fr, &tcp4, 27);
 	bb = fr.b;
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_NO_HEADROOM);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(&fr.b, &bb, sizeof(bb));
 	assert_memory_equal(fr.b.data, fr.orig, fr.len);
 	frame_build(&fr, &tcp4, 28);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1000), KEEL_DROP_NONE);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.headroom, 0);
 
 	frame_build(&fr, &tcp6, 47);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, 1280), KEEL_DROP_NO_HEADROOM);
+	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(fr.b.data, fr.orig, fr.len);
 }
 
@@ -587,6 +645,32 @@ static void test_error_key_v6(void **state)
 			 KEEL_DROP_ICMP_ERROR_INNER);
 }
 
+/* Issue 14 item 5: the quoted packet's extension headers are walked as the parser walks them. */
+static void test_error_key_v6_exthdrs(void **state)
+{
+	static struct frame fr;
+	struct keel_flow_key k;
+	struct pktgen q = reply6;
+
+	(void)state;
+	q.ip6_frag_hdr = true; /* first fragment */
+	q.more_frags = true;
+	error_frame(&fr, 6, 2, &q, 56);
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k), KEEL_DROP_NONE);
+	expect_key(&k, 6, "2001:db8::1", "2001:db8:1::10", 40001, 53, 17);
+
+	q = reply6; /* Hop-by-Hop (16 bytes), then an atomic fragment */
+	q.ip6_hbh_len = 2;
+	q.ip6_frag_hdr = true;
+	error_frame(&fr, 6, 2, &q, 40 + 16 + 8 + 8);
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k), KEEL_DROP_NONE);
+	expect_key(&k, 6, "2001:db8::1", "2001:db8:1::10", 40001, 53, 17);
+	/* One byte short of the 8 L4 bytes the error must quote. */
+	error_frame(&fr, 6, 2, &q, 40 + 16 + 8 + 7);
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k),
+			 KEEL_DROP_ICMP_ERROR_INNER);
+}
+
 /* Quotes cut short, by the sender or by len: never read past either. */
 /* icmp_error_flow_key on an exact-length heap copy of the first n bytes, so ASan sees overreads. */
 static enum keel_drop key_cut(const struct frame *fr, uint32_t n, struct keel_flow_key *k)
@@ -659,9 +743,17 @@ static void test_error_key_bad_inner(void **state)
 	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k),
 			 KEEL_DROP_ICMP_ERROR_INNER);
 
-	/* IPv6 quote behind an extension header: not walked. */
+	/* IPv6 quote cut inside its extension headers (the walk needs the whole chain). */
 	q = reply6;
-	q.ip6_hbh_len = 1;
+	q.ip6_hbh_len = 2;
+	error_frame(&fr, 6, 2, &q, 48);
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k),
+			 KEEL_DROP_ICMP_ERROR_INNER);
+
+	/* A quoted later fragment carries no ports. */
+	q = reply6;
+	q.ip6_frag_hdr = true;
+	q.frag_offset = 10;
 	error_frame(&fr, 6, 2, &q, 56);
 	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k),
 			 KEEL_DROP_ICMP_ERROR_INNER);
@@ -694,6 +786,8 @@ int main(void)
 		cmocka_unit_test(test_echo_v6_vlan),
 		cmocka_unit_test(test_echo_checksum_sweep),
 		cmocka_unit_test(test_echo_refused),
+		cmocka_unit_test(test_echo_from_port_mac),
+		cmocka_unit_test(test_echo_checksum_and_mtu),
 		cmocka_unit_test(test_too_big_v4),
 		cmocka_unit_test(test_too_big_v4_quote_limit),
 		cmocka_unit_test(test_too_big_v6),
@@ -703,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_error_key_v4_options),
 		cmocka_unit_test(test_error_key_v4_long_quote),
 		cmocka_unit_test(test_error_key_v6),
+		cmocka_unit_test(test_error_key_v6_exthdrs),
 		cmocka_unit_test(test_error_key_truncated),
 		cmocka_unit_test(test_error_key_bad_inner),
 	};

@@ -275,6 +275,17 @@ static void test_vlan(void **state)
 	assert_int_equal(p.l3_off, 18);
 	assert_int_equal(p.l4_off, 58);
 	assert_int_equal(p.key.family, KEEL_AF_INET6);
+
+	/* IEEE 802.1Q 9.6: VID 4095 is reserved, whatever the priority; VID 0 is a priority tag. */
+	g = tcp4();
+	g.vlan = 0xefff;
+	len = build(buf, &g);
+	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_RESERVED);
+	g.vlan = 0xe000;
+	buf[14] = 0xe0; /* pktgen skips a zero TCI: tag it with VID 0 by hand */
+	buf[15] = 0x00;
+	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
+	assert_int_equal(p.vlan_tci, 0xe000);
 }
 
 static void test_vlan_stacked(void **state)
@@ -470,8 +481,10 @@ static void test_ip4_bad_source(void **state)
 	};
 	static const char *const good[] = {
 		"1.0.0.1", "10.0.0.1", "126.255.255.255", "128.0.0.1", "223.255.255.255",
-		"192.0.2.255",
+		"192.0.2.255", "169.253.255.255", "169.255.0.1", "168.254.0.1",
 	};
+	/* RFC 3927 7: accepted for the host, flagged so a VIP refuses it (issue 14 item 3). */
+	static const char *const link_local[] = { "169.254.0.0", "169.254.10.1", "169.254.255.255" };
 	uint8_t buf[BUF_CAP];
 	struct keel_pkt p;
 	size_t i, len;
@@ -491,6 +504,16 @@ static void test_ip4_bad_source(void **state)
 		len = build(buf, &g);
 		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
 		assert_addr(p.key.src, 4, good[i]);
+		assert_false(p.flags & KEEL_PKT_SRC_SCOPED);
+	}
+	for (i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++) {
+		struct pktgen g = tcp4();
+
+		g.src = link_local[i];
+		len = build(buf, &g);
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
+		assert_true(p.flags & KEEL_PKT_SRC_SCOPED);
+		assert_int_equal(keel_parse_source_reason(&p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
 	}
 	/* Multicast or broadcast destinations are not the parser's concern. */
 	{
@@ -1074,7 +1097,19 @@ static void test_ip6_payload_limit(void **state)
 static void test_ip6_bad_source(void **state)
 {
 	static const char *const bad[] = { "ff02::1", "ff0e::1234", "ff00::", "::1" };
-	static const char *const good[] = { "::", "fe80::1", "2001:db8::ff", "::2", "fe00::1" };
+	static const char *const good[] = { "2001:db8::ff", "::2", "fe00::1", "fec0::1", "::1:0:0:1",
+					    "::fffe:1.2.3.4", "::ffff:0:1.2.3.4", "100::1", "fd00::1" };
+	/* Accepted but flagged: the host may get them, a VIP never does (issue 14 item 3). */
+	static const struct {
+		const char *src;
+		enum keel_drop reason;
+	} scoped[] = {
+		{ "::", KEEL_DROP_IP6_SRC_UNSPECIFIED },
+		{ "fe80::1", KEEL_DROP_IP6_SRC_LINK_LOCAL },
+		{ "febf:ffff:ffff:ffff::1", KEEL_DROP_IP6_SRC_LINK_LOCAL },
+		{ "::ffff:198.51.100.7", KEEL_DROP_IP6_SRC_V4MAPPED },
+		{ "::ffff:0.0.0.0", KEEL_DROP_IP6_SRC_V4MAPPED },
+	};
 	uint8_t buf[BUF_CAP];
 	struct keel_pkt p;
 	size_t i, len;
@@ -1094,6 +1129,17 @@ static void test_ip6_bad_source(void **state)
 		len = build(buf, &g);
 		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
 		assert_addr(p.key.src, 6, good[i]);
+		assert_false(p.flags & KEEL_PKT_SRC_SCOPED);
+		assert_int_equal(keel_parse_source_reason(&p), KEEL_DROP_NONE);
+	}
+	for (i = 0; i < sizeof(scoped) / sizeof(scoped[0]); i++) {
+		struct pktgen g = tcp6();
+
+		g.src = scoped[i].src;
+		len = build(buf, &g);
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
+		assert_true(p.flags & KEEL_PKT_SRC_SCOPED);
+		assert_int_equal(keel_parse_source_reason(&p), scoped[i].reason);
 	}
 }
 

@@ -30,6 +30,10 @@ struct env {
 	uint8_t verdicts[KEEL_BURST_MAX];
 };
 
+/* The port the test frames arrive on: pktgen addresses them to its MAC. */
+static const struct keel_port test_port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
+					    .mtu = 1500 };
+
 static struct keel_backend_spec be[8];
 static struct keel_vip_spec vips[4];
 
@@ -108,7 +112,7 @@ static size_t load(struct env *e, int i, const struct pktgen *g)
 
 static uint32_t run(struct env *e, uint32_t n)
 {
-	return keel_pipeline_burst(&e->w, e->bufs, e->verdicts, n);
+	return keel_pipeline_burst(&e->w, &test_port, e->bufs, e->verdicts, n);
 }
 
 /* The backend id a forwarded IPIP/IPv4 frame was sent to, from its outer destination. */
@@ -531,6 +535,323 @@ static void test_new_flow_rate(void **state)
 	assert_accounted(e);
 }
 
+
+/* ---- Hardening (issue 14): every test below failed before its fix. ---- */
+
+/* Count of the drop reason named name; fails the test when no reason has that name. */
+static uint64_t drops_named(const struct env *e, const char *name)
+{
+	unsigned int k;
+
+	for (k = 0; k < KEEL_DROP_MAX; k++)
+		if (!strcmp(keel_drop_name(k), name))
+			return e->ctr.drops[k];
+	fail_msg("no drop reason named %s", name);
+	return 0;
+}
+
+/*
+ * Item 1: the ICMP answer bucket on a simulated clock, for rates R of 1 to
+ * 10000 per second and "too big" events at E = 0.5 R to 3 R, for T = 10 s,
+ * from a fresh worker whose clock starts at 1 ms (as keel-replay's does).
+ * Checked against a naive floating-point token bucket (depth R, refilled
+ * continuously) to within one answer, and against the closed form: all of
+ * them when E < R, else R (the first burst) + R * T within 1 + 0.5 % (when
+ * the bucket is deep enough, R >= 10, not to fill up between two events).
+ * The old refill rounded elapsed * R / 1000 down to zero and still moved its
+ * clock, so with more than one event per 1000/R ms it never refilled.
+ */
+static void test_icmp_rate_simulated_clock(void **state)
+{
+	static const uint32_t rates[] = { 1, 10, 100, 1000, 10000 };
+	static const double factors[] = { 0.5, 0.9, 1.11, 3.0 };
+	struct env *e = *state;
+	struct keel_snapshot_spec spec;
+	struct pktgen df = tcp4;
+	const uint64_t T_ms = 10000;
+	unsigned int ri, fi;
+
+	df.payload_len = 1460;
+	df.df = true;
+	for (ri = 0; ri < sizeof(rates) / sizeof(rates[0]); ri++) {
+		struct keel_snapshot *snap;
+
+		make_spec(&spec, KEEL_BACKEND_ACTIVE, 1);
+		spec.icmp_rate = rates[ri];
+		snap = snapfix_build(&spec);
+		for (fi = 0; fi < sizeof(factors) / sizeof(factors[0]); fi++) {
+			double ev_rate = rates[ri] * factors[fi], tokens = rates[ri];
+			uint64_t n_events = (uint64_t)(ev_rate * (double)T_ms / 1000.0);
+			uint64_t before = e->ctr.icmp_too_big, k, got, oracle = 0, last = 1;
+			struct keel_worker w = { .snap = snap, .ft = e->w.ft, .ctr = &e->ctr,
+						 .non_vip_to_kernel = true };
+
+			for (k = 0; k < n_events; k++) {
+				w.now_ms = 1 + (uint64_t)((double)k * 1000.0 / ev_rate);
+				load(e, 0, &df);
+				keel_pipeline_burst(&w, &test_port, e->bufs, e->verdicts, 1);
+				/* The oracle. */
+				tokens += (double)(w.now_ms - last) * rates[ri] / 1000.0;
+				if (tokens > rates[ri])
+					tokens = rates[ri];
+				last = w.now_ms;
+				if (tokens >= 1.0) {
+					tokens -= 1.0;
+					oracle++;
+				}
+			}
+			got = e->ctr.icmp_too_big - before;
+			if (got + 1 < oracle || got > oracle + 1)
+				fail_msg("rate %u/s, %.1f events/s: %llu answered, the naive bucket %llu",
+					 rates[ri], ev_rate, (unsigned long long)got,
+					 (unsigned long long)oracle);
+			if (factors[fi] < 1.0) {
+				assert_int_equal(got, n_events);
+			} else if (rates[ri] >= 10) {
+				uint64_t expect = rates[ri] + rates[ri] * T_ms / 1000, tol = 1 + expect / 200;
+
+				if (got + tol < expect || got > expect + tol)
+					fail_msg("rate %u/s, %.1f events/s: %llu answered, expected %llu +- %llu",
+						 rates[ri], ev_rate, (unsigned long long)got,
+						 (unsigned long long)expect, (unsigned long long)tol);
+			}
+		}
+		free(snap);
+	}
+	assert_accounted(e);
+}
+
+/* Item 1, the reported case: a continuous stream of oversized DF packets keeps being answered at the rate. */
+static void test_icmp_rate_continuous_stream(void **state)
+{
+	struct env *e = *state;
+	struct pktgen df = tcp4;
+	uint64_t ms;
+
+	df.payload_len = 1460;
+	df.df = true;
+	/* Four too-big packets every millisecond for 10 s against the default 100/s. */
+	for (ms = 0; ms < 10000; ms++) {
+		int i;
+
+		e->w.now_ms = 1000 + ms;
+		for (i = 0; i < 4; i++)
+			load(e, i, &df);
+		run(e, 4);
+	}
+	/* The first burst of 100, then 100 per second: 1100, within one per second of slack. */
+	assert_in_range(e->ctr.icmp_too_big, 1090, 1101);
+	assert_accounted(e);
+}
+
+/* Frame i as g, but with another destination MAC. */
+static void load_to_mac(struct env *e, int i, const struct pktgen *g, const uint8_t mac[6])
+{
+	load(e, i, g);
+	memcpy(e->bufs[i].data, mac, 6);
+}
+
+/* Item 2: only frames to the port's own MAC are balanced or answered; group frames go to the kernel at most. */
+static void test_l2_destination(void **state)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t mcast4[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
+	static const uint8_t mcast6[6] = { 0x33, 0x33, 0xff, 0x00, 0x00, 0x01 };
+	static const uint8_t other[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+	struct env *e = *state;
+	struct pktgen echo = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 1,
+			       .icmp_type = 8, .payload_len = 8 };
+	struct pktgen v6 = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1", .proto = 6,
+			     .sport = 50000, .dport = 443 };
+
+	/* No exception path: nothing of it is ours. */
+	e->w.non_vip_to_kernel = false;
+	load_to_mac(e, 0, &tcp4, bcast);
+	load_to_mac(e, 1, &tcp4, mcast4);
+	load_to_mac(e, 2, &v6, mcast6);
+	load_to_mac(e, 3, &tcp4, other);
+	load_to_mac(e, 4, &echo, bcast);
+	load_to_mac(e, 5, &echo, other);
+	assert_int_equal(run(e, 6), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(e->verdicts[i], KEEL_VERDICT_DROP);
+	assert_int_equal(drops_named(e, "l2_broadcast"), 2);
+	assert_int_equal(drops_named(e, "l2_multicast"), 2);
+	assert_int_equal(drops_named(e, "l2_other_host"), 2);
+
+	/* With one, the kernel gets the group frames (ARP, ND, DAD); another host's frames still not. */
+	e->w.non_vip_to_kernel = true;
+	load_to_mac(e, 0, &tcp4, bcast);
+	load_to_mac(e, 1, &v6, mcast6);
+	load_to_mac(e, 2, &echo, other);
+	load(e, 3, &tcp4);
+	assert_int_equal(run(e, 4), 1);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_KERNEL);
+	assert_int_equal(e->verdicts[1], KEEL_VERDICT_KERNEL);
+	assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[3], KEEL_VERDICT_FORWARD);
+	assert_int_equal(drops_named(e, "l2_other_host"), 3);
+	assert_int_equal(e->ctr.fwd_pkts, 1);
+	assert_int_equal(e->ctr.reply_pkts, 0);
+	assert_accounted(e);
+}
+
+/* Item 2: 802.1Q VID 4095 is reserved (IEEE 802.1Q 9.6): never forwarded. VID 0 (priority tag) is. */
+static void test_vlan_4095(void **state)
+{
+	struct env *e = *state;
+	struct pktgen g = tcp4;
+
+	g.vlan = 0xfff;
+	load(e, 0, &g);
+	g.vlan = 0x2fff; /* priority 1, VID 4095 */
+	load(e, 1, &g);
+	g.vlan = 0x2001; /* VID 1 */
+	load(e, 2, &g);
+	e->w.non_vip_to_kernel = true;
+	assert_int_equal(run(e, 3), 1);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[1], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[2], KEEL_VERDICT_FORWARD);
+	assert_int_equal(drops_named(e, "vlan_reserved"), 2);
+	assert_accounted(e);
+}
+
+/*
+ * Item 3: sources that are only valid on the link (::, fe80::/10, 169.254/16)
+ * or that no IPv6 wire carries (IPv4-mapped) are never balanced or answered;
+ * to the host itself (not a VIP) they still reach the kernel: DAD probes
+ * (from ::) and neighbour discovery (from link-local) must.
+ */
+static void test_source_addresses(void **state)
+{
+	static const struct {
+		int family;
+		const char *src;
+		const char *reason;
+	} cases[] = {
+		{ 6, "::", "ip6_src_unspecified" },
+		{ 6, "fe80::1", "ip6_src_link_local" },
+		{ 6, "febf:ffff::1", "ip6_src_link_local" },
+		{ 6, "::ffff:198.51.100.7", "ip6_src_v4mapped" },
+		{ 4, "169.254.10.1", "ip4_src_link_local" },
+	};
+	struct env *e = *state;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int v6 = cases[i].family == 6;
+		struct pktgen to_vip = { .family = cases[i].family, .src = cases[i].src,
+					 .dst = v6 ? "2001:db8::1" : "192.0.2.1", .proto = 6,
+					 .sport = 1234, .dport = v6 ? 443 : 80 };
+		struct pktgen echo = { .family = cases[i].family, .src = cases[i].src,
+				       .dst = to_vip.dst, .proto = v6 ? 58 : 1,
+				       .icmp_type = v6 ? 128 : 8, .payload_len = 8 };
+		struct pktgen to_host = to_vip;
+		uint64_t before = drops_named(e, cases[i].reason);
+
+		to_host.dst = v6 ? "2001:db8::99" : "192.0.2.99";
+		load(e, 0, &to_vip);
+		load(e, 1, &echo);
+		load(e, 2, &to_host);
+		assert_int_equal(run(e, 3), 0);
+		assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
+		assert_int_equal(e->verdicts[1], KEEL_VERDICT_DROP);
+		assert_int_equal(e->verdicts[2], KEEL_VERDICT_KERNEL);
+		assert_int_equal(drops_named(e, cases[i].reason), before + 2);
+	}
+	assert_int_equal(e->ctr.fwd_pkts, 0);
+	assert_int_equal(e->ctr.reply_pkts, 0);
+	assert_accounted(e);
+}
+
+/* Item 4: an echo request with a bad ICMP checksum is not answered; nor one whose reply exceeds the port MTU. */
+static void test_echo_checksum_and_mtu(void **state)
+{
+	struct env *e = *state;
+	struct pktgen g = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 1,
+			    .icmp_type = 8, .payload_len = 32 };
+	struct pktgen g6 = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1",
+			     .proto = 58, .icmp_type = 128, .payload_len = 32 };
+	struct pktgen big = g;
+
+	load(e, 0, &g);
+	e->bufs[0].data[14 + 20 + 2] ^= 0x01;
+	load(e, 1, &g6);
+	e->bufs[1].data[14 + 40 + 8] ^= 0x80; /* payload byte: the checksum no longer matches */
+	big.payload_len = 1500 - 28 + 1;      /* reply one byte over the 1500-byte port MTU */
+	load(e, 2, &big);
+	big.payload_len = 1500 - 28;          /* exactly the MTU: answered */
+	load(e, 3, &big);
+	assert_int_equal(run(e, 4), 1);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[1], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[3], KEEL_VERDICT_REPLY);
+	assert_int_equal(drops_named(e, "icmp_checksum"), 2);
+	assert_int_equal(drops_named(e, "echo_too_big"), 1);
+	assert_int_equal(e->ctr.icmp_echo, 1);
+	assert_accounted(e);
+}
+
+/* An ICMPv6 packet too big from a router, quoting q (the VIP's packet to the client). */
+static void load_ptb6(struct env *e, int i, const struct pktgen *q)
+{
+	uint8_t quote[256], icmp[8 + 256];
+	struct pktgen err = { .family = 6, .src = "2001:db8:ffff::1", .dst = "2001:db8::1",
+			      .proto = 58, .icmp_type = 2 };
+	size_t qlen = pktgen_build_ip(quote, sizeof(quote), q);
+
+	assert_true(qlen > 0);
+	memset(icmp, 0, 8);
+	icmp[0] = 2;
+	icmp[6] = 0x05; /* MTU 1280 */
+	memcpy(icmp + 8, quote, qlen);
+	err.l4_override = icmp;
+	err.l4_override_len = (uint16_t)(8 + qlen);
+	load(e, i, &err);
+}
+
+/* Item 5: a packet too big quoting extension headers (Fragment, Hop-by-Hop) reaches the connection's backend. */
+static void test_ptb_quoting_exthdrs(void **state)
+{
+	struct env *e = *state;
+	struct pktgen flow = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1", .proto = 6,
+			       .sport = 50000, .dport = 443, .payload_len = 20 };
+	struct pktgen q = { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:c::7", .proto = 6,
+			    .sport = 443, .dport = 50000, .payload_len = 40 };
+	struct pktgen qfrag = q, qhbh = q, qlater = q;
+	const uint8_t *dst0, *f;
+
+	load(e, 0, &flow);
+	assert_int_equal(run(e, 1), 1);
+	f = e->bufs[0].data;
+	dst0 = f + 14 + 24;
+	{
+		uint8_t backend[16];
+
+		memcpy(backend, dst0, 16);
+		qfrag.ip6_frag_hdr = true;     /* first fragment: offset 0, M set */
+		qfrag.more_frags = true;
+		qhbh.ip6_hbh_len = 1;          /* 8-byte Hop-by-Hop */
+		qhbh.ip6_frag_hdr = true;      /* then an atomic fragment (RFC 6946) */
+		qlater.ip6_frag_hdr = true;    /* a later fragment quotes no ports */
+		qlater.frag_offset = 100;
+		load_ptb6(e, 0, &qfrag);
+		load_ptb6(e, 1, &qhbh);
+		load_ptb6(e, 2, &qlater);
+		assert_int_equal(run(e, 3), 2);
+		assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
+		assert_int_equal(e->verdicts[1], KEEL_VERDICT_FORWARD);
+		assert_memory_equal(e->bufs[0].data + 14 + 24, backend, 16);
+		assert_memory_equal(e->bufs[1].data + 14 + 24, backend, 16);
+		assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
+		assert_int_equal(e->ctr.drops[KEEL_DROP_ICMP_ERROR_INNER], 1);
+		assert_int_equal(e->ctr.icmp_errors_fwd, 2);
+	}
+	assert_accounted(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +866,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v6_gue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_flow_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_rate_simulated_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_rate_continuous_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_l2_destination, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vlan_4095, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_echo_checksum_and_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ptb_quoting_exthdrs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

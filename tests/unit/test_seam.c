@@ -50,16 +50,16 @@ static void *worker_loop(void *arg)
 
 			if (cmd.type != KEEL_CMD_ACTIVATE)
 				continue;
+			/* The status stores of the real worker (region.h), so ThreadSanitizer checks their pairing. */
 			if (keel_snapshot_validate(s, fw->r->slot_size, &why)) {
-				st->refused++;
+				keel_status_refused(st);
 				continue;
 			}
 			using = cmd.slot;
 			sum = s->checksum;
-			__atomic_store_n(&st->active_slot, cmd.slot, __ATOMIC_RELEASE);
-			__atomic_store_n(&st->active_generation, cmd.generation, __ATOMIC_RELEASE);
-			st->activations++;
+			keel_status_activated(st, cmd.slot, cmd.generation);
 		}
+		keel_status_beat(st, st->heartbeat_ms + 1, 1, 0);
 		/* Nobody may rewrite the slot a worker forwards with. */
 		if (using != UINT32_MAX && keel_region_slot(fw->r, using)->checksum != sum)
 			fw->torn++;
@@ -144,7 +144,7 @@ static uint64_t gen_of(uint32_t w)
 
 static void test_publish_rules(void **state)
 {
-	struct keel_seam *s = keel_seam_open(name);
+	struct keel_seam *s = keel_seam_open(name, NULL);
 	const char *why = "";
 	uint32_t a, b, c, g;
 
@@ -160,6 +160,19 @@ static void test_publish_rules(void **state)
 		assert_int_equal(gen_of(0), g);
 		assert_int_equal(gen_of(1), g);
 		assert_int_not_equal(slot_of(0), before);
+		{
+			/* What keel-control's views read while the workers run. */
+			struct keel_worker_status st;
+			const struct keel_snapshot *snap;
+
+			keel_seam_read_status(s, 1, &st);
+			assert_true(st.active_generation >= g);
+			assert_int_equal(st.refused, 0);
+			snap = keel_seam_read_active(s);
+			assert_non_null(snap);
+			assert_true(snap->generation >= g);
+			keel_seam_read_done(s);
+		}
 	}
 	/* An older or equal generation is refused. */
 	assert_int_equal(keel_seam_publish(s, spec_gen(20), 100, &why), -EINVAL);
@@ -185,7 +198,7 @@ static void test_publish_rules(void **state)
 	for (g = 0; g < 200 && gen_of(1) != 22; g++)
 		usleep(5000);
 	assert_int_equal(gen_of(1), 22);
-	assert_int_equal(keel_region_status(region, 1)->refused, 0);
+	assert_int_equal(__atomic_load_n(&keel_region_status(region, 1)->refused, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(keel_seam_publish(s, spec_gen(23), 2000, &why), 0);
 
 	/* A publisher that reopens the region waits for rings it did not fill to drain. */
@@ -193,7 +206,7 @@ static void test_publish_rules(void **state)
 	usleep(5000);
 	assert_int_equal(keel_seam_publish(s, spec_gen(24), 100, &why), -ETIMEDOUT);
 	keel_seam_close(s);
-	s = keel_seam_open(name);
+	s = keel_seam_open(name, NULL);
 	assert_non_null(s);
 	assert_int_equal(keel_seam_publish(s, spec_gen(25), 100, &why), -EBUSY);
 	__atomic_store_n(&workers[1].stalled, 0, __ATOMIC_RELEASE);
@@ -203,14 +216,76 @@ static void test_publish_rules(void **state)
 
 	for (g = 0; g < N_WORKERS; g++) {
 		assert_int_equal(workers[g].torn, 0);
-		assert_int_equal(keel_region_status(region, g)->refused, 0);
+		assert_int_equal(__atomic_load_n(&keel_region_status(region, g)->refused, __ATOMIC_ACQUIRE), 0);
 	}
+	keel_seam_close(s);
+}
+
+/* Open must fail with EPROTO and a reason naming the field; the header is restored after. */
+static void expect_refused(uint32_t *field, uint32_t value, const char *reason)
+{
+	uint32_t saved = *field;
+	const char *why = "";
+	struct keel_seam *s;
+
+	*field = value;
+	errno = 0;
+	s = keel_seam_open(name, &why);
+	*field = saved;
+	if (s) {
+		keel_seam_close(s);
+		fail_msg("a region with another %s was opened", reason);
+	}
+	assert_int_equal(errno, EPROTO);
+	if (!strstr(why, reason))
+		fail_msg("refused for \"%s\", expected a reason naming \"%s\"", why, reason);
+}
+
+/*
+ * A keel-control built with another drop-reason list, other limits or
+ * another layout must refuse a dataplane's region instead of misreading its
+ * counters (issue 14, item 9).
+ */
+static void test_region_abi_checked(void **state)
+{
+	const char *why = "";
+	struct keel_seam *s;
+
+	(void)state;
+	s = keel_seam_open(name, &why);
+	if (!s)
+		fail_msg("the region as created is refused: %s", why);
+	keel_seam_close(s);
+
+	expect_refused(&region->n_drop_reasons, region->n_drop_reasons + 1, "drop reasons");
+	expect_refused(&region->n_drop_reasons, region->n_drop_reasons - 1, "drop reasons");
+	expect_refused(&region->counters_size, region->counters_size + 64, "counter block size");
+	expect_refused(&region->status_size, region->status_size + 64, "status size");
+	expect_refused(&region->max_vips, region->max_vips * 2, "VIP or backend limit");
+	expect_refused(&region->max_backends, region->max_backends / 2, "VIP or backend limit");
+	expect_refused(&region->cmd_size, region->cmd_size + 8, "command ring");
+	expect_refused(&region->abi, KEEL_REGION_ABI - 1, "ABI version");
+	expect_refused(&region->header_size, region->header_size - 64, "header size");
+	{
+		/* Counters that would run into the snapshot slots. */
+		uint64_t saved = region->counters_off;
+
+		region->counters_off = region->slots_off - region->counters_size;
+		s = keel_seam_open(name, &why);
+		region->counters_off = saved;
+		assert_null(s);
+		assert_non_null(strstr(why, "section"));
+	}
+	/* Restored: opens again. */
+	s = keel_seam_open(name, &why);
+	assert_non_null(s);
 	keel_seam_close(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_region_abi_checked),
 		cmocka_unit_test(test_publish_rules),
 	};
 

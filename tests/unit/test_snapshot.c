@@ -49,7 +49,7 @@ static void test_layout(void **state)
 	assert_int_equal(s->generation, 77);
 	assert_int_equal(s->n_vips, 2);
 	assert_int_equal(s->n_backends, 10); /* highest id 9 */
-	assert_int_equal(v[0].port, 0x5000);  /* network order 80 */
+	assert_memory_equal(&v[0].port, "\x00\x50", 2); /* network order 80, on any host */
 	assert_int_equal(v[0].id, 3);
 	assert_int_equal(v[1].table_size, KEEL_MAGLEV_DEFAULT_SIZE);
 	assert_int_equal(b[7].state, KEEL_BACKEND_DRAINING);
@@ -236,6 +236,34 @@ static void test_empty_vip(void **state)
 	free(s);
 }
 
+/*
+ * The VIP port is stored in network byte order, whatever the host's: its two
+ * bytes in memory are the big-endian encoding, the same bytes a packet's
+ * destination port has on the wire (issue 14, item 11: the builder swapped
+ * them unconditionally, wrong on a big-endian host).
+ */
+static void test_vip_port_network_order(void **state)
+{
+	static const uint16_t ports[] = { 1, 80, 443, 0x1234, 0x8001, 65535 };
+	struct keel_backend_spec b = snapfix_backend("10.0.0.9", 0, 1, KEEL_BACKEND_ACTIVE);
+	struct keel_snapshot_spec sp = spec;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		struct keel_vip_spec v = snapfix_vip("192.0.2.9", ports[i], KEEL_PROTO_TCP, 0, 0, 0,
+						     251, &b, 1);
+		const uint8_t wire[2] = { (uint8_t)(ports[i] >> 8), (uint8_t)ports[i] };
+		struct keel_snapshot *s;
+
+		sp.vips = &v;
+		sp.n_vips = 1;
+		s = snapfix_build(&sp);
+		assert_memory_equal(&keel_snapshot_vips(s)[0].port, wire, 2);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +272,7 @@ int main(void)
 		cmocka_unit_test_setup(test_corruptions, setup),
 		cmocka_unit_test_setup(test_spec_refused, setup),
 		cmocka_unit_test_setup(test_empty_vip, setup),
+		cmocka_unit_test_setup(test_vip_port_network_order, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,7 +55,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return errno || *end || *out > max ? -1 : 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int spec_text_mac(const char *s, uint8_t mac[6])
 {
 	unsigned int b[6];
 	char tail;
@@ -204,7 +204,7 @@ int spec_text_backend(struct spec_text *t, const char *arg, const char **why)
 			b->state = KEEL_BACKEND_DRAINING;
 		else if (!strcmp(w[i], "state=down"))
 			b->state = KEEL_BACKEND_DOWN;
-		else if (!strncmp(w[i], "mac=", 4) && !parse_mac(w[i] + 4, b->mac))
+		else if (!strncmp(w[i], "mac=", 4) && !spec_text_mac(w[i] + 4, b->mac))
 			continue;
 		else if (!strncmp(w[i], "id=", 3) && !parse_u64(w[i] + 3, 0xfffe, &n))
 			b->id = (uint16_t)n;
@@ -256,9 +256,9 @@ int spec_text_line(struct spec_text *t, const char *line, const char **why)
 	if (!strcmp(key, "backend"))
 		return spec_text_backend(t, val, why);
 	if (!strcmp(key, "src-mac"))
-		return parse_mac(val, t->spec.src_mac) ? fail(why, "bad MAC") : 0;
+		return spec_text_mac(val, t->spec.src_mac) ? fail(why, "bad MAC") : 0;
 	if (!strcmp(key, "gw-mac"))
-		return parse_mac(val, t->spec.gw_mac) ? fail(why, "bad MAC") : 0;
+		return spec_text_mac(val, t->spec.gw_mac) ? fail(why, "bad MAC") : 0;
 	if (!strcmp(key, "src4"))
 		return parse_prefix(val, t->spec.src4, 4, &t->spec.src4_plen, KEEL_AF_INET4) ?
 			       fail(why, "expected IPv4 ADDR/LEN") : 0;

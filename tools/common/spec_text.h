@@ -48,4 +48,7 @@ void spec_text_finish(struct spec_text *t);
 /* Address text to 16 bytes and a family (KEEL_AF_*); 0 or -1. */
 int spec_text_addr(const char *text, uint8_t out[16], uint8_t *family);
 
+/* A MAC as aa:bb:cc:dd:ee:ff; 0 or -1. */
+int spec_text_mac(const char *s, uint8_t mac[6]);
+
 #endif

@@ -155,10 +155,13 @@ static uint16_t csum16(const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
+/* The port the generated traffic arrives on: frames are addressed to its MAC. */
+static const struct keel_port bench_port = { .mac = { 0x02, 0, 0, 0, 0, 0x02 }, .mtu = 1500 };
+
 /* Client TCP ACK to the VIP, 64-byte frame (60 + FCS); the source is patched per flow. */
 static void make_templates(void)
 {
-	static const uint8_t lb_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	const uint8_t *lb_mac = bench_port.mac;
 	static const uint8_t cl_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	uint8_t *ip, *tcp;
 
@@ -348,11 +351,12 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			}
 			gen_burst(g, m, burst);
 			if (w) {
-				keel_burst_run(w, m, (uint16_t)burst, &out);
+				keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
 				/* keel_burst_run marked TX after the pipeline. */
-				tx += out.ntx;
+				tx += out.ntx + out.nreply;
 				/* net_null-like TX: the NIC would free them after sending. */
 				rte_pktmbuf_free_bulk(out.tx, out.ntx);
+				rte_pktmbuf_free_bulk(out.reply, out.nreply);
 				rte_pktmbuf_free_bulk(out.kernel, out.nkernel);
 			} else {
 				rte_pktmbuf_free_bulk(m, burst);
@@ -502,8 +506,9 @@ int main(int argc, char **argv)
 
 				write_packet(m[k], f, (uint32_t)(r >> 16) < g.v6_thresh);
 			}
-			keel_burst_run(&w, m, (uint16_t)n, &out);
+			keel_burst_run(&w, &bench_port, m, (uint16_t)n, false, &out);
 			rte_pktmbuf_free_bulk(out.tx, out.ntx);
+			rte_pktmbuf_free_bulk(out.reply, out.nreply);
 			rte_pktmbuf_free_bulk(out.kernel, out.nkernel);
 		}
 	}

@@ -634,6 +634,23 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* Loading XDP and pinning maps: root, or CAP_BPF/CAP_SYS_ADMIN (39/21) with CAP_NET_ADMIN (12). */
+static bool may_load_bpf(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	unsigned long long eff = 0;
+	char line[128];
+
+	if (geteuid() == 0)
+		return true;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (eff & (1ull << 12)) && (eff & ((1ull << 39) | (1ull << 21)));
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -652,7 +669,11 @@ int main(int argc, char **argv)
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	ifindex = (int)if_nametoindex(a.iface);
 	if (!ifindex)
-		return fail("%s: no such interface", a.iface);
+		return fail("%s: no such interface (see `ip link`; in a namespace, run keel-decap inside it)",
+			    a.iface);
+	if (strcmp(a.cmd, "status") != 0 && !may_load_bpf())
+		return fail("%s needs root, or CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run it as root",
+			    a.cmd);
 	if (strcmp(a.cmd, "attach") == 0)
 		return cmd_attach(&a, ifindex);
 	if (strcmp(a.cmd, "detach") == 0)

@@ -17,19 +17,25 @@
 #include "snapshot_build.h"
 #include "spec_text.h"
 
-#define HEADROOM 128
-#define SNAP 9216
+#define HEADROOM 128 /* RTE_PKTMBUF_HEADROOM, as the dataplane's mbufs */
+#define PORT_MTU_MAX 9702 /* keel-dataplane --mtu's bound */
+#define ROOM_MAX (PORT_MTU_MAX + KEEL_FRAME_OVERHEAD)
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: keel-replay [options] --pcap FILE\n"
+		"usage: keel-replay [options] --pcap FILE   (VIPs from --spec and/or --vip)\n"
 		"Replays captured frames through Keel's packet core and reports where they went.\n"
 		"  --vip ADDR:PORT/PROTO[,gue][,fragments]   add a VIP (PORT * = all ports)\n"
 		"  --backend ADDR[,weight=N][,state=active|draining|down]   add to the last VIP\n"
+		"  --spec FILE       VIPs, backends and output parameters from a keel-seam spec file\n"
 		"  --seed N          fleet seed (default 0x6b65656c)\n"
 		"  --table-size M    Maglev table size of the VIPs after it (default 65537)\n"
 		"  --mtu N           outer MTU (default 1500)\n"
+		"  --port-mtu N      the port's MTU, as keel-dataplane --mtu: bounds echo replies and\n"
+		"                    what one buffer holds (longer frames: multi_segment; default 1500)\n"
+		"  --port-mac MAC    the port's own MAC: only frames to it are Keel's (default: src-mac)\n"
+		"  --non-vip drop|kernel   what keel-dataplane has no exception path for (default kernel)\n"
 		"  --pcap FILE       frames to replay (Ethernet)\n"
 		"  --out FILE        write transmitted frames (encapsulated, ICMP answers) here\n"
 		"  --then-down ADDR  replay again after marking backend ADDR down; report what moved\n"
@@ -59,10 +65,18 @@ struct run {
 	uint64_t frames;
 };
 
-/* Replay every frame of the pcap in bursts of 32; optionally dump transmitted frames. */
-static int replay(const char *path, struct keel_worker *w, struct run *r, pcap_dumper_t *dump)
+/*
+ * Replay every frame of the pcap in bursts of 64, the way keel-dataplane
+ * receives them on a port of this MTU: a frame longer than one mbuf holds
+ * (keel_frame_room) arrives in segments and is counted multi_segment, a
+ * shorter one goes through the core with the mbuf's headroom and tailroom.
+ * The clock advances 1 ms per burst. Optionally dump transmitted frames.
+ */
+static int replay(const char *path, struct keel_worker *w, const struct keel_port *port,
+		  struct run *r, pcap_dumper_t *dump)
 {
-	static uint8_t frames[KEEL_BURST_MAX][HEADROOM + SNAP];
+	static uint8_t frames[KEEL_BURST_MAX][HEADROOM + ROOM_MAX];
+	const uint32_t room = keel_frame_room(port->mtu);
 	struct keel_buf bufs[KEEL_BURST_MAX];
 	uint8_t verdicts[KEEL_BURST_MAX];
 	char err[PCAP_ERRBUF_SIZE];
@@ -85,15 +99,20 @@ static int replay(const char *path, struct keel_worker *w, struct run *r, pcap_d
 	w->ctr = &r->ctr;
 	for (;;) {
 		rc = pcap_next_ex(p, &h, &data);
-		if (rc == 1 && h->caplen <= SNAP) {
-			memcpy(frames[n] + HEADROOM, data, h->caplen);
-			bufs[n] = (struct keel_buf){ frames[n] + HEADROOM, (uint16_t)h->caplen, HEADROOM,
-						     (uint16_t)(SNAP - h->caplen) };
-			n++;
+		if (rc == 1) {
 			r->frames++;
+			if (h->caplen > room) {
+				keel_pipeline_unfit(w, h->caplen);
+				r->verdicts[KEEL_VERDICT_DROP]++;
+			} else {
+				memcpy(frames[n] + HEADROOM, data, h->caplen);
+				bufs[n] = (struct keel_buf){ frames[n] + HEADROOM, (uint16_t)h->caplen,
+							     HEADROOM, (uint16_t)(room - h->caplen) };
+				n++;
+			}
 		}
 		if (n == KEEL_BURST_MAX || (rc != 1 && n)) {
-			keel_pipeline_burst(w, bufs, verdicts, n);
+			keel_pipeline_burst(w, port, bufs, verdicts, n);
 			w->now_ms += 1;
 			for (i = 0; i < n; i++) {
 				r->verdicts[verdicts[i]]++;
@@ -202,9 +221,13 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "vip", required_argument, NULL, 'v' },
 		{ "backend", required_argument, NULL, 'b' },
+		{ "spec", required_argument, NULL, 'S' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "table-size", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'M' },
+		{ "port-mtu", required_argument, NULL, 'P' },
+		{ "port-mac", required_argument, NULL, 'A' },
+		{ "non-vip", required_argument, NULL, 'N' },
 		{ "pcap", required_argument, NULL, 'p' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "then-down", required_argument, NULL, 'd' },
@@ -219,8 +242,12 @@ int main(int argc, char **argv)
 	struct flow_table_params fp = { .capacity = 1 << 20, .secret = 0x1d,
 					.timeout_ms = { 900000, 10000, 300000 } };
 	struct keel_worker w = { .now_ms = 1, .non_vip_to_kernel = true };
+	struct keel_port port = { .mtu = 1500 };
+	const char *port_mac = NULL;
 	pcap_dumper_t *dump = NULL;
 	bool json = false;
+	unsigned long pmtu;
+	char *endp;
 	size_t ftsz;
 	void *ftmem;
 	int c;
@@ -240,9 +267,36 @@ int main(int argc, char **argv)
 				return 64;
 			}
 			break;
+		case 'S': {
+			char err[256];
+
+			if (spec_text_load(&t, optarg, err, sizeof(err))) {
+				fprintf(stderr, "keel-replay: --spec %s\n", err);
+				return 65;
+			}
+			break;
+		}
 		case 's': t.spec.fleet_seed = strtoull(optarg, NULL, 0); break;
 		case 'm': t.table_size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'M': t.spec.mtu = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'P':
+			pmtu = strtoul(optarg, &endp, 0);
+			if (*endp || pmtu < 68 || pmtu > PORT_MTU_MAX) {
+				fprintf(stderr, "keel-replay: --port-mtu: expected 68..%u, got '%s'\n",
+					PORT_MTU_MAX, optarg);
+				return 64;
+			}
+			port.mtu = (uint16_t)pmtu;
+			break;
+		case 'A': port_mac = optarg; break;
+		case 'N':
+			if (strcmp(optarg, "drop") && strcmp(optarg, "kernel")) {
+				fprintf(stderr, "keel-replay: --non-vip: expected drop or kernel, got '%s'\n",
+					optarg);
+				return 64;
+			}
+			w.non_vip_to_kernel = !strcmp(optarg, "kernel");
+			break;
 		case 'p': pcap_in = optarg; break;
 		case 'o': pcap_out = optarg; break;
 		case 'd': down = optarg; break;
@@ -263,16 +317,25 @@ int main(int argc, char **argv)
 		return 71;
 	}
 	w.snap = build(&t, 1);
+	/* keel-control gives snapshots the port's MAC as src-mac: the same here, unless told otherwise. */
+	memcpy(port.mac, w.snap->src_mac, 6);
+	if (port_mac && spec_text_mac(port_mac, port.mac)) {
+		fprintf(stderr, "keel-replay: --port-mac '%s': bad MAC\n", port_mac);
+		return 64;
+	}
 	if (pcap_out) {
 		pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
 
 		dump = dead ? pcap_dump_open(dead, pcap_out) : NULL;
+		/* The dumper keeps what it needs of the dead handle (as DPDK's pcap PMD does). */
+		if (dead)
+			pcap_close(dead);
 		if (!dump) {
 			fprintf(stderr, "keel-replay: cannot write %s\n", pcap_out);
 			return 73;
 		}
 	}
-	if (replay(pcap_in, &w, &r1, dump))
+	if (replay(pcap_in, &w, &port, &r1, dump))
 		return 66;
 	if (dump)
 		pcap_dump_close(dump);
@@ -298,7 +361,7 @@ int main(int argc, char **argv)
 		}
 		free((void *)w.snap);
 		w.snap = build(&t, 2);
-		if (replay(pcap_in, &w, &r2, NULL))
+		if (replay(pcap_in, &w, &port, &r2, NULL))
 			return 66;
 	}
 

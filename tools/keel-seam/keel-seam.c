@@ -27,12 +27,12 @@ static void usage(FILE *f)
 
 static struct keel_seam *open_or_die(const char *name)
 {
-	struct keel_seam *s = keel_seam_open(name);
+	const char *why = "";
+	struct keel_seam *s = keel_seam_open(name, &why);
 
 	if (!s) {
-		fprintf(stderr, "keel-seam: instance '%s': %s\n", name,
-			errno == ENOENT ? "no region (is keel-dataplane running?)" :
-			errno == EPROTO ? "region of another ABI version" : strerror(errno));
+		fprintf(stderr, "keel-seam: instance '%s': %s%s%s\n", name, why, *why ? ": " : "",
+			strerror(errno));
 		exit(69);
 	}
 	return s;
@@ -122,8 +122,9 @@ static int cmd_status(int argc, char **argv)
 		       r->name, state_name(r->state), keel_seam_alive(s) ? "true" : "false", r->pid,
 		       r->epoch);
 		for (w = 0; w < r->n_workers; w++) {
-			struct keel_worker_status *st = keel_region_status(r, w);
+			struct keel_worker_status stw, *st = &stw;
 
+			keel_seam_read_status(s, w, st);
 			printf("%s{\"worker\":%u,\"lcore\":%u,\"socket\":%u,\"numa_mismatch\":%s,"
 			       "\"generation\":%" PRIu64 ",\"slot\":%d,\"activations\":%" PRIu64
 			       ",\"refused\":%" PRIu64 ",\"heartbeat_ms\":%" PRIu64
@@ -140,15 +141,16 @@ static int cmd_status(int argc, char **argv)
 		struct timespec ts = { 0, 20 * 1000000 };
 
 		for (w = 0; w < r->n_workers; w++)
-			hb[w] = keel_region_status(r, w)->heartbeat_ms;
+			hb[w] = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms, __ATOMIC_RELAXED);
 		nanosleep(&ts, NULL);
 		printf("instance %s: %s, pid %u, epoch %016" PRIx64 ", %u workers, %u slots of %" PRIu64
 		       " MiB\n",
 		       r->name, keel_seam_alive(s) ? state_name(r->state) : "not running", r->pid,
 		       r->epoch, r->n_workers, r->n_slots, r->slot_size >> 20);
 		for (w = 0; w < r->n_workers; w++) {
-			struct keel_worker_status *st = keel_region_status(r, w);
+			struct keel_worker_status stw, *st = &stw;
 
+			keel_seam_read_status(s, w, st);
 			printf("  worker %u: lcore %u socket %u%s, generation %" PRIu64
 			       ", activations %" PRIu64 ", refused %" PRIu64 ", heartbeat %s\n",
 			       w, st->lcore, st->socket, st->numa_mismatch ? " (NUMA MISMATCH)" : "",

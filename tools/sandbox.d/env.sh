@@ -11,12 +11,25 @@ SB_P=${KEEL_SANDBOX_PREFIX:-ksb}
 SB_DIR=${KEEL_SANDBOX_DIR:-/run/keel-sandbox-$SB_P}
 SB_PY=${KEEL_PYTHON:-/usr/bin/python3}
 
-SB_DP=$SB_BUILD/dataplane/keel-dataplane
-SB_CTL=$SB_BUILD/control/keel-control
-SB_SEAM=$SB_BUILD/tools/keel-seam/keel-seam
-SB_DECAP=$SB_BUILD/tools/keel-decap/keel-decap
-SB_STEER_OBJ=$SB_BUILD/bpf/steer.bpf.o
-SB_KEELCTL=$SB_BUILD/tools/keelctl/keelctl
+# KEEL_PREFIX (e.g. /usr, or DESTDIR/usr of `meson install --destdir`): an installed Keel's
+# binaries, steering program and Prometheus rules instead of the build tree's.
+if [[ -n ${KEEL_PREFIX:-} ]]; then
+	SB_DP=$KEEL_PREFIX/sbin/keel-dataplane
+	SB_CTL=$KEEL_PREFIX/sbin/keel-control
+	SB_SEAM=$KEEL_PREFIX/bin/keel-seam
+	SB_DECAP=$KEEL_PREFIX/sbin/keel-decap
+	SB_STEER_OBJ=$KEEL_PREFIX/lib/keel/steer.bpf.o
+	SB_KEELCTL=$KEEL_PREFIX/sbin/keelctl
+	SB_RULES=$KEEL_PREFIX/share/keel/prometheus/keel-rules.yml
+else
+	SB_DP=$SB_BUILD/dataplane/keel-dataplane
+	SB_CTL=$SB_BUILD/control/keel-control
+	SB_SEAM=$SB_BUILD/tools/keel-seam/keel-seam
+	SB_DECAP=$SB_BUILD/tools/keel-decap/keel-decap
+	SB_STEER_OBJ=$SB_BUILD/bpf/steer.bpf.o
+	SB_KEELCTL=$SB_BUILD/tools/keelctl/keelctl
+	SB_RULES=$SB_ROOT/dist/prometheus/keel-rules.yml
+fi
 
 NS_CLIENT=$SB_P-client
 NS_ROUTER=$SB_P-router

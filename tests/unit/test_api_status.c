@@ -1,0 +1,117 @@
+/* Unit tests of the management API's one errno table: every error the control layer reports has one HTTP status and message. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api_status.h"
+
+/*
+ * What control.h, seam.h and the routes promise, errno by errno: the
+ * control layer's documented returns, and the status docs/api.md gives them.
+ */
+static void test_documented_errors(void **state)
+{
+	static const struct {
+		int err;
+		unsigned int status;
+	} want[] = {
+		{ ENOENT, 404 },       /* no such VIP or backend */
+		{ EAFNOSUPPORT, 400 }, /* a lookup's source of another family than the VIP */
+		{ EINVAL, 422 },       /* refused by the validator */
+		{ EPERM, 409 },        /* needs force */
+		{ EEXIST, 409 },       /* backend already there */
+		{ EFBIG, 413 },        /* body or configuration too large */
+		{ ENOTCONN, 503 },     /* no dataplane attached (missing) */
+		{ EPIPE, 503 },        /* the attached dataplane is dead */
+		{ EAGAIN, 503 },       /* no snapshot active yet */
+		{ ETIMEDOUT, 503 },    /* a worker did not answer in time */
+		{ EBUSY, 503 },        /* no free snapshot slot */
+		{ EIO, 500 },          /* the state could not be persisted */
+		{ ENOMEM, 500 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		unsigned int got = api_status_of(want[i].err);
+
+		if (got != want[i].status)
+			fail_msg("%s: %u, want %u", strerror(want[i].err), got, want[i].status);
+		assert_non_null(api_status_message(want[i].err));
+		assert_true(strlen(api_status_message(want[i].err)) > 0);
+	}
+}
+
+/* A dead dataplane and a missing one are the same thing to a client: "retry later" (issue 14, item 12). */
+static void test_dead_like_missing(void **state)
+{
+	(void)state;
+	assert_int_equal(api_status_of(EPIPE), api_status_of(ENOTCONN));
+	assert_int_equal(api_status_of(EPIPE), 503);
+	assert_string_equal(api_status_message(EPIPE), api_status_message(ENOTCONN));
+}
+
+/* Anything not in the table is a server error, never a silent 200 or a client's fault. */
+static void test_unknown_is_500(void **state)
+{
+	(void)state;
+	assert_int_equal(api_status_of(0), 500);
+	assert_int_equal(api_status_of(ENOSYS), 500);
+	assert_int_equal(api_status_of(-1), 500);
+	assert_non_null(api_status_message(ENOSYS));
+}
+
+/* Each errno once: a second row for it would be dead, or disagree. Statuses are real HTTP errors. */
+static void test_table_unique(void **state)
+{
+	const struct api_status *t;
+	size_t n, i, j;
+
+	(void)state;
+	t = api_status_table(&n);
+	assert_true(n >= 10);
+	for (i = 0; i < n; i++) {
+		assert_true(t[i].status >= 400 && t[i].status <= 599);
+		assert_non_null(t[i].message);
+		for (j = i + 1; j < n; j++)
+			if (t[i].err == t[j].err)
+				fail_msg("%s mapped twice", strerror(t[i].err));
+	}
+}
+
+/* The request layer: EINVAL there is a malformed request (400), unlike the control layer's 422. */
+static void test_request_layer(void **state)
+{
+	const struct api_status *t;
+	size_t n, i, j;
+
+	(void)state;
+	assert_int_equal(api_status_of_request(EINVAL), 400);
+	assert_int_equal(api_status_of_request(ENOENT), 404);
+	assert_int_equal(api_status_of_request(EOPNOTSUPP), 405);
+	assert_int_equal(api_status_of_request(EFBIG), 413);
+	assert_int_equal(api_status_of_request(ENOMEM), 500);
+	t = api_status_request_table(&n);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (t[i].err == t[j].err)
+				fail_msg("%s mapped twice", strerror(t[i].err));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_documented_errors),
+		cmocka_unit_test(test_dead_like_missing),
+		cmocka_unit_test(test_unknown_is_500),
+		cmocka_unit_test(test_table_unique),
+		cmocka_unit_test(test_request_layer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
