@@ -52,6 +52,10 @@ static const struct route_def routes[] = {
 	{ "v1/health", "GET", API_ROUTE_HEALTH },
 	{ "v1/stats", "GET", API_ROUTE_STATS },
 	{ "v1/lookup", "GET", API_ROUTE_LOOKUP },
+	{ "v1/bgp", "GET", API_ROUTE_BGP },
+	{ "v1/host/drain", "POST", API_ROUTE_HOST_DRAIN },
+	{ "v1/host/undrain", "POST", API_ROUTE_HOST_UNDRAIN },
+	{ "v1/table/digest", "GET", API_ROUTE_TABLE_DIGEST },
 };
 
 static int hexval(char c)
@@ -230,6 +234,8 @@ bool api_request_mutates(enum api_route route)
 	case API_ROUTE_BACKEND_UNDRAIN:
 	case API_ROUTE_BACKEND_DISABLE:
 	case API_ROUTE_BACKEND_FLUSH:
+	case API_ROUTE_HOST_DRAIN:
+	case API_ROUTE_HOST_UNDRAIN:
 		return true;
 	default:
 		return false;
@@ -249,6 +255,8 @@ size_t api_request_body_limit(enum api_route route)
 	case API_ROUTE_BACKEND_UNDRAIN:
 	case API_ROUTE_BACKEND_DISABLE:
 	case API_ROUTE_BACKEND_FLUSH:
+	case API_ROUTE_HOST_DRAIN:
+	case API_ROUTE_HOST_UNDRAIN:
 		return API_BODY_EDIT_MAX;
 	default:
 		return 0;

@@ -44,6 +44,10 @@ enum api_route {
 	API_ROUTE_HEALTH,         /* GET /v1/health */
 	API_ROUTE_STATS,          /* GET /v1/stats */
 	API_ROUTE_LOOKUP,         /* GET /v1/lookup?vip=&src=&sport= */
+	API_ROUTE_BGP,            /* GET /v1/bgp */
+	API_ROUTE_HOST_DRAIN,     /* POST /v1/host/drain {"wait": "5s"} */
+	API_ROUTE_HOST_UNDRAIN,   /* POST /v1/host/undrain */
+	API_ROUTE_TABLE_DIGEST,   /* GET /v1/table/digest */
 	API_ROUTE_COUNT,
 };
 

@@ -301,7 +301,8 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 		backend_flush(c, rq, rp);
 		break;
 	default:
-		api_routes_error(rp, 404, "no such resource");
+		if (!api_bgp_handle(c, rq, rp)) /* announcements and fleet views (api_bgp.c) */
+			api_routes_error(rp, 404, "no such resource");
 		break;
 	}
 }

@@ -2,6 +2,7 @@
 #ifndef KEEL_CONTROL_API_ROUTES_H
 #define KEEL_CONTROL_API_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -26,6 +27,9 @@ struct api_reply {
 
 /* Serve one request: every path sets rp (errors as {"error": "reason"}). */
 void api_routes_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
+
+/* The BGP, host drain and table digest routes (api_bgp.c); false: not one of them. */
+bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
 
 /* rp = status + {"error": reason}. */
 void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)

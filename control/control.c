@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "config.h"
+#include "bgp.h"
 #include "config_field.h"
+#include "control_bgp.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -221,6 +223,7 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 static int publish(struct keel_control *c, bool bump)
 {
 	struct spec_inputs in = { .cfg = c->cfg, .ids = c->ids, .healthy = healthy, .arg = c };
+	struct keel_config none; /* a drained host: the same configuration without its VIPs */
 	struct spec_out out;
 	uint64_t gen, lo, hi;
 	const char *why = "";
@@ -251,6 +254,11 @@ static int publish(struct keel_control *c, bool bump)
 	next_hop(c, in.gw_mac);
 	memcpy(in.src_mac, keel_seam_region(c->seam)->port_mac[0], 6);
 	in.generation = gen;
+	if (c->drained) {
+		none = *c->cfg;
+		none.n_vips = 0;
+		in.cfg = &none;
+	}
 	ret = spec_build(&in, &out);
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
@@ -275,14 +283,18 @@ static int publish(struct keel_control *c, bool bump)
 	/* A shared NIC's steering program must know every VIP the workers balance. */
 	if (steering_sync(c->cfg) > 0)
 		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
-	for (size_t i = 0; i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
+	/* A drained snapshot has no VIPs: out.panic has no entries to compare. */
+	for (size_t i = 0; !c->drained && i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
 		if (out.panic[i] != c->panic[i])
 			log_event(out.panic[i] ? LOG_ERROR : LOG_INFO,
 				  out.panic[i] ? "vip_panic" : "vip_panic_over",
 				  "vip=%s threshold=%.2f", c->cfg->vips[i].name, c->cfg->panic_threshold);
 	moved = gen != c->generation;
 	pthread_mutex_lock(&c->mu);
-	memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
+	if (c->drained)
+		memset(c->panic, 0, sizeof(c->panic));
+	else
+		memcpy(c->panic, out.panic, c->cfg->n_vips * sizeof(bool));
 	c->publishes++;
 	c->publish_error[0] = 0;
 	c->last_publish_ms = control_now_ms();
@@ -352,6 +364,10 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	health_sync(c);
 	c->need_publish = true;
 	c->health_gen = health_generation(c->health);
+	if (control_bgp_start(c, why, whylen)) {
+		health_destroy(c->health);
+		goto out_free;
+	}
 	return c;
 
 out_free:
@@ -367,6 +383,7 @@ void control_destroy(struct keel_control *c)
 {
 	if (!c)
 		return;
+	bgp_destroy(c->bgp);
 	if (c->health)
 		health_destroy(c->health);
 	seam_drop(c);
@@ -475,6 +492,10 @@ void control_tick(struct keel_control *c)
 	} else if (c->need_publish && c->seam) {
 		publish(c, false);
 	}
+	control_bgp_feed(c);
+	if (c->need_publish && c->seam)
+		publish(c, false); /* a drain that just finished (or was undone) */
+	control_bgp_feed(c);
 	pthread_mutex_unlock(&c->edit_mu);
 }
 
@@ -544,6 +565,8 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
 		publish(c, false);
 		steering_sync(c->cfg);
+		bgp_set_config(c->bgp, &c->cfg->bgp, c->cfg->instance);
+		control_bgp_feed(c);
 	}
 	if (report) {
 		warn = json_array();

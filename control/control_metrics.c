@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_field.h"
+#include "control_bgp.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
@@ -55,6 +56,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 	fprintf(f, "keel_config_applies_total %" PRIu64 "\n", c->applies);
 	head(f, "keel_config_refused_total", "counter", "Configuration changes refused.");
 	fprintf(f, "keel_config_refused_total %" PRIu64 "\n", c->refused);
+	control_bgp_metrics(c, f); /* announcements and fleet consistency (control_bgp.h) */
 
 	head(f, "keel_received_packets_total", "counter", "Packets received by the workers.");
 	fprintf(f, "keel_received_packets_total %" PRIu64 "\n", k->core.rx_pkts);

@@ -14,6 +14,8 @@
 #include "seam.h"
 #include "snapshot.h"
 
+struct bgp;
+
 /*
  * Two locks, always taken in this order:
  *   edit_mu  serialises every change and every publish: apply, backend edits,
@@ -61,6 +63,8 @@ struct keel_control {
 	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS]; /* edit */
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
+	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
+	bool drained;            /* a finished host drain: snapshots are published without VIPs */
 	/* Health as last logged, by stable backend id: one log line per transition. */
 	uint8_t be_logged_down[KEEL_MAX_BACKENDS]; /* edit */
 	uint64_t health_logged_gen;                 /* edit */

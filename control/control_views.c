@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "config_field.h"
+#include "control_bgp.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "maglev.h"
@@ -183,6 +184,9 @@ json_t *control_status_json(struct keel_control *c)
 				      (json_int_t)c->publish_failures, "applies", (json_int_t)c->applies,
 				      "refused_changes", (json_int_t)c->refused, "publish_error",
 				      c->publish_error[0] ? c->publish_error : NULL);
+		/* The announcements (bgp.c has its own lock, never held while it waits for ours). */
+		if (o && c->cfg->bgp.enabled)
+			json_object_set_new(o, "bgp", control_bgp_json(c));
 		pthread_mutex_unlock(&c->mu);
 		return o;
 	}

@@ -12,9 +12,63 @@
 #include "api.h"
 #include "config.h"
 #include "control.h"
+#include "control_bgp.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "notify.h"
+
+/* One generated BIRD include, written whole (temporary file, fsync, rename): BIRD never reads half. */
+static int write_include(const char *dir, const char *name, const struct config_bgp *b,
+			 int (*gen)(const struct config_bgp *, FILE *))
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "keel-control: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	ret = gen(b, f);
+	if (fflush(f) || fsync(fileno(f)))
+		ret = -EIO;
+	if (fclose(f) || ret || rename(tmp, path)) {
+		fprintf(stderr, "keel-control: writing %s failed\n", path);
+		unlink(tmp);
+		return -1;
+	}
+	printf("%s\n", path);
+	return 0;
+}
+
+static int bird_config(const char *config_path, const char *dir)
+{
+	struct keel_config *cfg = NULL;
+	struct config_error err;
+	int rc = 0;
+
+	if (!config_path) {
+		fprintf(stderr, "keel-control: --bird-config needs --config FILE\n");
+		return 64;
+	}
+	if (config_load_file(config_path, &cfg, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 65;
+	}
+	if (!cfg->bgp.enabled) {
+		fprintf(stderr, "keel-control: %s has no (enabled) bgp: section\n", config_path);
+		config_free(cfg);
+		return 65;
+	}
+	if (write_include(dir, "keel-defs.conf", &cfg->bgp, config_bgp_write_bird_defs) ||
+	    write_include(dir, "keel-peers.conf", &cfg->bgp, config_bgp_write_bird_peers))
+		rc = 1;
+	config_free(cfg);
+	return rc;
+}
 
 static void usage(FILE *f)
 {
@@ -30,7 +84,10 @@ static void usage(FILE *f)
 		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
 		"  --check FILE          validate FILE and exit (0 valid, 65 refused)\n"
 		"  --log-level LEVEL     debug, info (default), warn or error\n"
-		"Signals: SIGHUP reloads the file, SIGINT/SIGTERM stop (the dataplane keeps forwarding).\n");
+		"  --bird-config DIR     write DIR/keel-defs.conf and DIR/keel-peers.conf (BIRD\n"
+		"                        includes of dist/bird/keel-host.conf) from --config's bgp: and exit\n"
+		"Signals: SIGHUP reloads the file; SIGINT/SIGTERM withdraw every announcement, keep\n"
+		"forwarding for bgp.drain_wait, then stop (the dataplane keeps forwarding).\n");
 }
 
 int main(int argc, char **argv)
@@ -41,11 +98,13 @@ int main(int argc, char **argv)
 		{ "max-move", required_argument, NULL, 'm' },
 		{ "publish-timeout", required_argument, NULL, 't' },
 		{ "check", required_argument, NULL, 'k' },
+		{ "bird-config", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct control_params p = { .state_dir = "/var/lib/keel" };
+	const char *bird_dir = NULL;
 	char why[512], sock[128], group[40], admin[40];
 	struct metrics_http *metrics = NULL;
 	struct keel_control *c;
@@ -78,6 +137,7 @@ int main(int argc, char **argv)
 			printf("%s: valid\n", optarg);
 			return 0;
 		}
+		case 'b': bird_dir = optarg; break;
 		case 'l': {
 			enum log_level l;
 
@@ -101,6 +161,9 @@ int main(int argc, char **argv)
 			optind != argc ? "unexpected argument" : "--max-move: expected 0..1");
 		return 64;
 	}
+
+	if (bird_dir)
+		return bird_config(p.config_path, bird_dir);
 
 	/* Signals arrive on a descriptor: the loop handles them between ticks, never mid-change. */
 	sigemptyset(&mask);
@@ -167,6 +230,7 @@ int main(int argc, char **argv)
 		log_event(LOG_INFO, "stopping", "signal=%s dataplane=%s", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
 			  "keeps forwarding");
 		notify_send("STOPPING=1");
+		control_stop_announcing(c);
 		break;
 	}
 	metrics_http_stop(metrics);

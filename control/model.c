@@ -29,6 +29,7 @@ struct keel_config *config_new(void)
 	cfg->health_defaults.rise = 2;
 	cfg->health_defaults.fall = 3;
 	cfg->panic_threshold = 0.5;
+	config_bgp_defaults(&cfg->bgp);
 	return cfg;
 }
 
@@ -120,7 +121,8 @@ bool config_equal(const struct keel_config *a, const struct keel_config *b)
 	    a->metrics_family != b->metrics_family || memcmp(a->metrics_addr, b->metrics_addr, 16) ||
 	    a->metrics_port != b->metrics_port ||
 	    !health_equal(&a->health_defaults, &b->health_defaults) ||
-	    a->panic_threshold != b->panic_threshold || a->n_vips != b->n_vips)
+	    a->panic_threshold != b->panic_threshold || a->n_vips != b->n_vips ||
+	    !config_bgp_equal(&a->bgp, &b->bgp))
 		return false;
 	for (i = 0; i < a->n_vips; i++)
 		if (!vip_equal(&a->vips[i], &b->vips[i]))
@@ -335,6 +337,8 @@ json_t *config_to_json(const struct keel_config *cfg)
 		if (json_array_append_new(vips, vip_to_json(&cfg->vips[i])))
 			b.failed = true;
 	put(&b, "vips", vips);
+	if (cfg->bgp.local_asn) /* a bgp: section was given (local_asn is required in it) */
+		put(&b, "bgp", config_bgp_to_json(&cfg->bgp));
 	if (s.failed)
 		b.failed = true;
 	return done(&b);

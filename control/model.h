@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "bgp_config.h"
+
 /*
  * A struct keel_config only ever holds a configuration that passed every
  * check in config.c: loaders build a new one and hand it over whole, so a
@@ -101,6 +103,8 @@ struct keel_config {
 
 	struct config_health health_defaults; /* type unused: interval, timeout, rise, fall */
 	double panic_threshold;               /* 0..1 */
+
+	struct config_bgp bgp;                /* announcements through BIRD (bgp_config.h) */
 
 	uint32_t n_vips;
 	struct config_vip *vips;

@@ -23,6 +23,9 @@ struct bad_case {
 /* One VIP on line 5 with the extra keys X. */
 #define VIPK(x) "vips:\n  - {name: web, address: 192.0.2.10, port: 80, protocol: tcp, " x "}\n"
 
+/* A valid bgp: section on line 4 with the extra keys X. */
+#define BGP(x) "bgp: {local_asn: 65001, router_id: 192.0.2.21, neighbours: [{address: 192.0.2.254, asn: 65000}]" x "}\n"
+
 static const struct bad_case bad_cases[] = {
 	/* YAML itself */
 	{ "alias", "instance: *e1\n", 1, 11, "aliases are not allowed" },
@@ -160,6 +163,36 @@ static const struct bad_case bad_cases[] = {
 	  "timeout 1s (from health_defaults) must be shorter than interval 500ms" },
 	{ "health fall", HEAD VIPK("health_check: {type: tcp, fall: 0}"), 5, 95, "0 is out of range 1..10" },
 	{ "health unknown key", HEAD VIPK("health_check: {type: tcp, retries: 3}"), 5, 89, "unknown key \"retries\"" },
+	/* bgp: (line 4; BGP(x) adds keys x to a valid section) */
+	{ "bgp asn 0", HEAD "bgp: {local_asn: 0, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 65000}]}\n",
+	  4, 18, "0 is out of range 1..4294967295" },
+	{ "bgp asn too big", HEAD "bgp: {local_asn: 4294967296, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 1}]}\n",
+	  4, 18, "4294967296 is out of range 1..4294967295" },
+	{ "bgp neighbour asn too big", HEAD "bgp: {local_asn: 65001, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 4294967296}]}\n",
+	  4, 86, "out of range 1..4294967295" },
+	{ "bgp as_trans", HEAD "bgp: {local_asn: 23456, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 65000}]}\n",
+	  4, 18, "AS_TRANS" },
+	{ "bgp neighbour address", HEAD "bgp: {local_asn: 65001, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.256, asn: 65000}]}\n",
+	  4, 71, "10.0.0.256" },
+	{ "bgp router id v6", HEAD "bgp: {local_asn: 65001, router_id: \"2001:db8::1\", neighbours: [{address: 10.0.0.1, asn: 65000}]}\n",
+	  4, 36, "router id is an IPv4 address" },
+	{ "bgp no neighbours", HEAD "bgp: {local_asn: 65001, router_id: 192.0.2.21}\n", 4, 6, "missing required key \"neighbours\"" },
+	{ "bgp duplicate neighbour", HEAD "bgp: {local_asn: 65001, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 1}, {address: 10.0.0.1, asn: 2}]}\n",
+	  4, 100, "duplicate neighbour" },
+	{ "bgp drain_wait", HEAD BGP(", drain_wait: 20m"), 4, 110, "must be between 0ms and 10m" },
+	{ "bgp drain_wait text", HEAD BGP(", drain_wait: soon"), 4, 110, "\"soon\"" },
+	{ "bgp bfd interval", HEAD BGP(", bfd: {interval: 1ms}"), 4, 114, "must be between 10ms and 10s" },
+	{ "bgp hold time", HEAD BGP(", hold_time: 2s"), 4, 109, "must be between 3s" },
+	{ "bgp hold time fraction", HEAD BGP(", hold_time: 3500ms"), 4, 109, "whole seconds" },
+	{ "bgp main table", HEAD BGP(", table: 254"), 4, 105, "kernel's main table" },
+	{ "bgp protocol bird", HEAD BGP(", protocol: 12"), 4, 108, "BIRD's own" },
+	{ "bgp metrics", HEAD BGP(", metric: 200, degraded_metric: 100"), 4, 128, "must be above metric" },
+	{ "bgp community", HEAD BGP(", degraded_community: \"65536:1\""), 4, 118, "is not a community" },
+	{ "bgp community 4-byte asn", HEAD "bgp: {local_asn: 4200000000, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 1}]}\n",
+	  4, 6, "does not fit a standard community" },
+	{ "bgp down mode", HEAD BGP(", all_backends_down: blackhole"), 4, 117, "is not one of: degraded, withdraw" },
+	{ "bgp unknown key", HEAD BGP(", med: 5"), 4, 98, "unknown key \"med\"" },
+	{ "bgp socket", HEAD BGP(", bird_socket: bird.ctl"), 4, 111, "absolute path" },
 };
 
 #endif

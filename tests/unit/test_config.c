@@ -188,6 +188,23 @@ static void test_full_example(void **state)
 	assert_int_equal(v->backends[0].weight, 1);
 	assert_int_equal(v->backends[1].family, KEEL_AF_INET4);
 
+	assert_true(cfg->bgp.enabled);
+	assert_int_equal(cfg->bgp.local_asn, 65001);
+	assert_memory_equal(cfg->bgp.router_id, ((uint8_t[4]){ 192, 0, 2, 21 }), 4);
+	assert_int_equal(cfg->bgp.n_neighbours, 2);
+	assert_int_equal(cfg->bgp.neighbours[1].asn, 4200000000u);
+	assert_int_equal(cfg->bgp.neighbours[1].family, KEEL_AF_INET6);
+	assert_int_equal(cfg->bgp.degraded_community[0], 65001);
+	assert_int_equal(cfg->bgp.degraded_community[1], 200);
+	assert_int_equal(cfg->bgp.table, 100);
+	assert_int_equal(cfg->bgp.protocol, 250);
+	assert_int_equal(cfg->bgp.degraded_metric, 200);
+	assert_int_equal(cfg->bgp.all_backends_down, CONFIG_BGP_DOWN_DEGRADED);
+	assert_int_equal(cfg->bgp.drain_wait_ms, 5000);
+	assert_int_equal(cfg->bgp.flap_window_ms, 60000);
+	assert_int_equal(cfg->bgp.bfd_interval_ms, 100);
+	assert_int_equal(cfg->bgp.hold_time_ms, 3000);
+
 	v = &cfg->vips[2];
 	assert_true(v->all_ports);
 	assert_int_equal(v->port, 0);

@@ -43,8 +43,35 @@ static int table_show(struct ctl *c, int argc, char **argv)
 	return KEELCTL_OK;
 }
 
+/* keelctl table digest: every VIP's digest and the seed fingerprint, one line each, for scripts comparing hosts. */
+static int table_digest(struct ctl *c, int argc, char **argv)
+{
+	json_t *d, *v;
+	size_t i;
+	int n, rc;
+
+	if ((rc = ctl_parse(c, &table_object, argc, argv, NULL, NULL, 0, &n)))
+		return rc;
+	if ((rc = api_get(c, "/v1/table/digest", &d)))
+		return rc;
+	if (c->json) {
+		json_print(d);
+		json_decref(d);
+		return KEELCTL_OK;
+	}
+	printf("fleet_seed %s\n", jstr(d, "fleet_seed_fingerprint"));
+	json_array_foreach(json_object_get(d, "vips"), i, v)
+		printf("%s %s\n", jstr(v, "vip"), jstr(v, "digest"));
+	if (!json_is_true(json_object_get(d, "dataplane")))
+		fprintf(stderr, "keelctl: no dataplane running: no table to digest\n");
+	rc = json_is_true(json_object_get(d, "dataplane")) ? KEELCTL_OK : KEELCTL_UNAVAILABLE;
+	json_decref(d);
+	return rc;
+}
+
 static const struct ctl_verb table_verbs[] = {
 	{ "show", "VIP", "slots per backend, digest and generation of the table the workers run", table_show },
+	{ "digest", "", "every VIP's table digest and the fleet seed fingerprint (compare across hosts)", table_digest },
 	{ 0 },
 };
 

@@ -8,11 +8,19 @@
                     [--events FILE]   long-lived connections, a line every interval each; any
                     reset, stall over 2 s or answer from another backend is a failure; a failed
                     connection is replaced by a new one. SIGUSR1 prints a progress line to stderr.
+                    Each connection's record lists its answer gaps over --gap seconds.
+  client.py probe --vip A [--port 7] --conns 32 --seconds S [--interval 0.02]
+                    UDP probes from --conns source ports, one every interval each; per port: the
+                    backend, probes sent and answered, and the gaps between answers over --gap.
+  --sport-base P (http): connection i uses source port P+i and closes with a reset (no
+                    TIME_WAIT), so the same 5-tuples can be sent again; the output maps ports to
+                    backends ("by_sport").
+Times in the output are seconds since "t0" (the epoch time the run started).
 """
-import argparse, collections, concurrent.futures, json, selectors, signal, socket, sys, time
+import argparse, collections, concurrent.futures, json, selectors, signal, socket, struct, sys, time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("mode", choices=["http", "udp", "persist"])
+ap.add_argument("mode", choices=["http", "udp", "persist", "probe"])
 ap.add_argument("--vip", required=True)
 ap.add_argument("--port", type=int)
 ap.add_argument("--n", type=int, default=100)
@@ -22,14 +30,20 @@ ap.add_argument("--seconds", type=float, default=30)
 ap.add_argument("--interval", type=float, default=0.1)
 ap.add_argument("--stall", type=float, default=2.0)
 ap.add_argument("--timeout", type=float, default=3.0)
+ap.add_argument("--gap", type=float, default=0.25)
+ap.add_argument("--sport-base", type=int)
 a = ap.parse_args()
 FAM = socket.AF_INET6 if ":" in a.vip else socket.AF_INET
 
 
-def http_one(_):
+def http_one(i):
     try:
         s = socket.socket(FAM, socket.SOCK_STREAM)
         s.settimeout(a.timeout)
+        if a.sport_base:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.bind(("", a.sport_base + i))
         s.connect((a.vip, a.port or 80))
         s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
         data = b""
@@ -49,15 +63,19 @@ def http_one(_):
 
 def run_http():
     t0 = time.time()
-    per, errs = collections.Counter(), collections.Counter()
+    per, errs, by_sport = collections.Counter(), collections.Counter(), {}
     with concurrent.futures.ThreadPoolExecutor(a.conc) as ex:
-        for name, err in ex.map(http_one, range(a.n)):
+        for i, (name, err) in enumerate(ex.map(http_one, range(a.n))):
             if name:
                 per[name] += 1
             else:
                 errs[err] += 1
+            if a.sport_base:
+                by_sport[a.sport_base + i] = name
     out = {"ok": sum(per.values()), "fail": sum(errs.values()), "per": dict(sorted(per.items())),
            "errors": dict(errs), "seconds": round(time.time() - t0, 2)}
+    if a.sport_base:
+        out["by_sport"] = by_sport
     print(json.dumps(out))
 
 
@@ -100,6 +118,7 @@ class Conn:
         self.last_rx = time.time()
         self.start = time.time()
         self.exchanges = 0
+        self.gaps = []  # [last answer, next answer] pairs further apart than --gap
         self.failure = None  # (t, kind, detail)
 
 
@@ -130,7 +149,8 @@ def run_persist():
         c.sock.close()
         conns.remove(c)
         done.append({"id": c.idx, "backend": c.backend, "sport": c.sport, "start": round(c.start - t0, 3),
-                     "exchanges": c.exchanges, "failure": c.failure})
+                     "end": round(time.time() - t0, 3), "exchanges": c.exchanges, "gaps": c.gaps,
+                     "failure": c.failure})
 
     def progress(*_):
         fails = sum(1 for d in done if d["failure"])
@@ -176,7 +196,10 @@ def run_persist():
                     break
                 c.pending.pop(int(seq), None)
                 c.exchanges += 1
-                c.last_rx = time.time()
+                now = time.time()
+                if c.exchanges > 1 and now - c.last_rx > a.gap:
+                    c.gaps.append([round(c.last_rx - t0, 3), round(now - t0, 3)])
+                c.last_rx = now
         while len(conns) < a.conns and time.time() < end:
             open_one()
     for c in list(conns):
@@ -184,4 +207,53 @@ def run_persist():
     print(json.dumps({"t0": t0, "seconds": round(time.time() - t0, 2), "conns": sorted(done, key=lambda d: d["id"])}))
 
 
-{"http": run_http, "udp": run_udp, "persist": run_persist}[a.mode]()
+def run_probe():
+    t0 = time.time()
+    end = t0 + a.seconds
+    sel = selectors.DefaultSelector()
+    probes = []
+    for _ in range(a.conns):
+        s = socket.socket(FAM, socket.SOCK_DGRAM)
+        s.bind(("", 0))
+        s.connect((a.vip, a.port or 7))
+        s.setblocking(False)
+        p = {"sport": s.getsockname()[1], "backend": None, "sent": 0, "answered": 0, "wrong": 0, "first_wrong": None,
+             "gaps": [], "last": None, "sock": s}
+        sel.register(s, selectors.EVENT_READ, p)
+        probes.append(p)
+    nxt = t0
+    while time.time() < end:
+        now = time.time()
+        if now >= nxt:
+            for p in probes:
+                try:
+                    p["sock"].send(b"probe %d" % p["sent"])
+                except OSError:
+                    pass  # (unreachable answers from a moment without a route: a gap)
+                p["sent"] += 1
+            nxt += a.interval
+        for key, _ in sel.select(timeout=max(0, min(nxt, end) - time.time())):
+            p = key.data
+            try:
+                data = p["sock"].recv(2048)
+            except OSError:
+                continue
+            name = data.partition(b" ")[0].decode(errors="replace")
+            if p["backend"] is None:
+                p["backend"] = name
+            elif name != p["backend"]:
+                p["wrong"] += 1
+                if p["first_wrong"] is None:
+                    p["first_wrong"] = round(time.time() - t0, 3)
+            now = time.time()
+            if p["last"] is not None and now - p["last"] > a.gap:
+                p["gaps"].append([round(p["last"] - t0, 3), round(now - t0, 3)])
+            p["last"] = now
+            p["answered"] += 1
+    for p in probes:
+        p.pop("sock").close()
+        p["last"] = round(p["last"] - t0, 3) if p["last"] else None
+    print(json.dumps({"t0": t0, "seconds": round(time.time() - t0, 2), "probes": probes}))
+
+
+{"http": run_http, "udp": run_udp, "persist": run_persist, "probe": run_probe}[a.mode]()

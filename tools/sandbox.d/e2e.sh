@@ -3,6 +3,9 @@
 # scenario brings up its own sandbox (prefix kte, state in a temp dir), serialised by a lock so two
 # scenarios never share it, and takes it down in its EXIT trap, on failure too.
 export KEEL_SANDBOX_PREFIX=${KEEL_E2E_PREFIX:-kte}
+# One Keel host behind a static route: what these scenarios test (the fleet_*.sh ones test BGP
+# and several hosts); the fleet scenarios set their own before sourcing this file.
+export KEEL_SANDBOX_HOSTS=${E2E_HOSTS:-1} KEEL_SANDBOX_BGP=${E2E_BGP:-0}
 export KEEL_BUILD=$BUILD
 . "$KT_ROOT/tools/sandbox.d/env.sh"
 SANDBOX=$KT_ROOT/tools/sandbox

@@ -33,14 +33,18 @@ fi
 
 NS_CLIENT=$SB_P-client
 NS_ROUTER=$SB_P-router
-SB_KEELS=(1)          # Keel hosts; more than one gets an ECMP route on the router
+# Keel hosts: --hosts N (tools/sandbox up), KEEL_SANDBOX_HOSTS, what a running sandbox was
+# brought up with, else 2 (1 to 4).
+SB_HOSTS_MAX=4
+SB_NHOSTS=${KEEL_SANDBOX_HOSTS:-$(cat "$SB_DIR/hosts" 2>/dev/null || echo 2)}
+mapfile -t SB_KEELS < <(seq 1 "$SB_NHOSTS")
 SB_BES=(1 2 3)        # backend hosts
 ns_keel() { echo "$SB_P-keel$1"; }
 ns_be() { echo "$SB_P-be$1"; }
 
 # Documentation ranges only: VIPs 192.0.2.0/24 and 2001:db8:a::/64, client side 198.51.100.0/24
 # and 2001:db8:c::/64, the server LAN (Keel hosts, backends, the router's bridge) 203.0.113.0/24
-# and 2001:db8:b::/64; Keel's outer sources 203.0.113.128/25 and 2001:db8:e::/64.
+# and 2001:db8:b::/64; Keel's outer sources 203.0.113.128/26 and 2001:db8:e::/64.
 VIP4=192.0.2.10
 VIP6=2001:db8:a::10
 CLIENT4=198.51.100.2
@@ -51,13 +55,25 @@ ROUTER4=203.0.113.1
 ROUTER6=2001:db8:b::1
 keel4() { echo "203.0.113.$((9 + $1))"; }   # keel1 = .10
 keel6() { echo "2001:db8:b::$((9 + $1))"; }
-be4() { echo "203.0.113.$((10 + $1))"; }    # be1 = .11
-be6() { echo "2001:db8:b::$((10 + $1))"; }
+be4() { echo "203.0.113.$((20 + $1))"; }    # be1 = .21 (keel1..4 are .10-.13)
+be6() { echo "2001:db8:b::$((20 + $1))"; }
 KEEL1_4=$(keel4 1)
 SB_NAME=${SB_P}k1            # keel-dataplane --name and DPDK --file-prefix of keel1
 SB_SOCK=$SB_DIR/control.sock
 SB_METRICS=$KEEL1_4:9105
 SB_PROM=$KEEL1_4:9090
+# Host K: dataplane name (= --file-prefix) PREFIXkK; its files (keel.yaml, state/, control.sock)
+# in keel_dir K (keel1: $SB_DIR itself, as before fleets); its BIRD in $SB_DIR/bird-keelK, the
+# router's in $SB_DIR/bird-router; metrics on its own address, port 9105.
+keel_name() { echo "${SB_P}k$1"; }
+keel_dir() { if (($1 == 1)); then echo "$SB_DIR"; else echo "$SB_DIR/keel$1"; fi; }
+keel_sock() { echo "$(keel_dir "$1")/control.sock"; }
+keel_metrics() { echo "$(keel4 "$1"):9105"; }
+bird_dir() { echo "$SB_DIR/bird-$1"; }        # keel1..4 | router
+# BGP: the router AS, the one AS every Keel host speaks from (MEDs compare within one AS)
+SB_ROUTER_ASN=65000
+SB_KEEL_ASN=65010
+SB_BGP_TABLE=100
 
 in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
 # Network namespace only (the root's /sys/fs/bpf stays visible: BPF pins).
@@ -67,6 +83,21 @@ sb_api() {
 	local m=$1 p=$2
 	shift 2
 	curl -sS --max-time 20 --unix-socket "$SB_SOCK" -X "$m" "$@" "http://keel$p"
+}
+sb_birdc() { # keel1..4|router birdc-args...: BIRD's CLI on that namespace's control socket
+	local n=$1
+	shift
+	birdc -s "$(bird_dir "$n")/bird.ctl" "$@"
+}
+sb_keelctl() { # K keelctl-args...: keelctl against host K's keel-control
+	local k=$1
+	shift
+	"$SB_KEELCTL" --socket "$(keel_sock "$k")" "$@"
+}
+sb_api_k() { # K METHOD PATH [curl args...]
+	local k=$1 m=$2 p=$3
+	shift 3
+	curl -sS --max-time 20 --unix-socket "$(keel_sock "$k")" -X "$m" "$@" "http://keel$p"
 }
 sb_prom_query() { # PromQL -> JSON from Prometheus' HTTP API
 	in_ns "$(ns_keel 1)" curl -sS --max-time 10 --data-urlencode "query=$1" "http://$SB_PROM/api/v1/query"

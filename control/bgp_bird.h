@@ -1,0 +1,35 @@
+/* A client of BIRD's control socket: the numbered-line reply protocol, and "show protocols" read into session states. */
+#ifndef KEEL_CONTROL_BGP_BIRD_H
+#define KEEL_CONTROL_BGP_BIRD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BGP_BIRD_NAME_MAX 64
+
+struct bgp_bird_proto {
+	char name[BGP_BIRD_NAME_MAX];
+	char proto[16];  /* "BGP", "Kernel", "BFD", ... */
+	char state[16];  /* "up", "start", "down", ... */
+	char info[64];   /* "Established", "Active", "Connect", ... */
+	bool up;         /* a BGP session that is Established */
+};
+
+/*
+ * Parse a complete "show protocols" reply (BIRD's socket protocol: lines
+ * "DDDD-text" or "DDDD text", continuation lines " text"; code 0000 ends a
+ * good reply, 8xxx/9xxx an error). Returns the number of protocols (at most
+ * max stored), -EAGAIN when the reply is not complete yet, -EPROTO when it
+ * is malformed or BIRD answered with an error.
+ */
+int bgp_bird_parse_protocols(const char *buf, size_t len, struct bgp_bird_proto *out, int max);
+
+/*
+ * Connect to the socket at path, read the greeting, ask "show protocols" and
+ * parse it, all within timeout_ms (non-blocking I/O, one connection per call).
+ * Returns the count or -errno; why says what failed in words.
+ */
+int bgp_bird_show_protocols(const char *path, int timeout_ms, struct bgp_bird_proto *out,
+			    int max, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,141 @@
+/* keel-control and the BGP runtime: what each VIP can serve, the host drain, the stop, the views. */
+#include "control_bgp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bgp.h"
+#include "control_priv.h"
+#include "health.h"
+#include "log.h"
+
+int control_bgp_start(struct keel_control *c, char *why, size_t whylen)
+{
+	c->bgp = bgp_create(&c->cfg->bgp, c->cfg->instance, c->state_dir, why, whylen);
+	return c->bgp ? 0 : -ENOMEM;
+}
+
+/* Same rule as the snapshot builder's: no check, or not checked yet, counts as up. */
+static bool backend_healthy(struct keel_control *c, const struct config_vip *v,
+			    const struct config_backend *b)
+{
+	struct health_status st;
+	struct health_target t;
+
+	if (v->health.type == CONFIG_HEALTH_NONE || (!v->port && !v->health.port))
+		return true;
+	control_health_target(v, b, &t);
+	if (health_get(c->health, &t, &st))
+		return true;
+	return health_status_routable(&st);
+}
+
+void control_bgp_feed(struct keel_control *c)
+{
+	const struct keel_config *cfg = c->cfg;
+	struct bgp_vip_input *vi;
+	struct bgp_inputs in;
+	bool stop;
+	uint32_t i, j;
+
+	if (!c->bgp)
+		return;
+	/* A drain whose wait is over: the dataplane gets the snapshot without VIPs (and back). */
+	stop = bgp_forwarding_stopped(c->bgp);
+	if (stop != c->drained) {
+		c->drained = stop;
+		c->need_publish = c->need_bump = true;
+		log_event(LOG_INFO, stop ? "host_forwarding_stopped" : "host_forwarding_resumed",
+			  "snapshot=%s", stop ? "without VIPs" : "with the VIPs");
+	}
+	vi = calloc(cfg->n_vips + 1, sizeof(*vi));
+	if (!vi)
+		return;
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		memcpy(vi[i].name, v->name, sizeof(vi[i].name));
+		vi[i].family = v->family;
+		memcpy(vi[i].addr, v->addr, 16);
+		for (j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+
+			if (b->state != CONFIG_BACKEND_ACTIVE || !b->weight)
+				continue;
+			vi[i].view.configured = true;
+			if (backend_healthy(c, v, b)) {
+				vi[i].view.healthy = true;
+				vi[i].view.n_healthy++;
+			}
+		}
+	}
+	in = (struct bgp_inputs){
+		.generation = c->seam && !c->need_publish ? c->generation : 0,
+		.epoch = c->seam_epoch,
+		.serving = !c->drained && !c->need_publish,
+		.n_vips = cfg->n_vips,
+		.vips = vi,
+	};
+	bgp_set_inputs(c->bgp, &in);
+	free(vi);
+}
+
+int control_host_drain(struct keel_control *c, uint32_t wait_ms, char *why, size_t whylen)
+{
+	if (!c->cfg->bgp.enabled) {
+		snprintf(why, whylen, "no bgp section: this host announces nothing to drain");
+		return -EINVAL;
+	}
+	return bgp_drain(c->bgp, true, wait_ms, why, whylen);
+}
+
+int control_host_undrain(struct keel_control *c, char *why, size_t whylen)
+{
+	int ret;
+
+	if (!c->cfg->bgp.enabled) {
+		snprintf(why, whylen, "no bgp section: this host announces nothing");
+		return -EINVAL;
+	}
+	ret = bgp_undrain(c->bgp, why, whylen);
+	if (!ret) {
+		/* Forwarding first (the next tick publishes the VIPs), then the announcements. */
+		pthread_mutex_lock(&c->edit_mu);
+		control_bgp_feed(c);
+		pthread_mutex_unlock(&c->edit_mu);
+	}
+	return ret;
+}
+
+void control_stop_announcing(struct keel_control *c)
+{
+	char why[256];
+
+	if (!c->cfg->bgp.enabled)
+		return;
+	bgp_drain(c->bgp, false, UINT32_MAX, why, sizeof(why));
+	/* The dataplane keeps forwarding what the routers still send while they move away. */
+	while (!bgp_drain_elapsed(c->bgp)) {
+		control_tick(c);
+		poll(NULL, 0, 100);
+	}
+	bgp_withdraw_all(c->bgp);
+	log_event(LOG_INFO, "bgp_stopped", "routes=%s", "all withdrawn");
+}
+
+json_t *control_bgp_json(struct keel_control *c)
+{
+	return bgp_json(c->bgp);
+}
+
+void control_digest_metrics(struct keel_control *c, FILE *f);
+
+void control_bgp_metrics(struct keel_control *c, FILE *f)
+{
+	control_digest_metrics(c, f);
+	/* Hosts without a bgp: section have no speaker to be down: no series, no false alert. */
+	if (c->cfg->bgp.enabled)
+		bgp_metrics(c->bgp, f);
+}

@@ -1,0 +1,120 @@
+/* Fleet consistency: each VIP's Maglev table digest from the table the workers run, and the fleet seed's fingerprint. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control_bgp.h"
+#include "control_priv.h"
+#include "maglev.h"
+
+#define LOW48 ((1ull << 48) - 1)
+
+/* splitmix64's finaliser: every host computes the same value from the same seed. */
+uint64_t control_seed_fingerprint(uint64_t seed)
+{
+	uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (z ^ (z >> 31)) & LOW48;
+}
+
+/*
+ * Digests of worker 0's active snapshot, read in place (the seam keeps an
+ * active slot untouched), keyed by backend address, so that hosts with
+ * different backend ids still agree. fn gets each configured VIP that is in
+ * the snapshot. Mutex held.
+ */
+static int each_digest(struct keel_control *c, void (*fn)(void *, const char *, uint64_t),
+		       void *arg)
+{
+	struct keel_region *r;
+	struct keel_snapshot *s;
+	const struct keel_backend *be;
+	uint8_t(*keys)[17];
+	uint32_t slot, i, j;
+
+	if (!c->seam || !keel_seam_alive(c->seam))
+		return -EAGAIN;
+	r = keel_seam_region(c->seam);
+	slot = keel_region_status(r, 0)->active_slot;
+	if (slot >= r->n_slots)
+		return -EAGAIN;
+	s = keel_region_slot(r, slot);
+	be = keel_snapshot_backends(s);
+	keys = calloc(s->n_backends + 1u, 17);
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < s->n_backends; i++) {
+		memcpy(keys[i], be[i].addr, 16);
+		keys[i][16] = be[i].family;
+	}
+	for (i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+
+		for (j = 0; j < s->n_vips; j++) {
+			const struct keel_vip *kv = &keel_snapshot_vips(s)[j];
+
+			if (kv->id != ids_vip(c->ids, v->name))
+				continue;
+			fn(arg, v->name, maglev_digest(keel_snapshot_table(s, kv), kv->table_size,
+						       (const uint8_t(*)[17])keys, s->n_backends));
+			break;
+		}
+	}
+	free(keys);
+	return 0;
+}
+
+static void add_json(void *arg, const char *vip, uint64_t d)
+{
+	char hex[24];
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, d);
+	json_array_append_new(arg, json_pack("{s:s,s:s,s:I}", "vip", vip, "digest", hex, "digest48",
+					     (json_int_t)(d & LOW48)));
+}
+
+json_t *control_digest_json(struct keel_control *c)
+{
+	json_t *vips = json_array(), *o = NULL;
+	char fp[24];
+	int ret;
+
+	if (!vips)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	ret = each_digest(c, add_json, vips);
+	snprintf(fp, sizeof(fp), "%012" PRIx64, control_seed_fingerprint(c->cfg->fleet_seed));
+	if (ret != -ENOMEM)
+		o = json_pack("{s:s,s:I,s:I,s:b,s:o}", "fleet_seed_fingerprint", fp,
+			      "fleet_seed_fingerprint48",
+			      (json_int_t)control_seed_fingerprint(c->cfg->fleet_seed), "generation",
+			      (json_int_t)c->generation, "dataplane", ret == 0, "vips", vips);
+	else
+		json_decref(vips);
+	pthread_mutex_unlock(&c->mu);
+	if (!o)
+		errno = ENOMEM;
+	return o;
+}
+
+static void add_metric(void *arg, const char *vip, uint64_t d)
+{
+	fprintf(arg, "keel_maglev_table_digest{vip=\"%s\"} %" PRIu64 "\n", vip, (uint64_t)(d & LOW48));
+}
+
+/* Mutex held (control_bgp_metrics). */
+void control_digest_metrics(struct keel_control *c, FILE *f);
+void control_digest_metrics(struct keel_control *c, FILE *f)
+{
+	fprintf(f, "# HELP keel_maglev_table_digest Low 48 bits of the VIP's Maglev table digest "
+		   "(the table the workers run); equal on every host with the same configuration.\n"
+		   "# TYPE keel_maglev_table_digest gauge\n");
+	each_digest(c, add_metric, f);
+	fprintf(f, "# HELP keel_fleet_seed_fingerprint Low 48 bits of a stable hash of fleet_seed.\n"
+		   "# TYPE keel_fleet_seed_fingerprint gauge\n"
+		   "keel_fleet_seed_fingerprint %" PRIu64 "\n",
+		control_seed_fingerprint(c->cfg->fleet_seed));
+}
