@@ -37,7 +37,9 @@ void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct 
 		m[nb++] = p;
 	}
 
+	KEEL_STAGE_MARK(KEEL_STAGE_PARSE);
 	keel_pipeline_burst(w, port, bufs, verdicts, nb);
+	KEEL_STAGE_MARK(KEEL_STAGE_TX);
 
 	for (i = 0; i < nb; i++) {
 		struct rte_mbuf *p = m[i];

@@ -108,15 +108,21 @@ static inline void encap_ip6(uint8_t *ip, const struct keel_snapshot *s,
 	memcpy(ip + 24, be->addr, 16);
 }
 
-enum keel_drop encap_packet(struct keel_buf *b, const struct keel_pkt *p,
-			    const struct keel_snapshot *s, const struct keel_backend *be,
-			    uint8_t encap, uint32_t entropy, uint16_t *inner_mtu)
+/*
+ * One body, specialised by the wrappers below on compile-time constants
+ * (outer family, GUE or not, VLAN or not), so that each common case is
+ * straight-line code without the selects between variants (VPP lb's
+ * lb_node_fn idea; measured with callgrind, docs/performance.md).
+ */
+static inline __attribute__((always_inline)) enum keel_drop
+encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snapshot *s,
+	   const struct keel_backend *be, const int outer6, const int gue, const int vlan,
+	   uint32_t entropy, uint16_t *inner_mtu)
 {
-	const int outer6 = be->family == KEEL_AF_INET6;
-	const int gue = encap == KEEL_ENCAP_GUE;
 	const uint8_t inner_proto = p->key.family == KEEL_AF_INET6 ? IPPROTO_IPV6_ : IPPROTO_IPIP_;
-	const uint16_t eth_len = ENCAP_ETH_LEN + (p->flags & KEEL_PKT_VLAN ? ENCAP_VLAN_LEN : 0);
-	const uint16_t overhead = encap_overhead(be->family, encap);
+	const uint16_t eth_len = ENCAP_ETH_LEN + (vlan ? ENCAP_VLAN_LEN : 0);
+	const uint16_t overhead = encap_overhead(outer6 ? KEEL_AF_INET6 : KEEL_AF_INET4,
+						 gue ? KEEL_ENCAP_GUE : KEEL_ENCAP_IPIP);
 	const uint32_t outer_total = (uint32_t)overhead + p->l3_len;
 	uint32_t need, old_end;
 	uint8_t *h, *ip, *l4;
@@ -137,7 +143,7 @@ enum keel_drop encap_packet(struct keel_buf *b, const struct keel_pkt *p,
 	/* Ethernet; the TCI is p's copy, the bytes it came from may be overwritten. */
 	memcpy(h, be->mac, 6);
 	memcpy(h + 6, s->src_mac, 6);
-	if (p->flags & KEEL_PKT_VLAN) {
+	if (vlan) {
 		put16(h + 12, ETH_P_8021Q);
 		put16(h + 14, p->vlan_tci);
 	}
@@ -186,4 +192,21 @@ enum keel_drop encap_packet(struct keel_buf *b, const struct keel_pkt *p,
 	b->len = (uint16_t)(eth_len + outer_total);
 	b->tailroom = (uint16_t)(old_end - b->headroom - b->len);
 	return KEEL_DROP_NONE;
+}
+
+enum keel_drop encap_packet(struct keel_buf *b, const struct keel_pkt *p,
+			    const struct keel_snapshot *s, const struct keel_backend *be,
+			    uint8_t encap, uint32_t entropy, uint16_t *inner_mtu)
+{
+	const int outer6 = be->family == KEEL_AF_INET6;
+	const int vlan = !!(p->flags & KEEL_PKT_VLAN);
+
+	if (encap == KEEL_ENCAP_GUE)
+		return encap_body(b, p, s, be, outer6, 1, vlan, entropy, inner_mtu);
+	/* IP in IP, the default: one straight-line copy per outer family, untagged. */
+	if (vlan)
+		return encap_body(b, p, s, be, outer6, 0, 1, entropy, inner_mtu);
+	if (outer6)
+		return encap_body(b, p, s, be, 1, 0, 0, entropy, inner_mtu);
+	return encap_body(b, p, s, be, 0, 0, 0, entropy, inner_mtu);
 }

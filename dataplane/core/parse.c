@@ -164,7 +164,12 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 	if (tot < ihl || tot > avail)
 		return KEEL_DROP_IP4_TOTAL_LENGTH;
 	/* RFC 1812 5.2.2 (2): a valid header, options included, sums to 0xffff. */
-	if (csum_ip4_header(ip, ihl) != 0)
+	/*
+	 * The common header has no options: a constant length lets the
+	 * compiler unroll the sum into five loads (measured: callgrind, see
+	 * docs/performance.md); options take the general loop.
+	 */
+	if ((ihl == IP4_MIN_HLEN ? csum_ip4_header(ip, IP4_MIN_HLEN) : csum_ip4_header(ip, ihl)) != 0)
 		return KEEL_DROP_IP4_CHECKSUM;
 	/* RFC 1812 5.3.7: martian sources are never forwarded. */
 	if (ip4_src_martian(ip[12]))
@@ -465,11 +470,96 @@ static inline void key_settle(const uint8_t *frame, struct keel_pkt *p)
 	memcpy(k + 32, &tail, 8);
 }
 
-enum keel_drop keel_parse(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
+/*
+ * The common case in a few wide loads: untagged IPv4 without options, not a
+ * fragment (DF alone allowed), TCP or UDP, a source that is neither martian
+ * nor link-local, every length consistent and the checksum valid. Returns
+ * false, having written nothing, for anything else: the full parser then
+ * decides, so what it rejects is still rejected (and counted by its reason).
+ * The result must equal the full parser's byte for byte; the pipeline fuzzer
+ * checks that on every input (keel_parse_full).
+ */
+static inline bool parse_fast4(const uint8_t *f, uint32_t len, struct keel_pkt *p)
+{
+	const uint8_t *ip = f + ETH_HLEN, *l4 = ip + IP4_MIN_HLEN;
+	uint32_t tot, avail, doff, ulen;
+	uint64_t s0, d0, tail;
+	uint32_t a;
+	uint16_t frag;
+
+	if (len < ETH_HLEN + IP4_MIN_HLEN + UDP_HLEN || load_be16(f + 12) != ETH_P_IPV4 ||
+	    ip[0] != 0x45)
+		return false;
+	tot = load_be16(ip + 2);
+	frag = load_be16(ip + 6);
+	if (tot > len - ETH_HLEN || tot < IP4_MIN_HLEN + UDP_HLEN ||
+	    (frag & (IP4_FLAG_MF | IP4_FRAG_MASK)) || ip4_src_martian(ip[12]) ||
+	    (ip[12] == 169 && ip[13] == 254))
+		return false;
+	avail = tot - IP4_MIN_HLEN;
+	if (ip[9] == KEEL_PROTO_TCP) {
+		if (avail < TCP_MIN_HLEN)
+			return false;
+		doff = (uint32_t)(l4[12] >> 4) * 4;
+		if (doff < TCP_MIN_HLEN || doff > avail)
+			return false;
+		p->tcp_flags = l4[13];
+	} else if (ip[9] == KEEL_PROTO_UDP) {
+		ulen = load_be16(l4 + 4);
+		if (ulen < UDP_HLEN || ulen > avail)
+			return false;
+		p->tcp_flags = 0;
+	} else {
+		return false;
+	}
+	if (csum_ip4_header(ip, IP4_MIN_HLEN) != 0)
+		return false;
+
+	memcpy(&a, ip + 12, 4);
+	s0 = a;
+	memcpy(&a, ip + 16, 4);
+	d0 = a;
+	memcpy(&a, l4, 4); /* both ports, network order, as the key holds them */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	tail = (uint64_t)a | (uint64_t)ip[9] << 32 | (uint64_t)KEEL_AF_INET4 << 40;
+#else
+	tail = (uint64_t)a << 32 | (uint64_t)ip[9] << 24 | (uint64_t)KEEL_AF_INET4 << 16;
+#endif
+	/* Five 8-byte stores, as key_settle does, so the hash's wide loads forward. */
+	{
+		uint8_t *k = (uint8_t *)&p->key;
+		uint64_t z = 0;
+
+		memcpy(k, &s0, 8);
+		memcpy(k + 8, &z, 8);
+		memcpy(k + 16, &d0, 8);
+		memcpy(k + 24, &z, 8);
+		memcpy(k + 32, &tail, 8);
+	}
+	p->l3_off = ETH_HLEN;
+	p->l4_off = ETH_HLEN + IP4_MIN_HLEN;
+	p->l3_len = (uint16_t)tot;
+	p->vlan_tci = 0;
+	p->flags = (frag & IP4_FLAG_DF) ? KEEL_PKT_DF : 0;
+	p->tos = ip[1];
+	p->ttl = ip[8];
+	p->icmp_type = 0;
+	p->icmp_code = 0;
+	return true;
+}
+
+enum keel_drop keel_parse_full(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
 {
 	enum keel_drop r = parse_frame(frame, len, p);
 
 	if (r == KEEL_DROP_NONE && !(p->flags & KEEL_PKT_NOT_IP))
 		key_settle(frame, p);
 	return r;
+}
+
+enum keel_drop keel_parse(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
+{
+	if (parse_fast4(frame, len, p))
+		return KEEL_DROP_NONE;
+	return keel_parse_full(frame, len, p);
 }

@@ -20,6 +20,12 @@
 enum keel_drop keel_parse(const uint8_t *frame, uint32_t len, struct keel_pkt *p);
 
 /*
+ * The same without the common-case fast path: every frame through the full
+ * parser. keel_parse must give exactly its result; tests and the fuzzer compare.
+ */
+enum keel_drop keel_parse_full(const uint8_t *frame, uint32_t len, struct keel_pkt *p);
+
+/*
  * For a packet the parser flagged KEEL_PKT_SRC_SCOPED: the reason it is
  * refused when it is aimed at a VIP (ip6_src_unspecified, ip6_src_link_local,
  * ip6_src_v4mapped, ip4_src_link_local); KEEL_DROP_NONE for any other packet.

@@ -374,10 +374,12 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 
 	/* Stage 2: hash, prefetch and look up every key in the worker's flow table. */
+	KEEL_STAGE_MARK(KEEL_STAGE_LOOKUP);
 	if (nl)
 		flow_table_lookup_burst(w->ft, keys, tflags, nl, w->now_ms, vals, hashes);
 
 	/* Stage 3: choose the backend and encapsulate. */
+	KEEL_STAGE_MARK(KEEL_STAGE_ENCAP);
 	for (j = 0; j < nl; j++) {
 		struct keel_pkt *p;
 		const struct keel_vip *v;

@@ -12,6 +12,11 @@
 
 #define KEEL_BURST_MAX 64
 
+/* Stage boundaries, timed only in keel-bench-stages (tools/keel-bench/stage_clock.h). */
+#ifndef KEEL_STAGE_MARK
+#define KEEL_STAGE_MARK(stage) do { } while (0)
+#endif
+
 /* What to do with each packet of a burst after the pipeline ran. */
 enum keel_verdict {
 	KEEL_VERDICT_DROP = 0, /* free it; the reason is counted */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "parse.h"
 #include "pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,6 +37,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(frame + HEADROOM, data, size);
 	if ((steer & 0x80) && size >= 6)
 		memcpy(frame + HEADROOM, fx->port.mac, 6);
+	{
+		/* The parser's fast path must agree with the full parser, byte for byte. */
+		struct keel_pkt fast, full;
+		enum keel_drop rf, rs;
+
+		memset(&fast, 0xa5, sizeof(fast));
+		memset(&full, 0xa5, sizeof(full));
+		rf = keel_parse(frame + HEADROOM, (uint32_t)size, &fast);
+		rs = keel_parse_full(frame + HEADROOM, (uint32_t)size, &full);
+		if (rf != rs || (rf == KEEL_DROP_NONE && memcmp(&fast, &full, sizeof(fast))))
+			abort();
+	}
 	b.data = frame + HEADROOM;
 	b.len = (uint16_t)size;
 	b.headroom = HEADROOM;

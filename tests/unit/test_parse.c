@@ -1544,10 +1544,53 @@ static void test_mutations(void **state)
 	assert_true(accepted < 40000);
 }
 
+/*
+ * The common-case fast path of keel_parse against the full parser alone: the
+ * same verdict and the same keel_pkt bytes on mutated IPv4/IPv6 TCP/UDP frames
+ * (lengths, checksums, flags, fragments, sources all get hit).
+ */
+static void test_fast_path_agrees(void **state)
+{
+	uint8_t buf[BUF_CAP];
+	uint32_t rng = 0x9abcdef1;
+	struct keel_pkt fast, full;
+	size_t blen, len, i, k;
+	unsigned int accepted = 0;
+
+	(void)state;
+	for (i = 0; i < 40000; i++) {
+		struct pktgen g = (i % 4 == 3) ? tcp6() : tcp4();
+		enum keel_drop rf, rs;
+
+		g.proto = (i & 4) ? 17 : 6;
+		if (i % 16 == 8)
+			g.ip4_opt_len = 4;
+		blen = build(buf, &g);
+		for (k = 0; k < (i % 3); k++) {
+			rng = rng * 1103515245u + 12345u;
+			/* Mostly the headers: the fast path's checks live there. */
+			buf[(rng >> 8) % (blen < 64 ? blen : 64)] ^= (uint8_t)(1u << ((rng >> 4) & 7));
+		}
+		rng = rng * 1103515245u + 12345u;
+		len = (rng >> 16) % 8 ? blen : (rng >> 4) % (blen + 1);
+		memset(&fast, 0x5a, sizeof(fast));
+		memset(&full, 0x5a, sizeof(full));
+		rf = keel_parse(buf, (uint32_t)len, &fast);
+		rs = keel_parse_full(buf, (uint32_t)len, &full);
+		assert_int_equal(rf, rs);
+		if (rf == KEEL_DROP_NONE) {
+			assert_memory_equal(&fast, &full, sizeof(fast));
+			accepted++;
+		}
+	}
+	assert_true(accepted > 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ip4_tcp_basic),
+		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_ip4_udp_basic),
 		cmocka_unit_test(test_vlan),

@@ -1,5 +1,7 @@
 /* keel-bench: the real per-burst pipeline (DPDK mbufs -> packet core -> mbufs) on generated traffic, without a NIC. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +26,15 @@
 #include "hash.h"
 #include "pipeline.h"
 #include "snapshot_build.h"
+#include "pmu.h"
+
+/* The stages build (keel-bench-stages) forces stage_clock.h in; elsewhere a mark costs nothing (pipeline.h). */
+#ifndef KEEL_BENCH_STAGE_CLOCK_H
+#define KEEL_BENCH_HAS_STAGES 0
+#else
+#define KEEL_BENCH_HAS_STAGES 1
+struct keel_stage_clock keel_stage_clock = { .collect = -1 };
+#endif
 
 #define MAX_BURST KEEL_BURST_MAX
 
@@ -36,7 +47,9 @@ struct opts {
 	uint32_t backends;
 	uint64_t capacity;
 	uint32_t table_size;
+	uint64_t packets; /* fixed packet count instead of a time (callgrind) */
 	bool json;
+	bool stages;
 };
 
 static void usage(FILE *f)
@@ -52,6 +65,8 @@ static void usage(FILE *f)
 		"  --backends N     backends of the VIP (default 100)\n"
 		"  --capacity N     flow-table entries (default 2 x flows)\n"
 		"  --table-size M   Maglev table size, prime (default 65537)\n"
+		"  --packets N      run exactly N packets (rounded up to 64 bursts) instead of --seconds\n"
+		"  --stages         cycles per stage of the burst (runs keel-bench-stages)\n"
 		"  --json           one JSON line instead of text\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST);
@@ -68,6 +83,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "backends", required_argument, NULL, 'B' },
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "table-size", required_argument, NULL, 'm' },
+		{ "packets", required_argument, NULL, 'p' },
+		{ "stages", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -89,6 +106,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'B': o->backends = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'c': o->capacity = strtoull(optarg, &end, 0); break;
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
+		case 'p': o->packets = strtoull(optarg, &end, 0); break;
+		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -307,19 +326,25 @@ static void *build_snapshot(const struct opts *o)
 
 /* --- measurement ------------------------------------------------------------ */
 
-/* Run bursts for about `seconds`; with w == NULL only generate and free (the generator's own cost). */
+/*
+ * Run bursts for about `seconds` (or exactly max_pkts when non-zero, rounded up
+ * to whole groups of 64 bursts); with w == NULL only generate and free (the
+ * generator's own cost).
+ */
 static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g, uint32_t burst,
-		    double seconds, uint64_t *cycles, uint64_t *tx_total)
+		    double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
 {
 	uint64_t hz = rte_get_tsc_hz(), limit = (uint64_t)(seconds * (double)hz);
 	uint64_t start = rte_rdtsc(), now = start, pkts = 0, tx = 0, ms0 = w ? w->now_ms : 0;
 	struct rte_mbuf *m[MAX_BURST];
 	struct keel_burst_out out;
 
-	while (now - start < limit) {
+	while (max_pkts ? pkts < max_pkts : now - start < limit) {
 		uint32_t k;
 
 		for (k = 0; k < 64; k++) {
+			if (w)
+				KEEL_STAGE_MARK(KEEL_STAGE_RX);
 			if (rte_pktmbuf_alloc_bulk(mp, m, burst)) {
 				fprintf(stderr, "keel-bench: mempool empty\n");
 				exit(1);
@@ -327,6 +352,7 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			gen_burst(g, m, burst);
 			if (w) {
 				keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
+				/* keel_burst_run marked TX after the pipeline. */
 				tx += out.ntx + out.nreply;
 				/* net_null-like TX: the NIC would free them after sending. */
 				rte_pktmbuf_free_bulk(out.tx, out.ntx);
@@ -347,6 +373,28 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 	return pkts;
 }
 
+#if KEEL_BENCH_HAS_STAGES
+static const char *const stage_names[] = { "rx", "parse", "lookup", "encap", "tx" };
+#endif
+
+/* keel-bench --stages: the same run in the binary whose pipeline carries the stage marks. */
+static void exec_stages(char **argv)
+{
+	char self[4096], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 32);
+
+	if (n <= 0) {
+		perror("keel-bench: /proc/self/exe");
+		exit(1);
+	}
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	strcpy(slash ? slash + 1 : self, "keel-bench-stages");
+	execv(self, argv);
+	fprintf(stderr, "keel-bench: cannot run %s: %s\n", self, strerror(errno));
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	char *eal_argv[16], lcore[16], prefix[64];
@@ -357,6 +405,8 @@ int main(int argc, char **argv)
 	struct flow_table_stats fs;
 	struct rte_mempool *mp;
 	struct gen g = { 0 };
+	struct pmu pmu;
+	int npmu;
 	uint64_t pkts, cyc, gpkts, gcyc, tx, hz;
 	double ns, gen_ns, mpps;
 	struct opts o;
@@ -369,6 +419,10 @@ int main(int argc, char **argv)
 			dash = i;
 			break;
 		}
+	if (!KEEL_BENCH_HAS_STAGES)
+		for (i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--stages"))
+				exec_stages(argv);
 	if (dash > 0) {
 		ret = rte_eal_init(dash, argv);
 		argc -= dash;
@@ -394,6 +448,7 @@ int main(int argc, char **argv)
 	if (parse_opts(argc, argv, &o))
 		return 64;
 
+	npmu = pmu_open(&pmu);
 	make_templates();
 	mp = rte_pktmbuf_pool_create("bench", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     (int)rte_socket_id());
@@ -466,7 +521,23 @@ int main(int argc, char **argv)
 		struct flow_table_stats fs0 = fs;
 		struct gen g2 = g;
 
-		pkts = run(&w, mp, &g, o.burst, o.seconds, &cyc, &tx);
+#if KEEL_BENCH_HAS_STAGES
+		{
+			const char *c = getenv("KEEL_BENCH_COLLECT");
+
+			keel_stage_clock.collect = -1;
+			for (i = 0; c && i < KEEL_STAGE_COUNT; i++)
+				if (!strcmp(c, stage_names[i]))
+					keel_stage_clock.collect = i;
+			memset(keel_stage_clock.cycles, 0, sizeof(keel_stage_clock.cycles));
+			keel_stage_clock.cur = KEEL_STAGE_COUNT; /* outside any stage */
+			keel_stage_clock.last = keel_stage_tsc();
+		}
+#endif
+		pmu_start(&pmu);
+		pkts = run(&w, mp, &g, o.burst, o.seconds, o.packets, &cyc, &tx);
+		pmu_stop(&pmu);
+		KEEL_STAGE_MARK(KEEL_STAGE_COUNT);
 		flow_table_get_stats(w.ft, &fs);
 		fs.hits -= fs0.hits;
 		fs.misses -= fs0.misses;
@@ -475,7 +546,7 @@ int main(int argc, char **argv)
 		fs.expirations -= fs0.expirations;
 		fs.insert_skipped -= fs0.insert_skipped;
 		/* The generator alone, same sequence: what writing the frames costs. */
-		gpkts = run(NULL, mp, &g2, o.burst, o.seconds / 3, &gcyc, NULL);
+		gpkts = run(NULL, mp, &g2, o.burst, o.seconds / 3, o.packets / 3, &gcyc, NULL);
 	}
 
 	hz = rte_get_tsc_hz();
@@ -493,11 +564,26 @@ int main(int argc, char **argv)
 		       "\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,"
 		       "\"generator_ns_per_packet\":%.2f,\"pipeline_ns_per_packet\":%.2f,"
 		       "\"tsc_hz\":%" PRIu64 ",\"flow_hits\":%" PRIu64 ",\"flow_misses\":%" PRIu64
-		       ",\"flow_evictions\":%" PRIu64 ",\"flow_table_hugepages\":%s}\n",
+		       ",\"flow_evictions\":%" PRIu64 ",\"flow_table_hugepages\":%s",
 		       o.flows, o.new_share, o.v6_share, o.burst, o.backends,
 		       flow_table_capacity(w.ft), pkts, tx, mpps, ns,
 		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
+		printf(",\"pmu\":%s", npmu ? "true" : "false");
+		for (i = 0; i < PMU_COUNT; i++)
+			if (pmu.ok[i])
+				printf(",\"%s_per_packet\":%.2f", pmu_names[i],
+				       (double)pmu.val[i] / (double)pkts);
+#if KEEL_BENCH_HAS_STAGES
+		printf(",\"stages\":{");
+		for (i = 0; i < KEEL_STAGE_COUNT; i++)
+			printf("%s\"%s\":{\"cycles_per_packet\":%.1f,\"ns_per_packet\":%.2f}",
+			       i ? "," : "", stage_names[i],
+			       (double)keel_stage_clock.cycles[i] / (double)pkts,
+			       (double)keel_stage_clock.cycles[i] * 1e9 / (double)hz / (double)pkts);
+		printf("}");
+#endif
+		printf("}\n");
 	} else {
 		printf("keel-bench: %" PRIu64 " flows, new-share %.2f, v6-share %.2f, burst %u, "
 		       "%u backends, flow table %u entries%s\n",
@@ -510,7 +596,24 @@ int main(int argc, char **argv)
 		printf("    of which     %.2f ns writing the frames (generator alone)\n", gen_ns);
 		printf("  flow table     %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
 		       " evictions\n", fs.hits, fs.misses, fs.evictions);
+		if (!npmu) {
+			printf("  counters       none: perf_event_open: %s (no PMU in this VM?); times are\n"
+			       "                 wall clock, see tools/keel-bench/callgrind-stages for\n"
+			       "                 instruction counts\n", strerror(pmu.err));
+		}
+		for (i = 0; i < PMU_COUNT; i++)
+			if (pmu.ok[i])
+				printf("  %-14s %.2f per packet\n", pmu_names[i],
+				       (double)pmu.val[i] / (double)pkts);
+#if KEEL_BENCH_HAS_STAGES
+		printf("  stages (TSC; each mark costs one rdtsc per burst)\n");
+		for (i = 0; i < KEEL_STAGE_COUNT; i++)
+			printf("    %-8s %6.1f cycles %6.2f ns per packet\n", stage_names[i],
+			       (double)keel_stage_clock.cycles[i] / (double)pkts,
+			       (double)keel_stage_clock.cycles[i] * 1e9 / (double)hz / (double)pkts);
+#endif
 	}
+	pmu_close(&pmu);
 	rte_eal_cleanup();
 	return 0;
 }
