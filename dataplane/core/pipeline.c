@@ -330,12 +330,19 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	struct vip_memo memo = { 0 };
 	const uint64_t port_mac = mac_word(port->mac);
 	uint32_t i, j, nl = 0, ntx = 0;
+	/*
+	 * Forwarding counters summed in locals and written once per burst: the
+	 * encapsulation's byte stores may alias *c, so a per-packet c->x++ is a
+	 * load and a store each time. The VIP's are kept per run of one VIP.
+	 */
+	uint64_t rx_bytes = 0, fwd_pkts = 0, fwd_bytes = 0;
 
 	if (n > KEEL_BURST_MAX)
 		n = KEEL_BURST_MAX;
 	c->rx_pkts += n;
 	for (i = 0; i < n; i++)
-		c->rx_bytes += bufs[i].len;
+		rx_bytes += bufs[i].len;
+	c->rx_bytes += rx_bytes;
 	if (!s) {
 		/*
 		 * Nothing to balance with yet, but the host must stay reachable
@@ -450,8 +457,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 		if (prev && second_chance_mark(&bufs[i], prev, s->mtu))
 			c->second_chance++;
 		verdicts[i] = KEEL_VERDICT_FORWARD;
-		c->fwd_pkts++;
-		c->fwd_bytes += bufs[i].len;
+		fwd_pkts++;
+		fwd_bytes += bufs[i].len;
 		c->vip[v->id].pkts++;
 		c->vip[v->id].bytes += len;
 		c->backend[id].pkts++;
@@ -459,6 +466,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 		if (p->flags & KEEL_PKT_ICMP_ERROR)
 			c->icmp_errors_fwd++;
 	}
+	c->fwd_pkts += fwd_pkts;
+	c->fwd_bytes += fwd_bytes;
 
 	for (i = 0; i < n; i++)
 		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;
