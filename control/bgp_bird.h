@@ -18,7 +18,7 @@ struct bgp_bird_proto {
 /*
  * Parse a complete "show protocols" reply (BIRD's socket protocol: lines
  * "DDDD-text" or "DDDD text", continuation lines " text"; code 0000 ends a
- * good reply, 8xxx/9xxx an error). Returns the number of protocols (at most
+ * good reply, codes 8000-9999 an error). Returns the number of protocols (at most
  * max stored), -EAGAIN when the reply is not complete yet, -EPROTO when it
  * is malformed or BIRD answered with an error.
  */

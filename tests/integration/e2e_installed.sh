@@ -10,7 +10,7 @@
 # backend_down and backend_up for it, one line each.
 . "$(dirname "$0")/lib.sh"
 # The install root outlives the sandbox's own temp dir (e2e_up makes that one): removed last.
-INST=$(mktemp -d --tmpdir keel-installed.XXXXXX)
+INST=$(mktemp -d --tmpdir --suffix .keel-installed)
 eval "$(declare -f kt_cleanup | sed '1s/kt_cleanup/kt_cleanup_base/')"
 kt_cleanup() {
 	local rc=$?
