@@ -402,6 +402,16 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	} else {
 		json_object_set_new(out, "backend", json_null());
 	}
+	/* The slot's owner whatever a worker tracks, and its owner before (second chance), if named. */
+	json_object_set_new(out, "maglev_backend", json_deep_copy(json_object_get(out, "backend")));
+	{
+		const uint16_t *prev = keel_snapshot_prev(s, &keel_snapshot_vips(s)[lk.vip]);
+		uint16_t p = prev ? prev[lk.slot] : KEEL_BACKEND_NONE;
+		const struct keel_backend *b = p < s->n_backends ? &keel_snapshot_backends(s)[p] : NULL;
+
+		json_object_set_new(out, "previous_owner",
+				    b ? json_string(config_format_addr(b->addr, b->family, a)) : json_null());
+	}
 	/* A flow a worker already tracks keeps its backend while that backend is active or draining. */
 	{
 		struct keel_flow_answer ans[KEEL_REGION_MAX_WORKERS];

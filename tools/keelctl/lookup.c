@@ -58,6 +58,11 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		printf("why: %s, hash 0x%08llx, slot %lld of the table of generation %lld\n",
 		       jstr(r, "reason"), (unsigned long long)jint(r, "hash"),
 		       (long long)jint(r, "slot"), (long long)jint(r, "generation"));
+		b = json_object_get(r, "previous_owner");
+		if (json_is_string(b))
+			printf("previous owner: %s (the slot moved recently: on a GUE VIP, an untracked TCP "
+			       "packet goes to %s naming it)\n",
+			       json_string_value(b), jstr(r, "maglev_backend"));
 		if (*jstr(r, "note"))
 			printf("note: %s\n", jstr(r, "note"));
 	}

@@ -60,12 +60,13 @@ time_until() { # t0 limit cmd...
 }
 
 # Long-lived traffic in the background: 300 TCP connections to the stream VIP (a line every
-# 100 ms each) and 32 UDP probe ports on the echo VIP (one every 20 ms each), for S seconds.
-# Results in $KT_TMP/persist.json and $KT_TMP/probe.json.
+# 100 ms each; no answer for FLEET_STALL seconds, default 2, fails one) and 32 UDP probe ports on
+# the echo VIP (one every 20 ms each), for S seconds. Results in $KT_TMP/persist.json and
+# $KT_TMP/probe.json.
 traffic_start() { # seconds [conns]
 	local s=$1 n=${2:-300}
 	CLIENT_TIMEOUT=$((s + 30)) client persist --vip "$VIP4" --port 9000 --conns "$n" --seconds "$s" \
-		--interval 0.1 >"$KT_TMP/persist.json" 2>"$KT_TMP/persist.err" &
+		--interval 0.1 --stall "${FLEET_STALL:-2}" >"$KT_TMP/persist.json" 2>"$KT_TMP/persist.err" &
 	TRAFFIC_PIDS=($!)
 	CLIENT_TIMEOUT=$((s + 30)) client probe --vip "$VIP4" --port 7 --conns 32 --seconds "$s" \
 		--interval 0.02 >"$KT_TMP/probe.json" 2>"$KT_TMP/probe.err" &
