@@ -16,7 +16,7 @@
 #   with second chance (keel-decap --peer on the backends): >= 99.9% of the 300 survive;
 #   without (the peers removed): the connections on moved slots that crossed keel2 break
 #     (reported; checked: some break, and only those).
-# Which host a connection crossed is the router's own answer (ip route get with its 5-tuple).
+# Which host a connection crossed: the one whose flow table tracked it before the event.
 # Prints the kill-to-withdrawal, UDP and TCP failover and return times, and a JSON line.
 . "$(dirname "$0")/lib.sh"
 . "$KT_ROOT/tools/sandbox.d/fleet.sh"
@@ -29,7 +29,7 @@ fleet_up
 
 B1=$(be4 1) B2=$(be4 2) B3=$(be4 3)
 CONNS=${KEEL_SC_CONNS:-300}
-SECS=30
+SECS=40
 JSON=(-H 'Content-Type: application/json')
 applied() { json_get 'j.get("applied") is True or j.get("changed") is False' | grep -q True; }
 decap() { # b args...: keel-decap attach on backend b (updates the maps of the loaded program)
@@ -55,14 +55,8 @@ client_sports() {
 	in_ns "$NS_CLIENT" ss -Htn state established "( dst $VIP4 and dport = :9000 )" | awk '{print $3}' |
 		sed 's/.*://' | sort -n
 }
-# sport -> the Keel host the router sends that 5-tuple to (its ECMP hash, asked by ip route get;
-# one batch: a namespace entry per port would take minutes on a loaded machine)
-ecmp_map() { # sports-file
-	awk -v vip="$VIP4" -v src="$CLIENT4" -v iif="${SB_P}rc" \
-		'{print "route get", vip, "from", src, "iif", iif, "ipproto tcp sport", $1, "dport 9000"}' "$1" >"$1.batch"
-	paste -d ' ' "$1" <(ip -n "$NS_ROUTER" -batch "$1.batch" | grep "^$VIP4 " | sed -n 's/.* via \([0-9.]*\) .*/\1/p')
-}
-# sport -> each host's Maglev owner and previous owner of that 5-tuple's slot (GET /v1/lookup)
+# sport -> per host (keel1, then keel2): the Maglev owner of that 5-tuple's slot, its previous
+# owner, and the worker whose flow table tracks it ("-": none; "?": no answer), GET /v1/lookup
 lookups() { # sports-file
 	"$PY" - "$(keel_sock 1)" "$(keel_sock 2)" "$CLIENT4" "$1" <<'PYEOF'
 import http.client, json, socket, sys
@@ -78,7 +72,9 @@ def lookup(sock, src, port):
     c.request("GET", f"/v1/lookup?vip=stream&src={src}&sport={port}")
     j = json.loads(c.getresponse().read())
     c.close()
-    return [j.get("maglev_backend") or "-", j.get("previous_owner") or "-"]
+    # "?": no worker answered the flow-table question in time
+    tracked = str(j.get("tracked_by_worker", "-")) if j.get("workers_answered") else "?"
+    return [j.get("maglev_backend") or "-", j.get("previous_owner") or "-", tracked]
 for p in open(sys.argv[4]).read().split():
     print(p, *lookup(sys.argv[1], sys.argv[3], p), *lookup(sys.argv[2], sys.argv[3], p))
 PYEOF
@@ -102,7 +98,7 @@ done
 # phase NAME: one kill of keel2 while be3 is added, and keel2's return; logs the figures and
 # leaves them in PHASE (one JSON object)
 phase() {
-	local name=$1 k ev t_ret w r sc1 sc2 hand s f res
+	local name=$1 k ev t_ret w r sc1 sc2 hand s f res add2 fwd2
 	for k in 1 2; do
 		sb_api_k "$k" DELETE "/v1/vips/stream/backends/$B3?force=1" | applied || die "$name: removing be3 on keel$k failed"
 	done
@@ -110,7 +106,10 @@ phase() {
 	wait_until 20 nexthops_are "$VIP4" 2 || die "$name: $VIP4 not over both hosts: $(nexthops "$VIP4" | tr '\n' ' ')"
 	traffic_start "$SECS" "$CONNS"
 	client_sports >"$KT_TMP/$name.sports"
-	ecmp_map "$KT_TMP/$name.sports" >"$KT_TMP/$name.ecmp"
+	# Which host each connection crosses: the one whose flow table tracks it. (Not ip route get:
+	# the router's ECMP hashes the hash the client's socket put on the packet, which veth keeps,
+	# not the headers, and TCP picks a new one after a retransmission timeout.)
+	lookups "$KT_TMP/$name.sports" >"$KT_TMP/$name.before"
 	sc1=$(dp_second_chance 1) hand=$(decap_handed_on)
 	# be3 on keel1 first, so that every packet of keel2's connections that reaches keel1 finds it
 	# there; keel2's keel-control learns of it while its dataplane is dead (the API answers once
@@ -123,13 +122,14 @@ phase() {
 	w=$(time_until "$ev" 5 no_nexthop "$VIP4" "$(keel4 2)") || true
 	wait "$add2" || die "$name: adding be3 on keel2 failed"
 	log "$name: be3 added on keel1, keel2's dataplane killed, be3 added on keel2 (answered after $("$PY" -c "import time; print(f'{time.time() - $ev:.3f}')")s); router withdrew keel2 ${w}s after the kill"
-	sleep 8
+	sleep 6
 	t_ret=$(date +%s.%N)
-	KEEL_SANDBOX_DP_ARGS=--no-adopt "$SANDBOX" up >>"$KT_TMP/sandbox-up.log" 2>&1 || die "$name: restarting keel2's dataplane failed"
+	KEEL_SANDBOX_DP_ARGS=--no-adopt "$SANDBOX" start 2 >>"$KT_TMP/sandbox-up.log" 2>&1 || die "$name: restarting keel2's dataplane failed"
 	r=$(time_until "$t_ret" 20 has_nexthop "$VIP4" "$(keel4 2)") || true
 	log "$name: keel2's dataplane back with empty tables ($(grep -c 'event=flow_table_empty' "$SB_DIR/log/dataplane2.log") worker(s) started empty so far); announced again after ${r}s"
 	traffic_wait
 	sc1=$(($(dp_second_chance 1) - sc1)) sc2=$(dp_second_chance 2) hand=$(($(decap_handed_on) - hand))
+	fwd2=$(KEEL_REGION_DIR=$SB_DIR "$SB_SEAM" counters "$(keel_name 2)" --json | json_get 'j["fwd_pkts"]')
 	wait_until 10 digests_agree || log "$name: digests differ: $(tr '\n' ' ' <"$KT_TMP/digest1") / $(tr '\n' ' ' <"$KT_TMP/digest2")"
 	check "$name: keel1 and keel2 report the same table digests after be3's addition and keel2's return" \
 		cmp -s "$KT_TMP/digest1" "$KT_TMP/digest2"
@@ -137,25 +137,31 @@ phase() {
 	s=$(survival "$ev") f=$(failover "$ev" --until "$t_ret")
 	log "$name: connections: $s"
 	log "$name: UDP probes: $f"
-	res=$("$PY" - "$KT_TMP/persist.json" "$KT_TMP/$name.ecmp" "$KT_TMP/$name.lookups" "$ev" "$t_ret" "$(keel4 1)" "$(keel4 2)" <<'PYEOF'
+	res=$("$PY" - "$KT_TMP/persist.json" "$KT_TMP/$name.before" "$KT_TMP/$name.lookups" "$ev" "$t_ret" <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
-via = dict(l.split() for l in open(sys.argv[2]) if len(l.split()) == 2)
-lk = {l.split()[0]: l.split()[1:] for l in open(sys.argv[3]) if len(l.split()) == 5}
+rows = lambda f: {l.split()[0]: l.split()[1:] for l in open(f) if len(l.split()) == 7}
+before, lk = rows(sys.argv[2]), rows(sys.argv[3])
 ev, ret = float(sys.argv[4]) - j["t0"], float(sys.argv[5]) - j["t0"]
-host = {sys.argv[6]: "keel1", sys.argv[7]: "keel2"}
+def host(r):  # the host whose flow table tracked the connection before the event
+    if "?" in (r[2], r[5]):
+        return None
+    t1, t2 = r[2] != "-", r[5] != "-"
+    return "keel1" if t1 and not t2 else "keel2" if t2 and not t1 else None
 be = {f"203.0.113.{20 + i}": f"be{i}" for i in (1, 2, 3)}
 pop = [c for c in j["conns"] if c["start"] <= ev and not (c["failure"] and c["failure"][0] < ev)]
 out = {"at_event": len(pop), "via_keel1": 0, "via_keel2": 0, "moved": 0, "moved_via_keel2": 0,
-       "broken": 0, "broken_moved_via_keel2": 0, "broken_other": 0, "broken_after_return": 0,
-       "prev_named": 0, "hosts_disagree": 0, "unmapped": 0}
+       "broken": 0, "broken_moved_via_keel2": 0, "broken_moved_via_keel1": 0, "broken_unmoved": 0,
+       "broken_after_return": 0,
+       "prev_named": 0, "hosts_disagree": 0, "unmapped": 0, "broken_unmapped": 0}
 for c in pop:
     p = str(c["sport"])
-    h, l = host.get(via.get(p)), lk.get(p)
+    h, l = host(before[p]) if p in before else None, lk.get(p)
     if not h or not l:
         out["unmapped"] += 1
+        out["broken_unmapped"] += bool(c["failure"])
         continue
-    m1, p1, m2, p2 = (be.get(x, x) for x in l)
+    m1, p1, _, m2, p2, _ = (be.get(x, x) for x in l)
     out["via_" + h] += 1
     out["hosts_disagree"] += (m1, p1) != (m2, p2)
     moved = m1 != c["backend"]
@@ -164,19 +170,19 @@ for c in pop:
     hard = moved and h == "keel2"
     out["moved_via_keel2"] += hard
     if c["failure"]:
-        out["broken"] += 1
-        out["broken_moved_via_keel2" if hard else "broken_other"] += 1
+        out["broken_unmoved" if not moved else "broken_moved_via_" + h] += 1
         out["broken_after_return"] += c["failure"][0] >= ret
-        if out["broken"] <= 5:
+        if out["broken_moved_via_keel2"] + out["broken_moved_via_keel1"] + out["broken_unmoved"] <= 5:
             print(f"  broken: conn {c['id']} sport {p} via {h} on {c['backend']}, slot now {m1} "
                   f"(previous owner {p1}), {c['failure']}", file=sys.stderr)
+out["broken"] = sum(1 for c in pop if c["failure"])
 out["share"] = round((len(pop) - out["broken"]) / len(pop), 5) if pop else None
 print(json.dumps(out))
 PYEOF
 )
 	log "$name: $res"
-	log "$name: Keel named previous owners in $sc1 packets on keel1 and $sc2 on keel2 (after its return); backends handed on $hand"
-	PHASE="{\"withdraw_s\": ${w/never/null}, \"failover_udp_s\": $(jfield "$f" failover_s), \"traffic_back_tcp_s\": $(jfield "$s" traffic_back_s), \"announced_again_s\": ${r/never/null}, \"second_chance_pkts\": {\"keel1\": $sc1, \"keel2\": $sc2, \"handed_on\": $hand}, \"conns\": $res}"
+	log "$name: Keel named previous owners in $sc1 packets on keel1 and $sc2 on keel2 (after its return, of $fwd2 it forwarded); backends handed on $hand"
+	PHASE="{\"withdraw_s\": ${w/never/null}, \"failover_udp_s\": $(jfield "$f" failover_s), \"traffic_back_tcp_s\": $(jfield "$s" traffic_back_s), \"announced_again_s\": ${r/never/null}, \"keel2_fwd_after_return\": $fwd2, \"second_chance_pkts\": {\"keel1\": $sc1, \"keel2\": $sc2, \"handed_on\": $hand}, \"conns\": $res}"
 }
 pick() { "$PY" -c 'import json, sys; j = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): j = j[k]
@@ -190,7 +196,8 @@ n=$(pick "$WITH" conns.at_event) broken=$(pick "$WITH" conns.broken) hard=$(pick
 check "with second chance, >= 99.9% of $n connections survive ($broken broken; $hard of them were keel2's on moved slots)" \
 	"$PY" -c "import sys; sys.exit(0 if $n >= $CONNS and ($n - $broken) >= 0.999 * $n else 1)"
 check "the hard case happened: keel2 carried connections on slots that moved to be3 ($hard)" test "$hard" -gt 0
-check "every connection's 5-tuple was mapped to a host and looked up ($(pick "$WITH" conns.unmapped) not)" test "$(pick "$WITH" conns.unmapped)" = 0
+check "the host of at most 1% of the connections is unknown ($(pick "$WITH" conns.unmapped): tracked by both, neither, or no answer)" \
+	test "$(pick "$WITH" conns.unmapped)" -le $((CONNS / 100))
 check "both hosts name the same slot owner and previous owner for every 5-tuple ($(pick "$WITH" conns.hosts_disagree) differ)" \
 	test "$(pick "$WITH" conns.hosts_disagree)" = 0
 check "both hosts name the original backend as previous owner of every moved slot ($(pick "$WITH" conns.prev_named) of $(pick "$WITH" conns.moved))" \
@@ -205,8 +212,11 @@ phase without
 WITHOUT=$PHASE
 n=$(pick "$WITHOUT" conns.at_event) broken=$(pick "$WITHOUT" conns.broken) hard=$(pick "$WITHOUT" conns.moved_via_keel2)
 log "without second chance: $broken of $n broken; keel2 carried $hard on moved slots"
-check "without second chance, connections break ($broken), all of them keel2's on moved slots ($(pick "$WITHOUT" conns.broken_other) other)" \
-	test "$broken" -gt 0 -a "$(pick "$WITHOUT" conns.broken_other)" = 0
+# keel2's connections on moved slots break when keel1 sends them to be3; after keel2's return,
+# keel1's own ones on moved slots that the router now hands to keel2 (empty tables) may too. A
+# connection on a slot that did not move must not.
+check "without second chance, connections break ($broken: $(pick "$WITHOUT" conns.broken_moved_via_keel2) of keel2's $hard on moved slots, $(pick "$WITHOUT" conns.broken_moved_via_keel1) of keel1's after keel2's return), none on a slot that did not move ($(pick "$WITHOUT" conns.broken_unmoved))" \
+	test "$broken" -gt 0 -a "$(pick "$WITHOUT" conns.broken_unmoved)" = 0 -a "$(pick "$WITHOUT" conns.broken_moved_via_keel2)" -gt 0
 
 echo "{\"scenario\": \"second_chance\", \"with\": $WITH, \"without\": $WITHOUT}"
 finish
