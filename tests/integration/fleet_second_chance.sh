@@ -8,7 +8,7 @@
 # connections move to keel1, whose flow table has never seen them; about a third of them are
 # on Maglev slots that now belong to be3. keel1 sends those to be3 naming the previous owner,
 # and be3's keel-decap, finding no socket, hands them on to it (--handoff kernel, as
-# e2e_second_chance.sh). keel1's own connections stay in its flow table. 8 s later keel2's
+# e2e_second_chance.sh). keel1's own connections stay in its flow table. 6 s later keel2's
 # dataplane comes back with empty flow tables (--no-adopt: as a host that lost its memory), is
 # announced again and gets its connections back: the moved ones now go through keel2's own
 # second chance. The killed host comes back in each phase; both hosts must then report the same
@@ -98,7 +98,7 @@ done
 # phase NAME: one kill of keel2 while be3 is added, and keel2's return; logs the figures and
 # leaves them in PHASE (one JSON object)
 phase() {
-	local name=$1 k ev t_ret w r sc1 sc2 hand s f res add2 fwd2
+	local name=$1 k ev t_ret t_ann w r sc1 sc2 hand s f s_ret f_ret ret_json res add2 fwd2
 	for k in 1 2; do
 		sb_api_k "$k" DELETE "/v1/vips/stream/backends/$B3?force=1" | applied || die "$name: removing be3 on keel$k failed"
 	done
@@ -134,9 +134,19 @@ phase() {
 	check "$name: keel1 and keel2 report the same table digests after be3's addition and keel2's return" \
 		cmp -s "$KT_TMP/digest1" "$KT_TMP/digest2"
 	lookups "$KT_TMP/$name.sports" >"$KT_TMP/$name.lookups"
-	s=$(survival "$ev") f=$(failover "$ev" --until "$t_ret")
+	# The kill's pauses start within a second of it (--window 3: not later ones, such as a
+	# starting dataplane's load on two shared cores); the return's, from the announcement
+	s=$(survival "$ev" --window 3) f=$(failover "$ev" --until "$t_ret" --window 3)
 	log "$name: connections: $s"
 	log "$name: UDP probes: $f"
+	if [[ $r != never ]]; then
+		t_ann=$("$PY" -c "print($t_ret + $r)")
+		s_ret=$(survival "$t_ann" --window 3) f_ret=$(failover "$t_ann" --window 3)
+		log "$name: keel2's return: TCP $(jfield "$s_ret" paused) connections paused, back after $(jfield "$s_ret" traffic_back_s)s; UDP $(jfield "$f_ret" paused) ports paused, back after $(jfield "$f_ret" failover_s)s, $(jfield "$f_ret" wrong_backend) changed backend"
+		ret_json="{\"tcp_paused\": $(jfield "$s_ret" paused), \"traffic_back_tcp_s\": $(jfield "$s_ret" traffic_back_s), \"udp_paused\": $(jfield "$f_ret" paused), \"failover_udp_s\": $(jfield "$f_ret" failover_s)}"
+	else
+		ret_json=null
+	fi
 	res=$("$PY" - "$KT_TMP/persist.json" "$KT_TMP/$name.before" "$KT_TMP/$name.lookups" "$ev" "$t_ret" <<'PYEOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -182,7 +192,7 @@ PYEOF
 )
 	log "$name: $res"
 	log "$name: Keel named previous owners in $sc1 packets on keel1 and $sc2 on keel2 (after its return, of $fwd2 it forwarded); backends handed on $hand"
-	PHASE="{\"withdraw_s\": ${w/never/null}, \"failover_udp_s\": $(jfield "$f" failover_s), \"traffic_back_tcp_s\": $(jfield "$s" traffic_back_s), \"announced_again_s\": ${r/never/null}, \"keel2_fwd_after_return\": $fwd2, \"second_chance_pkts\": {\"keel1\": $sc1, \"keel2\": $sc2, \"handed_on\": $hand}, \"conns\": $res}"
+	PHASE="{\"withdraw_s\": ${w/never/null}, \"failover_udp_s\": $(jfield "$f" failover_s), \"traffic_back_tcp_s\": $(jfield "$s" traffic_back_s), \"announced_again_s\": ${r/never/null}, \"return\": $ret_json, \"keel2_fwd_after_return\": $fwd2, \"second_chance_pkts\": {\"keel1\": $sc1, \"keel2\": $sc2, \"handed_on\": $hand}, \"conns\": $res}"
 }
 pick() { "$PY" -c 'import json, sys; j = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): j = j[k]
