@@ -29,7 +29,7 @@ fleet_up
 
 B1=$(be4 1) B2=$(be4 2) B3=$(be4 3)
 CONNS=${KEEL_SC_CONNS:-300}
-SECS=40
+SECS=45
 JSON=(-H 'Content-Type: application/json')
 applied() { json_get 'j.get("applied") is True or j.get("changed") is False' | grep -q True; }
 decap() { # b args...: keel-decap attach on backend b (updates the maps of the loaded program)
