@@ -113,6 +113,11 @@ check "GET /v1/health" api 200 GET /v1/health
 check "GET /v1/stats" api 200 GET /v1/stats
 if ((DATAPLANE)); then
 	check "GET /v1/lookup" api 200 GET '/v1/lookup?vip=web&src=203.0.113.7&sport=40000'
+	check "lookup names the slot's Maglev owner and its previous owner (second chance) or null" "$PY" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+p = j.get("previous_owner", 0)
+sys.exit(0 if isinstance(j.get("maglev_backend"), str) and (p is None or isinstance(p, str)) else 1)' "$BODY"
 	check "lookup of an IPv6 client on an IPv4 VIP (%-encoded): 400" api 400 GET '/v1/lookup?vip=web&src=2001%3Adb8%3Ac%3A%3A7&sport=1'
 else
 	check "GET /v1/lookup without a dataplane: 503" api 503 GET '/v1/lookup?vip=web&src=203.0.113.7&sport=40000'
