@@ -40,7 +40,7 @@ int bgp_kernel_add(uint32_t table, uint8_t protocol, const struct bgp_route *r)
 	int ret;
 
 	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	put_route(nlh, table, protocol, r);
 	ret = nl_route_talk(nlh, NULL, NULL);
@@ -54,7 +54,7 @@ int bgp_kernel_del(uint32_t table, uint8_t protocol, const struct bgp_route *r)
 	int ret;
 
 	nlh->nlmsg_type = RTM_DELROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	put_route(nlh, table, protocol, r);
 	ret = nl_route_talk(nlh, NULL, NULL);

@@ -20,8 +20,6 @@ int nl_route_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		goto out;
 	}
 	portid = mnl_socket_get_portid(nl);
-	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
-		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		ret = -errno;
 		goto out;

@@ -7,8 +7,9 @@
 /*
  * Sends nlh on a fresh NETLINK_ROUTE socket and runs cb over every reply
  * until the kernel says done: NLMSG_DONE for a dump (NLM_F_DUMP), or the
- * acknowledgement of a single request (NLM_F_ACK is added here when the
- * request is not a dump, so every request ends with an answer). Returns 0,
+ * acknowledgement of a single request, which must therefore carry NLM_F_ACK
+ * (the flags are the caller's: NLM_F_DUMP shares its bits with NLM_F_EXCL
+ * and NLM_F_REPLACE, so they cannot tell a dump from a new route). Returns 0,
  * or -errno: the kernel's refusal (-EEXIST, -ESRCH, ...) or a socket error.
  * cb may be NULL when the request only wants its acknowledgement.
  *
