@@ -77,7 +77,8 @@ phase() {
 		die "$name: adding be3 failed"
 	t_restart=$(date +%s.%N)
 	KEEL_SANDBOX_DP_ARGS=--no-adopt "$SANDBOX" up >>"$KT_TMP/sandbox-up.log" 2>&1 || die "$name: restart failed"
-	log "$name: keel-dataplane back with empty tables, be3 added; $(grep -o 'event=flow_table_empty.*' "$SB_DIR/log/dataplane.log" | tail -n 1 | cut -c1-60)" >&2
+	# (a restart slower than the client's 30 s stall limit, on a loaded machine, breaks them all)
+	log "$name: keel-dataplane back with empty tables after $("$PY" -c "import time; print(f'{time.time() - $t_restart:.1f}')") s, be3 added; $(grep -o 'event=flow_table_empty.*' "$SB_DIR/log/dataplane.log" | tail -n 1 | cut -c1-60)" >&2
 	wait "$cpid" || die "$name: the persist client failed: $(cat "$KT_TMP/$name.err")"
 	"$PY" - "$KT_TMP/$name.json" "$t_restart" "$CONNS" <<'PYEOF'
 import json, sys
