@@ -112,10 +112,20 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	const uint16_t overhead = encap_overhead(outer6 ? KEEL_AF_INET6 : KEEL_AF_INET4,
 						 gue ? KEEL_ENCAP_GUE : KEEL_ENCAP_IPIP);
 	const size_t tlen = ENCAP_ETH_LEN + (size_t)overhead; /* template bytes sent */
-	const uint32_t outer_total = (uint32_t)overhead + p->l3_len;
+	/*
+	 * Every field of p and b read before the first header store: the
+	 * byte stores may alias them, which would make the compiler load
+	 * them again after.
+	 */
+	const uint16_t l3_len = p->l3_len, l3_off = p->l3_off;
+	const uint8_t tos = p->tos;
+	const uint16_t headroom = b->headroom;
+	const uint32_t old_end = (uint32_t)headroom + b->len + b->tailroom;
+	const uint32_t outer_total = (uint32_t)overhead + l3_len;
 	/* Source host bits: disjoint from the template's prefix bits, so OR and one's-complement add agree. */
 	const uint32_t ent = entropy & t->ent_mask;
-	uint32_t need, old_end, w0, src_tail, sum;
+	uint32_t need, w0, src_tail, sum;
+	uint16_t new_head, new_len;
 	uint8_t *h, *ip;
 
 	if (outer_total > s->mtu || outer_total + eth_len > UINT16_MAX) {
@@ -127,10 +137,17 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	 * old Ethernet header and reaching back into the headroom.
 	 */
 	need = (uint32_t)eth_len + overhead;
-	if (need > (uint32_t)p->l3_off + b->headroom)
+	if (need > (uint32_t)l3_off + headroom)
 		return KEEL_DROP_NO_HEADROOM;
 
-	h = b->data + p->l3_off - need;
+	h = b->data + l3_off - need;
+	/* Ethernet padding after the inner packet is dropped; it becomes tailroom. */
+	new_head = (uint16_t)(headroom + l3_off - need);
+	new_len = (uint16_t)(eth_len + outer_total);
+	b->data = h;
+	b->headroom = new_head;
+	b->len = new_len;
+	b->tailroom = (uint16_t)(old_end - new_head - new_len);
 	if (vlan) {
 		/* The TCI is p's copy, the bytes it came from may be overwritten. */
 		uint32_t tag = htonl((uint32_t)ETH_P_8021Q << 16 | p->vlan_tci);
@@ -165,7 +182,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 
 		if (fl == 0)
 			fl = 1;
-		w0 = htonl(6u << 28 | (uint32_t)p->tos << 20 | fl);
+		w0 = htonl(6u << 28 | (uint32_t)tos << 20 | fl);
 		memcpy(ip, &w0, 4);
 		memcpy(ip + 4, &plen, 2);
 		ip[6] = proto;
@@ -173,8 +190,8 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	} else {
 		uint16_t c;
 
-		w0 = htonl(0x45000000u | (uint32_t)p->tos << 16 | outer_total);
-		sum = t->sum + p->tos + outer_total + proto + (ent >> 16) + (ent & 0xffff);
+		w0 = htonl(0x45000000u | (uint32_t)tos << 16 | outer_total);
+		sum = t->sum + tos + outer_total + proto + (ent >> 16) + (ent & 0xffff);
 		c = htons(csum_fold(sum));
 		memcpy(ip, &w0, 4);
 		ip[9] = proto;
@@ -184,7 +201,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 
 	if (gue) {
 		uint8_t *l4 = ip + ip_len;
-		uint16_t udp_len = (uint16_t)(8 + GUE_HDR_LEN + p->l3_len);
+		uint16_t udp_len = (uint16_t)(8 + GUE_HDR_LEN + l3_len);
 		/* Top 14 entropy bits: the flow label and source use the low ones. */
 		uint16_t sport = (uint16_t)(UDP_EPHEMERAL_BASE | entropy >> 18);
 		uint32_t ports = htonl((uint32_t)sport << 16 | s->gue_port);
@@ -204,19 +221,12 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 			uint16_t c;
 
 			sum = t->sum + (ent >> 16) + (ent & 0xffff) + 2u * udp_len + sport + inner_proto;
-			sum = csum_add_bytes(sum, l4 + 8 + GUE_HDR_LEN, p->l3_len);
+			sum = csum_add_bytes(sum, l4 + 8 + GUE_HDR_LEN, l3_len);
 			c = csum_fold(sum);
 			csum_store(l4 + 6, c ? c : 0xffff); /* RFC 768: 0 means none */
 		}
 		/* IPv4: checksum 0, RFC 768 and draft-ietf-intarea-gue 5.6.1. */
 	}
-
-	/* Ethernet padding after the inner packet is dropped; it becomes tailroom. */
-	old_end = (uint32_t)b->headroom + b->len + b->tailroom;
-	b->headroom = (uint16_t)(b->headroom + p->l3_off - need);
-	b->data = h;
-	b->len = (uint16_t)(eth_len + outer_total);
-	b->tailroom = (uint16_t)(old_end - b->headroom - b->len);
 	return KEEL_DROP_NONE;
 }
 
