@@ -222,6 +222,7 @@ static void encap(struct pkt *out, struct pkt *inner, const struct pktgen *g, in
 	pktgen_addr(outer_family, outer_family == 6 ? LOCAL6 : LOCAL4, be.addr);
 	memcpy(be.mac, backend_mac, 6);
 	be.state = KEEL_BACKEND_ACTIVE;
+	keel_encap_tmpl_fill(&be.tmpl, &s, &be); /* as keel_snapshot_build does */
 	if (encap_packet(&b, &p, &s, &be, kind, entropy, &mtu) != KEEL_DROP_NONE) {
 		fprintf(stderr, "encap_packet failed\n");
 		exit(1);
