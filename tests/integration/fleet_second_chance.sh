@@ -7,8 +7,8 @@
 # be3 is added on keel2 (whose keel-control stays up). The router withdraws keel2 and its
 # connections move to keel1, whose flow table has never seen them; about a third of them are
 # on Maglev slots that now belong to be3. keel1 sends those to be3 naming the previous owner,
-# and be3's keel-decap, finding no socket, hands them on to it (--handoff kernel, as
-# e2e_second_chance.sh). keel1's own connections stay in its flow table. 6 s later keel2's
+# and be3's keel-decap, finding no socket, hands them on to it (XDP_TX; KEEL_SC_HANDOFF=kernel:
+# through the kernel's forwarding). keel1's own connections stay in its flow table. 6 s later keel2's
 # dataplane comes back with empty flow tables (--no-adopt: as a host that lost its memory), is
 # announced again and gets its connections back: the moved ones now go through keel2's own
 # second chance. The killed host comes back in each phase; both hosts must then report the same
@@ -37,14 +37,14 @@ decap() { # b args...: keel-decap attach on backend b (updates the maps of the l
 	shift
 	in_net "$(ns_be "$b")" "$SB_DECAP" attach "${SB_P}b$b" "$@" >/dev/null
 }
-decap_handed_on() { # packets every backend's keel-decap handed on to a peer
+sc_sum() { # counter: packets over every backend's keel-decap
 	local b n=0
 	for b in "${SB_BES[@]}"; do
-		n=$((n + $(in_net "$(ns_be "$b")" "$SB_DECAP" status "${SB_P}b$b" --json |
-			json_get "j['counters']['tx_second_chance']['packets'] + j['counters']['fwd_second_chance']['packets']")))
+		n=$((n + $(in_net "$(ns_be "$b")" "$SB_DECAP" status "${SB_P}b$b" --json | json_get "j['counters']['$1']['packets']")))
 	done
 	echo "$n"
 }
+decap_handed_on() { echo $(($(sc_sum tx_second_chance) + $(sc_sum fwd_second_chance))); }
 dp_second_chance() { KEEL_REGION_DIR=$SB_DIR "$SB_SEAM" counters "$(keel_name "$1")" --json | json_get 'j["second_chance"]'; }
 digests_agree() {
 	sb_keelctl 1 table digest >"$KT_TMP/digest1" 2>&1 && sb_keelctl 2 table digest >"$KT_TMP/digest2" 2>&1 &&
@@ -198,9 +198,13 @@ pick() { "$PY" -c 'import json, sys; j = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): j = j[k]
 print(j)' "$1" "$2"; }
 
-# --handoff kernel: see e2e_second_chance.sh and the end of docs/second-chance.md.
-for b in "${SB_BES[@]}"; do decap "$b" --peer "$B1" --peer "$B2" --peer "$B3" --handoff kernel; done
+# xdp: handed on with XDP_TX (the sandbox's router ends run veth_peer_xdp for it), kernel: by the
+# backend kernel's forwarding (e2e_second_chance.sh runs both)
+HANDOFF=${KEEL_SC_HANDOFF:-xdp}
+for b in "${SB_BES[@]}"; do decap "$b" --peer "$B1" --peer "$B2" --peer "$B3" --handoff "$HANDOFF"; done
+tx0=$(sc_sum tx_second_chance)
 phase with
+tx=$(($(sc_sum tx_second_chance) - tx0))
 WITH=$PHASE
 n=$(pick "$WITH" conns.at_event) broken=$(pick "$WITH" conns.broken) hard=$(pick "$WITH" conns.moved_via_keel2)
 check "with second chance, >= 99.9% of $n connections survive ($broken broken; $hard of them were keel2's on moved slots)" \
@@ -214,6 +218,9 @@ check "both hosts name the original backend as previous owner of every moved slo
 	test "$(pick "$WITH" conns.prev_named)" = "$(pick "$WITH" conns.moved)"
 check "keel1 named previous owners ($(pick "$WITH" second_chance_pkts.keel1) packets) and backends handed packets on ($(pick "$WITH" second_chance_pkts.handed_on))" \
 	test "$(pick "$WITH" second_chance_pkts.keel1)" -gt 0 -a "$(pick "$WITH" second_chance_pkts.handed_on)" -gt 0
+if [[ $HANDOFF == xdp ]]; then
+	check "backends handed packets on with XDP_TX ($tx of $(pick "$WITH" second_chance_pkts.handed_on))" test "$tx" -gt 0
+fi
 check "keel2, back with empty tables, named previous owners too ($(pick "$WITH" second_chance_pkts.keel2) packets)" \
 	test "$(pick "$WITH" second_chance_pkts.keel2)" -gt 0
 

@@ -116,6 +116,20 @@ static void backend_init(struct keel_backend *be, int family)
 	be->state = KEEL_BACKEND_ACTIVE;
 }
 
+/*
+ * encap_packet with be's header template filled for s first, as
+ * keel_snapshot_build leaves it (the tests change s and be between calls).
+ */
+static enum keel_drop encap_tmpl(struct keel_buf *b, const struct keel_pkt *p,
+				 const struct keel_snapshot *s, const struct keel_backend *be,
+				 uint8_t encap, uint32_t entropy, uint16_t *inner_mtu)
+{
+	struct keel_backend filled = *be;
+
+	keel_encap_tmpl_fill(&filled.tmpl, s, &filled);
+	return encap_packet(b, p, s, &filled, encap, entropy, inner_mtu);
+}
+
 static const struct pktgen tcp4 = {
 	.family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 6,
 	.sport = 40000, .dport = 80, .payload_len = 100, .tos = 0xb9, .ttl = 50,
@@ -141,7 +155,7 @@ static void run_and_compare(struct frame *fr, const struct keel_snapshot *s,
 	uint32_t room = (uint32_t)fr->b.headroom + fr->b.len + fr->b.tailroom;
 	uint8_t got[256];
 
-	assert_int_equal(encap_packet(&fr->b, &fr->p, s, be, encap, entropy, &mtu),
+	assert_int_equal(encap_tmpl(&fr->b, &fr->p, s, be, encap, entropy, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(mtu, 0xdead); /* untouched on success */
 	assert_int_equal(fr->b.len, hdr_len + fr->inner_len);
@@ -351,7 +365,7 @@ static void test_gue_over_ip6_odd_len_vlan(void **state)
 	snap_init(&s);
 	backend_init(&be, 6);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 0xfedcba98, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 0xfedcba98, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 18 + 40 + 12 + 129);
 	assert_int_equal(rd16(fr.b.data + 12), 0x8100);
@@ -383,7 +397,7 @@ static void test_entropy_ip4(void **state)
 		uint32_t ent = e * 0x40040001u; /* varies the low byte and the top bits */
 
 		frame_build(&fr, &tcp4, HEADROOM);
-		assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, ent, &mtu),
+		assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, ent, &mtu),
 				 KEEL_DROP_NONE);
 		assert_int_equal(fr.b.data[26], 10);
 		assert_int_equal(fr.b.data[27], 1);
@@ -399,13 +413,13 @@ static void test_entropy_ip4(void **state)
 	/* /32: no host bits, the address as configured whatever the entropy. */
 	s.src4_plen = 32;
 	frame_build(&fr, &tcp4, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 0 }), 4);
 	/* /0: every bit is entropy. */
 	s.src4_plen = 0;
 	frame_build(&fr, &tcp4, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80101, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80101, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 192, 168, 1, 1 }), 4);
 	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
@@ -427,7 +441,7 @@ static void test_entropy_ip6(void **state)
 	backend_init(&be, 6);
 
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 15);
 	assert_int_equal(fr.b.data[22 + 15], 0xde);
@@ -435,7 +449,7 @@ static void test_entropy_ip6(void **state)
 	assert_int_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0xabcde);
 
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.data[22 + 15], 0x00);
 	/* A zero label would mean "no label" (RFC 6437): it is kept nonzero. */
@@ -444,13 +458,13 @@ static void test_entropy_ip6(void **state)
 	/* /96: the last 32 bits are all entropy; /128: none. */
 	s.src6_plen = 96;
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 12);
 	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 4 }), 4);
 	s.src6_plen = 128;
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 16);
 }
@@ -469,7 +483,7 @@ static void test_dscp_ecn_copy(void **state)
 	snap_init(&s);
 	backend_init(&be, 4);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.data[15], 0x2b);
 	assert_int_equal(fr.b.data[20] & 0x40, 0x40); /* DF */
@@ -479,7 +493,7 @@ static void test_dscp_ecn_copy(void **state)
 	g.tos = 0x00;
 	backend_init(&be, 6);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.data[14], 0x60);
 	assert_int_equal(fr.b.data[15] & 0xf0, 0x00);
@@ -502,13 +516,13 @@ static void test_too_big(void **state)
 	s.mtu = 159;
 	memcpy(before, fr.mem, MEM_SIZE);
 	bb = fr.b;
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_TOO_BIG);
 	assert_int_equal(mtu, 139);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 	assert_memory_equal(&fr.b, &bb, sizeof(bb));
 	s.mtu = 160; /* exactly fits */
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(rd16(fr.b.data + 16), 160);
 
@@ -521,7 +535,7 @@ static void test_too_big(void **state)
 		g.payload_len = 1500 - 60 - 52 + 1;
 		frame_build(&fr, &g, HEADROOM);
 	}
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_TOO_BIG);
 	assert_int_equal(mtu, 1448);
 	assert_int_equal(mtu, 1500 - encap_overhead(KEEL_AF_INET6, KEEL_ENCAP_GUE));
@@ -543,13 +557,13 @@ static void test_no_headroom(void **state)
 	frame_build(&fr, &tcp4, 51);
 	memcpy(before, fr.mem, MEM_SIZE);
 	bb = fr.b;
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 	assert_memory_equal(&fr.b, &bb, sizeof(bb));
 
 	frame_build(&fr, &tcp4, 52);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.headroom, 0);
 	assert_ptr_equal(fr.b.data, fr.mem);
@@ -558,7 +572,7 @@ static void test_no_headroom(void **state)
 	backend_init(&be, 4);
 	frame_build(&fr, &tcp4, 0);
 	memcpy(before, fr.mem, MEM_SIZE);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 }
