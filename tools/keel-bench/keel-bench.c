@@ -326,18 +326,31 @@ static void *build_snapshot(const struct opts *o)
 
 /* --- measurement ------------------------------------------------------------ */
 
+/* The NIC's side of a finished burst: net_null-like TX frees what would have been sent. */
+static inline uint64_t bench_tx(struct keel_burst_out *out)
+{
+	rte_pktmbuf_free_bulk(out->tx, out->ntx);
+	rte_pktmbuf_free_bulk(out->reply, out->nreply);
+	rte_pktmbuf_free_bulk(out->kernel, out->nkernel);
+	return out->ntx + out->nreply;
+}
+
 /*
  * Run bursts for about `seconds` (or exactly max_pkts when non-zero, rounded up
  * to whole groups of 64 bursts); with w == NULL only generate and free (the
- * generator's own cost).
+ * generator's own cost). The loop is the worker's (worker.c): each burst is
+ * started, then the one before it finished (keel_burst_step), and the last
+ * one is finished after the loop.
  */
 static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g, uint32_t burst,
 		    double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
 {
 	uint64_t hz = rte_get_tsc_hz(), limit = (uint64_t)(seconds * (double)hz);
 	uint64_t start = rte_rdtsc(), now = start, pkts = 0, tx = 0, ms0 = w ? w->now_ms : 0;
+	static struct keel_burst_pipe pipe; /* 18 KiB: not on the stack */
 	struct rte_mbuf *m[MAX_BURST];
 	struct keel_burst_out out;
+	uint16_t done;
 
 	while (max_pkts ? pkts < max_pkts : now - start < limit) {
 		uint32_t k;
@@ -351,13 +364,10 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			}
 			gen_burst(g, m, burst);
 			if (w) {
-				keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
-				/* keel_burst_run marked TX after the pipeline. */
-				tx += out.ntx + out.nreply;
-				/* net_null-like TX: the NIC would free them after sending. */
-				rte_pktmbuf_free_bulk(out.tx, out.ntx);
-				rte_pktmbuf_free_bulk(out.reply, out.nreply);
-				rte_pktmbuf_free_bulk(out.kernel, out.nkernel);
+				/* The burst before this one is finished after TX was marked. */
+				if (keel_burst_step(w, &pipe, &bench_port, m, (uint16_t)burst, false, 0,
+						    &out, &done))
+					tx += bench_tx(&out);
 			} else {
 				rte_pktmbuf_free_bulk(m, burst);
 			}
@@ -366,6 +376,10 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 		now = rte_rdtsc();
 		if (w)
 			w->now_ms = ms0 + (now - start) * 1000 / hz;
+	}
+	if (w && keel_burst_flush(w, &pipe, &out, &done)) {
+		tx += bench_tx(&out);
+		now = rte_rdtsc();
 	}
 	*cycles = now - start;
 	if (tx_total)
