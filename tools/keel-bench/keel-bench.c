@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -50,6 +51,7 @@ struct opts {
 	uint64_t packets; /* fixed packet count instead of a time (callgrind) */
 	bool json;
 	bool stages;
+	bool no_pipeline; /* finish each burst before the next starts (A/B of the pipelining) */
 };
 
 static void usage(FILE *f)
@@ -67,6 +69,8 @@ static void usage(FILE *f)
 		"  --table-size M   Maglev table size, prime (default 65537)\n"
 		"  --packets N      run exactly N packets (rounded up to 64 bursts) instead of --seconds\n"
 		"  --stages         cycles per stage of the burst (runs keel-bench-stages)\n"
+		"  --no-pipeline    finish each burst before starting the next (the worker\n"
+		"                   overlaps them: keel_burst_step); for comparison\n"
 		"  --json           one JSON line instead of text\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST);
@@ -85,6 +89,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "table-size", required_argument, NULL, 'm' },
 		{ "packets", required_argument, NULL, 'p' },
 		{ "stages", no_argument, NULL, 'S' },
+		{ "no-pipeline", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -108,6 +113,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
+		case 'P': o->no_pipeline = true; continue;
 		case 'j': o->json = true; continue;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -343,7 +349,7 @@ static inline uint64_t bench_tx(struct keel_burst_out *out)
  * one is finished after the loop.
  */
 static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g, uint32_t burst,
-		    double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
+		    bool pipelined, double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
 {
 	uint64_t hz = rte_get_tsc_hz(), limit = (uint64_t)(seconds * (double)hz);
 	uint64_t start = rte_rdtsc(), now = start, pkts = 0, tx = 0, ms0 = w ? w->now_ms : 0;
@@ -365,9 +371,13 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			gen_burst(g, m, burst);
 			if (w) {
 				/* The burst before this one is finished after TX was marked. */
-				if (keel_burst_step(w, &pipe, &bench_port, m, (uint16_t)burst, false, 0,
-						    &out, &done))
+				if (!pipelined) {
+					keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
 					tx += bench_tx(&out);
+				} else if (keel_burst_step(w, &pipe, &bench_port, m, (uint16_t)burst, false,
+							   0, &out, &done)) {
+					tx += bench_tx(&out);
+				}
 			} else {
 				rte_pktmbuf_free_bulk(m, burst);
 			}
@@ -422,7 +432,8 @@ int main(int argc, char **argv)
 	struct pmu pmu;
 	int npmu;
 	uint64_t pkts, cyc, gpkts, gcyc, tx, hz;
-	double ns, gen_ns, mpps;
+	double ns, gen_ns, mpps, cpu_ns;
+	struct timespec cpu0, cpu1;
 	struct opts o;
 	size_t ftsz;
 	void *ftmem;
@@ -549,7 +560,9 @@ int main(int argc, char **argv)
 		}
 #endif
 		pmu_start(&pmu);
-		pkts = run(&w, mp, &g, o.burst, o.seconds, o.packets, &cyc, &tx);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+		pkts = run(&w, mp, &g, o.burst, !o.no_pipeline, o.seconds, o.packets, &cyc, &tx);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
 		pmu_stop(&pmu);
 		KEEL_STAGE_MARK(KEEL_STAGE_COUNT);
 		flow_table_get_stats(w.ft, &fs);
@@ -560,7 +573,7 @@ int main(int argc, char **argv)
 		fs.expirations -= fs0.expirations;
 		fs.insert_skipped -= fs0.insert_skipped;
 		/* The generator alone, same sequence: what writing the frames costs. */
-		gpkts = run(NULL, mp, &g2, o.burst, o.seconds / 3, o.packets / 3, &gcyc, NULL);
+		gpkts = run(NULL, mp, &g2, o.burst, false, o.seconds / 3, o.packets / 3, &gcyc, NULL);
 	}
 
 	hz = rte_get_tsc_hz();
@@ -569,6 +582,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "keel-bench: warning: only %" PRIu64 " of %" PRIu64
 			" packets were forwarded (see drops)\n", tx, pkts);
 	ns = (double)cyc * 1e9 / (double)hz / (double)pkts;
+	/* What the thread ran, not the wall clock: time descheduled on a shared machine is left out. */
+	cpu_ns = ((double)(cpu1.tv_sec - cpu0.tv_sec) * 1e9 + (double)(cpu1.tv_nsec - cpu0.tv_nsec)) /
+		 (double)pkts;
 	gen_ns = (double)gcyc * 1e9 / (double)hz / (double)gpkts;
 	mpps = (double)pkts / ((double)cyc / (double)hz) / 1e6;
 	if (o.json) {
@@ -577,11 +593,13 @@ int main(int argc, char **argv)
 		       "\"packets\":%" PRIu64 ",\"forwarded\":%" PRIu64 ",\"mpps\":%.3f,"
 		       "\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,"
 		       "\"generator_ns_per_packet\":%.2f,\"pipeline_ns_per_packet\":%.2f,"
+		       "\"cpu_ns_per_packet\":%.2f,\"pipelined\":%s,"
 		       "\"tsc_hz\":%" PRIu64 ",\"flow_hits\":%" PRIu64 ",\"flow_misses\":%" PRIu64
 		       ",\"flow_evictions\":%" PRIu64 ",\"flow_table_hugepages\":%s",
 		       o.flows, o.new_share, o.v6_share, o.burst, o.backends,
 		       flow_table_capacity(w.ft), pkts, tx, mpps, ns,
-		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, hz, fs.hits, fs.misses,
+		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns,
+		       o.no_pipeline ? "false" : "true", hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
 		printf(",\"pmu\":%s", npmu ? "true" : "false");
 		for (i = 0; i < PMU_COUNT; i++)
@@ -608,6 +626,8 @@ int main(int argc, char **argv)
 		printf("  per packet     %.2f ns, %.1f cycles (TSC %.2f GHz)\n", ns,
 		       (double)cyc / (double)pkts, (double)hz / 1e9);
 		printf("    of which     %.2f ns writing the frames (generator alone)\n", gen_ns);
+		printf("  thread CPU     %.2f ns per packet (time descheduled left out)%s\n", cpu_ns,
+		       o.no_pipeline ? ", bursts not pipelined" : "");
 		printf("  flow table     %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
 		       " evictions\n", fs.hits, fs.misses, fs.evictions);
 		if (!npmu) {
