@@ -58,7 +58,6 @@ struct worker {
 	uint64_t tsc_per_ms;
 	uint64_t drain_tsc;
 	struct flow_store flows; /* the flow table's file: outlives this process (flow_store.c) */
-	struct keel_burst_pipe pipe; /* the burst started last poll, finished by the next (burst.h) */
 	uint64_t clock_tsc0;     /* TSC and table time at start: now_ms runs on from the table's clock */
 	uint64_t clock_ms0;
 
@@ -110,9 +109,16 @@ static inline void worker_send(struct worker *wk, uint16_t txi, struct rte_mbuf 
 	wk->ctr->port_tx[t->index] += sent;
 }
 
-/* A finished burst, received on data port i: out by its TX port, answers by port i, or to the kernel. */
-static inline void worker_dispatch(struct worker *wk, uint16_t i, struct keel_burst_out *out)
+/* One RX queue of one data port: the packet core decides, then out by the TX port or to the kernel. */
+static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out)
 {
+	struct rte_mbuf *pkts[KEEL_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst(wk->ports[i], wk->queue, pkts, KEEL_BURST_MAX);
+
+	if (n == 0)
+		return 0;
+	wk->ctr->port_rx[i] += n;
+	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
 	if (out->ntx)
 		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
 	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
@@ -128,34 +134,7 @@ static inline void worker_dispatch(struct worker *wk, uint16_t i, struct keel_bu
 		wk->ctr->kernel_tx += sent;
 		wk->ctr->tx_dropped += out->nkernel - sent;
 	}
-}
-
-/*
- * One RX queue of one data port. The burst is started (parsed, classified,
- * its flow buckets prefetched) and the burst started before it, on whichever
- * port, is finished and sent: keel_burst_step. A poll that receives nothing
- * still finishes the pending burst, so it waits at most one poll.
- */
-static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out)
-{
-	struct rte_mbuf *pkts[KEEL_BURST_MAX];
-	uint16_t n = rte_eth_rx_burst(wk->ports[i], wk->queue, pkts, KEEL_BURST_MAX), done;
-
-	if (n)
-		wk->ctr->port_rx[i] += n;
-	if (keel_burst_step(&wk->kw, &wk->pipe, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, i, out,
-			    &done))
-		worker_dispatch(wk, done, out);
 	return n;
-}
-
-/* Finish the pending burst: before the snapshot changes and before the worker stops. */
-static void worker_pipe_flush(struct worker *wk, struct keel_burst_out *out)
-{
-	uint16_t done;
-
-	if (keel_burst_flush(&wk->kw, &wk->pipe, out, &done))
-		worker_dispatch(wk, done, out);
 }
 
 /* What the kernel sends on a port's TAP leaves by that port: the host's own ARP, SSH, BGP. */
@@ -244,18 +223,12 @@ static void worker_lookup(struct worker *wk, uint64_t seq)
 }
 
 /* Between bursts: at most one message per loop, so a validation never delays more than one burst. */
-static void worker_command(struct worker *wk, struct keel_burst_out *out)
+static void worker_command(struct worker *wk)
 {
 	struct keel_cmd c;
 
 	if (rte_ring_dequeue_elem(wk->ring, &c, sizeof(c)) != 0)
 		return;
-	/*
-	 * The pending burst holds pointers into the current snapshot, whose slot
-	 * keel-control may reuse once another is reported in use: finish it first.
-	 * (Flushes and queries would not need it; messages are rare enough.)
-	 */
-	worker_pipe_flush(wk, out);
 	switch (c.type) {
 	case KEEL_CMD_ACTIVATE:
 		worker_activate(wk, &c);
@@ -316,7 +289,7 @@ int worker_main(void *arg)
 			worker_drain(wk);
 			last_drain = t1;
 		}
-		worker_command(wk, &out);
+		worker_command(wk);
 		if (wk->flushing)
 			worker_flush_step(wk);
 		if (t1 - last_stats >= wk->tsc_per_ms) {
@@ -334,7 +307,6 @@ int worker_main(void *arg)
 		}
 		t0 = t1;
 	}
-	worker_pipe_flush(wk, &out);
 	worker_drain(wk);
 	flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
 	return 0;

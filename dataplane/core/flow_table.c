@@ -345,45 +345,38 @@ struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flo
  * Burst lookup in three passes over the burst, the shape of
  * rte_cuckoo_hash.c __bulk_lookup_prefetching_loop(): each pass issues the
  * loads the next one needs for every key before any of them is waited on, so
- * the DRAM misses of a burst overlap instead of adding up. The first pass is
- * flow_table_hash_burst, the other two flow_table_lookup_hashed; a runtime
- * may run other work (the rest of the previous burst) between them.
+ * the DRAM misses of a burst overlap instead of adding up. hints may be NULL
+ * (a constant in each caller, so the inlined copies carry no test for it).
  */
-void flow_table_hash_burst(const struct flow_table *ft, const struct keel_flow_key *const keys[],
-			   uint32_t n, uint64_t hashes[])
-{
-	const struct ft_bucket *const buckets = ft->buckets;
-	const uint64_t secret = ft->secret;
-	const uint32_t mask = ft->bucket_mask;
-	uint32_t i;
-
-	if (n > FLOW_TABLE_BURST_MAX)
-		n = FLOW_TABLE_BURST_MAX;
-	/* Stage 1: hash each key and prefetch its primary bucket, the only line most keys need. */
-	for (i = 0; i < n; i++) {
-		uint64_t h = keel_hash_key(keys[i], secret);
-
-		hashes[i] = h;
-		__builtin_prefetch(&buckets[(uint32_t)ft_fp(h) & mask], 0, 3);
-	}
-}
-
-void flow_table_lookup_hashed(struct flow_table *ft, const uint64_t hashes[],
-			      const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
-			      struct flow_value *values[], struct flow_hint hints[])
+static inline __attribute__((always_inline)) void
+ft_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[], const uint8_t tcp_flags[],
+		uint32_t n, uint64_t now_ms, struct flow_value *values[], uint64_t hashes[],
+		struct flow_hint hints[])
 {
 	uint64_t fps[FLOW_TABLE_BURST_MAX];
 	uint32_t bkt[FLOW_TABLE_BURST_MAX]; /* bucket to resolve in stage 3, UINT32_MAX: a miss */
 	uint8_t slot[FLOW_TABLE_BURST_MAX]; /* slot found in stage 2, FT_SLOTS: search bkt in stage 3 */
 	uint32_t now32 = (uint32_t)now_ms, epoch = ft->emptied;
-	/* In locals: the stores to values[] and hints[] could alias *ft for the compiler. */
+	/* In locals: the stores to the output arrays could alias *ft for the compiler. */
 	struct ft_bucket *const buckets = ft->buckets;
+	const uint64_t secret = ft->secret;
 	const uint32_t mask = ft->bucket_mask;
 	uint64_t hits = 0, expired = 0;
 	uint32_t i;
 
 	if (n > FLOW_TABLE_BURST_MAX)
 		n = FLOW_TABLE_BURST_MAX;
+
+	/* Stage 1: hash each key and prefetch its primary bucket, the only line most keys need. */
+	for (i = 0; i < n; i++) {
+		uint64_t h = keel_hash_key(keys[i], secret);
+
+		if (hashes)
+			hashes[i] = h;
+		fps[i] = ft_fp(h);
+		bkt[i] = (uint32_t)fps[i] & mask;
+		__builtin_prefetch(&buckets[bkt[i]], 0, 3);
+	}
 
 	/*
 	 * Stage 2: compare fingerprints in the primary. A key absent there is
@@ -394,13 +387,9 @@ void flow_table_lookup_hashed(struct flow_table *ft, const uint64_t hashes[],
 	 * its primary notes the primary's first free slot for its insert.
 	 */
 	for (i = 0; i < n; i++) {
-		const struct ft_bucket *pb;
-		uint32_t m, fm;
+		const struct ft_bucket *pb = &buckets[bkt[i]];
+		uint32_t m = ft_match(pb, fps[i]), fm;
 
-		fps[i] = ft_fp(hashes[i]);
-		bkt[i] = (uint32_t)fps[i] & mask;
-		pb = &buckets[bkt[i]];
-		m = ft_match(pb, fps[i]);
 		if (m) {
 			slot[i] = (uint8_t)__builtin_ctz(m);
 			continue;
@@ -451,7 +440,7 @@ void flow_table_lookup_hashed(struct flow_table *ft, const uint64_t hashes[],
 		hits++;
 		continue;
 miss:
-		/* Found in stage 2 but not live: no hint was noted. Rare (idle flows). */
+		/* Found in stage 2 but not live: no hint was noted (and the epoch has moved on). */
 		if (hints)
 			hints[i].slot = FLOW_HINT_NONE;
 	}
@@ -465,10 +454,14 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			     const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
 			     struct flow_value *values[], uint64_t hashes[])
 {
-	uint64_t hs[FLOW_TABLE_BURST_MAX];
+	ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, NULL);
+}
 
-	flow_table_hash_burst(ft, keys, n, hashes ? hashes : hs);
-	flow_table_lookup_hashed(ft, hashes ? hashes : hs, tcp_flags, n, now_ms, values, NULL);
+void flow_table_lookup_burst_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[],
+				    const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+				    struct flow_value *values[], uint64_t hashes[], struct flow_hint hints[])
+{
+	ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, hints);
 }
 
 /* Refill from the clock and take one token; always true when the rate is unlimited. */

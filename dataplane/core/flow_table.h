@@ -115,18 +115,13 @@ struct flow_hint {
 };
 
 /*
- * The same lookup in two steps, so that a runtime can hash and prefetch one
- * burst and finish an earlier one before looking this one up (software
- * pipelining across bursts): flow_table_hash_burst computes hashes[i] and
- * prefetches each primary bucket; flow_table_lookup_hashed does the rest from
- * those hashes. hints, if not NULL, receives hints[i] for every key whose
- * values[i] is NULL (and is left unset for the others).
+ * flow_table_lookup_burst that also gives, in hints[i], for every key whose
+ * values[i] is NULL, where its flow_table_insert_hinted may go (left unset
+ * for the others).
  */
-void flow_table_hash_burst(const struct flow_table *ft, const struct keel_flow_key *const keys[],
-			   uint32_t n, uint64_t hashes[]);
-void flow_table_lookup_hashed(struct flow_table *ft, const uint64_t hashes[],
-			      const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
-			      struct flow_value *values[], struct flow_hint hints[]);
+void flow_table_lookup_burst_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[],
+				    const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+				    struct flow_value *values[], uint64_t hashes[], struct flow_hint hints[]);
 
 /*
  * Track a new flow. Takes a free slot in the key's primary bucket, else in

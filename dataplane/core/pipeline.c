@@ -41,9 +41,9 @@ static inline void not_for_us(struct keel_worker *w, uint8_t *verdict)
  * (Whole tokens refilled as elapsed * rate / 1000, with the clock moved on
  * even when that rounded to zero, starved the bucket under steady load.)
  */
-static bool icmp_allowed(struct keel_worker *w, const struct keel_snapshot *s)
+static bool icmp_allowed(struct keel_worker *w)
 {
-	uint64_t rate = s->icmp_rate;
+	uint64_t rate = w->snap->icmp_rate;
 
 	if (w->now_ms > w->icmp_last_ms) {
 		uint64_t elapsed = w->now_ms - w->icmp_last_ms, paid;
@@ -285,15 +285,15 @@ static inline bool tracked_usable(const struct keel_snapshot *s, const struct fl
 				      be->state == KEEL_BACKEND_DRAINING);
 }
 
-static void too_big(struct keel_worker *w, const struct keel_snapshot *s, const struct keel_port *port,
-		    struct keel_buf *b, const struct keel_pkt *p, uint16_t inner_mtu, uint8_t *verdict)
+static void too_big(struct keel_worker *w, const struct keel_port *port, struct keel_buf *b,
+		    const struct keel_pkt *p, uint16_t inner_mtu, uint8_t *verdict)
 {
 	/* IPv4 without DF may be fragmented by routers, but not by us: dropped and counted. */
 	if (p->key.family == KEEL_AF_INET4 && !(p->flags & KEEL_PKT_DF)) {
 		drop(w, verdict, KEEL_DROP_TOO_BIG);
 		return;
 	}
-	if (!icmp_allowed(w, s)) {
+	if (!icmp_allowed(w)) {
 		drop(w, verdict, KEEL_DROP_ICMP_RATE_LIMIT);
 		return;
 	}
@@ -313,25 +313,33 @@ void keel_pipeline_unfit(struct keel_worker *w, uint32_t len)
 	w->ctr->drops[KEEL_DROP_MULTI_SEGMENT]++;
 }
 
-void keel_pipeline_front(struct keel_worker *w, const struct keel_port *port,
-			 struct keel_burst_state *restrict st, struct keel_buf *bufs, uint8_t *verdicts,
-			 uint32_t n)
+uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port,
+			     struct keel_buf *bufs, uint8_t *verdicts, uint32_t n)
 {
 	const struct keel_snapshot *s = w->snap;
 	struct keel_counters *c = w->ctr;
+	struct keel_pkt pkt[KEEL_BURST_MAX];
+	struct keel_flow_key fk[KEEL_BURST_MAX];
+	const struct keel_flow_key *keys[KEEL_BURST_MAX];
+	struct flow_value *vals[KEEL_BURST_MAX];
+	struct flow_hint hints[KEEL_BURST_MAX];
+	uint64_t hashes[KEEL_BURST_MAX];
+	uint8_t tflags[KEEL_BURST_MAX];
+	uint8_t idx[KEEL_BURST_MAX];
+	const struct keel_vip *vips;
+	const struct keel_backend *bes;
 	struct vip_memo memo = { 0 };
 	const uint64_t port_mac = mac_word(port->mac);
-	uint64_t rx_bytes = 0;
-	uint32_t i, nl = 0;
+	uint32_t i, j, nl = 0, ntx = 0;
+	/*
+	 * Forwarding counters summed in locals and written once per burst: the
+	 * encapsulation's byte stores may alias *c, so a per-packet c->x++ is a
+	 * load and a store each time. The VIP's are kept per run of one VIP.
+	 */
+	uint64_t rx_bytes = 0, fwd_pkts = 0, fwd_bytes = 0;
 
 	if (n > KEEL_BURST_MAX)
 		n = KEEL_BURST_MAX;
-	st->snap = s;
-	st->port = port;
-	st->bufs = bufs;
-	st->verdicts = verdicts;
-	st->n = n;
-	st->nl = 0;
 	c->rx_pkts += n;
 	for (i = 0; i < n; i++)
 		rx_bytes += bufs[i].len;
@@ -344,68 +352,39 @@ void keel_pipeline_front(struct keel_worker *w, const struct keel_port *port,
 		for (i = 0; i < n; i++)
 			if (l2_ours(w, port_mac, &bufs[i], &verdicts[i]))
 				to_kernel_or_drop(w, &verdicts[i], KEEL_DROP_NO_SNAPSHOT);
-		return;
+		return 0;
 	}
+	vips = keel_snapshot_vips(s);
+	bes = keel_snapshot_backends(s);
 
 	/* Stage 1: parse and classify the whole burst. */
 	for (i = 0; i < n; i++) {
-		struct keel_pkt *p = &st->pkt[i];
 		enum keel_drop r;
 
 		if (!l2_ours(w, port_mac, &bufs[i], &verdicts[i]))
 			continue;
-		r = keel_parse(bufs[i].data, bufs[i].len, p);
+		r = keel_parse(bufs[i].data, bufs[i].len, &pkt[i]);
 		if (r != KEEL_DROP_NONE) {
 			drop(w, &verdicts[i], r);
 			continue;
 		}
-		if (p->flags & KEEL_PKT_NOT_IP) {
+		if (pkt[i].flags & KEEL_PKT_NOT_IP) {
 			not_for_us(w, &verdicts[i]);
 			continue;
 		}
-		if (!classify(w, port, &bufs[i], p, &st->fk[i], &verdicts[i], &memo))
+		if (!classify(w, port, &bufs[i], &pkt[i], &fk[i], &verdicts[i], &memo))
 			continue;
 		/* ICMP errors are balanced by the connection they quote (in fk), the rest by their own key. */
-		st->keys[nl] = (p->flags & KEEL_PKT_ICMP_ERROR) ? &st->fk[i] : &p->key;
+		keys[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? &fk[i] : &pkt[i].key;
 		/* ICMP errors must not move their connection's state. */
-		st->tflags[nl] = (p->flags & KEEL_PKT_ICMP_ERROR) ? 0 : p->tcp_flags;
-		st->idx[nl++] = (uint8_t)i;
+		tflags[nl] = (pkt[i].flags & KEEL_PKT_ICMP_ERROR) ? 0 : pkt[i].tcp_flags;
+		idx[nl++] = (uint8_t)i;
 	}
-	st->nl = nl;
 
-	/* Stage 2a: hash every key and prefetch its bucket; the lookup proper is in back. */
+	/* Stage 2: hash, prefetch and look up every key in the worker's flow table. */
 	KEEL_STAGE_MARK(KEEL_STAGE_LOOKUP);
 	if (nl)
-		flow_table_hash_burst(w->ft, st->keys, nl, st->hashes);
-}
-
-uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *restrict st)
-{
-	const struct keel_snapshot *s = st->snap;
-	const struct keel_port *port = st->port;
-	struct keel_buf *bufs = st->bufs;
-	uint8_t *verdicts = st->verdicts;
-	struct keel_counters *c = w->ctr;
-	struct flow_value *vals[KEEL_BURST_MAX];
-	struct flow_hint hints[KEEL_BURST_MAX];
-	const struct keel_vip *vips;
-	const struct keel_backend *bes;
-	uint32_t i, j, n = st->n, nl = st->nl, ntx = 0;
-	/*
-	 * Forwarding counters summed in locals and written once per burst: the
-	 * encapsulation's byte stores may alias *c, so a per-packet c->x++ is a
-	 * load and a store each time. The VIP's are kept per run of one VIP.
-	 */
-	uint64_t fwd_pkts = 0, fwd_bytes = 0;
-
-	if (!s)
-		return 0;
-	vips = keel_snapshot_vips(s);
-	bes = keel_snapshot_backends(s);
-
-	/* Stage 2b: look up every key in the worker's flow table (its bucket was prefetched in front). */
-	if (nl)
-		flow_table_lookup_hashed(w->ft, st->hashes, st->tflags, nl, w->now_ms, vals, hints);
+		flow_table_lookup_burst_hinted(w->ft, keys, tflags, nl, w->now_ms, vals, hashes, hints);
 
 	/* Stage 3: choose the backend and encapsulate. */
 	KEEL_STAGE_MARK(KEEL_STAGE_ENCAP);
@@ -413,20 +392,18 @@ uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *rest
 		struct keel_pkt *p;
 		const struct keel_vip *v;
 		const struct keel_backend *be, *prev = NULL;
-		const struct keel_flow_key *key = st->keys[j];
-		uint64_t hash = st->hashes[j];
 		uint16_t id, inner_mtu = 0;
 		uint16_t len;
 		enum keel_drop r;
 
-		i = st->idx[j];
-		p = &st->pkt[i];
+		i = idx[j];
+		p = &pkt[i];
 		v = &vips[p->vip];
 		len = bufs[i].len;
 		if (vals[j] && tracked_usable(s, vals[j], p->vip)) {
 			id = vals[j]->backend;
 		} else {
-			uint32_t h = keel_flow_hash(key, s->fleet_seed);
+			uint32_t h = keel_flow_hash(keys[j], s->fleet_seed);
 
 			id = maglev_lookup(keel_snapshot_table(s, v), v->table_size, h);
 			if (id == KEEL_BACKEND_NONE) {
@@ -455,8 +432,8 @@ uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *rest
 				bool created;
 
 				/* The lookup's hint spares the insert a second probe (flow_table.h). */
-				fv = flow_table_insert_hinted(w->ft, key, hash, hints[j], &nv, st->tflags[j],
-							      w->now_ms, &created);
+				fv = flow_table_insert_hinted(w->ft, keys[j], hashes[j], hints[j], &nv,
+							      tflags[j], w->now_ms, &created);
 				if (!fv) {
 					c->untracked++;
 					c->backend[id].new_flows++;
@@ -469,9 +446,10 @@ uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *rest
 			}
 		}
 		be = &bes[id];
-		r = encap_packet(&bufs[i], p, s, be, v->encap, (uint32_t)(hash >> 32), &inner_mtu);
+		r = encap_packet(&bufs[i], p, s, be, v->encap, (uint32_t)(hashes[j] >> 32),
+				 &inner_mtu);
 		if (r == KEEL_DROP_TOO_BIG) {
-			too_big(w, s, port, &bufs[i], p, inner_mtu, &verdicts[i]);
+			too_big(w, port, &bufs[i], p, inner_mtu, &verdicts[i]);
 			continue;
 		}
 		if (r != KEEL_DROP_NONE) {
@@ -496,15 +474,6 @@ uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *rest
 	for (i = 0; i < n; i++)
 		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;
 	return ntx;
-}
-
-uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port,
-			     struct keel_buf *bufs, uint8_t *verdicts, uint32_t n)
-{
-	struct keel_burst_state st;
-
-	keel_pipeline_front(w, port, &st, bufs, verdicts, n);
-	return keel_pipeline_back(w, &st);
 }
 
 void keel_pipeline_lookup(const struct keel_snapshot *s, const struct keel_flow_key *k,

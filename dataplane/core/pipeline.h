@@ -92,43 +92,6 @@ static inline uint32_t keel_frame_room(uint32_t mtu)
 void keel_pipeline_unfit(struct keel_worker *w, uint32_t len);
 
 /*
- * One burst between the two halves of the pipeline: what parse and classify
- * found, and the flow hashes whose buckets are being prefetched. Filled by
- * keel_pipeline_front, consumed by keel_pipeline_back; the runtime owns it
- * (and bufs and verdicts) until then.
- */
-struct keel_burst_state {
-	const struct keel_snapshot *snap; /* the burst is classified and finished with this one */
-	const struct keel_port *port;
-	struct keel_buf *bufs;
-	uint8_t *verdicts;
-	uint32_t n;  /* packets */
-	uint32_t nl; /* of which go on to flow lookup: idx[0..nl) */
-	const struct keel_flow_key *keys[KEEL_BURST_MAX];
-	uint64_t hashes[KEEL_BURST_MAX];
-	uint8_t tflags[KEEL_BURST_MAX];
-	uint8_t idx[KEEL_BURST_MAX];
-	struct keel_pkt pkt[KEEL_BURST_MAX];
-	struct keel_flow_key fk[KEEL_BURST_MAX]; /* the connection an ICMP error quotes */
-};
-
-/*
- * keel_pipeline_burst in two halves, for software pipelining across bursts
- * (VPP's graph nodes prefetch one packet ahead the same way): front counts
- * the burst in, parses and classifies it, hashes the flow keys and prefetches
- * their flow-table buckets; back looks the flows up, chooses backends and
- * encapsulates, and returns what keel_pipeline_burst returns. A runtime may
- * start burst n+1 with front before it finishes burst n with back, so that
- * n+1's bucket lines come in from memory while n is encapsulated. Bursts
- * must be finished in the order they were started, and before the runtime
- * changes w->snap (the burst holds a pointer into its snapshot) or ends.
- */
-void keel_pipeline_front(struct keel_worker *w, const struct keel_port *port,
-			 struct keel_burst_state *st, struct keel_buf *bufs, uint8_t *verdicts,
-			 uint32_t n);
-uint32_t keel_pipeline_back(struct keel_worker *w, struct keel_burst_state *st);
-
-/*
  * Run one burst received on port. bufs[i] is each frame (may be moved into
  * headroom or rewritten); verdicts[i] receives its fate. Every packet is
  * counted exactly once: rx = forward + reply + kernel + drops. n <=

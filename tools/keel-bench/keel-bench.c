@@ -51,7 +51,6 @@ struct opts {
 	uint64_t packets; /* fixed packet count instead of a time (callgrind) */
 	bool json;
 	bool stages;
-	bool no_pipeline; /* finish each burst before the next starts (A/B of the pipelining) */
 };
 
 static void usage(FILE *f)
@@ -69,8 +68,6 @@ static void usage(FILE *f)
 		"  --table-size M   Maglev table size, prime (default 65537)\n"
 		"  --packets N      run exactly N packets (rounded up to 64 bursts) instead of --seconds\n"
 		"  --stages         cycles per stage of the burst (runs keel-bench-stages)\n"
-		"  --no-pipeline    finish each burst before starting the next (the worker\n"
-		"                   overlaps them: keel_burst_step); for comparison\n"
 		"  --json           one JSON line instead of text\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST);
@@ -89,7 +86,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "table-size", required_argument, NULL, 'm' },
 		{ "packets", required_argument, NULL, 'p' },
 		{ "stages", no_argument, NULL, 'S' },
-		{ "no-pipeline", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -113,7 +109,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
-		case 'P': o->no_pipeline = true; continue;
 		case 'j': o->json = true; continue;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -332,31 +327,18 @@ static void *build_snapshot(const struct opts *o)
 
 /* --- measurement ------------------------------------------------------------ */
 
-/* The NIC's side of a finished burst: net_null-like TX frees what would have been sent. */
-static inline uint64_t bench_tx(struct keel_burst_out *out)
-{
-	rte_pktmbuf_free_bulk(out->tx, out->ntx);
-	rte_pktmbuf_free_bulk(out->reply, out->nreply);
-	rte_pktmbuf_free_bulk(out->kernel, out->nkernel);
-	return out->ntx + out->nreply;
-}
-
 /*
  * Run bursts for about `seconds` (or exactly max_pkts when non-zero, rounded up
  * to whole groups of 64 bursts); with w == NULL only generate and free (the
- * generator's own cost). The loop is the worker's (worker.c): each burst is
- * started, then the one before it finished (keel_burst_step), and the last
- * one is finished after the loop.
+ * generator's own cost).
  */
 static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g, uint32_t burst,
-		    bool pipelined, double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
+		    double seconds, uint64_t max_pkts, uint64_t *cycles, uint64_t *tx_total)
 {
 	uint64_t hz = rte_get_tsc_hz(), limit = (uint64_t)(seconds * (double)hz);
 	uint64_t start = rte_rdtsc(), now = start, pkts = 0, tx = 0, ms0 = w ? w->now_ms : 0;
-	static struct keel_burst_pipe pipe; /* 18 KiB: not on the stack */
 	struct rte_mbuf *m[MAX_BURST];
 	struct keel_burst_out out;
-	uint16_t done;
 
 	while (max_pkts ? pkts < max_pkts : now - start < limit) {
 		uint32_t k;
@@ -370,14 +352,13 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 			}
 			gen_burst(g, m, burst);
 			if (w) {
-				/* The burst before this one is finished after TX was marked. */
-				if (!pipelined) {
-					keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
-					tx += bench_tx(&out);
-				} else if (keel_burst_step(w, &pipe, &bench_port, m, (uint16_t)burst, false,
-							   0, &out, &done)) {
-					tx += bench_tx(&out);
-				}
+				keel_burst_run(w, &bench_port, m, (uint16_t)burst, false, &out);
+				/* keel_burst_run marked TX after the pipeline. */
+				tx += out.ntx + out.nreply;
+				/* net_null-like TX: the NIC would free them after sending. */
+				rte_pktmbuf_free_bulk(out.tx, out.ntx);
+				rte_pktmbuf_free_bulk(out.reply, out.nreply);
+				rte_pktmbuf_free_bulk(out.kernel, out.nkernel);
 			} else {
 				rte_pktmbuf_free_bulk(m, burst);
 			}
@@ -386,10 +367,6 @@ static uint64_t run(struct keel_worker *w, struct rte_mempool *mp, struct gen *g
 		now = rte_rdtsc();
 		if (w)
 			w->now_ms = ms0 + (now - start) * 1000 / hz;
-	}
-	if (w && keel_burst_flush(w, &pipe, &out, &done)) {
-		tx += bench_tx(&out);
-		now = rte_rdtsc();
 	}
 	*cycles = now - start;
 	if (tx_total)
@@ -561,7 +538,7 @@ int main(int argc, char **argv)
 #endif
 		pmu_start(&pmu);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-		pkts = run(&w, mp, &g, o.burst, !o.no_pipeline, o.seconds, o.packets, &cyc, &tx);
+		pkts = run(&w, mp, &g, o.burst, o.seconds, o.packets, &cyc, &tx);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
 		pmu_stop(&pmu);
 		KEEL_STAGE_MARK(KEEL_STAGE_COUNT);
@@ -573,7 +550,7 @@ int main(int argc, char **argv)
 		fs.expirations -= fs0.expirations;
 		fs.insert_skipped -= fs0.insert_skipped;
 		/* The generator alone, same sequence: what writing the frames costs. */
-		gpkts = run(NULL, mp, &g2, o.burst, false, o.seconds / 3, o.packets / 3, &gcyc, NULL);
+		gpkts = run(NULL, mp, &g2, o.burst, o.seconds / 3, o.packets / 3, &gcyc, NULL);
 	}
 
 	hz = rte_get_tsc_hz();
@@ -593,13 +570,12 @@ int main(int argc, char **argv)
 		       "\"packets\":%" PRIu64 ",\"forwarded\":%" PRIu64 ",\"mpps\":%.3f,"
 		       "\"ns_per_packet\":%.2f,\"cycles_per_packet\":%.1f,"
 		       "\"generator_ns_per_packet\":%.2f,\"pipeline_ns_per_packet\":%.2f,"
-		       "\"cpu_ns_per_packet\":%.2f,\"pipelined\":%s,"
+		       "\"cpu_ns_per_packet\":%.2f,"
 		       "\"tsc_hz\":%" PRIu64 ",\"flow_hits\":%" PRIu64 ",\"flow_misses\":%" PRIu64
 		       ",\"flow_evictions\":%" PRIu64 ",\"flow_table_hugepages\":%s",
 		       o.flows, o.new_share, o.v6_share, o.burst, o.backends,
 		       flow_table_capacity(w.ft), pkts, tx, mpps, ns,
-		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns,
-		       o.no_pipeline ? "false" : "true", hz, fs.hits, fs.misses,
+		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns, hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
 		printf(",\"pmu\":%s", npmu ? "true" : "false");
 		for (i = 0; i < PMU_COUNT; i++)
@@ -626,8 +602,7 @@ int main(int argc, char **argv)
 		printf("  per packet     %.2f ns, %.1f cycles (TSC %.2f GHz)\n", ns,
 		       (double)cyc / (double)pkts, (double)hz / 1e9);
 		printf("    of which     %.2f ns writing the frames (generator alone)\n", gen_ns);
-		printf("  thread CPU     %.2f ns per packet (time descheduled left out)%s\n", cpu_ns,
-		       o.no_pipeline ? ", bursts not pipelined" : "");
+		printf("  thread CPU     %.2f ns per packet (time descheduled left out)\n", cpu_ns);
 		printf("  flow table     %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
 		       " evictions\n", fs.hits, fs.misses, fs.evictions);
 		if (!npmu) {
