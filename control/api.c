@@ -222,6 +222,17 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	rc->rq.content = api_request_content(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
 	if (api_request_body_init(&rc->body, api_request_body_limit(rc->rq.t.route), clen)) {
+		/*
+		 * A body small enough to read is read and dropped, and the 413
+		 * comes after it: answering first would close the connection
+		 * under a client that is still sending (curl sends up to 1 MiB
+		 * without waiting for 100-continue), and it would see a broken
+		 * pipe instead of the answer. Larger ones are refused at once.
+		 */
+		if (clen <= (long long)API_BODY_CONFIG_MAX) {
+			rc->too_big = true;
+			return false;
+		}
 		*ret = send_error(conn, rc, 413, NULL, true,
 				  "request body of %lld bytes is over this call's limit of %zu", clen,
 				  rc->body.limit);

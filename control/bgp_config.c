@@ -1,5 +1,6 @@
 /* The bgp: section: its checks, defaults, canonical JSON, and the BIRD include files generated from it. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -214,19 +215,36 @@ static int check_metrics_pair(struct check *c, const struct loc *at, const json_
 	return 0;
 }
 
+/* The bgp: section's durations: key, accepted range in ms, where the value goes. */
+static const struct bgp_timer {
+	const char *key;
+	uint32_t min_ms, max_ms;
+	size_t field;
+} bgp_timers[] = {
+	{ "drain_wait", 0, 600000, offsetof(struct config_bgp, drain_wait_ms) },
+	{ "flap_window", 1000, 3600000, offsetof(struct config_bgp, flap_window_ms) },
+	{ "hold_down", 0, 3600000, offsetof(struct config_bgp, hold_down_ms) },
+	{ "settle", 0, 600000, offsetof(struct config_bgp, settle_ms) },
+	/* RFC 4271 4.2: at least 3 s, at most 65535 s. */
+	{ "hold_time", 3000, 65535000, offsetof(struct config_bgp, hold_time_ms) },
+};
+
 static int check_timers(struct check *c, const struct loc *at, const json_t *o,
 			struct config_bgp *b)
 {
 	struct loc hl = LOC_KEY(at, o, "hold_time");
 	uint64_t limit = b->flap_limit;
+	size_t i;
 	int rc;
 
-	if ((rc = check_duration(c, at, o, "drain_wait", 0, 600000, &b->drain_wait_ms)) ||
-	    (rc = check_uint(c, at, o, "flap_limit", OPTIONAL, 2, 100, &limit)) ||
-	    (rc = check_duration(c, at, o, "flap_window", 1000, 3600000, &b->flap_window_ms)) ||
-	    (rc = check_duration(c, at, o, "hold_down", 0, 3600000, &b->hold_down_ms)) ||
-	    (rc = check_duration(c, at, o, "settle", 0, 600000, &b->settle_ms)) ||
-	    (rc = check_duration(c, at, o, "hold_time", 3000, 65535000, &b->hold_time_ms)))
+	for (i = 0; i < sizeof(bgp_timers) / sizeof(bgp_timers[0]); i++) {
+		const struct bgp_timer *t = &bgp_timers[i];
+
+		if ((rc = check_duration(c, at, o, t->key, t->min_ms, t->max_ms,
+					 (uint32_t *)((char *)b + t->field))))
+			return rc;
+	}
+	if ((rc = check_uint(c, at, o, "flap_limit", OPTIONAL, 2, 100, &limit)))
 		return rc;
 	/* RFC 4271 4.2: the hold time is whole seconds. */
 	if (b->hold_time_ms % 1000)

@@ -9,6 +9,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
+#include "nl_route.h"
 #include "pkt.h"
 
 static int af_of(uint8_t family)
@@ -32,39 +33,6 @@ static void put_route(struct nlmsghdr *nlh, uint32_t table, uint8_t protocol,
 	mnl_attr_put_u32(nlh, RTA_PRIORITY, r->metric);
 }
 
-/* One request, one acknowledgement. */
-static int talk(struct nlmsghdr *nlh)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	unsigned int portid;
-	ssize_t n;
-	int ret;
-
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL);
-	ret = ret < 0 ? -errno : 0;
-out:
-	mnl_socket_close(nl);
-	return ret;
-}
-
 int bgp_kernel_add(uint32_t table, uint8_t protocol, const struct bgp_route *r)
 {
 	char buf[512];
@@ -72,10 +40,10 @@ int bgp_kernel_add(uint32_t table, uint8_t protocol, const struct bgp_route *r)
 	int ret;
 
 	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	put_route(nlh, table, protocol, r);
-	ret = talk(nlh);
+	ret = nl_route_talk(nlh, NULL, NULL);
 	return ret == -EEXIST ? 0 : ret;
 }
 
@@ -86,10 +54,10 @@ int bgp_kernel_del(uint32_t table, uint8_t protocol, const struct bgp_route *r)
 	int ret;
 
 	nlh->nlmsg_type = RTM_DELROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	put_route(nlh, table, protocol, r);
-	ret = talk(nlh);
+	ret = nl_route_talk(nlh, NULL, NULL);
 	return ret == -ESRCH || ret == -ENOENT ? 0 : ret;
 }
 
@@ -138,49 +106,16 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 static int list_family(struct list_ctx *l, int af)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	unsigned int seq = (unsigned int)time(NULL), portid;
-	struct nlmsghdr *nlh;
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rt;
-	ssize_t n;
-	int ret;
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtm_family = (uint8_t)af;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, route_cb, l);
-		if (ret < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (ret == MNL_CB_STOP)
-			break;
-	}
-	ret = 0;
-out:
-	mnl_socket_close(nl);
-	return ret;
+	return nl_route_talk(nlh, route_cb, l);
 }
 
 int bgp_kernel_list(uint32_t table, uint8_t protocol, struct bgp_route *out, int max)

@@ -11,6 +11,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
+#include "nl_route.h"
 #include "pkt.h"
 
 struct lookup {
@@ -56,47 +57,16 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 
 static int dump(struct lookup *l)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ndmsg *nd;
-	unsigned int seq = (unsigned int)time(NULL), portid;
-	int ret;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETNEIGH;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = (unsigned int)time(NULL);
 	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
 	nd->ndm_family = (uint8_t)l->af;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, neigh_cb, l);
-		if (ret <= MNL_CB_STOP) {
-			ret = ret < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
-	return ret;
+	return nl_route_talk(nlh, neigh_cb, l);
 }
 
 /* Any datagram towards the address makes the kernel resolve its next hop. */

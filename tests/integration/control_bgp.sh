@@ -139,15 +139,7 @@ start_dp() {
 start_dp
 
 start_control() {
-	ip netns exec "$NS_H" "$CONTROL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/state" \
-		>>"$KT_TMP/control.log" 2>&1 &
-	CONTROL_PID=$!
-	KT_PIDS+=("$CONTROL_PID")
-	up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
-	if ! wait_until 15 up; then
-		sed 's/^/    /' "$KT_TMP/control.log"
-		die "the API did not come up on $SOCK"
-	fi
+	control_start ip netns exec "$NS_H" --
 }
 log "keel-control with a bgp: section (table $TABLE)"
 start_control

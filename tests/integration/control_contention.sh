@@ -47,15 +47,7 @@ EOF
 } >"$KT_TMP/keel.yaml"
 
 log "keel-control without a dataplane"
-timeout -s TERM -k 5 300 "$CONTROL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/state" \
-	>"$KT_TMP/control.log" 2>&1 &
-CONTROL_PID=$!
-KT_PIDS+=("$CONTROL_PID")
-up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
-if ! wait_until 15 up; then
-	sed 's/^/    /' "$KT_TMP/control.log"
-	die "the API did not come up on $SOCK"
-fi
+control_start timeout -s TERM -k 5 300 --
 status() { curl -sS --max-time 10 --unix-socket "$SOCK" http://keel/v1/status; }
 flush_status() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \

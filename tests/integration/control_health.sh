@@ -103,15 +103,7 @@ DP_TIMEOUT=300 dp_start "$KT_TMP/dp.log" ip netns exec "$NS" -- --lcores '0@0,1@
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
 
 log "keel-control in $NS"
-ip netns exec "$NS" "$CONTROL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/state" \
-	>"$KT_TMP/control.log" 2>&1 &
-CONTROL_PID=$!
-KT_PIDS+=("$CONTROL_PID")
-up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
-if ! wait_until 15 up; then
-	sed 's/^/    /' "$KT_TMP/control.log"
-	die "the API did not come up on $SOCK"
-fi
+control_start ip netns exec "$NS" --
 
 # await T0 TIMEOUT_S WHAT EXPR: polls WHAT (an API path, or "metrics") every 20 ms until the
 # Python expression holds; prints the ms since T0 (epoch seconds), -1 on timeout (exit 1).

@@ -39,16 +39,8 @@ start_dp() {
 }
 start_control() {
 	# No `timeout` wrapper: kill -9 must reach keel-control itself (the EXIT trap stops it).
-	"$CONTROL" --config "$CONFIG" --state-dir "$KT_TMP/state" \
-		>>"$KT_TMP/control.log" 2>&1 &
-	CONTROL_PID=$!
-	KT_PIDS+=("$CONTROL_PID")
-	if ! wait_until 15 up; then
-		sed 's/^/    /' "$KT_TMP/control.log"
-		die "the API did not come up on $SOCK"
-	fi
+	CONTROL_CONFIG=$CONFIG control_start
 }
-up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
 api_status() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/status; }
 api_gen() { api_status | json_get 'j["generation"]'; }
 seam_st() { "$SEAM" status "$NAME" --json; }
@@ -135,7 +127,7 @@ check "persisted generation still $G" test "$(state_gen)" = "$G"
 check "workers still at $G, no activation" test "$(activations)" = "$A"
 check "the running config still has weight 2" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
 	json_get '[b["weight"] for b in j["backends"] if b["address"] == "10.0.0.1"][0]')" = 2
-check "still serving (API)" up
+check "still serving (API)" api_up
 check "still forwarding" forwarding 1
 cp "$KT_TMP/good.yaml" "$CONFIG"
 

@@ -35,15 +35,7 @@ DP_TIMEOUT=600 dp_start "$KT_TMP/dp.log" -- "${LCORES[@]}" $(eal_opts "$NAME") \
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
 
 log "keel-control (VIP web, 4 backends, Maglev 1021)"
-timeout -s TERM -k 5 600 "$CONTROL" --config "$KT_TMP/keel.yaml" --state-dir "$KT_TMP/state" \
-	>"$KT_TMP/control.log" 2>&1 &
-CONTROL_PID=$!
-KT_PIDS+=("$CONTROL_PID")
-up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
-if ! wait_until 15 up; then
-	sed 's/^/    /' "$KT_TMP/control.log"
-	die "the API did not come up on $SOCK"
-fi
+control_start timeout -s TERM -k 5 600 --
 status() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/status; }
 workers_at() { # generation: every worker of the region forwards with it
 	"$SEAM" status "$NAME" --json | json_get "all(w['generation'] == $1 for w in j['workers'])" |

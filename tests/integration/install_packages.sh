@@ -152,6 +152,16 @@ check "keel-dataplane runs on AF_XDP with the installed steering program, under 
 	until_ok 20 dp_up || sed 's/^/    /' /tmp/dp.log
 sed -e "s/^instance: .*/instance: $NAME/" -e 's/^next_hop: .*/next_hop: { mac: "02:00:5e:10:00:01" }/' \
 	-e 's/127.0.0.1:9105/127.0.0.1:19105/' /etc/keel/keel.yaml >/tmp/keel.yaml
+# With BGP, keel-control writes the announcement routes into its kernel table (rtnetlink needs
+# CAP_NET_ADMIN); BIRD is not running here, which keel-control reports and does not wait for.
+cat >>/tmp/keel.yaml <<'EOY'
+bgp:
+  local_asn: 65001
+  router_id: 10.9.0.1
+  neighbours: [{ address: 10.9.0.254, asn: 65000 }]
+  settle: 0s
+  bird_socket: /run/bird-absent/bird.ctl
+EOY
 setpriv --no-new-privs --bounding-set "$CAPS_CONTROL" timeout 60 keel-control --config /tmp/keel.yaml \
 	--state-dir /var/lib/keel >/tmp/control.log 2>&1 &
 ctl=$!
@@ -160,6 +170,9 @@ published() { keelctl table show web >/dev/null 2>&1; }
 check "keelctl status: the dataplane runs the published state" until_ok 10 published
 steered() { bpftool map dump pinned /sys/fs/bpf/keel_steer_vips 2>/dev/null | grep -q '"key"\|key:'; }
 check "keel-control filled the steering program's VIP map (CAP_BPF within its bounding set)" until_ok 10 steered
+announced() { ip route show table 100 proto 250 2>/dev/null | grep -q '^blackhole 192.0.2.10 '; }
+check "keel-control put the VIP into kernel table 100 (CAP_NET_ADMIN within its bounding set)" \
+	until_ok 15 announced || { grep -i 'bgp\|route' /tmp/control.log | sed 's/^/    /'; }
 sock_group() { [[ $(stat -c %G /run/keel/control.sock) == keel ]]; }
 check "the API socket belongs to group keel" sock_group
 as_group() { setpriv --reuid=65534 --regid=65534 --groups="$(getent group keel | cut -d: -f3)" keelctl status >/dev/null; }

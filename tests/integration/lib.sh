@@ -204,6 +204,34 @@ dp_stop() {
 	DP_RC=$rc
 }
 
+# --- keel-control ---
+
+api_up() { curl -s -o /dev/null --max-time 2 --unix-socket "$SOCK" http://keel/v1/status; }
+
+# control_start [WRAPPER... --]: keel-control on ${CONTROL_CONFIG:-$KT_TMP/keel.yaml} with state in
+# $KT_TMP/state, in the background, its output appended to $KT_TMP/control.log (a restart keeps
+# what the first run said); WRAPPER is e.g. `ip netns exec NS` or `timeout -s TERM -k 5 300`
+# (none where kill -9 must reach keel-control itself). Sets CONTROL_PID; returns once the API
+# answers on $SOCK, or dies with the log after 15 s.
+control_start() {
+	local pre=()
+	if [[ " $* " == *" -- "* ]]; then
+		while [[ $1 != -- ]]; do
+			pre+=("$1")
+			shift
+		done
+		shift
+	fi
+	"${pre[@]}" "$CONTROL" --config "${CONTROL_CONFIG:-$KT_TMP/keel.yaml}" \
+		--state-dir "$KT_TMP/state" "$@" >>"$KT_TMP/control.log" 2>&1 &
+	CONTROL_PID=$!
+	KT_PIDS+=("$CONTROL_PID")
+	if ! wait_until 15 api_up; then
+		sed 's/^/    /' "$KT_TMP/control.log"
+		die "the API did not come up on $SOCK"
+	fi
+}
+
 # One field of a JSON document on stdin, by a Python expression over `j`.
 json_get() { "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
