@@ -461,6 +461,11 @@ void flow_table_lookup_burst_hinted(struct flow_table *ft, const struct keel_flo
 				    const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
 				    struct flow_value *values[], uint64_t hashes[], struct flow_hint hints[])
 {
+	/* Tested once here, so the inlined body knows hints is there and tests it per key no more. */
+	if (!hints) {
+		ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, NULL);
+		return;
+	}
 	ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, hints);
 }
 
