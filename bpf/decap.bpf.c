@@ -502,26 +502,129 @@ static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end
 }
 
 /*
+ * The frame rewritten for the peer: MACs when the FIB had them, the outer
+ * destination (4 or 16 bytes at dst, the peer's address at peer), the
+ * "redirected" flag. Returns TX_SECOND_CHANCE or FWD_SECOND_CHANCE (no
+ * neighbour entry, or --handoff kernel: the kernel forwards it and learns
+ * the neighbour).
+ *
+ * The outer source stays Keel's: the kernel, which forwards it while it has
+ * no neighbour entry for the peer (and so learns one), would drop a packet
+ * arriving with one of its own addresses as source.
+ */
+static __always_inline enum keel_decap_verdict sc_rewrite_l2(struct ethhdr *eth, const struct bpf_fib_lookup *f,
+							     long rc)
+{
+	if (handoff_kernel)
+		rc = BPF_FIB_LKUP_RET_NO_NEIGH; /* the kernel's path, as for an unresolved neighbour */
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return KEEL_DECAP_FWD_SECOND_CHANCE;
+	__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	__builtin_memcpy(eth->h_source, f->smac, 6);
+	return KEEL_DECAP_TX_SECOND_CHANCE;
+}
+
+/* Over an IPv4 outer header (no options) to an IPv4 peer. */
+static __always_inline enum keel_decap_verdict sc_hand_on4(struct xdp_md *ctx, struct ethhdr *eth,
+							   struct iphdr *oip, void *end, __u8 *priv,
+							   const struct keel_bpf_addr_key *k)
+{
+	struct bpf_fib_lookup f = {};
+	struct udphdr *udp;
+	enum keel_decap_verdict v;
+	long rc;
+
+	if ((void *)(oip + 1) > end || oip->ihl != 5 || oip->ttl <= 1)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	udp = (void *)(oip + 1);
+	if ((void *)(udp + 1) > end)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	f.family = 2; /* AF_INET */
+	f.l4_protocol = IPPROTO_UDP;
+	f.tot_len = bpf_ntohs(oip->tot_len);
+	f.ifindex = ctx->ingress_ifindex;
+	f.ipv4_src = oip->daddr;
+	__builtin_memcpy(&f.ipv4_dst, k->addr, 4);
+	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || f.ifindex != ctx->ingress_ifindex)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	v = sc_rewrite_l2(eth, &f, rc);
+	__builtin_memcpy(&oip->daddr, k->addr, 4);
+	oip->ttl--;
+	oip->check = ip4_csum20(oip);
+	udp->check = 0; /* IPv4: no UDP checksum, as Keel sends it (RFC 768, GUE 5.6.1) */
+	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
+	return v;
+}
+
+/*
+ * Over an IPv6 outer header (no extension headers: decap_outer6 passed only
+ * those) to an IPv6 peer. UDP over IPv6 carries a checksum (RFC 8200 8.1;
+ * Keel always sends one, encap.c), and it covers the destination in the
+ * pseudo-header and the flag byte: updated for both (RFC 1624), so the
+ * handed-on packet is as valid as it came. A zero checksum (some other
+ * sender's RFC 6935 zero-checksum mode, not Keel's) cannot be updated without
+ * summing the payload: such a packet is not handed on.
+ */
+static __always_inline enum keel_decap_verdict sc_hand_on6(struct xdp_md *ctx, struct ethhdr *eth,
+							   struct ipv6hdr *oip6, void *end, __u8 *priv,
+							   const struct keel_bpf_addr_key *k)
+{
+	struct bpf_fib_lookup f = {};
+	enum keel_decap_verdict v;
+	struct udphdr *udp;
+	__u16 *od, *nd, w;
+	long rc;
+	int i;
+
+	if ((void *)(oip6 + 1) > end || oip6->nexthdr != IPPROTO_UDP || oip6->hop_limit <= 1)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	udp = (void *)(oip6 + 1);
+	if ((void *)(udp + 1) > end || udp->check == 0 || (void *)(priv + 2) > end)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	f.family = 10; /* AF_INET6 */
+	f.l4_protocol = IPPROTO_UDP;
+	f.tot_len = sizeof(*oip6) + bpf_ntohs(oip6->payload_len);
+	f.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(f.ipv6_src, &oip6->daddr, 16);
+	__builtin_memcpy(f.ipv6_dst, k->addr, 16);
+	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || f.ifindex != ctx->ingress_ifindex)
+		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
+	v = sc_rewrite_l2(eth, &f, rc);
+	od = (__u16 *)&oip6->daddr;
+	nd = (__u16 *)k->addr;
+#pragma unroll
+	for (i = 0; i < 8; i++)
+		csum_replace16(&udp->check, od[i], nd[i]);
+	w = *(__u16 *)priv; /* type and flags: one word of the sum */
+	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
+	csum_replace16(&udp->check, w, *(__u16 *)priv);
+	if (udp->check == 0)
+		udp->check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
+	__builtin_memcpy(&oip6->daddr, k->addr, 16);
+	oip6->hop_limit--;
+	return v;
+}
+
+/*
  * Second chance (docs/second-chance.md). Keel carried the previous owner of
  * this connection's Maglev slot: if this host has no socket for it, hand the
  * packet, still encapsulated, to that backend -- only when it is one of our
- * configured peers, only once, and only over an IPv4 outer header leaving by
- * the port it came in on. Returns 0 to decapsulate as usual (no previous
- * owner, not TCP, SYN), a DECAP_SC_* verdict to decapsulate and count, or
- * TX_SECOND_CHANCE with the frame rewritten for XDP_TX.
+ * configured peers, only once, over an outer header of the peer's family
+ * (untagged), leaving by the port it came in on. Returns 0 to decapsulate as
+ * usual (no previous owner, not TCP, SYN), a DECAP_SC_* verdict to
+ * decapsulate and count, or TX_SECOND_CHANCE / FWD_SECOND_CHANCE with the
+ * frame rewritten for XDP_TX / the kernel's forwarding.
  */
 static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx, void *l3,
 							     const struct decap_outer *o)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct bpf_fib_lookup f = {};
 	struct keel_bpf_addr_key k = {};
 	struct ethhdr *eth = data;
-	struct iphdr *oip = l3;
-	struct udphdr *udp;
 	__u8 *priv = o->priv;
-	long rc;
 
 	if (!o->prev_family || !sc_tcp_not_syn(o, end))
 		return 0;
@@ -541,42 +644,14 @@ static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx,
 	}
 	if (!bpf_map_lookup_elem(&keel_decap_peers, &k))
 		return KEEL_DECAP_DECAP_SC_NO_PEER;
-	/* Handing on is done for IPv4 outer headers to IPv4 peers; other cases are left to the kernel. */
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || l3 != (void *)(eth + 1) ||
-	    o->prev_family != KEEL_BPF_AF_INET4)
+	/* Handed on over an untagged outer header of the peer's own family; other cases are left to the kernel. */
+	if ((void *)(eth + 1) > end || l3 != (void *)(eth + 1))
 		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
-	if ((void *)(oip + 1) > end || oip->ihl != 5 || oip->ttl <= 1)
-		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
-	udp = (void *)(oip + 1);
-	if ((void *)(udp + 1) > end)
-		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
-	f.family = 2; /* AF_INET */
-	f.l4_protocol = IPPROTO_UDP;
-	f.tot_len = bpf_ntohs(oip->tot_len);
-	f.ifindex = ctx->ingress_ifindex;
-	f.ipv4_src = oip->daddr;
-	__builtin_memcpy(&f.ipv4_dst, k.addr, 4);
-	rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
-	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || f.ifindex != ctx->ingress_ifindex)
-		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
-	/*
-	 * To the peer, one hop less, marked so the peer never hands it on again.
-	 * The outer source stays Keel's: the kernel, which forwards it while it
-	 * has no neighbour entry for the peer (and so learns one), would drop a
-	 * packet arriving with one of its own addresses as source.
-	 */
-	if (handoff_kernel)
-		rc = BPF_FIB_LKUP_RET_NO_NEIGH; /* the kernel's path, as for an unresolved neighbour */
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(eth->h_dest, f.dmac, 6);
-		__builtin_memcpy(eth->h_source, f.smac, 6);
-	}
-	__builtin_memcpy(&oip->daddr, k.addr, 4);
-	oip->ttl--;
-	oip->check = ip4_csum20(oip);
-	udp->check = 0; /* IPv4: no UDP checksum, as Keel sends it (RFC 768, GUE 5.6.1) */
-	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
-	return rc == BPF_FIB_LKUP_RET_SUCCESS ? KEEL_DECAP_TX_SECOND_CHANCE : KEEL_DECAP_FWD_SECOND_CHANCE;
+	if (eth->h_proto == bpf_htons(ETH_P_IP) && o->prev_family == KEEL_BPF_AF_INET4)
+		return sc_hand_on4(ctx, eth, l3, end, priv, &k);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6) && o->prev_family == KEEL_BPF_AF_INET6)
+		return sc_hand_on6(ctx, eth, l3, end, priv, &k);
+	return KEEL_DECAP_DECAP_SC_NO_ROUTE;
 }
 
 /* Decide and, for a good tunnel packet, decapsulate in place. No counters, no other side effect. */

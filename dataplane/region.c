@@ -89,6 +89,8 @@ static void region_layout(const struct region_params *p, struct keel_region *h)
 	h->max_vips = KEEL_MAX_VIPS;
 	h->max_backends = KEEL_MAX_BACKENDS;
 	h->max_workers = KEEL_REGION_MAX_WORKERS;
+	h->snapshot_abi = KEEL_SNAPSHOT_ABI;
+	h->backend_size = sizeof(struct keel_backend);
 	h->n_workers = p->n_workers;
 	h->n_slots = p->n_slots;
 	h->slot_size = RTE_ALIGN_CEIL(p->slot_size, REGION_ALIGN);

@@ -50,11 +50,16 @@ static inline uint32_t csum_add_bytes(uint32_t sum, const void *data, size_t len
 	return sum + h;
 }
 
-/* Fold to 16 bits and complement: the value to store (host order). */
+/*
+ * Fold to 16 bits and complement: the value to store (host order). Two
+ * end-around-carry steps reach 16 bits from any 32-bit sum (the first
+ * leaves at most 0x1fffe, the second at most 0xffff), without the loop's
+ * branch.
+ */
 static inline uint16_t csum_fold(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
 }
 

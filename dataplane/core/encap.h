@@ -21,6 +21,16 @@ static inline uint16_t encap_overhead(uint8_t outer_family, uint8_t encap)
 }
 
 /*
+ * Fill be's outer header template (struct keel_encap_tmpl, snapshot.h) from
+ * the backend (family, address, MAC) and the snapshot's output parameters
+ * (src_mac, src4/src6 and their prefix lengths, ttl, gue_port).
+ * keel_snapshot_build does it for every backend; whoever builds a backend
+ * record otherwise (the unit tests) calls it after setting those fields.
+ */
+void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot *s,
+			  const struct keel_backend *be);
+
+/*
  * Encapsulate the IP packet in b (parsed as p) for backend be. The output
  * frame is: Ethernet (src s->src_mac, dst be->mac; the input's 802.1Q tag
  * kept if it had one) + outer IPv4/IPv6 (+ UDP + GUE) + the inner IP packet
@@ -30,7 +40,9 @@ static inline uint16_t encap_overhead(uint8_t outer_family, uint8_t encap)
  * carries 20 bits of it); outer TTL is s->ttl; DSCP and ECN are copied from
  * the inner packet (RFC 6040 normal mode); IPv4 DF is set; all checksums are
  * valid (UDP checksum computed for IPv6, zero for IPv4 as RFC 768 allows).
- * p must describe b (l3_off + l3_len <= b->len), as keel_parse leaves it.
+ * p must describe b (l3_off + l3_len <= b->len), as keel_parse leaves it;
+ * be->tmpl must be filled for s (keel_encap_tmpl_fill): the headers are
+ * written from it.
  *
  * Returns KEEL_DROP_NONE; KEEL_DROP_TOO_BIG when the outer IP packet would
  * exceed s->mtu, with *inner_mtu set to the largest inner packet that fits

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "encap.h"
 #include "hash.h"
 #include "maglev.h"
 #include "pkt.h"
@@ -85,11 +86,17 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 
 	be = keel_snapshot_backends(s);
 	for (i = 0; i < s->n_backends; i++) {
+		struct keel_encap_tmpl t;
+
 		if (be[i].state == KEEL_BACKEND_UNUSED)
 			continue;
 		if (be[i].state > KEEL_BACKEND_DOWN || be[i].vip >= s->n_vips ||
 		    (be[i].family != KEEL_AF_INET4 && be[i].family != KEEL_AF_INET6))
 			return fail(why, "bad backend record");
+		/* The headers the worker will send: exactly what the backend and parameters say. */
+		keel_encap_tmpl_fill(&t, s, &be[i]);
+		if (memcmp(&t, &be[i].tmpl, sizeof(t)))
+			return fail(why, "backend header template does not match the backend");
 	}
 
 	vips = keel_snapshot_vips(s);

@@ -13,7 +13,7 @@
  */
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
-#define KEEL_SNAPSHOT_ABI 2 /* 2: keel_vip.prev_off (second chance) */
+#define KEEL_SNAPSHOT_ABI 3 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -53,6 +53,34 @@ struct keel_vip {
 			      * within keel-control's second-chance window, else KEEL_BACKEND_NONE */
 };
 
+/*
+ * A backend's outer headers as encap_packet writes them, made once when the
+ * snapshot is built (keel_encap_tmpl_fill, encap.h) instead of per packet:
+ * Ethernet (untagged: dst the backend's MAC, src the port's, EtherType of the
+ * backend's family), the outer IPv4 or IPv6 header and, after it, UDP + GUE.
+ * Every field that depends only on the snapshot and the backend is filled
+ * (version, DF, TTL, the source prefix with its host bits zero, destination,
+ * GUE port); the per-packet ones are zero (TOS / traffic class, length, flow
+ * label, protocol / next header, checksums, UDP source port and length, the
+ * GUE protocol), as are the source bits that carry entropy (ent_mask). It
+ * serves both encapsulations: IP in IP sends the first 14 + 20 or 14 + 40
+ * bytes, GUE all of them. keel_snapshot_validate checks it against the
+ * backend and the snapshot's output parameters.
+ */
+struct keel_encap_tmpl {
+	uint8_t hdr[66];     /* Ethernet 14 + IPv4 20 (+ UDP 8 + GUE 4, then 20 unused) or IPv6 40 (+ 12) */
+	uint8_t pad0[2];
+	/*
+	 * One's-complement partial sum (big-endian 16-bit words, unfolded) of the
+	 * constant fields: IPv4, of the outer header as in hdr; IPv6, of the UDP
+	 * pseudo-header's addresses as in hdr plus its next header (17) plus the
+	 * GUE destination port.
+	 */
+	uint32_t sum;
+	uint32_t ent_mask;   /* host order: bits of the source's last 32 that carry entropy */
+	uint8_t pad1[20];
+};
+
 struct keel_backend {
 	uint8_t addr[16];    /* encapsulation outer destination */
 	uint8_t family;
@@ -61,7 +89,11 @@ struct keel_backend {
 	uint32_t weight;
 	uint8_t mac[6];      /* next-hop MAC for this backend */
 	uint16_t pad;
+	struct keel_encap_tmpl tmpl; /* zero when state is KEEL_BACKEND_UNUSED */
 };
+
+_Static_assert(sizeof(struct keel_encap_tmpl) == 96, "encap template layout");
+_Static_assert(sizeof(struct keel_backend) == 128, "backend record: two cache lines");
 
 /*
  * Header at offset 0. checksum covers the whole blob [0, size) computed with

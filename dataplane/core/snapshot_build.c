@@ -12,6 +12,7 @@
 #include "vip.h"
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
+#define ALIGN64(x) (((x) + 63u) & ~(size_t)63u)
 
 struct layout {
 	size_t vip_off, hash_off, backend_off, tables_off, size;
@@ -45,7 +46,8 @@ static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
 
 	l->vip_off = ALIGN8(sizeof(struct keel_snapshot));
 	l->hash_off = l->vip_off + ALIGN8((size_t)spec->n_vips * sizeof(struct keel_vip));
-	l->backend_off = l->hash_off + ALIGN8((size_t)l->hash_size * 2);
+	/* Backend records are two cache lines each (the header template is most of them). */
+	l->backend_off = ALIGN64(l->hash_off + ALIGN8((size_t)l->hash_size * 2));
 	l->tables_off = l->backend_off + ALIGN8((size_t)l->n_backends * sizeof(struct keel_backend));
 	l->size = l->tables_off + tables;
 }
@@ -267,6 +269,10 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			table_off += ALIGN8((size_t)v->table_size * 2);
 		}
 	}
+	/* Every backend's outer headers, now that the output parameters are set. */
+	for (i = 0; i < l.n_backends; i++)
+		if (be[i].state != KEEL_BACKEND_UNUSED)
+			keel_encap_tmpl_fill(&be[i].tmpl, s, &be[i]);
 	s->checksum = keel_snapshot_checksum(s);
 	rc = 0;
 out_free:

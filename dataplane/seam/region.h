@@ -32,8 +32,11 @@
 /*
  * 2: the header records every section's element size and the limits that size
  * the counters (drop reasons, VIPs, backends); readers refuse a mismatch.
+ * 3: and the snapshot ABI (KEEL_SNAPSHOT_ABI) and backend record size the
+ * slots are read with, so a publisher of other snapshots is refused at open
+ * rather than by every worker at activation.
  */
-#define KEEL_REGION_ABI 2
+#define KEEL_REGION_ABI 3
 #define KEEL_REGION_MAX_WORKERS 64
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
@@ -161,6 +164,8 @@ struct keel_region {
 	uint32_t max_vips;        /* KEEL_MAX_VIPS: length of keel_counters.vip */
 	uint32_t max_backends;    /* KEEL_MAX_BACKENDS: length of keel_counters.backend */
 	uint32_t max_workers;     /* KEEL_REGION_MAX_WORKERS: length of query_reply */
+	uint32_t snapshot_abi;    /* KEEL_SNAPSHOT_ABI: the layout of what the slots hold */
+	uint32_t backend_size;    /* sizeof(struct keel_backend) (ABI 3) */
 	uint32_t n_ports;
 	uint32_t flow_capacity;  /* per worker */
 	uint64_t started_ms;     /* CLOCK_REALTIME ms at start, for operators */

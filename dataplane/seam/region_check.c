@@ -25,6 +25,8 @@ const char *keel_region_check(const struct keel_region *r, uint64_t size)
 		return "VIP or backend limit differs (the counters would be misread)";
 	if (r->max_workers != KEEL_REGION_MAX_WORKERS)
 		return "worker limit differs";
+	if (r->snapshot_abi != KEEL_SNAPSHOT_ABI || r->backend_size != sizeof(struct keel_backend))
+		return "snapshot ABI or backend record size differs (every snapshot would be refused)";
 	if (r->n_workers == 0 || r->n_workers > KEEL_REGION_MAX_WORKERS)
 		return "worker count out of range";
 	if (r->n_slots < 2 || r->n_slots > KEEL_REGION_MAX_SLOTS)

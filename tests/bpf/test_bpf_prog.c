@@ -25,6 +25,7 @@
 #include "keel_bpf.h"
 #include "parse.h"
 #include "pktgen.h"
+#include "second_chance.h"
 #include "steer.skel.h"
 
 #ifndef SOL_XDP
@@ -172,6 +173,9 @@ static void build(struct pkt *f, const struct pktgen *g)
  * decap program leaves it: outer MACs and VLAN tag, the inner EtherType)
  * followed by the client's IP packet exactly as sent: the expected output.
  */
+/* When set, encap() names this previous owner (of the outer family) as the packet core does (second_chance_mark). */
+static const char *encap_prev;
+
 static void encap(struct pkt *out, struct pkt *inner, const struct pktgen *g, int outer_family,
 		  uint8_t kind, uint16_t gue_port, uint32_t entropy)
 {
@@ -218,9 +222,21 @@ static void encap(struct pkt *out, struct pkt *inner, const struct pktgen *g, in
 	pktgen_addr(outer_family, outer_family == 6 ? LOCAL6 : LOCAL4, be.addr);
 	memcpy(be.mac, backend_mac, 6);
 	be.state = KEEL_BACKEND_ACTIVE;
+	keel_encap_tmpl_fill(&be.tmpl, &s, &be); /* as keel_snapshot_build does */
 	if (encap_packet(&b, &p, &s, &be, kind, entropy, &mtu) != KEEL_DROP_NONE) {
 		fprintf(stderr, "encap_packet failed\n");
 		exit(1);
+	}
+	if (encap_prev) {
+		struct keel_backend prev;
+
+		memset(&prev, 0, sizeof(prev));
+		prev.family = (uint8_t)outer_family;
+		pktgen_addr(outer_family, encap_prev, prev.addr);
+		if (!second_chance_mark(&b, &prev, s.mtu)) {
+			fprintf(stderr, "second_chance_mark refused\n");
+			exit(1);
+		}
 	}
 	memcpy(out->b, b.data, b.len);
 	out->len = b.len;
@@ -768,20 +784,51 @@ static void test_steer(void)
 
 #define SC_IFACE "kt11sc0"
 #define REMOTE4_NO_NEIGH "203.0.113.78"
+#define REMOTE6_NO_NEIGH "2001:db8:b::78"
 #define SC_OWN_MAC "02:cc:00:00:00:05"
 #define SC_PEER_MAC "02:cc:00:00:00:77"
 
 static const uint8_t sc_own_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x05 };
 static const uint8_t sc_peer_mac[6] = { 0x02, 0xcc, 0, 0, 0, 0x77 };
 
+/* Whether frame f (untagged) has an IPv6 outer header. */
+static bool outer6(const struct pkt *f)
+{
+	return rd16(f->b + 12) == 0x86dd;
+}
+
 /*
- * Insert Keel's GUE private data (previous owner prev, flags pflags) into a
- * GUE-over-IPv4 frame made by encap(): Hlen, the flag, UDP and IP lengths,
- * IP checksum.
+ * The UDP checksum of a GUE-over-IPv6 frame (untagged, no extension
+ * headers), summed from scratch over the pseudo-header and the whole
+ * datagram: the independent reference for keel-decap's incremental update.
+ */
+static void udp6_fix_csum(struct pkt *f)
+{
+	static uint8_t tmp[40 + FRAME_MAX];
+	uint8_t *ip = f->b + 14, *udp = ip + 40;
+	uint16_t ulen = rd16(udp + 4), c;
+
+	memcpy(tmp, ip + 8, 32);
+	tmp[32] = tmp[33] = 0;
+	wr16(tmp + 34, ulen);
+	tmp[36] = tmp[37] = tmp[38] = 0;
+	tmp[39] = 17;
+	udp[6] = udp[7] = 0;
+	memcpy(tmp + 40, udp, ulen);
+	c = pktgen_csum(tmp, 40u + ulen);
+	wr16(udp + 6, c ? c : 0xffff);
+}
+
+/*
+ * Insert Keel's GUE private data (previous owner prev of family, flags
+ * pflags) into a GUE frame made by encap(), over IPv4 or IPv6: Hlen, the
+ * flag, UDP and IP lengths, the IPv4 header checksum or the UDP checksum
+ * (IPv6; IPv4's stays 0).
  */
 static void gue_add_prev(struct pkt *f, int family, const char *prev, uint8_t pflags)
 {
-	const uint32_t l3 = 14, gue = l3 + 20 + 8;
+	const bool o6 = outer6(f);
+	const uint32_t l3 = 14, gue = l3 + (o6 ? 40 : 20) + 8;
 	uint32_t words = family == 6 ? KEEL_GUE_PRIV_PREV6_WORDS : KEEL_GUE_PRIV_PREV4_WORDS;
 	uint32_t add = words * 4;
 	uint8_t a[16], *p;
@@ -796,9 +843,20 @@ static void gue_add_prev(struct pkt *f, int family, const char *prev, uint8_t pf
 	p[1] = pflags;
 	pktgen_addr(family, prev, a);
 	memcpy(p + 4, a, family == 6 ? 16 : 4);
+	if (o6) {
+		wr16(f->b + l3 + 4, (uint16_t)(rd16(f->b + l3 + 4) + add));
+		wr16(f->b + l3 + 40 + 4, (uint16_t)(rd16(f->b + l3 + 40 + 4) + add));
+		udp6_fix_csum(f);
+		return;
+	}
 	wr16(f->b + l3 + 2, (uint16_t)(rd16(f->b + l3 + 2) + add));
 	ip4_fix_csum(f->b + l3);
 	wr16(f->b + l3 + 20 + 4, (uint16_t)(rd16(f->b + l3 + 20 + 4) + add));
+}
+
+static void put6(uint8_t *p, const char *text)
+{
+	pktgen_addr(6, text, p);
 }
 
 static void put4(uint8_t *p, const char *text)
@@ -819,7 +877,10 @@ static int sc_netns(void)
 		      "ip link set kt11sc1 up && "
 		      "ip link set " SC_IFACE " up && ip addr add " LOCAL4 "/24 dev " SC_IFACE " && "
 		      "ip neigh replace " REMOTE4 " lladdr " SC_PEER_MAC " dev " SC_IFACE " nud permanent && "
-		      "sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf." SC_IFACE ".forwarding=1") ? -1 : 0;
+		      "ip addr add " LOCAL6 "/64 dev " SC_IFACE " nodad && "
+		      "ip neigh replace " REMOTE6 " lladdr " SC_PEER_MAC " dev " SC_IFACE " nud permanent && "
+		      "sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv4.conf." SC_IFACE ".forwarding=1 "
+		      "net.ipv6.conf.all.forwarding=1 net.ipv6.conf." SC_IFACE ".forwarding=1") ? -1 : 0;
 }
 
 /* An established TCP connection from CLIENT4 to VIP4 (both on lo); *cport and *sport its ports (host order). */
@@ -847,6 +908,151 @@ static int sc_connection(uint16_t *cport, uint16_t *sport, int fds[3])
 	return 0;
 }
 
+/*
+ * The IPv6 form: an IPv6 outer header naming an IPv6 previous owner (20
+ * bytes, Hlen 5), for an IPv4 client (4in6 over GUE) and an IPv6 one.
+ * cport/sport: the established connection's ports (CLIENT4 -> VIP4).
+ */
+static void sc_cases6(struct decap_env *e, uint16_t cport, uint16_t sport, uint32_t ifindex)
+{
+	struct pktgen g4 = client(4, 6, 80), g6 = client(6, 6, 80), gl;
+	struct pkt in, want, tx;
+	const uint32_t ip = 14, udp = ip + 40, gue = udp + 8, priv = gue + 4;
+
+	/* A socket here: ours. */
+	gl = g4;
+	gl.sport = cport;
+	gl.dport = sport;
+	encap(&in, &want, &gl, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	decap_run(e, "second chance, IPv6: established socket found, decapsulated here", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOCAL, &want);
+
+	/* A SYN: never handed on. */
+	gl = g6;
+	gl.tcp_flags = 0x02;
+	encap(&in, &want, &gl, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	decap_run(e, "second chance, IPv6: SYN decapsulated here", &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+
+	/* No socket, forged previous owner: decapsulated. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, "2001:db8:b::66", 0);
+	decap_run(e, "second chance, IPv6: forged previous owner not a peer", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_PEER, &want);
+
+	/* Already handed on once. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, KEEL_GUE_PRIV_REDIRECTED);
+	decap_run(e, "second chance, IPv6: already redirected once, not again", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOOP, &want);
+
+	/* Arriving on loopback: no route to the peer by the ingress port. */
+	run_ifindex = 0;
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	decap_run(e, "second chance, IPv6: no route to the peer by the ingress port", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_ROUTE, &want);
+	run_ifindex = ifindex;
+
+	/* Routed by the ingress port: re-encapsulated to the peer, exact bytes, for both inner families. */
+	for (int fam = 4; fam <= 6; fam += 2) {
+		char name[128];
+
+		encap(&in, &want, fam == 6 ? &g6 : &g4, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+		gue_add_prev(&in, 6, REMOTE6, 0);
+		tx = in;
+		memcpy(tx.b, sc_peer_mac, 6);
+		memcpy(tx.b + 6, sc_own_mac, 6);
+		put6(tx.b + ip + 24, REMOTE6); /* outer destination: the previous owner */
+		tx.b[ip + 7]--;                 /* hop limit */
+		tx.b[priv + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+		udp6_fix_csum(&tx);             /* summed from scratch: the program updates it incrementally */
+		snprintf(name, sizeof(name),
+			 "second chance, IPv6 (IPv%d client): no socket, peer: re-encapsulated to the previous owner (XDP_TX)",
+			 fam);
+		decap_run(e, name, &in, XDP_TX, KEEL_DECAP_TX_SECOND_CHANCE, &tx);
+	}
+	/* What it sent, arriving at the peer without a socket either: not handed on a second time. */
+	put6(tx.b + ip + 24, LOCAL6);
+	udp6_fix_csum(&tx);
+	memcpy(want.b, tx.b, 12);
+	decap_run(e, "second chance, IPv6: the handed-on packet is never handed on again", &tx, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_LOOP, &want);
+
+	/* A checksum that adds up to 0xffff either way: the update must not leave a 0 (RFC 768). */
+	{
+		int found = 0;
+
+		for (uint32_t ent = 1; ent < 200000 && !found; ent++) {
+			encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, ent);
+			gue_add_prev(&in, 6, REMOTE6, 0);
+			tx = in;
+			memcpy(tx.b, sc_peer_mac, 6);
+			memcpy(tx.b + 6, sc_own_mac, 6);
+			put6(tx.b + ip + 24, REMOTE6);
+			tx.b[ip + 7]--;
+			tx.b[priv + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+			udp6_fix_csum(&tx);
+			found = rd16(tx.b + udp + 6) == 0xffff;
+		}
+		if (found)
+			decap_run(e, "second chance, IPv6: a handed-on checksum of 0 is sent as 0xffff", &in, XDP_TX,
+				  KEEL_DECAP_TX_SECOND_CHANCE, &tx);
+		else
+			printf("# no frame with a handed-on checksum of 0xffff found in 200000 entropies\n");
+	}
+
+	/* No neighbour entry for the peer: rewritten the same way, passed to the kernel to forward. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6_NO_NEIGH, 0);
+	tx = in;
+	put6(tx.b + ip + 24, REMOTE6_NO_NEIGH);
+	tx.b[ip + 7]--;
+	tx.b[priv + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+	udp6_fix_csum(&tx);
+	decap_run(e, "second chance, IPv6: peer without a neighbour entry: rewritten, passed to the kernel", &in,
+		  XDP_PASS, KEEL_DECAP_FWD_SECOND_CHANCE, &tx);
+
+	/* Hop limit 1: it would not get there; kept. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	in.b[ip + 7] = 1;
+	decap_run(e, "second chance, IPv6: hop limit 1, not handed on", &in, XDP_PASS, KEEL_DECAP_DECAP_SC_NO_ROUTE,
+		  &want);
+
+	/* A zero UDP checksum (not Keel's form: RFC 6935 mode): cannot be updated, not handed on. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	in.b[udp + 6] = in.b[udp + 7] = 0;
+	decap_run(e, "second chance, IPv6: zero UDP checksum, not handed on", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_ROUTE, &want);
+
+	/* Families that do not match: an IPv4 previous owner over IPv6, an IPv6 one over IPv4. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	decap_run(e, "second chance: IPv4 previous owner over an IPv6 outer header, not handed on", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_ROUTE, &want);
+	encap(&in, &want, &g6, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	decap_run(e, "second chance: IPv6 previous owner over an IPv4 outer header, not handed on", &in, XDP_PASS,
+		  KEEL_DECAP_DECAP_SC_NO_ROUTE, &want);
+
+	/* Malformed IPv6 form: type 1 with Hlen 5, and cut inside the 16-byte address. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	in.b[priv] = KEEL_GUE_PRIV_PREV4;
+	decap_run(e, "second chance, IPv6: Hlen 5 with the IPv4 type", &in, XDP_DROP, KEEL_DECAP_DROP_GUE_HEADER, NULL);
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	in.len = priv + 12;
+	wr16(in.b + ip + 4, (uint16_t)(in.len - ip - 40));
+	wr16(in.b + udp + 4, (uint16_t)(in.len - udp));
+	decap_run(e, "second chance, IPv6: private data truncated", &in, XDP_DROP, KEEL_DECAP_DROP_OUTER_TRUNCATED,
+		  NULL);
+	run_ifindex = 0;
+}
+
 static void test_second_chance(void)
 {
 	struct pktgen g = client(4, 6, 80), gl;
@@ -866,7 +1072,8 @@ static void test_second_chance(void)
 		return;
 	}
 	peers = bpf_map__fd(e.skel->maps.keel_decap_peers);
-	if (addr_put(peers, 4, REMOTE4) || addr_put(peers, 4, REMOTE4_NO_NEIGH) || sc_connection(&cport, &sport, fds)) {
+	if (addr_put(peers, 4, REMOTE4) || addr_put(peers, 4, REMOTE4_NO_NEIGH) || addr_put(peers, 6, REMOTE6) ||
+	    addr_put(peers, 6, REMOTE6_NO_NEIGH) || sc_connection(&cport, &sport, fds)) {
 		report(false, "second chance: set-up failed: %s", strerror(errno));
 		goto out;
 	}
@@ -956,6 +1163,28 @@ static void test_second_chance(void)
 	decap_run(&e, "second chance: peer without a neighbour entry: rewritten, passed to the kernel to forward",
 		  &in, XDP_PASS, KEEL_DECAP_FWD_SECOND_CHANCE, &tx);
 	run_ifindex = 0;
+
+	sc_cases6(&e, cport, sport, ifindex);
+
+	/* The packet core writes the very bytes these fixtures are made of (IPv4 and IPv6 forms). */
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct pkt core;
+		char name[96];
+
+		encap(&in, &want, &g, fam, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+		gue_add_prev(&in, fam, fam == 6 ? REMOTE6 : REMOTE4, 0);
+		encap_prev = fam == 6 ? REMOTE6 : REMOTE4;
+		encap(&core, &want, &g, fam, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+		encap_prev = NULL;
+		snprintf(name, sizeof(name), "second chance: the packet core's IPv%d previous-owner field, byte for byte", fam);
+		if (core.len != in.len || memcmp(core.b, in.b, in.len)) {
+			hexdump("core", core.b, core.len);
+			hexdump("fixture", in.b, in.len);
+			report(false, "%s", name);
+		} else {
+			report(true, "%s", name);
+		}
+	}
 
 	/* Malformed private data: dropped as a bad GUE header. */
 	encap(&in, &want, &g, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);

@@ -18,8 +18,9 @@ static void addr(uint8_t family, const char *text, uint8_t out[16])
 
 struct fuzz_fixture *fuzz_fixture_get(void)
 {
-	static struct keel_backend_spec be[12];
-	static struct keel_vip_spec vips[6];
+	static struct keel_backend_spec be[16];
+	static struct keel_vip_spec vips[8];
+	static uint16_t prev6[251], prev4[251];
 	struct keel_snapshot_spec spec = { 0 };
 	struct flow_table_params fp = {
 		.capacity = 1024,
@@ -36,9 +37,9 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 
 	if (!fx)
 		abort();
-	for (i = 0; i < 12; i++) {
+	for (i = 0; i < 16; i++) {
 		char text[64];
-		uint8_t fam = i >= 8 ? 6 : 4;
+		uint8_t fam = (i >= 8 && i < 14) ? 6 : 4;
 
 		if (fam == 4)
 			snprintf(text, sizeof(text), "10.1.0.%d", i + 1);
@@ -78,6 +79,22 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 		.table_size = 251 };
 	addr(4, "192.0.2.12", vips[5].addr);
 
+	/*
+	 * 6, 7: second chance (second_chance.c): tcp:8443 GUE to v6 backends 12-13
+	 * over IPv6 and tcp:9000 GUE to v4 backends 14-15, every other slot with
+	 * the other backend as its previous owner: a segment that misses names it.
+	 */
+	for (i = 0; i < 251; i++) {
+		prev6[i] = (uint16_t)(12 + (i & 1));
+		prev4[i] = (uint16_t)(14 + (i & 1));
+	}
+	vips[6] = (struct keel_vip_spec){ .family = 6, .proto = 6, .port = 8443, .encap = KEEL_ENCAP_GUE,
+		.id = 6, .table_size = 251, .n_backends = 2, .backends = &be[12], .prev_owner = prev6 };
+	addr(6, "2001:db8::10", vips[6].addr);
+	vips[7] = (struct keel_vip_spec){ .family = 4, .proto = 6, .port = 9000, .encap = KEEL_ENCAP_GUE,
+		.id = 7, .table_size = 251, .n_backends = 2, .backends = &be[14], .prev_owner = prev4 };
+	addr(4, "192.0.2.10", vips[7].addr);
+
 	spec.generation = 1;
 	spec.fleet_seed = 0x1234;
 	memcpy(spec.src_mac, "\x02\x00\x00\x00\x00\x02", 6);
@@ -88,7 +105,7 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 	addr(6, "fd00:1::", spec.src6);
 	spec.src6_plen = 64;
 	spec.mtu = 1500;
-	spec.n_vips = 6;
+	spec.n_vips = 8;
 	spec.vips = vips;
 
 	sz = keel_snapshot_size(&spec);

@@ -72,5 +72,16 @@ int main(int argc, char **argv)
 		if (!n || emit(dir, (int)i, &e, 0x80))
 			return 1;
 	}
+	/* Mid-connection segments to the second-chance VIPs (fixture.c 6, 7): IPv6 and IPv4 previous owners. */
+	{
+		const struct pktgen sc[] = {
+			{ .family = 6, .src = "2001:db8:f::1", .dst = "2001:db8::10", .proto = 6, .sport = 40001, .dport = 8443, .tcp_flags = 0x10, .payload_len = 33 },
+			{ .family = 4, .src = "198.51.100.1", .dst = "192.0.2.10", .proto = 6, .sport = 40001, .dport = 9000, .tcp_flags = 0x18, .payload_len = 20 },
+		};
+
+		for (unsigned int j = 0; j < 2; j++)
+			if (emit(dir, (int)(i + 1 + j), &sc[j], 0x80))
+				return 1;
+	}
 	return 0;
 }

@@ -116,6 +116,20 @@ static void backend_init(struct keel_backend *be, int family)
 	be->state = KEEL_BACKEND_ACTIVE;
 }
 
+/*
+ * encap_packet with be's header template filled for s first, as
+ * keel_snapshot_build leaves it (the tests change s and be between calls).
+ */
+static enum keel_drop encap_tmpl(struct keel_buf *b, const struct keel_pkt *p,
+				 const struct keel_snapshot *s, const struct keel_backend *be,
+				 uint8_t encap, uint32_t entropy, uint16_t *inner_mtu)
+{
+	struct keel_backend filled = *be;
+
+	keel_encap_tmpl_fill(&filled.tmpl, s, &filled);
+	return encap_packet(b, p, s, &filled, encap, entropy, inner_mtu);
+}
+
 static const struct pktgen tcp4 = {
 	.family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 6,
 	.sport = 40000, .dport = 80, .payload_len = 100, .tos = 0xb9, .ttl = 50,
@@ -141,7 +155,7 @@ static void run_and_compare(struct frame *fr, const struct keel_snapshot *s,
 	uint32_t room = (uint32_t)fr->b.headroom + fr->b.len + fr->b.tailroom;
 	uint8_t got[256];
 
-	assert_int_equal(encap_packet(&fr->b, &fr->p, s, be, encap, entropy, &mtu),
+	assert_int_equal(encap_tmpl(&fr->b, &fr->p, s, be, encap, entropy, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(mtu, 0xdead); /* untouched on success */
 	assert_int_equal(fr->b.len, hdr_len + fr->inner_len);
@@ -181,7 +195,7 @@ static void test_ipip_4in4(void **state)
 		0x45, 0xb9, 0x00, 0xa0,             /* TOS copied (DSCP 46, ECT(1)), 20 + 140 */
 		0x00, 0x00, 0x40, 0x00,             /* ID 0, DF */
 		0x20, 0x04, 0x00, 0x00,             /* TTL 32, IPIP */
-		0x0a, 0x01, 0x56, 0x78,             /* 10.1/16 + entropy low 16 bits */
+		0x0a, 0x01, 0x56, 0x79,             /* 10.1/16 + entropy 0x5678: top host bit 0, lowest 1 */
 		0x0a, 0x02, 0x00, 0x05,
 	};
 
@@ -212,7 +226,7 @@ static void test_ipip_6in6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,             /* TC 0xb9, flow label 0x45678 */
 		0x00, 0xa0, 0x29, 0x20,             /* 160, IPv6, hop limit 32 */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 	};
 
@@ -235,7 +249,7 @@ static void test_ipip_4in6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,
 		0x00, 0x8c, 0x04, 0x20,             /* 140, IPv4, hop limit 32 */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 	};
 
@@ -260,7 +274,7 @@ static void test_ipip_6in4_vlan(void **state)
 		0x45, 0xb9, 0x00, 0xb4,             /* 20 + 160 */
 		0x00, 0x00, 0x40, 0x00,
 		0x20, 0x29, 0x00, 0x00,             /* TTL 32, IPv6 */
-		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x01, 0x56, 0x79,
 		0x0a, 0x02, 0x00, 0x05,
 	};
 
@@ -289,7 +303,7 @@ static void test_gue_over_ip4(void **state)
 		0x45, 0xb9, 0x00, 0xac,             /* 20 + 8 + 4 + 140 */
 		0x00, 0x00, 0x40, 0x00,
 		0x20, 0x11, 0x00, 0x00,             /* UDP */
-		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x01, 0x56, 0x79,
 		0x0a, 0x02, 0x00, 0x05,
 		0xc4, 0x8d, 0x17, 0xc0,             /* 0xc000 | entropy >> 18, port 6080 */
 		0x00, 0x98, 0x00, 0x00,             /* 152, no checksum over IPv4 */
@@ -318,7 +332,7 @@ static void test_gue_over_ip6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,
 		0x00, 0xac, 0x11, 0x20,             /* 8 + 4 + 160, UDP */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 		0xc4, 0x8d, 0x17, 0xc0,
 		0x00, 0xac, 0x00, 0x00,             /* checksum checked apart */
@@ -351,7 +365,7 @@ static void test_gue_over_ip6_odd_len_vlan(void **state)
 	snap_init(&s);
 	backend_init(&be, 6);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 0xfedcba98, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 0xfedcba98, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 18 + 40 + 12 + 129);
 	assert_int_equal(rd16(fr.b.data + 12), 0x8100);
@@ -383,12 +397,13 @@ static void test_entropy_ip4(void **state)
 		uint32_t ent = e * 0x40040001u; /* varies the low byte and the top bits */
 
 		frame_build(&fr, &tcp4, HEADROOM);
-		assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, ent, &mtu),
+		assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, ent, &mtu),
 				 KEEL_DROP_NONE);
 		assert_int_equal(fr.b.data[26], 10);
 		assert_int_equal(fr.b.data[27], 1);
 		assert_int_equal(fr.b.data[28], 2);
-		assert_int_equal(fr.b.data[29], (uint8_t)ent);
+		/* Host bits of a /24: entropy in bits 1..6, bit 0 set, bit 7 clear. */
+		assert_int_equal(fr.b.data[29], 1 | ((uint8_t)ent & 0x7e));
 		ports[i] = rd16(fr.b.data + 34);
 		assert_true(ports[i] >= 49152);
 		i++;
@@ -396,18 +411,41 @@ static void test_entropy_ip4(void **state)
 	for (i = 1; i < 4; i++)
 		assert_int_not_equal(ports[i], ports[i - 1]);
 
+	/* Never the network or broadcast address, whatever the entropy. */
+	for (e = 0; e < 512; e++) {
+		uint32_t ent = e * 0x00800001u; /* low byte 0..255, twice, top bits varied */
+
+		frame_build(&fr, &tcp4, HEADROOM);
+		assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, ent, &mtu),
+				 KEEL_DROP_NONE);
+		assert_int_not_equal(fr.b.data[29], 0);
+		assert_int_not_equal(fr.b.data[29], 255);
+		assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
+	}
+	/* /31 (RFC 3021): both addresses are hosts, the entropy picks one. */
+	s.src4_plen = 31;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 1 }), 4);
+	/* /30: .1 only (.2 would need the entropy bit that keeps .3, the broadcast, out). */
+	s.src4_plen = 30;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 1 }), 4);
 	/* /32: no host bits, the address as configured whatever the entropy. */
 	s.src4_plen = 32;
 	frame_build(&fr, &tcp4, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 0 }), 4);
-	/* /0: every bit is entropy. */
+	/* /0: every bit but the top and the lowest is entropy. */
 	s.src4_plen = 0;
 	frame_build(&fr, &tcp4, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80101, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80100, &mtu),
 			 KEEL_DROP_NONE);
-	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 192, 168, 1, 1 }), 4);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 64, 168, 1, 1 }), 4);
 	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
 }
 
@@ -427,30 +465,31 @@ static void test_entropy_ip6(void **state)
 	backend_init(&be, 6);
 
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 15);
-	assert_int_equal(fr.b.data[22 + 15], 0xde);
+	assert_int_equal(fr.b.data[22 + 15], 0xdf); /* the lowest bit is always 1 */
 	/* Flow label: low 20 bits of the entropy. */
 	assert_int_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0xabcde);
 
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
 			 KEEL_DROP_NONE);
-	assert_int_equal(fr.b.data[22 + 15], 0x00);
+	/* Entropy 0 in the host bits: still not the prefix's all-zeros address. */
+	assert_int_equal(fr.b.data[22 + 15], 0x01);
 	/* A zero label would mean "no label" (RFC 6437): it is kept nonzero. */
 	assert_int_not_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0);
 
-	/* /96: the last 32 bits are all entropy; /128: none. */
+	/* /96: the last 32 bits are entropy but the lowest; /128: none. */
 	s.src6_plen = 96;
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 12);
-	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 4 }), 4);
+	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 5 }), 4);
 	s.src6_plen = 128;
 	frame_build(&fr, &tcp6, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 16);
 }
@@ -469,7 +508,7 @@ static void test_dscp_ecn_copy(void **state)
 	snap_init(&s);
 	backend_init(&be, 4);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.data[15], 0x2b);
 	assert_int_equal(fr.b.data[20] & 0x40, 0x40); /* DF */
@@ -479,7 +518,7 @@ static void test_dscp_ecn_copy(void **state)
 	g.tos = 0x00;
 	backend_init(&be, 6);
 	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.data[14], 0x60);
 	assert_int_equal(fr.b.data[15] & 0xf0, 0x00);
@@ -502,13 +541,13 @@ static void test_too_big(void **state)
 	s.mtu = 159;
 	memcpy(before, fr.mem, MEM_SIZE);
 	bb = fr.b;
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_TOO_BIG);
 	assert_int_equal(mtu, 139);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 	assert_memory_equal(&fr.b, &bb, sizeof(bb));
 	s.mtu = 160; /* exactly fits */
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(rd16(fr.b.data + 16), 160);
 
@@ -521,7 +560,7 @@ static void test_too_big(void **state)
 		g.payload_len = 1500 - 60 - 52 + 1;
 		frame_build(&fr, &g, HEADROOM);
 	}
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_TOO_BIG);
 	assert_int_equal(mtu, 1448);
 	assert_int_equal(mtu, 1500 - encap_overhead(KEEL_AF_INET6, KEEL_ENCAP_GUE));
@@ -543,13 +582,13 @@ static void test_no_headroom(void **state)
 	frame_build(&fr, &tcp4, 51);
 	memcpy(before, fr.mem, MEM_SIZE);
 	bb = fr.b;
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 	assert_memory_equal(&fr.b, &bb, sizeof(bb));
 
 	frame_build(&fr, &tcp4, 52);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_GUE, 1, &mtu),
 			 KEEL_DROP_NONE);
 	assert_int_equal(fr.b.headroom, 0);
 	assert_ptr_equal(fr.b.data, fr.mem);
@@ -558,7 +597,7 @@ static void test_no_headroom(void **state)
 	backend_init(&be, 4);
 	frame_build(&fr, &tcp4, 0);
 	memcpy(before, fr.mem, MEM_SIZE);
-	assert_int_equal(encap_packet(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
 			 KEEL_DROP_NO_HEADROOM);
 	assert_memory_equal(fr.mem, before, MEM_SIZE);
 }

@@ -264,6 +264,8 @@ static void test_region_abi_checked(void **state)
 	expect_refused(&region->max_vips, region->max_vips * 2, "VIP or backend limit");
 	expect_refused(&region->max_backends, region->max_backends / 2, "VIP or backend limit");
 	expect_refused(&region->cmd_size, region->cmd_size + 8, "command ring");
+	expect_refused(&region->snapshot_abi, KEEL_SNAPSHOT_ABI - 1, "snapshot ABI");
+	expect_refused(&region->backend_size, region->backend_size - 96, "snapshot ABI");
 	expect_refused(&region->abi, KEEL_REGION_ABI - 1, "ABI version");
 	expect_refused(&region->header_size, region->header_size - 64, "header size");
 	{

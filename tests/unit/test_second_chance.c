@@ -38,15 +38,19 @@ struct env {
 static const struct pktgen ack = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 6,
 				   .sport = 40000, .dport = 80, .tcp_flags = 0x10, .payload_len = 10 };
 
-/* VIP 192.0.2.1:80 over encap, backends 10.0.0.1 (id 0) and 10.0.0.2 (id 1); with_prev: each slot's previous owner is the other one. */
-static struct keel_snapshot *make(uint8_t encap, int with_prev, uint16_t bad_prev)
+/*
+ * VIP vaddr:80 over encap, backends a0 (id 0) and a1 (id 1); with_prev: each
+ * slot's previous owner is the other one.
+ */
+static struct keel_snapshot *make_at(const char *vaddr, const char *a0, const char *a1, uint8_t encap,
+				     int with_prev, uint16_t bad_prev)
 {
 	struct keel_snapshot_spec spec = { 0 };
 	struct keel_snapshot *s;
 
-	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
-	be[1] = snapfix_backend("10.0.0.2", 1, 1, KEEL_BACKEND_ACTIVE);
-	vip = snapfix_vip("192.0.2.1", 80, KEEL_PROTO_TCP, 0, encap, 0, M, be, 2);
+	be[0] = snapfix_backend(a0, 0, 1, KEEL_BACKEND_ACTIVE);
+	be[1] = snapfix_backend(a1, 1, 1, KEEL_BACKEND_ACTIVE);
+	vip = snapfix_vip(vaddr, 80, KEEL_PROTO_TCP, 0, encap, 0, M, be, 2);
 	spec.generation = 1;
 	spec.n_vips = 1;
 	spec.vips = &vip;
@@ -59,6 +63,12 @@ static struct keel_snapshot *make(uint8_t encap, int with_prev, uint16_t bad_pre
 	free(s);
 	vip.prev_owner = prev;
 	return snapfix_build(&spec);
+}
+
+/* VIP 192.0.2.1:80, backends 10.0.0.1 (id 0) and 10.0.0.2 (id 1). */
+static struct keel_snapshot *make(uint8_t encap, int with_prev, uint16_t bad_prev)
+{
+	return make_at("192.0.2.1", "10.0.0.1", "10.0.0.2", encap, with_prev, bad_prev);
 }
 
 static void env_init(struct env *e, struct keel_snapshot *s)
@@ -155,6 +165,92 @@ static void test_ack_names_previous_owner(void **state)
 	env_free(&e);
 }
 
+/*
+ * The IPv6 form: an IPv6 outer header (the backends are IPv6) names an IPv6
+ * previous owner in 20 bytes, Hlen 5, with the UDP checksum kept right;
+ * for an IPv4 client (4in6 over GUE) and an IPv6 one (6in6).
+ */
+static void check_names_previous_owner6(const char *vaddr, const struct pktgen *g)
+{
+	struct env e;
+	const uint8_t *ip, *udp, *gu, *inner;
+	uint8_t want_prev[16];
+	size_t plen;
+
+	env_init(&e, make_at(vaddr, "2001:db8:b::1", "2001:db8:b::2", KEEL_ENCAP_GUE, 1, 0));
+	send1(&e, g);
+	assert_int_equal(rd16(e.buf.data + 12), 0x86dd);
+	ip = e.buf.data + 14;
+	udp = ip + 40;
+	gu = udp + 8;
+	plen = e.buf.len - 14 - 40;
+	assert_int_equal(ip[6], 17);
+	assert_int_equal(rd16(ip + 4), plen);
+	assert_int_equal(rd16(udp + 4), plen);
+	assert_true(rd16(udp + 6) != 0);
+	assert_true(pktgen_l4_csum_ok(6, ip, udp, plen, 17));
+	/* byte by byte, docs/second-chance.md */
+	assert_int_equal(gu[0], 0x05); /* version 0, C 0, Hlen 5 */
+	assert_int_equal(gu[1], g->family == 6 ? 41 : 4);
+	assert_int_equal(rd16(gu + 2), 0x0001);
+	assert_int_equal(gu[4], 0x02); /* previous owner, IPv6 */
+	assert_int_equal(gu[5], 0);
+	assert_int_equal(rd16(gu + 6), 0);
+	memcpy(want_prev, !memcmp(ip + 24, be[0].addr, 16) ? be[1].addr : be[0].addr, 16);
+	assert_memory_equal(gu + 8, want_prev, 16);
+	assert_memory_not_equal(gu + 8, ip + 24, 16);
+	/* The client's packet follows, untouched. */
+	inner = gu + 4 + SECOND_CHANCE_LEN6;
+	if (g->family == 6) {
+		assert_int_equal(inner[0] >> 4, 6);
+		assert_int_equal(40 + rd16(inner + 4), e.buf.len - (inner - e.buf.data));
+		assert_true(pktgen_l4_csum_ok(6, inner, inner + 40, rd16(inner + 4), 6));
+	} else {
+		assert_int_equal(inner[0], 0x45);
+		assert_int_equal(rd16(inner + 2), e.buf.len - (inner - e.buf.data));
+		assert_true(pktgen_l4_csum_ok(4, inner, inner + 20, rd16(inner + 2) - 20u, 6));
+	}
+	assert_int_equal(e.ctr.second_chance, 1);
+	env_free(&e);
+}
+
+static void test_ack_names_previous_owner6(void **state)
+{
+	struct pktgen ack6 = ack;
+
+	(void)state;
+	check_names_previous_owner6("192.0.2.1", &ack);
+	ack6.family = 6;
+	ack6.src = "2001:db8:c::7";
+	ack6.dst = "2001:db8:a::1";
+	check_names_previous_owner6("2001:db8:a::1", &ack6);
+	/* A payload of odd length: the checksum's words after the inserted field keep their places. */
+	ack6.payload_len = 11;
+	check_names_previous_owner6("2001:db8:a::1", &ack6);
+}
+
+/* A previous owner of the other family than the outer header: not named (the backend could not hand it on). */
+static void test_other_family_not_named(void **state)
+{
+	struct env e;
+
+	(void)state;
+	env_init(&e, make_at("192.0.2.1", "10.0.0.1", "2001:db8:b::2", KEEL_ENCAP_GUE, 1, 0));
+	for (int i = 0; i < 8; i++) {
+		struct pktgen g = ack;
+
+		g.sport = (uint16_t)(40000 + i); /* both backends' slots */
+		send1(&e, &g);
+		if (rd16(e.buf.data + 12) == 0x86dd)
+			assert_int_equal(e.buf.data[14 + 40 + 8], 0);
+		else
+			assert_int_equal(gue_of(&e)[0], 0);
+		assert_true(tracked(&e, &g));
+	}
+	assert_int_equal(e.ctr.second_chance, 0);
+	env_free(&e);
+}
+
 /* A SYN opens a connection at the current owner: plain GUE, tracked; its next segments hit and stay plain. */
 static void test_syn_plain_and_tracked(void **state)
 {
@@ -242,6 +338,41 @@ static void test_mark_refused(void **state)
 	env_free(&e);
 }
 
+/* IPv6: no headroom for the 20 bytes, over the MTU, no UDP checksum, or a previous owner of the other family: unchanged. */
+static void test_mark6_refused(void **state)
+{
+	const struct keel_backend *b1;
+	struct keel_backend v4 = { 0 };
+	struct keel_buf saved;
+	uint8_t copy[FRAME_MAX];
+	struct env e;
+
+	(void)state;
+	env_init(&e, make_at("192.0.2.1", "2001:db8:b::1", "2001:db8:b::2", KEEL_ENCAP_GUE, 0, 0));
+	send1(&e, &ack);
+	b1 = &keel_snapshot_backends(e.snap)[1];
+	saved = e.buf;
+	memcpy(copy, e.buf.data, e.buf.len);
+	e.buf.headroom = SECOND_CHANCE_LEN6 - 1;
+	assert_int_equal(second_chance_mark(&e.buf, b1, 1500), 0);
+	e.buf.headroom = saved.headroom;
+	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + SECOND_CHANCE_LEN6 - 1)), 0);
+	v4.family = KEEL_AF_INET4;
+	assert_int_equal(second_chance_mark(&e.buf, &v4, 1500), 0);
+	e.buf.data[14 + 40 + 6] = e.buf.data[14 + 40 + 7] = 0;
+	assert_int_equal(second_chance_mark(&e.buf, b1, 1500), 0);
+	e.buf.data[14 + 40 + 6] = copy[14 + 40 + 6];
+	e.buf.data[14 + 40 + 7] = copy[14 + 40 + 7];
+	assert_ptr_equal(e.buf.data, saved.data);
+	assert_int_equal(e.buf.len, saved.len);
+	assert_memory_equal(e.buf.data, copy, e.buf.len);
+	/* Exactly at the MTU it fits. */
+	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + SECOND_CHANCE_LEN6)), 1);
+	assert_int_equal(e.buf.len, saved.len + SECOND_CHANCE_LEN6);
+	assert_true(pktgen_l4_csum_ok(6, e.buf.data + 14, e.buf.data + 54, e.buf.len - 54u, 17));
+	env_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +381,9 @@ int main(void)
 		cmocka_unit_test(test_nothing_to_name),
 		cmocka_unit_test(test_validate_previous_owner),
 		cmocka_unit_test(test_mark_refused),
+		cmocka_unit_test(test_ack_names_previous_owner6),
+		cmocka_unit_test(test_other_family_not_named),
+		cmocka_unit_test(test_mark6_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,19 @@ static void test_layout(void **state)
 	assert_int_equal(b[5].state, KEEL_BACKEND_UNUSED);
 	assert_int_equal(b[9].vip, 1);
 	assert_memory_equal(b[0].mac, spec.gw_mac, 6); /* default next hop */
+	/* Header templates: Ethernet towards the backend, its family's outer header, none for unused ids. */
+	assert_memory_equal(b[0].tmpl.hdr, spec.gw_mac, 6);
+	assert_memory_equal(b[0].tmpl.hdr + 6, spec.src_mac, 6);
+	assert_memory_equal(b[0].tmpl.hdr + 12, "\x08\x00\x45", 3);
+	assert_memory_equal(b[0].tmpl.hdr + 14 + 16, b[0].addr, 4);
+	assert_memory_equal(b[9].tmpl.hdr + 12, "\x86\xdd\x60", 3);
+	assert_memory_equal(b[9].tmpl.hdr + 14 + 24, b[9].addr, 16);
+	{
+		static const struct keel_encap_tmpl zero;
+
+		assert_memory_equal(&b[5].tmpl, &zero, sizeof(zero));
+	}
+	assert_int_equal(s->backend_off % 64, 0);
 	t = keel_snapshot_table(s, &v[0]);
 	for (i = 0; i < 251; i++) {
 		assert_true(t[i] == 0 || t[i] == 1);
@@ -171,6 +184,18 @@ static void test_corruptions(void **state)
 	c->mtu = 100;
 	c->checksum = keel_snapshot_checksum(c);
 	expect_refused(c, sz, "bad output parameters");
+
+	/* A header template that would send elsewhere than its backend says. */
+	memcpy(c, s, sz);
+	((struct keel_backend *)((uint8_t *)c + c->backend_off))[1].tmpl.hdr[14 + 19] ^= 1;
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "backend header template does not match the backend");
+
+	/* Output parameters changed without the templates made again. */
+	memcpy(c, s, sz);
+	c->ttl = (uint8_t)(c->ttl + 1);
+	c->checksum = keel_snapshot_checksum(c);
+	expect_refused(c, sz, "backend header template does not match the backend");
 
 	free(c);
 	free(s);

@@ -67,8 +67,8 @@ static void usage(FILE *f)
 		"        (default %d). --peer: another backend of the same VIPs that a connection\n"
 		"        this host has no socket for may be handed on to (second chance; only\n"
 		"        peers ever receive one, whatever a packet claims). --handoff: send those with\n"
-		"        XDP_TX (default) or let the kernel forward them (NICs or veths where XDP_TX\n"
-		"        does not reach the peer).\n"
+		"        XDP_TX (default) or let the kernel forward them (where XDP_TX does not reach\n"
+		"        the peer: e.g. a veth whose other end runs no XDP program).\n"
 		"detach  remove the program from IFACE and its pinned maps.\n"
 		"status  attachment, addresses and per-verdict counters (exit 1 when not attached).\n"
 		"Exit status: 0 ok, 1 failure, 64 usage.\n",

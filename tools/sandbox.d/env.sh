@@ -19,6 +19,7 @@ if [[ -n ${KEEL_PREFIX:-} ]]; then
 	SB_SEAM=$KEEL_PREFIX/bin/keel-seam
 	SB_DECAP=$KEEL_PREFIX/sbin/keel-decap
 	SB_STEER_OBJ=$KEEL_PREFIX/lib/keel/steer.bpf.o
+	SB_VETH_PEER_OBJ=${KEEL_BUILD:+$SB_BUILD/bpf/veth_peer.bpf.o} # not installed (a build tree's, if any)
 	SB_KEELCTL=$KEEL_PREFIX/sbin/keelctl
 	SB_RULES=$KEEL_PREFIX/share/keel/prometheus/keel-rules.yml
 else
@@ -27,6 +28,7 @@ else
 	SB_SEAM=$SB_BUILD/tools/keel-seam/keel-seam
 	SB_DECAP=$SB_BUILD/tools/keel-decap/keel-decap
 	SB_STEER_OBJ=$SB_BUILD/bpf/steer.bpf.o
+	SB_VETH_PEER_OBJ=$SB_BUILD/bpf/veth_peer.bpf.o
 	SB_KEELCTL=$SB_BUILD/tools/keelctl/keelctl
 	SB_RULES=$SB_ROOT/dist/prometheus/keel-rules.yml
 fi
