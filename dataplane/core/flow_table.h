@@ -137,8 +137,9 @@ struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_fl
 				     uint64_t now_ms, bool *created);
 
 /*
- * flow_table_insert for a key that flow_table_lookup_hashed missed, with the
- * hint it gave: when the hinted slot is still free and no slot was emptied
+ * flow_table_insert for a key that flow_table_lookup_burst_hinted missed,
+ * with the hint it gave (in the same burst: a 32-bit epoch that wrapped
+ * would not be noticed): when the hinted slot is still free and no slot was emptied
  * since, the flow goes there without a second probe of its buckets (taking a
  * token as flow_table_insert does); otherwise this is flow_table_insert.
  * Another packet of the same new flow earlier in the burst needs no separate
