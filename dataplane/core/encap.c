@@ -59,12 +59,20 @@ void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot 
 		 * the last 32 are the configured address's own (normally zero).
 		 */
 		uint32_t mask = s->src6_plen >= 96 ? host_mask32(s->src6_plen - 96u) : 0xffffffffu;
+		uint32_t fixed = 0;
+
+		/* Never the prefix's all-zeros host part: with a /64 that is the subnet-router
+		 * anycast address (RFC 4291 2.6.1), no source. /127 and /128 are used as given. */
+		if (mask >= 3) {
+			fixed = 1;
+			mask &= ~1u;
+		}
 
 		put16(h + 12, ETH_P_IPV6);
 		ip[0] = 0x60;
 		ip[7] = s->ttl;
 		memcpy(ip + 8, s->src6, 12);
-		put32(ip + 20, get32(s->src6 + 12) & ~mask);
+		put32(ip + 20, (get32(s->src6 + 12) & ~(mask | fixed)) | fixed);
 		memcpy(ip + 24, be->addr, 16);
 		t->ent_mask = mask;
 		/* UDP pseudo-header (RFC 8200 8.1) less its length, plus the constant UDP port. */
@@ -76,12 +84,25 @@ void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot 
 		 * the ID has no meaning for atomic datagrams).
 		 */
 		uint32_t mask = host_mask32(s->src4_plen);
+		uint32_t fixed = 0;
+
+		/*
+		 * Never the network or the broadcast address of the prefix (a
+		 * router drops a broadcast source as a martian, RFC 1812
+		 * 5.3.7): for a /30 or shorter the lowest host bit is always
+		 * 1 and the highest always 0, so two bits carry no entropy.
+		 * A /31 (RFC 3021) and a /32 are used as given.
+		 */
+		if (mask >= 3) {
+			fixed = 1;
+			mask = (mask >> 1) & ~1u;
+		}
 
 		put16(h + 12, ETH_P_IP);
 		ip[0] = 0x45;
 		ip[6] = 0x40;
 		ip[8] = s->ttl;
-		put32(ip + 12, get32(s->src4) & ~mask);
+		put32(ip + 12, (get32(s->src4) & ~host_mask32(s->src4_plen)) | fixed);
 		memcpy(ip + 16, be->addr, 4);
 		t->ent_mask = mask;
 		t->sum = csum_add_bytes(0, ip, 20);

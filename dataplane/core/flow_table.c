@@ -84,6 +84,7 @@ struct flow_table {
 	uint32_t capacity;
 	uint32_t timeout_ms[FLOW_TIMEOUT_MAX]; /* clamped to FT_AGE_MASK: the largest age seen */
 	uint32_t touch_ms[FLOW_TIMEOUT_MAX];   /* idle time after which a hit restarts the timer */
+	uint32_t emptied;        /* slots emptied so far (ft_free_slot): the epoch of struct flow_hint */
 
 	/* New-flow token bucket, touched only on insert. */
 	uint32_t new_flow_rate;  /* milli-tokens per ms == tokens per s; 0 = unlimited */
@@ -106,12 +107,17 @@ static inline uint32_t ft_primary(const struct flow_table *ft, uint64_t fp)
 }
 
 /* Other bits than the primary's, and never the primary itself (there are at least two buckets). */
-static inline uint32_t ft_secondary(const struct flow_table *ft, uint64_t fp)
+static inline uint32_t ft_secondary_of(uint32_t bucket_mask, uint64_t fp)
 {
-	uint32_t d = (uint32_t)(fp >> 32) & ft->bucket_mask;
+	uint32_t d = (uint32_t)(fp >> 32) & bucket_mask;
 
 	d += (d == 0);
-	return ft_primary(ft, fp) ^ d;
+	return ((uint32_t)fp & bucket_mask) ^ d;
+}
+
+static inline uint32_t ft_secondary(const struct flow_table *ft, uint64_t fp)
+{
+	return ft_secondary_of(ft->bucket_mask, fp);
 }
 
 /* Bit s set when slot s holds fp; fp 0 gives the free slots. */
@@ -202,6 +208,7 @@ static inline void ft_free_slot(struct flow_table *ft, uint32_t bkt, unsigned in
 	if (prim != bkt)
 		ft_overflow_dec(&ft->buckets[prim]);
 	sl->fp = 0;
+	ft->emptied++;
 	ft->stats.occupancy--;
 }
 
@@ -338,16 +345,22 @@ struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flo
  * Burst lookup in three passes over the burst, the shape of
  * rte_cuckoo_hash.c __bulk_lookup_prefetching_loop(): each pass issues the
  * loads the next one needs for every key before any of them is waited on, so
- * the DRAM misses of a burst overlap instead of adding up.
+ * the DRAM misses of a burst overlap instead of adding up. hints may be NULL
+ * (a constant in each caller, so the inlined copies carry no test for it).
  */
-void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[],
-			     const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
-			     struct flow_value *values[], uint64_t hashes[])
+static inline __attribute__((always_inline)) void
+ft_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[], const uint8_t tcp_flags[],
+		uint32_t n, uint64_t now_ms, struct flow_value *values[], uint64_t hashes[],
+		struct flow_hint hints[])
 {
 	uint64_t fps[FLOW_TABLE_BURST_MAX];
 	uint32_t bkt[FLOW_TABLE_BURST_MAX]; /* bucket to resolve in stage 3, UINT32_MAX: a miss */
 	uint8_t slot[FLOW_TABLE_BURST_MAX]; /* slot found in stage 2, FT_SLOTS: search bkt in stage 3 */
-	uint32_t now32 = (uint32_t)now_ms;
+	uint32_t now32 = (uint32_t)now_ms, epoch = ft->emptied;
+	/* In locals: the stores to the output arrays could alias *ft for the compiler. */
+	struct ft_bucket *const buckets = ft->buckets;
+	const uint64_t secret = ft->secret;
+	const uint32_t mask = ft->bucket_mask;
 	uint64_t hits = 0, expired = 0;
 	uint32_t i;
 
@@ -356,13 +369,13 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 
 	/* Stage 1: hash each key and prefetch its primary bucket, the only line most keys need. */
 	for (i = 0; i < n; i++) {
-		uint64_t h = keel_hash_key(keys[i], ft->secret);
+		uint64_t h = keel_hash_key(keys[i], secret);
 
 		if (hashes)
 			hashes[i] = h;
 		fps[i] = ft_fp(h);
-		bkt[i] = ft_primary(ft, fps[i]);
-		__builtin_prefetch(&ft->buckets[bkt[i]], 0, 3);
+		bkt[i] = (uint32_t)fps[i] & mask;
+		__builtin_prefetch(&buckets[bkt[i]], 0, 3);
 	}
 
 	/*
@@ -370,23 +383,29 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 	 * looked for in its secondary only when the primary overflowed; a key
 	 * absent from a full primary that did not overflow is new, and its
 	 * insert will search the secondary: warm that line for writing now, or
-	 * every new flow in a full table pays a serial miss.
+	 * every new flow in a full table pays a serial miss. A key absent from
+	 * its primary notes the primary's first free slot for its insert.
 	 */
 	for (i = 0; i < n; i++) {
-		const struct ft_bucket *pb = &ft->buckets[bkt[i]];
-		uint32_t m = ft_match(pb, fps[i]);
+		const struct ft_bucket *pb = &buckets[bkt[i]];
+		uint32_t m = ft_match(pb, fps[i]), fm;
 
 		if (m) {
 			slot[i] = (uint8_t)__builtin_ctz(m);
 			continue;
 		}
 		slot[i] = FT_SLOTS;
+		fm = ft_match(pb, 0);
+		if (hints) {
+			hints[i].epoch = epoch;
+			hints[i].slot = fm ? (uint8_t)__builtin_ctz(fm) : FLOW_HINT_NONE;
+		}
 		if (ft_has_overflow(pb)) {
-			bkt[i] = ft_secondary(ft, fps[i]);
-			__builtin_prefetch(&ft->buckets[bkt[i]], 0, 3);
+			bkt[i] = ft_secondary_of(mask, fps[i]);
+			__builtin_prefetch(&buckets[bkt[i]], 0, 3);
 		} else {
-			if (!ft_match(pb, 0))
-				__builtin_prefetch(&ft->buckets[ft_secondary(ft, fps[i])], 1, 3);
+			if (!fm)
+				__builtin_prefetch(&buckets[ft_secondary_of(mask, fps[i])], 1, 3);
 			bkt[i] = UINT32_MAX;
 		}
 	}
@@ -400,30 +419,54 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 		if (bkt[i] == UINT32_MAX)
 			continue;
 		if (s == FT_SLOTS) {
-			uint32_t m = ft_match(&ft->buckets[bkt[i]], fps[i]);
+			uint32_t m = ft_match(&buckets[bkt[i]], fps[i]);
 
 			if (!m)
 				continue;
 			s = (uint32_t)__builtin_ctz(m);
 		}
-		sl = &ft->buckets[bkt[i]].slot[s];
+		sl = &buckets[bkt[i]].slot[s];
 		/* Re-check: an earlier key of the burst (the same flow, expired) may have emptied the slot. */
 		if (sl->fp != fps[i])
-			continue;
+			goto miss;
 		age = ft_age(sl, now32);
 		if (ft_unlikely(age > ft->timeout_ms[ft_class(sl)])) {
 			ft_free_slot(ft, bkt[i], s);
 			expired++;
-			continue;
+			goto miss;
 		}
 		ft_touch(ft, sl, age, tcp_flags ? tcp_flags[i] : 0, now32);
 		values[i] = &sl->value;
 		hits++;
+		continue;
+miss:
+		/* Found in stage 2 but not live: no hint was noted (and the epoch has moved on). */
+		if (hints)
+			hints[i].slot = FLOW_HINT_NONE;
 	}
 
 	ft->stats.hits += hits;
 	ft->stats.misses += n - hits;
 	ft->stats.expirations += expired;
+}
+
+void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *const keys[],
+			     const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+			     struct flow_value *values[], uint64_t hashes[])
+{
+	ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, NULL);
+}
+
+void flow_table_lookup_burst_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[],
+				    const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+				    struct flow_value *values[], uint64_t hashes[], struct flow_hint hints[])
+{
+	/* Tested once here, so the inlined body knows hints is there and tests it per key no more. */
+	if (!hints) {
+		ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, NULL);
+		return;
+	}
+	ft_lookup_burst(ft, keys, tcp_flags, n, now_ms, values, hashes, hints);
 }
 
 /* Refill from the clock and take one token; always true when the rate is unlimited. */
@@ -649,6 +692,48 @@ place:
 		   (now32 & FT_AGE_MASK);
 	if (b_idx != bkt[0])
 		ft_overflow_inc(&ft->buckets[bkt[0]]);
+	ft->stats.inserts++;
+	ft->stats.occupancy++;
+	if (created)
+		*created = true;
+	return &sl->value;
+}
+
+/*
+ * Why a hint needs no probe for the same flow: every packet of one new flow in
+ * a burst was looked up before any of them was inserted, so all got the same
+ * hint. The first to be inserted either took the hinted slot or found it
+ * taken; slots are then never emptied without ft->emptied moving on (only
+ * ft_free_slot empties one; ft_displace refills the slot it empties at once,
+ * with the flow being inserted). So a free hinted slot under an unchanged
+ * epoch means that no packet of this flow has been inserted since the lookup
+ * found it absent. A hint is a slot of the key's own primary bucket, which
+ * is computed here from the hash, so even a wrong hint cannot misplace a
+ * flow; and the overflow counts do not change (the primary is not full).
+ */
+struct flow_value *flow_table_insert_hinted(struct flow_table *ft, const struct keel_flow_key *key,
+					    uint64_t hash, struct flow_hint hint,
+					    const struct flow_value *v, uint8_t tcp_flags,
+					    uint64_t now_ms, bool *created)
+{
+	uint64_t fp = ft_fp(hash);
+	struct ft_slot *sl;
+
+	if (hint.slot >= FT_SLOTS || hint.epoch != ft->emptied)
+		return flow_table_insert(ft, key, hash, v, tcp_flags, now_ms, created);
+	sl = &ft->buckets[ft_primary(ft, fp)].slot[hint.slot];
+	if (sl->fp != 0)
+		return flow_table_insert(ft, key, hash, v, tcp_flags, now_ms, created);
+	if (!ft_take_token(ft, now_ms)) {
+		ft->stats.insert_skipped++;
+		if (created)
+			*created = false;
+		return NULL;
+	}
+	sl->fp = fp;
+	sl->value = *v;
+	sl->meta = (sl->meta & FT_OVF_MASK) | ((uint32_t)ft_class_of(key->proto, tcp_flags) << FT_CLASS_SHIFT) |
+		   ((uint32_t)now_ms & FT_AGE_MASK);
 	ft->stats.inserts++;
 	ft->stats.occupancy++;
 	if (created)

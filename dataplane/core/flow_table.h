@@ -102,6 +102,28 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 			     struct flow_value *values[], uint64_t hashes[]);
 
 /*
+ * Where a lookup saw room for a key it did not find: a free slot of the key's
+ * primary bucket, for flow_table_insert_hinted to take without searching the
+ * buckets again. It stays good while no slot of the table has been emptied
+ * since the lookup (epoch: the table counts every emptied slot); see
+ * flow_table_insert_hinted for why that makes it safe.
+ */
+#define FLOW_HINT_NONE 0xffu
+struct flow_hint {
+	uint32_t epoch; /* the table's count of emptied slots when the lookup began */
+	uint8_t slot;   /* free slot of the primary bucket, FLOW_HINT_NONE: none seen */
+};
+
+/*
+ * flow_table_lookup_burst that also gives, in hints[i], for every key whose
+ * values[i] is NULL, where its flow_table_insert_hinted may go (left unset
+ * for the others).
+ */
+void flow_table_lookup_burst_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[],
+				    const uint8_t tcp_flags[], uint32_t n, uint64_t now_ms,
+				    struct flow_value *values[], uint64_t hashes[], struct flow_hint hints[]);
+
+/*
  * Track a new flow. Takes a free slot in the key's primary bucket, else in
  * its secondary, else the oldest expired slot of the two, else evicts the
  * least recently used entry there. Returns the stored value, or
@@ -113,6 +135,22 @@ void flow_table_lookup_burst(struct flow_table *ft, const struct keel_flow_key *
 struct flow_value *flow_table_insert(struct flow_table *ft, const struct keel_flow_key *key,
 				     uint64_t hash, const struct flow_value *v, uint8_t tcp_flags,
 				     uint64_t now_ms, bool *created);
+
+/*
+ * flow_table_insert for a key that flow_table_lookup_burst_hinted missed,
+ * with the hint it gave (in the same burst: a 32-bit epoch that wrapped
+ * would not be noticed): when the hinted slot is still free and no slot was emptied
+ * since, the flow goes there without a second probe of its buckets (taking a
+ * token as flow_table_insert does); otherwise this is flow_table_insert.
+ * Another packet of the same new flow earlier in the burst needs no separate
+ * guard: it had the same hint, so it either took that slot (now not free)
+ * or found it taken already, and slots are not emptied without the epoch
+ * moving on.
+ */
+struct flow_value *flow_table_insert_hinted(struct flow_table *ft, const struct keel_flow_key *key,
+					    uint64_t hash, struct flow_hint hint,
+					    const struct flow_value *v, uint8_t tcp_flags,
+					    uint64_t now_ms, bool *created);
 
 /*
  * The tracked value of a flow, or NULL when it is not tracked or idle past

@@ -322,6 +322,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	struct keel_flow_key fk[KEEL_BURST_MAX];
 	const struct keel_flow_key *keys[KEEL_BURST_MAX];
 	struct flow_value *vals[KEEL_BURST_MAX];
+	struct flow_hint hints[KEEL_BURST_MAX];
 	uint64_t hashes[KEEL_BURST_MAX];
 	uint8_t tflags[KEEL_BURST_MAX];
 	uint8_t idx[KEEL_BURST_MAX];
@@ -383,7 +384,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	/* Stage 2: hash, prefetch and look up every key in the worker's flow table. */
 	KEEL_STAGE_MARK(KEEL_STAGE_LOOKUP);
 	if (nl)
-		flow_table_lookup_burst(w->ft, keys, tflags, nl, w->now_ms, vals, hashes);
+		flow_table_lookup_burst_hinted(w->ft, keys, tflags, nl, w->now_ms, vals, hashes, hints);
 
 	/* Stage 3: choose the backend and encapsulate. */
 	KEEL_STAGE_MARK(KEEL_STAGE_ENCAP);
@@ -430,8 +431,9 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 				struct flow_value *fv;
 				bool created;
 
-				fv = flow_table_insert(w->ft, keys[j], hashes[j], &nv, tflags[j],
-						       w->now_ms, &created);
+				/* The lookup's hint spares the insert a second probe (flow_table.h). */
+				fv = flow_table_insert_hinted(w->ft, keys[j], hashes[j], hints[j], &nv,
+							      tflags[j], w->now_ms, &created);
 				if (!fv) {
 					c->untracked++;
 					c->backend[id].new_flows++;

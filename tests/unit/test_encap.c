@@ -195,7 +195,7 @@ static void test_ipip_4in4(void **state)
 		0x45, 0xb9, 0x00, 0xa0,             /* TOS copied (DSCP 46, ECT(1)), 20 + 140 */
 		0x00, 0x00, 0x40, 0x00,             /* ID 0, DF */
 		0x20, 0x04, 0x00, 0x00,             /* TTL 32, IPIP */
-		0x0a, 0x01, 0x56, 0x78,             /* 10.1/16 + entropy low 16 bits */
+		0x0a, 0x01, 0x56, 0x79,             /* 10.1/16 + entropy 0x5678: top host bit 0, lowest 1 */
 		0x0a, 0x02, 0x00, 0x05,
 	};
 
@@ -226,7 +226,7 @@ static void test_ipip_6in6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,             /* TC 0xb9, flow label 0x45678 */
 		0x00, 0xa0, 0x29, 0x20,             /* 160, IPv6, hop limit 32 */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 	};
 
@@ -249,7 +249,7 @@ static void test_ipip_4in6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,
 		0x00, 0x8c, 0x04, 0x20,             /* 140, IPv4, hop limit 32 */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 	};
 
@@ -274,7 +274,7 @@ static void test_ipip_6in4_vlan(void **state)
 		0x45, 0xb9, 0x00, 0xb4,             /* 20 + 160 */
 		0x00, 0x00, 0x40, 0x00,
 		0x20, 0x29, 0x00, 0x00,             /* TTL 32, IPv6 */
-		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x01, 0x56, 0x79,
 		0x0a, 0x02, 0x00, 0x05,
 	};
 
@@ -303,7 +303,7 @@ static void test_gue_over_ip4(void **state)
 		0x45, 0xb9, 0x00, 0xac,             /* 20 + 8 + 4 + 140 */
 		0x00, 0x00, 0x40, 0x00,
 		0x20, 0x11, 0x00, 0x00,             /* UDP */
-		0x0a, 0x01, 0x56, 0x78,
+		0x0a, 0x01, 0x56, 0x79,
 		0x0a, 0x02, 0x00, 0x05,
 		0xc4, 0x8d, 0x17, 0xc0,             /* 0xc000 | entropy >> 18, port 6080 */
 		0x00, 0x98, 0x00, 0x00,             /* 152, no checksum over IPv4 */
@@ -332,7 +332,7 @@ static void test_gue_over_ip6(void **state)
 		0x86, 0xdd,
 		0x6b, 0x94, 0x56, 0x78,
 		0x00, 0xac, 0x11, 0x20,             /* 8 + 4 + 160, UDP */
-		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+		0xfd, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x79,
 		0xfd, 0x00, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x05,
 		0xc4, 0x8d, 0x17, 0xc0,
 		0x00, 0xac, 0x00, 0x00,             /* checksum checked apart */
@@ -402,7 +402,8 @@ static void test_entropy_ip4(void **state)
 		assert_int_equal(fr.b.data[26], 10);
 		assert_int_equal(fr.b.data[27], 1);
 		assert_int_equal(fr.b.data[28], 2);
-		assert_int_equal(fr.b.data[29], (uint8_t)ent);
+		/* Host bits of a /24: entropy in bits 1..6, bit 0 set, bit 7 clear. */
+		assert_int_equal(fr.b.data[29], 1 | ((uint8_t)ent & 0x7e));
 		ports[i] = rd16(fr.b.data + 34);
 		assert_true(ports[i] >= 49152);
 		i++;
@@ -410,18 +411,41 @@ static void test_entropy_ip4(void **state)
 	for (i = 1; i < 4; i++)
 		assert_int_not_equal(ports[i], ports[i - 1]);
 
+	/* Never the network or broadcast address, whatever the entropy. */
+	for (e = 0; e < 512; e++) {
+		uint32_t ent = e * 0x00800001u; /* low byte 0..255, twice, top bits varied */
+
+		frame_build(&fr, &tcp4, HEADROOM);
+		assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, ent, &mtu),
+				 KEEL_DROP_NONE);
+		assert_int_not_equal(fr.b.data[29], 0);
+		assert_int_not_equal(fr.b.data[29], 255);
+		assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
+	}
+	/* /31 (RFC 3021): both addresses are hosts, the entropy picks one. */
+	s.src4_plen = 31;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 1, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 1 }), 4);
+	/* /30: .1 only (.2 would need the entropy bit that keeps .3, the broadcast, out). */
+	s.src4_plen = 30;
+	frame_build(&fr, &tcp4, HEADROOM);
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
+			 KEEL_DROP_NONE);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 1 }), 4);
 	/* /32: no host bits, the address as configured whatever the entropy. */
 	s.src4_plen = 32;
 	frame_build(&fr, &tcp4, HEADROOM);
 	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xffffffff, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 10, 1, 2, 0 }), 4);
-	/* /0: every bit is entropy. */
+	/* /0: every bit but the top and the lowest is entropy. */
 	s.src4_plen = 0;
 	frame_build(&fr, &tcp4, HEADROOM);
-	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80101, &mtu),
+	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xc0a80100, &mtu),
 			 KEEL_DROP_NONE);
-	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 192, 168, 1, 1 }), 4);
+	assert_memory_equal(fr.b.data + 26, ((const uint8_t[]){ 64, 168, 1, 1 }), 4);
 	assert_true(pktgen_ip4_csum_ok(fr.b.data + 14));
 }
 
@@ -444,24 +468,25 @@ static void test_entropy_ip6(void **state)
 	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0xabcde, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 15);
-	assert_int_equal(fr.b.data[22 + 15], 0xde);
+	assert_int_equal(fr.b.data[22 + 15], 0xdf); /* the lowest bit is always 1 */
 	/* Flow label: low 20 bits of the entropy. */
 	assert_int_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0xabcde);
 
 	frame_build(&fr, &tcp6, HEADROOM);
 	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x11100000, &mtu),
 			 KEEL_DROP_NONE);
-	assert_int_equal(fr.b.data[22 + 15], 0x00);
+	/* Entropy 0 in the host bits: still not the prefix's all-zeros address. */
+	assert_int_equal(fr.b.data[22 + 15], 0x01);
 	/* A zero label would mean "no label" (RFC 6437): it is kept nonzero. */
 	assert_int_not_equal(((uint32_t)fr.b.data[15] & 0x0f) << 16 | rd16(fr.b.data + 16), 0);
 
-	/* /96: the last 32 bits are all entropy; /128: none. */
+	/* /96: the last 32 bits are entropy but the lowest; /128: none. */
 	s.src6_plen = 96;
 	frame_build(&fr, &tcp6, HEADROOM);
 	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),
 			 KEEL_DROP_NONE);
 	assert_memory_equal(fr.b.data + 22, prefix, 12);
-	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 4 }), 4);
+	assert_memory_equal(fr.b.data + 34, ((const uint8_t[]){ 1, 2, 3, 5 }), 4);
 	s.src6_plen = 128;
 	frame_build(&fr, &tcp6, HEADROOM);
 	assert_int_equal(encap_tmpl(&fr.b, &fr.p, &s, &be, KEEL_ENCAP_IPIP, 0x01020304, &mtu),

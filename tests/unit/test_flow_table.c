@@ -103,6 +103,12 @@ static struct flow_value *lookup1(struct flow_table *ft, const struct keel_flow_
 	return vals[0];
 }
 
+/* The table's fingerprint of a hash (flow_table.c ft_fp): its low bits pick the primary bucket. */
+static uint64_t ft_fp_test(uint64_t h)
+{
+	return h ? h : 1;
+}
+
 static struct flow_value *insert1(struct flow_table *ft, const struct keel_flow_key *k, const struct flow_value *v,
 				  uint8_t flags, uint64_t now)
 {
@@ -553,6 +559,139 @@ static void test_flush(void **state)
 	table_close(&t);
 }
 
+/* A burst lookup with insert hints, as the pipeline does it. */
+static void lookup_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[], const uint8_t flags[],
+			  uint32_t n, uint64_t now, struct flow_value *vals[], uint64_t hs[], struct flow_hint hints[])
+{
+	flow_table_lookup_burst_hinted(ft, keys, flags, n, now, vals, hs, hints);
+}
+
+/*
+ * The hinted insert (no second probe): a flow opened by an earlier packet of
+ * the same burst is found, not duplicated, whether that packet took the
+ * hinted slot or, the slot being taken by another flow first, went elsewhere;
+ * and a hint is not trusted once a slot was emptied after the lookup.
+ */
+static void test_insert_hinted(void **state)
+{
+	struct flow_table_params p = params(8, NEVER_MS, NEVER_MS, NEVER_MS); /* two buckets */
+	struct flow_value vf = make_value(1), vf2 = make_value(2), vg = make_value(3), *rf, *r;
+	struct keel_flow_key f, g;
+	struct flow_table_stats st;
+	struct test_table t;
+	uint32_t i;
+	bool created;
+
+	(void)state;
+	table_open(&t, &p);
+
+	/* One new flow twice in a burst: the first takes the hinted slot, the second finds it. */
+	{
+		const struct keel_flow_key *keys[2] = { &f, &f };
+		uint8_t flags[2] = { KEEL_TCP_SYN, KEEL_TCP_ACK };
+		struct flow_value *vals[2];
+		struct flow_hint hints[2];
+		uint64_t hs[2];
+
+		f = make_key(100, KEEL_PROTO_TCP);
+		lookup_hinted(t.ft, keys, flags, 2, 10, vals, hs, hints);
+		assert_null(vals[0]);
+		assert_null(vals[1]);
+		assert_int_equal(hints[0].slot, 0); /* an empty table: the first slot of the primary */
+		assert_int_equal(hints[1].slot, hints[0].slot);
+		rf = flow_table_insert_hinted(t.ft, &f, hs[0], hints[0], &vf, flags[0], 10, &created);
+		assert_non_null(rf);
+		assert_true(created);
+		r = flow_table_insert_hinted(t.ft, &f, hs[1], hints[1], &vf2, flags[1], 10, &created);
+		assert_ptr_equal(r, rf);
+		assert_false(created);
+		assert_true(value_eq(r, &vf));
+		flow_table_get_stats(t.ft, &st);
+		assert_int_equal(st.inserts, 1);
+		assert_int_equal(st.occupancy, 1);
+		assert_int_equal(flow_table_remove(t.ft, &f), 0);
+	}
+
+	/* g and f share a primary bucket, so a lookup gives both the same free slot. */
+	g = make_key(0, KEEL_PROTO_TCP);
+	for (i = 1; i < 1000; i++) {
+		f = make_key(i, KEEL_PROTO_TCP);
+		if ((ft_fp_test(keel_hash_key(&f, p.secret)) & 1) == (ft_fp_test(keel_hash_key(&g, p.secret)) & 1))
+			break;
+	}
+	assert_true(i < 1000);
+	{
+		const struct keel_flow_key *keys[3] = { &g, &f, &f };
+		uint8_t flags[3] = { KEEL_TCP_SYN, KEEL_TCP_SYN, KEEL_TCP_ACK };
+		struct flow_value *vals[3];
+		struct flow_hint hints[3];
+		uint64_t hs[3];
+
+		lookup_hinted(t.ft, keys, flags, 3, 20, vals, hs, hints);
+		assert_null(vals[0]);
+		assert_null(vals[1]);
+		assert_null(vals[2]);
+		assert_int_equal(hints[1].slot, hints[0].slot);
+		assert_non_null(flow_table_insert_hinted(t.ft, &g, hs[0], hints[0], &vg, flags[0], 20, &created));
+		assert_true(created);
+		/* g took the slot: f's first packet goes the long way, to another slot. */
+		rf = flow_table_insert_hinted(t.ft, &f, hs[1], hints[1], &vf, flags[1], 20, &created);
+		assert_non_null(rf);
+		assert_true(created);
+		/* f's second packet has the same (taken) hint and finds f's first insert. */
+		r = flow_table_insert_hinted(t.ft, &f, hs[2], hints[2], &vf2, flags[2], 20, &created);
+		assert_ptr_equal(r, rf);
+		assert_false(created);
+		assert_true(value_eq(r, &vf));
+
+		/*
+		 * The hinted slot emptied after the lookup (g removed): trusting the
+		 * hint now would track f twice. The epoch has moved on, so it is not.
+		 */
+		assert_int_equal(flow_table_remove(t.ft, &g), 0);
+		r = flow_table_insert_hinted(t.ft, &f, hs[2], hints[2], &vf2, flags[2], 21, &created);
+		assert_ptr_equal(r, rf);
+		assert_false(created);
+		assert_true(value_eq(r, &vf));
+		flow_table_get_stats(t.ft, &st);
+		assert_int_equal(st.occupancy, 1);
+		assert_int_equal(st.inserts, 3);
+		assert_true(value_eq(lookup1(t.ft, &f, 0, 22, NULL), &vf));
+		assert_int_equal(flow_table_remove(t.ft, &f), 0);
+		assert_int_equal(flow_table_remove(t.ft, &f), -ENOENT);
+	}
+
+	/* A hit leaves its hint alone; a full primary gives none. */
+	{
+		struct keel_flow_key k[6];
+		const struct keel_flow_key *keys[1];
+		struct flow_value *vals[1];
+		struct flow_hint hints[1];
+		uint64_t hs[1];
+		uint32_t n = 0;
+
+		/* Five keys of g's primary: four fill it, the fifth finds it full. */
+		for (i = 1; i < 100000 && n < 5; i++) {
+			k[n] = make_key(i, KEEL_PROTO_UDP);
+			if ((ft_fp_test(keel_hash_key(&k[n], p.secret)) & 1) == (ft_fp_test(keel_hash_key(&g, p.secret)) & 1))
+				n++;
+		}
+		assert_int_equal(n, 5);
+		for (i = 0; i < 4; i++)
+			assert_non_null(insert1(t.ft, &k[i], &vg, 0, 30));
+		keys[0] = &k[4];
+		hints[0].slot = 7;
+		lookup_hinted(t.ft, keys, NULL, 1, 30, vals, hs, hints);
+		assert_null(vals[0]);
+		assert_int_equal(hints[0].slot, FLOW_HINT_NONE);
+		r = flow_table_insert_hinted(t.ft, &k[4], hs[0], hints[0], &vf, 0, 30, &created);
+		assert_non_null(r);
+		assert_true(created);
+		assert_true(value_eq(lookup1(t.ft, &k[4], 0, 31, NULL), &vf));
+	}
+	table_close(&t);
+}
+
 /* The naive model: every key of the universe, with what the table should know of it. */
 struct model_flow {
 	int present;
@@ -633,7 +772,10 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 		uint32_t idx[FLOW_TABLE_BURST_MAX];
 		uint8_t flags[FLOW_TABLE_BURST_MAX];
 		uint64_t hs[FLOW_TABLE_BURST_MAX];
+		struct flow_hint hints[FLOW_TABLE_BURST_MAX];
 		uint32_t n = 1 + rnd() % 32;
+		/* Every other round as the pipeline does it: lookups with hints, hinted inserts. */
+		int hinted = r & 1;
 
 		for (i = 0; i < n; i++) {
 			/* A hot subset makes repeats within a burst common. */
@@ -641,7 +783,10 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 			bk[i] = &keys[idx[i]];
 			flags[i] = random_flags();
 		}
-		flow_table_lookup_burst(t.ft, bk, flags, n, now, vals, hs);
+		if (hinted)
+			lookup_hinted(t.ft, bk, flags, n, now, vals, hs, hints);
+		else
+			flow_table_lookup_burst(t.ft, bk, flags, n, now, vals, hs);
 
 		/* The table answers in burst order, as the model does. */
 		for (i = 0; i < n; i++) {
@@ -668,7 +813,8 @@ static void run_oracle(uint32_t capacity, uint32_t universe, uint32_t rounds, in
 
 			if (vals[i] || rnd() % 10 < 2)
 				continue;
-			got = flow_table_insert(t.ft, bk[i], hs[i], &v, flags[i], now, NULL);
+			got = hinted ? flow_table_insert_hinted(t.ft, bk[i], hs[i], hints[i], &v, flags[i], now, NULL) :
+				       flow_table_insert(t.ft, bk[i], hs[i], &v, flags[i], now, NULL);
 			assert_non_null(got);
 			/*
 			 * Live in the model: the table must hand back the earlier
@@ -845,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_never_timeout),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_insert_hinted),
 		cmocka_unit_test(test_oracle_exact),
 		cmocka_unit_test(test_oracle_small),
 		cmocka_unit_test(test_scale_1m),
