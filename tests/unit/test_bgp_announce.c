@@ -1,4 +1,4 @@
-/* The announcement state machine (control/bgp_announce.c) over a simulated clock: host and VIP facts, fail-static, drain, damping. */
+/* The announcement state machine (control/bgp/bgp_announce.c) over a simulated clock: host and VIP facts, fail-static, drain, damping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

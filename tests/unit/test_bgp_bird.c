@@ -1,4 +1,4 @@
-/* BIRD's control-socket replies (control/bgp_bird.c): "show protocols" as BIRD 2.0.12 sends it, partial and error replies. */
+/* BIRD's control-socket replies (control/bgp/bgp_bird.c): "show protocols" as BIRD 2.0.12 sends it, partial and error replies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

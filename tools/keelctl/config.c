@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h" /* control/config.h: the validator keel-control runs */
+#include "config.h" /* control/config/config.h: the validator keel-control runs */
 #include "keelctl.h"
-#include "model.h"
+#include "config_model.h"
 
 /* Read at most CONFIG_MAX_FILE_BYTES: the daemon takes no more (docs/api.md). */
 static int read_file(const char *path, char **buf, size_t *len)

@@ -4,7 +4,7 @@
 
 #include "keelctl.h"
 
-/* The daemon stamps results with CLOCK_REALTIME milliseconds (control/health.c). */
+/* The daemon stamps results with CLOCK_REALTIME milliseconds (control/health/health.c). */
 static int64_t now_real_ms(void)
 {
 	struct timespec ts;

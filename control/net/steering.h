@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "keel_bpf.h"
-#include "model.h"
+#include "config_model.h"
 
 /*
  * When keel-dataplane runs on a NIC shared with the kernel (net_af_xdp with

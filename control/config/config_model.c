@@ -5,7 +5,7 @@
 
 #include "config_field.h"
 #include "encap.h"
-#include "model.h"
+#include "config_model.h"
 #include "pkt.h"
 #include "snapshot.h"
 

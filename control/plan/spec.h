@@ -8,7 +8,7 @@
 #include <jansson.h>
 
 #include "ids.h"
-#include "model.h"
+#include "config_model.h"
 #include "snapshot_build.h"
 
 /* Whether a backend passes its health check now (1), fails it (0). */

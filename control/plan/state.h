@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "ids.h"
-#include "model.h"
+#include "config_model.h"
 
 /*
  * STATE_DIR/state.json holds {"version":1, "generation":N, "config":{...},

@@ -26,7 +26,7 @@
 
 #define HEALTH_AF_INET4 4        /* same values as KEEL_AF_INET4/6 in the packet core */
 #define HEALTH_AF_INET6 6
-#define HEALTH_PATH_MAX 256      /* NUL included; equals CONFIG_HTTP_PATH_MAX in model.h */
+#define HEALTH_PATH_MAX 256      /* NUL included; equals CONFIG_HTTP_PATH_MAX in config_model.h */
 #define HEALTH_TEXT_MAX 64       /* health_status.last_text, NUL included */
 #define HEALTH_TARGETS_MAX 16384 /* distinct targets: CONFIG_MAX_BACKENDS; bounds memory and fds */
 

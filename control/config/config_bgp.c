@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bgp_config.h"
+#include "config_bgp.h"
 #include "config_check.h"
 #include "config_field.h"
 #include "pkt.h"

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "model.h"
+#include "config_model.h"
 
 /*
  * The API's threads, the metrics endpoint and the main loop call everything

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "model.h"
+#include "config_model.h"
 
 /* Limits: anything over them is refused before it costs memory or time. */
 #define CONFIG_MAX_FILE_BYTES (1u << 20)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bgp_config.h"
+#include "config_bgp.h"
 #include "config_check.h"
 #include "config_field.h"
 #include "pkt.h"
@@ -19,7 +19,7 @@ static const char *const health_keys[] = { "type", "port", "path", "expect_statu
 	"timeout", "rise", "fall", NULL };
 static const char *const timing_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 
-/* Indexed by the enums of model.h and snapshot.h. */
+/* Indexed by the enums of config_model.h and snapshot.h. */
 static const char *const health_types[] = { "none", "tcp", "http", NULL };
 static const char *const backend_states[] = { "active", "draining", "disabled", NULL };
 static const char *const encaps[] = { "ipip", "gue", NULL };

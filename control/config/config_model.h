@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "bgp_config.h"
+#include "config_bgp.h"
 
 /*
  * A struct keel_config only ever holds a configuration that passed every
@@ -104,7 +104,7 @@ struct keel_config {
 	struct config_health health_defaults; /* type unused: interval, timeout, rise, fall */
 	double panic_threshold;               /* 0..1 */
 
-	struct config_bgp bgp;                /* announcements through BIRD (bgp_config.h) */
+	struct config_bgp bgp;                /* announcements through BIRD (config_bgp.h) */
 
 	uint32_t n_vips;
 	struct config_vip *vips;

@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 #include "bgp_announce.h"
-#include "bgp_config.h"
-#include "model.h"
+#include "config_bgp.h"
+#include "config_model.h"
 
 struct bgp;
 

@@ -9,7 +9,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 
-#include "model.h"
+#include "config_model.h"
 
 /*
  * Everything here is pure so that the unit tests and the libFuzzer harness

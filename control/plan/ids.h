@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "model.h"
+#include "config_model.h"
 
 /*
  * A VIP keeps its id for as long as its name is configured; a backend for as

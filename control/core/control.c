@@ -23,7 +23,7 @@
 #include "neighbours.h"
 #include "pipeline.h"
 #include "seam.h"
-#include "second_chance.h"
+#include "plan/second_chance.h" /* not the packet core's second_chance.h */
 #include "spec.h"
 #include "state.h"
 #include "steering.h"
