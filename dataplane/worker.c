@@ -21,6 +21,7 @@
 #include "exception.h"
 #include "flow_store.h"
 #include "log.h"
+#include "seam.h"
 
 #define WORKER_DRAIN_US 100        /* TX buffers are drained at least this often */
 #define WORKER_FLUSH_BUCKETS 256   /* flow-table buckets scanned per loop while flushing a backend */
@@ -44,7 +45,6 @@ struct worker {
 	struct keel_region *region;
 	struct keel_worker_status *status;
 	struct keel_worker_counters *ctr;
-	struct rte_ring *ring;
 	const int *quit;
 	enum worker_idle idle;
 	bool wait_snapshot;
@@ -150,27 +150,6 @@ static inline uint16_t worker_poll_tap(struct worker *wk, uint16_t i)
 	return n;
 }
 
-static void worker_activate(struct worker *wk, const struct keel_cmd *c)
-{
-	struct keel_worker_status *st = wk->status;
-	const struct keel_snapshot *snap;
-	const char *why = NULL;
-
-	if (c->slot >= wk->region->n_slots)
-		goto refuse;
-	snap = keel_region_slot(wk->region, c->slot);
-	/* Validated once here, so the per-packet code can trust every offset and index. */
-	if (keel_snapshot_validate(snap, wk->region->slot_size, &why) || snap->generation != c->generation)
-		goto refuse;
-	wk->kw.snap = snap;
-	/* Reported in use, then the generation that lets keel-control reuse the old slot (region.h). */
-	keel_status_activated(st, c->slot, c->generation);
-	return;
-refuse:
-	/* Keep forwarding with the current snapshot; the refusal is what keel-control gets to see. */
-	keel_status_refused(st);
-}
-
 static int worker_flush_match(const struct flow_value *v, void *arg)
 {
 	const uint64_t *bm = arg;
@@ -227,12 +206,8 @@ static void worker_command(struct worker *wk)
 {
 	struct keel_cmd c;
 
-	if (rte_ring_dequeue_elem(wk->ring, &c, sizeof(c)) != 0)
-		return;
-	switch (c.type) {
-	case KEEL_CMD_ACTIVATE:
-		worker_activate(wk, &c);
-		break;
+	/* Activations are the seam's business (validated there); the rest is this worker's. */
+	switch (keel_seam_worker_poll(wk->region, wk->queue /* worker w owns queue w */, &wk->kw.snap, &c)) {
 	case KEEL_CMD_FLUSH_BACKEND:
 		worker_flush_request(wk, c.arg);
 		break;
@@ -327,7 +302,6 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->region = p->region;
 	wk->status = keel_region_status(p->region, p->id);
 	wk->ctr = keel_region_counters(p->region, p->id);
-	wk->ring = keel_region_ring(p->region, p->id);
 	wk->quit = p->quit;
 	wk->idle = p->idle;
 	wk->wait_snapshot = p->wait_snapshot;

@@ -62,10 +62,7 @@ struct bgp {
 
 	/* the dataplane, as this thread sees it (its own mapping: never waits on the control's lock) */
 	struct keel_seam *seam;
-	ino_t seam_ino;
 	uint64_t seam_tried_ms;
-	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];
-	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
 	struct bgp_host_view host;
 
 	/* drain */
@@ -157,44 +154,23 @@ static void seam_close(struct bgp *b)
 static void watch_dataplane(struct bgp *b, uint64_t now)
 {
 	struct bgp_host_view *h = &b->host;
-	struct keel_region *r;
-	char path[256];
-	struct stat st;
-	uint64_t lo = UINT64_MAX;
-	uint32_t w;
+	struct keel_seam_workers sum;
 
-	/* A restarted dataplane replaces the region file: a mapping of the old one says nothing. */
-	if (b->seam && (keel_region_path(b->instance, path, sizeof(path)) || stat(path, &st) ||
-			st.st_ino != b->seam_ino))
+	if (b->seam && !keel_seam_current(b->seam, b->instance))
 		seam_close(b);
 	if (!b->seam && now - b->seam_tried_ms >= 200) {
 		b->seam_tried_ms = now;
-		b->seam = keel_seam_open(b->instance, NULL);
-		if (b->seam && !keel_region_path(b->instance, path, sizeof(path)) && !stat(path, &st))
-			b->seam_ino = st.st_ino;
-		memset(b->hb_moved_ms, 0, sizeof(b->hb_moved_ms));
+		b->seam = keel_seam_attach(b->instance, NULL);
 	}
 	h->dp_alive = b->seam && keel_seam_alive(b->seam);
 	h->stalled = false;
 	h->gen_current = false;
 	if (!h->dp_alive)
 		return;
-	r = keel_seam_region(b->seam);
-	for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++) {
-		struct keel_worker_status *s = keel_region_status(r, w);
-		uint64_t hb = __atomic_load_n(&s->heartbeat_ms, __ATOMIC_RELAXED);
-		/* acquire: pairs with the worker's release store after it switched snapshots */
-		uint64_t g = __atomic_load_n(&s->active_generation, __ATOMIC_ACQUIRE);
-
-		if (hb != b->hb_seen[w] || !b->hb_moved_ms[w]) {
-			b->hb_seen[w] = hb;
-			b->hb_moved_ms[w] = now;
-		}
-		h->stalled |= now - b->hb_moved_ms[w] > BGP_STALL_MS;
-		lo = g < lo ? g : lo;
-	}
-	h->gen_current = b->has_inputs && b->in.generation && r->epoch == b->in.epoch &&
-			 lo != UINT64_MAX && lo >= b->in.generation;
+	keel_seam_workers(b->seam, BGP_STALL_MS, &sum);
+	h->stalled = sum.stalled != 0;
+	h->gen_current = b->has_inputs && b->in.generation && sum.epoch == b->in.epoch && sum.n &&
+			 sum.min_generation >= b->in.generation;
 }
 
 /* --- the decision, every tick -------------------------------------------------------- */

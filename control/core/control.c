@@ -124,20 +124,16 @@ static void seam_drop(struct keel_control *c)
  */
 static void seam_attach(struct keel_control *c)
 {
+	struct keel_seam_workers sum;
 	const char *why = "";
 	struct keel_seam *s;
-	char path[256];
-	struct stat st;
 
 	if (c->seam) {
-		/* A restarted dataplane replaces the file: our mapping would be of the old one. */
-		if (keel_region_path(c->cfg->instance, path, sizeof(path)) || stat(path, &st) ||
-		    st.st_ino != c->seam_ino || !keel_seam_alive(c->seam))
-			seam_drop(c);
-		else
+		if (keel_seam_current(c->seam, c->cfg->instance))
 			return;
+		seam_drop(c);
 	}
-	s = keel_seam_open(c->cfg->instance, &why);
+	s = keel_seam_attach(c->cfg->instance, &why);
 	if (!s) {
 		/* A region of another build is an operator's problem: say so, once per reason. */
 		if (errno == EPROTO && why != c->attach_error)
@@ -147,41 +143,19 @@ static void seam_attach(struct keel_control *c)
 		return;
 	}
 	c->attach_error = NULL;
-	if (!keel_seam_alive(s)) {
-		keel_seam_close(s);
-		return;
-	}
-	if (!keel_region_path(c->cfg->instance, path, sizeof(path)) && !stat(path, &st))
-		c->seam_ino = st.st_ino;
+	keel_seam_workers(s, CONTROL_STALL_MS, &sum);
 	pthread_mutex_lock(&c->mu);
 	c->seam = s;
 	c->dp_alive = true;
-	if (keel_seam_region(s)->epoch != c->seam_epoch)
+	if (sum.epoch != c->seam_epoch)
 		memset(c->stalled, 0, sizeof(c->stalled));
 	pthread_mutex_unlock(&c->mu);
-	if (keel_seam_region(s)->epoch != c->seam_epoch) {
-		c->seam_epoch = keel_seam_region(s)->epoch;
+	if (sum.epoch != c->seam_epoch) {
+		c->seam_epoch = sum.epoch;
 		c->need_publish = true;
-		memset(c->hb_moved_ms, 0, sizeof(c->hb_moved_ms));
 		log_event(LOG_INFO, "dataplane_attached", "instance=%s epoch=%016llx pid=%u",
-			  c->cfg->instance, (unsigned long long)c->seam_epoch, keel_seam_region(s)->pid);
+			  c->cfg->instance, (unsigned long long)c->seam_epoch, sum.pid);
 	}
-}
-
-static uint64_t workers_min_gen(struct keel_control *c, uint64_t *max)
-{
-	struct keel_region *r = keel_seam_region(c->seam);
-	uint64_t lo = UINT64_MAX, hi = 0;
-	uint32_t w;
-
-	for (w = 0; w < r->n_workers; w++) {
-		uint64_t g = __atomic_load_n(&keel_region_status(r, w)->active_generation,
-					     __ATOMIC_ACQUIRE);
-		lo = g < lo ? g : lo;
-		hi = g > hi ? g : hi;
-	}
-	*max = hi;
-	return lo;
 }
 
 static void next_hop(struct keel_control *c, uint8_t mac[6])
@@ -226,6 +200,8 @@ static int publish(struct keel_control *c, bool bump)
 	struct spec_inputs in = { .cfg = c->cfg, .ids = c->ids, .healthy = healthy, .arg = c };
 	struct keel_config none; /* a drained host: the same configuration without its VIPs */
 	struct spec_out out;
+	struct keel_seam_workers sum;
+	struct keel_seam_port port0;
 	uint64_t gen, lo, hi;
 	const char *why = "";
 	char err[256];
@@ -244,7 +220,9 @@ static int publish(struct keel_control *c, bool bump)
 		c->need_publish = true;
 		return -EPIPE;
 	}
-	lo = workers_min_gen(c, &hi);
+	keel_seam_workers(c->seam, CONTROL_STALL_MS, &sum);
+	lo = sum.min_generation;
+	hi = sum.max_generation;
 	if (!bump && lo == hi && hi == c->generation && c->generation) {
 		c->need_publish = false;
 		return 0;
@@ -253,7 +231,8 @@ static int publish(struct keel_control *c, bool bump)
 	if (hi >= gen)
 		gen = hi + 1;
 	next_hop(c, in.gw_mac);
-	memcpy(in.src_mac, keel_seam_region(c->seam)->port_mac[0], 6);
+	if (keel_seam_ports(c->seam, &port0, 1) == 1)
+		memcpy(in.src_mac, port0.mac, 6);
 	in.generation = gen;
 	if (c->drained) {
 		none = *c->cfg;
@@ -453,8 +432,8 @@ void control_tick(struct keel_control *c)
 	pthread_mutex_lock(&c->edit_mu);
 	seam_attach(c);
 	if (c->seam) {
-		struct keel_region *r = keel_seam_region(c->seam);
 		bool stalled[KEEL_REGION_MAX_WORKERS];
+		struct keel_seam_workers sum;
 		uint8_t mac[6];
 		uint32_t w;
 
@@ -464,19 +443,12 @@ void control_tick(struct keel_control *c)
 		 * stopped VM vCPU): its heartbeat stops moving. Report it; its old
 		 * slot stays reserved by the publisher anyway.
 		 */
-		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++) {
-			/* relaxed: pairs with the worker's relaxed store; only whether it moves matters. */
-			uint64_t hb = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms,
-						      __ATOMIC_RELAXED);
-
-			if (hb != c->hb_seen[w] || !c->hb_moved_ms[w]) {
-				c->hb_seen[w] = hb;
-				c->hb_moved_ms[w] = now;
-			}
-			stalled[w] = now - c->hb_moved_ms[w] > CONTROL_STALL_MS;
+		keel_seam_workers(c->seam, CONTROL_STALL_MS, &sum);
+		for (w = 0; w < sum.n; w++) {
+			stalled[w] = (sum.stalled >> w) & 1;
 			if (stalled[w] && !c->stalled[w])
 				log_event(LOG_ERROR, "worker_stalled", "worker=%u still_ms=%llu", w,
-					  (unsigned long long)(now - c->hb_moved_ms[w]));
+					  (unsigned long long)sum.still_ms[w]);
 			else if (!stalled[w] && c->stalled[w])
 				log_event(LOG_INFO, "worker_resumed", "worker=%u", w);
 		}

@@ -6,7 +6,6 @@
 
 #include "control_bgp.h"
 #include "control_priv.h"
-#include "maglev.h"
 
 #define LOW48 ((1ull << 48) - 1)
 
@@ -20,51 +19,50 @@ uint64_t control_seed_fingerprint(uint64_t seed)
 	return (z ^ (z >> 31)) & LOW48;
 }
 
+struct digests {
+	uint64_t d[KEEL_MAX_VIPS];
+	bool have[KEEL_MAX_VIPS];
+};
+
+static void collect(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation)
+{
+	struct digests *ds = arg;
+
+	(void)generation;
+	if (vip_id < KEEL_MAX_VIPS) {
+		ds->d[vip_id] = digest;
+		ds->have[vip_id] = true;
+	}
+}
+
 /*
- * Digests of worker 0's active snapshot, read in place (the seam keeps an
- * active slot untouched), keyed by backend address, so that hosts with
- * different backend ids still agree. fn gets each configured VIP that is in
- * the snapshot. Mutex held.
+ * Digests of the snapshot worker 0 runs (read through the seam's reader
+ * protocol), keyed by backend address, so that hosts with different backend
+ * ids still agree. fn gets each configured VIP that is in the snapshot, in
+ * configuration order. Mutex held.
  */
 static int each_digest(struct keel_control *c, void (*fn)(void *, const char *, uint64_t),
 		       void *arg)
 {
-	struct keel_region *r;
-	struct keel_snapshot *s;
-	const struct keel_backend *be;
-	uint8_t(*keys)[17];
-	uint32_t slot, i, j;
+	struct digests *ds;
+	uint32_t i;
+	int ret, id;
 
 	if (!c->seam || !keel_seam_alive(c->seam))
 		return -EAGAIN;
-	r = keel_seam_region(c->seam);
-	slot = keel_region_status(r, 0)->active_slot;
-	if (slot >= r->n_slots)
-		return -EAGAIN;
-	s = keel_region_slot(r, slot);
-	be = keel_snapshot_backends(s);
-	keys = calloc(s->n_backends + 1u, 17);
-	if (!keys)
+	ds = calloc(1, sizeof(*ds));
+	if (!ds)
 		return -ENOMEM;
-	for (i = 0; i < s->n_backends; i++) {
-		memcpy(keys[i], be[i].addr, 16);
-		keys[i][16] = be[i].family;
-	}
-	for (i = 0; i < c->cfg->n_vips; i++) {
+	ret = keel_seam_digests(c->seam, collect, ds);
+	for (i = 0; !ret && i < c->cfg->n_vips; i++) {
 		const struct config_vip *v = &c->cfg->vips[i];
 
-		for (j = 0; j < s->n_vips; j++) {
-			const struct keel_vip *kv = &keel_snapshot_vips(s)[j];
-
-			if (kv->id != ids_vip(c->ids, v->name))
-				continue;
-			fn(arg, v->name, maglev_digest(keel_snapshot_table(s, kv), kv->table_size,
-						       (const uint8_t(*)[17])keys, s->n_backends));
-			break;
-		}
+		id = ids_vip(c->ids, v->name);
+		if (id >= 0 && id < KEEL_MAX_VIPS && ds->have[id])
+			fn(arg, v->name, ds->d[id]);
 	}
-	free(keys);
-	return 0;
+	free(ds);
+	return ret;
 }
 
 static void add_json(void *arg, const char *vip, uint64_t d)

@@ -29,7 +29,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 {
 	struct keel_worker_counters *k = calloc(1, sizeof(*k));
 	const struct keel_config *cfg;
-	struct keel_region *r = NULL;
+	struct keel_seam_workers sum = { 0 }, *r = NULL; /* r: the dataplane's summary, NULL when none */
+	struct keel_seam_port pp[8];
+	uint32_t np = 0;
 	char a[CONFIG_TEXT_MAX];
 	uint32_t i, j, w;
 
@@ -38,7 +40,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 	pthread_mutex_lock(&c->mu);
 	cfg = c->cfg;
 	if (c->seam && keel_seam_alive(c->seam)) {
-		r = keel_seam_region(c->seam);
+		keel_seam_workers(c->seam, CONTROL_STALL_MS, &sum);
+		r = &sum;
+		np = keel_seam_ports(c->seam, pp, 8);
 		keel_seam_sum_counters(c->seam, k);
 	}
 
@@ -79,7 +83,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 	fprintf(f, "keel_flow_table_entries %" PRIu64 "\n", k->flows.occupancy);
 	head(f, "keel_flow_table_capacity", "gauge", "Flow-table entries available, summed over workers.");
 	fprintf(f, "keel_flow_table_capacity %" PRIu64 "\n",
-		r ? (uint64_t)r->flow_capacity * r->n_workers : 0);
+		r ? (uint64_t)r->flow_capacity * r->n : 0);
 	head(f, "keel_flow_table_lookups_total", "counter", "Flow-table lookups by result.");
 	fprintf(f, "keel_flow_table_lookups_total{result=\"hit\"} %" PRIu64 "\n", k->flows.hits);
 	fprintf(f, "keel_flow_table_lookups_total{result=\"miss\"} %" PRIu64 "\n", k->flows.misses);
@@ -185,49 +189,50 @@ void control_metrics(struct keel_control *c, FILE *f)
 	}
 
 	if (r) {
-		uint32_t np = r->n_ports < 8 ? r->n_ports : 8;
-
 		const struct {
 			const char *name, *help;
 			const uint64_t *v;
+			size_t stride; /* of v, in uint64_t */
 		} ports[] = {
-			{ "keel_port_received_packets_total", "Packets received per port.", k->port_rx },
-			{ "keel_port_transmitted_packets_total", "Packets sent per port.", k->port_tx },
+			{ "keel_port_received_packets_total", "Packets received per port.", k->port_rx, 1 },
+			{ "keel_port_transmitted_packets_total", "Packets sent per port.", k->port_tx, 1 },
 			{ "keel_port_missed_packets_total", "Packets the NIC dropped: RX queues full.",
-			  r->port_missed },
+			  &pp[0].missed, sizeof(pp[0]) / sizeof(uint64_t) },
 			{ "keel_port_rx_nombuf_total", "RX mbuf allocation failures per port.",
-			  r->port_nombuf },
+			  &pp[0].nombuf, sizeof(pp[0]) / sizeof(uint64_t) },
 		};
+		struct keel_worker_status st[KEEL_REGION_MAX_WORKERS];
 
 		for (w = 0; w < sizeof(ports) / sizeof(ports[0]); w++) {
 			head(f, ports[w].name, "counter", ports[w].help);
 			for (i = 0; i < np; i++)
 				fprintf(f, "%s{port=\"%u\"} %" PRIu64 "\n", ports[w].name, i,
-					__atomic_load_n(&ports[w].v[i], __ATOMIC_RELAXED));
+					ports[w].v[i * ports[w].stride]);
 		}
+		for (w = 0; w < r->n; w++)
+			keel_seam_read_status(c->seam, w, &st[w]);
 		head(f, "keel_worker_generation", "gauge", "Generation each worker forwards with.");
-		for (w = 0; w < r->n_workers; w++)
+		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_generation{worker=\"%u\"} %" PRIu64 "\n", w,
-				__atomic_load_n(&keel_region_status(r, w)->active_generation, __ATOMIC_ACQUIRE));
+				st[w].active_generation);
 		head(f, "keel_worker_stalled", "gauge", "1 when a worker's heartbeat has not moved for a second.");
-		for (w = 0; w < r->n_workers && w < KEEL_REGION_MAX_WORKERS; w++)
+		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_stalled{worker=\"%u\"} %d\n", w, c->stalled[w]);
 		head(f, "keel_worker_busy_cycles_total", "counter", "TSC cycles spent in loops that moved packets.");
-		for (w = 0; w < r->n_workers; w++)
+		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_busy_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				__atomic_load_n(&keel_region_status(r, w)->busy_cycles, __ATOMIC_RELAXED));
+				st[w].busy_cycles);
 		head(f, "keel_worker_idle_cycles_total", "counter", "TSC cycles spent in empty polls.");
-		for (w = 0; w < r->n_workers; w++)
+		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_idle_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				__atomic_load_n(&keel_region_status(r, w)->idle_cycles, __ATOMIC_RELAXED));
+				st[w].idle_cycles);
 		head(f, "keel_worker_numa_mismatch", "gauge", "1 when a worker polls a port on another NUMA node.");
-		for (w = 0; w < r->n_workers; w++)
-			fprintf(f, "keel_worker_numa_mismatch{worker=\"%u\"} %u\n", w,
-				keel_region_status(r, w)->numa_mismatch);
+		for (w = 0; w < r->n; w++)
+			fprintf(f, "keel_worker_numa_mismatch{worker=\"%u\"} %u\n", w, st[w].numa_mismatch);
 		head(f, "keel_snapshot_refused_total", "counter", "Snapshots a worker refused as invalid.");
-		for (w = 0; w < r->n_workers; w++)
+		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_snapshot_refused_total{worker=\"%u\"} %" PRIu64 "\n", w,
-				__atomic_load_n(&keel_region_status(r, w)->refused, __ATOMIC_ACQUIRE));
+				st[w].refused);
 	}
 	pthread_mutex_unlock(&c->mu);
 	free(k);

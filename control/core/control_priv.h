@@ -46,7 +46,6 @@ struct keel_control {
 	uint64_t last_health_publish_ms; /* edit */
 
 	struct keel_seam *seam;  /* NULL while no dataplane is there */
-	ino_t seam_ino;
 	uint64_t seam_epoch;
 	bool dp_alive;
 	bool need_publish;       /* edit */
@@ -59,9 +58,7 @@ struct keel_control {
 	uint64_t gw_checked_ms;    /* edit */
 	uint64_t steer_checked_ms; /* edit */
 
-	/* Worker heartbeats as last seen, and when each last moved: a stuck worker is reported. */
-	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];     /* edit */
-	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS]; /* edit */
+	/* Workers whose heartbeat stopped moving (keel_seam_workers), as last reported: mu. */
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
 	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */

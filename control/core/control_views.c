@@ -136,15 +136,15 @@ json_t *control_health_json(struct keel_control *c)
 json_t *control_status_json(struct keel_control *c)
 {
 	json_t *dp, *workers;
-	struct keel_region *r;
+	struct keel_seam_workers sum, *r = &sum;
 	char mac[24];
 	uint32_t w;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->seam && keel_seam_alive(c->seam)) {
-		r = keel_seam_region(c->seam);
+		keel_seam_workers(c->seam, CONTROL_STALL_MS, r);
 		workers = json_array();
-		for (w = 0; w < r->n_workers; w++) {
+		for (w = 0; w < r->n; w++) {
 			struct keel_worker_status stw, *st = &stw;
 
 			keel_seam_read_status(c->seam, w, st);
@@ -342,7 +342,6 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	struct keel_lookup lk;
 	const struct config_vip *v;
 	const struct keel_snapshot *s;
-	struct keel_region *r;
 	json_t *out = NULL;
 	char a[CONFIG_TEXT_MAX];
 	const char *bad;
@@ -377,7 +376,6 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	k.proto = v->proto;
 	k.sport = htons(sport);
 	k.dport = htons(v->all_ports ? 0 : v->port);
-	r = keel_seam_region(c->seam);
 	s = keel_seam_read_active(c->seam);
 	if (!s) {
 		snprintf(why, whylen, "no snapshot active yet");
@@ -416,13 +414,15 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	{
 		struct keel_flow_answer ans[KEEL_REGION_MAX_WORKERS];
 		struct keel_flow_key tk = k;
+		struct keel_seam_workers sum;
 		int answered;
 
 		if (v->fragments)
 			tk.sport = tk.dport = 0;
 		answered = keel_seam_query_flow(c->seam, &tk, 200, ans);
 		json_object_set_new(out, "workers_answered", json_integer(answered < 0 ? 0 : answered));
-		for (i = 0; answered > 0 && i < r->n_workers; i++) {
+		keel_seam_workers(c->seam, CONTROL_STALL_MS, &sum);
+		for (i = 0; answered > 0 && i < sum.n; i++) {
 			const struct keel_backend *b;
 
 			if (!ans[i].hit || ans[i].backend >= s->n_backends)

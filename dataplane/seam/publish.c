@@ -1,5 +1,6 @@
 /* The publishing side of the seam: maps a dataplane's region and hands it snapshots through the worker rings. */
 #include "seam.h"
+#include "seam_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,39 +18,8 @@
 
 #include "snapshot.h"
 
-struct keel_seam {
-	int fd;
-	struct keel_region *r;
-	size_t size;
-	/*
-	 * Generation last posted into each slot (0: never, by this process). A
-	 * worker that has not reached it may still dequeue that activation, so
-	 * the slot stays reserved until every worker's generation passed it -
-	 * however many later activations were posted meanwhile.
-	 */
-	uint64_t slot_gen[KEEL_REGION_MAX_SLOTS];
-	/* Opened on a live region: messages of an earlier publisher may still be queued. */
-	bool inherited;
-	/* Last flow query posted; answers carrying another number are stale. */
-	uint64_t query_seq;
-	/*
-	 * The rings are single-producer (RING_F_SP_ENQ): a publish, a flush and
-	 * a flow query may come from different threads of keel-control, so
-	 * every enqueue is made under this lock. It is held for the enqueues
-	 * only (a full ring makes them wait, at most to the caller's deadline),
-	 * never across the wait for the workers' acknowledgements.
-	 */
-	pthread_mutex_t post_mu;
-	/*
-	 * Readers of the active snapshot in place (keel_seam_read_active) hold it
-	 * shared; a publish holds it exclusively only while it writes a free slot,
-	 * not while it waits for the workers: a slot a reader found active is not
-	 * rewritten under it.
-	 */
-	pthread_rwlock_t slot_rw;
-};
 
-static uint64_t now_ms(void)
+uint64_t keel_seam_now_ms(void)
 {
 	struct timespec ts;
 
@@ -111,7 +81,9 @@ struct keel_seam *keel_seam_open(const char *name, const char **why)
 		goto out_close;
 	}
 	pthread_mutex_init(&s->post_mu, NULL);
+	pthread_mutex_init(&s->summary_mu, NULL);
 	pthread_rwlock_init(&s->slot_rw, NULL);
+	s->ino = st.st_ino;
 	s->inherited = true;
 	/* Continue the numbering of an earlier publisher, so its late answers cannot pass for ours. */
 	for (uint32_t w = 0; w < s->r->n_workers; w++)
@@ -135,15 +107,11 @@ void keel_seam_close(struct keel_seam *s)
 	if (!s)
 		return;
 	pthread_rwlock_destroy(&s->slot_rw);
+	pthread_mutex_destroy(&s->summary_mu);
 	pthread_mutex_destroy(&s->post_mu);
 	munmap(s->r, s->size);
 	close(s->fd);
 	free(s);
-}
-
-struct keel_region *keel_seam_region(struct keel_seam *s)
-{
-	return s->r;
 }
 
 bool keel_seam_alive(struct keel_seam *s)
@@ -216,7 +184,7 @@ static int post(struct keel_seam *s, struct keel_cmd *cmd, uint64_t deadline)
 	for (w = 0; w < s->r->n_workers && !ret; w++) {
 		/* Release on the ring tail: the snapshot bytes are visible before the message. */
 		while (rte_ring_enqueue_elem(keel_region_ring(s->r, w), cmd, sizeof(*cmd)) != 0) {
-			if (now_ms() > deadline) {
+			if (keel_seam_now_ms() > deadline) {
 				ret = -ETIMEDOUT;
 				break;
 			}
@@ -230,7 +198,7 @@ static int post(struct keel_seam *s, struct keel_cmd *cmd, uint64_t deadline)
 int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
 		      uint32_t timeout_ms, const char **why)
 {
-	uint64_t deadline = now_ms() + timeout_ms, refused[KEEL_REGION_MAX_WORKERS];
+	uint64_t deadline = keel_seam_now_ms() + timeout_ms, refused[KEEL_REGION_MAX_WORKERS];
 	struct keel_cmd cmd = { .type = KEEL_CMD_ACTIVATE, .generation = spec->generation };
 	uint32_t slot, w;
 	int ret;
@@ -280,7 +248,7 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 				*why = "a worker refused the snapshot as invalid";
 				return -EINVAL;
 			}
-		if (now_ms() > deadline || !keel_seam_alive(s)) {
+		if (keel_seam_now_ms() > deadline || !keel_seam_alive(s)) {
 			*why = "a worker did not acknowledge in time";
 			return -ETIMEDOUT;
 		}
@@ -310,7 +278,7 @@ int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
 			 uint32_t timeout_ms, struct keel_flow_answer *out)
 {
 	struct keel_cmd cmd = { .type = KEEL_CMD_LOOKUP };
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = keel_seam_now_ms() + timeout_ms;
 	uint32_t w, n;
 
 	if (!keel_seam_alive(s))
@@ -330,7 +298,7 @@ int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
 			out[w].vip = rep->vip;
 			n += out[w].answered;
 		}
-		if (n == s->r->n_workers || now_ms() > deadline)
+		if (n == s->r->n_workers || keel_seam_now_ms() > deadline)
 			return (int)n;
 		sleep_ms(1);
 	}
@@ -342,7 +310,7 @@ int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id)
 
 	if (!keel_seam_alive(s))
 		return -EPIPE;
-	return post(s, &cmd, now_ms() + 1000);
+	return post(s, &cmd, keel_seam_now_ms() + 1000);
 }
 
 void keel_seam_read_status(struct keel_seam *s, uint32_t w, struct keel_worker_status *out)

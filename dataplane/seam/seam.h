@@ -24,7 +24,54 @@ struct keel_seam;
 struct keel_seam *keel_seam_open(const char *name, const char **why);
 void keel_seam_close(struct keel_seam *s);
 
-struct keel_region *keel_seam_region(struct keel_seam *s);
+/*
+ * Map the region of a running dataplane `name`: keel_seam_open, then NULL
+ * with errno EPIPE (and *why) unless the dataplane is alive. Each new
+ * attachment is a possibly new dataplane: compare keel_seam_workers' epoch.
+ */
+struct keel_seam *keel_seam_attach(const char *name, const char **why);
+
+/*
+ * Whether s still maps the live region of `name`: a restarted dataplane
+ * replaces the region file (another inode), a dead one is not alive.
+ */
+bool keel_seam_current(struct keel_seam *s, const char *name);
+
+/* The dataplane and its workers, read once: what keel-control decides and reports from. */
+struct keel_seam_workers {
+	uint32_t n;              /* workers */
+	uint32_t state;          /* enum keel_region_state */
+	uint64_t min_generation; /* lowest active generation over the workers (0: one has none yet) */
+	uint64_t max_generation;
+	uint64_t epoch;          /* random per dataplane start */
+	uint32_t pid;
+	uint32_t n_ports;
+	uint32_t n_slots;        /* snapshot slots */
+	uint64_t slot_size;      /* bytes per slot */
+	uint32_t flow_capacity;  /* per worker */
+	uint64_t started_ms;     /* CLOCK_REALTIME ms */
+	uint64_t stalled;        /* bit w: worker w's heartbeat has not moved for stall_ms */
+	uint64_t still_ms[KEEL_REGION_MAX_WORKERS]; /* how long each heartbeat has not moved */
+	uint64_t refused;        /* snapshots refused as invalid, all workers */
+	char name[32];
+};
+
+/*
+ * Fill out. Heartbeats are judged by this process's clock: a worker is
+ * stalled when its heartbeat has not moved for stall_ms between calls on
+ * this keel_seam (so call it regularly). Returns 0.
+ */
+int keel_seam_workers(struct keel_seam *s, uint64_t stall_ms, struct keel_seam_workers *out);
+
+/* One port as the dataplane reports it. */
+struct keel_seam_port {
+	uint8_t mac[6];  /* the source MAC of what Keel sends on it */
+	uint64_t missed; /* dropped by the NIC: RX queues full */
+	uint64_t nombuf; /* RX mbuf allocation failures */
+};
+
+/* Up to max ports into out (the first 8 of the dataplane's); returns how many. */
+uint32_t keel_seam_ports(struct keel_seam *s, struct keel_seam_port *out, uint32_t max);
 
 /* Whether the dataplane behind the region is running: state RUNNING and its pid alive. */
 bool keel_seam_alive(struct keel_seam *s);
@@ -48,6 +95,29 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
  */
 const struct keel_snapshot *keel_seam_read_active(struct keel_seam *s);
 void keel_seam_read_done(struct keel_seam *s);
+
+/* One VIP's table digest: its snapshot id, the digest, the generation it was read from. */
+typedef void (*keel_seam_digest_fn)(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation);
+
+/*
+ * Each VIP's Maglev table digest in the snapshot worker 0 runs, keyed by
+ * backend address (maglev_digest: hosts with other backend ids agree), read
+ * through keel_seam_read_active/read_done so no publish rewrites the slot
+ * meanwhile. fn is called with the slot held: keep it short. Returns 0,
+ * -EAGAIN when no snapshot is active yet, or -ENOMEM.
+ */
+int keel_seam_digests(struct keel_seam *s, keel_seam_digest_fn fn, void *arg);
+
+/*
+ * The worker's side, between two bursts: dequeue at most one command from
+ * worker w's ring. An ACTIVATE is bounded and validated here; a valid one
+ * sets *snap and reports the generation in the worker's status, an invalid
+ * one is refused (counted in the status, *snap unchanged). Returns the
+ * command's type (cmd filled) for the caller to act on the others, or 0
+ * when the ring was empty.
+ */
+uint32_t keel_seam_worker_poll(struct keel_region *r, uint32_t w, const struct keel_snapshot **snap,
+			       struct keel_cmd *cmd);
 
 /* Ask every worker to drop the tracked flows of a backend id. */
 int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);

@@ -31,33 +31,27 @@ struct fake_worker {
 	uint64_t torn; /* a snapshot that changed while the worker was using it */
 };
 
-/* What a keel-dataplane worker does between bursts, plus a re-check that its snapshot stays put. */
+/* What a keel-dataplane worker does between bursts (the seam's own consumer), plus a re-check that its snapshot stays put. */
 static void *worker_loop(void *arg)
 {
 	struct fake_worker *fw = arg;
 	struct keel_worker_status *st = keel_region_status(fw->r, fw->id);
+	const struct keel_snapshot *snap = NULL, *before;
 	struct keel_cmd cmd;
-	uint32_t using = UINT32_MAX, sum = 0;
+	uint32_t using = UINT32_MAX, sum = 0, type;
 
 	while (!__atomic_load_n(&fw->stop, __ATOMIC_ACQUIRE)) {
 		if (__atomic_load_n(&fw->stalled, __ATOMIC_ACQUIRE)) {
 			usleep(500);
 			continue;
 		}
-		while (rte_ring_dequeue_elem(keel_region_ring(fw->r, fw->id), &cmd, sizeof(cmd)) == 0) {
-			const struct keel_snapshot *s = keel_region_slot(fw->r, cmd.slot);
-			const char *why;
-
-			if (cmd.type != KEEL_CMD_ACTIVATE)
-				continue;
-			/* The status stores of the real worker (region.h), so ThreadSanitizer checks their pairing. */
-			if (keel_snapshot_validate(s, fw->r->slot_size, &why)) {
-				keel_status_refused(st);
-				continue;
+		before = snap;
+		while ((type = keel_seam_worker_poll(fw->r, fw->id, &snap, &cmd)) != 0) {
+			if (type == KEEL_CMD_ACTIVATE && snap != before) {
+				using = cmd.slot;
+				sum = snap->checksum;
+				before = snap;
 			}
-			using = cmd.slot;
-			sum = s->checksum;
-			keel_status_activated(st, cmd.slot, cmd.generation);
 		}
 		keel_status_beat(st, st->heartbeat_ms + 1, 1, 0);
 		/* Nobody may rewrite the slot a worker forwards with. */
@@ -221,6 +215,122 @@ static void test_publish_rules(void **state)
 	keel_seam_close(s);
 }
 
+/* The summaries keel-control reads instead of the raw region. */
+static void test_summaries(void **state)
+{
+	struct keel_seam *s = keel_seam_attach(name, NULL);
+	struct keel_seam_workers sum;
+	struct keel_seam_port port;
+	const char *why = "";
+	uint64_t g;
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(keel_seam_current(s, name));
+	g = gen_of(0) + 1;
+	assert_int_equal(keel_seam_publish(s, spec_gen(g), 2000, &why), 0);
+	assert_int_equal(keel_seam_workers(s, 1000, &sum), 0);
+	assert_int_equal(sum.n, N_WORKERS);
+	assert_int_equal(sum.n_slots, N_SLOTS);
+	assert_int_equal(sum.min_generation, g);
+	assert_int_equal(sum.max_generation, g);
+	assert_int_equal(sum.epoch, region->epoch);
+	assert_int_equal(sum.pid, (uint32_t)getpid());
+	assert_int_equal(sum.stalled, 0);
+	assert_string_equal(sum.name, name);
+	assert_int_equal(keel_seam_ports(s, &port, 1), 1);
+
+	/*
+	 * A worker whose heartbeat stops is named by its bit, the others are not.
+	 * Bounded waits, not fixed sleeps: a loaded machine may not run a
+	 * simulated worker for tens of milliseconds.
+	 */
+	__atomic_store_n(&workers[1].stalled, 1, __ATOMIC_RELEASE);
+	for (g = 0; g < 400; g++) {
+		usleep(5000);
+		keel_seam_workers(s, 50, &sum);
+		if (sum.stalled == 1u << 1)
+			break;
+	}
+	assert_int_equal(sum.stalled, 1u << 1);
+	assert_true(sum.still_ms[1] >= 50);
+	__atomic_store_n(&workers[1].stalled, 0, __ATOMIC_RELEASE);
+	for (g = 0; g < 400; g++) {
+		usleep(5000);
+		keel_seam_workers(s, 50, &sum);
+		if (!sum.stalled)
+			break;
+	}
+	assert_int_equal(sum.stalled, 0);
+	keel_seam_close(s);
+}
+
+/* Digests read while a publisher storms: each one must be of a whole table (issue 18, item 3). */
+struct storm {
+	struct keel_seam *s;
+	uint64_t expected[3]; /* digest of the table of generation g, by g % 3 (spec_gen) */
+	int done;             /* atomic: the publisher finished */
+	uint64_t reads, wrong;
+};
+
+static void check_digest(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation)
+{
+	struct storm *st = arg;
+
+	(void)vip_id;
+	st->reads++;
+	if (digest != st->expected[generation % 3])
+		st->wrong++;
+}
+
+static void *digest_reader(void *arg)
+{
+	struct storm *st = arg;
+
+	while (!__atomic_load_n(&st->done, __ATOMIC_ACQUIRE))
+		keel_seam_digests(st->s, check_digest, st);
+	return NULL;
+}
+
+static void keep_digest(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation)
+{
+	struct storm *st = arg;
+
+	(void)vip_id;
+	st->expected[generation % 3] = digest;
+}
+
+static void test_digest_during_publish_storm(void **state)
+{
+	struct storm st = { 0 };
+	const char *why = "";
+	pthread_t reader;
+	uint64_t g, first;
+	uint32_t w;
+
+	(void)state;
+	st.s = keel_seam_open(name, NULL);
+	assert_non_null(st.s);
+	first = gen_of(0) + 1;
+	for (g = first; g < first + 3; g++) {
+		assert_int_equal(keel_seam_publish(st.s, spec_gen(g), 2000, &why), 0);
+		assert_int_equal(keel_seam_digests(st.s, keep_digest, &st), 0);
+	}
+	assert_int_not_equal(st.expected[0], st.expected[1]);
+	assert_int_not_equal(st.expected[1], st.expected[2]);
+	assert_int_equal(pthread_create(&reader, NULL, digest_reader, &st), 0);
+	for (g = first + 3; g < first + 303; g++)
+		if (keel_seam_publish(st.s, spec_gen(g), 2000, &why))
+			fail_msg("publish %u: %s", (unsigned)g, why);
+	__atomic_store_n(&st.done, 1, __ATOMIC_RELEASE);
+	pthread_join(reader, NULL);
+	assert_true(st.reads > 0);
+	assert_int_equal(st.wrong, 0);
+	for (w = 0; w < N_WORKERS; w++)
+		assert_int_equal(workers[w].torn, 0);
+	keel_seam_close(st.s);
+}
+
 /* Open must fail with EPROTO and a reason naming the field; the header is restored after. */
 static void expect_refused(uint32_t *field, uint32_t value, const char *reason)
 {
@@ -289,6 +399,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_region_abi_checked),
 		cmocka_unit_test(test_publish_rules),
+		cmocka_unit_test(test_summaries),
+		cmocka_unit_test(test_digest_during_publish_storm),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -38,18 +38,12 @@ static struct keel_seam *open_or_die(const char *name)
 	return s;
 }
 
-static uint64_t max_generation(struct keel_region *r)
+static uint64_t max_generation(struct keel_seam *s)
 {
-	uint64_t g = 0;
-	uint32_t w;
+	struct keel_seam_workers sum;
 
-	for (w = 0; w < r->n_workers; w++) {
-		uint64_t a = __atomic_load_n(&keel_region_status(r, w)->active_generation,
-					     __ATOMIC_ACQUIRE);
-		if (a > g)
-			g = a;
-	}
-	return g;
+	keel_seam_workers(s, UINT64_MAX, &sum);
+	return sum.max_generation;
 }
 
 static int cmd_publish(int argc, char **argv)
@@ -78,7 +72,7 @@ static int cmd_publish(int argc, char **argv)
 	}
 	s = open_or_die(argv[2]);
 	/* Without an explicit generation: one past what the workers run. */
-	t.spec.generation = gen ? gen : max_generation(keel_seam_region(s)) + 1;
+	t.spec.generation = gen ? gen : max_generation(s) + 1;
 	ret = keel_seam_publish(s, &t.spec, (uint32_t)timeout, &why);
 	if (ret) {
 		fprintf(stderr, "keel-seam: publish generation %" PRIu64 " refused: %s\n",
@@ -86,8 +80,12 @@ static int cmd_publish(int argc, char **argv)
 		keel_seam_close(s);
 		return ret == -EINVAL || ret == -ENOSPC ? 65 : ret == -EPIPE ? 69 : 1;
 	}
-	printf("generation %" PRIu64 " active on %u workers\n", t.spec.generation,
-	       keel_seam_region(s)->n_workers);
+	{
+		struct keel_seam_workers sum;
+
+		keel_seam_workers(s, UINT64_MAX, &sum);
+		printf("generation %" PRIu64 " active on %u workers\n", t.spec.generation, sum.n);
+	}
 	keel_seam_close(s);
 	return 0;
 }
@@ -109,19 +107,19 @@ static int cmd_status(int argc, char **argv)
 {
 	bool json = argc > 3 && !strcmp(argv[3], "--json");
 	struct keel_seam *s;
-	struct keel_region *r;
+	struct keel_seam_workers sum, *r = &sum;
 	uint32_t w;
 
 	if (argc < 3)
 		return usage(stderr), 64;
 	s = open_or_die(argv[2]);
-	r = keel_seam_region(s);
+	keel_seam_workers(s, UINT64_MAX, r);
 	if (json) {
 		printf("{\"name\":\"%s\",\"state\":\"%s\",\"alive\":%s,\"pid\":%u,\"epoch\":\"%016" PRIx64
 		       "\",\"workers\":[",
 		       r->name, state_name(r->state), keel_seam_alive(s) ? "true" : "false", r->pid,
 		       r->epoch);
-		for (w = 0; w < r->n_workers; w++) {
+		for (w = 0; w < r->n; w++) {
 			struct keel_worker_status stw, *st = &stw;
 
 			keel_seam_read_status(s, w, st);
@@ -140,14 +138,18 @@ static int cmd_status(int argc, char **argv)
 		uint64_t hb[KEEL_REGION_MAX_WORKERS], t0 = mono_ms();
 		struct timespec ts = { 0, 20 * 1000000 };
 
-		for (w = 0; w < r->n_workers; w++)
-			hb[w] = __atomic_load_n(&keel_region_status(r, w)->heartbeat_ms, __ATOMIC_RELAXED);
+		for (w = 0; w < r->n; w++) {
+			struct keel_worker_status st0;
+
+			keel_seam_read_status(s, w, &st0);
+			hb[w] = st0.heartbeat_ms;
+		}
 		nanosleep(&ts, NULL);
 		printf("instance %s: %s, pid %u, epoch %016" PRIx64 ", %u workers, %u slots of %" PRIu64
 		       " MiB\n",
 		       r->name, keel_seam_alive(s) ? state_name(r->state) : "not running", r->pid,
-		       r->epoch, r->n_workers, r->n_slots, r->slot_size >> 20);
-		for (w = 0; w < r->n_workers; w++) {
+		       r->epoch, r->n, r->n_slots, r->slot_size >> 20);
+		for (w = 0; w < r->n; w++) {
 			struct keel_worker_status stw, *st = &stw;
 
 			keel_seam_read_status(s, w, st);
