@@ -1,5 +1,6 @@
 #!/bin/bash
-# keel-dataplane --print-memory against what a real start maps, for two sets of options: the
+# keel-dataplane --print-memory against what a real start maps, for three sets of options (net_null,
+# and AF_XDP on a veth, whose PMD has memory of its own): the
 # region and every flow-table file must be exactly the size printed, and the hugepages the EAL
 # maps (the process's Hugetlb in smaps: mbuf pools, rings, worker state) must fit in the printed
 # eal_bytes, hold at least the printed pool, and not be far under it (an allowance, not a guess).
@@ -38,7 +39,7 @@ check_case() {
 		lcores=(--lcores '0@0,1@1,2@0')
 	fi
 	# shellcheck disable=SC2207 # eal_opts is meant to split
-	local eal_args=("${lcores[@]}" $(eal_opts "$name") --vdev net_null0)
+	local eal_args=("${lcores[@]}" $(eal_opts "$name") --vdev "$VDEV")
 	out=$KT_TMP/$name.mem
 
 	log "$name: --print-memory with ${workers} worker(s) $*"
@@ -58,7 +59,7 @@ check_case() {
 		return
 	}
 
-	dp_start "$KT_TMP/$name.log" -- "${eal_args[@]}" -- --name "$name" --workers "$workers" --idle backoff "$@"
+	dp_start "$KT_TMP/$name.log" "${PRE[@]}" -- "${eal_args[@]}" -- --name "$name" --workers "$workers" --idle backoff "$@"
 	if ! dp_wait_running "$name" "$KT_TMP/$name.log"; then
 		fail "$name: the real start did not run"
 		return
@@ -81,16 +82,28 @@ check_case() {
 	((DP_RC == 0)) || fail "$name: keel-dataplane exited $DP_RC"
 }
 
+PRE=()
+VDEV=net_null0
 check_case a 1 --flows 65536
 check_case b 2 --flows 100000 --mtu 9000 --slots 2 --slot-size 8M
+
+# AF_XDP (the PMD's default XDP program) on a veth in a namespace of this test.
+NS=keel${KT_ID}mem
+kt_netns "$NS"
+ip netns exec "$NS" ip link add "km$KT_ID" type veth peer name "kp$KT_ID"
+ip -n "$NS" link set "km$KT_ID" up
+ip -n "$NS" link set "kp$KT_ID" up
+PRE=(ip netns exec "$NS")
+VDEV=net_af_xdp0,iface=km$KT_ID,start_queue=0,queue_count=1
+check_case c 1 --flows 65536 --slots 2 --slot-size 4M
 
 log "--print-memory without devices or workers is a usage error"
 rc=0
 "$DP" --no-pci -- --name nodev --workers 1 --print-memory >/dev/null 2>"$KT_TMP/err" || rc=$?
-((rc == 64)) && grep -q 'needs the devices' "$KT_TMP/err" || fail "no devices: exit $rc, $(cat "$KT_TMP/err")"
+if ((rc != 64)) || ! grep -q 'needs the devices' "$KT_TMP/err"; then fail "no devices: exit $rc, $(cat "$KT_TMP/err")"; fi
 rc=0
 "$DP" --no-pci --vdev net_null0 -- --name nodev --print-memory >/dev/null 2>"$KT_TMP/err" || rc=$?
-((rc == 64)) && grep -q 'needs --workers' "$KT_TMP/err" || fail "no workers: exit $rc, $(cat "$KT_TMP/err")"
+if ((rc != 64)) || ! grep -q 'needs --workers' "$KT_TMP/err"; then fail "no workers: exit $rc, $(cat "$KT_TMP/err")"; fi
 
 ((FAILS == 0)) || die "$FAILS check(s) failed"
 log "PASS"
