@@ -158,6 +158,11 @@ static uint64_t flow_store_page(int fd)
 	return FLOW_STORE_MIN_PAGE;
 }
 
+uint64_t flow_store_file_size(uint32_t capacity, uint64_t page)
+{
+	return (FLOW_STORE_HEADER_SIZE + flow_table_mem_size(capacity) + page - 1) / page * page;
+}
+
 static int flow_store_path(const char *name, uint32_t worker, char *buf, size_t len)
 {
 	char region[200];
@@ -227,7 +232,7 @@ static int flow_store_create(struct flow_store *fs, const struct flow_store_para
 		return -1;
 	}
 	page = flow_store_page(fs->fd);
-	size = (FLOW_STORE_HEADER_SIZE + tsz + page - 1) / page * page;
+	size = flow_store_file_size(p->flows->capacity, page);
 	if (ftruncate(fs->fd, (off_t)size)) {
 		snprintf(err, errlen, "cannot size %s to %" PRIu64 " bytes: %s", fs->path, size, strerror(errno));
 		return -1;

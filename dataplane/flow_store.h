@@ -89,6 +89,9 @@ struct flow_store {
  */
 int flow_store_open(struct flow_store *fs, const struct flow_store_params *p, char *err, size_t errlen);
 
+/* Bytes of a worker's table file for capacity entries on page-byte pages (what flow_store_open sizes it to). */
+uint64_t flow_store_file_size(uint32_t capacity, uint64_t page);
+
 /* Unmap and unlock; the file stays for the next start. */
 void flow_store_close(struct flow_store *fs);
 

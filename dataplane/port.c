@@ -8,6 +8,7 @@
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "log.h"
 #include "pipeline.h"
@@ -30,16 +31,38 @@ uint32_t port_pool_size(uint32_t n_ports, uint16_t n_queues, uint32_t n_workers)
 	return n > (1u << 20) ? (1u << 20) - 1 : (uint32_t)n - 1;
 }
 
+/* The data room of every mbuf: the same room keel-replay gives a frame, plus DPDK's headroom. */
+static uint16_t port_pool_room(uint16_t mtu)
+{
+	return (uint16_t)(keel_frame_room(mtu) + RTE_PKTMBUF_HEADROOM);
+}
+
+uint32_t port_mbuf_size(uint16_t mtu)
+{
+	struct rte_mempool_objsz sz;
+
+	return rte_mempool_calc_obj_size((uint32_t)sizeof(struct rte_mbuf) + port_pool_room(mtu), 0, &sz);
+}
+
+uint64_t port_pool_mem_size(uint32_t n_mbufs, uint16_t mtu, uint64_t page)
+{
+	uint64_t obj = port_mbuf_size(mtu), per_page = page / obj, mem;
+
+	/* Objects never straddle a page (DPDK's default populate): each page wastes its tail. */
+	mem = per_page ? n_mbufs / per_page * page + n_mbufs % per_page * obj : (uint64_t)n_mbufs * obj;
+	/* The pool's header with a cache per possible lcore, its private area, and its ring of pointers. */
+	mem += sizeof(struct rte_mempool) + (uint64_t)RTE_MAX_LCORE * sizeof(struct rte_mempool_cache) +
+	       sizeof(struct rte_pktmbuf_pool_private);
+	mem += (uint64_t)rte_ring_get_memsize(rte_align32pow2(n_mbufs + 1));
+	return mem;
+}
+
 struct rte_mempool *port_pool_create(int socket, uint32_t n_mbufs, uint16_t mtu)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
-	/* The same room keel-replay gives a frame, so both say multi_segment for the same frames. */
-	uint32_t room = keel_frame_room(mtu);
-
 	/* Encapsulation grows the frame into the headroom: 14 + 4 + 40 + 8 + 4 at most, well under 128. */
 	snprintf(name, sizeof(name), "keel-mbuf-s%d", socket);
-	return rte_pktmbuf_pool_create(name, n_mbufs, PORT_POOL_CACHE, 0,
-				       (uint16_t)(room + RTE_PKTMBUF_HEADROOM), socket);
+	return rte_pktmbuf_pool_create(name, n_mbufs, PORT_POOL_CACHE, 0, port_pool_room(mtu), socket);
 }
 
 const char *port_name(uint16_t port, char *buf, size_t len)

@@ -26,6 +26,10 @@ struct port_params {
 /* Mbufs one pool needs so every queue it feeds can be full while workers hold bursts. */
 uint32_t port_pool_size(uint32_t n_ports, uint16_t n_queues, uint32_t n_workers);
 
+/* Bytes of one mbuf in a pool for mtu (header, mbuf, room), and hugepage bytes a pool of n_mbufs takes on page-byte pages. */
+uint32_t port_mbuf_size(uint16_t mtu);
+uint64_t port_pool_mem_size(uint32_t n_mbufs, uint16_t mtu, uint64_t page);
+
 /* A packet mbuf pool on a socket, its data room fitting mtu plus our encapsulation headroom. NULL on failure. */
 struct rte_mempool *port_pool_create(int socket, uint32_t n_mbufs, uint16_t mtu);
 

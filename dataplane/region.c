@@ -64,13 +64,25 @@ static int region_init_rings(struct keel_region *r)
 }
 
 /* Page size of the file system holding the region: hugetlbfs files must be a multiple of it. */
+static uint64_t region_page_of(const struct statfs *st)
+{
+	if (st->f_type == HUGETLBFS_MAGIC && (uint64_t)st->f_bsize > REGION_MIN_PAGE)
+		return (uint64_t)st->f_bsize;
+	return REGION_MIN_PAGE;
+}
+
 static uint64_t region_page_size(int fd)
 {
 	struct statfs st;
 
-	if (fstatfs(fd, &st) == 0 && st.f_type == HUGETLBFS_MAGIC && (uint64_t)st.f_bsize > REGION_MIN_PAGE)
-		return (uint64_t)st.f_bsize;
-	return REGION_MIN_PAGE;
+	return fstatfs(fd, &st) == 0 ? region_page_of(&st) : REGION_MIN_PAGE;
+}
+
+uint64_t region_dir_page_size(const char *dir)
+{
+	struct statfs st;
+
+	return statfs(dir, &st) == 0 ? region_page_of(&st) : REGION_MIN_PAGE;
 }
 
 /* Offsets of every part; the header records them so readers never recompute the layout. */
@@ -104,6 +116,14 @@ static void region_layout(const struct region_params *p, struct keel_region *h)
 	h->slots_off = RTE_ALIGN_CEIL(h->counters_off + sizeof(struct keel_worker_counters) * p->n_workers,
 				      REGION_SLOT_ALIGN);
 	h->region_size = h->slots_off + h->slot_size * p->n_slots;
+}
+
+uint64_t region_file_size(const struct region_params *p, uint64_t page)
+{
+	struct keel_region layout = { 0 };
+
+	region_layout(p, &layout);
+	return RTE_ALIGN_CEIL(layout.region_size, page);
 }
 
 /* An existing file belongs to a live instance if it says STARTING or RUNNING and its pid still exists. */
@@ -187,7 +207,7 @@ struct keel_region *region_create(const struct region_params *p, char *err, size
 	}
 	region_layout(p, &layout);
 	page = region_page_size(fd);
-	size = RTE_ALIGN_CEIL(layout.region_size, page);
+	size = region_file_size(p, page);
 	layout.region_size = size;
 	if (ftruncate(fd, (off_t)size)) {
 		snprintf(err, errlen, "cannot size region %s to %" PRIu64 " bytes: %s", path, size,

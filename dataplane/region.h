@@ -23,6 +23,14 @@ struct region_params {
  */
 struct keel_region *region_create(const struct region_params *p, char *err, size_t errlen);
 
+/*
+ * Bytes of the region file for p on a file system of page-byte pages (what
+ * region_create sizes it to), and the page it would get in directory dir
+ * (the hugetlbfs page, at least 2 MiB). Neither touches the region.
+ */
+uint64_t region_file_size(const struct region_params *p, uint64_t page);
+uint64_t region_dir_page_size(const char *dir);
+
 /* Release-store the state so readers that acquire it see everything written before. */
 void region_set_state(struct keel_region *r, enum keel_region_state state);
 

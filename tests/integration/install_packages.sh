@@ -8,7 +8,7 @@
 # installed binaries run: keelctl --version, keel-control --check /etc/keel/keel.yaml,
 # keel-dataplane on net_null with keel-control and keelctl talking to it (both under the
 # units' CapabilityBoundingSet and NoNewPrivileges), keel-decap on a veth in a namespace;
-# then remove (conffile kept) and purge (conffile, state and group gone).
+# keel-decap@'s ExecStart/ExecStop with the packaged example options; then remove (conffile kept) and purge (conffile, state and group gone).
 #   KEEL_DEBS=DIR: use the .deb files there instead of building them.
 . "$(dirname "$0")/lib.sh"
 
@@ -51,7 +51,8 @@ check "keel ships the load-balancer host's files" has_files "$DEBS"/keel_*.deb \
 	usr/share/man/man8/keel-dataplane.8.gz usr/share/man/man5/keel.yaml.5.gz \
 	usr/share/keel/grafana/keel.json usr/share/keel/prometheus/keel-rules.yml
 check "keel-decap ships the backend's files" has_files "$DEBS"/keel-decap_*.deb \
-	usr/sbin/keel-decap usr/lib/keel/decap.bpf.o usr/share/man/man8/keel-decap.8.gz
+	usr/sbin/keel-decap usr/lib/keel/decap.bpf.o usr/share/man/man8/keel-decap.8.gz \
+	lib/systemd/system/keel-decap@.service usr/share/doc/keel-decap/examples/decap.env
 no_dpdk() { ! dpkg-deb -f "$DEBS"/keel-decap_*.deb Depends | grep -q librte; }
 check "keel-decap does not depend on DPDK" no_dpdk
 conffile() { dpkg-deb --ctrl-tarfile "$DEBS"/keel_*.deb | tar -xO ./conffiles | grep -qx /etc/keel/keel.yaml; }
@@ -64,7 +65,8 @@ mkdir -p "$KT_TMP/in"
 cp "$DEBS"/keel_*.deb "$DEBS"/keel-decap_*.deb "$KT_TMP/in/"
 CAPS_CONTROL=$(dpkg-deb --fsys-tarfile "$DEBS"/keel_*.deb | tar -xO ./lib/systemd/system/keel-control.service | sed -n 's/^CapabilityBoundingSet=//p')
 CAPS_DP=$(dpkg-deb --fsys-tarfile "$DEBS"/keel_*.deb | tar -xO ./lib/systemd/system/keel-dataplane@.service | sed -n 's/^CapabilityBoundingSet=//p')
-[[ -n $CAPS_CONTROL && -n $CAPS_DP ]] || die "no CapabilityBoundingSet in the units"
+CAPS_DECAP=$(dpkg-deb --fsys-tarfile "$DEBS"/keel-decap_*.deb | tar -xO ./lib/systemd/system/keel-decap@.service | sed -n 's/^CapabilityBoundingSet=//p')
+[[ -n $CAPS_CONTROL && -n $CAPS_DP && -n $CAPS_DECAP ]] || die "no CapabilityBoundingSet in the units"
 setpriv_caps() { # "CAP_A CAP_B" -> -all,+a,+b
 	local c out=-all
 	for c in $1; do out+=",+$(tr '[:upper:]' '[:lower:]' <<<"${c#CAP_}")"; done
@@ -79,6 +81,7 @@ NAME=$NAME
 SRC=$KT_ROOT
 CAPS_CONTROL='$(setpriv_caps "$CAPS_CONTROL")'
 CAPS_DP='$(setpriv_caps "$CAPS_DP")'
+CAPS_DECAP='$(setpriv_caps "$CAPS_DECAP")'
 EOS
 cat >>"$KT_TMP/in/inroot.sh" <<'EOS'
 fails=0
@@ -108,10 +111,10 @@ check "nothing started by the installation" no_process
 verify() {
 	local out
 	out=$(systemd-analyze verify /lib/systemd/system/keel-control.service \
-		/lib/systemd/system/keel-dataplane@edge1.service 2>&1)
+		/lib/systemd/system/keel-dataplane@edge1.service /lib/systemd/system/keel-decap@eth1.service 2>&1)
 	[[ -z $out ]] || { echo "$out" | sed 's/^/    /'; return 1; }
 }
-check "systemd-analyze verify: both units clean (with their man pages)" verify
+check "systemd-analyze verify: the three units clean (with their man pages)" verify
 check "keelctl --version" bash -c '[[ $(keelctl --version) == "keelctl 0."* ]]'
 check "keel-control --check /etc/keel/keel.yaml" bash -c 'keel-control --check /etc/keel/keel.yaml | grep -q ": valid"'
 manpages() {
@@ -191,6 +194,23 @@ check "keel-decap attach on a veth" bash -c "keel-decap attach kinst0 --vip 192.
 check "keel-decap status" bash -c 'keel-decap status kinst0 | grep -q 192.0.2.10'
 check "the XDP program is on the veth" bash -c 'ip -d link show kinst0 | grep -q xdp'
 check "keel-decap detach" bash -c "keel-decap detach kinst0 >/dev/null"
+# keel-decap@kinst0 as systemd would run it: the unit's ExecStart and ExecStop with %I and the
+# options of /etc/keel/decap-kinst0.env (the packaged example), under its CapabilityBoundingSet.
+unit_cmd() { # directive
+	sed -n "s/^$1=//p" /lib/systemd/system/keel-decap@.service | sed 's/%I/kinst0/g'
+}
+sed 's/^KEEL_DECAP_OPTS="/KEEL_DECAP_OPTS="--mode generic /' /usr/share/doc/keel-decap/examples/decap.env \
+	>/etc/keel/decap-kinst0.env
+unit_start() {
+	# shellcheck disable=SC1091 # the file written just above
+	(. /etc/keel/decap-kinst0.env && eval "setpriv --no-new-privs --bounding-set $CAPS_DECAP $(unit_cmd ExecStart)") >/dev/null
+}
+unit_stop() { eval "setpriv --no-new-privs --bounding-set $CAPS_DECAP $(unit_cmd ExecStop)" >/dev/null; }
+unit_attached() { unit_start && keel-decap status kinst0 | grep -q 2001:db8::10; }
+check "keel-decap@kinst0's ExecStart attaches with the example's VIPs and peers" unit_attached
+unit_detached() { unit_stop && ! keel-decap status kinst0 >/dev/null 2>&1 && ! ip -d link show kinst0 | grep -q xdp; }
+check "keel-decap@kinst0's ExecStop detaches" unit_detached
+rm -f /etc/keel/decap-kinst0.env
 check "keel-decap on an interface that does not exist: one line, exit 1" bash -c \
 	'keel-decap attach nosuch0 --vip 192.0.2.10 2>/tmp/err; [[ $? == 1 && $(wc -l </tmp/err) == 1 ]] && grep -q "no such interface" /tmp/err'
 
