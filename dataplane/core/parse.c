@@ -29,6 +29,9 @@
 #define IP6_NH_DSTOPTS 60
 #define IP6_FRAG_HLEN 8
 #define IP6_FRAG_M 0x0001
+#define IP6_RH_TYPE0 0 /* RFC 5095: deprecated */
+
+_Static_assert(KEEL_DROP_MAX <= 256, "keel_ip6_chain.routing holds a reason in a byte");
 
 #define TCP_MIN_HLEN 20
 #define UDP_HLEN 8
@@ -259,6 +262,25 @@ enum keel_drop keel_parse_source_reason(const struct keel_pkt *p)
 	return src[10] == 0xff ? KEEL_DROP_IP6_SRC_V4MAPPED : KEEL_DROP_IP6_SRC_UNSPECIFIED;
 }
 
+/*
+ * A Routing header (type, Segments Left) in a packet addressed to a VIP or
+ * this host. RFC 5095 deprecates type 0 (source routing used to bounce
+ * traffic and amplify it between hosts): refused whatever Segments Left
+ * says, as firewalls do, since nothing legitimate sends it. Any other type
+ * with segments left names a next hop after us: RFC 8200 4.4 says a node
+ * that does not process that type discards the packet, and a load balancer
+ * is never an intermediate node of a source route, whatever the type
+ * (SRv6 endpoints included). With none left the header is spent: ignored,
+ * the packet is delivered. Keel sends no Parameter Problem (nothing a
+ * forged source could aim at someone else); the drop is counted.
+ */
+static inline enum keel_drop ip6_routing_verdict(uint8_t type, uint8_t segments_left)
+{
+	if (type == IP6_RH_TYPE0)
+		return KEEL_DROP_IP6_ROUTING_TYPE0;
+	return segments_left ? KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT : KEEL_DROP_NONE;
+}
+
 enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
 {
 	uint32_t off = IP6_HLEN, hlen;
@@ -266,6 +288,7 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 	uint8_t nh = ip[6];
 
 	c->frag = 0;
+	c->routing = KEEL_DROP_NONE;
 	for (n = 0;; n++) {
 		switch (nh) {
 		case IP6_NH_HOPOPTS:
@@ -283,6 +306,8 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
 			if (hlen > end - off)
 				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
+			if (nh == IP6_NH_ROUTING && c->routing == KEEL_DROP_NONE)
+				c->routing = (uint8_t)ip6_routing_verdict(ip[off + 2], ip[off + 3]);
 			nh = ip[off];
 			off += hlen;
 			continue;
@@ -354,6 +379,8 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	r = keel_parse_ip6_chain(ip, end, &c);
 	if (r != KEEL_DROP_NONE)
 		return r;
+	if (c.routing != KEEL_DROP_NONE)
+		return (enum keel_drop)c.routing;
 	if (c.frag) {
 		/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
 		fo = load_be16(ip + c.frag + 2) >> 3;
