@@ -31,8 +31,6 @@
 #define IP6_FRAG_M 0x0001
 #define IP6_RH_TYPE0 0 /* RFC 5095: deprecated */
 
-_Static_assert(KEEL_DROP_MAX <= 256, "keel_ip6_chain.routing holds a reason in a byte");
-
 #define TCP_MIN_HLEN 20
 #define UDP_HLEN 8
 #define ICMP_MIN_HLEN 8
@@ -281,14 +279,20 @@ static inline enum keel_drop ip6_routing_verdict(uint8_t type, uint8_t segments_
 	return segments_left ? KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT : KEEL_DROP_NONE;
 }
 
-enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
+/*
+ * The walk; refuse_routing (a constant at each call, so the parser's copy
+ * pays nothing for packets without extension headers) applies
+ * ip6_routing_verdict to each Routing header, in chain order.
+ */
+static inline enum keel_drop ip6_chain_walk(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c,
+					    bool refuse_routing)
 {
 	uint32_t off = IP6_HLEN, hlen;
+	enum keel_drop r;
 	unsigned int n;
 	uint8_t nh = ip[6];
 
 	c->frag = 0;
-	c->routing = KEEL_DROP_NONE;
 	for (n = 0;; n++) {
 		switch (nh) {
 		case IP6_NH_HOPOPTS:
@@ -306,8 +310,11 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
 			if (hlen > end - off)
 				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
-			if (nh == IP6_NH_ROUTING && c->routing == KEEL_DROP_NONE)
-				c->routing = (uint8_t)ip6_routing_verdict(ip[off + 2], ip[off + 3]);
+			if (refuse_routing && nh == IP6_NH_ROUTING) {
+				r = ip6_routing_verdict(ip[off + 2], ip[off + 3]);
+				if (r != KEEL_DROP_NONE)
+					return r;
+			}
 			nh = ip[off];
 			off += hlen;
 			continue;
@@ -334,6 +341,11 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 	c->off = off;
 	c->nh = nh;
 	return KEEL_DROP_NONE;
+}
+
+enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
+{
+	return ip6_chain_walk(ip, end, c, false);
 }
 
 static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
@@ -376,11 +388,9 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	p->l3_len = (uint16_t)end;
 
 	/* Every read of the walk is checked against end (the datagram), which the checks above keep within the frame. */
-	r = keel_parse_ip6_chain(ip, end, &c);
+	r = ip6_chain_walk(ip, end, &c, true);
 	if (r != KEEL_DROP_NONE)
 		return r;
-	if (c.routing != KEEL_DROP_NONE)
-		return (enum keel_drop)c.routing;
 	if (c.frag) {
 		/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
 		fo = load_be16(ip + c.frag + 2) >> 3;

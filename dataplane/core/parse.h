@@ -37,13 +37,6 @@ struct keel_ip6_chain {
 	uint32_t off;  /* first byte after the chain, from the start of the IPv6 header */
 	uint32_t frag; /* offset of the Fragment header, 0 when there is none */
 	uint8_t nh;    /* the header that follows the chain */
-	/*
-	 * What the first Routing header that forbids delivery here says:
-	 * ip6_routing_type0 or ip6_routing_segments_left, else KEEL_DROP_NONE.
-	 * The parser refuses such packets; the walk over a quoted packet
-	 * ignores it (that packet was in flight, its segments not yet used).
-	 */
-	uint8_t routing;
 };
 
 /*
@@ -51,9 +44,11 @@ struct keel_ip6_chain {
  * bytes end at end (at least 40): Hop-by-Hop only first, at most one Fragment
  * header, at most KEEL_PARSE_MAX_EXTHDRS headers, so a chain of tiny headers
  * cannot cost unbounded time. Stops after a Fragment header with a non-zero
- * offset (payload follows, not headers). Notes a Routing header that forbids
- * delivery to this node in c->routing. Never reads at or past end. The
- * parser and the walk over the packet an ICMPv6 error quotes share it.
+ * offset (payload follows, not headers). Never reads at or past end. The
+ * parser and the walk over the packet an ICMPv6 error quotes share it; only
+ * the parser refuses Routing headers (ip6_routing_type0,
+ * ip6_routing_segments_left): a quoted packet was in flight, its segments
+ * not yet used.
  * Returns KEEL_DROP_NONE or an ip6_exthdr_* / ip6_frag_invalid reason.
  */
 enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c);
