@@ -430,7 +430,8 @@ static __always_inline __u16 ip4_csum20(struct iphdr *ip)
 /*
  * Whether the kernel has a socket for this inner TCP segment: an established
  * (or time-wait, request) one, or a listener for which the segment completes a
- * SYN cookie handshake. ip/th point into the packet, bounds checked.
+ * SYN cookie handshake. ip/th point into the packet, bounds checked; only
+ * called once sc_tcp_not_syn found the TCP header whole within the inner packet.
  */
 static __always_inline int sc_local_socket(struct xdp_md *ctx, const struct decap_outer *o, void *end)
 {
@@ -479,10 +480,18 @@ static __always_inline int sc_local_socket(struct xdp_md *ctx, const struct deca
 	return local;
 }
 
-/* Whether the inner packet is TCP without SYN: only those can belong to a connection begun elsewhere. */
-static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end)
+/*
+ * Whether the inner packet is TCP without SYN: only those can belong to a
+ * connection begun elsewhere. inner_len is the inner packet's length as its
+ * own header states (decap_inner): the TCP header must lie whole within it,
+ * data offset included, or the decision would rest on bytes that follow the
+ * packet (GUE payload padding, or whatever a sender put there). A segment
+ * cut short is no candidate: decapsulated as usual, the kernel drops it.
+ */
+static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end, __u32 inner_len)
 {
 	struct tcphdr *th;
+	__u32 iplen;
 
 	if (o->inner_proto == IPPROTO_IPIP_) {
 		struct iphdr *ip4 = o->inner;
@@ -491,14 +500,20 @@ static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end
 		    ip4->frag_off & bpf_htons(IP4_FRAG_MASK))
 			return 0;
 		th = (void *)(ip4 + 1);
+		iplen = sizeof(*ip4);
 	} else {
 		struct ipv6hdr *ip6 = o->inner;
 
 		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
 			return 0;
 		th = (void *)(ip6 + 1);
+		iplen = sizeof(*ip6);
 	}
-	return (void *)(th + 1) <= end && !th->syn;
+	if ((void *)(th + 1) > end || inner_len < iplen + sizeof(*th))
+		return 0;
+	if (th->doff < 5 || th->doff * 4u > inner_len - iplen)
+		return 0;
+	return !th->syn;
 }
 
 /*
@@ -618,7 +633,7 @@ static __always_inline enum keel_decap_verdict sc_hand_on6(struct xdp_md *ctx, s
  * frame rewritten for XDP_TX / the kernel's forwarding.
  */
 static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx, void *l3,
-							     const struct decap_outer *o)
+							     const struct decap_outer *o, __u32 inner_len)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -626,7 +641,7 @@ static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx,
 	struct ethhdr *eth = data;
 	__u8 *priv = o->priv;
 
-	if (!o->prev_family || !sc_tcp_not_syn(o, end))
+	if (!o->prev_family || !sc_tcp_not_syn(o, end, inner_len))
 		return 0;
 	if (sc_local_socket(ctx, o, end))
 		return KEEL_DECAP_DECAP_SC_LOCAL;
@@ -690,7 +705,7 @@ static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 	if (v != KEEL_DECAP_DECAP_IPIP && v != KEEL_DECAP_DECAP_GUE)
 		return v;
 	if (o.prev_family) {
-		enum keel_decap_verdict sc = second_chance(ctx, l3, &o);
+		enum keel_decap_verdict sc = second_chance(ctx, l3, &o, inner_len);
 
 		if (sc == KEEL_DECAP_TX_SECOND_CHANCE || sc == KEEL_DECAP_FWD_SECOND_CHANCE)
 			return sc;

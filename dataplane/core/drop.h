@@ -40,6 +40,9 @@
 	X(IP6_EXTHDR_ORDER, "ip6_exthdr_order")                                \
 	X(IP6_EXTHDR_TOO_MANY, "ip6_exthdr_too_many")                          \
 	X(IP6_FRAG_INVALID, "ip6_frag_invalid")                                \
+	/* Routing header: type 0 always (RFC 5095), others while segments are left (RFC 8200 4.4) */ \
+	X(IP6_ROUTING_TYPE0, "ip6_routing_type0")                              \
+	X(IP6_ROUTING_SEGMENTS_LEFT, "ip6_routing_segments_left")              \
 	/* transport */                                                        \
 	X(L4_TRUNCATED, "l4_truncated")                                        \
 	X(TCP_DATA_OFFSET, "tcp_data_offset")                                  \
@@ -52,6 +55,8 @@
 	/* ICMP handling */                                                    \
 	X(ICMP_UNSUPPORTED, "icmp_unsupported")                                \
 	X(ICMP_ERROR_INNER, "icmp_error_inner")                                \
+	/* an error to a VIP that its quote was not sent from */              \
+	X(ICMP_ERROR_MISMATCH, "icmp_error_mismatch")                          \
 	X(ICMP_RATE_LIMIT, "icmp_rate_limit")                                  \
 	X(ICMP_CHECKSUM, "icmp_checksum")   /* echo request, RFC 792/4443 */   \
 	X(ECHO_TOO_BIG, "echo_too_big")     /* reply longer than the port MTU */ \

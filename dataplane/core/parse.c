@@ -29,6 +29,7 @@
 #define IP6_NH_DSTOPTS 60
 #define IP6_FRAG_HLEN 8
 #define IP6_FRAG_M 0x0001
+#define IP6_RH_TYPE0 0 /* RFC 5095: deprecated */
 
 #define TCP_MIN_HLEN 20
 #define UDP_HLEN 8
@@ -259,9 +260,35 @@ enum keel_drop keel_parse_source_reason(const struct keel_pkt *p)
 	return src[10] == 0xff ? KEEL_DROP_IP6_SRC_V4MAPPED : KEEL_DROP_IP6_SRC_UNSPECIFIED;
 }
 
-enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
+/*
+ * A Routing header (type, Segments Left) in a packet addressed to a VIP or
+ * this host. RFC 5095 deprecates type 0 (source routing used to bounce
+ * traffic and amplify it between hosts): refused whatever Segments Left
+ * says, as firewalls do, since nothing legitimate sends it. Any other type
+ * with segments left names a next hop after us: RFC 8200 4.4 says a node
+ * that does not process that type discards the packet, and a load balancer
+ * is never an intermediate node of a source route, whatever the type
+ * (SRv6 endpoints included). With none left the header is spent: ignored,
+ * the packet is delivered. Keel sends no Parameter Problem (nothing a
+ * forged source could aim at someone else); the drop is counted.
+ */
+static inline enum keel_drop ip6_routing_verdict(uint8_t type, uint8_t segments_left)
+{
+	if (type == IP6_RH_TYPE0)
+		return KEEL_DROP_IP6_ROUTING_TYPE0;
+	return segments_left ? KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT : KEEL_DROP_NONE;
+}
+
+/*
+ * The walk; refuse_routing (a constant at each call, so the parser's copy
+ * pays nothing for packets without extension headers) applies
+ * ip6_routing_verdict to each Routing header, in chain order.
+ */
+static inline enum keel_drop ip6_chain_walk(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c,
+					    bool refuse_routing)
 {
 	uint32_t off = IP6_HLEN, hlen;
+	enum keel_drop r;
 	unsigned int n;
 	uint8_t nh = ip[6];
 
@@ -283,6 +310,11 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 			hlen = ((uint32_t)ip[off + 1] + 1) * 8;
 			if (hlen > end - off)
 				return KEEL_DROP_IP6_EXTHDR_TRUNCATED;
+			if (refuse_routing && nh == IP6_NH_ROUTING) {
+				r = ip6_routing_verdict(ip[off + 2], ip[off + 3]);
+				if (r != KEEL_DROP_NONE)
+					return r;
+			}
 			nh = ip[off];
 			off += hlen;
 			continue;
@@ -309,6 +341,11 @@ enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel
 	c->off = off;
 	c->nh = nh;
 	return KEEL_DROP_NONE;
+}
+
+enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c)
+{
+	return ip6_chain_walk(ip, end, c, false);
 }
 
 static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3, struct keel_pkt *p)
@@ -351,7 +388,7 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	p->l3_len = (uint16_t)end;
 
 	/* Every read of the walk is checked against end (the datagram), which the checks above keep within the frame. */
-	r = keel_parse_ip6_chain(ip, end, &c);
+	r = ip6_chain_walk(ip, end, &c, true);
 	if (r != KEEL_DROP_NONE)
 		return r;
 	if (c.frag) {

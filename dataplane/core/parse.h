@@ -45,7 +45,10 @@ struct keel_ip6_chain {
  * header, at most KEEL_PARSE_MAX_EXTHDRS headers, so a chain of tiny headers
  * cannot cost unbounded time. Stops after a Fragment header with a non-zero
  * offset (payload follows, not headers). Never reads at or past end. The
- * parser and the walk over the packet an ICMPv6 error quotes share it.
+ * parser and the walk over the packet an ICMPv6 error quotes share it; only
+ * the parser refuses Routing headers (ip6_routing_type0,
+ * ip6_routing_segments_left): a quoted packet was in flight, its segments
+ * not yet used.
  * Returns KEEL_DROP_NONE or an ip6_exthdr_* / ip6_frag_invalid reason.
  */
 enum keel_drop keel_parse_ip6_chain(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c);

@@ -149,6 +149,20 @@ static bool classify_icmp(struct keel_worker *w, const struct keel_port *port, s
 			not_for_us(w, verdict);
 			return false;
 		}
+		/*
+		 * The error reports a packet the VIP sent, so it is addressed to
+		 * the VIP: the quoted source. One to any other address is not
+		 * Keel's, whatever it quotes (anyone can quote a VIP connection):
+		 * the host's, as any packet for no VIP; one to another VIP is a
+		 * forgery or a mistake, dropped by its own reason.
+		 */
+		if (memcmp(p->key.dst, fk->dst, sizeof(fk->dst)) != 0) {
+			if (vip_lookup_addr(s, p->key.family, p->key.dst) != KEEL_VIP_NONE)
+				drop(w, verdict, KEEL_DROP_ICMP_ERROR_MISMATCH);
+			else
+				not_for_us(w, verdict);
+			return false;
+		}
 		if (source_refused(w, p, verdict))
 			return false;
 		p->vip = vip;

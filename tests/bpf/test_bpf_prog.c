@@ -1053,6 +1053,81 @@ static void sc_cases6(struct decap_env *e, uint16_t cport, uint16_t sport, uint3
 	run_ifindex = 0;
 }
 
+/*
+ * Cut the client's packet inside in (a GUE frame from encap()) and want (its
+ * decapsulated form) to inner_len bytes as its own header states, leaving
+ * in's bytes after it (the outer lengths unchanged): what follows is no
+ * longer the inner packet, and want ends where the header now says.
+ */
+static void sc_cut_inner(struct pkt *in, struct pkt *want, uint32_t inner_len)
+{
+	uint32_t eth = 14, at = in->len - (want->len - eth);
+	uint8_t *ip_in = in->b + at, *ip_want = want->b + eth;
+
+	if ((ip_in[0] >> 4) == 4) {
+		wr16(ip_in + 2, (uint16_t)inner_len);
+		ip4_fix_csum(ip_in);
+	} else {
+		wr16(ip_in + 4, (uint16_t)(inner_len - 40));
+	}
+	memcpy(ip_want, ip_in, 40);
+	want->len = eth + inner_len;
+}
+
+/*
+ * Issue 20 item 12: second chance decides from the inner TCP header only
+ * when that header lies whole within the inner packet. A packet cut inside
+ * it (or whose data offset runs past its end), bytes following in the GUE
+ * payload, is decapsulated as usual, never handed on. Run on the veth, where
+ * the whole packet would be handed on (XDP_TX).
+ */
+static void sc_cases_cut(struct decap_env *e, uint32_t ifindex)
+{
+	struct pktgen g4 = client(4, 6, 80), g6 = client(6, 6, 80);
+	struct pkt in, want;
+	uint32_t at;
+
+	run_ifindex = ifindex;
+	encap(&in, &want, &g4, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	sc_cut_inner(&in, &want, 20 + 10);
+	decap_run(e, "second chance: IPv4 inner packet cut inside its TCP header, bytes after it: not handed on",
+		  &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+
+	encap(&in, &want, &g4, 4, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 4, REMOTE4, 0);
+	at = in.len - (want.len - 14); /* where the inner packet starts, before the cut */
+	sc_cut_inner(&in, &want, 20 + 20);
+	in.b[at + 20 + 12] = 0x60; /* data offset 24 bytes in a 20-byte segment */
+	want.b[14 + 20 + 12] = 0x60;
+	decap_run(e, "second chance: IPv4 inner TCP data offset past the packet's end: not handed on",
+		  &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	sc_cut_inner(&in, &want, 40 + 19);
+	decap_run(e, "second chance, IPv6: inner packet cut inside its TCP header, bytes after it: not handed on",
+		  &in, XDP_PASS, KEEL_DECAP_DECAP_GUE, &want);
+
+	/* The same frame whole: handed on, so the cut above is what made the difference. */
+	encap(&in, &want, &g6, 6, KEEL_ENCAP_GUE, KEEL_BPF_GUE_DEFAULT_PORT, 1);
+	gue_add_prev(&in, 6, REMOTE6, 0);
+	{
+		struct pkt tx = in;
+		const uint32_t ip = 14, priv = ip + 40 + 8 + 4;
+
+		memcpy(tx.b, sc_peer_mac, 6);
+		memcpy(tx.b + 6, sc_own_mac, 6);
+		put6(tx.b + ip + 24, REMOTE6);
+		tx.b[ip + 7]--;
+		tx.b[priv + 1] |= KEEL_GUE_PRIV_REDIRECTED;
+		udp6_fix_csum(&tx);
+		decap_run(e, "second chance, IPv6: the same packet whole is handed on", &in, XDP_TX,
+			  KEEL_DECAP_TX_SECOND_CHANCE, &tx);
+	}
+	run_ifindex = 0;
+}
+
 static void test_second_chance(void)
 {
 	struct pktgen g = client(4, 6, 80), gl;
@@ -1165,6 +1240,7 @@ static void test_second_chance(void)
 	run_ifindex = 0;
 
 	sc_cases6(&e, cport, sport, ifindex);
+	sc_cases_cut(&e, ifindex);
 
 	/* The packet core writes the very bytes these fixtures are made of (IPv4 and IPv6 forms). */
 	for (int fam = 4; fam <= 6; fam += 2) {

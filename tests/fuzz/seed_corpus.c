@@ -4,7 +4,12 @@
 
 #include "../unit/pktgen.h"
 
-static int emit(const char *dir, int n, const struct pktgen *g, uint8_t steer)
+/*
+ * Seed n: the steering byte, then g's frame. patch, when not NULL, edits the
+ * frame first (len bytes at frame) for what pktgen cannot build.
+ */
+static int emit_patched(const char *dir, int n, const struct pktgen *g, uint8_t steer,
+			void (*patch)(uint8_t *frame, size_t len))
 {
 	uint8_t buf[2048];
 	char path[512];
@@ -15,12 +20,45 @@ static int emit(const char *dir, int n, const struct pktgen *g, uint8_t steer)
 	len = pktgen_build(buf + 1, sizeof(buf) - 1, g);
 	if (!len)
 		return -1;
+	if (patch)
+		patch(buf + 1, len);
 	snprintf(path, sizeof(path), "%s/seed-%03d", dir, n);
 	f = fopen(path, "wb");
 	if (!f)
 		return -1;
 	fwrite(buf, 1, len + 1, f);
 	return fclose(f);
+}
+
+static int emit(const char *dir, int n, const struct pktgen *g, uint8_t steer)
+{
+	return emit_patched(dir, n, g, steer, NULL);
+}
+
+/* pktgen's 8-byte Hop-by-Hop header (untagged IPv6) made a Routing header: type, Segments Left. */
+static void routing(uint8_t *f, uint8_t type, uint8_t segments_left)
+{
+	f[14 + 6] = 43;
+	f[14 + 40 + 2] = type;
+	f[14 + 40 + 3] = segments_left;
+}
+
+static void rh0(uint8_t *f, size_t len)
+{
+	(void)len;
+	routing(f, 0, 0);
+}
+
+static void rh4_left(uint8_t *f, size_t len)
+{
+	(void)len;
+	routing(f, 4, 1);
+}
+
+static void rh4_spent(uint8_t *f, size_t len)
+{
+	(void)len;
+	routing(f, 4, 0);
 }
 
 int main(int argc, char **argv)
@@ -82,6 +120,33 @@ int main(int argc, char **argv)
 		for (unsigned int j = 0; j < 2; j++)
 			if (emit(dir, (int)(i + 1 + j), &sc[j], 0x80))
 				return 1;
+	}
+	/* Issue 20 item 15: Routing headers of type 0, with a segment left, and spent. */
+	{
+		const struct pktgen g = { .family = 6, .src = "2001:db8:f::1", .dst = "2001:db8::10", .proto = 6,
+					  .sport = 40000, .dport = 443, .tcp_flags = 0x10, .ip6_hbh_len = 1 };
+
+		if (emit_patched(dir, (int)i + 3, &g, 0x80, rh0) || emit_patched(dir, (int)i + 4, &g, 0x80, rh4_left) ||
+		    emit_patched(dir, (int)i + 5, &g, 0x80, rh4_spent))
+			return 1;
+	}
+	/* Issue 20 item 14: a frag-needed quoting a VIP connection, to a non-VIP address and to another VIP. */
+	{
+		const struct pktgen q = { .family = 4, .src = "192.0.2.10", .dst = "198.51.100.1", .proto = 6,
+					  .sport = 80, .dport = 40000, .tcp_flags = 0x10 };
+		uint8_t l4[8 + 28] = { 3, 4, 0, 0, 0, 0, 0x05, 0x00 };
+		uint8_t ip[128];
+		struct pktgen e = { .family = 4, .src = "203.0.113.254", .dst = "203.0.113.1", .proto = 1,
+				    .icmp_type = 3, .icmp_code = 4, .l4_override = l4, .l4_override_len = sizeof(l4) };
+
+		if (pktgen_build_ip(ip, sizeof(ip), &q) < 28)
+			return 1;
+		memcpy(l4 + 8, ip, 28);
+		if (emit(dir, (int)i + 6, &e, 0x80))
+			return 1;
+		e.dst = "192.0.2.11";
+		if (emit(dir, (int)i + 7, &e, 0x80))
+			return 1;
 	}
 	return 0;
 }

@@ -9,7 +9,7 @@ DECAP=$BUILD/tools/keel-decap/keel-decap
 STEER_ATTACH=$BUILD/tests/bpf/steer_attach
 
 need_root
-need_cmd ip nsenter timeout
+need_cmd ip nsenter timeout bpftool
 [[ -x $DECAP ]] || skip "no keel-decap at $DECAP (-Dbpf=disabled, or clang/bpftool/libbpf missing?)"
 [[ -x $STEER_ATTACH ]] || skip "no steer_attach at $STEER_ATTACH"
 need_scapy
@@ -69,7 +69,7 @@ u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.bind((vip6, 5000))
 t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 2222)); t.listen(4)
 print("ready", flush=True)
-deadline = time.time() + 60
+deadline = time.time() + 150
 while time.time() < deadline:
     r, _, _ = select.select([u4, u6, t], [], [], 0.5)
     for s in r:
@@ -80,7 +80,7 @@ while time.time() < deadline:
             data, peer = s.recvfrom(2048)
             s.sendto(b"ack:" + data, peer)
 EOF
-ip netns exec "$NSB" timeout 70 "$PY" "$KT_TMP/server.py" $VIP4 $VIP6 >"$KT_TMP/server.log" 2>&1 &
+ip netns exec "$NSB" timeout 160 "$PY" "$KT_TMP/server.py" $VIP4 $VIP6 >"$KT_TMP/server.log" 2>&1 &
 KT_PIDS+=($!)
 wait_until 10 grep -q ready "$KT_TMP/server.log" || die "server did not start: $(cat "$KT_TMP/server.log")"
 
@@ -125,6 +125,24 @@ decap_counter() { # verdict name
 
 # Without decapsulation nothing reaches the service (no ipip/fou devices in the namespace).
 check "no answer before keel-decap is attached" no_answer ipip
+
+# Issue 20 item 12: a bad argument is refused (64) before the interface is touched, each
+# address option named as itself.
+attach_rc() { # expected exit status, then attach arguments; stderr in $KT_TMP/attach.err
+	in_b "$DECAP" attach "$IFB" "${@:2}" >/dev/null 2>"$KT_TMP/attach.err"
+	local rc=$?
+	[[ $rc -eq $1 ]] || { log "exit $rc, want $1: $(cat "$KT_TMP/attach.err")"; return 1; }
+}
+nothing_attached() {
+	! in_b "$DECAP" status "$IFB" >/dev/null && [[ ! -e $PINS ]] &&
+		! ip -n "$NSB" link show "$IFB" | grep -q xdp
+}
+for opt in --peer --vip --local --del-vip --del-peer; do
+	check "first attach with a bad $opt exits 64" attach_rc 64 --vip $VIP4 $opt BAD
+	check "... naming $opt" grep -q -- "^keel-decap: $opt: not an IPv4 or IPv6 address: BAD" "$KT_TMP/attach.err"
+	check "... and attaches nothing, pins nothing" nothing_attached
+done
+
 log "attach keel-decap on $IFB"
 in_b "$DECAP" attach "$IFB" --vip $VIP4 --vip $VIP6 || die "keel-decap attach failed"
 in_b "$DECAP" status "$IFB"
@@ -147,6 +165,33 @@ check "re-attach keeps the VIPs (pinned maps reused)" \
 	bash -c "nsenter --net=/var/run/netns/$NSB $DECAP attach $IFB --gue-port 6081 >/dev/null &&
 		 nsenter --net=/var/run/netns/$NSB $DECAP status $IFB --json | grep -q '\"gue_port\":6081.*\"$VIP4\"'"
 check "GUE on 6080 no longer decapsulated after --gue-port 6081" no_answer gue4
+status_is() { # prog_id gue_port n_vips: what status --json says now
+	in_b "$DECAP" status "$IFB" --json | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)
+got = (str(j["prog_id"]), str(j["gue_port"]), str(len(j["vips"])))
+sys.exit(0 if got == tuple(sys.argv[1:4]) else print("status:", got) or 1)' "$@"
+}
+PROG_ID=$(in_b "$DECAP" status "$IFB" --json | json_get "j['prog_id']")
+for opt in --peer --vip --del-peer; do
+	check "update with --gue-port 6082 and a bad $opt exits 64" attach_rc 64 --gue-port 6082 --vip 198.51.100.99 $opt 1.2.3
+	check "... and leaves the program, its port and its VIPs as they were" status_is "$PROG_ID" 6081 2
+done
+# A full VIP map (1024: the 2 above and 1022 more): the command that would overflow it fails
+# (1) and changes nothing.
+fill_vips() { # one bpftool process (batch): loading the program 16 times would take half a minute
+	local n
+	for ((n = 1; n <= 1022; n++)); do # struct keel_bpf_addr_key: 2001:db8:f::n, family 6, pad
+		printf 'map update pinned %s key hex 20 01 0d b8 00 0f 00 00 00 00 00 00 00 00 %02x %02x 06 00 00 00 value hex 01 00 00 00\n' \
+			"$PINS/keel_decap_vips" $((n >> 8)) $((n & 255))
+	done >"$KT_TMP/fill.batch"
+	bpftool batch file "$KT_TMP/fill.batch" >/dev/null
+}
+check "fill the VIP map to 1024 addresses" fill_vips
+PROG_ID=$(in_b "$DECAP" status "$IFB" --json | json_get "j['prog_id']")
+check "an attach that would overflow it exits 1" attach_rc 1 --gue-port 6082 --vip 198.51.100.98
+check "... saying so" grep -q -- "--vip: 1 more address would exceed" "$KT_TMP/attach.err"
+check "... and leaves the program, its port and its VIPs as they were" status_is "$PROG_ID" 6081 1024
 check "usage errors exit 64" bash -c "$DECAP frobnicate $IFB 2>/dev/null; test \$? -eq 64"
 check "unknown interface exits 1" bash -c "$DECAP status nosuchif0 2>/dev/null; test \$? -eq 1"
 check "detach" in_b "$DECAP" detach "$IFB"

@@ -671,6 +671,32 @@ static void test_error_key_v6_exthdrs(void **state)
 			 KEEL_DROP_ICMP_ERROR_INNER);
 }
 
+/*
+ * Issue 20 item 15: the parser refuses a Routing header with segments left,
+ * but a quoted packet was in flight, its segments not yet used: the quote
+ * walk still finds its connection.
+ */
+static void test_error_key_v6_routing(void **state)
+{
+	static struct frame fr;
+	struct keel_flow_key k;
+	struct pktgen q = reply6;
+	uint8_t *quoted;
+
+	(void)state;
+	q.ip6_hbh_len = 1; /* 8 bytes, made a Routing header below */
+	error_frame(&fr, 6, 2, &q, 40 + 8 + 8);
+	quoted = fr.b.data + 14 + 40 + 8;
+	quoted[6] = 43;
+	quoted[40 + 2] = 4; /* SRv6 */
+	quoted[40 + 3] = 1; /* one segment left */
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k), KEEL_DROP_NONE);
+	expect_key(&k, 6, "2001:db8::1", "2001:db8:1::10", 40001, 53, 17);
+	quoted[40 + 2] = 0; /* type 0 */
+	assert_int_equal(icmp_error_flow_key(fr.b.data, fr.b.len, &fr.p, &k), KEEL_DROP_NONE);
+	expect_key(&k, 6, "2001:db8::1", "2001:db8:1::10", 40001, 53, 17);
+}
+
 /* Quotes cut short, by the sender or by len: never read past either. */
 /* icmp_error_flow_key on an exact-length heap copy of the first n bytes, so ASan sees overreads. */
 static enum keel_drop key_cut(const struct frame *fr, uint32_t n, struct keel_flow_key *k)
@@ -798,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_error_key_v4_long_quote),
 		cmocka_unit_test(test_error_key_v6),
 		cmocka_unit_test(test_error_key_v6_exthdrs),
+		cmocka_unit_test(test_error_key_v6_routing),
 		cmocka_unit_test(test_error_key_truncated),
 		cmocka_unit_test(test_error_key_bad_inner),
 	};

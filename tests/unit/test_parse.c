@@ -1180,6 +1180,9 @@ static size_t build6_chain(uint8_t *buf, const struct ext6 *ext, size_t n, uint8
 			buf[off + 1] = (uint8_t)(ext[i].units - 1);
 			/* Options area: ports-looking bytes that must never be read as L4. */
 			memset(buf + off + 2, 0x99, hl - 2);
+			/* A Routing header (type 0x99, unassigned) with no segments left: spent, ignored. */
+			if (ext[i].type == 43)
+				buf[off + 3] = 0;
 		}
 		off += hl;
 	}
@@ -1258,6 +1261,79 @@ static void test_ip6_exthdr_kinds(void **state)
 		assert_int_equal(p.key.proto, 59);
 		assert_int_equal(p.l4_off, 54);
 		assert_int_equal(p.key.sport, 0);
+	}
+}
+
+/*
+ * Routing headers (RFC 8200 4.4, RFC 5095): type 0 is refused whatever its
+ * Segments Left; any other type is refused while segments are left (the
+ * packet names a hop after us) and ignored once none are.
+ */
+static void test_ip6_routing(void **state)
+{
+	static const struct {
+		uint8_t type, segments_left;
+		enum keel_drop want;
+	} cases[] = {
+		{ 0, 0, KEEL_DROP_IP6_ROUTING_TYPE0 },
+		{ 0, 1, KEEL_DROP_IP6_ROUTING_TYPE0 },
+		{ 0, 255, KEEL_DROP_IP6_ROUTING_TYPE0 },
+		{ 2, 1, KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT },   /* Mobile IPv6, RFC 6275 */
+		{ 3, 2, KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT },   /* RPL, RFC 6554 */
+		{ 4, 1, KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT },   /* SRv6, RFC 8754 */
+		{ 253, 1, KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT }, /* experimental, RFC 4727 */
+		{ 2, 0, KEEL_DROP_NONE },
+		{ 4, 0, KEEL_DROP_NONE },
+		{ 253, 0, KEEL_DROP_NONE },
+	};
+	uint8_t buf[BUF_CAP];
+	struct keel_pkt p;
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ext6 e = { .type = 43, .units = 3 };
+
+		len = build6_chain(buf, &e, 1, KEEL_PROTO_TCP, 20);
+		buf[54 + 2] = cases[i].type;
+		buf[54 + 3] = cases[i].segments_left;
+		assert_int_equal(parse_len(buf, len, &p), cases[i].want);
+		if (cases[i].want == KEEL_DROP_NONE) {
+			assert_int_equal(p.l4_off, 54 + 24);
+			assert_int_equal(get16(&p.key.dport), 443);
+		}
+	}
+	/* Behind Hop-by-Hop and Destination Options, and a second (spent) one before it: still found. */
+	{
+		struct ext6 e[] = { { 0, 1, 0 }, { 43, 1, 0 }, { 60, 1, 0 }, { 43, 2, 0 } };
+
+		len = build6_chain(buf, e, 4, KEEL_PROTO_TCP, 20);
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
+		buf[54 + 24 + 2] = 4;
+		buf[54 + 24 + 3] = 1;
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT);
+	}
+	/* In the unfragmentable part: every fragment refused alike, the later ones too. */
+	{
+		struct ext6 first[] = { { 43, 1, 0 }, { 44, 1, 0x0001 } };
+		struct ext6 later[] = { { 43, 1, 0 }, { 44, 1, 0x0100 } };
+
+		len = build6_chain(buf, first, 2, KEEL_PROTO_TCP, 24);
+		buf[54 + 3] = 3;
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_ROUTING_SEGMENTS_LEFT);
+		len = build6_chain(buf, later, 2, KEEL_PROTO_TCP, 24);
+		buf[54 + 2] = 0;
+		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_ROUTING_TYPE0);
+	}
+	/* A malformed chain is named as such first: the truncated header's fields are never read. */
+	{
+		struct ext6 e = { 43, 2, 0 };
+
+		len = build6_chain(buf, &e, 1, KEEL_PROTO_TCP, 0);
+		buf[54 + 3] = 1;
+		assert_int_equal(len, 54 + 16);
+		put16(buf + 14 + 4, 12);
+		assert_int_equal(parse_len(buf, 54 + 12, &p), KEEL_DROP_IP6_EXTHDR_TRUNCATED);
 	}
 }
 
@@ -1623,6 +1699,7 @@ int main(void)
 		cmocka_unit_test(test_ip6_exthdr_order),
 		cmocka_unit_test(test_ip6_exthdr_too_many),
 		cmocka_unit_test(test_ip6_exthdr_truncated),
+		cmocka_unit_test(test_ip6_routing),
 		cmocka_unit_test(test_ip6_frag),
 		cmocka_unit_test(test_ip6_atomic_frag),
 		cmocka_unit_test(test_ip6_frag_invalid),

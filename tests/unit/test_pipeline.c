@@ -415,6 +415,83 @@ static void test_icmp_error_follows_flow(void **state)
 	assert_accounted(e);
 }
 
+/* An ICMPv4 frag-needed from a router to dst quoting 28 bytes of the reply q, loaded as frame i. */
+static void load_frag_needed(struct env *e, int i, const char *dst, const struct pktgen *q)
+{
+	uint8_t quote[128], icmp[8 + 28];
+	struct pktgen err = { .family = 4, .src = "203.0.113.254", .dst = dst, .proto = 1,
+			      .icmp_type = 3, .icmp_code = 4 };
+	uint16_t c;
+
+	assert_true(pktgen_build_ip(quote, sizeof(quote), q) >= 28);
+	memset(icmp, 0, 8);
+	icmp[0] = 3;
+	icmp[1] = 4;
+	icmp[6] = 0x05; /* next-hop MTU 1280 */
+	memcpy(icmp + 8, quote, 28);
+	c = pktgen_csum(icmp, sizeof(icmp));
+	icmp[2] = (uint8_t)(c >> 8);
+	icmp[3] = (uint8_t)c;
+	err.l4_override = icmp;
+	err.l4_override_len = sizeof(icmp);
+	load(e, i, &err);
+}
+
+/*
+ * Issue 20 item 14: an error is routed by its quote only when it is
+ * addressed to the quoted source (the VIP). To another address it is that
+ * address's (the kernel's, or not_vip); to another VIP, icmp_error_mismatch.
+ */
+static void test_icmp_error_outer_destination(void **state)
+{
+	struct env *e = *state;
+	struct pktgen reply = { .family = 4, .src = "192.0.2.1", .dst = "198.51.100.7", .proto = 6,
+				.sport = 80, .dport = 40000, .payload_len = 20 };
+	struct pktgen reply6 = { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:c::7", .proto = 6,
+				 .sport = 443, .dport = 50000, .payload_len = 20 };
+	struct pktgen flow6 = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1", .proto = 6,
+				.sport = 50000, .dport = 443, .payload_len = 20 };
+	uint8_t q6[128], icmp6[8 + 48];
+	struct pktgen err6 = { .family = 6, .src = "2001:db8:ffff::1", .dst = "2001:db8::99",
+			       .proto = 58, .icmp_type = 2 };
+	size_t n;
+
+	/* The connections first, so they are tracked. */
+	load(e, 0, &tcp4);
+	load(e, 1, &flow6);
+	assert_int_equal(run(e, 2), 2);
+
+	load_frag_needed(e, 0, "192.0.2.1", &reply);      /* to the VIP: its backend */
+	load_frag_needed(e, 1, "203.0.113.10", &reply);   /* to the host: the kernel's */
+	load_frag_needed(e, 2, "192.0.2.2", &reply);      /* to another VIP: refused */
+	n = pktgen_build_ip(q6, sizeof(q6), &reply6);
+	assert_true(n >= 48);
+	memset(icmp6, 0, 8);
+	icmp6[0] = 2;
+	icmp6[6] = 0x05;
+	memcpy(icmp6 + 8, q6, 48);
+	err6.l4_override = icmp6;
+	err6.l4_override_len = sizeof(icmp6);
+	load(e, 3, &err6);                                 /* IPv6, to a non-VIP address */
+	assert_int_equal(run(e, 4), 1);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
+	assert_int_equal(e->verdicts[1], KEEL_VERDICT_KERNEL);
+	assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
+	assert_int_equal(e->verdicts[3], KEEL_VERDICT_KERNEL);
+	assert_int_equal(e->ctr.drops[KEEL_DROP_ICMP_ERROR_MISMATCH], 1);
+	assert_int_equal(e->ctr.icmp_errors_fwd, 1);
+	assert_accounted(e);
+
+	/* Without an exception path, one to the host is dropped as any packet for no VIP. */
+	e->w.non_vip_to_kernel = false;
+	load_frag_needed(e, 0, "203.0.113.10", &reply);
+	assert_int_equal(run(e, 1), 0);
+	assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
+	assert_int_equal(e->ctr.drops[KEEL_DROP_NOT_VIP], 1);
+	assert_int_equal(e->ctr.icmp_errors_fwd, 1);
+	assert_accounted(e);
+}
+
 static void test_fragments(void **state)
 {
 	struct env *e = *state;
@@ -862,6 +939,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_and_no_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp_error_follows_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_error_outer_destination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v6_gue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),

@@ -270,6 +270,7 @@ static int pinned_handoff(const struct pins *p)
 
 /* --- maps --- */
 
+/* The addresses were checked by args_check (nothing is touched before they all parse): only map errors remain. */
 static int map_put_addrs(int fd, const char *const *texts, int n, const char *what)
 {
 	struct keel_bpf_addr_key k;
@@ -285,16 +286,16 @@ static int map_put_addrs(int fd, const char *const *texts, int n, const char *wh
 	return 0;
 }
 
-static int map_del_addrs(int fd, const char *const *texts, int n)
+static int map_del_addrs(int fd, const char *const *texts, int n, const char *what)
 {
 	struct keel_bpf_addr_key k;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		if (addr_parse(texts[i], &k))
-			return fail("--del-vip: not an IPv4 or IPv6 address: %s", texts[i]);
+			return fail("%s: not an IPv4 or IPv6 address: %s", what, texts[i]);
 		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-			return fail("--del-vip %s: %s", texts[i], strerror(errno));
+			return fail("%s %s: %s", what, texts[i], strerror(errno));
 	}
 	return 0;
 }
@@ -311,6 +312,34 @@ static int map_count(int fd)
 		n++;
 	}
 	return n;
+}
+
+/*
+ * Whether adding texts to the map at fd keeps it within KEEL_BPF_MAX_ADDRS
+ * (deletions are applied after additions, so they do not count): checked
+ * before any map is edited or the program attached, so a full map changes
+ * nothing instead of failing half-way.
+ */
+static int map_room_check(int fd, const char *const *texts, int n, const char *what)
+{
+	struct keel_bpf_addr_key k, seen[MAX_ADDRS];
+	__u32 v;
+	int i, j, n_new = 0, have = map_count(fd);
+
+	for (i = 0; i < n; i++) {
+		if (addr_parse(texts[i], &k))
+			return fail("%s: not an IPv4 or IPv6 address: %s", what, texts[i]);
+		if (bpf_map_lookup_elem(fd, &k, &v) == 0)
+			continue;
+		for (j = 0; j < n_new && memcmp(&seen[j], &k, sizeof(k)); j++)
+			;
+		if (j == n_new)
+			seen[n_new++] = k;
+	}
+	if (have + n_new > KEEL_BPF_MAX_ADDRS)
+		return fail("%s: %d more address%s would exceed the map's %d (it holds %d); nothing changed",
+			    what, n_new, n_new == 1 ? "" : "es", KEEL_BPF_MAX_ADDRS, have);
+	return 0;
 }
 
 /* This host's addresses on iface (link-local IPv6 left out: Keel does not encapsulate to them). */
@@ -370,26 +399,56 @@ static int xdp_attach_auto(int ifindex, int prog_fd, enum attach_mode mode, cons
 	return bpf_xdp_attach(ifindex, prog_fd, flags | XDP_FLAGS_SKB_MODE, &o);
 }
 
+/* The address options' map edits, in the order they apply; room checked first (map_room_check). */
+static int maps_edit(const struct decap_bpf *skel, const struct args *a)
+{
+	int local = bpf_map__fd(skel->maps.keel_decap_local);
+	int vips = bpf_map__fd(skel->maps.keel_decap_vips);
+	int peers = bpf_map__fd(skel->maps.keel_decap_peers);
+
+	if (map_room_check(local, a->locals, a->n_locals, "--local") ||
+	    map_room_check(vips, a->vips, a->n_vips, "--vip") ||
+	    map_room_check(peers, a->peers, a->n_peers, "--peer"))
+		return -1;
+	if (map_put_addrs(local, a->locals, a->n_locals, "--local") ||
+	    map_put_addrs(vips, a->vips, a->n_vips, "--vip") ||
+	    map_del_addrs(vips, a->del_vips, a->n_del_vips, "--del-vip") ||
+	    map_put_addrs(peers, a->peers, a->n_peers, "--peer") ||
+	    map_del_addrs(peers, a->del_peers, a->n_del_peers, "--del-peer"))
+		return -1;
+	return 0;
+}
+
+/*
+ * Every argument was checked before this runs (parse_args, args_check).
+ * Then: load the program (its maps are the pinned ones when they exist),
+ * edit the maps, and only then attach: whatever fails before the attach
+ * leaves the interface as it was (a first attach also removes the pins it
+ * made), so an update never replaces the program for a command that fails.
+ */
 static int cmd_attach(const struct args *a, int ifindex)
 {
 	struct decap_bpf *skel;
 	struct xdp_state cur = { 0 }, now = { 0 };
 	struct pins p;
+	struct stat st;
 	__u32 ours;
 	long port = a->gue_port;
 	int old_fd = -1, err, rc = 1, n_local, n_vips;
+	bool had_pins, attached = false;
 
 	pins_init(&p, a->iface);
 	if (bpffs_ensure())
 		return 1;
-	if (mkdir(p.dir, 0700) && errno != EEXIST)
-		return fail("%s: %s", p.dir, strerror(errno));
 	if (xdp_state_get(ifindex, &cur))
 		return fail("%s: querying XDP: %s", a->iface, strerror(errno));
 	ours = pinned_prog_id(&p);
 	if (cur.prog_id && cur.prog_id != ours)
 		return fail("%s: another XDP program (id %u) is attached; detach it first", a->iface,
 			    cur.prog_id);
+	had_pins = stat(p.dir, &st) == 0;
+	if (mkdir(p.dir, 0700) && errno != EEXIST)
+		return fail("%s: %s", p.dir, strerror(errno));
 	if (cur.prog_id) {
 		old_fd = bpf_prog_get_fd_by_id(cur.prog_id);
 		if (port < 0)
@@ -422,11 +481,20 @@ static int cmd_attach(const struct args *a, int ifindex)
 		     a->verbose ? "" : " (run with -v for the verifier log)");
 		goto out_destroy;
 	}
+	if (maps_edit(skel, a))
+		goto out_destroy;
+	n_local = map_count(bpf_map__fd(skel->maps.keel_decap_local));
+	if (n_local == 0) {
+		n_local = local_from_iface(bpf_map__fd(skel->maps.keel_decap_local), a->iface);
+		if (n_local < 0)
+			goto out_destroy;
+	}
 	err = xdp_attach_auto(ifindex, bpf_program__fd(skel->progs.keel_decap), a->mode, &cur, old_fd);
 	if (err) {
 		fail("%s: attaching XDP: %s", a->iface, strerror(-err));
 		goto out_destroy;
 	}
+	attached = true;
 	unlink(p.prog);
 	unlink(p.rodata);
 	if (bpf_program__pin(skel->progs.keel_decap, p.prog) ||
@@ -435,18 +503,6 @@ static int cmd_attach(const struct args *a, int ifindex)
 		goto out_destroy;
 	}
 
-	if (map_put_addrs(bpf_map__fd(skel->maps.keel_decap_local), a->locals, a->n_locals, "--local") ||
-	    map_put_addrs(bpf_map__fd(skel->maps.keel_decap_vips), a->vips, a->n_vips, "--vip") ||
-	    map_del_addrs(bpf_map__fd(skel->maps.keel_decap_vips), a->del_vips, a->n_del_vips) ||
-	    map_put_addrs(bpf_map__fd(skel->maps.keel_decap_peers), a->peers, a->n_peers, "--peer") ||
-	    map_del_addrs(bpf_map__fd(skel->maps.keel_decap_peers), a->del_peers, a->n_del_peers))
-		goto out_destroy;
-	n_local = map_count(bpf_map__fd(skel->maps.keel_decap_local));
-	if (n_local == 0) {
-		n_local = local_from_iface(bpf_map__fd(skel->maps.keel_decap_local), a->iface);
-		if (n_local < 0)
-			goto out_destroy;
-	}
 	n_vips = map_count(bpf_map__fd(skel->maps.keel_decap_vips));
 	xdp_state_get(ifindex, &now);
 	if (a->json) {
@@ -462,11 +518,25 @@ static int cmd_attach(const struct args *a, int ifindex)
 	}
 	rc = 0;
 out_destroy:
+	if (rc && !cur.prog_id) {
+		/* A first attach that failed: take back what it did (the pins it made, the program). */
+		if (attached) {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = bpf_program__fd(skel->progs.keel_decap));
+
+			xdp_state_get(ifindex, &now);
+			bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE | (now.mode == XDP_ATTACHED_SKB ?
+								     XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE), &o);
+		}
+		if (!had_pins)
+			pins_remove(&p);
+	}
 	/* The netlink attachment and the pins keep the program and maps alive after we exit. */
 	decap_bpf__destroy(skel);
 out_close_old:
 	if (old_fd >= 0)
 		close(old_fd);
+	if (rc && !cur.prog_id && !had_pins)
+		rmdir(p.dir);
 	return rc;
 }
 
@@ -603,6 +673,33 @@ static int cmd_status(const struct args *a, int ifindex)
 
 /* --- command line --- */
 
+/* Every address option parses, each named by its own option: checked before anything is touched. */
+static int args_check(const struct args *a)
+{
+	const struct {
+		const char *name;
+		const char *const *list;
+		int n;
+	} opts[] = {
+		{ "--vip", a->vips, a->n_vips },
+		{ "--local", a->locals, a->n_locals },
+		{ "--del-vip", a->del_vips, a->n_del_vips },
+		{ "--peer", a->peers, a->n_peers },
+		{ "--del-peer", a->del_peers, a->n_del_peers },
+	};
+	struct keel_bpf_addr_key k;
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		for (j = 0; j < opts[i].n; j++)
+			if (addr_parse(opts[i].list[j], &k)) {
+				fail("%s: not an IPv4 or IPv6 address: %s", opts[i].name, opts[i].list[j]);
+				return EXIT_USAGE;
+			}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
@@ -700,7 +797,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		fail("not an interface name: %s", a->iface);
 		return EXIT_USAGE;
 	}
-	return 0;
+	return args_check(a);
 }
 
 /* Loading XDP and pinning maps: root, or CAP_BPF/CAP_SYS_ADMIN (39/21) with CAP_NET_ADMIN (12). */
