@@ -848,10 +848,12 @@ int main(int argc, char **argv)
 			return fail(&dp, err);
 		}
 		memcpy(dp.region->port_mac[i], mac.addr_bytes, 6);
+		port_iface(dp.ports[i], dp.region->port_name[i], sizeof(dp.region->port_name[i]));
 		/* The core takes only frames to this MAC and answers from it; the MTU bounds echo replies. */
 		memcpy(dp.port_ctx[i].mac, mac.addr_bytes, 6);
 		dp.port_ctx[i].mtu = (uint16_t)dp.o.mtu;
 	}
+	dp.region->tsc_hz = rte_get_tsc_hz();
 	dataplane_placement(&dp, mismatch);
 
 	fp.capacity = dp.o.flows;

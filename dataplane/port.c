@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -72,6 +74,29 @@ const char *port_name(uint16_t port, char *buf, size_t len)
 	if (rte_eth_dev_get_name_by_port(port, name))
 		snprintf(name, sizeof(name), "?");
 	snprintf(buf, len, "port %u (%s)", port, name);
+	return buf;
+}
+
+const char *port_iface(uint16_t port, char *buf, size_t len)
+{
+	const struct rte_devargs *da = NULL;
+	struct rte_eth_dev_info info;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	const char *a;
+
+	if (rte_eth_dev_info_get(port, &info) == 0 && info.device)
+		da = rte_dev_devargs(info.device);
+	/* "iface=ens1f0,start_queue=0,...": the interface ends at the next argument. */
+	a = da && da->args ? strstr(da->args, "iface=") : NULL;
+	if (a && (a == da->args || a[-1] == ',')) {
+		a += strlen("iface=");
+		snprintf(buf, len, "%.*s", (int)strcspn(a, ","), a);
+		if (buf[0])
+			return buf;
+	}
+	if (rte_eth_dev_get_name_by_port(port, name))
+		snprintf(name, sizeof(name), "?");
+	snprintf(buf, len, "%s", name);
 	return buf;
 }
 

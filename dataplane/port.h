@@ -45,6 +45,13 @@ int port_socket(uint16_t port);
 /* Name for messages ("0000:3b:00.0", "net_pcap0"). */
 const char *port_name(uint16_t port, char *buf, size_t len);
 
+/*
+ * What operators call the port: the kernel interface of a port opened on one
+ * (the iface= argument of net_af_xdp / net_af_packet), else DPDK's device name
+ * (a PCI address, net_null0). Always NUL-terminated, "?" when unknown.
+ */
+const char *port_iface(uint16_t port, char *buf, size_t len);
+
 void port_stop(uint16_t port);
 
 #endif

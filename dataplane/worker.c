@@ -30,6 +30,14 @@
 #define WORKER_SLEEP_MIN_NS 1000
 #define WORKER_SLEEP_MAX_NS 100000
 #define WORKER_BITMAP_WORDS (KEEL_MAX_BACKENDS / 64)
+/*
+ * Tracked-flow census: buckets scanned each millisecond (with the flow-table
+ * statistics), a thousandth of the table so that a pass takes about a
+ * second, at most WORKER_CENSUS_MAX (256 lines, a few microseconds of
+ * sequential reads: a full pass takes longer past 1M flows).
+ */
+#define WORKER_CENSUS_MIN 16
+#define WORKER_CENSUS_MAX 256
 
 /* TX on one data port from this worker's queue; the context of the unsent-packets callback. */
 struct worker_tx {
@@ -72,6 +80,18 @@ struct worker {
 	uint32_t flush_cursor;
 	uint64_t flush_now[WORKER_BITMAP_WORDS];
 	uint64_t flush_next[WORKER_BITMAP_WORDS];
+
+	/*
+	 * Census of live flows by backend, counted in private memory over a
+	 * pass and then published to the counters whole, so keel-control sums
+	 * finished passes (a per-backend count kept on every insert and expiry
+	 * would put stores into the packet path).
+	 */
+	uint32_t census_cursor;
+	uint32_t census_step;
+	uint32_t census_hi;     /* highest backend id + 1 counted in this pass */
+	uint32_t census_pub_hi; /* ... and in the published one */
+	uint64_t census[KEEL_MAX_BACKENDS];
 };
 
 /* Whatever the NIC did not take: one retry (its ring may have drained meanwhile), then free and count. */
@@ -188,6 +208,26 @@ static void worker_flush_step(struct worker *wk)
 	}
 }
 
+/* One step of the census; at the end of a pass, publish it (relaxed stores: single writer). */
+static void worker_census_step(struct worker *wk)
+{
+	uint32_t id, top;
+
+	flow_table_census(wk->kw.ft, wk->kw.now_ms, wk->census, KEEL_MAX_BACKENDS, &wk->census_hi,
+			  &wk->census_cursor, wk->census_step);
+	if (wk->census_cursor != 0)
+		return;
+	/* Ids above both passes' highest were zero in both: nothing to store there. */
+	top = wk->census_hi > wk->census_pub_hi ? wk->census_hi : wk->census_pub_hi;
+	for (id = 0; id < top; id++) {
+		__atomic_store_n(&wk->ctr->backend_flows[id], wk->census[id], __ATOMIC_RELAXED);
+		wk->census[id] = 0;
+	}
+	wk->census_pub_hi = wk->census_hi;
+	wk->census_hi = 0;
+	__atomic_store_n(&wk->ctr->census_passes, wk->ctr->census_passes + 1, __ATOMIC_RELAXED);
+}
+
 /* keel-control asks whether a flow is tracked here: answer from the table without touching it. */
 static void worker_lookup(struct worker *wk, uint64_t seq)
 {
@@ -269,6 +309,7 @@ int worker_main(void *arg)
 			worker_flush_step(wk);
 		if (t1 - last_stats >= wk->tsc_per_ms) {
 			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
+			worker_census_step(wk);
 			last_stats = t1;
 		}
 		/* Heartbeat and cycle counts: relaxed stores, paired with keel-control's relaxed loads (region.h). */
@@ -323,6 +364,11 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 			goto out_free_worker;
 	}
 	wk->kw.ft = wk->flows.ft;
+	wk->census_step = flow_table_buckets(wk->kw.ft) / 1000;
+	if (wk->census_step > WORKER_CENSUS_MAX)
+		wk->census_step = WORKER_CENSUS_MAX;
+	if (wk->census_step < WORKER_CENSUS_MIN)
+		wk->census_step = WORKER_CENSUS_MIN;
 	/* The table's times continue from the file's clock base, whatever this process's TSC calibration. */
 	wk->clock_tsc0 = rte_rdtsc();
 	wk->clock_ms0 = flow_store_now_ms(&wk->flows);

@@ -566,8 +566,12 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 				    c->publish_error[0] ? c->publish_error : NULL);
 	}
 	if (ret) {
+		/* A refused preview is the preview doing its job: counted apart, so it pages nobody. */
 		pthread_mutex_lock(&c->mu);
-		c->refused++;
+		if (flags & CONTROL_APPLY_DRY_RUN)
+			c->dry_run_refused++;
+		else
+			c->refused++;
 		pthread_mutex_unlock(&c->mu);
 	}
 out:

@@ -24,6 +24,99 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* What the operator set: weight and admin state (a drained backend is up and takes no new flows). */
+static void backend_admin_metrics(struct keel_control *c, const struct keel_config *cfg, FILE *f)
+{
+	static const uint8_t states[] = { CONFIG_BACKEND_ACTIVE, CONFIG_BACKEND_DRAINING,
+					  CONFIG_BACKEND_DISABLED };
+	char a[CONFIG_TEXT_MAX];
+	uint32_t i, j, s;
+
+	(void)c;
+	head(f, "keel_backend_weight", "gauge", "The backend's configured weight (0 takes no new flows).");
+	for (i = 0; i < cfg->n_vips; i++)
+		for (j = 0; j < cfg->vips[i].n_backends; j++)
+			fprintf(f, "keel_backend_weight{vip=\"%s\",backend=\"%s\"} %u\n", cfg->vips[i].name,
+				config_format_addr(cfg->vips[i].backends[j].addr,
+						   cfg->vips[i].backends[j].family, a),
+				cfg->vips[i].backends[j].weight);
+	head(f, "keel_backend_admin_state", "gauge",
+	     "1 for the backend's administrative state (active, draining: no new flows, disabled: out of the table), 0 for the others.");
+	for (i = 0; i < cfg->n_vips; i++)
+		for (j = 0; j < cfg->vips[i].n_backends; j++) {
+			const struct config_backend *b = &cfg->vips[i].backends[j];
+
+			config_format_addr(b->addr, b->family, a);
+			for (s = 0; s < sizeof(states); s++)
+				fprintf(f, "keel_backend_admin_state{vip=\"%s\",backend=\"%s\",state=\"%s\"} %d\n",
+					cfg->vips[i].name, a, config_backend_state_name(states[s]),
+					b->state == states[s]);
+		}
+}
+
+/* Health transitions and check durations of the backends that have a check. */
+static void backend_health_metrics(struct keel_control *c, const struct keel_config *cfg, FILE *f)
+{
+	char a[CONFIG_TEXT_MAX];
+	uint32_t i, j, w, l;
+
+	for (w = 0; w < 2; w++) {
+		if (w == 0)
+			head(f, "keel_backend_health_transitions_total", "counter",
+			     "Health transitions of the backend: to=\"down\" when it stopped taking new flows, to=\"up\" when it came back.");
+		else
+			head(f, "keel_backend_check_duration_seconds", "histogram",
+			     "Durations of the backend's health checks (connect, or HTTP to the status line).");
+		for (i = 0; i < cfg->n_vips; i++) {
+			const struct config_vip *v = &cfg->vips[i];
+
+			if (v->health.type == CONFIG_HEALTH_NONE)
+				continue;
+			for (j = 0; j < v->n_backends; j++) {
+				struct health_status st = { 0 };
+				struct health_target t;
+				uint64_t cum = 0;
+
+				config_format_addr(v->backends[j].addr, v->backends[j].family, a);
+				control_health_target(v, &v->backends[j], &t);
+				health_get(c->health, &t, &st);
+				if (w == 0) {
+					fprintf(f, "keel_backend_health_transitions_total{vip=\"%s\",backend=\"%s\",to=\"down\"} %" PRIu64 "\n",
+						v->name, a, st.went_down);
+					fprintf(f, "keel_backend_health_transitions_total{vip=\"%s\",backend=\"%s\",to=\"up\"} %" PRIu64 "\n",
+						v->name, a, st.came_up);
+					continue;
+				}
+				for (l = 0; l < HEALTH_LATENCY_BUCKETS; l++) {
+					cum += st.latency_hist[l];
+					fprintf(f, "keel_backend_check_duration_seconds_bucket{vip=\"%s\",backend=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+						v->name, a, health_latency_bounds_us[l] / 1e6, cum);
+				}
+				cum += st.latency_hist[HEALTH_LATENCY_BUCKETS];
+				fprintf(f, "keel_backend_check_duration_seconds_bucket{vip=\"%s\",backend=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+					v->name, a, cum);
+				fprintf(f, "keel_backend_check_duration_seconds_sum{vip=\"%s\",backend=\"%s\"} %.6f\n",
+					v->name, a, st.latency_sum_us / 1e6);
+				fprintf(f, "keel_backend_check_duration_seconds_count{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
+					v->name, a, cum);
+			}
+		}
+	}
+}
+
+/* A label value from outside the configuration (a port's name), escaped as the text format says. */
+static void put_label(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
 /* VIP names are [A-Za-z0-9_.-] (config validation), addresses are inet_ntop text: no escaping needed. */
 void control_metrics(struct keel_control *c, FILE *f)
 {
@@ -60,6 +153,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 	fprintf(f, "keel_config_applies_total %" PRIu64 "\n", c->applies);
 	head(f, "keel_config_refused_total", "counter", "Configuration changes refused.");
 	fprintf(f, "keel_config_refused_total %" PRIu64 "\n", c->refused);
+	head(f, "keel_config_dry_run_refused_total", "counter",
+	     "Previews (dry runs) of configuration changes that would be refused; not in keel_config_refused_total.");
+	fprintf(f, "keel_config_dry_run_refused_total %" PRIu64 "\n", c->dry_run_refused);
 	control_bgp_metrics(c, f); /* announcements and fleet consistency (control_bgp.h) */
 
 	head(f, "keel_received_packets_total", "counter", "Packets received by the workers.");
@@ -109,6 +205,31 @@ void control_metrics(struct keel_control *c, FILE *f)
 		fprintf(f, "keel_vip_bytes_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
 			id >= 0 ? k->core.vip[id].bytes : 0);
 	}
+	head(f, "keel_vip_info", "gauge",
+	     "The VIP's address, port (\"all\" for every port), protocol and encapsulation; the value is always 1.");
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		char port[8];
+
+		snprintf(port, sizeof(port), v->all_ports ? "all" : "%u", v->port);
+		fprintf(f, "keel_vip_info{vip=\"%s\",address=\"%s\",port=\"%s\",protocol=\"%s\",encap=\"%s\"} 1\n",
+			v->name, config_format_addr(v->addr, v->family, a), port, config_proto_name(v->proto),
+			config_encap_name(v->encap));
+	}
+	head(f, "keel_vip_tracked_flows", "gauge",
+	     "Live flows the workers track for the VIP (IPVS's ActiveConn + InActConn), from their last census (about a second).");
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		uint64_t n = 0;
+
+		for (j = 0; j < v->n_backends; j++) {
+			int id = ids_backend(c->ids, v->name, v->backends[j].addr, v->backends[j].family);
+
+			if (id >= 0)
+				n += k->backend_flows[id];
+		}
+		fprintf(f, "keel_vip_tracked_flows{vip=\"%s\"} %" PRIu64 "\n", v->name, n);
+	}
 	head(f, "keel_vip_panic", "gauge", "1 while the VIP's panic threshold makes it ignore health checks.");
 	for (i = 0; i < cfg->n_vips; i++)
 		fprintf(f, "keel_vip_panic{vip=\"%s\"} %d\n", cfg->vips[i].name, c->panic[i]);
@@ -121,10 +242,13 @@ void control_metrics(struct keel_control *c, FILE *f)
 			{ "keel_backend_packets_total", "Packets forwarded per backend.", 0 },
 			{ "keel_backend_bytes_total", "Bytes forwarded per backend (as received).", 1 },
 			{ "keel_backend_new_flows_total", "Flows assigned to the backend.", 2 },
+			{ "keel_backend_tracked_flows",
+			  "Live flows the workers track for the backend (IPVS's ActiveConn + InActConn), from their last census (about a second).",
+			  3 },
 		};
 
-		for (w = 0; w < 3; w++) {
-			head(f, per_be[w].name, "counter", per_be[w].help);
+		for (w = 0; w < 4; w++) {
+			head(f, per_be[w].name, w == 3 ? "gauge" : "counter", per_be[w].help);
 			for (i = 0; i < cfg->n_vips; i++) {
 				const struct config_vip *v = &cfg->vips[i];
 
@@ -136,7 +260,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 					if (id >= 0)
 						val = per_be[w].what == 0 ? k->core.backend[id].pkts :
 						      per_be[w].what == 1 ? k->core.backend[id].bytes :
-									    k->core.backend[id].new_flows;
+						      per_be[w].what == 2 ? k->core.backend[id].new_flows :
+									    k->backend_flows[id];
 					fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
 						per_be[w].name, v->name,
 						config_format_addr(b->addr, b->family, a), val);
@@ -176,6 +301,9 @@ void control_metrics(struct keel_control *c, FILE *f)
 		}
 	}
 
+	backend_admin_metrics(c, cfg, f);
+	backend_health_metrics(c, cfg, f);
+
 	{
 		uint64_t sp[KEEL_STEER_MAX], sb[KEEL_STEER_MAX];
 
@@ -205,9 +333,11 @@ void control_metrics(struct keel_control *c, FILE *f)
 
 		for (w = 0; w < sizeof(ports) / sizeof(ports[0]); w++) {
 			head(f, ports[w].name, "counter", ports[w].help);
-			for (i = 0; i < np; i++)
-				fprintf(f, "%s{port=\"%u\"} %" PRIu64 "\n", ports[w].name, i,
-					ports[w].v[i * ports[w].stride]);
+			for (i = 0; i < np; i++) {
+				fprintf(f, "%s{port=\"%u\",interface=\"", ports[w].name, i);
+				put_label(f, pp[i].name[0] ? pp[i].name : "?");
+				fprintf(f, "\"} %" PRIu64 "\n", ports[w].v[i * ports[w].stride]);
+			}
 		}
 		for (w = 0; w < r->n; w++)
 			keel_seam_read_status(c->seam, w, &st[w]);
@@ -226,6 +356,17 @@ void control_metrics(struct keel_control *c, FILE *f)
 		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_idle_cycles_total{worker=\"%u\"} %" PRIu64 "\n", w,
 				st[w].idle_cycles);
+		if (r->tsc_hz) {
+			head(f, "keel_worker_busy_seconds_total", "counter",
+			     "Seconds spent in polling loops that moved packets.");
+			for (w = 0; w < r->n; w++)
+				fprintf(f, "keel_worker_busy_seconds_total{worker=\"%u\"} %.6f\n", w,
+					(double)st[w].busy_cycles / (double)r->tsc_hz);
+			head(f, "keel_worker_idle_seconds_total", "counter", "Seconds spent in empty polls.");
+			for (w = 0; w < r->n; w++)
+				fprintf(f, "keel_worker_idle_seconds_total{worker=\"%u\"} %.6f\n", w,
+					(double)st[w].idle_cycles / (double)r->tsc_hz);
+		}
 		head(f, "keel_worker_numa_mismatch", "gauge", "1 when a worker polls a port on another NUMA node.");
 		for (w = 0; w < r->n; w++)
 			fprintf(f, "keel_worker_numa_mismatch{worker=\"%u\"} %u\n", w, st[w].numa_mismatch);

@@ -69,6 +69,7 @@ struct keel_control {
 
 	char publish_error[256];
 	uint64_t publishes, publish_failures, health_publishes, applies, refused;
+	uint64_t dry_run_refused; /* refused previews (dry runs): not in refused */
 	uint64_t last_publish_ms;
 	uint64_t started_ms;
 

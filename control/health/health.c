@@ -319,6 +319,20 @@ static void format_text(struct health_status *st, const struct health_probe_verd
 	}
 }
 
+/* 1 ms to 5 s: a check slower than its timeout is a timeout, and timeouts are below the interval. */
+const uint32_t health_latency_bounds_us[HEALTH_LATENCY_BUCKETS] = {
+	1000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000,
+};
+
+static unsigned int latency_bucket(uint64_t us)
+{
+	unsigned int i;
+
+	for (i = 0; i < HEALTH_LATENCY_BUCKETS && us > health_latency_bounds_us[i]; i++)
+		;
+	return i;
+}
+
 /* A probe of e finished: count it, move the state, schedule the next one. Under lock. */
 static void entry_complete(struct health *h, struct health_entry *e, uint64_t now_ns)
 {
@@ -335,6 +349,8 @@ static void entry_complete(struct health *h, struct health_entry *e, uint64_t no
 		uint64_t us = v->latency_ns / 1000;
 
 		st->last_latency_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+		st->latency_sum_us += us;
+		st->latency_hist[latency_bucket(us)]++;
 		st->checks++;
 		st->last_check_ms = now_real_ms();
 		if (v->result == HEALTH_RESULT_OK) {
@@ -354,6 +370,10 @@ static void entry_complete(struct health *h, struct health_entry *e, uint64_t no
 	if (st->state != old) {
 		st->last_change_ms = now_real_ms();
 		if ((old == HEALTH_STATE_DOWN) != (st->state == HEALTH_STATE_DOWN)) {
+			if (st->state == HEALTH_STATE_DOWN)
+				st->went_down++;
+			else
+				st->came_up++;
 			/* Release: pairs with the acquire in health_generation(). */
 			atomic_fetch_add_explicit(&h->generation, 1, memory_order_release);
 			wake(h->event_fd);

@@ -72,6 +72,14 @@ enum health_result {
 	HEALTH_RESULT_LOCAL_ERROR,  /* we could not probe (e.g. EMFILE); not counted against the backend */
 };
 
+/*
+ * Upper bounds (microseconds) of the check-duration histogram's buckets
+ * (Prometheus' le, cumulative when exported); a last, implicit bucket holds
+ * the longer ones (+Inf).
+ */
+#define HEALTH_LATENCY_BUCKETS 9
+extern const uint32_t health_latency_bounds_us[HEALTH_LATENCY_BUCKETS];
+
 struct health_status {
 	enum health_state state;
 	enum health_result last_result;
@@ -84,6 +92,11 @@ struct health_status {
 	uint64_t checks;               /* probes finished (LOCAL_ERROR not included) */
 	uint64_t last_check_ms;        /* CLOCK_REALTIME of the last finished probe, 0 if none */
 	uint64_t last_change_ms;       /* CLOCK_REALTIME of the last state change (or of creation) */
+	uint64_t went_down;            /* routable -> DOWN transitions (UNKNOWN/UP -> DOWN) */
+	uint64_t came_up;              /* DOWN -> UP transitions */
+	/* Check durations of the counted probes (checks): per bucket (not cumulative), and their sum. */
+	uint64_t latency_hist[HEALTH_LATENCY_BUCKETS + 1];
+	uint64_t latency_sum_us;
 };
 
 static inline bool health_status_routable(const struct health_status *s)

@@ -805,3 +805,37 @@ uint32_t flow_table_capacity(const struct flow_table *ft)
 {
 	return ft->capacity;
 }
+
+/*
+ * Read-only, like a lookup that finds nothing: live slots are counted where
+ * they are, expired ones not (they are only reclaimed when met), so the
+ * counts are what would still be forwarded by the table.
+ */
+uint32_t flow_table_census(const struct flow_table *ft, uint64_t now_ms, uint64_t counts[],
+			   uint32_t n_counts, uint32_t *hi, uint32_t *cursor, uint32_t max_buckets)
+{
+	uint32_t nb = ft->bucket_mask + 1, now32 = (uint32_t)now_ms;
+	uint32_t bkt = *cursor < nb ? *cursor : 0, n;
+
+	for (n = 0; n < max_buckets && bkt < nb; n++, bkt++) {
+		const struct ft_bucket *b = &ft->buckets[bkt];
+
+		for (unsigned int s = 0; s < FT_SLOTS; s++) {
+			const struct ft_slot *sl = &b->slot[s];
+			uint32_t id = sl->value.backend;
+
+			if (!sl->fp || ft_age(sl, now32) > ft->timeout_ms[ft_class(sl)] || id >= n_counts)
+				continue;
+			counts[id]++;
+			if (id >= *hi)
+				*hi = id + 1;
+		}
+	}
+	*cursor = bkt < nb ? bkt : 0;
+	return n;
+}
+
+uint32_t flow_table_buckets(const struct flow_table *ft)
+{
+	return ft->bucket_mask + 1;
+}

@@ -172,6 +172,20 @@ int flow_table_remove(struct flow_table *ft, const struct keel_flow_key *key);
 uint32_t flow_table_flush(struct flow_table *ft, int (*pred)(const struct flow_value *, void *),
 			  void *arg, uint32_t *cursor, uint32_t max_buckets);
 
+/*
+ * Count the live flows by backend id (operators' "active connections"),
+ * scanning at most max_buckets buckets from *cursor: counts[id] grows by one
+ * per live flow of backend id < n_counts, and *hi becomes at least the
+ * highest such id + 1. *cursor wraps to 0 when a full pass is done; the
+ * counts of a pass are a census of the table spread over its duration, not a
+ * snapshot. Changes nothing in the table.
+ */
+uint32_t flow_table_census(const struct flow_table *ft, uint64_t now_ms, uint64_t counts[],
+			   uint32_t n_counts, uint32_t *hi, uint32_t *cursor, uint32_t max_buckets);
+
+/* Buckets of the table (a full census pass scans this many). */
+uint32_t flow_table_buckets(const struct flow_table *ft);
+
 void flow_table_get_stats(const struct flow_table *ft, struct flow_table_stats *out);
 uint32_t flow_table_capacity(const struct flow_table *ft);
 

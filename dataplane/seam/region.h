@@ -35,8 +35,10 @@
  * 3: and the snapshot ABI (KEEL_SNAPSHOT_ABI) and backend record size the
  * slots are read with, so a publisher of other snapshots is refused at open
  * rather than by every worker at activation.
+ * 4: the header names the ports and gives the TSC rate; the counters carry
+ * each worker's census of tracked flows by backend.
  */
-#define KEEL_REGION_ABI 3
+#define KEEL_REGION_ABI 4
 #define KEEL_REGION_MAX_WORKERS 64
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
@@ -83,7 +85,7 @@ struct keel_worker_status {
 	uint64_t activations;
 	uint32_t socket;            /* NUMA node of the lcore */
 	uint32_t numa_mismatch;     /* 1 if a port it polls is on another socket */
-	uint64_t busy_cycles;       /* TSC cycles in loops that moved packets */
+	uint64_t busy_cycles;       /* TSC cycles in loops that moved packets (tsc_hz a second) */
 	uint64_t idle_cycles;
 } __attribute__((aligned(64)));
 
@@ -129,6 +131,14 @@ struct keel_worker_counters {
 	uint64_t tx_dropped;           /* refused by the NIC: freed and counted */
 	uint64_t kernel_tx;            /* handed to the exception path */
 	uint64_t kernel_rx;            /* from the kernel, sent out of a port */
+	/*
+	 * Live tracked flows by backend id, from the worker's last full census
+	 * of its table (flow_table_census, a pass about every second: see
+	 * worker.c); 64-bit so that keel_seam_sum_counters sums them as it sums
+	 * everything else.
+	 */
+	uint64_t census_passes;
+	uint64_t backend_flows[KEEL_MAX_BACKENDS];
 } __attribute__((aligned(64)));
 
 struct keel_region {
@@ -179,6 +189,13 @@ struct keel_region {
 	uint64_t port_nombuf[8];   /* RX mbuf allocation failures */
 	/* Each port's MAC (dp: wo before RUNNING): the source MAC keel-control puts in snapshots. */
 	uint8_t port_mac[8][8];
+	/*
+	 * Each port's name for operators (dp: wo before RUNNING): the kernel
+	 * interface of an AF_XDP or AF_PACKET port, else DPDK's device name (a
+	 * PCI address, net_null0, ...). NUL-terminated.
+	 */
+	char port_name[8][32];
+	uint64_t tsc_hz;           /* dp: wo before RUNNING: the rate of busy/idle_cycles */
 	/*
 	 * An operator's "is this flow tracked?" question (keel-control's
 	 * lookup). cp: writes key, then posts KEEL_CMD_LOOKUP with arg = seq on

@@ -50,6 +50,7 @@ struct keel_seam_workers {
 	uint64_t slot_size;      /* bytes per slot */
 	uint32_t flow_capacity;  /* per worker */
 	uint64_t started_ms;     /* CLOCK_REALTIME ms */
+	uint64_t tsc_hz;         /* the rate of the workers' busy/idle cycles (0: not reported) */
 	uint64_t stalled;        /* bit w: worker w's heartbeat has not moved for stall_ms */
 	uint64_t still_ms[KEEL_REGION_MAX_WORKERS]; /* how long each heartbeat has not moved */
 	uint64_t refused;        /* snapshots refused as invalid, all workers */
@@ -68,6 +69,7 @@ struct keel_seam_port {
 	uint8_t mac[6];  /* the source MAC of what Keel sends on it */
 	uint64_t missed; /* dropped by the NIC: RX queues full */
 	uint64_t nombuf; /* RX mbuf allocation failures */
+	char name[33];   /* the interface or DPDK device name, "" when not reported */
 };
 
 /* Up to max ports into out (the first 8 of the dataplane's); returns how many. */

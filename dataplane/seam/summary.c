@@ -3,6 +3,7 @@
 #include "seam_priv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@ int keel_seam_workers(struct keel_seam *s, uint64_t stall_ms, struct keel_seam_w
 	out->slot_size = r->slot_size;
 	out->flow_capacity = r->flow_capacity;
 	out->started_ms = r->started_ms;
+	out->tsc_hz = r->tsc_hz;
 	memcpy(out->name, r->name, sizeof(out->name));
 	out->name[sizeof(out->name) - 1] = '\0';
 	out->min_generation = out->n ? UINT64_MAX : 0;
@@ -65,6 +67,9 @@ uint32_t keel_seam_ports(struct keel_seam *s, struct keel_seam_port *out, uint32
 		/* relaxed: pairs with the main thread's relaxed stores (region.h): figures, not orders. */
 		out[i].missed = __atomic_load_n(&r->port_missed[i], __ATOMIC_RELAXED);
 		out[i].nombuf = __atomic_load_n(&r->port_nombuf[i], __ATOMIC_RELAXED);
+		/* Written before RUNNING; bounded here all the same. */
+		snprintf(out[i].name, sizeof(out[i].name), "%.*s", (int)sizeof(r->port_name[i]),
+			 r->port_name[i]);
 	}
 	return n;
 }

@@ -208,6 +208,31 @@ log "MEASURED up after start: $LAST_MS ms"
 check "not up on the first success (rise $RISE: >= $((INTERVAL_MS * (RISE - 1) * 3 / 4)) ms)" \
 	test "$LAST_MS" -ge $((INTERVAL_MS * (RISE - 1) * 3 / 4))
 check_within "$B2 back in web's table" $PUBLISH_MAX_MS "$t0" 5 /v1/vips/web/table "$ALL_SLOTS"
+# The operators' first series: transitions, check durations, weight and admin state, the VIP's info.
+HB2="vip=\"web\",backend=\"$B2\"" HB1="vip=\"web\",backend=\"$B1\""
+# (A loaded machine can time a check out and flap $B1 too: up now, its counts are equal.)
+check_within "metrics: $B2 went down and came up (as often), $B1 as often up as down" 3000 "$(now)" 3 metrics \
+	"j['keel_backend_health_transitions_total{$HB2,to=\"down\"}'] >= 1 and j['keel_backend_health_transitions_total{$HB2,to=\"up\"}'] == j['keel_backend_health_transitions_total{$HB2,to=\"down\"}'] and j['keel_backend_health_transitions_total{$HB1,to=\"down\"}'] == j['keel_backend_health_transitions_total{$HB1,to=\"up\"}']"
+check_within "metrics: check durations of $B1, every check in a bucket, all within a second (timeout 100 ms)" 3000 "$(now)" 3 metrics \
+	"j['keel_backend_check_duration_seconds_count{$HB1}'] >= 3 and j['keel_backend_check_duration_seconds_bucket{$HB1,le=\"+Inf\"}'] == j['keel_backend_check_duration_seconds_count{$HB1}'] and j['keel_backend_check_duration_seconds_bucket{$HB1,le=\"1\"}'] == j['keel_backend_check_duration_seconds_count{$HB1}'] and 0 < j['keel_backend_check_duration_seconds_sum{$HB1}'] < j['keel_backend_check_duration_seconds_count{$HB1}']"
+check_within "metrics: keel_vip_info of web and db" 3000 "$(now)" 3 metrics \
+	"j['keel_vip_info{vip=\"web\",address=\"192.0.2.1\",port=\"80\",protocol=\"tcp\",encap=\"ipip\"}'] == 1 and j['keel_vip_info{vip=\"db\",address=\"192.0.2.2\",port=\"5432\",protocol=\"tcp\",encap=\"ipip\"}'] == 1"
+check_within "metrics: flows tracked per VIP and backend (none on net_null), worker seconds, port names" 3000 "$(now)" 3 metrics \
+	"j['keel_vip_tracked_flows{vip=\"web\"}'] == 0 and j['keel_backend_tracked_flows{$HB1}'] == 0 and j['keel_worker_busy_seconds_total{worker=\"0\"}'] + j['keel_worker_idle_seconds_total{worker=\"0\"}'] > 0.5 and 'keel_port_received_packets_total{port=\"0\",interface=\"net_null0\"}' in j and 'keel_port_missed_packets_total{port=\"1\",interface=\"net_null1\"}' in j"
+api_post() { curl -sS -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://keel$2" "${@:3}"; }
+check "drain $B2 of web: 200" test "$(api_post POST "/v1/vips/web/backends/$B2/drain")" = 200
+check_within "metrics: $B2 draining (admin state), weight 1, still up" 3000 "$(now)" 3 metrics \
+	"j['keel_backend_admin_state{$HB2,state=\"draining\"}'] == 1 and j['keel_backend_admin_state{$HB2,state=\"active\"}'] == 0 and j['keel_backend_admin_state{$HB1,state=\"active\"}'] == 1 and j['keel_backend_weight{$HB2}'] == 1 and j['keel_backend_up{$HB2}'] == 1"
+check "undrain $B2 of web: 200" test "$(api_post POST "/v1/vips/web/backends/$B2/undrain")" = 200
+# A preview that would move most of web's slots (weight 100 of 102) is refused, and counted apart.
+check "weight 100 for $B1, dry run: refused (409)" test "$(api_post PUT "/v1/vips/web/backends/$B1/weight?dry_run=1" \
+	-H 'Content-Type: application/json' -d '{"weight": 100}')" = 409
+check_within "metrics: the refused preview counts in dry_run_refused, not in refused" 3000 "$(now)" 3 metrics \
+	"j['keel_config_dry_run_refused_total'] == 1 and j['keel_config_refused_total'] == 0 and j['keel_backend_weight{$HB1}'] == 1"
+check "weight 100 for $B1: refused (409)" test "$(api_post PUT "/v1/vips/web/backends/$B1/weight" \
+	-H 'Content-Type: application/json' -d '{"weight": 100}')" = 409
+check_within "metrics: the refused change counts in refused" 3000 "$(now)" 3 metrics \
+	"j['keel_config_dry_run_refused_total'] == 1 and j['keel_config_refused_total'] == 1"
 
 log "panic threshold 0.5: HTTP servers of $B2 and $B3 stopped"
 t0=$(now)

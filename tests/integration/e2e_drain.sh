@@ -13,7 +13,9 @@
 #     be2 connections is balanced anew, to be1 or be3 (be2 has no slots), whose kernel knows no
 #     such connection and answers with a RST. Asserted: every one of B's be2 connections fails
 #     within 3 s of the flush, with a reset (ECONNRESET / EOF), not a stall and not an answer from
-#     another backend; connections on be1/be3 never fail; B's replacements never land on be2.
+#     another backend; connections on be1/be3 never fail; B's replacements never land on be2;
+#   - /metrics: before the drain keel_backend_tracked_flows of be2 is its established connections
+#     (+-1) and keel_vip_tracked_flows of stream the 60; after the flush be2's is 0.
 . "$(dirname "$0")/lib.sh"
 . "$KT_ROOT/tools/sandbox.d/e2e.sh"
 e2e_up
@@ -56,7 +58,20 @@ client persist --vip "$VIP4" --port 9000 --conns 30 --seconds $SB >"$KT_TMP/b.js
 PB=$!
 KT_PIDS+=("$PA" "$PB")
 sleep 3
-log "be2's established connections before the drain: $(be_ports 2 | wc -l)"
+N2=$(be_ports 2 | wc -l)
+log "be2's established connections before the drain: $N2"
+# keel-control's census of the workers' flow tables (about a second old): one flow per connection.
+metric() { in_ns "$(ns_keel 1)" curl -sf --max-time 5 "http://$SB_METRICS/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+flows_match() {
+	local be2 vip
+	be2=$(metric "keel_backend_tracked_flows{vip=\"stream\",backend=\"$B2\"}")
+	vip=$(metric 'keel_vip_tracked_flows{vip="stream"}')
+	log "tracked flows: be2 $be2 (established there: $N2), stream $vip (60 connections open)"
+	# +-1: a health check's own connection to be2 can be established at that moment
+	[[ -n $be2 && -n $vip ]] && ((N2 > 0 && be2 >= N2 - 1 && be2 <= N2 + 1 && vip >= 60 && vip <= 64))
+}
+check "keel_backend_tracked_flows of be2 = its $N2 connections, keel_vip_tracked_flows of stream = the 60" \
+	wait_until 3 flows_match
 T_DRAIN=$(date +%s.%N)
 "${KC[@]}" backend drain stream "$B2" --force >"$KT_TMP/drain.txt" || die "keelctl backend drain failed: $(cat "$KT_TMP/drain.txt")"
 log "drained be2: $(grep -i moved -A3 "$KT_TMP/drain.txt" | tr '\n' ' ' | tr -s ' ' | head -c 200)"
@@ -79,6 +94,8 @@ sleep 1
 T_FLUSH=$(date +%s.%N)
 "${KC[@]}" -j backend flush stream "$B2" >"$KT_TMP/flush.json" || die "keelctl backend flush failed: $(cat "$KT_TMP/flush.json")"
 log "flush: $(tr -d '\n ' <"$KT_TMP/flush.json")"
+be2_flushed() { [[ $(metric "keel_backend_tracked_flows{vip=\"stream\",backend=\"$B2\"}") == 0 ]]; }
+check "after the flush be2 has no tracked flow (keel_backend_tracked_flows 0 within 3 s)" wait_until 3 be2_flushed
 wait "$PB" || die "persist client B failed: $(cat "$KT_TMP/b.err")"
 sleep 1
 log "be2's established connections at the end: $(be_ports 2 | wc -l) (B's flushed ones stay open on be2: nothing reaches it any more)"

@@ -5,7 +5,7 @@
 # the client's namespace (P); after two more scrapes, a query through Prometheus' HTTP API shows
 # sum(keel_backend_packets_total{vip="web"}) grown by at least P, and each of the three web
 # backends' series grown (every backend got requests); `promtool check metrics` passes on a live
-# scrape of keel-control's /metrics.
+# scrape of keel-control's /metrics, whose port series carry the interface's name.
 . "$(dirname "$0")/lib.sh"
 . "$KT_ROOT/tools/sandbox.d/e2e.sh"
 need_cmd promtool tcpdump
@@ -69,4 +69,8 @@ prc=0
 promtool check metrics <"$KT_TMP/metrics.txt" >"$KT_TMP/promtool.txt" 2>&1 || prc=$?
 log "live scrape: $(wc -l <"$KT_TMP/metrics.txt") lines, $(grep -c '^# TYPE' "$KT_TMP/metrics.txt") metrics; promtool rc $prc $(head -c 300 "$KT_TMP/promtool.txt")"
 check "promtool check metrics passes on a live scrape" test "$prc" -eq 0
+log "ports: $(grep '^keel_port_received_packets_total' "$KT_TMP/metrics.txt" | tr '\n' ' ')"
+check "port series name their interface (AF_XDP: the kernel's name)" \
+	grep -qE '^keel_port_received_packets_total\{port="0",interface="[^"?]+"\} [0-9]+$' "$KT_TMP/metrics.txt"
+check "worker busy and idle in seconds" grep -qE '^keel_worker_idle_seconds_total\{worker="0"\} [0-9.]+$' "$KT_TMP/metrics.txt"
 finish

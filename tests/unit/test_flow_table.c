@@ -559,6 +559,63 @@ static void test_flush(void **state)
 	table_close(&t);
 }
 
+/*
+ * The census of tracked flows by backend: live flows counted in place, in
+ * steps, expired ones not, ids past n_counts ignored; the table unchanged.
+ */
+static void test_census(void **state)
+{
+	struct flow_table_params p = params(1024, 5000, 1000, 5000);
+	struct flow_table_stats before, after;
+	uint64_t counts[8] = { 0 };
+	struct test_table t;
+	uint32_t cursor = 0, hi = 0, calls = 0, scanned = 0, i;
+
+	(void)state;
+	table_open(&t, &p);
+	assert_int_equal(flow_table_buckets(t.ft), 256);
+	/* 300 TCP flows on backends 0..2 (100 each), then 20 on backend 9 (past n_counts). */
+	for (i = 0; i < 320; i++) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+		struct flow_value v = { .backend = (uint16_t)(i < 300 ? i % 3 : 9), .vip = 1 };
+
+		assert_non_null(insert1(t.ft, &k, &v, 0, 1));
+	}
+	/* 30 of backend 1 close (FIN): their class times out after 1 s, the others after 5. */
+	for (i = 1; i < 90; i += 3) {
+		struct keel_flow_key k = make_key(i, KEEL_PROTO_TCP);
+
+		assert_non_null(lookup1(t.ft, &k, KEEL_TCP_FIN, 2, NULL));
+	}
+	flow_table_get_stats(t.ft, &before);
+	/* At 3 s the closed flows are past their timeout; 256 buckets, 10 per call: 26 calls. */
+	do {
+		scanned += flow_table_census(t.ft, 3000, counts, 8, &hi, &cursor, 10);
+		calls++;
+		assert_true(calls <= 26);
+	} while (cursor != 0);
+	assert_int_equal(calls, 26);
+	assert_int_equal(scanned, 256);
+	assert_int_equal(counts[0], 100);
+	assert_int_equal(counts[1], 70);
+	assert_int_equal(counts[2], 100);
+	for (i = 3; i < 8; i++)
+		assert_int_equal(counts[i], 0);
+	assert_int_equal(hi, 3);
+	/* Nothing reclaimed, nothing counted as a hit or a miss. */
+	flow_table_get_stats(t.ft, &after);
+	assert_memory_equal(&before, &after, sizeof(before));
+	/* Past every timeout nothing is live. */
+	memset(counts, 0, sizeof(counts));
+	hi = 0;
+	assert_int_equal(flow_table_census(t.ft, 7000, counts, 8, &hi, &cursor, 1000), 256);
+	assert_int_equal(cursor, 0);
+	assert_int_equal(hi, 0);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(counts[i], 0);
+	table_close(&t);
+}
+
 /* A burst lookup with insert hints, as the pipeline does it. */
 static void lookup_hinted(struct flow_table *ft, const struct keel_flow_key *const keys[], const uint8_t flags[],
 			  uint32_t n, uint64_t now, struct flow_value *vals[], uint64_t hs[], struct flow_hint hints[])
@@ -990,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_touch_throttle),
 		cmocka_unit_test(test_never_timeout),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_census),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_insert_hinted),
 		cmocka_unit_test(test_oracle_exact),

@@ -377,6 +377,16 @@ static void test_validate(void **state)
 
 /* ---- probes against loopback servers ----------------------------------------------------- */
 
+/* Every counted check is in exactly one bucket of the duration histogram. */
+static uint64_t hist_total(const struct health_status *st)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i <= HEALTH_LATENCY_BUCKETS; i++)
+		n += st->latency_hist[i];
+	return n;
+}
+
 static void test_tcp_up(void **state)
 {
 	struct health *h = health_create();
@@ -401,6 +411,14 @@ static void test_tcp_up(void **state)
 	assert_string_equal(st.last_text, "ok");
 	assert_true(st.last_latency_us < 40000);
 	assert_true(st.last_check_ms > 0);
+	/* A loopback connect is in the first buckets (<= 50 ms); the sum is that one check. */
+	assert_int_equal(hist_total(&st), 1);
+	assert_int_equal(st.latency_hist[0] + st.latency_hist[1] + st.latency_hist[2] +
+				 st.latency_hist[3] + st.latency_hist[4], 1);
+	assert_int_equal(st.latency_sum_us, st.last_latency_us);
+	/* UNKNOWN -> UP is no transition of routing. */
+	assert_int_equal(st.went_down, 0);
+	assert_int_equal(st.came_up, 0);
 	/* Routability did not change, so nothing to rebuild. */
 	assert_int_equal(health_generation(h), 0);
 	assert_false(event_fd_readable(h));
@@ -438,6 +456,9 @@ static void test_tcp_fall_rise_exact(void **state)
 	assert_int_equal(st.checks, 3);
 	assert_int_equal(st.state, HEALTH_STATE_DOWN);
 	assert_false(health_status_routable(&st));
+	assert_int_equal(st.went_down, 1);
+	assert_int_equal(st.came_up, 0);
+	assert_int_equal(hist_total(&st), 3);
 	assert_int_equal(health_generation(h), 1);
 	assert_true(event_fd_readable(h));
 	changed_ms = st.last_change_ms;
@@ -455,6 +476,9 @@ static void test_tcp_fall_rise_exact(void **state)
 	assert_int_equal(st.state, HEALTH_STATE_UP);
 	assert_true(st.last_change_ms >= changed_ms);
 	assert_int_equal(health_generation(h), 2);
+	assert_int_equal(st.went_down, 1);
+	assert_int_equal(st.came_up, 1);
+	assert_int_equal(hist_total(&st), st.checks);
 	assert_true(event_fd_readable(h));
 
 	health_destroy(h);
