@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -176,7 +177,7 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 {
 	const union MHD_ConnectionInfo *ci;
 	struct query_ctx qc = { .q = &rc->rq.q };
-	const char *allow;
+	const char *allow, *te;
 	char why[256];
 	long long clen;
 	int err;
@@ -197,6 +198,16 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 		*ret = send_error(conn, rc, 403, NULL, true,
 				  "permission denied: uid %u is neither root nor in the API's groups",
 				  (unsigned int)rc->peer.uid);
+		return true;
+	}
+	/*
+	 * libmicrohttpd decodes chunked alone; any other coding it reads "until
+	 * the client closes", so the answer would wait for the idle timeout.
+	 */
+	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked")) {
+		*ret = send_error(conn, rc, 501, NULL, true,
+				  "Transfer-Encoding \"%.64s\" is not supported (only chunked)", te);
 		return true;
 	}
 	err = api_request_route(method, url, &rc->rq.t, &allow, why, sizeof(why));
