@@ -107,8 +107,8 @@ check "root gets an answer" answer 200 --unix-socket "$SOCK" http://keel/v1/stat
 check "another read-only user gets an answer" setpriv --reuid=12345 --regid=65534 --clear-groups \
 	bash -c "$(declare -f answer); answer 200 --unix-socket '$SOCK' http://keel/v1/status"
 scrapes() { # three scrapes a second apart: each answers
-	local i
-	for i in 1 2 3; do
+	local _
+	for _ in 1 2 3; do
 		answer 200 "http://127.0.0.1:$MPORT/metrics" || return 1
 		sleep 1
 	done
