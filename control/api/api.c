@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,11 +18,21 @@
 #include "api_request.h"
 #include "api_routes.h"
 #include "api_status.h"
+#include "conn_gate.h"
 #include "log.h"
 
 /* Bounds of the API (issue 4 item 7): connections, time, memory per connection. */
 #define API_CONNECTIONS_MAX 64u
 #define API_TIMEOUT_S 10u
+/*
+ * Issue 20 item 11: slow clients. Per uid other than root, kept for root and
+ * admins, request arrival. The deadline is past the idle timeout, so that
+ * a connection that sent nothing is closed silently by MHD first and only
+ * one that trickles its request gets the 408.
+ */
+#define API_CONNECTIONS_PER_UID 8u
+#define API_CONNECTIONS_RESERVED 8u
+#define API_REQUEST_MS 12000u
 #define API_CONN_MEMORY (64u * 1024) /* request line + headers + read buffer */
 #define API_LOG_PATH_MAX 160
 
@@ -29,6 +40,8 @@ struct api {
 	struct keel_control *c;
 	struct MHD_Daemon *d;
 	struct api_auth auth;
+	struct conn_gate *gate;
+	struct log_limit log_mhd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev; /* the socket file we made: stop removes only that one */
 	ino_t ino;
@@ -36,6 +49,7 @@ struct api {
 
 /* One request, from its headers to its completion (MHD's *con_cls). */
 struct api_conn {
+	struct conn_gate *gate;
 	struct api_peer peer;
 	enum api_role role;
 	struct api_request rq;
@@ -53,15 +67,57 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((forma
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct api *a = cls;
+	unsigned long left_out;
 	char msg[256];
 	size_t n;
 
-	(void)cls;
+	/* One line a second at most: a flood of bad connections must not flood the journal. */
+	if (!log_limit_ok(&a->log_mhd, conn_gate_now_ms(), 1000, &left_out))
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_event(LOG_WARN, "api_http_error", "reason=%s", msg);
+	log_event(LOG_WARN, "api_http_error", "reason=%s left_out=%lu", msg, left_out);
+}
+
+/* The connection's slot in the gate (NULL: refused by it). */
+static struct conn_gate_slot *slot_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Admission by uid: root and the admin group may use the reserve (conn_gate.h). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_gate_client cl = { .privileged = false };
+	struct api *a = cls;
+	struct api_peer peer;
+	int fd;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_gate_release(a->gate, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	fd = ci ? ci->connect_fd : -1;
+	if (fd >= 0 && !api_auth_peer(fd, &peer)) {
+		memcpy(cl.id, &peer.uid, sizeof(peer.uid));
+		cl.privileged = api_auth_role(&a->auth, &peer) == API_ROLE_ADMIN;
+		snprintf(cl.label, sizeof(cl.label), "uid %u", (unsigned int)peer.uid);
+	} else {
+		/* No credentials: one client of its own, answered 403 if it gets in. */
+		memset(cl.id, 0xff, sizeof(cl.id));
+		snprintf(cl.label, sizeof(cl.label), "unknown peer");
+	}
+	*socket_context = conn_gate_admit(a->gate, fd, &cl, conn_gate_now_ms());
 }
 
 /* Keep %-escapes: api_request decodes each path segment after cutting at '/'. */
@@ -107,6 +163,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct api_conn *r
 	/* Answered before the body was read: the rest of the request cannot be parsed, hang up. */
 	if (close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	/* An answer on its way is not a slow request: the deadline stops. */
+	conn_gate_busy(rc->gate, slot_of(conn));
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	rc->answered = true;
@@ -176,7 +234,7 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 {
 	const union MHD_ConnectionInfo *ci;
 	struct query_ctx qc = { .q = &rc->rq.q };
-	const char *allow;
+	const char *allow, *te;
 	char why[256];
 	long long clen;
 	int err;
@@ -197,6 +255,16 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 		*ret = send_error(conn, rc, 403, NULL, true,
 				  "permission denied: uid %u is neither root nor in the API's groups",
 				  (unsigned int)rc->peer.uid);
+		return true;
+	}
+	/*
+	 * libmicrohttpd decodes chunked alone; any other coding it reads "until
+	 * the client closes", so the answer would wait for the idle timeout.
+	 */
+	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if (te && strcasecmp(te, "chunked")) {
+		*ret = send_error(conn, rc, 501, NULL, true,
+				  "Transfer-Encoding \"%.64s\" is not supported (only chunked)", te);
 		return true;
 	}
 	err = api_request_route(method, url, &rc->rq.t, &allow, why, sizeof(why));
@@ -252,11 +320,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	int err;
 
 	(void)version;
+	/* Closed by the gate (refused, too slow, or its place given to another): drop it. */
+	if (!conn_gate_open(a->gate, slot_of(conn)))
+		return MHD_NO;
 	if (!rc) {
 		/* Headers only: decide everything we can before a byte of the body is taken. */
 		rc = calloc(1, sizeof(*rc));
 		if (!rc)
 			return MHD_NO;
+		rc->gate = a->gate;
 		*con_cls = rc;
 		return first_call(a, conn, rc, url, method, &ret) ? ret : MHD_YES;
 	}
@@ -288,6 +360,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  rc->body.limit);
 	if (rc->no_memory)
 		return send_error(conn, rc, 500, NULL, true, "out of memory");
+	/* All in: from here on no deadline cuts it (an apply may wait seconds for the workers). */
+	if (!conn_gate_busy(a->gate, slot_of(conn)))
+		return MHD_NO;
 	rc->rq.body = rc->body.buf ? rc->body.buf : "";
 	rc->rq.body_len = rc->body.len;
 	api_routes_handle(a->c, &rc->rq, &rp);
@@ -298,9 +373,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct api_conn *rc = *con_cls;
+	struct api *a = cls;
 
-	(void)cls;
-	(void)conn;
+	/* The answer is out: a next request on this connection has its own deadline. */
+	conn_gate_idle(a->gate, slot_of(conn), conn_gate_now_ms());
 	if (!rc)
 		return;
 	/* An audit line for every change asked for and every refusal of access. */
@@ -416,6 +492,18 @@ struct api *api_start(struct keel_control *c, const char *socket_path, const cha
 	api_auth_init(&a->auth, group, admin_group, warn, sizeof(warn));
 	if (warn[0])
 		log_event(LOG_WARN, "api_group_missing", "reason=%s", warn);
+	a->gate = conn_gate_new("api",
+				&(struct conn_gate_limits){ .max = API_CONNECTIONS_MAX,
+							    .per_client = API_CONNECTIONS_PER_UID,
+							    .reserved = API_CONNECTIONS_RESERVED,
+							    .request_ms = API_REQUEST_MS,
+							    .json = true },
+				true);
+	if (!a->gate) {
+		err = errno;
+		snprintf(why, whylen, "API connection gate: %s", strerror(err));
+		goto out_free;
+	}
 	fd = listen_unix(a, why, whylen);
 	if (fd < 0) {
 		err = -fd;
@@ -423,20 +511,23 @@ struct api *api_start(struct keel_control *c, const char *socket_path, const cha
 	}
 	/*
 	 * A thread per connection: an apply waits for the workers' acknowledgement
-	 * (seconds at worst) and must not hold up reads. The connection limit
-	 * bounds the threads, the timeout bounds a slow client, the memory limit
-	 * bounds its headers; bodies are bounded per route in on_request.
+	 * (seconds at worst) and must not hold up reads. The gate admits by uid
+	 * and cuts requests that arrive too slowly (conn_gate.h); MHD's own limit
+	 * is the gate's slot count, so that MHD never refuses before the gate
+	 * decides. The idle timeout bounds a silent client, the memory limit its
+	 * headers; bodies are bounded per route in on_request.
 	 */
 	a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 					MHD_USE_POLL | MHD_USE_ERROR_LOG,
 				0, NULL, NULL, on_request, a,
 				/* first, or MHD's own logger reports the options before it */
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				MHD_OPTION_CONNECTION_LIMIT, API_CONNECTIONS_MAX,
+				MHD_OPTION_CONNECTION_LIMIT, conn_gate_capacity(a->gate),
 				MHD_OPTION_CONNECTION_TIMEOUT, API_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 				MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
 				MHD_OPTION_END);
 	if (!a->d) {
@@ -451,6 +542,7 @@ out_close:
 	close(fd);
 	unlink(a->path);
 out_free:
+	conn_gate_free(a->gate);
 	free(a);
 	errno = err;
 	return NULL;
@@ -464,6 +556,7 @@ void api_stop(struct api *a)
 		return;
 	/* MHD closes the listening socket it was given. */
 	MHD_stop_daemon(a->d);
+	conn_gate_free(a->gate);
 	if (!lstat(a->path, &st) && st.st_dev == a->dev && st.st_ino == a->ino)
 		unlink(a->path);
 	free(a);

@@ -9,33 +9,101 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 
+#include "conn_gate.h"
 #include "control.h"
 #include "metrics_http.h"
 #include "log.h"
 #include "pkt.h"
 
 #define METRICS_CONNECTIONS_MAX 16u
-#define METRICS_TIMEOUT_S 10u
+/*
+ * A scrape sends its request at once: one that has not arrived in 6 s is a
+ * slow client's (408). A silent connection is closed at 4 s by MHD, quietly.
+ */
+#define METRICS_TIMEOUT_S 4u
+#define METRICS_REQUEST_MS 6000u
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics_http {
 	struct keel_control *c;
 	struct MHD_Daemon *d;
+	struct conn_gate *gate;
+	struct log_limit log_mhd;
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct metrics_http *m = cls;
+	unsigned long left_out;
 	char msg[256];
 	size_t n;
 
-	(void)cls;
+	/* One line a second at most: a flood of bad connections must not flood the journal. */
+	if (!log_limit_ok(&m->log_mhd, conn_gate_now_ms(), 1000, &left_out))
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_event(LOG_WARN, "metrics_http_error", "reason=%s", msg);
+	log_event(LOG_WARN, "metrics_http_error", "reason=%s left_out=%lu", msg, left_out);
+}
+
+static struct conn_gate_slot *slot_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/*
+ * Admission (conn_gate.h): no per-address cap, since Prometheus and a local
+ * slow client share 127.0.0.1; a full server closes its oldest connection
+ * whose request has not arrived, which a scrape never is for long.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci, *fi;
+	struct conn_gate_client cl = { .privileged = false };
+	struct metrics_http *m = cls;
+	const struct sockaddr *sa;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_gate_release(m->gate, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	sa = ci ? ci->client_addr : NULL;
+	snprintf(cl.label, sizeof(cl.label), "?");
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		cl.id[0] = 4;
+		memcpy(cl.id + 1, &s4->sin_addr, 4);
+		inet_ntop(AF_INET, &s4->sin_addr, cl.label, sizeof(cl.label));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		cl.id[0] = 6;
+		memcpy(cl.id + 1, &s6->sin6_addr, 16);
+		inet_ntop(AF_INET6, &s6->sin6_addr, cl.label, sizeof(cl.label));
+	}
+	*socket_context = conn_gate_admit(m->gate, fi ? fi->connect_fd : -1, &cl, conn_gate_now_ms());
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct metrics_http *m = cls;
+
+	(void)con_cls;
+	(void)toe;
+	conn_gate_idle(m->gate, slot_of(conn), conn_gate_now_ms());
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
@@ -69,12 +137,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	(void)upload_data;
+	/* Closed by the gate (refused, too slow, its place given to another): drop it. */
+	if (!conn_gate_open(m->gate, slot_of(conn)))
+		return MHD_NO;
 	if (*con_cls) {
 		/* Answered on the first call already: whatever body follows is dropped. */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	*con_cls = &first;
+	/* The request is in (a scrape has no body): the deadline stops. */
+	conn_gate_busy(m->gate, slot_of(conn));
 	/* Everything is decided from the headers: a scrape carries no body. */
 	if (strcmp(url, "/metrics"))
 		return send_text(conn, 404, "text/plain", "not found: try /metrics\n", NULL);
@@ -130,17 +203,34 @@ struct metrics_http *metrics_http_start(struct keel_control *c, const uint8_t ad
 		return NULL;
 	}
 	m->c = c;
-	/* One polling thread: a scrape is short, and Prometheus scrapes one at a time. */
+	m->gate = conn_gate_new("metrics",
+				&(struct conn_gate_limits){ .max = METRICS_CONNECTIONS_MAX,
+							    .request_ms = METRICS_REQUEST_MS },
+				true);
+	if (!m->gate) {
+		snprintf(why, whylen, "metrics: connection gate: %s", strerror(errno));
+		free(m);
+		return NULL;
+	}
+	/*
+	 * One polling thread, of its own: a scrape is short, Prometheus scrapes
+	 * one at a time, and API clients (another daemon, another socket) take
+	 * none of its connections. MHD's limit is the gate's slot count, so that
+	 * the gate decides who is closed when it is full.
+	 */
 	m->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, m,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 				MHD_OPTION_SOCK_ADDR, sa,
-				MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS_MAX,
+				MHD_OPTION_CONNECTION_LIMIT, conn_gate_capacity(m->gate),
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32u * 1024),
 				MHD_OPTION_END);
 	if (!m->d) {
 		snprintf(why, whylen, "metrics: cannot listen on %s%s%s:%u", family == KEEL_AF_INET6 ? "[" : "",
 			 text, family == KEEL_AF_INET6 ? "]" : "", port);
+		conn_gate_free(m->gate);
 		free(m);
 		errno = EADDRNOTAVAIL;
 		return NULL;
@@ -155,5 +245,6 @@ void metrics_http_stop(struct metrics_http *m)
 	if (!m)
 		return;
 	MHD_stop_daemon(m->d);
+	conn_gate_free(m->gate);
 	free(m);
 }

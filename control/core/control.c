@@ -230,6 +230,14 @@ static int publish(struct keel_control *c, bool bump)
 	gen = bump || !c->generation ? c->generation + 1 : c->generation;
 	if (hi >= gen)
 		gen = hi + 1;
+	/* Past what the state file holds: refuse rather than publish one that a restart loses. */
+	if (gen > STATE_GENERATION_MAX || gen < hi) {
+		pthread_mutex_lock(&c->mu);
+		snprintf(c->publish_error, sizeof(c->publish_error),
+			 "the generation counter is exhausted (2^63-1): nothing more can be published");
+		pthread_mutex_unlock(&c->mu);
+		return -EOVERFLOW;
+	}
 	next_hop(c, in.gw_mac);
 	if (keel_seam_ports(c->seam, &port0, 1) == 1)
 		memcpy(in.src_mac, port0.mac, 6);

@@ -1,8 +1,11 @@
 /* Atomic persistence of keel-control's state (write, fsync, rename, fsync the directory). */
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,14 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 	int fd, ret = 0;
 	size_t len, off = 0;
 
+	/* JSON integers are signed 64-bit: one more would persist a negative generation. */
+	if (generation > STATE_GENERATION_MAX) {
+		snprintf(why, whylen,
+			 "the generation counter is exhausted: %llu is past the largest a state file "
+			 "holds (2^63-1)",
+			 (unsigned long long)generation);
+		return -EOVERFLOW;
+	}
 	ret = mkdirs(dir);
 	if (ret) {
 		snprintf(why, whylen, "state directory %s: %s", dir, strerror(-ret));
@@ -101,6 +112,57 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 	return ret;
 }
 
+/* Is pid a live keel-control other than us (one that may be writing its temporary file now)? */
+static bool live_control(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid <= 0 || pid > INT32_MAX || pid == (long)getpid())
+		return false;
+	if (kill((pid_t)pid, 0) && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !strcmp(comm, "keel-control");
+}
+
+int state_clear_stale(const char *dir)
+{
+	static const char prefix[] = "." STATE_FILE ".";
+	struct dirent *de;
+	int removed = 0;
+	DIR *d;
+	int dfd;
+
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		const char *tail = de->d_name + sizeof(prefix) - 1;
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, sizeof(prefix) - 1) || *tail < '1' || *tail > '9')
+			continue;
+		errno = 0;
+		pid = strtol(tail, &end, 10);
+		if (*end || errno || live_control(pid))
+			continue;
+		if (!unlinkat(dfd, de->d_name, 0))
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, struct ids **ids,
 	       char *why, size_t whylen)
 {
@@ -109,19 +171,28 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
 	json_error_t jerr;
 	json_int_t gen, version;
 	char path[600];
+	struct stat st;
 	json_t *root;
 	struct ids *i;
 
 	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
-	if (access(path, F_OK))
-		return -ENOENT;
+	state_clear_stale(dir);
+	if (stat(path, &st))
+		return errno == ENOENT ? -ENOENT
+				       : (snprintf(why, whylen, "%s: %s", path, strerror(errno)), -EINVAL);
+	/* Say what is there: a JSON parser would call a directory a syntax error. */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is %s, not a state file", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+		return -EINVAL;
+	}
 	root = json_load_file(path, 0, &jerr);
 	if (!root) {
 		snprintf(why, whylen, "%s:%d: %s", path, jerr.line, jerr.text);
 		return -EINVAL;
 	}
 	if (json_unpack(root, "{s:I,s:I}", "version", &version, "generation", &gen) ||
-	    version != STATE_VERSION || gen < 0) {
+	    version != STATE_VERSION || gen < 0 || (uint64_t)gen > STATE_GENERATION_MAX) {
 		snprintf(why, whylen, "%s: not a version %d state file", path, STATE_VERSION);
 		json_decref(root);
 		return -EINVAL;

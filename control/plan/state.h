@@ -15,11 +15,29 @@
  * the old state or the new one, never a mix; a change is acknowledged only
  * after state_save returned 0.
  */
+/*
+ * The largest generation a state file holds (a JSON integer is signed 64-bit).
+ * state_save refuses anything past it (-EOVERFLOW, why says so) and changes
+ * nothing; keel-control then refuses the edit or the publish that needed it.
+ */
+#define STATE_GENERATION_MAX ((uint64_t)INT64_MAX)
+
 int state_save(const char *dir, uint64_t generation, const struct keel_config *cfg,
 	       const struct ids *ids, char *why, size_t whylen);
 
-/* Load; -ENOENT when there is no state yet, -EINVAL (why) when it is unusable. */
+/*
+ * Load; -ENOENT when there is no state yet, -EINVAL (why) when it is unusable
+ * (a directory or another non-file at the path is named as such). Removes the
+ * temporary files of persists cut short first (state_clear_stale).
+ */
 int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, struct ids **ids,
 	       char *why, size_t whylen);
+
+/*
+ * Remove .state.json.<pid> files that a keel-control killed during a persist
+ * left behind: every one whose pid is not a live keel-control other than the
+ * caller. Returns how many were removed.
+ */
+int state_clear_stale(const char *dir);
 
 #endif

@@ -242,6 +242,31 @@ check "truncated headers: no success" no_success 'GET /v1/status HTTP/1.1\r\nHos
 check "garbage request line: no success" no_success 'BLAH\x01\x02 / HTTP/9\r\n\r\n'
 check "malformed Content-Length: no success" no_success 'POST /v1/config/check HTTP/1.1\r\nHost: k\r\nContent-Length: 12x\r\n\r\n'
 check "oversized headers: no success" no_success "GET /v1/status HTTP/1.1\r\nHost: k\r\nX-Big: $(head -c 70000 /dev/zero | tr '\0' a)\r\n\r\n"
+te_unknown() { # a Transfer-Encoding the server cannot decode: 501 from the headers, at once
+	"$PY" - "$SOCK" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(8)
+s.connect(sys.argv[1])
+t = time.monotonic()
+s.sendall(b"POST /v1/config/check HTTP/1.1\r\nHost: k\r\nContent-Type: application/yaml\r\n"
+          b"Transfer-Encoding: gzip\r\n\r\n")
+data = b""
+try:
+    while b"\r\n" not in data:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+except socket.timeout:
+    pass
+line = data.split(b"\r\n", 1)[0].decode("latin-1")
+took = time.monotonic() - t
+print("    %r after %.1f s" % (line, took))
+sys.exit(0 if line.startswith("HTTP/1.1 501") and took < 3 else 1)
+EOF
+}
+check "unknown Transfer-Encoding: 501 at once" te_unknown
 check "still serving" api 200 GET /v1/status
 idle_closed() { # a connection that sends nothing is closed by the server's timeout (10 s)
 	"$PY" - "$SOCK" <<'EOF'

@@ -302,8 +302,22 @@ int http_request(const char *socket_path, const char *method, const char *path,
 	rc = send_all(fd, head, (size_t)hl, deadline);
 	if (!rc && len)
 		rc = send_all(fd, body, len, deadline);
-	if (!rc)
+	/*
+	 * The daemon may answer from the headers alone (403, 404, 413) and hang
+	 * up without reading the body: the write then fails with EPIPE (or
+	 * ECONNRESET) while the answer already waits in our receive queue.
+	 * That answer is the one to report; the write's error only when there
+	 * is none.
+	 */
+	if (rc == -EPIPE || rc == -ECONNRESET) {
+		int sent_rc = rc;
+
 		rc = read_response(fd, deadline, rsp);
+		if (rc)
+			rc = sent_rc;
+	} else if (!rc) {
+		rc = read_response(fd, deadline, rsp);
+	}
 out_close:
 	close(fd);
 	return rc;
