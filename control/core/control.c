@@ -195,6 +195,24 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
  * publish_timeout_ms) holds up no reader; what readers see is updated
  * under mu at the end.
  */
+static void tables_progress(void *arg, uint32_t done, uint32_t total)
+{
+	(void)arg;
+	log_event(LOG_INFO, "tables_building", "done=%u total=%u", done, total);
+}
+
+/*
+ * Each worker validates (checksums) the whole snapshot between two bursts,
+ * and the publisher copies it: allow for both at a pessimistic 50 MB/s on
+ * top of the configured time, so a large publish never fails spuriously.
+ */
+static uint32_t publish_timeout_ms(const struct keel_control *c, const struct keel_snapshot_spec *spec)
+{
+	uint64_t t = c->p.publish_timeout_ms + keel_snapshot_size(spec) / 50000;
+
+	return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
 static int publish(struct keel_control *c, bool bump)
 {
 	struct spec_inputs in = { .cfg = c->cfg, .ids = c->ids, .healthy = healthy, .arg = c };
@@ -248,6 +266,9 @@ static int publish(struct keel_control *c, bool bump)
 		in.cfg = &none;
 	}
 	ret = spec_build(&in, &out);
+	/* Each changed table is built once, spread over the control cores; the rest are reused. */
+	if (!ret)
+		ret = spec_tables(&out, c->tables, tables_progress, c);
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
 		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
@@ -259,7 +280,7 @@ static int publish(struct keel_control *c, bool bump)
 	if (second_chance_apply(c->sc, &out.spec, out.vips, control_now_ms()))
 		log_event(LOG_WARN, "second_chance_skipped", "generation=%llu reason=%s", (unsigned long long)gen,
 			  "out of memory");
-	ret = keel_seam_publish(c->seam, &out.spec, c->p.publish_timeout_ms, &why);
+	ret = keel_seam_publish(c->seam, &out.spec, publish_timeout_ms(c, &out.spec), &why);
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
 		c->publish_failures++;
@@ -293,6 +314,8 @@ static int publish(struct keel_control *c, bool bump)
 	c->generation = gen;
 	pthread_mutex_unlock(&c->mu);
 	spec_free(&out);
+	/* What neither this snapshot nor the last preview used is not needed any more. */
+	vip_tables_sweep(c->tables);
 	c->need_publish = false;
 	c->need_bump = false;
 	if (moved) {
@@ -318,7 +341,8 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	}
 	c->p = *p;
 	c->sc = second_chance_new((uint64_t)(p->second_chance_s < 0 ? 900 : p->second_chance_s) * 1000);
-	if (!c->sc) {
+	c->tables = vip_tables_new(0);
+	if (!c->sc || !c->tables) {
 		snprintf(why, whylen, "out of memory");
 		free(c);
 		return NULL;
@@ -372,6 +396,7 @@ out_free:
 	config_free(c->cfg);
 	ids_free(c->ids);
 	second_chance_free(c->sc);
+	vip_tables_free(c->tables);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -515,7 +540,8 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		ret = -EINVAL;
 		goto out;
 	}
-	preview = spec_preview(c->cfg, next, healthy, c, &moved, &emptied);
+	preview = spec_preview(c->tables, &(struct spec_side){ c->cfg, c->ids },
+			       &(struct spec_side){ next, ids }, healthy, c, &moved, &emptied);
 	if (!preview) {
 		snprintf(why, whylen, "cannot build the preview");
 		ret = -ENOMEM;
@@ -638,10 +664,16 @@ int control_reload(struct keel_control *c, char *why, size_t whylen)
 
 json_t *control_diff_json(struct keel_control *c, const struct keel_config *next)
 {
-	json_t *p;
+	struct ids *ids;
+	json_t *p = NULL;
 
-	pthread_mutex_lock(&c->mu);
-	p = spec_preview(c->cfg, next, healthy, c, NULL, NULL);
-	pthread_mutex_unlock(&c->mu);
+	/* The edit lock: the table cache and the running configuration stay put meanwhile. */
+	pthread_mutex_lock(&c->edit_mu);
+	ids = ids_clone(c->ids);
+	if (ids && !ids_sync(ids, next, control_now_ms()))
+		p = spec_preview(c->tables, &(struct spec_side){ c->cfg, c->ids },
+				 &(struct spec_side){ next, ids }, healthy, c, NULL, NULL);
+	ids_free(ids);
+	pthread_mutex_unlock(&c->edit_mu);
 	return p;
 }

@@ -11,6 +11,7 @@
 #include "control.h"
 #include "health.h"
 #include "ids.h"
+#include "tables.h"
 #include "seam.h"
 #include "snapshot.h"
 
@@ -34,6 +35,7 @@ struct keel_control {
 	pthread_mutex_t mu;
 	struct control_params p;
 	struct second_chance *sc; /* previous slot owners (second_chance.h); publish() only, under edit_mu */
+	struct vip_tables *tables; /* Maglev tables by content (tables.h): edit_mu */
 	char config_path[512];
 	char state_dir[512];
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "maglev.h"
+#include "vip_table.h"
 
 struct sc_vip {
 	uint32_t m;           /* table size; a new size starts the history again */
@@ -51,35 +51,6 @@ uint64_t second_chance_slots(const struct second_chance *sc)
 	return sc ? sc->slots : 0;
 }
 
-/* The table keel_snapshot_build makes for this VIP: the same builder, keys, ids and seed. */
-static int sc_table(const struct keel_vip_spec *vs, uint32_t m, uint64_t seed, uint16_t *t)
-{
-	struct maglev_backend *mb = calloc(vs->n_backends ? vs->n_backends : 1, sizeof(*mb));
-	uint32_t j, n = 0;
-	int rc = 0;
-
-	if (!mb)
-		return -ENOMEM;
-	for (j = 0; j < vs->n_backends; j++) {
-		const struct keel_backend_spec *bs = &vs->backends[j];
-
-		if (bs->state != KEEL_BACKEND_ACTIVE || !bs->weight)
-			continue;
-		memcpy(mb[n].key, bs->addr, 16);
-		mb[n].key[16] = bs->family;
-		mb[n].id = bs->id;
-		mb[n].weight = bs->weight;
-		n++;
-	}
-	if (n)
-		rc = maglev_build(t, m, mb, n, seed);
-	else
-		for (j = 0; j < m; j++)
-			t[j] = KEEL_BACKEND_NONE;
-	free(mb);
-	return rc;
-}
-
 static int sc_vip_alloc(struct sc_vip *v, uint32_t m)
 {
 	sc_vip_free(v);
@@ -100,7 +71,8 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 			uint64_t now_ms)
 {
 	uint8_t *present = NULL;
-	uint16_t *t = NULL;
+	const uint16_t *t;
+	uint16_t *own = NULL;
 	int rc = 0;
 
 	sc->slots = 0;
@@ -119,11 +91,17 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 		if (vs->id >= KEEL_MAX_VIPS)
 			continue;
 		v = &sc->vip[vs->id];
-		free(t);
-		t = malloc((size_t)m * sizeof(*t));
-		if (!t || sc_table(vs, m, spec->fleet_seed, t)) {
-			rc = -ENOMEM;
-			break;
+		/* The table the snapshot will carry: built once (spec_tables), or here by the same builder. */
+		if (vs->table) {
+			t = vs->table;
+		} else {
+			free(own);
+			own = malloc((size_t)m * sizeof(*own));
+			if (!own || keel_vip_table_build(own, vs, spec->fleet_seed)) {
+				rc = -ENOMEM;
+				break;
+			}
+			t = own;
 		}
 		fresh = v->m != m;
 		if (fresh && sc_vip_alloc(v, m)) {
@@ -155,7 +133,7 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 	if (rc)
 		for (uint32_t i = 0; i < spec->n_vips; i++)
 			vips[i].prev_owner = NULL;
-	free(t);
+	free(own);
 	free(present);
 	return rc;
 }

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config_field.h"
-#include "maglev.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -116,149 +115,154 @@ void spec_free(struct spec_out *out)
 
 /* --- disruption preview ------------------------------------------------------- */
 
-struct vtable {
-	uint16_t *slots;           /* index into keys, KEEL_BACKEND_NONE when empty */
-	uint8_t (*keys)[17];
-	uint32_t n, m;
-};
-
-/* The VIP's table as the dataplane would build it (same builder, seed and rules). */
-static int vtable_build(const struct keel_config *cfg, const struct config_vip *v,
-			spec_health_fn healthy, void *arg, struct vtable *t)
+/* Per backend of VIP v: its slots in table t (0 for those that take none), under `field`. */
+static void count_backends(json_t *backends, const struct config_vip *v, const struct vip_table *t,
+			   const char *field)
 {
-	bool panic = vip_panics(v, cfg->panic_threshold, healthy, arg);
-	struct maglev_backend *mb = calloc(v->n_backends ? v->n_backends : 1, sizeof(*mb));
-	uint32_t j, n = 0;
-	int ret = 0;
-
-	t->m = v->table_size;
-	t->n = v->n_backends;
-	t->slots = malloc((size_t)t->m * sizeof(uint16_t));
-	t->keys = calloc(v->n_backends ? v->n_backends : 1, 17);
-	if (!mb || !t->slots || !t->keys) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (j = 0; j < v->n_backends; j++) {
-		const struct config_backend *b = &v->backends[j];
-
-		memcpy(t->keys[j], b->addr, 16);
-		t->keys[j][16] = b->family;
-		if (backend_state(v, b, panic, healthy, arg) != KEEL_BACKEND_ACTIVE || !b->weight)
-			continue;
-		memcpy(mb[n].key, t->keys[j], 17);
-		mb[n].id = (uint16_t)j;
-		mb[n].weight = b->weight;
-		n++;
-	}
-	if (n)
-		ret = maglev_build(t->slots, t->m, mb, n, cfg->fleet_seed);
-	else
-		for (j = 0; j < t->m; j++)
-			t->slots[j] = KEEL_BACKEND_NONE;
-out:
-	free(mb);
-	return ret;
-}
-
-static void vtable_free(struct vtable *t)
-{
-	free(t->slots);
-	free(t->keys);
-}
-
-static const uint8_t *owner(const struct vtable *t, uint32_t slot)
-{
-	uint16_t o = t->slots[slot];
-
-	return o == KEEL_BACKEND_NONE ? NULL : t->keys[o];
-}
-
-static void count_backends(json_t *backends, const struct vtable *t, const char *field)
-{
-	uint32_t *cnt = calloc(t->n ? t->n : 1, sizeof(uint32_t)), s, j;
 	char a[CONFIG_TEXT_MAX];
+	uint8_t key[17];
+	uint32_t j;
 
-	if (!cnt)
-		return;
-	for (s = 0; s < t->m; s++)
-		if (t->slots[s] != KEEL_BACKEND_NONE)
-			cnt[t->slots[s]]++;
-	for (j = 0; j < t->n; j++) {
+	for (j = 0; j < v->n_backends; j++) {
 		json_t *e;
 
-		config_format_addr(t->keys[j], t->keys[j][16], a);
+		memcpy(key, v->backends[j].addr, 16);
+		key[16] = v->backends[j].family;
+		config_format_addr(key, key[16], a);
 		e = json_object_get(backends, a);
 		if (!e) {
 			e = json_pack("{s:i,s:i}", "before", 0, "after", 0);
 			json_object_set_new(backends, a, e);
 		}
-		json_object_set_new(e, field, json_integer(cnt[j]));
+		json_object_set_new(e, field, json_integer(vip_table_count(t, key)));
 	}
-	free(cnt);
 }
 
-json_t *spec_preview(const struct keel_config *from, const struct keel_config *to,
-		     spec_health_fn healthy, void *arg, double *max_moved, bool *emptied)
+static uint32_t filled(const struct vip_table *t)
 {
+	uint32_t i, f = 0;
+
+	for (i = 0; i < t->n; i++)
+		f += t->counts[i];
+	return f;
+}
+
+/* The key (address + family) of the backend id in t's inputs, or NULL. */
+static const uint8_t *key_of(const struct vip_table *t, uint16_t id, const uint8_t *const *by_id)
+{
+	(void)t;
+	return id == KEEL_BACKEND_NONE ? NULL : by_id[id];
+}
+
+/* Slots whose owner (by address, not id) differs between two tables of one size. */
+static uint32_t moved_slots(const struct vip_table *a, const struct vip_table *b,
+			    const uint8_t **ka, const uint8_t **kb)
+{
+	uint32_t s, i, moved = 0;
+
+	if (a == b)
+		return 0; /* the same inputs, the same owners */
+	for (i = 0; i < a->n; i++)
+		ka[a->in[i].id] = a->in[i].key;
+	for (i = 0; i < b->n; i++)
+		kb[b->in[i].id] = b->in[i].key;
+	for (s = 0; s < b->m; s++) {
+		const uint8_t *ob = key_of(a, a->slots[s], ka), *nb = key_of(b, b->slots[s], kb);
+
+		/* A slot that had no owner had no connections to disturb. */
+		if (ob && (!nb || memcmp(nb, ob, 17)))
+			moved++;
+	}
+	for (i = 0; i < a->n; i++)
+		ka[a->in[i].id] = NULL;
+	for (i = 0; i < b->n; i++)
+		kb[b->in[i].id] = NULL;
+	return moved;
+}
+
+json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
+		     const struct spec_side *to, spec_health_fn healthy, void *arg,
+		     double *max_moved, bool *emptied)
+{
+	struct spec_inputs fin = { .cfg = from->cfg, .ids = from->ids, .healthy = healthy, .arg = arg };
+	struct spec_inputs tin = { .cfg = to->cfg, .ids = to->ids, .healthy = healthy, .arg = arg };
+	struct spec_out fo = { 0 }, to_out = { 0 };
+	const uint8_t **ka = calloc(KEEL_MAX_BACKENDS, sizeof(*ka));
+	const uint8_t **kb = calloc(KEEL_MAX_BACKENDS, sizeof(*kb));
 	json_t *out = json_object();
-	uint32_t i;
+	uint32_t i, oi;
 
 	if (max_moved)
 		*max_moved = 0;
 	if (emptied)
 		*emptied = false;
-	for (i = 0; out && to && i < to->n_vips; i++) {
-		const struct config_vip *nv = &to->vips[i], *ov = config_vip_find(from, nv->name, NULL);
-		struct vtable a = { 0 }, b = { 0 };
+	if (!ka || !kb || !out || spec_build(&fin, &fo) || spec_build(&tin, &to_out))
+		goto fail;
+	for (i = 0; i < to->cfg->n_vips; i++) {
+		const struct config_vip *nv = &to->cfg->vips[i];
+		const struct config_vip *ov = config_vip_find(from->cfg, nv->name, &oi);
+		const struct vip_table *a = NULL, *b;
 		json_t *backends = json_object();
-		uint32_t s, moved = 0, filled_before = 0, filled_after = 0;
+		uint32_t moved = 0, filled_before = 0, filled_after;
 		double share;
 
-		if (vtable_build(to, nv, healthy, arg, &b) ||
-		    (ov && vtable_build(from, ov, healthy, arg, &a))) {
-			vtable_free(&a);
-			vtable_free(&b);
+		b = vip_tables_get(vt, &to_out.vips[i], to->cfg->fleet_seed);
+		if (ov)
+			a = vip_tables_get(vt, &fo.vips[oi], from->cfg->fleet_seed);
+		if (!backends || !b || (ov && !a)) {
 			json_decref(backends);
-			json_decref(out);
-			return NULL;
+			goto fail;
 		}
-		for (s = 0; s < b.m; s++) {
-			const uint8_t *nb = owner(&b, s), *ob = NULL;
-
-			filled_after += nb != NULL;
-			if (ov && a.m == b.m) {
-				ob = owner(&a, s);
-				filled_before += ob != NULL;
-				/* A slot that had no owner had no connections to disturb. */
-				if (ob && (!nb || memcmp(nb, ob, 17)))
-					moved++;
-			}
-		}
-		if (ov && a.m != b.m) {
+		filled_after = filled(b);
+		if (a) {
+			filled_before = filled(a);
 			/* A new table size re-deals every slot. */
-			for (s = 0; s < a.m; s++)
-				filled_before += owner(&a, s) != NULL;
-			moved = filled_before ? b.m : 0;
+			moved = a->m == b->m ? moved_slots(a, b, ka, kb) : filled_before ? b->m : 0;
 		}
-		share = ov ? (double)moved / b.m : 0.0;
+		share = ov ? (double)moved / b->m : 0.0;
 		if (ov) {
-			count_backends(backends, &a, "before");
+			count_backends(backends, ov, a, "before");
 			if (max_moved && share > *max_moved)
 				*max_moved = share;
 			if (emptied && filled_before && !filled_after)
 				*emptied = true;
 		}
-		count_backends(backends, &b, "after");
+		count_backends(backends, nv, b, "after");
 		json_object_set_new(out, nv->name,
 				    json_pack("{s:f,s:b,s:b,s:o}", "moved_share", share, "new", !ov,
 					      "empty", !filled_after, "backends", backends));
-		vtable_free(&a);
-		vtable_free(&b);
 	}
-	for (i = 0; out && from && i < from->n_vips; i++)
-		if (!config_vip_find(to, from->vips[i].name, NULL))
-			json_object_set_new(out, from->vips[i].name,
+	for (i = 0; i < from->cfg->n_vips; i++)
+		if (!config_vip_find(to->cfg, from->cfg->vips[i].name, NULL))
+			json_object_set_new(out, from->cfg->vips[i].name,
 					    json_pack("{s:f,s:b}", "moved_share", 1.0, "removed", 1));
+	spec_free(&fo);
+	spec_free(&to_out);
+	free(ka);
+	free(kb);
 	return out;
+fail:
+	spec_free(&fo);
+	spec_free(&to_out);
+	free(ka);
+	free(kb);
+	json_decref(out);
+	return NULL;
+}
+
+int spec_tables(struct spec_out *out, struct vip_tables *vt, vip_tables_progress_fn progress,
+		void *arg)
+{
+	uint32_t i;
+	int rc;
+
+	rc = vip_tables_prepare(vt, out->vips, out->spec.n_vips, out->spec.fleet_seed, progress, arg);
+	for (i = 0; !rc && i < out->spec.n_vips; i++) {
+		const struct vip_table *t = vip_tables_get(vt, &out->vips[i], out->spec.fleet_seed);
+
+		if (!t)
+			return -errno;
+		out->vips[i].table = t->slots;
+	}
+	return rc;
 }

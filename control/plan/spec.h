@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "config_model.h"
 #include "snapshot_build.h"
+#include "tables.h"
 
 /* Whether a backend passes its health check now (1), fails it (0). */
 typedef int (*spec_health_fn)(void *arg, const struct config_vip *v, const struct config_backend *b);
@@ -41,14 +42,31 @@ struct spec_out {
 int spec_build(const struct spec_inputs *in, struct spec_out *out);
 void spec_free(struct spec_out *out);
 
+/* One side of a preview: a configuration and the ids its backends have (or will have). */
+struct spec_side {
+	const struct keel_config *cfg;
+	const struct ids *ids;
+};
+
 /*
- * Share of each VIP's Maglev slots whose owner changes between two
- * configurations (health as given), with slot counts per backend:
- * {VIP: {"moved_share": f, "empty": bool, "backends": {ADDR: {"before": n, "after": n}}}}.
- * *max_moved and *emptied (may be NULL) report the largest share among VIPs
- * present in both, and whether a VIP that had backends would have none.
+ * Share of each VIP's Maglev slots whose owner (by address) changes between
+ * two configurations (health as given), with slot counts per backend:
+ * {VIP: {"moved_share": f, "new": bool, "empty": bool, "backends": {ADDR: {"before": n, "after": n}}}},
+ * and {"moved_share": 1, "removed": true} for a VIP that goes. Tables come
+ * from vt (built only where the inputs changed). *max_moved and *emptied
+ * (may be NULL) report the largest share among VIPs present in both, and
+ * whether a VIP that had backends would have none. NULL on ENOMEM or ids
+ * missing from a side.
  */
-json_t *spec_preview(const struct keel_config *from, const struct keel_config *to,
-		     spec_health_fn healthy, void *arg, double *max_moved, bool *emptied);
+json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
+		     const struct spec_side *to, spec_health_fn healthy, void *arg,
+		     double *max_moved, bool *emptied);
+
+/*
+ * The Maglev table of every VIP of out, from vt (built in parallel where
+ * missing), set as each spec's prebuilt table. 0 or a negative errno.
+ */
+int spec_tables(struct spec_out *out, struct vip_tables *vt, vip_tables_progress_fn progress,
+		void *arg);
 
 #endif

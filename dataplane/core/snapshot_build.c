@@ -8,6 +8,7 @@
 
 #include "encap.h"
 #include "maglev.h"
+#include "vip_table.h"
 #include "pkt.h"
 #include "vip.h"
 
@@ -108,7 +109,6 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 {
 	uint8_t *base = buf;
 	struct keel_snapshot *s = buf;
-	struct maglev_backend *mb = NULL;
 	struct keel_backend *be;
 	struct keel_vip *vips;
 	uint8_t *vip_ids = NULL;
@@ -168,7 +168,6 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	for (i = 0; i < spec->n_vips; i++) {
 		const struct keel_vip_spec *vs = &spec->vips[i];
 		struct keel_vip *v = &vips[i];
-		uint32_t n = 0;
 		uint16_t *table;
 
 		rc = -EINVAL;
@@ -215,12 +214,6 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			goto out_free;
 		}
 
-		free(mb);
-		mb = calloc(vs->n_backends ? vs->n_backends : 1, sizeof(*mb));
-		if (!mb) {
-			fail(why, "out of memory", rc = -ENOMEM);
-			goto out_free;
-		}
 		for (j = 0; j < vs->n_backends; j++) {
 			const struct keel_backend_spec *bs = &vs->backends[j];
 			struct keel_backend *b = &be[bs->id];
@@ -242,25 +235,15 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			b->vip = (uint16_t)i;
 			b->weight = bs->weight;
 			memcpy(b->mac, memcmp(bs->mac, nomac, 6) ? bs->mac : spec->gw_mac, 6);
-			if (bs->state != KEEL_BACKEND_ACTIVE || !bs->weight)
-				continue;
-			memcpy(mb[n].key, bs->addr, 16);
-			mb[n].key[16] = bs->family;
-			mb[n].id = bs->id;
-			mb[n].weight = bs->weight;
-			n++;
 		}
 		table = (uint16_t *)(base + table_off);
-		if (n == 0) {
-			for (j = 0; j < v->table_size; j++)
-				table[j] = KEEL_BACKEND_NONE;
-		} else {
-			rc = maglev_build(table, v->table_size, mb, n, spec->fleet_seed);
-			if (rc) {
-				fail(why, rc == -ENOMEM ? "out of memory" :
-					  "Maglev build refused (duplicate backend address?)", rc);
-				goto out_free;
-			}
+		/* Built once per publish by the caller (vs->table), or here: the same builder either way. */
+		if (vs->table)
+			memcpy(table, vs->table, (size_t)v->table_size * 2);
+		else if ((rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
+			fail(why, rc == -ENOMEM ? "out of memory" :
+				  "Maglev build refused (duplicate backend address?)", rc);
+			goto out_free;
 		}
 		table_off += ALIGN8((size_t)v->table_size * 2);
 		if (vs->prev_owner) {
@@ -276,7 +259,6 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	s->checksum = keel_snapshot_checksum(s);
 	rc = 0;
 out_free:
-	free(mb);
 	free(vip_ids);
 	return rc;
 }

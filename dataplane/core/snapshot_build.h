@@ -32,6 +32,12 @@ struct keel_vip_spec {
 	 * it before a recent change (second chance), KEEL_BACKEND_NONE where none.
 	 */
 	const uint16_t *prev_owner;
+	/*
+	 * NULL, or the VIP's Maglev table built beforehand by keel_vip_table_build
+	 * from this very spec and the snapshot's seed (keel-control's table cache):
+	 * copied as it is instead of built again.
+	 */
+	const uint16_t *table;
 };
 
 struct keel_snapshot_spec {

@@ -1,0 +1,67 @@
+/* Maglev tables by content: each distinct table is built once and reused by the preview, second chance and the snapshot. */
+#ifndef KEEL_CONTROL_TABLES_H
+#define KEEL_CONTROL_TABLES_H
+
+#include <stdint.h>
+
+#include "maglev.h"
+#include "snapshot_build.h"
+
+/* One built table and what it was built from. Read-only to callers. */
+struct vip_table {
+	uint64_t key;              /* maglev_key of the inputs */
+	uint64_t seed;
+	uint32_t m;
+	uint32_t n;                /* backends that take slots */
+	struct maglev_backend *in; /* the n inputs, sorted by key */
+	uint32_t *counts;          /* slots owned by each input */
+	uint16_t *slots;           /* m backend ids, KEEL_BACKEND_NONE where empty */
+	uint64_t used;             /* sweep epoch of the last use */
+	struct vip_table *next;    /* hash chain */
+};
+
+struct vip_tables;
+
+/* Progress of a long build: done of total tables, called about once a second. */
+typedef void (*vip_tables_progress_fn)(void *arg, uint32_t done, uint32_t total);
+
+/*
+ * A cache of built tables. threads bounds the builders of vip_tables_prepare
+ * (0: one per online CPU, at most 8). Not thread-safe: keel-control uses it
+ * under its edit lock. NULL with errno.
+ */
+struct vip_tables *vip_tables_new(unsigned int threads);
+void vip_tables_free(struct vip_tables *vt);
+
+/*
+ * Build every table these VIPs need that is not in the cache yet, on up to
+ * `threads` threads; progress (may be NULL) hears from a long build. 0, or a
+ * negative errno (the first failure; tables built so far stay cached).
+ */
+int vip_tables_prepare(struct vip_tables *vt, const struct keel_vip_spec *vips, uint32_t n,
+		       uint64_t seed, vip_tables_progress_fn progress, void *arg);
+
+/*
+ * vs's table: from the cache when a table of equal inputs (m, seed, sorted
+ * active backends with ids and weights) is there, otherwise built now. Valid
+ * until the second vip_tables_sweep after its last use. NULL with errno.
+ */
+const struct vip_table *vip_tables_get(struct vip_tables *vt, const struct keel_vip_spec *vs,
+				       uint64_t seed);
+
+/* Slots vs's backend `key` (address + family) owns in t; 0 when it takes none. */
+uint32_t vip_table_count(const struct vip_table *t, const uint8_t key[17]);
+
+/*
+ * Forget the tables nobody asked for since the previous sweep: keel-control
+ * sweeps after each publish, so the running tables and those of the last
+ * preview stay.
+ */
+void vip_tables_sweep(struct vip_tables *vt);
+
+/* Tables built so far (tests, logs). */
+uint64_t vip_tables_builds(const struct vip_tables *vt);
+/* Tables in the cache and their bytes. */
+uint32_t vip_tables_count(const struct vip_tables *vt, uint64_t *bytes);
+
+#endif
