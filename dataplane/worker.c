@@ -353,8 +353,9 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->clock_tsc0 = rte_rdtsc();
 	wk->clock_ms0 = flow_store_now_ms(&wk->flows);
 	if (wk->flows.adopted)
-		log_event(LOG_INFO, "flow_table_adopted", "worker=%u flows=%" PRIu64 " path=%s adoptions=%u", p->id,
-			  wk->flows.adopted_flows, wk->flows.path, wk->flows.h->adoptions);
+		log_event(wk->flows.dropped ? LOG_WARN : LOG_INFO, "flow_table_adopted",
+			  "worker=%u flows=%" PRIu64 " dropped=%u path=%s adoptions=%u", p->id,
+			  wk->flows.adopted_flows, wk->flows.dropped, wk->flows.path, wk->flows.h->adoptions);
 	else
 		log_event(p->adopt_flows ? LOG_WARN : LOG_INFO, "flow_table_empty", "worker=%u path=%s reason=%s",
 			  p->id, wk->flows.path, wk->flows.note);
