@@ -72,6 +72,20 @@ struct worker {
 	uint32_t flush_cursor;
 	uint64_t flush_now[WORKER_BITMAP_WORDS];
 	uint64_t flush_next[WORKER_BITMAP_WORDS];
+
+	/*
+	 * An adopted table is checked once against the first snapshot that
+	 * activates: a flow whose backend id is not in it, or not on the flow's
+	 * VIP, is dropped (a pass spread over loops, as a flush). The count goes
+	 * to the main thread, which logs it (worker_report): adopt_done is
+	 * stored with release after adopt_dropped, loaded there with acquire.
+	 */
+	bool adopt_check;       /* adopted and not checked yet: start at the first activation */
+	bool adopt_checking;
+	bool adopt_reported;    /* main thread only */
+	uint32_t adopt_cursor;
+	uint32_t adopt_dropped;
+	uint32_t adopt_done;
 };
 
 /* Whatever the NIC did not take: one retry (its ring may have drained meanwhile), then free and count. */
@@ -163,6 +177,11 @@ static void worker_activate(struct worker *wk, const struct keel_cmd *c)
 	if (keel_snapshot_validate(snap, wk->region->slot_size, &why) || snap->generation != c->generation)
 		goto refuse;
 	wk->kw.snap = snap;
+	if (wk->adopt_check) {
+		wk->adopt_check = false;
+		wk->adopt_checking = true;
+		wk->adopt_cursor = 0;
+	}
 	/* Reported in use, then the generation that lets keel-control reuse the old slot (region.h). */
 	keel_status_activated(st, c->slot, c->generation);
 	return;
@@ -207,6 +226,32 @@ static void worker_flush_step(struct worker *wk)
 		memset(wk->flush_now, 0, sizeof(wk->flush_now));
 		wk->flushing = false;
 	}
+}
+
+/* An adopted flow the current snapshot cannot have made: its backend is not there, or on another VIP. */
+static int worker_adopt_stale(const struct flow_value *v, void *arg)
+{
+	return !keel_snapshot_has_backend_on(arg, v->backend, v->vip);
+}
+
+static void worker_adopt_check_step(struct worker *wk)
+{
+	wk->adopt_dropped += flow_table_flush(wk->kw.ft, worker_adopt_stale, (void *)(uintptr_t)wk->kw.snap,
+					      &wk->adopt_cursor, WORKER_FLUSH_BUCKETS);
+	if (wk->adopt_cursor != 0)
+		return;
+	wk->adopt_checking = false;
+	__atomic_store_n(&wk->adopt_done, 1, __ATOMIC_RELEASE);
+}
+
+void worker_report(struct worker *wk)
+{
+	if (wk->adopt_reported || !__atomic_load_n(&wk->adopt_done, __ATOMIC_ACQUIRE))
+		return;
+	wk->adopt_reported = true;
+	log_event(wk->adopt_dropped ? LOG_WARN : LOG_INFO, "flow_table_checked",
+		  "worker=%u dropped=%u reason=%s", wk->queue, wk->adopt_dropped,
+		  "backend not in the first snapshot, or not on the flow's VIP");
 }
 
 /* keel-control asks whether a flow is tracked here: answer from the table without touching it. */
@@ -292,6 +337,8 @@ int worker_main(void *arg)
 		worker_command(wk);
 		if (wk->flushing)
 			worker_flush_step(wk);
+		if (wk->adopt_checking)
+			worker_adopt_check_step(wk);
 		if (t1 - last_stats >= wk->tsc_per_ms) {
 			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
 			last_stats = t1;
@@ -302,7 +349,7 @@ int worker_main(void *arg)
 			empty = 0;
 			sleep_ns = WORKER_SLEEP_MIN_NS;
 		} else {
-			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing)
+			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing && !wk->adopt_checking)
 				worker_backoff(&empty, &sleep_ns);
 		}
 		t0 = t1;
@@ -349,6 +396,7 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 			goto out_free_worker;
 	}
 	wk->kw.ft = wk->flows.ft;
+	wk->adopt_check = wk->flows.adopted;
 	/* The table's times continue from the file's clock base, whatever this process's TSC calibration. */
 	wk->clock_tsc0 = rte_rdtsc();
 	wk->clock_ms0 = flow_store_now_ms(&wk->flows);

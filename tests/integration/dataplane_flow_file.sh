@@ -8,12 +8,15 @@
 #      to be and a backend flush makes the worker walk its table: keel-dataplane keeps running;
 #   2. a symbolic link to a root-owned file: the link is replaced, the file unchanged;
 #   3. a dangling symbolic link planted by nobody: its target is not created;
-#   4. a directory, 5. a FIFO (both planted by nobody): an empty start with the reason, not exit 1.
+#   4. a directory, 5. a FIFO (both planted by nobody): an empty start with the reason, not exit 1;
+#   6. a table of its own with 200 flows on backends 1-3, adopted by a start whose first snapshot
+#      has no backend 3: that backend's flows are dropped and counted, the others kept.
 # Every start must say why its table starts empty, and every stop must be a clean exit 0.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_build
 need_hugepages 128
+need_scapy
 need_cmd setpriv getent
 getent passwd nobody >/dev/null || skip "needs the user nobody"
 kt_tmpdir
@@ -106,5 +109,49 @@ start fifo
 check "the start says a FIFO was there" said "a FIFO was in its place"
 check "the FIFO is replaced by a file of root's" ours
 stop fifo
+
+log "6. an adopted table checked against the first snapshot"
+# 200 connections to one VIP on backends 1, 2 and 3; the next start's first snapshot lacks 3.
+rm -f "$FLOWS"
+"$PY" - "$KT_TMP/conns.pcap" <<'PYEOF'
+import struct, sys
+from scapy.all import Ether, IP, TCP, raw
+with open(sys.argv[1], "wb") as fh:
+    fh.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+    for i in range(200):
+        fr = raw(Ether(src="02:00:00:00:00:c1", dst="02:70:63:61:70:00") /
+                 IP(src="203.0.113.%d" % (2 + i % 50), dst="192.0.2.20") /
+                 TCP(sport=10000 + i, dport=80, flags="S", seq=i))
+        fh.write(struct.pack("<IIII", 1700000000, i, len(fr), len(fr)) + fr)
+PYEOF
+spec() { # backend ids...
+	printf 'seed 1\nmtu 1500\nsrc-mac 02:00:00:00:00:02\ngw-mac 02:00:00:00:00:fe\nsrc4 203.0.113.128/25\n'
+	printf 'vip 192.0.2.20:80/tcp id=1\n'
+	for b; do printf 'backend 198.51.100.%d id=%d\n' "$b" "$b"; done
+}
+spec 1 2 3 >"$KT_TMP/spec-123.txt"
+spec 1 2 >"$KT_TMP/spec-12.txt"
+LOGF=$KT_TMP/dp-conns.log
+# shellcheck disable=SC2046 # EAL options are words by design
+dp_start "$LOGF" -- -l 0,1 $(eal_opts "$NAME") \
+	--vdev "net_pcap0,rx_pcap=$KT_TMP/conns.pcap,tx_pcap=$KT_TMP/out.pcap" -- \
+	--name "$NAME" --wait-snapshot --idle backoff --flows 65536
+dp_wait_running "$NAME" "$LOGF" || die "keel-dataplane did not start with the pcap"
+timeout 20 "$SEAM" publish "$NAME" "$KT_TMP/spec-123.txt" >/dev/null || die "publish failed"
+tracked() { [[ $(counter "$NAME" 'j["flows"]["occupancy"]') -ge 200 ]]; }
+wait_until 20 tracked || die "only $(counter "$NAME" 'j["flows"]["occupancy"]') of 200 flows tracked"
+ON3=$(counter "$NAME" 'j["backends"].get("3", {}).get("new_flows", 0)')
+stop conns
+log "    200 flows tracked, $ON3 on backend 3"
+check "some flows are on backend 3, not all" test "$ON3" -gt 0 -a "$ON3" -lt 200
+start checked
+check "the table is adopted" grep -q "event=flow_table_adopted worker=0 flows=200 dropped=0" "$LOGF"
+timeout 20 "$SEAM" publish "$NAME" "$KT_TMP/spec-12.txt" >/dev/null || die "publish failed"
+checked() { grep -q "event=flow_table_checked" "$LOGF"; }
+wait_until 10 checked || true
+log "    $(grep -o 'event=flow_table_checked.*' "$LOGF" || true)"
+check "the check drops the flows of backend 3, no other" grep -q "event=flow_table_checked worker=0 dropped=$ON3 " "$LOGF"
+check "the table keeps the others" test "$(counter "$NAME" 'j["flows"]["occupancy"]')" -eq $((200 - ON3))
+stop checked
 
 finish
