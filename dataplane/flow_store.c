@@ -2,12 +2,18 @@
 /*
  * Each worker's table lives in <region dir>/keel-NAME-flows-W (hugetlbfs when
  * the region is there, so the table keeps its 2 MiB pages): a header page,
- * then the table exactly as flow_table_init lays it out. The file outlives
- * the process, whether it exits or is killed; the next start with the same
- * name, layout, capacity and worker count maps it again and takes the flows
- * over (flow_table_adopt checks every slot). Anything else -- a truncated
- * file, another layout, a bad checksum, another boot -- is removed and the
- * worker starts empty, saying why.
+ * then the table's buckets. The file outlives the process, whether it
+ * exits or is killed; the next start with the same name, layout, capacity
+ * and worker count maps it again and takes the flows over
+ * (flow_table_adopt_buckets checks every slot). Anything else -- a
+ * truncated file, another layout, a bad checksum, another boot -- is
+ * replaced and the worker starts empty, saying why.
+ *
+ * The region directory may be writable by anyone (/dev/shm), so what is at
+ * the path is trusted only as a regular file of this user that nobody else
+ * can open (flow_store_entry), and even then only its buckets are used from
+ * the shared mapping: the table's state (the pointer to the buckets, the
+ * hash key) and the header the dataplane goes by are private copies.
  *
  * Flow values name backends by their stable id, which keel-control keeps
  * across snapshots, so an adopted flow stays on its backend whatever was
