@@ -389,13 +389,6 @@ static struct flow_table *ft_adopt_slots(struct flow_table *ft, int (*keep)(cons
 	return ft;
 }
 
-struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
-				    uint32_t *dropped)
-{
-	*dropped = 0;
-	return ft_adopt_slots(ft_setup(mem, mem_size, p), NULL, NULL, dropped);
-}
-
 struct flow_table *flow_table_adopt_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
 					    const struct flow_table_params *p,
 					    int (*keep)(const struct flow_value *, void *), void *arg,

@@ -60,17 +60,6 @@ size_t flow_table_mem_size(uint32_t capacity);
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p);
 
 /*
- * Take over a table that an earlier process laid out in this memory, with
- * the same capacity and secret. The timeouts and rate come from p; the
- * statistics start again. Every slot is checked: one that is impossible (a
- * fingerprint outside its two buckets, a timeout class out of range) is
- * emptied and counted in *dropped, and the rest is kept. NULL with EINVAL
- * as flow_table_init.
- */
-struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
-				    uint32_t *dropped);
-
-/*
  * The table's own state (the pointer to its buckets, the hash key, sizes,
  * timeouts, counters) apart from its buckets, for buckets in memory that
  * is not trusted to keep it: a flow-table file another process could map
@@ -90,9 +79,13 @@ struct flow_table *flow_table_init_buckets(struct flow_table_state *st, void *bu
 					   const struct flow_table_params *p);
 
 /*
- * flow_table_adopt with the state in st and the buckets an earlier process
- * left at buckets; keep, when not NULL, is asked about every value too, and
- * a flow it returns 0 for is dropped and counted like an impossible slot.
+ * Take over the buckets an earlier process left at buckets (a keel-dataplane
+ * restart: see dataplane/flow_store.c), with the same capacity and secret,
+ * the state in st. The timeouts and rate come from p; the statistics start
+ * again. Every slot is checked: one that is impossible (a fingerprint
+ * outside its two buckets, a timeout class out of range) or whose value
+ * keep (when not NULL) returns 0 for is emptied and counted in *dropped;
+ * the other flows are kept. NULL with EINVAL as flow_table_init_buckets.
  */
 struct flow_table *flow_table_adopt_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
 					    const struct flow_table_params *p,
