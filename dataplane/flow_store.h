@@ -27,7 +27,7 @@ struct flow_store_header {
 	uint32_t layout;        /* FLOW_STORE_LAYOUT of the binary that created it */
 	uint32_t header_size;   /* FLOW_STORE_HEADER_SIZE */
 	uint64_t file_size;     /* the file, rounded to its file system's page */
-	uint64_t table_size;    /* flow_table_mem_size(capacity) */
+	uint64_t table_size;    /* flow_table_buckets_size(capacity): the buckets alone follow this page */
 	uint32_t capacity;      /* entries, after the table's rounding */
 	uint32_t worker;        /* this file's worker index */
 	uint32_t n_workers;     /* of the dataplane that created it */
@@ -48,12 +48,13 @@ struct flow_store_expect {
 	uint32_t worker;
 	uint32_t n_workers;
 	uint8_t boot_id[16];
+	uint64_t now_ms;   /* CLOCK_MONOTONIC ms now: a clock base must not be later */
 };
 
 /*
- * Validate a mapped file of file_size bytes against e: bounds, magic,
- * checksum, layout, capacity, worker count, boot. Returns 0, or -1 with one
- * line saying why in why.
+ * Validate a file's header (a private copy of its first page) against e and
+ * the file's file_size: bounds, magic, checksum, layout, capacity, worker
+ * count, boot, clock base. Returns 0, or -1 with one line saying why in why.
  */
 int flow_store_check(const void *map, uint64_t file_size, const struct flow_store_expect *e, char *why,
 		     size_t whylen);
@@ -70,22 +71,39 @@ struct flow_store_params {
 	int socket;            /* NUMA node the pages of a new table should come from; -1: any */
 };
 
+/*
+ * Only the buckets are used from the file's mapping. The table's state (its
+ * pointer to the buckets, hash key, sizes) and the header the running
+ * dataplane goes by are private copies: whoever could write the file
+ * (nobody but its owner, see flow_store_open) can change flows, never where
+ * the dataplane reads or writes.
+ */
 struct flow_store {
+	struct flow_table_state state; /* what ft points to */
+	struct flow_store_header hdr;  /* private copy; the file's first page is written from it */
 	struct flow_table *ft;
-	struct flow_store_header *h;
+	struct flow_store_header *h;   /* &hdr */
 	void *map;
 	size_t map_size;
-	int fd;                /* held open with an exclusive lock while the dataplane runs */
+	int fd;                /* held open with an exclusive lock while the dataplane runs; -1: not kept */
 	bool adopted;
+	bool kept;             /* in a file the next start can adopt; false: private memory, lost at exit */
 	uint64_t adopted_flows;
+	uint32_t dropped;      /* adopted slots refused one by one (impossible, or a value out of range) */
 	char path[256];
-	char note[300];        /* why the table starts empty; "" when adopted */
+	char note[400];        /* why the table starts empty; "" when adopted */
 };
 
 /*
  * Open (adopting when allowed and valid) or create worker p->worker's table
- * file. Returns 0 with fs filled and fs->note saying what happened, or -1
- * with err set (no directory, no memory, file locked by a live process).
+ * file. Whatever is at the path and is not a regular file of this user that
+ * no one else can access -- a symbolic link (never followed), another
+ * user's file, a group- or world-accessible one, a FIFO, a device -- is
+ * removed and a new file created in its place (O_EXCL); a directory, or an
+ * entry that cannot be removed, leaves the table in private memory for this
+ * run. Either way the worker starts empty and fs->note says why. Returns 0
+ * with fs filled, or -1 with err set (no directory, no memory, file locked
+ * by a live process).
  */
 int flow_store_open(struct flow_store *fs, const struct flow_store_params *p, char *err, size_t errlen);
 

@@ -897,6 +897,8 @@ int main(int argc, char **argv)
 
 	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
 		dataplane_port_stats(&dp);
+		for (w = 0; w < dp.n_workers; w++)
+			worker_report(dp.workers[w]);
 		usleep(MAIN_STATS_US);
 	}
 	log_event(LOG_INFO, "stopping", "instance=%s", dp.o.name);

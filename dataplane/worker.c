@@ -92,6 +92,20 @@ struct worker {
 	uint32_t census_hi;     /* highest backend id + 1 counted in this pass */
 	uint32_t census_pub_hi; /* ... and in the published one */
 	uint64_t census[KEEL_MAX_BACKENDS];
+
+	/*
+	 * An adopted table is checked once against the first snapshot that
+	 * activates: a flow whose backend id is not in it, or not on the flow's
+	 * VIP, is dropped (a pass spread over loops, as a flush). The count goes
+	 * to the main thread, which logs it (worker_report): adopt_done is
+	 * stored with release after adopt_dropped, loaded there with acquire.
+	 */
+	bool adopt_check;       /* adopted and not checked yet: start at the first activation */
+	bool adopt_checking;
+	bool adopt_reported;    /* main thread only */
+	uint32_t adopt_cursor;
+	uint32_t adopt_dropped;
+	uint32_t adopt_done;
 };
 
 /* Whatever the NIC did not take: one retry (its ring may have drained meanwhile), then free and count. */
@@ -228,6 +242,32 @@ static void worker_census_step(struct worker *wk)
 	__atomic_store_n(&wk->ctr->census_passes, wk->ctr->census_passes + 1, __ATOMIC_RELAXED);
 }
 
+/* An adopted flow the current snapshot cannot have made: its backend is not there, or on another VIP. */
+static int worker_adopt_stale(const struct flow_value *v, void *arg)
+{
+	return !keel_snapshot_has_backend_on(arg, v->backend, v->vip);
+}
+
+static void worker_adopt_check_step(struct worker *wk)
+{
+	wk->adopt_dropped += flow_table_flush(wk->kw.ft, worker_adopt_stale, (void *)(uintptr_t)wk->kw.snap,
+					      &wk->adopt_cursor, WORKER_FLUSH_BUCKETS);
+	if (wk->adopt_cursor != 0)
+		return;
+	wk->adopt_checking = false;
+	__atomic_store_n(&wk->adopt_done, 1, __ATOMIC_RELEASE);
+}
+
+void worker_report(struct worker *wk)
+{
+	if (wk->adopt_reported || !__atomic_load_n(&wk->adopt_done, __ATOMIC_ACQUIRE))
+		return;
+	wk->adopt_reported = true;
+	log_event(wk->adopt_dropped ? LOG_WARN : LOG_INFO, "flow_table_checked",
+		  "worker=%u dropped=%u reason=%s", wk->queue, wk->adopt_dropped,
+		  "backend not in the first snapshot, or not on the flow's VIP");
+}
+
 /* keel-control asks whether a flow is tracked here: answer from the table without touching it. */
 static void worker_lookup(struct worker *wk, uint64_t seq)
 {
@@ -246,8 +286,18 @@ static void worker_command(struct worker *wk)
 {
 	struct keel_cmd c;
 
+	const struct keel_snapshot *before = wk->kw.snap;
+
 	/* Activations are the seam's business (validated there); the rest is this worker's. */
 	switch (keel_seam_worker_poll(wk->region, wk->queue /* worker w owns queue w */, &wk->kw.snap, &c)) {
+	case KEEL_CMD_ACTIVATE:
+		/* An adopted table is checked against the first snapshot that activates. */
+		if (wk->kw.snap != before && wk->adopt_check) {
+			wk->adopt_check = false;
+			wk->adopt_checking = true;
+			wk->adopt_cursor = 0;
+		}
+		break;
 	case KEEL_CMD_FLUSH_BACKEND:
 		worker_flush_request(wk, c.arg);
 		break;
@@ -307,6 +357,8 @@ int worker_main(void *arg)
 		worker_command(wk);
 		if (wk->flushing)
 			worker_flush_step(wk);
+		if (wk->adopt_checking)
+			worker_adopt_check_step(wk);
 		if (t1 - last_stats >= wk->tsc_per_ms) {
 			flow_table_get_stats(wk->kw.ft, &wk->ctr->flows);
 			worker_census_step(wk);
@@ -318,7 +370,7 @@ int worker_main(void *arg)
 			empty = 0;
 			sleep_ns = WORKER_SLEEP_MIN_NS;
 		} else {
-			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing)
+			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing && !wk->adopt_checking)
 				worker_backoff(&empty, &sleep_ns);
 		}
 		t0 = t1;
@@ -369,12 +421,14 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 		wk->census_step = WORKER_CENSUS_MAX;
 	if (wk->census_step < WORKER_CENSUS_MIN)
 		wk->census_step = WORKER_CENSUS_MIN;
+	wk->adopt_check = wk->flows.adopted;
 	/* The table's times continue from the file's clock base, whatever this process's TSC calibration. */
 	wk->clock_tsc0 = rte_rdtsc();
 	wk->clock_ms0 = flow_store_now_ms(&wk->flows);
 	if (wk->flows.adopted)
-		log_event(LOG_INFO, "flow_table_adopted", "worker=%u flows=%" PRIu64 " path=%s adoptions=%u", p->id,
-			  wk->flows.adopted_flows, wk->flows.path, wk->flows.h->adoptions);
+		log_event(wk->flows.dropped ? LOG_WARN : LOG_INFO, "flow_table_adopted",
+			  "worker=%u flows=%" PRIu64 " dropped=%u path=%s adoptions=%u", p->id,
+			  wk->flows.adopted_flows, wk->flows.dropped, wk->flows.path, wk->flows.h->adoptions);
 	else
 		log_event(p->adopt_flows ? LOG_WARN : LOG_INFO, "flow_table_empty", "worker=%u path=%s reason=%s",
 			  p->id, wk->flows.path, wk->flows.note);

@@ -51,4 +51,7 @@ int worker_main(void *arg);
 
 void worker_destroy(struct worker *wk);
 
+/* Main thread, between its stats: logs, once, what checking an adopted table against the first snapshot dropped. */
+void worker_report(struct worker *wk);
+
 #endif

@@ -241,29 +241,14 @@ size_t flow_table_mem_size(uint32_t capacity)
 	return FT_CACHE_LINE - 1 + ft_header_size() + (size_t)(cap / FT_SLOTS) * sizeof(struct ft_bucket);
 }
 
-/* Everything of init but the buckets: what adoption redoes over a table some earlier process left. */
-static struct flow_table *ft_setup(void *mem, size_t mem_size, const struct flow_table_params *p)
+/* Everything of init but the buckets: what adoption redoes over buckets some earlier process left. */
+static void ft_setup_state(struct flow_table *ft, struct ft_bucket *buckets, uint32_t cap,
+			   const struct flow_table_params *p)
 {
-	uintptr_t base = (uintptr_t)mem, aligned;
-	struct flow_table *ft;
-	uint32_t cap, nb;
-
-	if (!mem || !p) {
-		errno = EINVAL;
-		return NULL;
-	}
-	cap = ft_round_capacity(p->capacity);
-	if (cap == 0 || mem_size < flow_table_mem_size(cap)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	nb = cap / FT_SLOTS;
-	aligned = (base + FT_CACHE_LINE - 1) & ~(uintptr_t)(FT_CACHE_LINE - 1);
-	ft = (struct flow_table *)aligned;
 	memset(ft, 0, sizeof(*ft));
-	ft->buckets = (struct ft_bucket *)(aligned + ft_header_size());
+	ft->buckets = buckets;
 	ft->secret = p->secret;
-	ft->bucket_mask = nb - 1;
+	ft->bucket_mask = cap / FT_SLOTS - 1;
 	ft->capacity = cap;
 	for (unsigned int c = 0; c < FLOW_TIMEOUT_MAX; c++) {
 		/* An age never exceeds FT_AGE_MASK, so a timeout that large never fires. */
@@ -281,35 +266,99 @@ static struct flow_table *ft_setup(void *mem, size_t mem_size, const struct flow
 		ft->tb_tokens = ft->tb_max;
 		ft->tb_refill_cap = ft->tb_max / p->new_flow_rate + 1;
 	}
+}
 
+/* The state and the buckets in one caller area: the state first, then the buckets. */
+static struct flow_table *ft_setup(void *mem, size_t mem_size, const struct flow_table_params *p)
+{
+	uintptr_t base = (uintptr_t)mem, aligned;
+	struct flow_table *ft;
+	uint32_t cap;
+
+	if (!mem || !p) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cap = ft_round_capacity(p->capacity);
+	if (cap == 0 || mem_size < flow_table_mem_size(cap)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	aligned = (base + FT_CACHE_LINE - 1) & ~(uintptr_t)(FT_CACHE_LINE - 1);
+	ft = (struct flow_table *)aligned;
+	ft_setup_state(ft, (struct ft_bucket *)(aligned + ft_header_size()), cap, p);
 	return ft;
+}
+
+_Static_assert(sizeof(struct flow_table) <= FLOW_TABLE_STATE_SIZE, "the state fits its private area");
+_Static_assert(_Alignof(struct flow_table) <= _Alignof(struct flow_table_state), "and its alignment");
+
+size_t flow_table_buckets_size(uint32_t capacity)
+{
+	uint32_t cap = ft_round_capacity(capacity);
+
+	return cap ? (size_t)(cap / FT_SLOTS) * sizeof(struct ft_bucket) : 0;
+}
+
+/* The state in st, the buckets apart: both checked as ft_setup checks its one area. */
+static struct flow_table *ft_setup_apart(struct flow_table_state *st, void *buckets, size_t buckets_size,
+					 const struct flow_table_params *p)
+{
+	struct flow_table *ft;
+	uint32_t cap;
+
+	if (!st || !buckets || !p || ((uintptr_t)buckets & (FT_CACHE_LINE - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cap = ft_round_capacity(p->capacity);
+	if (cap == 0 || buckets_size < flow_table_buckets_size(cap)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ft = (struct flow_table *)(void *)st->opaque;
+	ft_setup_state(ft, buckets, cap, p);
+	return ft;
+}
+
+static void ft_clear_buckets(struct flow_table *ft)
+{
+	/* Zero fingerprints are empty slots and zero meta words zero overflow counts. */
+	memset(ft->buckets, 0, (size_t)(ft->bucket_mask + 1) * sizeof(struct ft_bucket));
 }
 
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p)
 {
 	struct flow_table *ft = ft_setup(mem, mem_size, p);
 
-	/* Zero fingerprints are empty slots and zero meta words zero overflow counts. */
 	if (ft)
-		memset(ft->buckets, 0, (size_t)(ft->bucket_mask + 1) * sizeof(struct ft_bucket));
+		ft_clear_buckets(ft);
+	return ft;
+}
+
+struct flow_table *flow_table_init_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
+					   const struct flow_table_params *p)
+{
+	struct flow_table *ft = ft_setup_apart(st, buckets, buckets_size, p);
+
+	if (ft)
+		ft_clear_buckets(ft);
 	return ft;
 }
 
 /*
  * The buckets are taken as they are, but nothing in them is trusted: a slot
  * whose fingerprint does not belong in its bucket, or whose timeout class is
- * out of range (it indexes timeout_ms[]), makes the whole table refused. The
- * overflow counts are rebuilt from the slots, so a count torn by a killed
- * writer cannot hide a key in its secondary bucket.
+ * out of range (it indexes timeout_ms[]), or whose value the caller's keep
+ * refuses, is emptied and counted; the other flows stay. The overflow counts are rebuilt from the slots, so a count
+ * torn by a killed writer cannot hide a key in its secondary bucket.
  */
-struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
-				    uint32_t *bad)
+static struct flow_table *ft_adopt_slots(struct flow_table *ft, int (*keep)(const struct flow_value *, void *),
+					 void *arg, uint32_t *dropped)
 {
-	struct flow_table *ft = ft_setup(mem, mem_size, p);
-	uint32_t b, nb, nbad = 0;
+	uint32_t b, nb, ndropped = 0;
 	uint64_t live = 0;
 
-	*bad = 0;
 	if (!ft)
 		return NULL;
 	nb = ft->bucket_mask + 1;
@@ -317,14 +366,17 @@ struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flo
 		ft_overflow_set(&ft->buckets[b], 0);
 	for (b = 0; b < nb; b++) {
 		for (unsigned int s = 0; s < FT_SLOTS; s++) {
-			const struct ft_slot *sl = &ft->buckets[b].slot[s];
+			struct ft_slot *sl = &ft->buckets[b].slot[s];
 			uint32_t prim;
 
 			if (!sl->fp)
 				continue;
 			prim = ft_primary(ft, sl->fp);
-			if ((b != prim && b != ft_secondary(ft, sl->fp)) || ft_class(sl) >= FLOW_TIMEOUT_MAX) {
-				nbad++;
+			if ((b != prim && b != ft_secondary(ft, sl->fp)) || ft_class(sl) >= FLOW_TIMEOUT_MAX ||
+			    (keep && !keep(&sl->value, arg))) {
+				sl->fp = 0;
+				sl->meta &= FT_OVF_MASK;
+				ndropped++;
 				continue;
 			}
 			live++;
@@ -332,13 +384,18 @@ struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flo
 				ft_overflow_inc(&ft->buckets[prim]);
 		}
 	}
-	if (nbad) {
-		*bad = nbad;
-		errno = EBADMSG;
-		return NULL;
-	}
+	*dropped = ndropped;
 	ft->stats.occupancy = live;
 	return ft;
+}
+
+struct flow_table *flow_table_adopt_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
+					    const struct flow_table_params *p,
+					    int (*keep)(const struct flow_value *, void *), void *arg,
+					    uint32_t *dropped)
+{
+	*dropped = 0;
+	return ft_adopt_slots(ft_setup_apart(st, buckets, buckets_size, p), keep, arg, dropped);
 }
 
 /*

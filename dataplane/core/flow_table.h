@@ -60,22 +60,44 @@ size_t flow_table_mem_size(uint32_t capacity);
 struct flow_table *flow_table_init(void *mem, size_t mem_size, const struct flow_table_params *p);
 
 /*
- * Take over a table that an earlier process laid out in this memory (a
- * keel-dataplane restart: see dataplane/flow_store.c), with the same
- * capacity and secret. The timeouts and rate come from p; the statistics
- * start again. Every slot is checked; on any impossible one returns NULL
- * with errno EBADMSG and *bad the count (the caller then starts empty with
- * flow_table_init). NULL with EINVAL as flow_table_init otherwise.
+ * The table's own state (the pointer to its buckets, the hash key, sizes,
+ * timeouts, counters) apart from its buckets, for buckets in memory that
+ * is not trusted to keep it: a flow-table file another process could map
+ * (dataplane/flow_store.c). Only buckets then go to that memory; the
+ * state, read on every lookup, stays in the caller's private memory.
  */
-struct flow_table *flow_table_adopt(void *mem, size_t mem_size, const struct flow_table_params *p,
-				    uint32_t *bad);
+#define FLOW_TABLE_STATE_SIZE 256u
+struct flow_table_state {
+	_Alignas(64) unsigned char opaque[FLOW_TABLE_STATE_SIZE];
+};
+
+/* Bytes of the buckets alone of a table of this capacity (0: too many); they must be 64-byte aligned. */
+size_t flow_table_buckets_size(uint32_t capacity);
+
+/* flow_table_init with the state in st and the buckets (zeroed here) at buckets. */
+struct flow_table *flow_table_init_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
+					   const struct flow_table_params *p);
+
+/*
+ * Take over the buckets an earlier process left at buckets (a keel-dataplane
+ * restart: see dataplane/flow_store.c), with the same capacity and secret,
+ * the state in st. The timeouts and rate come from p; the statistics start
+ * again. Every slot is checked: one that is impossible (a fingerprint
+ * outside its two buckets, a timeout class out of range) or whose value
+ * keep (when not NULL) returns 0 for is emptied and counted in *dropped;
+ * the other flows are kept. NULL with EINVAL as flow_table_init_buckets.
+ */
+struct flow_table *flow_table_adopt_buckets(struct flow_table_state *st, void *buckets, size_t buckets_size,
+					    const struct flow_table_params *p,
+					    int (*keep)(const struct flow_value *, void *), void *arg,
+					    uint32_t *dropped);
 
 /*
  * Bumped whenever what flow_table_init lays out changes (struct flow_table,
  * buckets, slots, flow_value, the meta word, the hashing of fingerprints to
  * buckets): a table of another layout is never adopted.
  */
-#define FLOW_TABLE_LAYOUT 1u
+#define FLOW_TABLE_LAYOUT 2u /* 2: buckets alone in a file, the state apart (flow_table_init_buckets) */
 
 /*
  * A hit restarts a flow's idle timer only once it has run this long (or an

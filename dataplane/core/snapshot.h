@@ -156,6 +156,23 @@ static inline const uint16_t *keel_snapshot_vip_hash(const struct keel_snapshot 
 	return (const uint16_t *)((const uint8_t *)s + s->vip_hash_off);
 }
 
+/*
+ * Whether a validated snapshot has backend id backend, on the VIP of stable
+ * id vip_id: what a tracked flow adopted from an earlier process must name
+ * to be kept (its state may be anything: draining or down backends keep or
+ * re-choose their flows in the pipeline).
+ */
+static inline int keel_snapshot_has_backend_on(const struct keel_snapshot *s, uint16_t backend, uint16_t vip_id)
+{
+	const struct keel_backend *be;
+
+	if (backend >= s->n_backends)
+		return 0;
+	be = &keel_snapshot_backends(s)[backend];
+	return be->state != KEEL_BACKEND_UNUSED && be->vip < s->n_vips &&
+	       keel_snapshot_vips(s)[be->vip].id == vip_id;
+}
+
 /* Checksum of a snapshot blob (checksum field taken as zero). */
 uint32_t keel_snapshot_checksum(const struct keel_snapshot *s);
 

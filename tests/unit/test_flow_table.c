@@ -171,6 +171,70 @@ static void test_sizes_and_params(void **state)
 	free(mem);
 }
 
+/*
+ * The state apart from the buckets (a flow-table file): nothing of the state
+ * is in the buckets' memory, so overwriting all of it but one flow's slot
+ * changes no other lookup; adoption keeps good slots, drops impossible ones
+ * and those keep refuses.
+ */
+static int keep_not_7(const struct flow_value *v, void *arg)
+{
+	(void)arg;
+	return v->backend != 7;
+}
+
+static void test_buckets_apart(void **state)
+{
+	static struct flow_table_state st, st2;
+	struct flow_table_params p = params(64, 1000, 1000, 1000);
+	size_t bsz = flow_table_buckets_size(64);
+	struct keel_flow_key k1 = make_key(1, KEEL_PROTO_TCP), k2 = make_key(2, KEEL_PROTO_TCP);
+	struct flow_value v1 = { .backend = 1, .vip = 2 }, v7 = { .backend = 7, .vip = 2 };
+	struct flow_table *ft;
+	uint32_t dropped = 99;
+	uint8_t *b;
+
+	(void)state;
+	assert_int_equal(bsz, 16 * 64); /* 64 flows: 16 lines of 4 slots, no header */
+	assert_int_equal(flow_table_buckets_size(0x80000001u), 0);
+	b = aligned_alloc(64, bsz + 64);
+	assert_non_null(b);
+	errno = 0;
+	assert_null(flow_table_init_buckets(&st, b + 8, bsz, &p)); /* buckets must be line-aligned */
+	assert_int_equal(errno, EINVAL);
+	assert_null(flow_table_init_buckets(&st, b, bsz - 1, &p));
+	assert_null(flow_table_init_buckets(NULL, b, bsz, &p));
+	memset(b, 0xa5, bsz);
+	ft = flow_table_init_buckets(&st, b, bsz, &p);
+	assert_non_null(ft);
+	assert_true((uint8_t *)ft < b || (uint8_t *)ft >= b + bsz);
+	assert_non_null(insert1(ft, &k1, &v1, KEEL_TCP_SYN, 5));
+	assert_non_null(insert1(ft, &k2, &v7, KEEL_TCP_SYN, 5));
+
+	/* A later process: the same buckets, fresh state; keep refuses backend 7. */
+	ft = flow_table_adopt_buckets(&st2, b, bsz, &p, keep_not_7, NULL, &dropped);
+	assert_non_null(ft);
+	assert_int_equal(dropped, 1);
+	assert_true(value_eq(lookup1(ft, &k1, 0, 6, NULL), &v1));
+	assert_null(lookup1(ft, &k2, 0, 6, NULL));
+
+	/* Every slot made impossible (class 3): all dropped, the table empty and usable. */
+	for (size_t off = 0; off < bsz; off += 16) {
+		uint64_t fp = 0x0123456789abcdefull + off;
+		uint32_t meta = 0xffffffffu;
+
+		memcpy(b + off, &fp, sizeof(fp));
+		memcpy(b + off + 12, &meta, sizeof(meta));
+	}
+	ft = flow_table_adopt_buckets(&st2, b, bsz, &p, NULL, NULL, &dropped);
+	assert_non_null(ft);
+	assert_int_equal(dropped, 64);
+	assert_null(lookup1(ft, &k1, 0, 6, NULL));
+	assert_non_null(insert1(ft, &k1, &v1, KEEL_TCP_SYN, 7));
+	assert_true(value_eq(lookup1(ft, &k1, 0, 8, NULL), &v1));
+	free(b);
+}
+
 static void test_basic(void **state)
 {
 	struct flow_table_params p = params(256, 1000, 100, 1000);
@@ -1039,6 +1103,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_and_params),
+		cmocka_unit_test(test_buckets_apart),
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_expiry_classes),
 		cmocka_unit_test(test_expired_reused_before_eviction),

@@ -37,6 +37,25 @@ static int setup(void **state)
 	return 0;
 }
 
+/* What an adopted flow must name to be kept: a backend id of the snapshot, on the flow's VIP. */
+static void test_has_backend_on(void **state)
+{
+	struct keel_snapshot *s = snapfix_build(&spec);
+
+	(void)state;
+	assert_true(keel_snapshot_has_backend_on(s, 0, 3));
+	assert_true(keel_snapshot_has_backend_on(s, 1, 3));
+	assert_true(keel_snapshot_has_backend_on(s, 7, 3)); /* draining: still there */
+	assert_true(keel_snapshot_has_backend_on(s, 9, 4));
+	assert_false(keel_snapshot_has_backend_on(s, 9, 3)); /* another VIP's */
+	assert_false(keel_snapshot_has_backend_on(s, 1, 4));
+	assert_false(keel_snapshot_has_backend_on(s, 2, 3)); /* an id not allocated */
+	assert_false(keel_snapshot_has_backend_on(s, 10, 3)); /* past the array */
+	assert_false(keel_snapshot_has_backend_on(s, 60000, 3));
+	assert_false(keel_snapshot_has_backend_on(s, 0, 5)); /* no such VIP */
+	free(s);
+}
+
 static void test_layout(void **state)
 {
 	struct keel_snapshot *s = snapfix_build(&spec);
@@ -293,6 +312,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_layout, setup),
+		cmocka_unit_test_setup(test_has_backend_on, setup),
 		cmocka_unit_test_setup(test_deterministic, setup),
 		cmocka_unit_test_setup(test_corruptions, setup),
 		cmocka_unit_test_setup(test_spec_refused, setup),
