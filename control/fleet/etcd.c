@@ -221,8 +221,15 @@ bool etcd_curl_unsent(CURLcode rc, const struct etcd_post *p)
 	if (p->sent)
 		return false;
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-	       rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SSL_CONNECT_ERROR ||
-	       rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING;
+	       rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+	       rc == CURLE_GOT_NOTHING || etcd_curl_tls(rc);
+}
+
+bool etcd_curl_tls(CURLcode rc)
+{
+	return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+	       rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CIPHER ||
+	       rc == CURLE_SSL_ISSUER_ERROR || rc == CURLE_SSL_CRL_BADFILE;
 }
 
 struct answer {
@@ -258,7 +265,7 @@ static int call_until(struct keel_etcd *c, const char *path, const char *body, b
 		      uint64_t deadline_ms, json_t **root)
 {
 	char why[sizeof(c->err)] = "", msg[300];
-	size_t tried, unreachable = 0, ep = c->cur;
+	size_t tried, unreachable = 0, tls = 0, ep = c->cur;
 	int rc = -ETIMEDOUT;
 
 	*root = NULL;
@@ -284,6 +291,7 @@ static int call_until(struct keel_etcd *c, const char *path, const char *body, b
 			}
 			if (etcd_curl_unsent(crc, &p)) {
 				unreachable++;
+				tls += etcd_curl_tls(crc);
 				snprintf(msg, sizeof(msg), "%s: %s", c->ep[ep], curl_easy_strerror(crc));
 				rc = -EHOSTUNREACH;
 			} else if (crc == CURLE_OPERATION_TIMEDOUT) {
@@ -314,7 +322,10 @@ static int call_until(struct keel_etcd *c, const char *path, const char *body, b
 	}
 	if (rc == -EHOSTUNREACH && unreachable < c->n_ep)
 		rc = -ETIMEDOUT; /* some member was reached but did not answer */
-	if (rc == -EHOSTUNREACH)
+	if (rc == -EHOSTUNREACH && tls == unreachable) {
+		rc = -EACCES; /* every member refused our certificate or failed the check of its own */
+		etcd_seterr(c, "etcd TLS failed: %s", why);
+	} else if (rc == -EHOSTUNREACH)
 		etcd_seterr(c, "etcd unreachable: %s", why);
 	else if (rc == -ETIMEDOUT && !*why)
 		etcd_seterr(c, "etcd: %s", msg);

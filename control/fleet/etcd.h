@@ -9,7 +9,7 @@
  *   -ETIMEDOUT     no answer in time, or etcd has no leader (no quorum); a write that timed out
  *                  may still have been committed
  *   -ECONNRESET    the connection broke after the request was sent (the outcome is unknown)
- *   -EACCES        authentication failed or permission denied
+ *   -EACCES        authentication failed, permission denied, or TLS failed with every member
  *   -ESTALE        the revision asked for has been compacted
  *   -ENOENT        the lease does not exist (expired or revoked)
  *   -ECANCELED     the server cancelled the watch

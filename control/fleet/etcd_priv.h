@@ -43,6 +43,7 @@ CURLcode etcd_post(struct keel_etcd *c, struct etcd_post *p);
 
 /* A connect that failed before anything was sent: the next endpoint may be tried. */
 bool etcd_curl_unsent(CURLcode rc, const struct etcd_post *p);
+bool etcd_curl_tls(CURLcode rc); /* a TLS handshake or certificate failure */
 
 /* A token for the user (if any) before deadline_ms: 0 or -errno. */
 int etcd_authenticate(struct keel_etcd *c, uint64_t deadline_ms);

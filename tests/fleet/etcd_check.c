@@ -4,10 +4,11 @@
  * tests/integration/fleet_etcd_client.sh, which starts the cluster and breaks it; not by
  * `meson test` (there is no etcd there).
  *
- *   etcd_check [-e EP,EP,...] [-t TIMEOUT_MS] [-u USER -p PASSWORD] COMMAND ARGS
+ *   etcd_check [-e EP,EP,...] [-t TIMEOUT_MS] [-u USER -p PASSWORD] [-C CA -c CERT -k KEY] COMMAND ARGS
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,22 @@ static int on_watch(void *arg, const struct keel_etcd_watch_resp *r)
 	return s->want && s->n >= s->want;
 }
 
+struct stopper {
+	struct keel_etcd *c;
+	struct keel_etcd_watch_opts w;
+	int rc;
+};
+
+static void *run_watch(void *arg)
+{
+	struct stopper *st = arg;
+	struct watch_seen seen = {0};
+	struct keel_etcd_watch_end end;
+
+	st->rc = keel_etcd_watch(st->c, &st->w, on_watch, &seen, &end);
+	return NULL;
+}
+
 /* n changes (puts and deletes), then a watch from the first sees each in order. */
 static int cmd_watch(struct keel_etcd *c, const char *p, int n)
 {
@@ -237,6 +254,18 @@ static int cmd_watch(struct keel_etcd *c, const char *p, int n)
 	CHECK(!rc && same && end.last_revision == revs[n - 1],
 	      "watch from revision %" PRId64 ": %zu of %d changes, each in order with its revision and type "
 	      "(last %" PRId64 ", %.0f ms)", revs[0], seen.n, n, end.last_revision, now_ms() - t0);
+
+	/* keel_etcd_watch_stop() from another thread ends a quiet watch within about a second */
+	struct stopper st = {.c = c, .w = {.key = key, .flags = KEEL_ETCD_PREFIX, .idle_timeout_ms = 10000}};
+	pthread_t th;
+	if (pthread_create(&th, NULL, run_watch, &st))
+		return 2;
+	usleep(1000000);
+	t0 = now_ms();
+	keel_etcd_watch_stop(c);
+	pthread_join(th, NULL);
+	CHECK(st.rc == 0 && now_ms() - t0 < 1500, "a quiet watch stopped from another thread: returned %d after %.0f ms",
+	      st.rc, now_ms() - t0);
 	return 0;
 }
 
@@ -366,6 +395,9 @@ static int cmd_writer(struct keel_etcd *c, const char *p, double seconds, const 
 		if (rc) {
 			if (!errors++)
 				snprintf(first_err, sizeof(first_err), "%s (%s)", keel_etcd_errmsg(c), strerror(-rc));
+			if (errors <= 10)
+				printf("writer: %.3f s: seq %ld not acknowledged: %s (%s)\n", (now_ms() - t0) / 1000, seq,
+				       keel_etcd_errmsg(c), strerror(-rc));
 			usleep(20000);
 			continue;
 		}
@@ -472,6 +504,8 @@ static int cmd_auth(struct keel_etcd *c, const char *key, const char *want)
 
 	if (!strcmp(want, "ok"))
 		CHECK(!rc, "range as %s: %s", opts.user ? opts.user : "nobody", rc ? keel_etcd_errmsg(c) : "answered");
+	else if (!strcmp(want, "fails"))
+		CHECK(rc < 0, "range: refused: %s (%s)", rc ? strerror(-rc) : "answered", keel_etcd_errmsg(c));
 	else
 		CHECK(rc == -EACCES, "range as %s: -EACCES (%s)", opts.user ? opts.user : "nobody", keel_etcd_errmsg(c));
 	if (!rc)
@@ -484,7 +518,8 @@ static void usage(void)
 	fprintf(stderr, "usage: etcd_check [-e EP,EP] [-t MS] [-u USER -p PASS] kv PREFIX | incr KEY N | get KEY |\n"
 			"  watch PREFIX N | watch-compacted KEY FROM COMPACTED | watch-idle KEY IDLE_MS |\n"
 			"  lease PREFIX | latency KEY N | writer PREFIX SECONDS ACKFILE | verify PREFIX ACKFILE |\n"
-			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied\n");
+			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied|fails\n"
+			"  (-C CA -c CERT -k KEY: TLS)\n");
 	exit(2);
 }
 
@@ -494,7 +529,7 @@ int main(int argc, char **argv)
 	struct keel_etcd *c;
 	int o, rc = 2;
 
-	while ((o = getopt(argc, argv, "e:t:u:p:")) != -1) {
+	while ((o = getopt(argc, argv, "e:t:u:p:C:c:k:")) != -1) {
 		if (o == 'e')
 			eps = optarg;
 		else if (o == 't')
@@ -503,6 +538,12 @@ int main(int argc, char **argv)
 			opts.user = optarg;
 		else if (o == 'p')
 			opts.password = optarg;
+		else if (o == 'C')
+			opts.ca_file = optarg;
+		else if (o == 'c')
+			opts.cert_file = optarg;
+		else if (o == 'k')
+			opts.key_file = optarg;
 		else
 			usage();
 	}

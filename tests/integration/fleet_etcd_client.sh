@@ -2,7 +2,7 @@
 # The fleet's store client (control/fleet/etcd.c) against a real three-member etcd cluster in
 # namespaces (lib_etcd.bash), through tests/fleet/etcd_check: put/range, prefix range, CAS right
 # and stale, 2 x 50 concurrent CAS increments, a watch from a revision, compaction, leases,
-# failover, an idle watch cut off, kill -9 of the leader during writes, quorum loss, auth.
+# failover, an idle watch cut off, kill -9 of the leader during writes, quorum loss, auth, TLS.
 # Prints the figures: put latency, CAS conflicts, the leader-kill gap, the quorum-loss error time.
 . "$(dirname "$0")/lib.sh"
 
@@ -118,5 +118,14 @@ etcdctl_c auth enable >/dev/null
 check "the right password: answered" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS" -u root -p keelpw auth /keel-test/kv ok
 check "a wrong password: -EACCES" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS" -u root -p wrong auth /keel-test/kv denied
 check "no credentials: -EACCES" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS" auth /keel-test/kv denied
+
+log "TLS: a one-member cluster that asks for client certificates"
+check "the TLS member is up" etcd_tls_start
+tls() { in_etcd_client "$CHECK" -e "$ETCD_TLS_EP" "$@"; }
+check "CA, client certificate and key: answered" \
+	tls -C "$ETCD_TLS/ca.crt" -c "$ETCD_TLS/client.crt" -k "$ETCD_TLS/client.key" auth /keel-test/tls ok
+check "no client certificate: refused" tls -C "$ETCD_TLS/ca.crt" auth /keel-test/tls fails
+check "the member's certificate not trusted: -EACCES" \
+	tls -c "$ETCD_TLS/client.crt" -k "$ETCD_TLS/client.key" auth /keel-test/tls denied
 
 finish

@@ -12,6 +12,7 @@
 #   etcd_start I                  start member I again on its data dir
 #   etcd_wait_healthy [I...]      wait until those members (default: the running ones) answer
 #                                 and agree on a leader
+#   etcd_tls_start                one more member, alone, that wants TLS client certificates
 # ETCD_NET (default 10.99.0) picks the /24; names carry the test's pid, so runs do not collide.
 
 ETCD_NET=${ETCD_NET:-10.99.0}
@@ -136,4 +137,45 @@ etcd_stop() { # index: SIGTERM, wait (bounded), then -9
 	done
 	kill -KILL "$p" 2>/dev/null || true
 	wait "$p" 2>/dev/null || true
+}
+
+# A separate one-member cluster that speaks TLS to clients and asks for their certificate, at
+# ETCD_NET.10 in its own namespace: a throwaway CA ($ETCD_TLS/ca.crt), the member's certificate
+# for its address, and a client certificate ($ETCD_TLS/client.crt, client.key). Sets ETCD_TLS_EP.
+etcd_tls_start() {
+	local d=$KT_TMP/etcd/tls ip=$ETCD_NET.10 ns=ke${KT_ID}t
+	need_cmd openssl
+	mkdir -p "$d"
+	ETCD_TLS=$d
+	ETCD_TLS_EP=https://$ip:2379
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=keel-test-ca -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	local who
+	for who in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=keel-$who" \
+			-keyout "$d/$who.key" -out "$d/$who.csr" 2>/dev/null
+		# etcd 3.4's JSON gateway dials the member's own gRPC port with the member's certificate,
+		# so with --client-cert-auth that certificate must be good for client auth too.
+		printf 'subjectAltName=IP:%s\nextendedKeyUsage=%s\n' "$ip" \
+			"$([[ $who == server ]] && echo serverAuth,clientAuth || echo clientAuth)" >"$d/$who.ext"
+		openssl x509 -req -days 1 -in "$d/$who.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+			-CAcreateserial -extfile "$d/$who.ext" -out "$d/$who.crt" 2>/dev/null
+	done
+	etcd_ns_on_bridge "$ns" 10
+	ip netns exec "$ns" etcd --name t --data-dir "$d/data" \
+		--listen-client-urls "$ETCD_TLS_EP" --advertise-client-urls "$ETCD_TLS_EP" \
+		--listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
+		--initial-cluster "t=http://$ip:2380" --initial-cluster-token "keel-tls-$KT_ID" \
+		--cert-file "$d/server.crt" --key-file "$d/server.key" \
+		--client-cert-auth --trusted-ca-file "$d/ca.crt" >>"$KT_TMP/etcd/t.log" 2>&1 &
+	KT_PIDS+=("$!")
+	local deadline=$((SECONDS + 20))
+	while ((SECONDS < deadline)); do
+		ETCDCTL_API=3 ip netns exec "$ETCD_CLIENT_NS" etcdctl --endpoints "$ETCD_TLS_EP" \
+			--cacert "$d/ca.crt" --cert "$d/client.crt" --key "$d/client.key" \
+			--dial-timeout 1s --command-timeout 2s endpoint health >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	tail -n 5 "$KT_TMP/etcd/t.log"
+	return 1
 }
