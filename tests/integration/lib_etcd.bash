@@ -146,6 +146,7 @@ etcd_tls_start() {
 	local d=$KT_TMP/etcd/tls ip=$ETCD_NET.10 ns=ke${KT_ID}t
 	need_cmd openssl
 	mkdir -p "$d"
+	# shellcheck disable=SC2034 # read by the scenarios
 	ETCD_TLS=$d
 	ETCD_TLS_EP=https://$ip:2379
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
