@@ -153,7 +153,8 @@ struct keel_etcd_watch_end {
 int keel_etcd_watch(struct keel_etcd *c, const struct keel_etcd_watch_opts *w, keel_etcd_watch_cb cb,
 		    void *arg, struct keel_etcd_watch_end *end);
 
-/* From any thread: the running watch of c returns 0 within about a second. */
+/* From any thread: the running watch of c (or, if none runs, the next one) returns 0 within
+ * about a second. */
 void keel_etcd_watch_stop(struct keel_etcd *c);
 
 #endif

@@ -169,7 +169,8 @@ int keel_etcd_watch(struct keel_etcd *c, const struct keel_etcd_watch_opts *w, k
 	end->last_revision = w->start_revision > 0 ? w->start_revision - 1 : 0;
 	end->compact_revision = 0;
 	c->err[0] = '\0';
-	atomic_store(&c->stop_watch, false);
+	if (atomic_exchange(&c->stop_watch, false))
+		return 0; /* stopped before it began */
 	if (!w->key || (!*w->key && !(w->flags & KEEL_ETCD_PREFIX))) {
 		etcd_seterr(c, "etcd watch: an empty key");
 		return -EINVAL;
@@ -208,6 +209,8 @@ int keel_etcd_watch(struct keel_etcd *c, const struct keel_etcd_watch_opts *w, k
 		etcd_seterr(c, "etcd unreachable: %s", why);
 	if (s.done)
 		rc = s.rc;
+	if (atomic_load(&c->stop_watch) && !rc)
+		atomic_store(&c->stop_watch, false); /* this stop is spent */
 	if (rc == -EACCES) { /* the next call authenticates again */
 		free(c->token);
 		c->token = NULL;
