@@ -48,6 +48,19 @@ bool etcd_curl_tls(CURLcode rc); /* a TLS handshake or certificate failure */
 /* A token for the user (if any) before deadline_ms: 0 or -errno. */
 int etcd_authenticate(struct keel_etcd *c, uint64_t deadline_ms);
 
+/* A call: the JSON request (consumed) POSTed to path, authenticating first and once more if the
+ * token expired; 0 and the answer's *root, or -errno with c->err set. idempotent: a read, which
+ * may also move on to the next member after a timeout, a broken connection or "no leader". */
+int etcd_call(struct keel_etcd *c, const char *path, json_t *req, bool idempotent, json_t **root);
+
+/* Request fields: bytes as base64, int64 as a string, a key or a prefix as key and range_end. */
+int etcd_set_bytes(json_t *o, const char *field, const void *data, size_t len);
+int etcd_set_i64(json_t *o, const char *field, int64_t v);
+int etcd_set_range(json_t *o, const char *key, unsigned flags);
+
+/* rc, with c->err saying "etcd: what" ("out of memory" for -ENOMEM). */
+int etcd_fail(struct keel_etcd *c, int rc, const char *what);
+
 /* key's range end for a prefix: the key with its last byte below 0xff incremented ("\0" for "");
  * written to end (strlen(key) + 1 bytes), its length returned. */
 size_t etcd_prefix_end(const char *key, char *end);

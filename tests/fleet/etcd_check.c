@@ -4,7 +4,7 @@
  * tests/integration/fleet_etcd_client.sh, which starts the cluster and breaks it; not by
  * `meson test` (there is no etcd there).
  *
- *   etcd_check [-e EP,EP,...] [-t TIMEOUT_MS] [-u USER -p PASSWORD] [-C CA -c CERT -k KEY] COMMAND ARGS
+ *   etcd_check [-e EP,EP,...] [-t TIMEOUT_MS] [-T CONNECT_MS] [-u USER -p PASSWORD] [-C CA -c CERT -k KEY] COMMAND ARGS
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -515,7 +515,7 @@ static int cmd_auth(struct keel_etcd *c, const char *key, const char *want)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: etcd_check [-e EP,EP] [-t MS] [-u USER -p PASS] kv PREFIX | incr KEY N | get KEY |\n"
+	fprintf(stderr, "usage: etcd_check [-e EP,EP] [-t MS] [-T CONNECT_MS] [-u USER -p PASS] kv PREFIX | incr KEY N | get KEY |\n"
 			"  watch PREFIX N | watch-compacted KEY FROM COMPACTED | watch-idle KEY IDLE_MS |\n"
 			"  lease PREFIX | latency KEY N | writer PREFIX SECONDS ACKFILE | verify PREFIX ACKFILE |\n"
 			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied|fails\n"
@@ -529,11 +529,13 @@ int main(int argc, char **argv)
 	struct keel_etcd *c;
 	int o, rc = 2;
 
-	while ((o = getopt(argc, argv, "e:t:u:p:C:c:k:")) != -1) {
+	while ((o = getopt(argc, argv, "e:t:T:u:p:C:c:k:")) != -1) {
 		if (o == 'e')
 			eps = optarg;
 		else if (o == 't')
 			opts.timeout_ms = (unsigned)atoi(optarg);
+		else if (o == 'T')
+			opts.connect_timeout_ms = (unsigned)atoi(optarg);
 		else if (o == 'u')
 			opts.user = optarg;
 		else if (o == 'p')

@@ -141,7 +141,8 @@ etcd_stop() { # index: SIGTERM, wait (bounded), then -9
 
 # A separate one-member cluster that speaks TLS to clients and asks for their certificate, at
 # ETCD_NET.10 in its own namespace: a throwaway CA ($ETCD_TLS/ca.crt), the member's certificate
-# for its address, and a client certificate ($ETCD_TLS/client.crt, client.key). Sets ETCD_TLS_EP.
+# for its address, a client certificate ($ETCD_TLS/client.crt, client.key) and an unrelated CA
+# ($ETCD_TLS/other-ca.crt). Sets ETCD_TLS_EP.
 etcd_tls_start() {
 	local d=$KT_TMP/etcd/tls ip=$ETCD_NET.10 ns=ke${KT_ID}t
 	need_cmd openssl
@@ -151,6 +152,9 @@ etcd_tls_start() {
 	ETCD_TLS_EP=https://$ip:2379
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 		-subj /CN=keel-test-ca -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	# A CA that signed nothing here: trusting only it, a client must refuse the member.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=keel-other-ca -keyout "$d/other-ca.key" -out "$d/other-ca.crt" 2>/dev/null
 	local who
 	for who in server client; do
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=keel-$who" \
