@@ -300,6 +300,21 @@ static int cmd_watch_idle(struct keel_etcd *c, const char *key, unsigned idle_ms
 	return rc == -ETIMEDOUT && seen.progress > 0 ? 0 : 1;
 }
 
+/* A watch the server cancels (no permission to read the key): -EACCES with etcd's reason. */
+static int cmd_watch_denied(struct keel_etcd *c, const char *key)
+{
+	struct watch_seen seen = {0};
+	struct keel_etcd_watch_end end;
+	struct keel_etcd_watch_opts w = {.key = key, .idle_timeout_ms = 3000};
+	double t0 = now_ms();
+	int rc = keel_etcd_watch(c, &w, on_watch, &seen, &end);
+
+	CHECK(rc == -EACCES && strstr(keel_etcd_errmsg(c), "cancelled") && now_ms() - t0 < 2000,
+	      "a watch without read permission: cancelled by the server, %s after %.0f ms (%s)", strerror(-rc),
+	      now_ms() - t0, keel_etcd_errmsg(c));
+	return 0;
+}
+
 static bool present(struct keel_etcd *c, const char *key)
 {
 	return get(c, key, NULL, 0) != 0;
@@ -516,7 +531,7 @@ static int cmd_auth(struct keel_etcd *c, const char *key, const char *want)
 static void usage(void)
 {
 	fprintf(stderr, "usage: etcd_check [-e EP,EP] [-t MS] [-T CONNECT_MS] [-u USER -p PASS] kv PREFIX | incr KEY N | get KEY |\n"
-			"  watch PREFIX N | watch-compacted KEY FROM COMPACTED | watch-idle KEY IDLE_MS |\n"
+			"  watch PREFIX N | watch-compacted KEY FROM COMPACTED | watch-idle KEY IDLE_MS | watch-denied KEY |\n"
 			"  lease PREFIX | latency KEY N | writer PREFIX SECONDS ACKFILE | verify PREFIX ACKFILE |\n"
 			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied|fails\n"
 			"  (-C CA -c CERT -k KEY: TLS)\n");
@@ -576,6 +591,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "watch-compacted")) {
 		ARGS(3);
 		rc = cmd_watch_compacted(c, argv[1], atoll(argv[2]), atoll(argv[3]));
+	} else if (!strcmp(argv[0], "watch-denied")) {
+		ARGS(1);
+		rc = cmd_watch_denied(c, argv[1]);
 	} else if (!strcmp(argv[0], "watch-idle")) {
 		ARGS(2);
 		rc = cmd_watch_idle(c, argv[1], (unsigned)atoi(argv[2]));
