@@ -528,12 +528,30 @@ static int cmd_auth(struct keel_etcd *c, const char *key, const char *want)
 	return 0;
 }
 
+/* The member forgets a token unused for --auth-token-ttl: the client authenticates again. */
+static int cmd_auth_renew(struct keel_etcd *c, const char *key, int idle_s)
+{
+	struct keel_etcd_range r;
+	int rc = keel_etcd_range(c, key, 0, 0, &r);
+
+	if (!rc)
+		keel_etcd_range_free(&r);
+	sleep((unsigned)idle_s);
+	rc = rc ? rc : keel_etcd_range(c, key, 0, 0, &r);
+	CHECK(!rc, "a range %d s after the last one (the token expired meanwhile): %s", idle_s,
+	      rc ? keel_etcd_errmsg(c) : "answered");
+	if (!rc)
+		keel_etcd_range_free(&r);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: etcd_check [-e EP,EP] [-t MS] [-T CONNECT_MS] [-u USER -p PASS] kv PREFIX | incr KEY N | get KEY |\n"
 			"  watch PREFIX N | watch-compacted KEY FROM COMPACTED | watch-idle KEY IDLE_MS | watch-denied KEY |\n"
 			"  lease PREFIX | latency KEY N | writer PREFIX SECONDS ACKFILE | verify PREFIX ACKFILE |\n"
-			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied|fails\n"
+			"  expect-fail KEY | unreachable KEY | failover KEY | auth KEY ok|denied|fails |\n"
+			"  auth-renew KEY IDLE_S\n"
 			"  (-C CA -c CERT -k KEY: TLS)\n");
 	exit(2);
 }
@@ -618,6 +636,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "failover")) {
 		ARGS(1);
 		rc = cmd_failover(c, argv[1]);
+	} else if (!strcmp(argv[0], "auth-renew")) {
+		ARGS(2);
+		rc = cmd_auth_renew(c, argv[1], atoi(argv[2]));
 	} else if (!strcmp(argv[0], "auth")) {
 		ARGS(2);
 		rc = cmd_auth(c, argv[1], argv[2]);

@@ -125,6 +125,7 @@ check "the right password: answered" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS
 check "a wrong password: -EACCES" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS" -u root -p wrong auth /keel-test/kv denied
 check "no credentials: -EACCES" in_etcd_client "$CHECK" -e "$ETCD_ENDPOINTS" auth /keel-test/kv denied
 check "the reader reads its key" reader auth /keel-test/ro ok
+check "an expired token is renewed (--auth-token-ttl 2)" reader auth-renew /keel-test/ro 4
 check "the reader reads another key: -EACCES" reader auth /keel-test/kv denied
 check "the reader watches another key: cancelled, -EACCES" reader watch-denied /keel-test/kv
 

@@ -45,13 +45,14 @@ etcd_start() { # member index
 	local i=$1 ip=$ETCD_NET.$1
 	mkdir -p "$KT_TMP/etcd"
 	# Default raft timers (100 ms heartbeat, 1 s election) as a site would run them; progress
-	# notifications every second so that an idle watch is told it is alive.
+	# notifications every second so that an idle watch is told it is alive; auth tokens (once
+	# auth is enabled) forgotten after 2 s unused, so that their renewal can be seen.
 	ip netns exec "${ETCD_NS[i]}" etcd --name "m$i" --data-dir "$KT_TMP/etcd/m$i" \
 		--listen-client-urls "http://$ip:2379" --advertise-client-urls "http://$ip:2379" \
 		--listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
 		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
 		--initial-cluster-token "keel-$KT_ID" \
-		--experimental-watch-progress-notify-interval 1s \
+		--experimental-watch-progress-notify-interval 1s --auth-token-ttl 2 \
 		>>"$KT_TMP/etcd/m$i.log" 2>&1 &
 	ETCD_PID[i]=$!
 	KT_PIDS+=("$!")
