@@ -4,7 +4,8 @@
  *
  * A write is sent to one member only: once any of it left, a broken connection or a timeout is
  * reported (its outcome is unknown) and never retried on another member, so a compare-and-swap
- * that did commit is never answered "conflict" by its own retry. Reads also move on after those.
+ * that did commit is never answered "conflict" by its own retry. Reads also move on after those;
+ * "no leader" (refused before anything was done) moves any call on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -310,7 +311,8 @@ static int call_until(struct keel_etcd *c, const char *path, const char *body, b
 		}
 		rc = etcd_parse_answer(a.buf ? a.buf : "", a.len, p.status, root, msg, sizeof(msg));
 		free(a.buf);
-		if (rc == -ETIMEDOUT && idempotent) {
+		if (rc == -ETCD_ENOLEADER || (rc == -ETIMEDOUT && idempotent)) {
+			rc = -ETIMEDOUT;
 			snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s: %s", *why ? "; " : "",
 				 c->ep[ep], msg);
 			continue;

@@ -112,8 +112,11 @@ static int etcd_errno(json_int_t code, const char *msg)
 		return strstr(msg, "auth") || strstr(msg, "user") ? -EACCES : -EIO;
 	case 5: /* NotFound: "requested lease not found" */
 		return -ENOENT;
-	case 4:  /* DeadlineExceeded */
 	case 14: /* Unavailable: "no leader", "request timed out", "leader changed" */
+		if (!strcmp(msg, "etcdserver: no leader"))
+			return -ETCD_ENOLEADER;
+		return -ETIMEDOUT;
+	case 4: /* DeadlineExceeded */
 		return -ETIMEDOUT;
 	case 8: /* ResourceExhausted: the space quota, or too many requests */
 		return strstr(msg, "space") ? -ENOSPC : -ETIMEDOUT;

@@ -12,6 +12,10 @@
 
 /* A private errno for "the auth token expired or is unknown": the client authenticates again. */
 #define ETCD_ETOKEN EKEYEXPIRED
+/* A private errno for "etcdserver: no leader": the member refused before doing anything (the
+ * request asks it to, Grpc-Metadata-hasleader), so even a write may go to the next member.
+ * The caller sees -ETIMEDOUT (no quorum). */
+#define ETCD_ENOLEADER ENOTCONN
 
 /* Standard alphabet, padded. encode: malloc'd string or NULL; decode: 0, or -EPROTO on a bad
  * character or length, *out malloc'd with a NUL after *out_len bytes. */
@@ -22,7 +26,7 @@ int etcd_b64_decode(const char *s, size_t slen, char **out, size_t *out_len);
  * One answer body (http_status as received, 200 for a stream line). 0 and *root (an object, the
  * caller's reference; a stream's {"result": X} gives X), or -errno with etcd's reason in err:
  * both error shapes ({"error": "...", "code": N} and {"error": {"grpc_code": N, "message": "..."}})
- * map to the errnos of etcd.h (ETCD_ETOKEN for a bad token), anything not JSON to -EPROTO.
+ * map to the errnos of etcd.h (ETCD_ETOKEN, ETCD_ENOLEADER above), anything not JSON to -EPROTO.
  */
 int etcd_parse_answer(const char *buf, size_t len, long http_status, json_t **root, char *err,
 		      size_t errlen);

@@ -49,7 +49,7 @@ static int watch_line(void *arg, const char *line, size_t len)
 	rc = etcd_parse_answer(line, len, 200, &root, msg, sizeof(msg));
 	if (rc) {
 		etcd_seterr(s->c, "etcd watch on %s: %s", keel_etcd_endpoint(s->c), msg);
-		finish(s, rc == -ETCD_ETOKEN ? -EACCES : rc);
+		finish(s, rc == -ETCD_ETOKEN ? -EACCES : rc == -ETCD_ENOLEADER ? -ETIMEDOUT : rc);
 		return 1;
 	}
 	rc = etcd_parse_watch(root, &m);

@@ -2,7 +2,8 @@
 # The fleet's store client (control/fleet/etcd.c) against a real three-member etcd cluster in
 # namespaces (lib_etcd.bash), through tests/fleet/etcd_check: put/range, prefix range, CAS right
 # and stale, 2 x 50 concurrent CAS increments, a watch from a revision, compaction, leases,
-# failover, an idle watch cut off, kill -9 of the leader during writes, quorum loss, auth, TLS.
+# failover (also away from a member cut from its peers), an idle watch cut off, kill -9 of the
+# leader during writes, quorum loss, auth, TLS.
 # Prints the figures: put latency, CAS conflicts, the leader-kill gap, the quorum-loss error time.
 . "$(dirname "$0")/lib.sh"
 
@@ -59,6 +60,22 @@ check "no member reachable: -EHOSTUNREACH in bounded time" \
 	in_etcd_client "$CHECK" -e "${ETCD_EP[1]},http://$ETCD_NET.99:2379" -t 2000 unreachable /keel-test/f
 etcd_start 1
 check "member 1 back" etcd_wait_healthy
+
+# A member cut from its peers still takes connections; once it knows it has no leader it says so
+# at once, and the write (refused before anything was done) goes to the next member.
+leader=$(etcd_leader)
+m=$((leader % 3 + 1))
+log "m$m cut from its peers (clients still reach it)"
+etcd_cut_peers "$m"
+sleep 3
+others=
+for ((i = 1; i <= 3; i++)); do
+	((i == m)) || others+=,${ETCD_EP[i]}
+done
+check "a write through the cut member first goes to the majority" \
+	in_etcd_client "$CHECK" -e "${ETCD_EP[m]}$others" failover /keel-test/cut
+etcd_heal_peers "$m"
+check "m$m back with its peers" etcd_wait_healthy
 
 # A quiet watch lives on progress notifications; its member frozen (SIGSTOP: the TCP connection
 # stays up, nothing arrives), it ends by its idle timeout.

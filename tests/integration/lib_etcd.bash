@@ -1,6 +1,6 @@
 # A three-member etcd cluster (Debian etcd-server 3.4) for the scenarios, each member in its own
-# network namespace on a bridge (its own namespace too), and a client namespace on the same
-# bridge: nothing touches the host's network. Source it after lib.sh and kt_tmpdir; lib.sh's EXIT
+# network namespace on two bridges (clients, peers; in a namespace of their own), and a client
+# namespace on the clients' bridge: nothing touches the host's network. Source it after lib.sh and kt_tmpdir; lib.sh's EXIT
 # trap kills the members (by pid) and removes the namespaces and $KT_TMP (the data dirs).
 #
 #   etcd_cluster_start            start 3 members, return once every one is healthy with a leader
@@ -12,10 +12,13 @@
 #   etcd_start I                  start member I again on its data dir
 #   etcd_wait_healthy [I...]      wait until those members (default: the running ones) answer
 #                                 and agree on a leader
+#   etcd_cut_peers I / etcd_heal_peers I   cut member I from its peers (clients still reach it)
 #   etcd_tls_start                one more member, alone, that wants TLS client certificates
-# ETCD_NET (default 10.99.0) picks the /24; names carry the test's pid, so runs do not collide.
+# ETCD_NET (10.99.0) and ETCD_PEER_NET (10.99.1) pick the /24s; names carry the test's pid, so
+# runs do not collide.
 
 ETCD_NET=${ETCD_NET:-10.99.0}
+ETCD_PEER_NET=${ETCD_PEER_NET:-10.99.1}
 ETCD_MEMBERS=3
 ETCD_BR_NS=ke${KT_ID}br
 ETCD_CLIENT_NS=ke${KT_ID}c
@@ -32,24 +35,34 @@ etcdctl_c() {
 		--dial-timeout 1s --command-timeout 3s "$@"
 }
 
-# A namespace with one leg on the bridge at ETCD_NET.$2.
-etcd_ns_on_bridge() { # namespace, host number
+# A namespace with one leg on the clients' bridge at ETCD_NET.$2 (eth0), and for a member one
+# on the peers' bridge at ETCD_PEER_NET.$2 (eth1): raft goes over its own link, so that a
+# member can be cut from its peers while clients still reach it.
+etcd_ns_on_bridge() { # namespace, host number, [peer]
 	kt_netns "$1"
 	ip link add eth0 netns "$1" type veth peer name "p$2" netns "$ETCD_BR_NS"
 	ip -n "$ETCD_BR_NS" link set "p$2" master br0 up
 	ip -n "$1" addr add "$ETCD_NET.$2/24" dev eth0
 	ip -n "$1" link set eth0 up
+	[[ ${3:-} == peer ]] || return 0
+	ip link add eth1 netns "$1" type veth peer name "q$2" netns "$ETCD_BR_NS"
+	ip -n "$ETCD_BR_NS" link set "q$2" master br1 up
+	ip -n "$1" addr add "$ETCD_PEER_NET.$2/24" dev eth1
+	ip -n "$1" link set eth1 up
 }
 
+etcd_cut_peers() { ip -n "${ETCD_NS[$1]}" link set eth1 down; }  # index: raft cut, clients not
+etcd_heal_peers() { ip -n "${ETCD_NS[$1]}" link set eth1 up; }
+
 etcd_start() { # member index
-	local i=$1 ip=$ETCD_NET.$1
+	local i=$1 ip=$ETCD_NET.$1 peer=$ETCD_PEER_NET.$1
 	mkdir -p "$KT_TMP/etcd"
 	# Default raft timers (100 ms heartbeat, 1 s election) as a site would run them; progress
 	# notifications every second so that an idle watch is told it is alive; auth tokens (once
 	# auth is enabled) forgotten after 2 s unused, so that their renewal can be seen.
 	ip netns exec "${ETCD_NS[i]}" etcd --name "m$i" --data-dir "$KT_TMP/etcd/m$i" \
 		--listen-client-urls "http://$ip:2379" --advertise-client-urls "http://$ip:2379" \
-		--listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
+		--listen-peer-urls "http://$peer:2380" --initial-advertise-peer-urls "http://$peer:2380" \
 		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
 		--initial-cluster-token "keel-$KT_ID" \
 		--experimental-watch-progress-notify-interval 1s --auth-token-ttl 2 \
@@ -95,13 +108,15 @@ etcd_cluster_start() {
 	kt_netns "$ETCD_BR_NS"
 	ip -n "$ETCD_BR_NS" link add br0 type bridge
 	ip -n "$ETCD_BR_NS" link set br0 up
+	ip -n "$ETCD_BR_NS" link add br1 type bridge
+	ip -n "$ETCD_BR_NS" link set br1 up
 	etcd_ns_on_bridge "$ETCD_CLIENT_NS" 100
 	ETCD_CLUSTER=
 	for ((i = 1; i <= ETCD_MEMBERS; i++)); do
 		ETCD_NS[i]=ke${KT_ID}m$i
 		ETCD_EP[i]=http://$ETCD_NET.$i:2379
-		etcd_ns_on_bridge "${ETCD_NS[i]}" "$i"
-		ETCD_CLUSTER+=${ETCD_CLUSTER:+,}m$i=http://$ETCD_NET.$i:2380
+		etcd_ns_on_bridge "${ETCD_NS[i]}" "$i" peer
+		ETCD_CLUSTER+=${ETCD_CLUSTER:+,}m$i=http://$ETCD_PEER_NET.$i:2380
 		ETCD_ENDPOINTS+=${ETCD_ENDPOINTS:+,}${ETCD_EP[i]}
 	done
 	for ((i = 1; i <= ETCD_MEMBERS; i++)); do

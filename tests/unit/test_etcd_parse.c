@@ -115,7 +115,7 @@ static void test_errors(void **state)
 	} cases[] = {
 		{compacted, 400, -ESTALE},
 		{"{\"error\":\"etcdserver: mvcc: required revision is a future revision\",\"code\":11}", 400, -ERANGE},
-		{"{\"error\":\"etcdserver: no leader\",\"message\":\"etcdserver: no leader\",\"code\":14}", 503, -ETIMEDOUT},
+		{"{\"error\":\"etcdserver: no leader\",\"message\":\"etcdserver: no leader\",\"code\":14}", 503, -ETCD_ENOLEADER},
 		{"{\"error\":\"etcdserver: request timed out\",\"code\":14}", 503, -ETIMEDOUT},
 		{"{\"error\":\"etcdserver: invalid auth token\",\"code\":16}", 401, -ETCD_ETOKEN},
 		{"{\"error\":\"etcdserver: authentication failed, invalid user ID or password\",\"code\":3}", 400, -EACCES},
@@ -126,7 +126,8 @@ static void test_errors(void **state)
 		{"{\"error\":\"etcdserver: key is not provided\",\"code\":3}", 400, -EINVAL},
 		{"{\"error\":\"something new\",\"code\":2}", 500, -EIO},
 		/* a stream's error */
-		{"{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\"}}", 200, -ETIMEDOUT},
+		{"{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\"}}", 200, -ETCD_ENOLEADER},
+		{"{\"error\":\"etcdserver: request timed out, possibly due to previous leader failure\",\"code\":14}", 503, -ETIMEDOUT},
 		{"<html>bad gateway</html>", 502, -EIO},
 		{"", 200, -EPROTO},
 		{"[1,2]", 200, -EPROTO},
