@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_root
-need_cmd etcd etcdctl ip
+need_cmd etcd etcdctl ip openssl
 CHECK=$BUILD/tests/fleet/etcd_check
 [[ -x $CHECK ]] || skip "no etcd_check at $CHECK (ninja -C build tests/fleet/etcd_check)"
 kt_tmpdir
