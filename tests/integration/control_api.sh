@@ -301,4 +301,7 @@ if ((DATAPLANE)); then
 	check "keel-dataplane exits 0" test "$DP_RC" = 0
 fi
 grep -q 'event=api_request uid=65534 .*status=403' "$KT_TMP/control.log" && log "refusals are logged"
+# The access log shows paths decoded (grep for an address works) and stays one key=value line.
+check "access log: the %-encoded weight edit, decoded" grep -qE '^ts=[^ ]+ level=info event=api_request uid=0 pid=[0-9]+ method=PUT path=/v1/vips/web/backends/2001:db8::1/weight status=200 delivered=yes$' "$KT_TMP/control.log"
+check "access log: no %-escape of an address left" bash -c '! grep "event=api_request .*%3A" "$1"' _ "$KT_TMP/control.log"
 finish

@@ -283,10 +283,32 @@ check "the validator says why" err_has 'loopback address'
 check "backend add of a VIP's address: 65" run 65 backend add web 192.0.2.10
 check "the validator says why" err_has 'a backend must not be a VIP'
 check "backend add to the new VIP" ok backend add api 10.0.2.1
+
+log "one server in every VIP: backend drain|undrain --all"
+check "backend add api 10.0.2.2" ok backend add api 10.0.2.2
+check "backend add api 10.0.0.1 (also in web)" ok backend add api 10.0.0.1
+gen() { "$K" -j status | json_get 'j["generation"]'; }
+g0=$(gen)
+check "backend drain --all" ok backend drain --all 10.0.0.1
+check "drain --all: one change" has '^backend drain --all 10\.0\.0\.1: applied, generation [0-9]+$'
+check "drain --all: names the VIPs" has '^changed in: web api$'
+check "drain --all: one generation for both VIPs" test "$(gen)" = $((g0 + 1))
+check "vip list -j" ok -j vip list
+check "10.0.0.1 draining in web and api" jq_true '[b["state"] for v in j for b in v["backends"] if b["address"] == "10.0.0.1"] == ["draining", "draining"]'
+check "the others still active" jq_true 'all(b["state"] == "active" for v in j for b in v["backends"] if b["address"] != "10.0.0.1")'
+check "undrain --all --dry-run -j" ok -j backend undrain --all 10.0.0.1 --dry-run
+check "dry run: would change web and api" jq_true 'j["dry_run"] is True and j["applied"] is False and j["vips"] == ["web", "api"]'
+check "backend undrain --all" ok backend undrain --all 10.0.0.1
+check "vip list -j" ok -j vip list
+check "10.0.0.1 active again everywhere" jq_true '[b["state"] for v in j for b in v["backends"] if b["address"] == "10.0.0.1"] == ["active", "active"]'
+check "drain --all of a backend no VIP has: 65" run 65 backend drain --all 10.9.9.9
+check "says so" err_has '^keelctl: backend drain --all 10\.9\.9\.9: no VIP has backend 10\.9\.9\.9'
+check "--all with a VIP: 64" run 64 backend drain --all web 10.0.0.1
+check "--all is for drain and undrain: 64" run 64 backend disable --all 10.0.0.1
 check "vip del --dry-run" ok vip del api --dry-run
 check "vip del --dry-run: preview says removed" has '^api +100\.0% +removed'
 check "vip del of a VIP with backends: 65" run 65 vip del api
-check "it asks for --force" err_has '^keelctl: vip del api: VIP api has 1 backend: --force'
+check "it asks for --force" err_has '^keelctl: vip del api: VIP api has 3 backends: --force'
 check "still there" ok vip show api
 check "vip del --force" ok vip del api --force
 check "vip gone" run 65 vip show api
