@@ -199,6 +199,14 @@ check "delete: 200" api 200 DELETE $B/10.0.0.9
 check "delete again: 404" api 404 DELETE $B/10.0.0.9
 check "state after the edits" api 200 GET /v1/vips/web
 check "IPv6 backend has weight 2" body_has '[b["weight"] for b in j["backends"] if b["address"] == "2001:db8::1"] == [2]'
+g0=$(generation)
+check "drain in every VIP: 200" api 200 POST /v1/backends/10.0.0.1/drain
+check "its report names the VIPs" body_has 'j["applied"] is True and j["vips"] == ["web"]'
+check "one generation" test "$(generation)" = $((g0 + 1))
+check "undrain in every VIP (%-encoded, {}): 200" api 200 POST /v1/backends/10%2E0.0.1/undrain "${JSON[@]}" -d '{}'
+check "drain of a backend no VIP has: 404" api 404 POST /v1/backends/10.9.9.9/drain
+check "GET /v1/backends/.../drain: 405" api 405 GET /v1/backends/10.0.0.1/drain
+check "drain everywhere with a body: 400" api 400 POST /v1/backends/10.0.0.1/drain "${JSON[@]}" -d '{"vip": "web"}'
 api 200 DELETE "$B/10.0.0.2?force=1" >/dev/null
 api 200 DELETE "$B/2001:db8::1?force=1" >/dev/null
 check "deleting the last backend: 409" api 409 DELETE $B/10.0.0.1
