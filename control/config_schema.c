@@ -317,6 +317,9 @@ static int check_port(struct check *c, const struct loc *at, const json_t *o,
 	if (p && !json_is_integer(p))
 		return check_bad(c, &l, "expected a port 1..65535 or \"all\", got %s",
 				 check_describe(p, d, sizeof(d)));
+	/* 0 is how a script's empty variable arrives: every port is asked for by name. */
+	if (json_is_integer(p) && !json_integer_value(p))
+		return check_bad(c, &l, "0 is out of range 1..65535 (write \"all\" for every port)");
 	if (check_uint(c, at, o, "port", REQUIRED, 1, 65535, &port))
 		return -EINVAL;
 	v->port = (uint16_t)port;

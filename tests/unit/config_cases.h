@@ -104,7 +104,7 @@ static const struct bad_case bad_cases[] = {
 	{ "vip bad name", HEAD "vips:\n  - {name: \"web/1\", address: 192.0.2.10, port: 80, protocol: tcp}\n", 5, 12,
 	  "is not a name" },
 	{ "port zero", HEAD "vips:\n  - {name: web, address: 192.0.2.10, port: 0, protocol: tcp}\n", 5, 44,
-	  "0 is out of range 1..65535" },
+	  "0 is out of range 1..65535 (write \"all\" for every port)" },
 	{ "port large", HEAD "vips:\n  - {name: web, address: 192.0.2.10, port: 70000, protocol: tcp}\n", 5, 44,
 	  "70000 is out of range 1..65535" },
 	{ "port string", HEAD "vips:\n  - {name: web, address: 192.0.2.10, port: \"80\", protocol: tcp}\n", 5, 44,
