@@ -321,5 +321,6 @@ grep -q 'event=api_request uid=65534 .*status=403' "$KT_TMP/control.log" && log 
 check "metrics_listening: the address is one key=value" grep -qE "^ts=[^ ]+ level=info event=metrics_listening address=127\.0\.0\.1:$MPORT\$" "$KT_TMP/control.log"
 # The access log shows paths decoded (grep for an address works) and stays one key=value line.
 check "access log: the %-encoded weight edit, decoded" grep -qE '^ts=[^ ]+ level=info event=api_request uid=0 pid=[0-9]+ method=PUT path=/v1/vips/web/backends/2001:db8::1/weight status=200 delivered=yes$' "$KT_TMP/control.log"
+# shellcheck disable=SC2016 # $1 belongs to the inner shell
 check "access log: no %-escape of an address left" bash -c '! grep "event=api_request .*%3A" "$1"' _ "$KT_TMP/control.log"
 finish

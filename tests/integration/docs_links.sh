@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_cmd "$PY"
-cd "$KT_ROOT"
+cd "$KT_ROOT" || die "no $KT_ROOT"
 out=$("$PY" - README.md docs/*.md <<'EOF_PY'
 import os, re, sys
 
@@ -42,5 +42,5 @@ print("\n".join(bad))
 EOF_PY
 )
 check "every .md a document links to or names exists (and its #anchor)" test -z "$out"
-[[ -z $out ]] || sed 's/^/    /' <<<"$out"
+[[ -z $out ]] || while IFS= read -r l; do echo "    $l"; done <<<"$out"
 finish
