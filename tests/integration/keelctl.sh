@@ -307,6 +307,7 @@ check "--all with a VIP: 64" run 64 backend drain --all web 10.0.0.1
 check "--all is for drain and undrain: 64" run 64 backend disable --all 10.0.0.1
 check "vip del --dry-run" ok vip del api --dry-run
 check "vip del --dry-run: preview says removed" has '^api +100\.0% +removed'
+check "vip del --dry-run: says the real run needs --force" err_has 'VIP api has 3 backends: the real run needs --force'
 check "vip del of a VIP with backends: 65" run 65 vip del api
 check "it asks for --force" err_has '^keelctl: vip del api: VIP api has 3 backends: --force'
 check "still there" ok vip show api

@@ -250,6 +250,9 @@ static int vip_del(struct ctl *c, int argc, char **argv)
 	}
 	json_array_remove(json_object_get(cfg, "vips"), (size_t)idx);
 	rc = apply_json(c, what, cfg, dry, force);
+	if (!rc && dry && nb && !force)
+		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: the real run needs --force\n",
+			what, pos[0], nb, nb == 1 ? "" : "s");
 	json_decref(cfg);
 	return rc;
 }
