@@ -113,6 +113,8 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 	rc = ctl_parse(c, &backend_object, argc, argv, flush ? flush_opts : opts, pos, wt ? 3 : 2, &n);
 	if (rc)
 		return rc;
+	if (all && weight_opt)
+		return ctl_usage_error(&backend_object, "backend %s: --weight is for add", verb);
 	if (all)
 		return backend_all(c, verb, n, pos, dry, force);
 	if (n != (wt ? 3 : 2))
