@@ -121,7 +121,7 @@ static void put_value(struct out *o, const char *s)
  */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static const char *put_conversion(struct out *o, const char *fmt, va_list *ap)
+static const char *put_conversion(struct out *o, const char *fmt, va_list *ap, bool raw)
 {
 	char spec[32], tmp[64];
 	const char *start = fmt - 1;
@@ -153,7 +153,14 @@ static const char *put_conversion(struct out *o, const char *fmt, va_list *ap)
 	spec[sl] = '\0';
 	switch (*fmt) {
 	case 's':
-		put_value(o, va_arg(*ap, const char *));
+		if (raw) {
+			const char *v = va_arg(*ap, const char *);
+
+			v = v ? v : "(null)";
+			put(o, v, strlen(v));
+		} else {
+			put_value(o, va_arg(*ap, const char *));
+		}
 		return fmt + 1;
 	case '%':
 		putc_(o, '%');
@@ -192,6 +199,22 @@ static const char *put_conversion(struct out *o, const char *fmt, va_list *ap)
 }
 #pragma GCC diagnostic pop
 
+/* FIELDS from f to end, conversions expanded; raw: %s as given, else each quoted as needed. */
+static void put_span(struct out *o, const char *f, const char *end, va_list *ap, bool raw)
+{
+	while (f < end) {
+		if (*f == '%') {
+			f = put_conversion(o, f + 1, ap, raw);
+		} else {
+			const char *p = memchr(f, '%', (size_t)(end - f));
+			size_t k = p ? (size_t)(p - f) : (size_t)(end - f);
+
+			put(o, f, k);
+			f += k;
+		}
+	}
+}
+
 size_t log_format(char *buf, size_t len, enum log_level l, const char *event, const char *fields,
 		  va_list ap)
 {
@@ -208,16 +231,30 @@ size_t log_format(char *buf, size_t len, enum log_level l, const char *event, co
 	if (fields && *fields)
 		putc_(&o, ' ');
 	va_copy(aq, ap);
+	/*
+	 * Field by field (FIELDS split at its spaces): a value is the whole text after "key=",
+	 * conversions and literals together, quoted once as one value. "address=%s%s%s:%u" with
+	 * "" "192.0.2.1" "" 9105 is address=192.0.2.1:9105, not address=""192.0.2.1"":9105.
+	 */
 	for (f = fields; f && *f;) {
-		if (*f == '%') {
-			f = put_conversion(&o, f + 1, &aq);
-		} else {
-			const char *p = strchr(f, '%');
-			size_t k = p ? (size_t)(p - f) : strlen(f);
+		const char *end = f + strcspn(f, " "), *eq = memchr(f, '=', (size_t)(end - f));
+		char value[LOG_LINE_MAX];
+		struct out v = { .buf = value, .len = sizeof(value) };
 
-			put(&o, f, k);
-			f += k;
+		if (f == end) {
+			putc_(&o, *f++);
+			continue;
 		}
+		if (!eq) {
+			put_span(&o, f, end, &aq, false);
+			f = end;
+			continue;
+		}
+		put(&o, f, (size_t)(eq + 1 - f));
+		put_span(&v, eq + 1, end, &aq, true);
+		value[v.n < sizeof(value) ? v.n : sizeof(value) - 1] = '\0';
+		put_value(&o, value);
+		f = end;
 	}
 	va_end(aq);
 	if (len)

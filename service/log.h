@@ -26,7 +26,9 @@ bool log_enabled(enum log_level l);
  * One line: level=L event=EVENT, then FIELDS formatted like printf. FIELDS is a list of
  * key=value pairs, "vip=%s backend=%s reason=%s"; every %s value is quoted when it needs it
  * (empty, or holding a space, '"', '=' or a control character: "connect timeout" comes out as
- * reason="connect timeout"), so callers never quote. Other conversions (%d %u %llu %x %zu
+ * reason="connect timeout"), so callers never quote. A value is everything after "key=" up to the next space of FIELDS, quoted as
+one ("address=%s:%u" with "::1" is address=::1:9105; no space flag in conversions). Other
+conversions (%d %u %llu %x %zu
  * PRIu64 %f %c %%) print as printf would; '*' widths are not supported; NULL for no fields.
  * The line is written with one write(2), so lines of threads do not interleave. For events,
  * never per packet.

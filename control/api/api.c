@@ -240,7 +240,8 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	int err;
 
 	snprintf(rc->method, sizeof(rc->method), "%s", method);
-	snprintf(rc->path, sizeof(rc->path), "%s", url);
+	/* Decoded for the log and messages: an operator greps for 2001:db8::1, not %3A. */
+	api_request_log_path(url, rc->path, sizeof(rc->path));
 	clen = content_length(conn);
 
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

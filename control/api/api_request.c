@@ -22,8 +22,8 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
 }
 
 /*
- * The routes. A '*' stands for one non-empty segment: the first is the VIP
- * name, the second the backend address. Every path shape has exactly one
+ * The routes. A '*' stands for one non-empty segment that is a VIP name, an
+ * '@' for one that is a backend address. Every path shape has exactly one
  * method, so a shape that matches with another method is a 405 with that
  * method in Allow.
  */
@@ -43,12 +43,14 @@ static const struct route_def routes[] = {
 	{ "v1/vips/*", "GET", API_ROUTE_VIP },
 	{ "v1/vips/*/table", "GET", API_ROUTE_VIP_TABLE },
 	{ "v1/vips/*/backends", "POST", API_ROUTE_BACKEND_ADD },
-	{ "v1/vips/*/backends/*", "DELETE", API_ROUTE_BACKEND_DEL },
-	{ "v1/vips/*/backends/*/weight", "PUT", API_ROUTE_BACKEND_WEIGHT },
-	{ "v1/vips/*/backends/*/drain", "POST", API_ROUTE_BACKEND_DRAIN },
-	{ "v1/vips/*/backends/*/undrain", "POST", API_ROUTE_BACKEND_UNDRAIN },
-	{ "v1/vips/*/backends/*/disable", "POST", API_ROUTE_BACKEND_DISABLE },
-	{ "v1/vips/*/backends/*/flush", "POST", API_ROUTE_BACKEND_FLUSH },
+	{ "v1/vips/*/backends/@", "DELETE", API_ROUTE_BACKEND_DEL },
+	{ "v1/vips/*/backends/@/weight", "PUT", API_ROUTE_BACKEND_WEIGHT },
+	{ "v1/vips/*/backends/@/drain", "POST", API_ROUTE_BACKEND_DRAIN },
+	{ "v1/vips/*/backends/@/undrain", "POST", API_ROUTE_BACKEND_UNDRAIN },
+	{ "v1/vips/*/backends/@/disable", "POST", API_ROUTE_BACKEND_DISABLE },
+	{ "v1/vips/*/backends/@/flush", "POST", API_ROUTE_BACKEND_FLUSH },
+	{ "v1/backends/@/drain", "POST", API_ROUTE_BACKEND_DRAIN_ALL },
+	{ "v1/backends/@/undrain", "POST", API_ROUTE_BACKEND_UNDRAIN_ALL },
 	{ "v1/health", "GET", API_ROUTE_HEALTH },
 	{ "v1/stats", "GET", API_ROUTE_STATS },
 	{ "v1/lookup", "GET", API_ROUTE_LOOKUP },
@@ -88,6 +90,34 @@ int api_request_decode(char *s)
 	}
 	*w = '\0';
 	return 0;
+}
+
+void api_request_log_path(const char *raw, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (!n)
+		return;
+	for (const char *r = raw; *r && o + 1 < n; r++) {
+		unsigned char ch = (unsigned char)*r;
+		int hi = ch == '%' ? hexval(r[1]) : -1, lo = hi < 0 ? -1 : hexval(r[2]);
+		unsigned char d = lo < 0 ? 0 : (unsigned char)(hi << 4 | lo);
+
+		if (lo >= 0 && d >= 0x20 && d < 0x7f && d != '%') {
+			out[o++] = (char)d;
+			r += 2;
+		} else if (ch > 0x20 && ch < 0x7f) {
+			out[o++] = (char)ch; /* a kept escape is copied as written */
+		} else if (o + 3 < n) {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			break;
+		}
+	}
+	out[o] = '\0';
 }
 
 /* What config_schema.c accepts as a name (docs/config.md): a longer or odder one names no VIP. */
@@ -148,11 +178,11 @@ static int split_path(const char *path, struct segments *sg)
 	return 0;
 }
 
-/* Does the path fit the pattern? *vip and *addr point at the segments under '*'. */
+/* Does the path fit the pattern? *vip and *addr point at the segments under '*' and '@'. */
 static bool shape_matches(const char *pattern, const struct segments *sg, const char **vip,
 			  const char **addr)
 {
-	unsigned int i = 0, stars = 0;
+	unsigned int i = 0;
 	const char *p = pattern;
 
 	*vip = *addr = NULL;
@@ -162,8 +192,8 @@ static bool shape_matches(const char *pattern, const struct segments *sg, const 
 
 		if (i == sg->n || !sg->s[i][0])
 			return false;
-		if (len == 1 && *p == '*') {
-			*(stars++ ? addr : vip) = sg->s[i];
+		if (len == 1 && (*p == '*' || *p == '@')) {
+			*(*p == '*' ? vip : addr) = sg->s[i];
 		} else if (strlen(sg->s[i]) != len || memcmp(sg->s[i], p, len)) {
 			return false;
 		}
@@ -236,6 +266,8 @@ bool api_request_mutates(enum api_route route)
 	case API_ROUTE_BACKEND_FLUSH:
 	case API_ROUTE_HOST_DRAIN:
 	case API_ROUTE_HOST_UNDRAIN:
+	case API_ROUTE_BACKEND_DRAIN_ALL:
+	case API_ROUTE_BACKEND_UNDRAIN_ALL:
 		return true;
 	default:
 		return false;
@@ -257,6 +289,8 @@ size_t api_request_body_limit(enum api_route route)
 	case API_ROUTE_BACKEND_FLUSH:
 	case API_ROUTE_HOST_DRAIN:
 	case API_ROUTE_HOST_UNDRAIN:
+	case API_ROUTE_BACKEND_DRAIN_ALL:
+	case API_ROUTE_BACKEND_UNDRAIN_ALL:
 		return API_BODY_EDIT_MAX;
 	default:
 		return 0;

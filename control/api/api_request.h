@@ -48,6 +48,8 @@ enum api_route {
 	API_ROUTE_HOST_DRAIN,     /* POST /v1/host/drain {"wait": "5s"} */
 	API_ROUTE_HOST_UNDRAIN,   /* POST /v1/host/undrain */
 	API_ROUTE_TABLE_DIGEST,   /* GET /v1/table/digest */
+	API_ROUTE_BACKEND_DRAIN_ALL,   /* POST /v1/backends/{addr}/drain: in every VIP */
+	API_ROUTE_BACKEND_UNDRAIN_ALL, /* POST /v1/backends/{addr}/undrain */
 	API_ROUTE_COUNT,
 };
 
@@ -78,6 +80,16 @@ size_t api_request_body_limit(enum api_route route);
 
 /* Decode %XX in place. -EINVAL on a bad escape or a decoded NUL. */
 int api_request_decode(char *s);
+
+/*
+ * The raw path as the access log shows it: %XX of a printable ASCII character
+ * other than '%' decoded, so that grep 2001:db8::1 finds
+ * /v1/vips/web/backends/2001%3Adb8%3A%3A1/weight; anything else (a control
+ * character, a byte >= 0x80, a bad escape) stays or becomes %XX, so the line
+ * holds only printable ASCII. log.c quotes and escapes spaces and quotes.
+ * Cut to n - 1 bytes.
+ */
+void api_request_log_path(const char *raw, char *out, size_t n);
 
 /* An address (already decoded) into its canonical inet_ntop form. 0 or -EINVAL. */
 int api_request_addr(const char *text, char *out, size_t n);

@@ -209,6 +209,26 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	rp->body = report ? report : json_pack("{s:b}", "applied", !rq->q.dry_run);
 }
 
+/* POST /v1/backends/{addr}/drain|undrain: the server in every VIP, one change. */
+static void backend_all(struct keel_control *c, const struct api_request *rq,
+			struct api_reply *rp)
+{
+	char why[512] = "";
+	json_t *report = NULL;
+	int rc;
+
+	if (empty_body(rq, rp))
+		return;
+	rc = control_backend_all(c, rq->t.addr, rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL,
+				 apply_flags(&rq->q), &report, why, sizeof(why));
+	if (rc) {
+		refused(rp, -rc, why, report);
+		return;
+	}
+	rp->status = 200;
+	rp->body = report ? report : json_pack("{s:b}", "applied", !rq->q.dry_run);
+}
+
 static void backend_flush(struct keel_control *c, const struct api_request *rq,
 			  struct api_reply *rp)
 {
@@ -299,6 +319,10 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 		break;
 	case API_ROUTE_BACKEND_FLUSH:
 		backend_flush(c, rq, rp);
+		break;
+	case API_ROUTE_BACKEND_DRAIN_ALL:
+	case API_ROUTE_BACKEND_UNDRAIN_ALL:
+		backend_all(c, rq, rp);
 		break;
 	default:
 		if (!api_bgp_handle(c, rq, rp)) /* announcements and fleet views (api_bgp.c) */

@@ -39,6 +39,81 @@ int config_parse_addr(const char *s, uint8_t addr[16], uint8_t *family, const ch
 	return fail(why, "not an IPv4 or IPv6 address");
 }
 
+/*
+ * Blocks whose addresses no packet from a client can be sent to, or that
+ * Keel must never send to: more specific first (the first match names the
+ * reason). IPv4 in the first 4 bytes, as everywhere in the model.
+ */
+static const struct special {
+	uint8_t family, plen;
+	uint8_t net[16];
+	bool link_local;
+	const char *block, *reason;
+} specials[] = {
+	{ KEEL_AF_INET4, 32, { 0 }, false, "0.0.0.0/32", "the unspecified address" },
+	{ KEEL_AF_INET4, 8, { 0 }, false, "0.0.0.0/8",
+	  "in 0.0.0.0/8, \"this network\" (RFC 1122): not a destination" },
+	{ KEEL_AF_INET4, 8, { 127 }, false, "127.0.0.0/8", "a loopback address (127.0.0.0/8)" },
+	{ KEEL_AF_INET4, 16, { 169, 254 }, true, "169.254.0.0/16",
+	  "a link-local address (169.254.0.0/16)" },
+	{ KEEL_AF_INET4, 4, { 224 }, false, "224.0.0.0/4", "a multicast address (224.0.0.0/4)" },
+	{ KEEL_AF_INET4, 32, { 255, 255, 255, 255 }, false, "255.255.255.255/32",
+	  "the limited broadcast address" },
+	{ KEEL_AF_INET4, 4, { 240 }, false, "240.0.0.0/4", "a reserved address (240.0.0.0/4, RFC 1112)" },
+	{ KEEL_AF_INET6, 128, { 0 }, false, "::/128", "the unspecified address" },
+	{ KEEL_AF_INET6, 128, { [15] = 1 }, false, "::1/128", "the loopback address" },
+	{ KEEL_AF_INET6, 96, { [10] = 0xff, [11] = 0xff }, false, "::ffff:0:0/96",
+	  "an IPv4-mapped address (::ffff:0:0/96)" },
+	{ KEEL_AF_INET6, 96, { 0 }, false, "::/96",
+	  "an IPv4-compatible address (::/96, deprecated by RFC 4291)" },
+	{ KEEL_AF_INET6, 64, { 0x01 }, false, "100::/64", "a discard-only address (100::/64, RFC 6666)" },
+	{ KEEL_AF_INET6, 10, { 0xfe, 0x80 }, true, "fe80::/10", "a link-local address (fe80::/10)" },
+	{ KEEL_AF_INET6, 8, { 0xff }, false, "ff00::/8", "a multicast address (ff00::/8)" },
+};
+
+bool config_prefix_covers(const uint8_t net[16], uint8_t family, uint8_t plen,
+			  const uint8_t addr[16])
+{
+	unsigned bits = family == KEEL_AF_INET4 ? 32 : 128, full = plen / 8u;
+
+	if (plen > bits)
+		return false;
+	if (memcmp(net, addr, full))
+		return false;
+	return plen % 8 == 0 || !((net[full] ^ addr[full]) & (uint8_t)(0xff00u >> (plen % 8)));
+}
+
+const char *config_addr_special(const uint8_t addr[16], uint8_t family, bool link_local_ok)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		const struct special *b = &specials[i];
+
+		if (b->family != family || !config_prefix_covers(b->net, family, b->plen, addr))
+			continue;
+		return b->link_local && link_local_ok ? NULL : b->reason;
+	}
+	return NULL;
+}
+
+const char *config_prefix_special(const uint8_t addr[16], uint8_t family, uint8_t plen,
+				  const char **block)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		const struct special *b = &specials[i];
+
+		if (b->family == family && (config_prefix_covers(b->net, family, b->plen, addr) ||
+					    config_prefix_covers(addr, family, plen, b->net))) {
+			*block = b->block;
+			return b->reason;
+		}
+	}
+	return NULL;
+}
+
 int config_parse_prefix(const char *s, uint8_t addr[16], uint8_t *family, uint8_t *plen,
 			const char **why)
 {

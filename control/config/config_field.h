@@ -14,6 +14,27 @@
 /* An IPv4 or IPv6 address, no prefix, no zone. IPv4-mapped IPv6 is refused. */
 int config_parse_addr(const char *s, uint8_t addr[16], uint8_t *family, const char **why);
 
+/*
+ * Why an address can never be a VIP, a backend or a next hop: NULL when it
+ * can be. Unspecified, loopback, multicast, broadcast, reserved (240/4),
+ * "this network" (0/8), IPv4-compatible and discard-only IPv6, and, unless
+ * link_local_ok (a next hop may be fe80::1), link-local. The reason names
+ * the block: "a loopback address (127.0.0.0/8)".
+ */
+const char *config_addr_special(const uint8_t addr[16], uint8_t family, bool link_local_ok);
+
+/*
+ * The same blocks against a prefix: the first one that overlaps it (either
+ * covers the other), NULL when none does. *block gets that block's text,
+ * "127.0.0.0/8".
+ */
+const char *config_prefix_special(const uint8_t addr[16], uint8_t family, uint8_t plen,
+				  const char **block);
+
+/* Does prefix net/plen cover addr (both of one family)? */
+bool config_prefix_covers(const uint8_t net[16], uint8_t family, uint8_t plen,
+			  const uint8_t addr[16]);
+
 /* "ADDR/LEN" with the host bits zero. */
 int config_parse_prefix(const char *s, uint8_t addr[16], uint8_t *family, uint8_t *plen,
 			const char **why);

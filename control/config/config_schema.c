@@ -34,6 +34,24 @@ static const char *fam_name(uint8_t family)
 	return family == KEEL_AF_INET4 ? "IPv4" : "IPv6";
 }
 
+/*
+ * An address that can carry traffic as role ("a VIP", "a backend", "the next
+ * hop"): not loopback, multicast, broadcast, unspecified... (config_field.c).
+ */
+static int check_usable(struct check *c, const struct loc *at, const json_t *o, const char *key,
+			const uint8_t addr[16], uint8_t family, const char *role,
+			bool link_local_ok)
+{
+	struct loc l = LOC_KEY(at, o, key);
+	const char *why = config_addr_special(addr, family, link_local_ok);
+	char t[CONFIG_TEXT_MAX];
+
+	if (!why)
+		return 0;
+	return check_bad(c, &l, "%s is %s: it cannot be %s", config_format_addr(addr, family, t),
+			 why, role);
+}
+
 static int check_name(struct check *c, const struct loc *at, const json_t *obj, const char *key,
 		      size_t max, char *out)
 {
@@ -153,6 +171,7 @@ static int check_backend(struct check *c, const struct loc *at, const json_t *o,
 
 	if ((rc = check_object(c, at, o, "a backend", backend_keys)) ||
 	    (rc = check_addr(c, at, o, "address", REQUIRED, be->addr, &be->family)) ||
+	    (rc = check_usable(c, at, o, "address", be->addr, be->family, "a backend", false)) ||
 	    (rc = check_uint(c, at, o, "weight", OPTIONAL, 0, 65535, &weight)) ||
 	    (rc = check_enum(c, at, o, "state", OPTIONAL, backend_states, &be->state)))
 		return rc;
@@ -298,6 +317,9 @@ static int check_port(struct check *c, const struct loc *at, const json_t *o,
 	if (p && !json_is_integer(p))
 		return check_bad(c, &l, "expected a port 1..65535 or \"all\", got %s",
 				 check_describe(p, d, sizeof(d)));
+	/* 0 is how a script's empty variable arrives: every port is asked for by name. */
+	if (json_is_integer(p) && !json_integer_value(p))
+		return check_bad(c, &l, "0 is out of range 1..65535 (write \"all\" for every port)");
 	if (check_uint(c, at, o, "port", REQUIRED, 1, 65535, &port))
 		return -EINVAL;
 	v->port = (uint16_t)port;
@@ -315,6 +337,7 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	if ((rc = check_object(c, at, o, "a VIP", vip_keys)) ||
 	    (rc = check_name(c, at, o, "name", CONFIG_NAME_MAX, v->name)) ||
 	    (rc = check_addr(c, at, o, "address", REQUIRED, v->addr, &v->family)) ||
+	    (rc = check_usable(c, at, o, "address", v->addr, v->family, "a VIP", false)) ||
 	    (rc = check_port(c, at, o, v)) ||
 	    (rc = check_enum(c, at, o, "protocol", REQUIRED, protos, &v->proto)) ||
 	    (rc = check_enum(c, at, o, "encap", OPTIONAL, encaps, &v->encap)) ||
@@ -409,6 +432,10 @@ static int check_next_hop(struct check *c, const struct loc *root, const json_t 
 	    (rc = check_string(c, &at, o, "mac", OPTIONAL, &mac)))
 		return rc;
 	cfg->has_gateway = json_object_get(o, "gateway") != NULL;
+	/* A next hop on the link may be link-local (fe80::1, 169.254.1.1 on unnumbered links). */
+	if (cfg->has_gateway && (rc = check_usable(c, &at, o, "gateway", cfg->gateway,
+						   cfg->gateway_family, "the next hop", true)))
+		return rc;
 	if (mac && cfg->has_gateway)
 		return check_bad_key(c, &ml, "give the gateway or its MAC, not both");
 	if (!mac && !cfg->has_gateway)
@@ -424,7 +451,7 @@ static int check_prefix(struct check *c, const struct loc *at, const json_t *o, 
 {
 	struct loc l = LOC_KEY(at, o, key);
 	uint8_t a[16], family;
-	const char *s = NULL, *why;
+	const char *s = NULL, *why, *what, *block;
 	int rc;
 
 	rc = check_string(c, at, o, key, OPTIONAL, &s);
@@ -434,6 +461,10 @@ static int check_prefix(struct check *c, const struct loc *at, const json_t *o, 
 		return check_bad(c, &l, "\"%.64s\": %s", s, why);
 	if (family != want)
 		return check_bad(c, &l, "\"%.64s\" is not an %s prefix", s, fam_name(want));
+	/* Backends answer (ICMP, decap errors) to the outer source: it must be routable unicast. */
+	if ((what = config_prefix_special(a, family, *plen, &block)))
+		return check_bad(c, &l, "\"%.64s\" overlaps %s, %s: outer sources must be unicast "
+				 "addresses the backends can reach", s, block, what);
 	memcpy(addr, a, want == KEEL_AF_INET4 ? 4 : 16);
 	*has = true;
 	return 0;
@@ -570,6 +601,154 @@ static int check_health_defaults(struct check *c, const struct loc *root, const 
 	return check_timing(c, &at, o, &c->cfg->health_defaults, false);
 }
 
+/* --- addresses across sections --------------------------------------------------- */
+
+struct vip_addr {
+	uint8_t addr[16];
+	uint8_t family;
+	uint32_t vip; /* index in cfg->vips */
+};
+
+static int cmp_vip_addr(const void *pa, const void *pb)
+{
+	const struct vip_addr *a = pa, *b = pb;
+	int d = memcmp(a->addr, b->addr, 16);
+
+	if (d)
+		return d;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return a->vip < b->vip ? -1 : a->vip > b->vip;
+}
+
+/* The first VIP (in file order) on addr, or NULL. s is sorted by cmp_vip_addr. */
+static const struct vip_addr *vip_on(const struct vip_addr *s, uint32_t n, const uint8_t addr[16],
+				     uint8_t family)
+{
+	uint32_t lo = 0, hi = n;
+	struct vip_addr key = { .family = family, .vip = 0 };
+
+	memcpy(key.addr, addr, 16);
+	while (lo < hi) { /* lower bound: the entry with the lowest vip index */
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_vip_addr(&s[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && s[lo].family == family && !memcmp(s[lo].addr, addr, 16) ? &s[lo] : NULL;
+}
+
+/* The encap_source prefix of a family, or NULL. */
+static const uint8_t *source_prefix(const struct keel_config *cfg, uint8_t family, uint8_t *plen)
+{
+	if (family == KEEL_AF_INET4 && cfg->has_src4) {
+		*plen = cfg->src4_plen;
+		return cfg->src4;
+	}
+	if (family == KEEL_AF_INET6 && cfg->has_src6) {
+		*plen = cfg->src6_plen;
+		return cfg->src6;
+	}
+	return NULL;
+}
+
+static bool in_source(const struct keel_config *cfg, const uint8_t addr[16], uint8_t family)
+{
+	uint8_t plen, net[16] = { 0 };
+	const uint8_t *p = source_prefix(cfg, family, &plen);
+
+	if (!p)
+		return false;
+	memcpy(net, p, family == KEEL_AF_INET4 ? 4 : 16);
+	return config_prefix_covers(net, family, plen, addr);
+}
+
+/*
+ * A VIP's address anywhere else loops traffic back into Keel: a backend or
+ * a next hop on it gets the VIP's own packets again, and an outer source in
+ * the encap_source prefix that is a VIP (or a backend's own address) makes
+ * the backends' answers go to the wrong place or be dropped as martians.
+ */
+static int check_vip_addresses(struct check *c, const struct loc *root, const json_t *top)
+{
+	const struct keel_config *cfg = c->cfg;
+	const json_t *arr = json_object_get(top, "vips");
+	struct loc vat = LOC_KEY(root, top, "vips");
+	const struct vip_addr *hit;
+	struct vip_addr *s;
+	char t[CONFIG_TEXT_MAX];
+	uint32_t i, j;
+	int rc = 0;
+
+	if (!cfg->n_vips)
+		return 0;
+	s = malloc(cfg->n_vips * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_vips; i++) {
+		memcpy(s[i].addr, cfg->vips[i].addr, 16);
+		s[i].family = cfg->vips[i].family;
+		s[i].vip = i;
+	}
+	qsort(s, cfg->n_vips, sizeof(*s), cmp_vip_addr);
+	if (cfg->has_gateway &&
+	    (hit = vip_on(s, cfg->n_vips, cfg->gateway, cfg->gateway_family))) {
+		const json_t *nh = json_object_get(top, "next_hop");
+		struct loc at = LOC_KEY(root, top, "next_hop");
+		struct loc l = LOC_KEY(&at, nh, "gateway");
+
+		rc = check_bad(c, &l, "%s is the address of VIP %s (vips[%u]): the next hop must "
+			       "be the router", config_format_addr(cfg->gateway, cfg->gateway_family, t),
+			       cfg->vips[hit->vip].name, hit->vip);
+		goto out;
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		const json_t *es = json_object_get(top, "encap_source");
+		struct loc at = LOC_KEY(root, top, "encap_source");
+		const char *key = v->family == KEEL_AF_INET4 ? "ipv4" : "ipv6";
+		struct loc l = LOC_KEY(&at, es, key);
+
+		if (!in_source(cfg, v->addr, v->family))
+			continue;
+		rc = check_bad(c, &l, "\"%s\" covers %s, the address of VIP %s (vips[%u]): an outer "
+			       "source must not be a VIP", json_string_value(json_object_get(es, key)),
+			       config_format_addr(v->addr, v->family, t), v->name, i);
+		goto out;
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		const json_t *vo = json_array_get(arr, i);
+		struct loc vl = LOC_IDX(&vat, arr, i);
+		struct loc bat = LOC_KEY(&vl, vo, "backends");
+		const json_t *barr = json_object_get(vo, "backends");
+
+		for (j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+			struct loc bl = LOC_IDX(&bat, barr, j);
+			struct loc l = LOC_KEY(&bl, json_array_get(barr, j), "address");
+
+			config_format_addr(b->addr, b->family, t);
+			if ((hit = vip_on(s, cfg->n_vips, b->addr, b->family))) {
+				rc = check_bad(c, &l, "%s is the address of VIP %s (vips[%u]): a backend "
+					       "must not be a VIP", t, cfg->vips[hit->vip].name, hit->vip);
+				goto out;
+			}
+			if (in_source(cfg, b->addr, b->family)) {
+				rc = check_bad(c, &l, "%s is inside encap_source.%s: Keel could send it "
+					       "packets from its own address", t,
+					       b->family == KEEL_AF_INET4 ? "ipv4" : "ipv6");
+				goto out;
+			}
+		}
+	}
+out:
+	free(s);
+	return rc;
+}
+
 /* RFC 8200 section 5: every IPv6 link carries 1280-byte packets; a smaller MTU cannot be meant. */
 static int check_mtu_v6(struct check *c, const struct loc *root, const json_t *top)
 {
@@ -610,7 +789,8 @@ int config_schema_check(struct check *c, const json_t *root)
 		return rc;
 	cfg->mtu = (uint16_t)mtu;
 	cfg->gue_port = (uint16_t)gue;
-	if ((rc = check_vips(c, &at, root)) || (rc = config_bgp_check(c, &at, root)))
+	if ((rc = check_vips(c, &at, root)) || (rc = check_vip_addresses(c, &at, root)) ||
+	    (rc = config_bgp_check(c, &at, root)))
 		return rc;
 	return check_mtu_v6(c, &at, root);
 }

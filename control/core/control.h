@@ -71,6 +71,15 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
 		    char *why, size_t whylen);
 
+/*
+ * One server in every VIP it serves, as one change (one generation): drain
+ * moves it from active to draining, undrain from draining to active; a
+ * disabled one is left as it is. *report is control_apply's plus "vips": the
+ * names of the VIPs whose backend changed. -ENOENT: no VIP has the backend.
+ */
+int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
+			json_t **report, char *why, size_t whylen);
+
 /* Drop every tracked flow of a backend on every worker. */
 int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
 		  size_t whylen);

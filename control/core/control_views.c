@@ -566,6 +566,84 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 	return control_edit(c, backend_edit, &e, flags, report, why, whylen);
 }
 
+/* One server, every VIP it is a backend of: a single edit, a single generation. */
+struct backend_all_edit {
+	bool drain;
+	uint8_t a[16], fam;
+	const char *addr;
+	json_t *vips; /* names of the VIPs whose backend changes state */
+};
+
+/* control_edit_fn: drain (active -> draining) or undrain (draining -> active) everywhere. */
+static int backend_all_edit(const struct keel_config *cur, struct keel_config **out, void *arg,
+			    char *why, size_t whylen)
+{
+	struct backend_all_edit *e = arg;
+	struct keel_config *next = config_copy(cur);
+	struct config_error err;
+	uint32_t i, found = 0;
+	json_t *j;
+
+	if (!next) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	json_array_clear(e->vips);
+	for (i = 0; i < next->n_vips; i++) {
+		struct config_vip *v = &next->vips[i];
+		int bi = backend_index(v, e->a, e->fam);
+		uint8_t from = e->drain ? CONFIG_BACKEND_ACTIVE : CONFIG_BACKEND_DRAINING;
+
+		if (bi < 0)
+			continue;
+		found++;
+		/* A disabled backend stays disabled: undrain --all must not re-enable it. */
+		if (v->backends[bi].state != from)
+			continue;
+		v->backends[bi].state = e->drain ? CONFIG_BACKEND_DRAINING : CONFIG_BACKEND_ACTIVE;
+		json_array_append_new(e->vips, json_string(v->name));
+	}
+	if (!found) {
+		config_free(next);
+		snprintf(why, whylen, "no VIP has backend %s", e->addr);
+		return -ENOENT;
+	}
+	/* Re-validate the edited model the same way a file would be. */
+	j = config_to_json(next);
+	config_free(next);
+	*out = NULL;
+	if (!j || config_from_json(j, "edit", out, &err)) {
+		json_decref(j);
+		snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
+		return -EINVAL;
+	}
+	json_decref(j);
+	return 0;
+}
+
+int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
+			json_t **report, char *why, size_t whylen)
+{
+	struct backend_all_edit e = { .drain = drain, .addr = addr, .vips = json_array() };
+	const char *bad;
+	int ret;
+
+	if (!e.vips) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	if (config_parse_addr(addr, e.a, &e.fam, &bad)) {
+		json_decref(e.vips);
+		snprintf(why, whylen, "bad backend address %s", addr);
+		return -EINVAL;
+	}
+	ret = control_edit(c, backend_all_edit, &e, flags, report, why, whylen);
+	if (report && *report)
+		json_object_set(*report, "vips", e.vips);
+	json_decref(e.vips);
+	return ret;
+}
+
 int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
 		  size_t whylen)
 {

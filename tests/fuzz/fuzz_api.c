@@ -47,6 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	path = field(&p, end);
+	{
+		/* The access log's form of the path: printable ASCII only, always terminated. */
+		char lp[160];
+
+		api_request_log_path(path, lp, sizeof(lp));
+		for (const char *s = lp; *s; s++)
+			if (*s < 0x20 || *s > 0x7e)
+				abort();
+	}
 	query = field(&p, end);
 	ctype = field(&p, end);
 

@@ -150,6 +150,12 @@ api 200 GET /v1/config >/dev/null && cp "$BODY" "$KT_TMP/running.json"
 check "check (JSON, the running config): valid" api 200 POST /v1/config/check "${JSON[@]}" --data-binary @"$KT_TMP/running.json"
 check "check of a refused file: 422" api 422 POST /v1/config/check "${YAML[@]}" --data-binary @"$KT_TMP/bad.yaml"
 check "422 says line:column: reason" body_has '__import__("re").match(r"api:\d+:\d+: .*weight", j["error"])'
+sed 's/^    port: 80$/    port: 0/' "$KT_TMP/same.yaml" >"$KT_TMP/port0.yaml"
+check "check of port 0: 422" api 422 POST /v1/config/check "${YAML[@]}" --data-binary @"$KT_TMP/port0.yaml"
+check "port 0 is not read as all ports" body_has '"write \"all\" for every port" in j["error"]'
+sed 's/^    address: 192.0.2.10$/    address: 127.0.0.1/' "$KT_TMP/same.yaml" >"$KT_TMP/loopback.yaml"
+check "apply of a loopback VIP: 422" api 422 POST /v1/config/apply "${YAML[@]}" --data-binary @"$KT_TMP/loopback.yaml"
+check "422 says where and why" body_has '__import__("re").match(r"api:\d+:\d+: vips\[0\]\.address: 127\.0\.0\.1 is a loopback address", j["error"])'
 check "check without a Content-Type: 415" api 415 POST /v1/config/check --data-binary @"$KT_TMP/same.yaml" -H 'Content-Type:'
 check "check, malformed JSON: 400" api 400 POST /v1/config/check "${JSON[@]}" -d '{"instance": '
 check "check, duplicate JSON key: 400" api 400 POST /v1/config/check "${JSON[@]}" -d '{"instance": "a", "instance": "b"}'
@@ -178,6 +184,9 @@ check "add, unknown key: 400" api 400 POST $B "${JSON[@]}" -d '{"address": "10.0
 check "add, no address: 400" api 400 POST $B "${JSON[@]}" -d '{"weight": 1}'
 check "add, truncated JSON: 400" api 400 POST $B "${JSON[@]}" -d '{"address": "10.0.0.11", "wei'
 check "add, empty body: 400" api 400 POST $B "${JSON[@]}"
+check "add of the VIP's own address: 422" api 422 POST $B "${JSON[@]}" -d '{"address": "192.0.2.10"}'
+check "add of 127.0.0.1: 422" api 422 POST $B "${JSON[@]}" -d '{"address": "127.0.0.1"}'
+check "422 names the field" body_has '__import__("re").search(r"vips\[0\]\.backends\[\d+\]\.address: 127\.0\.0\.1 is a loopback address", j["error"])'
 check "a weight moving most of the slots, without force: 409" api 409 PUT $B/10.0.0.9/weight "${JSON[@]}" -d '{"weight": 60}'
 check "weight: 200" api 200 PUT $B/10.0.0.9/weight "${JSON[@]}" -d '{"weight": 1}'
 check "weight, IPv6 raw: 200" api 200 PUT $B/2001:db8::1/weight "${JSON[@]}" -d '{"weight": 4}'
@@ -199,6 +208,14 @@ check "delete: 200" api 200 DELETE $B/10.0.0.9
 check "delete again: 404" api 404 DELETE $B/10.0.0.9
 check "state after the edits" api 200 GET /v1/vips/web
 check "IPv6 backend has weight 2" body_has '[b["weight"] for b in j["backends"] if b["address"] == "2001:db8::1"] == [2]'
+g0=$(generation)
+check "drain in every VIP: 200" api 200 POST /v1/backends/10.0.0.1/drain
+check "its report names the VIPs" body_has 'j["applied"] is True and j["vips"] == ["web"]'
+check "one generation" test "$(generation)" = $((g0 + 1))
+check "undrain in every VIP (%-encoded, {}): 200" api 200 POST /v1/backends/10%2E0.0.1/undrain "${JSON[@]}" -d '{}'
+check "drain of a backend no VIP has: 404" api 404 POST /v1/backends/10.9.9.9/drain
+check "GET /v1/backends/.../drain: 405" api 405 GET /v1/backends/10.0.0.1/drain
+check "drain everywhere with a body: 400" api 400 POST /v1/backends/10.0.0.1/drain "${JSON[@]}" -d '{"vip": "web"}'
 api 200 DELETE "$B/10.0.0.2?force=1" >/dev/null
 api 200 DELETE "$B/2001:db8::1?force=1" >/dev/null
 check "deleting the last backend: 409" api 409 DELETE $B/10.0.0.1
@@ -326,4 +343,9 @@ if ((DATAPLANE)); then
 	check "keel-dataplane exits 0" test "$DP_RC" = 0
 fi
 grep -q 'event=api_request uid=65534 .*status=403' "$KT_TMP/control.log" && log "refusals are logged"
+check "metrics_listening: the address is one key=value" grep -qE "^ts=[^ ]+ level=info event=metrics_listening address=127\.0\.0\.1:$MPORT\$" "$KT_TMP/control.log"
+# The access log shows paths decoded (grep for an address works) and stays one key=value line.
+check "access log: the %-encoded weight edit, decoded" grep -qE '^ts=[^ ]+ level=info event=api_request uid=0 pid=[0-9]+ method=PUT path=/v1/vips/web/backends/2001:db8::1/weight status=200 delivered=yes$' "$KT_TMP/control.log"
+# shellcheck disable=SC2016 # $1 belongs to the inner shell
+check "access log: no %-escape of an address left" bash -c '! grep "event=api_request .*%3A" "$1"' _ "$KT_TMP/control.log"
 finish

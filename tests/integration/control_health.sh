@@ -197,6 +197,13 @@ check_within "GET /v1/vips/web: $B2 health down, VIP not in panic" 1000 "$(now)"
 	"b('$B2')['health']['state'] == 'down' and b('$B2')['health']['last'] != 'ok' and not j['panic']"
 check_within "keel_backend_up of $B2 is 0, keel_vip_panic 0" 1000 "$(now)" 1 metrics \
 	"j['keel_backend_up{vip=\"web\",backend=\"$B2\"}'] == 0 and j['keel_backend_up{vip=\"web\",backend=\"$B1\"}'] == 1 and j['keel_vip_panic{vip=\"web\"}'] == 0"
+KEELCTL=$BUILD/tools/keelctl/keelctl
+if [[ -x $KEELCTL ]]; then
+	"$KEELCTL" --socket "$SOCK" vip list >"$KT_TMP/vips.txt" 2>&1 || true
+	# Admin state and health apart: all three are active, two pass their check.
+	check "keelctl vip list: web 3/3 active, 2/3 healthy" grep -qE '^web +192\.0\.2\.1 +80 +tcp +ipip +1021 +3/3 +2/3 ' "$KT_TMP/vips.txt"
+	check "keelctl vip list: db 3/3 active, 3/3 healthy" grep -qE '^db +192\.0\.2\.2 +5432 +tcp +ipip +1021 +3/3 +3/3 ' "$KT_TMP/vips.txt"
+fi
 check "the TCP check of $B2 (other port) is still up" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/health |
 	json_get '[e["health"]["state"] for e in j if e["vip"] == "db" and e["backend"] == "'$B2'"][0]')" = up
 

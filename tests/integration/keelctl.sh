@@ -112,6 +112,12 @@ check "bad address: 64" run 64 backend drain web 10.0.0.300
 check "bad weight: 64" run 64 backend weight web 10.0.0.1 70000
 check "unknown option: 64" run 64 vip list --frob
 check "usage error is one line" err_one_line
+check "an object's own verb with an extra argument: 64" run 64 stats extra
+check "the error names the command once" err_has '^keelctl: stats: unexpected argument "extra"'
+check "an object's own verb with an unknown option: 64" run 64 status --frob
+check "the error names the command once" err_has '^keelctl: status: unknown option --frob'
+check "vip add with port 0: 64" run 64 vip add zero 192.0.2.30 0
+check "port 0 is not all" err_has 'port must be 1\.\.65535, or "all"'
 
 log "status, vips, backends, tables, lookups, health (human and JSON)"
 check "status" ok status
@@ -120,7 +126,8 @@ check "status: worker table" has '^WORKER +LCORE +SOCKET +GENERATION'
 check "status -j" ok -j status
 check "status -j: alive, workers" jq_true 'j["dataplane"]["alive"] and len(j["dataplane"]["workers"]) == 1'
 check "vip list" ok vip list
-check "vip list: web" has '^web +192\.0\.2\.10 +80 +tcp +ipip +1021 +3 active / 3'
+check "vip list: columns" has '^NAME +ADDRESS +PORT +PROTO +ENCAP +SLOTS +ACTIVE +HEALTHY +PANIC$'
+check "vip list: web, 3 of 3 active, no health check" has '^web +192\.0\.2\.10 +80 +tcp +ipip +1021 +3/3 +- +no$'
 check "vip list -q" ok vip list -q
 check "vip list -q: names" test "$(cat "$OUT")" = web
 check "vip list -j" ok vip list --json
@@ -131,6 +138,7 @@ check "vip show -j" ok vip show web -j
 check "vip show -j: backends" jq_true '[b["address"] for b in j["backends"]] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]'
 check "vip show of an unknown VIP: 65" run 65 vip show nope
 check "its reason on stderr" err_has 'no VIP named "nope"'
+check "the error names the command, not the API path" err_has '^keelctl: vip show: no VIP named'
 check "backend list web" ok backend list web
 check "backend list: columns" has '^BACKEND +WEIGHT +STATE +HEALTH'
 check "backend list -j" ok -j backend list web
@@ -270,10 +278,40 @@ check "two VIPs" test "$(tr '\n' ' ' <"$OUT")" = "web api "
 check "vip add of an existing VIP: 65" run 65 vip add api 192.0.2.21 443
 check "vip add refused by the validator: 65" run 65 vip add udp1 192.0.2.22 53 --proto sctp
 check "the validator's reason" err_has 'protocol'
+check "vip add of a loopback address: 65" run 65 vip add lo 127.0.0.1 80
+check "the validator says why" err_has 'loopback address'
+check "backend add of a VIP's address: 65" run 65 backend add web 192.0.2.10
+check "the validator says why" err_has 'a backend must not be a VIP'
 check "backend add to the new VIP" ok backend add api 10.0.2.1
+
+log "one server in every VIP: backend drain|undrain --all"
+check "backend add api 10.0.2.2" ok backend add api 10.0.2.2
+check "backend add api 10.0.0.1 (also in web)" ok backend add api 10.0.0.1
+gen() { "$K" -j status | json_get 'j["generation"]'; }
+g0=$(gen)
+check "backend drain --all" ok backend drain --all 10.0.0.1
+check "drain --all: one change" has '^backend drain --all 10\.0\.0\.1: applied, generation [0-9]+$'
+check "drain --all: names the VIPs" has '^changed in: web api$'
+check "drain --all: one generation for both VIPs" test "$(gen)" = $((g0 + 1))
+check "vip list -j" ok -j vip list
+check "10.0.0.1 draining in web and api" jq_true '[b["state"] for v in j for b in v["backends"] if b["address"] == "10.0.0.1"] == ["draining", "draining"]'
+check "the others still active" jq_true 'all(b["state"] == "active" for v in j for b in v["backends"] if b["address"] != "10.0.0.1")'
+check "undrain --all --dry-run -j" ok -j backend undrain --all 10.0.0.1 --dry-run
+check "dry run: would change web and api" jq_true 'j["dry_run"] is True and j["applied"] is False and j["vips"] == ["web", "api"]'
+check "backend undrain --all" ok backend undrain --all 10.0.0.1
+check "vip list -j" ok -j vip list
+check "10.0.0.1 active again everywhere" jq_true '[b["state"] for v in j for b in v["backends"] if b["address"] == "10.0.0.1"] == ["active", "active"]'
+check "drain --all of a backend no VIP has: 65" run 65 backend drain --all 10.9.9.9
+check "says so" err_has '^keelctl: backend drain --all 10\.9\.9\.9: no VIP has backend 10\.9\.9\.9'
+check "--all with a VIP: 64" run 64 backend drain --all web 10.0.0.1
+check "--all is for drain and undrain: 64" run 64 backend disable --all 10.0.0.1
 check "vip del --dry-run" ok vip del api --dry-run
 check "vip del --dry-run: preview says removed" has '^api +100\.0% +removed'
-check "vip del" ok vip del api
+check "vip del --dry-run: says the real run needs --force" err_has 'VIP api has 3 backends: the real run needs --force'
+check "vip del of a VIP with backends: 65" run 65 vip del api
+check "it asks for --force" err_has '^keelctl: vip del api: VIP api has 3 backends: --force'
+check "still there" ok vip show api
+check "vip del --force" ok vip del api --force
 check "vip gone" run 65 vip show api
 
 log "permission denied (77)"

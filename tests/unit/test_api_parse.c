@@ -46,6 +46,8 @@ static void test_routes(void **state)
 		{ "GET", "/v1/stats", API_ROUTE_STATS, "", "" },
 		{ "GET", "/v1/lookup", API_ROUTE_LOOKUP, "", "" },
 		{ "GET", "/v1/vips/%77eb", API_ROUTE_VIP, "web", "" },
+		{ "POST", "/v1/backends/10.0.0.1/drain", API_ROUTE_BACKEND_DRAIN_ALL, "", "10.0.0.1" },
+		{ "POST", "/v1/backends/2001%3Adb8%3A%3A1/undrain", API_ROUTE_BACKEND_UNDRAIN_ALL, "", "2001:db8::1" },
 	};
 	struct api_target t;
 	const char *allow;
@@ -90,6 +92,10 @@ static void test_route_refusals(void **state)
 		{ "POST", "/v1/vips/w/backends/10.0.0.1", -EOPNOTSUPP, "DELETE" },
 		{ "PUT", "/v1/vips/w/backends/10.0.0.1/drain", -EOPNOTSUPP, "POST" },
 		{ "get", "/v1/status", -EOPNOTSUPP, "GET" },
+		{ "GET", "/v1/backends/10.0.0.1/drain", -EOPNOTSUPP, "POST" },
+		{ "POST", "/v1/backends/web/drain", -EINVAL, NULL },       /* an address, not a name */
+		{ "POST", "/v1/backends/10.0.0.1/disable", -ENOENT, NULL }, /* drain and undrain only */
+		{ "POST", "/v1/backends", -ENOENT, NULL },
 	};
 	struct api_target t;
 	const char *allow;
@@ -127,6 +133,8 @@ static void test_route_properties(void **state)
 	assert_false(api_request_mutates(API_ROUTE_CONFIG_DIFF));
 	assert_true(api_request_mutates(API_ROUTE_CONFIG_APPLY));
 	assert_true(api_request_mutates(API_ROUTE_BACKEND_FLUSH));
+	assert_true(api_request_mutates(API_ROUTE_BACKEND_DRAIN_ALL));
+	assert_true(api_request_mutates(API_ROUTE_BACKEND_UNDRAIN_ALL));
 	assert_int_equal(api_request_body_limit(API_ROUTE_STATUS), 0);
 	assert_int_equal(api_request_body_limit(API_ROUTE_CONFIG_CHECK), API_BODY_CONFIG_MAX);
 	assert_int_equal(api_request_body_limit(API_ROUTE_BACKEND_WEIGHT), API_BODY_EDIT_MAX);
@@ -150,6 +158,27 @@ static void test_decode(void **state)
 	assert_int_equal(api_request_decode(s), -EINVAL);
 	strcpy(s, "");
 	assert_int_equal(api_request_decode(s), 0);
+}
+
+/* The access log's path: addresses readable, the line still printable ASCII (issue 20). */
+static void test_log_path(void **state)
+{
+	char s[64], small[8];
+
+	(void)state;
+	api_request_log_path("/v1/vips/w/backends/2001%3Adb8%3A%3A1/weight", s, sizeof(s));
+	assert_string_equal(s, "/v1/vips/w/backends/2001:db8::1/weight");
+	api_request_log_path("/v1/vips/%77eb/a%20b/%22q%22", s, sizeof(s));
+	assert_string_equal(s, "/v1/vips/web/a b/\"q\"");
+	/* '%' itself, controls, bytes >= 0x80 and bad escapes stay (or become) %XX */
+	api_request_log_path("/x%25y%0a%00%C3%A9%zz%4", s, sizeof(s));
+	assert_string_equal(s, "/x%25y%0a%00%C3%A9%zz%4");
+	api_request_log_path("/a\nb\xc3", s, sizeof(s));
+	assert_string_equal(s, "/a%0Ab%C3");
+	api_request_log_path("/v1/status", small, sizeof(small));
+	assert_string_equal(small, "/v1/sta");
+	api_request_log_path("/ab\n", small, 5);
+	assert_string_equal(small, "/ab");
 }
 
 static void test_query(void **state)
@@ -296,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_route_refusals),
 		cmocka_unit_test(test_route_properties),
 		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_log_path),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_content),
 		cmocka_unit_test(test_body),

@@ -261,6 +261,18 @@ static void test_forms(void **state)
 	assert_false(cfg->has_src4);
 	assert_round_trip(cfg);
 	config_free(cfg);
+	/* A next hop may be link-local (IPv6 routers, unnumbered links); VIPs and backends near
+	 * the refused blocks are ordinary addresses. */
+	cfg = load_ok("instance: e1\nnext_hop: {gateway: \"fe80::1\"}\n"
+		      "encap_source: {ipv4: 172.16.0.0/16, ipv6: \"fd00::/64\"}\nvips:\n"
+		      "  - {name: a, address: 223.255.255.254, port: 80, protocol: tcp,"
+		      " backends: [{address: 1.0.0.1}, {address: 126.255.255.255}, {address: \"fec0::1\"}]}\n"
+		      "  - {name: b, address: \"2001:db8::1\", port: 80, protocol: tcp,"
+		      " backends: [{address: \"::1:0:0:1\"}, {address: 169.253.0.1}]}\n");
+	assert_int_equal(cfg->n_vips, 2);
+	config_free(cfg);
+	cfg = load_ok("instance: e1\nnext_hop: {gateway: 169.254.1.1}\nencap_source: {ipv4: 172.16.0.0/16}\n");
+	config_free(cfg);
 	cfg = load_ok(HEAD "fleet_seed: 12345\n");
 	assert_int_equal(cfg->fleet_seed, 12345);
 	config_free(cfg);
@@ -317,6 +329,11 @@ static void test_json_paths(void **state)
 		  "api: next_hop: unknown key \"via\"" },
 		{ "{\"instance\": \"e\\u0000x\"}", "api: instance: NUL character" },
 		{ "[1]", "api: expected the configuration (a mapping), got a list" },
+		{ "{\"instance\": \"e1\", \"next_hop\": {\"gateway\": \"192.0.2.1\"},"
+		  " \"encap_source\": {\"ipv4\": \"10.0.0.0/8\"}, \"vips\": [{\"name\": \"a\","
+		  " \"address\": \"192.0.2.10\", \"port\": 80, \"protocol\": \"tcp\", \"backends\":"
+		  " [{\"address\": \"127.0.0.1\"}]}]}",
+		  "api: vips[0].backends[0].address: 127.0.0.1 is a loopback address" },
 	};
 	size_t i;
 
@@ -369,7 +386,7 @@ static char *generate(unsigned n_vips, unsigned per_vip)
 
 	append(&t, HEAD "vips:\n");
 	for (i = 0; i < n_vips; i++) {
-		append(&t, "  - {name: v%u, address: 192.0.%u.%u, port: 80, protocol: tcp, backends: [",
+		append(&t, "  - {name: v%u, address: 198.18.%u.%u, port: 80, protocol: tcp, backends: [",
 		       i, i / 256, i % 256);
 		for (j = 0; j < per_vip; j++)
 			append(&t, "%s{address: 10.%u.%u.%u}", j ? ", " : "", i % 256, j / 256, j % 256);

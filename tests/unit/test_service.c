@@ -138,6 +138,15 @@ static void test_log_quoting(void **state)
 	assert_string_equal(fmt(LOG_INFO, "e", "v=%s", "tab\there"), "level=info event=e v=\"tab\\x09here\"");
 	assert_string_equal(fmt(LOG_INFO, "e", "v=%s", "back\\slash"), "level=info event=e v=back\\slash");
 	assert_string_equal(fmt(LOG_INFO, "e", "v=%s", "c:\\ x"), "level=info event=e v=\"c:\\\\ x\"");
+	/* a value built of several conversions and literals is one value, quoted once (issue 20):
+	 * an empty piece does not make quotes in the middle of it */
+	assert_string_equal(fmt(LOG_INFO, "metrics_listening", "address=%s%s%s:%u", "", "203.0.113.10", "", 9105u),
+			    "level=info event=metrics_listening address=203.0.113.10:9105");
+	assert_string_equal(fmt(LOG_INFO, "metrics_listening", "address=%s%s%s:%u", "[", "2001:db8::1", "]", 9105u),
+			    "level=info event=metrics_listening address=[2001:db8::1]:9105");
+	assert_string_equal(fmt(LOG_INFO, "e", "v=%s/%s n=%u", "a b", "c\"", 3u),
+			    "level=info event=e v=\"a b/c\\\"\" n=3");
+	assert_string_equal(fmt(LOG_INFO, "e", "v=%s%s k=x", "", ""), "level=info event=e v=\"\" k=x");
 	/* a file:line:col error stays one value */
 	assert_string_equal(fmt(LOG_WARN, "reload_refused", "reason=%s", "/etc/keel/keel.yaml:3:7: bad"),
 			    "level=warn event=reload_refused reason=\"/etc/keel/keel.yaml:3:7: bad\"");

@@ -97,8 +97,8 @@ int api_call(struct ctl *c, const char *method, const char *path, const char *ct
 	*out = json_loadb(rsp.body, rsp.len, JSON_DECODE_ANY, &jerr);
 	if (!*out) {
 		/* Every answer of the API is JSON; libmicrohttpd's own refusals are not. */
-		fprintf(stderr, "keelctl: %s %s: HTTP %d with a body that is not JSON: %.120s\n", method,
-			path, rsp.status, rsp.body);
+		fprintf(stderr, "keelctl: %s: HTTP %d with a body that is not JSON (%s %s): %.120s\n",
+			c->cmd ? c->cmd : path, rsp.status, method, path, rsp.body);
 		http_response_free(&rsp);
 		return rsp.status >= 200 && rsp.status < 300 ? KEELCTL_UNAVAILABLE :
 							       api_exit_code(rsp.status);
@@ -127,7 +127,7 @@ int api_get(struct ctl *c, const char *path, json_t **out)
 	if (rc)
 		return rc;
 	if (status != 200) {
-		rc = api_fail(c, path, status, *out);
+		rc = api_fail(c, c->cmd ? c->cmd : path, status, *out);
 		json_decref(*out);
 		*out = NULL;
 	}

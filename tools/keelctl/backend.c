@@ -52,6 +52,39 @@ static int backend_list(struct ctl *c, int argc, char **argv)
 	return KEELCTL_OK;
 }
 
+/* drain|undrain --all ADDRESS: the server in every VIP, one API call, one generation. */
+static int backend_all(struct ctl *c, const char *verb, int n, char **pos, bool dry, bool force)
+{
+	char path[256], addr[200], what[256];
+	json_t *out, *v;
+	int rc, status = 0;
+	size_t i;
+
+	if (n != 1)
+		return ctl_usage_error(&backend_object, "backend %s --all: needs ADDRESS (no VIP)", verb);
+	if (!ctl_is_address(pos[0]))
+		return ctl_usage_error(&backend_object, "backend %s --all: \"%s\" is not an IP address",
+				       verb, pos[0]);
+	if (api_escape(addr, sizeof(addr), pos[0]))
+		return ctl_usage_error(&backend_object, "backend %s --all: argument too long", verb);
+	snprintf(path, sizeof(path), "/v1/backends/%s/%s%s%s%s%s", addr, verb,
+		 dry || force ? "?" : "", dry ? "dry_run=1" : "", dry && force ? "&" : "",
+		 force ? "force=1" : "");
+	if ((rc = api_call(c, "POST", path, NULL, "", 0, &status, &out)))
+		return rc;
+	snprintf(what, sizeof(what), "backend %s --all %s", verb, pos[0]);
+	rc = report_change(c, what, status, out);
+	if (!rc && !c->json) {
+		/* Which VIPs it touched: the preview lists every VIP, changed or not. */
+		printf("%s in:", dry ? "would change" : "changed");
+		json_array_foreach(json_object_get(out, "vips"), i, v)
+			printf(" %s", json_string_value(v));
+		printf("%s\n", json_array_size(json_object_get(out, "vips")) ? "" : " no VIP (already so)");
+	}
+	json_decref(out);
+	return rc;
+}
+
 /*
  * Every edit: VIP ADDR [extra positional], --dry-run/--force where the API
  * takes them. verb is argv[0]; the API path segment has the same name except
@@ -61,10 +94,13 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 {
 	const char *verb = argv[0], *weight_opt = NULL;
 	bool dry = false, force = false, add = !strcmp(verb, "add"), wt = !strcmp(verb, "weight");
-	bool flush = !strcmp(verb, "flush");
+	bool flush = !strcmp(verb, "flush"), all = false;
+	bool can_all = !strcmp(verb, "drain") || !strcmp(verb, "undrain");
+	/* --all exists only for drain and undrain: elsewhere it is an unknown option. */
 	const struct ctl_opt opts[] = {
 		{ "weight", 'w', true, &weight_opt, NULL }, { "dry-run", 0, false, NULL, &dry },
-		{ "force", 'f', false, NULL, &force },	    { 0 },
+		{ "force", 'f', false, NULL, &force },	    { can_all ? "all" : NULL, 0, false, NULL, &all },
+		{ 0 },
 	};
 	const struct ctl_opt flush_opts[] = { { 0 } }; /* flush has no dry run (docs/api.md) */
 	char path[512], vip[200], addr[200], what[256], body[64] = "";
@@ -77,6 +113,10 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 	rc = ctl_parse(c, &backend_object, argc, argv, flush ? flush_opts : opts, pos, wt ? 3 : 2, &n);
 	if (rc)
 		return rc;
+	if (all && weight_opt)
+		return ctl_usage_error(&backend_object, "backend %s: --weight is for add", verb);
+	if (all)
+		return backend_all(c, verb, n, pos, dry, force);
 	if (n != (wt ? 3 : 2))
 		return ctl_usage_error(&backend_object, "backend %s: needs VIP ADDRESS%s", verb,
 				       wt ? " WEIGHT" : "");
@@ -131,8 +171,8 @@ static const struct ctl_verb backend_verbs[] = {
 	{ "add", "VIP ADDRESS [--weight N] [--dry-run] [--force]", "add a backend (weight 1 by default)", backend_edit },
 	{ "del", "VIP ADDRESS [--dry-run] [--force]", "remove a backend (its tracked flows are re-chosen)", backend_edit },
 	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight 0..65535 (its share of the Maglev table)", backend_edit },
-	{ "drain", "VIP ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on", backend_edit },
-	{ "undrain", "VIP ADDRESS [--dry-run] [--force]", "back to active", backend_edit },
+	{ "drain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on (--all: in every VIP, one change)", backend_edit },
+	{ "undrain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "back to active (--all: where it is draining)", backend_edit },
 	{ "disable", "VIP ADDRESS [--dry-run] [--force]", "out of the table; its flows are re-chosen", backend_edit },
 	{ "flush", "VIP ADDRESS", "drop the backend's tracked flows in every worker now", backend_edit },
 	{ 0 },

@@ -26,6 +26,7 @@ struct ctl {
 	const char *socket; /* --socket, $KEEL_SOCKET, or the default */
 	bool json;          /* -j: print the API's JSON */
 	int cols;           /* terminal width for tables */
+	const char *cmd;    /* "vip show", "stats": what errors name (not the API path) */
 };
 
 /* A command: argv[0] is the verb (or the object for verb-less objects). Returns an exit code. */

@@ -62,10 +62,25 @@ static bool is_help(const char *s)
 	return !strcmp(s, "help") || !strcmp(s, "-h") || !strcmp(s, "--help");
 }
 
+/*
+ * "vip add", or "stats" for an object's own verb (argv[0] is then the object's
+ * name, run_object): what an error names, never the verb twice.
+ */
+static const char *command_name(const struct ctl_object *o, const char *verb, char *buf,
+				size_t len)
+{
+	if (!strcmp(verb, o->name))
+		snprintf(buf, len, "%s", o->name);
+	else
+		snprintf(buf, len, "%s %s", o->name, verb);
+	return buf;
+}
+
 int ctl_parse(struct ctl *c, const struct ctl_object *o, int argc, char **argv,
 	      const struct ctl_opt *opts, char **pos, int max_pos, int *n_pos)
 {
 	bool dashdash = false;
+	char cmd[96];
 
 	*n_pos = 0;
 	for (int i = 1; i < argc; i++) {
@@ -74,8 +89,8 @@ int ctl_parse(struct ctl *c, const struct ctl_object *o, int argc, char **argv,
 
 		if (dashdash || a[0] != '-' || !a[1]) {
 			if (*n_pos == max_pos)
-				return ctl_usage_error(o, "%s %s: unexpected argument \"%s\"", o->name,
-						       argv[0], a);
+				return ctl_usage_error(o, "%s: unexpected argument \"%s\"",
+						       command_name(o, argv[0], cmd, sizeof(cmd)), a);
 			pos[(*n_pos)++] = argv[i];
 			continue;
 		}
@@ -99,7 +114,8 @@ int ctl_parse(struct ctl *c, const struct ctl_object *o, int argc, char **argv,
 				m = p;
 		}
 		if (!m)
-			return ctl_usage_error(o, "%s %s: unknown option %s", o->name, argv[0], a);
+			return ctl_usage_error(o, "%s: unknown option %s",
+					       command_name(o, argv[0], cmd, sizeof(cmd)), a);
 		if (!m->has_arg) {
 			if (eq)
 				return ctl_usage_error(o, "%s takes no value", m->name);
@@ -139,6 +155,7 @@ bool ctl_is_address(const char *s)
 static int run_object(struct ctl *c, const struct ctl_object *o, int argc, char **argv)
 {
 	const struct ctl_verb *v;
+	static char cmd[96]; /* c->cmd: for the life of the command */
 
 	if (argc >= 1 && is_help(argv[0])) {
 		ctl_object_usage(o, stdout);
@@ -151,6 +168,7 @@ static int run_object(struct ctl *c, const struct ctl_object *o, int argc, char 
 		nargv[0] = (char *)o->name;
 		memcpy(nargv + 1, argv, (size_t)argc * sizeof(*argv));
 		nargv[argc + 1] = NULL;
+		c->cmd = o->name;
 		return o->verbs[0].fn(c, argc + 1, nargv);
 	}
 	if (argc == 0)
@@ -161,6 +179,7 @@ static int run_object(struct ctl *c, const struct ctl_object *o, int argc, char 
 				ctl_object_usage(o, stdout);
 				return KEELCTL_OK;
 			}
+			c->cmd = command_name(o, v->verb, cmd, sizeof(cmd));
 			return v->fn(c, argc, argv);
 		}
 	/* An object whose only verb is its own takes positional arguments ("table show" aside). */
@@ -170,6 +189,7 @@ static int run_object(struct ctl *c, const struct ctl_object *o, int argc, char 
 		nargv[0] = (char *)o->name;
 		memcpy(nargv + 1, argv, (size_t)argc * sizeof(*argv));
 		nargv[argc + 1] = NULL;
+		c->cmd = o->name;
 		return o->verbs[0].fn(c, argc + 1, nargv);
 	}
 	return ctl_usage_error(o, "%s: unknown verb \"%s\"", o->name, argv[0]);

@@ -7,8 +7,9 @@
 
 static int vip_list(struct ctl *c, int argc, char **argv)
 {
+	/* ACTIVE: admin state (active/total); HEALTHY: health checks up/total ("-": no check). */
 	static const char *const heads[] = { "NAME", "ADDRESS", "PORT", "PROTO", "ENCAP",
-					     "SLOTS", "BACKENDS", "PANIC" };
+					     "SLOTS", "ACTIVE", "HEALTHY", "PANIC" };
 	bool quiet = false;
 	const struct ctl_opt opts[] = { { "quiet", 'q', false, NULL, &quiet }, { 0 } };
 	struct table *t;
@@ -26,24 +27,32 @@ static int vip_list(struct ctl *c, int argc, char **argv)
 		json_array_foreach(vips, i, v)
 			puts(jstr(v, "name"));
 	} else {
-		t = table_new(8, heads);
+		t = table_new(9, heads);
 		table_right(t, 5);
 		json_array_foreach(vips, i, v) {
-			char port[16], slots[24], nb[32];
-			unsigned active = 0;
+			char port[16], slots[24], act[32], hl[32];
+			unsigned active = 0, up = 0;
+			bool checked = false;
 			json_t *p = json_object_get(v, "port");
+			size_t nb = json_array_size(json_object_get(v, "backends"));
 
-			json_array_foreach(json_object_get(v, "backends"), k, b)
+			/* Admin state and health apart: "active" is what the operator set, "up" what the checks see. */
+			json_array_foreach(json_object_get(v, "backends"), k, b) {
+				const char *h = jstr(json_object_get(b, "health"), "state");
+
 				active += !strcmp(jstr(b, "state"), "active");
+				checked |= strcmp(h, "unchecked") != 0;
+				up += !strcmp(h, "up");
+			}
 			if (json_is_string(p))
 				snprintf(port, sizeof(port), "%s", json_string_value(p));
 			else
 				snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(p));
 			snprintf(slots, sizeof(slots), "%lld", (long long)jint(v, "maglev_table_size"));
-			snprintf(nb, sizeof(nb), "%u active / %zu", active,
-				 json_array_size(json_object_get(v, "backends")));
+			snprintf(act, sizeof(act), "%u/%zu", active, nb);
+			snprintf(hl, sizeof(hl), "%u/%zu", up, nb);
 			table_add(t, jstr(v, "name"), jstr(v, "address"), port, jstr(v, "protocol"),
-				  jstr(v, "encap"), slots, nb,
+				  jstr(v, "encap"), slots, act, checked ? hl : NULL,
 				  json_is_true(json_object_get(v, "panic")) ? "PANIC" : "no");
 		}
 		table_print(c, t);
@@ -177,6 +186,10 @@ static int vip_add(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(&vip_object, "vip add: \"%s\" is not an IP address", pos[1]);
 	if (strcmp(pos[2], "all") && (rc = ctl_parse_u32(&vip_object, "port", pos[2], 65535, &port)))
 		return rc;
+	/* Every port is asked for by name: a 0 from a script's empty variable must not mean "all". */
+	if (strcmp(pos[2], "all") && !port)
+		return ctl_usage_error(&vip_object, "vip add: port must be 1..65535, or \"all\" for "
+				       "every port (not 0)");
 	if (size && (rc = ctl_parse_u32(&vip_object, "--table-size", size, 1048573, &ts)))
 		return rc;
 	if ((rc = running_config(c, pos[0], &cfg, &idx)))
@@ -212,6 +225,7 @@ static int vip_del(struct ctl *c, int argc, char **argv)
 	char *pos[1], what[128];
 	json_t *cfg;
 	int n, rc, idx;
+	size_t nb;
 
 	if ((rc = ctl_parse(c, &vip_object, argc, argv, opts, pos, 1, &n)))
 		return rc;
@@ -224,20 +238,32 @@ static int vip_del(struct ctl *c, int argc, char **argv)
 		json_decref(cfg);
 		return KEELCTL_DATAERR;
 	}
-	json_array_remove(json_object_get(cfg, "vips"), (size_t)idx);
 	snprintf(what, sizeof(what), "vip del %s", pos[0]);
+	/* Its backends go with it: as for emptying a VIP, the operator says so with --force. */
+	nb = json_array_size(json_object_get(json_array_get(json_object_get(cfg, "vips"),
+							      (size_t)idx), "backends"));
+	if (nb && !force && !dry) {
+		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: --force removes it with them "
+			"(--dry-run shows the preview)\n", what, pos[0], nb, nb == 1 ? "" : "s");
+		json_decref(cfg);
+		return KEELCTL_DATAERR;
+	}
+	json_array_remove(json_object_get(cfg, "vips"), (size_t)idx);
 	rc = apply_json(c, what, cfg, dry, force);
+	if (!rc && dry && nb && !force)
+		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: the real run needs --force\n",
+			what, pos[0], nb, nb == 1 ? "" : "s");
 	json_decref(cfg);
 	return rc;
 }
 
 static const struct ctl_verb vip_verbs[] = {
-	{ "list", "[-q]", "every VIP: address, port, protocol, table size, backends (-q: names only)", vip_list },
+	{ "list", "[-q]", "every VIP: address, port, protocol, table size, backends active and healthy (-q: names only)", vip_list },
 	{ "show", "NAME", "one VIP and its backends: weight, state, health, Maglev slots", vip_show },
 	{ "add", "NAME ADDRESS PORT|all [--proto tcp|udp] [--encap ipip|gue] [--table-size N] [--fragments] [--dry-run] [--force]",
 	  "add a VIP without backends (a configuration change: shows the preview)", vip_add },
 	{ "del", "NAME [--dry-run] [--force]",
-	  "remove a VIP (a configuration change: shows the preview)", vip_del },
+	  "remove a VIP (a configuration change: shows the preview; --force when it has backends)", vip_del },
 	{ 0 },
 };
 
