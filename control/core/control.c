@@ -220,7 +220,7 @@ static int publish(struct keel_control *c, bool bump)
 	struct spec_out out;
 	struct keel_seam_workers sum;
 	struct keel_seam_port port0;
-	uint64_t gen, lo, hi;
+	uint64_t gen, lo, hi, t0, t1, t2, builds;
 	const char *why = "";
 	char err[256];
 	bool moved;
@@ -265,10 +265,13 @@ static int publish(struct keel_control *c, bool bump)
 		none.n_vips = 0;
 		in.cfg = &none;
 	}
+	t0 = control_now_ms();
+	builds = vip_tables_builds(c->tables);
 	ret = spec_build(&in, &out);
 	/* Each changed table is built once, spread over the control cores; the rest are reused. */
 	if (!ret)
 		ret = spec_tables(&out, c->tables, tables_progress, c);
+	t1 = control_now_ms();
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
 		snprintf(c->publish_error, sizeof(c->publish_error), "building the snapshot: %s",
@@ -281,6 +284,7 @@ static int publish(struct keel_control *c, bool bump)
 		log_event(LOG_WARN, "second_chance_skipped", "generation=%llu reason=%s", (unsigned long long)gen,
 			  "out of memory");
 	ret = keel_seam_publish(c->seam, &out.spec, publish_timeout_ms(c, &out.spec), &why);
+	t2 = control_now_ms();
 	if (ret) {
 		pthread_mutex_lock(&c->mu);
 		c->publish_failures++;
@@ -313,6 +317,10 @@ static int publish(struct keel_control *c, bool bump)
 	c->last_publish_ms = control_now_ms();
 	c->generation = gen;
 	pthread_mutex_unlock(&c->mu);
+	log_event(LOG_INFO, "published", "generation=%llu vips=%u tables_built=%llu build_ms=%llu publish_ms=%llu",
+		  (unsigned long long)gen, out.spec.n_vips,
+		  (unsigned long long)(vip_tables_builds(c->tables) - builds), (unsigned long long)(t1 - t0),
+		  (unsigned long long)(t2 - t1));
 	spec_free(&out);
 	/* What neither this snapshot nor the last preview used is not needed any more. */
 	vip_tables_sweep(c->tables);

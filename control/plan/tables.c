@@ -91,8 +91,16 @@ static struct vip_table *entry_new(const struct keel_vip_spec *vs, uint64_t seed
 
 static bool same_inputs(const struct vip_table *a, const struct vip_table *b)
 {
-	return a->key == b->key && a->m == b->m && a->seed == b->seed && a->n == b->n &&
-	       !memcmp(a->in, b->in, sizeof(*a->in) * a->n);
+	uint32_t i;
+
+	if (a->key != b->key || a->m != b->m || a->seed != b->seed || a->n != b->n)
+		return false;
+	/* Field by field: struct maglev_backend has padding, which nobody initialises. */
+	for (i = 0; i < a->n; i++)
+		if (memcmp(a->in[i].key, b->in[i].key, sizeof(a->in[i].key)) || a->in[i].id != b->in[i].id ||
+		    a->in[i].weight != b->in[i].weight)
+			return false;
+	return true;
 }
 
 static struct vip_table *find(struct vip_tables *vt, const struct vip_table *want)
