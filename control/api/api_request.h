@@ -20,7 +20,7 @@
  */
 
 #define API_BODY_EDIT_MAX (64u * 1024)   /* JSON edits of one backend */
-#define API_BODY_CONFIG_MAX (1u << 20)   /* whole configurations (= CONFIG_MAX_FILE_BYTES) */
+#define API_BODY_CONFIG_MAX (16u << 20)  /* whole configurations (= CONFIG_MAX_FILE_BYTES) */
 #define API_PATH_SEGMENTS_MAX 8
 #define API_SEGMENT_MAX 256              /* raw bytes of one path segment */
 

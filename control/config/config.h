@@ -9,7 +9,13 @@
 #include "config_model.h"
 
 /* Limits: anything over them is refused before it costs memory or time. */
-#define CONFIG_MAX_FILE_BYTES (1u << 20)
+/*
+ * Follows from the other limits: 16384 backends at up to ~200 bytes of YAML
+ * each (an IPv6 address, weight, state, a comment) and 1024 VIPs at up to
+ * ~2 KiB each (name, address, health check) are about 5 MiB; 16 MiB leaves
+ * room for formatting, and the parser's cost stays linear in it.
+ */
+#define CONFIG_MAX_FILE_BYTES (16u << 20)
 #define CONFIG_MAX_DEPTH 16
 #define CONFIG_MAX_VIPS 1024        /* KEEL_MAX_VIPS: one stable id each */
 #define CONFIG_MAX_BACKENDS 16384   /* KEEL_MAX_BACKENDS, over all VIPs */

@@ -7,15 +7,22 @@
 
 #include "vip_table.h"
 
+/*
+ * prev and changed exist only while some slot of the VIP carries a previous
+ * owner: most VIPs have not changed within the window, and 6 bytes a slot
+ * for each of them (393 KB at M = 65537) would be most of keel-control's
+ * memory at 1000 VIPs.
+ */
 struct sc_vip {
 	uint32_t m;           /* table size; a new size starts the history again */
 	uint16_t *cur;        /* the table last published */
-	uint16_t *prev;       /* per slot: owner before its last change, or KEEL_BACKEND_NONE */
-	uint64_t *changed_ms; /* per slot: when that change was published */
+	uint16_t *prev;       /* per slot: owner before its last change, or KEEL_BACKEND_NONE; or NULL */
+	uint32_t *changed;    /* per slot: when that change was published (ms after base_ms); or NULL */
 };
 
 struct second_chance {
 	uint64_t window_ms;
+	uint64_t base_ms; /* changed[] counts from here: 32 bits of ms, moved on before they wrap */
 	uint64_t slots;
 	struct sc_vip vip[KEEL_MAX_VIPS]; /* by stable VIP id */
 };
@@ -33,7 +40,7 @@ static void sc_vip_free(struct sc_vip *v)
 {
 	free(v->cur);
 	free(v->prev);
-	free(v->changed_ms);
+	free(v->changed);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -55,21 +62,64 @@ static int sc_vip_alloc(struct sc_vip *v, uint32_t m)
 {
 	sc_vip_free(v);
 	v->cur = malloc((size_t)m * sizeof(*v->cur));
-	v->prev = malloc((size_t)m * sizeof(*v->prev));
-	v->changed_ms = calloc(m, sizeof(*v->changed_ms));
-	if (!v->cur || !v->prev || !v->changed_ms) {
-		sc_vip_free(v);
+	if (!v->cur)
+		return -ENOMEM;
+	v->m = m;
+	return 0;
+}
+
+static void sc_history_free(struct sc_vip *v)
+{
+	free(v->prev);
+	free(v->changed);
+	v->prev = NULL;
+	v->changed = NULL;
+}
+
+static int sc_history_alloc(struct sc_vip *v)
+{
+	v->prev = malloc((size_t)v->m * sizeof(*v->prev));
+	v->changed = calloc(v->m, sizeof(*v->changed));
+	if (!v->prev || !v->changed) {
+		sc_history_free(v);
 		return -ENOMEM;
 	}
-	v->m = m;
-	for (uint32_t s = 0; s < m; s++)
+	for (uint32_t s = 0; s < v->m; s++)
 		v->prev[s] = KEEL_BACKEND_NONE;
 	return 0;
+}
+
+/*
+ * Keep now - base_ms below 2^31 ms (about 24 days): move the base on and the
+ * recorded times with it. A time that would fall before the new base is far
+ * out of any window (windows are under 2^30 ms), so it becomes 0.
+ */
+static void rebase(struct second_chance *sc, uint64_t now_ms)
+{
+	uint64_t nb, shift;
+
+	if (!sc->base_ms || now_ms < sc->base_ms) {
+		if (!sc->base_ms)
+			sc->base_ms = now_ms;
+		return;
+	}
+	if (now_ms - sc->base_ms < (1ull << 31))
+		return;
+	nb = now_ms - (1ull << 30);
+	shift = nb - sc->base_ms;
+	for (size_t i = 0; i < KEEL_MAX_VIPS; i++) {
+		struct sc_vip *v = &sc->vip[i];
+
+		for (uint32_t s = 0; v->changed && s < v->m; s++)
+			v->changed[s] = v->changed[s] > shift ? (uint32_t)(v->changed[s] - shift) : 0;
+	}
+	sc->base_ms = nb;
 }
 
 int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spec, struct keel_vip_spec *vips,
 			uint64_t now_ms)
 {
+	uint32_t now_rel;
 	uint8_t *present = NULL;
 	const uint16_t *t;
 	uint16_t *own = NULL;
@@ -81,11 +131,13 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 	present = malloc(KEEL_MAX_BACKENDS);
 	if (!present)
 		return -ENOMEM;
+	rebase(sc, now_ms);
+	now_rel = (uint32_t)(now_ms - sc->base_ms);
 	for (uint32_t i = 0; i < spec->n_vips; i++) {
 		struct keel_vip_spec *vs = &vips[i];
 		uint32_t m = vs->table_size ? vs->table_size : KEEL_MAGLEV_DEFAULT_SIZE;
 		struct sc_vip *v;
-		bool fresh, any = false;
+		bool fresh, same, any = false;
 
 		vs->prev_owner = NULL;
 		if (vs->id >= KEEL_MAX_VIPS)
@@ -108,19 +160,30 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 			rc = -ENOMEM;
 			break;
 		}
+		same = !fresh && !memcmp(t, v->cur, (size_t)m * sizeof(*t));
+		if (fresh || (same && !v->prev)) {
+			/* A first table has no history; an unchanged one with none has nothing to expire. */
+			if (fresh)
+				memcpy(v->cur, t, (size_t)m * sizeof(*t));
+			continue;
+		}
+		if (!v->prev && sc_history_alloc(v)) {
+			rc = -ENOMEM;
+			break;
+		}
 		memset(present, 0, KEEL_MAX_BACKENDS);
 		for (uint32_t j = 0; j < vs->n_backends; j++)
 			if (vs->backends[j].id < KEEL_MAX_BACKENDS)
 				present[vs->backends[j].id] = 1;
 		for (uint32_t s = 0; s < m; s++) {
-			if (!fresh && t[s] != v->cur[s] && v->cur[s] != KEEL_BACKEND_NONE) {
+			if (t[s] != v->cur[s] && v->cur[s] != KEEL_BACKEND_NONE) {
 				v->prev[s] = v->cur[s];
-				v->changed_ms[s] = now_ms;
+				v->changed[s] = now_rel;
 			}
 			v->cur[s] = t[s];
 			/* Out of the window, back to its owner, or gone from the VIP: nothing to name. */
 			if (v->prev[s] != KEEL_BACKEND_NONE &&
-			    (now_ms - v->changed_ms[s] > sc->window_ms || v->prev[s] == t[s] || !present[v->prev[s]]))
+			    (now_rel - v->changed[s] > sc->window_ms || v->prev[s] == t[s] || !present[v->prev[s]]))
 				v->prev[s] = KEEL_BACKEND_NONE;
 			if (v->prev[s] != KEEL_BACKEND_NONE) {
 				any = true;
@@ -129,6 +192,8 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 		}
 		if (any)
 			vs->prev_owner = v->prev;
+		else
+			sc_history_free(v);
 	}
 	if (rc)
 		for (uint32_t i = 0; i < spec->n_vips; i++)
