@@ -405,6 +405,7 @@ out_free:
 	ids_free(c->ids);
 	second_chance_free(c->sc);
 	vip_tables_free(c->tables);
+	control_digest_free(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);

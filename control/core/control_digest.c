@@ -19,20 +19,33 @@ uint64_t control_seed_fingerprint(uint64_t seed)
 	return (z ^ (z >> 31)) & LOW48;
 }
 
-struct digests {
+/*
+ * The digests of one snapshot. A snapshot never changes once active, so
+ * they are computed once per (epoch, generation) and kept: a scrape of 1000
+ * VIPs at M = 65537 would otherwise hash 65 M slots every time.
+ */
+struct control_digests {
+	uint64_t epoch, generation;
+	bool valid;
 	uint64_t d[KEEL_MAX_VIPS];
 	bool have[KEEL_MAX_VIPS];
 };
 
 static void collect(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation)
 {
-	struct digests *ds = arg;
+	struct control_digests *ds = arg;
 
-	(void)generation;
+	ds->generation = generation;
 	if (vip_id < KEEL_MAX_VIPS) {
 		ds->d[vip_id] = digest;
 		ds->have[vip_id] = true;
 	}
+}
+
+void control_digest_free(struct keel_control *c)
+{
+	free(c->digests);
+	c->digests = NULL;
 }
 
 /*
@@ -44,16 +57,27 @@ static void collect(void *arg, uint16_t vip_id, uint64_t digest, uint64_t genera
 static int each_digest(struct keel_control *c, void (*fn)(void *, const char *, uint64_t),
 		       void *arg)
 {
-	struct digests *ds;
+	struct control_digests *ds = c->digests;
+	struct keel_seam_workers sum;
 	uint32_t i;
-	int ret, id;
+	int ret = 0, id;
 
 	if (!c->seam || !keel_seam_alive(c->seam))
 		return -EAGAIN;
-	ds = calloc(1, sizeof(*ds));
-	if (!ds)
-		return -ENOMEM;
-	ret = keel_seam_digests(c->seam, collect, ds);
+	if (!ds) {
+		ds = c->digests = calloc(1, sizeof(*ds));
+		if (!ds)
+			return -ENOMEM;
+	}
+	keel_seam_workers(c->seam, CONTROL_STALL_MS, &sum);
+	/* Worker 0's snapshot is the one read: reuse while every worker runs the cached generation. */
+	if (!ds->valid || ds->epoch != sum.epoch || sum.min_generation != ds->generation ||
+	    sum.max_generation != ds->generation) {
+		memset(ds, 0, sizeof(*ds));
+		ret = keel_seam_digests(c->seam, collect, ds);
+		ds->epoch = sum.epoch;
+		ds->valid = !ret;
+	}
 	for (i = 0; !ret && i < c->cfg->n_vips; i++) {
 		const struct config_vip *v = &c->cfg->vips[i];
 
@@ -61,7 +85,6 @@ static int each_digest(struct keel_control *c, void (*fn)(void *, const char *, 
 		if (id >= 0 && id < KEEL_MAX_VIPS && ds->have[id])
 			fn(arg, v->name, ds->d[id]);
 	}
-	free(ds);
 	return ret;
 }
 

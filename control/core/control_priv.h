@@ -36,6 +36,7 @@ struct keel_control {
 	struct control_params p;
 	struct second_chance *sc; /* previous slot owners (second_chance.h); publish() only, under edit_mu */
 	struct vip_tables *tables; /* Maglev tables by content (tables.h): edit_mu */
+	struct control_digests *digests; /* the running snapshot's digests (control_digest.c): mu */
 	char config_path[512];
 	char state_dir[512];
 
@@ -102,5 +103,8 @@ uint64_t control_wall_ms(void);
 /* The health target of a backend under its VIP's check. */
 void control_health_target(const struct config_vip *v, const struct config_backend *b,
 			   struct health_target *t);
+
+/* Free the digest cache (control_digest.c). */
+void control_digest_free(struct keel_control *c);
 
 #endif
