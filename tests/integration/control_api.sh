@@ -224,10 +224,10 @@ check "add it back: 201" api 201 POST $B "${JSON[@]}" -d '{"address": "10.0.0.1"
 
 log "oversized, truncated and malformed requests"
 head -c $((64 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$KT_TMP/64k1"
-head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$KT_TMP/1m1"
+head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$KT_TMP/1m1"
 check "edit body over 64 KiB: 413" api 413 POST $B "${JSON[@]}" --data-binary @"$KT_TMP/64k1"
-check "config body over 1 MiB: 413" api 413 POST /v1/config/check "${YAML[@]}" --data-binary @"$KT_TMP/1m1"
-check "config body over 1 MiB, chunked: 413" api 413 POST /v1/config/apply "${YAML[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$KT_TMP/1m1"
+check "config body over 16 MiB: 413" api 413 POST /v1/config/check "${YAML[@]}" --data-binary @"$KT_TMP/1m1"
+check "config body over 16 MiB, chunked: 413" api 413 POST /v1/config/apply "${YAML[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$KT_TMP/1m1"
 check "edit body over 64 KiB, chunked: 413" api 413 PUT $B/10.0.0.1/weight "${JSON[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$KT_TMP/64k1"
 check "GET with a body: 413" api 413 GET /v1/status -d x
 check "64 KiB of spaces is still a body: 400 under the limit" api 400 POST $B "${JSON[@]}" --data-binary @<(head -c 65536 "$KT_TMP/64k1")
