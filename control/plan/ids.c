@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,59 @@ struct id_entry {
 	uint8_t used;                   /* slot holds a key (in use or quarantined) */
 };
 
+/*
+ * Each table has an index by key: open addressing over entry numbers + 1
+ * (0: empty), holding every used entry, in use or quarantined. Lookups were
+ * a scan of all 16384 entries, so a configuration at the limits cost
+ * 16384^2 string compares per publish. Arrays, not pointers: ids_clone stays
+ * a memcpy. The index is rebuilt whole after every sync (keys are never
+ * removed from it in between: a lookup checks the entry's key anyway).
+ */
+#define IDS_VIP_INDEX (2 * KEEL_MAX_VIPS)
+#define IDS_BE_INDEX (2 * KEEL_MAX_BACKENDS)
+
 struct ids {
 	struct id_entry vip[KEEL_MAX_VIPS];
 	struct id_entry be[KEEL_MAX_BACKENDS];
+	uint16_t vip_index[IDS_VIP_INDEX];
+	uint16_t be_index[IDS_BE_INDEX];
 };
+
+/* FNV-1a: short keys, host-local use. */
+static uint32_t key_hash(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 16777619u;
+	return h;
+}
+
+static void index_put(uint16_t *index, uint32_t size, const char *key, uint32_t entry)
+{
+	uint32_t pos = key_hash(key) & (size - 1);
+
+	/* size is twice the entries: there is always an empty place. */
+	while (index[pos])
+		pos = (pos + 1) & (size - 1);
+	index[pos] = (uint16_t)(entry + 1);
+}
+
+static void index_rebuild(uint16_t *index, uint32_t size, const struct id_entry *t, uint32_t n)
+{
+	uint32_t i;
+
+	memset(index, 0, size * sizeof(*index));
+	for (i = 0; i < n; i++)
+		if (t[i].used)
+			index_put(index, size, t[i].key, i);
+}
+
+static void ids_reindex(struct ids *ids)
+{
+	index_rebuild(ids->vip_index, IDS_VIP_INDEX, ids->vip, KEEL_MAX_VIPS);
+	index_rebuild(ids->be_index, IDS_BE_INDEX, ids->be, KEEL_MAX_BACKENDS);
+}
 
 struct ids *ids_new(void)
 {
@@ -50,35 +100,49 @@ static void backend_key(char *out, size_t len, const char *vip, const uint8_t ad
 	snprintf(out, len, "%s|%s", vip, a);
 }
 
-static int find(const struct id_entry *t, uint32_t n, const char *key)
+/* The entry holding key, in use (freed false) or quarantined (freed true); -1 if none. */
+static int lookup(const struct id_entry *t, const uint16_t *index, uint32_t size, const char *key,
+		  bool freed)
 {
-	uint32_t i;
+	uint32_t pos = key_hash(key) & (size - 1);
 
-	for (i = 0; i < n; i++)
-		if (t[i].used && !t[i].freed_ms && !strcmp(t[i].key, key))
-			return (int)i;
+	for (; index[pos]; pos = (pos + 1) & (size - 1)) {
+		const struct id_entry *e = &t[index[pos] - 1];
+
+		if (e->used && !!e->freed_ms == freed && !strcmp(e->key, key))
+			return index[pos] - 1;
+	}
 	return -1;
 }
 
-/* Lowest slot never used or out of quarantine; quarantined slots with the same key come back first. */
-static int take(struct id_entry *t, uint32_t n, const char *key, uint64_t now_ms, uint32_t limit)
+static int find(const struct id_entry *t, const uint16_t *index, uint32_t size, const char *key)
 {
-	uint32_t i;
-	int best = -1;
+	return lookup(t, index, size, key, false);
+}
 
-	for (i = 0; i < n && i < limit; i++) {
-		if (t[i].used && t[i].freed_ms && !strcmp(t[i].key, key)) {
-			best = (int)i; /* the same backend back: its flows are its own */
-			break;
-		}
-		if (best < 0 && (!t[i].used || (t[i].freed_ms && now_ms - t[i].freed_ms >= IDS_QUARANTINE_MS)))
+/*
+ * A quarantined slot with the same key comes back first (the same backend
+ * back: its flows are its own); otherwise the lowest slot from *from never
+ * used or out of quarantine. *from moves past the slot taken: one sync
+ * takes slots in increasing order, so it scans each slot once.
+ */
+static int take(struct id_entry *t, uint16_t *index, uint32_t size, const char *key, uint64_t now_ms,
+		uint32_t limit, uint32_t *from)
+{
+	int best = lookup(t, index, size, key, true);
+	uint32_t i;
+
+	for (i = *from; best < 0 && i < limit; i++)
+		if (!t[i].used || (t[i].freed_ms && now_ms - t[i].freed_ms >= IDS_QUARANTINE_MS)) {
 			best = (int)i;
-	}
+			*from = i + 1;
+		}
 	if (best < 0)
 		return -ENOSPC;
 	snprintf(t[best].key, sizeof(t[best].key), "%s", key);
 	t[best].used = 1;
 	t[best].freed_ms = 0;
+	index_put(index, size, key, (uint32_t)best);
 	return best;
 }
 
@@ -86,7 +150,7 @@ int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
 {
 	uint8_t *want_vip = calloc(KEEL_MAX_VIPS, 1), *want_be = calloc(KEEL_MAX_BACKENDS, 1);
 	char key[sizeof(ids->be[0].key)];
-	uint32_t i, j;
+	uint32_t i, j, vfrom = 0, bfrom = 0;
 	int id, ret = 0;
 
 	if (!want_vip || !want_be) {
@@ -96,9 +160,10 @@ int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
 	for (i = 0; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
 
-		id = find(ids->vip, KEEL_MAX_VIPS, v->name);
+		id = find(ids->vip, ids->vip_index, IDS_VIP_INDEX, v->name);
 		if (id < 0)
-			id = take(ids->vip, KEEL_MAX_VIPS, v->name, now_ms, KEEL_MAX_VIPS);
+			id = take(ids->vip, ids->vip_index, IDS_VIP_INDEX, v->name, now_ms, KEEL_MAX_VIPS,
+				  &vfrom);
 		if (id < 0) {
 			ret = id;
 			goto out;
@@ -106,10 +171,11 @@ int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
 		want_vip[id] = 1;
 		for (j = 0; j < v->n_backends; j++) {
 			backend_key(key, sizeof(key), v->name, v->backends[j].addr, v->backends[j].family);
-			id = find(ids->be, KEEL_MAX_BACKENDS, key);
+			id = find(ids->be, ids->be_index, IDS_BE_INDEX, key);
 			/* KEEL_BACKEND_NONE (0xffff) marks empty slots: never an id. */
 			if (id < 0)
-				id = take(ids->be, KEEL_MAX_BACKENDS, key, now_ms, KEEL_MAX_BACKENDS - 1);
+				id = take(ids->be, ids->be_index, IDS_BE_INDEX, key, now_ms,
+					  KEEL_MAX_BACKENDS - 1, &bfrom);
 			if (id < 0) {
 				ret = id;
 				goto out;
@@ -125,6 +191,7 @@ int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
 		if (ids->be[i].used && !ids->be[i].freed_ms && !want_be[i])
 			ids->be[i].freed_ms = now_ms ? now_ms : 1;
 out:
+	ids_reindex(ids);
 	free(want_vip);
 	free(want_be);
 	return ret;
@@ -132,7 +199,7 @@ out:
 
 int ids_vip(const struct ids *ids, const char *vip)
 {
-	return find(ids->vip, KEEL_MAX_VIPS, vip);
+	return find(ids->vip, ids->vip_index, IDS_VIP_INDEX, vip);
 }
 
 int ids_backend(const struct ids *ids, const char *vip, const uint8_t addr[16], uint8_t family)
@@ -140,7 +207,7 @@ int ids_backend(const struct ids *ids, const char *vip, const uint8_t addr[16], 
 	char key[sizeof(ids->be[0].key)];
 
 	backend_key(key, sizeof(key), vip, addr, family);
-	return find(ids->be, KEEL_MAX_BACKENDS, key);
+	return find(ids->be, ids->be_index, IDS_BE_INDEX, key);
 }
 
 static json_t *table_json(const struct id_entry *t, uint32_t n)
@@ -194,5 +261,6 @@ struct ids *ids_from_json(const json_t *j)
 		ids_free(ids);
 		return NULL;
 	}
+	ids_reindex(ids);
 	return ids;
 }
