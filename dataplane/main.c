@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 
+#include "capture.h"
 #include "exception.h"
 #include "flow_store.h"
 #include "log.h"
@@ -362,6 +363,7 @@ struct dataplane {
 	unsigned int lcores[KEEL_REGION_MAX_WORKERS];
 	struct worker *workers[KEEL_REGION_MAX_WORKERS];
 	bool launched;
+	bool capture;            /* rte_pdump's server registered */
 };
 
 /* Leave the region marked ended when it ran; remove it when it never did. */
@@ -373,6 +375,9 @@ static void dataplane_teardown(struct dataplane *dp, bool ran)
 	__atomic_store_n(&quit_flag, 1, __ATOMIC_RELAXED);
 	if (dp->launched)
 		rte_eal_mp_wait_lcore();
+	/* No new capture requests while the ports go (one still running sees its ring go quiet). */
+	capture_fini(dp->capture);
+	dp->capture = false;
 	for (i = 0; i < dp->n_ports; i++) {
 		if (dp->port_started[i])
 			port_stop(dp->ports[i]);
@@ -616,6 +621,7 @@ int main(int argc, char **argv)
 	struct region_params rp;
 	char err[512];
 	unsigned int lcore;
+	const char *capture_blocked;
 	int i, dash = -1, ret;
 	uint32_t w;
 
@@ -653,6 +659,7 @@ int main(int argc, char **argv)
 	ret = check_vdev_ifaces(dash, argv);
 	if (ret)
 		return ret;
+	capture_blocked = capture_blocked_by(dash, argv);
 	ret = rte_eal_init(dash, argv);
 	if (ret < 0) {
 		int e = rte_errno;
@@ -750,6 +757,8 @@ int main(int argc, char **argv)
 		}
 		dp.launched = true;
 	}
+	/* dpdk-dumpcap may attach from now on: the ports are up, the workers poll them. */
+	dp.capture = capture_init(capture_blocked);
 	/* Workers run: from here keel-control may publish (it waits for RUNNING). */
 	region_set_state(dp.region, KEEL_REGION_RUNNING);
 	log_event(LOG_INFO, "running", "instance=%s workers=%u ports=%u flows_per_worker=%u epoch=%016" PRIx64,

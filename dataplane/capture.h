@@ -1,0 +1,26 @@
+/* Packet capture: DPDK's pdump server in the primary, so that dpdk-dumpcap and dpdk-pdump can attach. */
+#ifndef KEEL_DATAPLANE_CAPTURE_H
+#define KEEL_DATAPLANE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Why the EAL options given leave no way for a secondary process (dpdk-dumpcap)
+ * to attach, or NULL when one can: --in-memory and --no-shconf turn off the
+ * multi-process channel, --huge-unlink (=always, the default of the bare
+ * option) removes the hugepage files a secondary maps. Read before rte_eal_init
+ * (which may reorder argv). `argc` counts the EAL options only.
+ */
+const char *capture_blocked_by(int argc, char **argv);
+
+/*
+ * After rte_eal_init: register the pdump server (rte_pdump_init) unless
+ * `blocked` says why no secondary could use it; logs one "capture" event either
+ * way. Costs the workers nothing: pdump installs its RX/TX callbacks only while
+ * a capture runs. Returns whether it is on (capture_fini undoes it).
+ */
+bool capture_init(const char *blocked);
+void capture_fini(bool on);
+
+#endif
