@@ -175,11 +175,14 @@ json_t *control_status_json(struct keel_control *c)
 		{
 			struct dataplane_eal eal;
 
-			if (!dataplane_eal_read((pid_t)r->pid, &eal))
-				json_object_set_new(dp, "capture",
-						    json_pack("{s:s,s:b,s:s?}", "file_prefix", eal.file_prefix,
-							      "available", eal.capture, "reason",
-							      eal.capture ? NULL : eal.why));
+			if (!dataplane_eal_read((pid_t)r->pid, &eal)) {
+				json_t *cj = json_pack("{s:s,s:b}", "file_prefix", eal.file_prefix,
+						       "available", eal.capture);
+
+				if (cj && !eal.capture)
+					json_object_set_new(cj, "reason", json_string(eal.why));
+				json_object_set_new(dp, "capture", cj);
+			}
 		}
 	} else {
 		dp = json_pack("{s:b,s:s}", "alive", 0, "instance", c->cfg->instance);
