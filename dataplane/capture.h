@@ -15,10 +15,11 @@
 const char *capture_blocked_by(int argc, char **argv);
 
 /*
- * After rte_eal_init: register the pdump server (rte_pdump_init) unless
- * `blocked` says why no secondary could use it; logs one "capture" event either
- * way. Costs the workers nothing: pdump installs its RX/TX callbacks only while
- * a capture runs. Returns whether it is on (capture_fini undoes it).
+ * After rte_eal_init: answer dpdk-dumpcap's requests (rte_pdump_init for its
+ * statistics, then Keel's handler of the pdump protocol, see capture.c) unless
+ * `blocked` says why no secondary could attach; logs one "capture" event either
+ * way. Costs the workers nothing while no capture runs: the RX/TX callbacks
+ * exist only during a capture. Returns whether it is on (capture_fini undoes it).
  */
 bool capture_init(const char *blocked);
 void capture_fini(bool on);

@@ -10,7 +10,6 @@
 #include "keelctl.h"
 
 #define CAPTURE_FILTER_MAX 4096
-#define CAPTURE_MAX_PORTS 32
 #define GUE_DEFAULT_PORT 6080
 
 /* Appends to a bounded string; false once it no longer fits (the caller refuses then). */
@@ -123,10 +122,9 @@ static int capture(struct ctl *c, int argc, char **argv)
 		{ 0 },
 	};
 	static char filter[CAPTURE_FILTER_MAX], pfx[96], cnt[32], dur[48], snap[32];
-	static char ports[CAPTURE_MAX_PORTS][8];
 	struct sbuf fb = { filter, 0, sizeof(filter), false };
 	const char *dumpcap = getenv("KEEL_DUMPCAP");
-	const char *args[16 + 2 * CAPTURE_MAX_PORTS];
+	const char *args[24];
 	json_t *st, *dp, *cap, *v = NULL;
 	uint32_t n_ports, u;
 	int n, rc, na = 0;
@@ -164,8 +162,6 @@ static int capture(struct ctl *c, int argc, char **argv)
 	snprintf(pfx, sizeof(pfx), "--file-prefix=%s", jstr(cap, "file_prefix"));
 	n_ports = (uint32_t)jint(dp, "ports");
 	json_decref(st);
-	if (n_ports > CAPTURE_MAX_PORTS)
-		n_ports = CAPTURE_MAX_PORTS;
 
 	if (vip) {
 		char path[256], e[200];
@@ -202,17 +198,16 @@ static int capture(struct ctl *c, int argc, char **argv)
 
 	args[na++] = dumpcap && *dumpcap ? dumpcap : "dpdk-dumpcap";
 	args[na++] = pfx;
-	if (port) {
-		args[na++] = "-i";
-		args[na++] = port;
-	} else {
-		/* Every data port: a packet may leave by another port than it came (--tx-port). */
-		for (u = 0; u < n_ports; u++) {
-			snprintf(ports[u], sizeof(ports[u]), "%u", u);
-			args[na++] = "-i";
-			args[na++] = ports[u];
-		}
-	}
+	/*
+	 * One port per capture: DPDK 22.11's dpdk-dumpcap keeps only its last -i (and one
+	 * dumpcap at a time: its ring has a fixed name). A dataplane that sends out of another
+	 * port (--tx-port) has its encapsulated output there: --port names it.
+	 */
+	args[na++] = "-i";
+	args[na++] = port ? port : "0";
+	if (!port && n_ports > 1)
+		fprintf(stderr, "keelctl: capture: port 0 of %u (one port per capture; --port P for another)\n",
+			n_ports);
 	args[na++] = "-f";
 	args[na++] = filter;
 	/* Promiscuous mode would hand the workers every frame on the wire: only on request. */
