@@ -242,4 +242,44 @@ check "lookup of a port-80 VIP with --dport 80" "$K" lookup web --src 203.0.112.
 
 dp_stop
 check "keel-dataplane exits 0 on SIGTERM (rte_pdump_uninit, EAL cleanup)" test "$DP_RC" -eq 0
+
+# Captures started and stopped while a worker forwards flat out (net_pcap replaying in a loop):
+# a stop must not leave the worker inside the capture callback when dpdk-dumpcap frees its
+# buffers (DPDK 22.11's own pdump server did: SIGSEGV within a few rounds here).
+kt_name NAME2 load
+log "capture start/stop under load: keel-dataplane $NAME2 on net_pcap (infinite_rx) -> net_null"
+"$PY" "$KT_ROOT/tests/fixtures/gen_bench_pcap.py" "$KT_TMP/load" 1000 1 v4 >/dev/null
+cat >"$KT_TMP/load.spec" <<'EOF2'
+vip 192.0.2.1:80/tcp
+backend 10.200.0.1
+backend 10.200.0.2
+EOF2
+dp_start "$KT_TMP/dp2.log" -- -l 0,1 --no-pci --file-prefix "$NAME2" --no-telemetry \
+	--vdev "net_pcap0,rx_pcap=$KT_TMP/load-0.pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
+	-- --name "$NAME2" --tx-port 0=1 --wait-snapshot --mbufs 17407 --flows 65536
+dp_wait_running "$NAME2" "$KT_TMP/dp2.log" || die "keel-dataplane $NAME2 did not start"
+timeout 20 "$SEAM" publish "$NAME2" "$KT_TMP/load.spec" >/dev/null || die "publish to $NAME2 failed"
+ROUNDS=8
+survived=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	# Port 1: every packet, encapsulated; the VIP filter, as keelctl capture --vip builds it.
+	timeout -s INT 20 dpdk-dumpcap --file-prefix="$NAME2" -i 1 -p -q -w /dev/null \
+		-f '(ip dst host 192.0.2.1 and tcp dst port 80) or (ip proto 4 and ip[36:4] = 0xc0000201)' \
+		>"$KT_TMP/dc2.log" 2>&1 &
+	cap=$!
+	started() { (($(grep -c "capture_start port=net_null0 .*result=ok" "$KT_TMP/dp2.log") >= r)); }
+	wait_until 10 started || true
+	sleep 0.7
+	kill -INT "$cap" 2>/dev/null || true
+	wait "$cap" || true
+	sleep 0.2
+	kill -0 "$DP_PID" 2>/dev/null || break
+	survived=$r
+done
+log "  last round: $(grep -m1 -o "Packets received/dropped.*" "$KT_TMP/dc2.log" || true)"
+check "keel-dataplane survives $ROUNDS capture start/stop rounds under load" test "$survived" -eq "$ROUNDS"
+check "  and every round captured: $ROUNDS starts and stops" test \
+	"$(grep -c 'event=capture_st[a-z]* .*result=ok' "$KT_TMP/dp2.log")" -eq $((2 * ROUNDS))
+dp_stop
+check "keel-dataplane $NAME2 exits 0 on SIGTERM" test "$DP_RC" -eq 0
 finish
