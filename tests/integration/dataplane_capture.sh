@@ -87,6 +87,8 @@ status_capture() {
 		{ echo "    status: $(head -c 600 "$KT_TMP/status.json")"; return 1; }
 }
 check "status: dataplane.capture = {file_prefix, available}" status_capture
+"$K" status >"$KT_TMP/status.txt" || true
+check "status says how to attach" grep -q "^capture *dpdk-dumpcap --file-prefix=$NAME " "$KT_TMP/status.txt"
 rc_of() { # keelctl args...: its exit status, stderr in $KT_TMP/err
 	local rc=0
 	"$K" "$@" >"$KT_TMP/out" 2>"$KT_TMP/err" || rc=$?
