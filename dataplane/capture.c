@@ -14,7 +14,11 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <rte_bpf.h>
@@ -87,10 +91,36 @@ struct capture_point {
 	struct rte_bpf *filter;
 	struct rte_pdump_stats *stats;
 	const struct rte_eth_rxtx_callback *cb;
+	pid_t owner;             /* the capturing process, 0 when unknown */
 } __rte_cache_aligned;
 
 static struct capture_point points[2][CAPTURE_MAX_PORTS][CAPTURE_MAX_QUEUES];
 static struct capture_stats_mz *capture_stats;
+/* The mp thread (requests) and the main thread (capture_reap, capture_fini) share the points. */
+static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * The sender of a request, from the reply address EAL gives the handler: in
+ * DPDK 22.11 the path of the secondary's socket, ".../mp_socket_PID_TSC". 0
+ * when it is not of that form (then no owner checks).
+ */
+static pid_t capture_peer_pid(const void *peer)
+{
+	const char *s = peer ? strstr((const char *)peer, "/mp_socket_") : NULL;
+	char *end;
+	long v;
+
+	if (!s)
+		return 0;
+	v = strtol(s + 11, &end, 10);
+	return *end == '_' && v > 0 && v < (1l << 30) ? (pid_t)v : 0;
+}
+
+/* A capture whose process is gone (dpdk-dumpcap killed with SIGKILL never sends its stop). */
+static bool capture_orphaned(const struct capture_point *p)
+{
+	return p->cb && p->owner && kill(p->owner, 0) && errno == ESRCH;
+}
 
 const char *capture_blocked_by(int argc, char **argv)
 {
@@ -202,13 +232,20 @@ static int capture_point_stop(struct capture_point *p)
 	p->filter = NULL;
 	p->ring = NULL;
 	p->mp = NULL;
+	p->owner = 0;
 	return 0;
 }
 
-static int capture_point_start(struct capture_point *p, const struct capture_request *r)
+static int capture_point_start(struct capture_point *p, const struct capture_request *r, pid_t owner)
 {
+	if (capture_orphaned(p)) {
+		log_event(LOG_WARN, "capture_orphan", "port=%u queue=%u dir=%s pid=%d action=stopped",
+			  p->port, p->queue, p->tx ? "tx" : "rx", (int)p->owner);
+		capture_point_stop(p);
+	}
 	if (p->cb)
 		return -EEXIST;
+	p->owner = owner;
 	p->filter = NULL;
 	if (r->prm) {
 		if (r->prm->prog_arg.type != RTE_BPF_ARG_PTR_MBUF)
@@ -237,7 +274,7 @@ static int capture_point_start(struct capture_point *p, const struct capture_req
 }
 
 /* One request: every queue (or one) of a port, RX, TX or both. A failed start undoes itself. */
-static int capture_request(const struct capture_request *r)
+static int capture_request(const struct capture_request *r, pid_t peer)
 {
 	struct rte_eth_dev_info info;
 	uint16_t port, q, q0, qn[2];
@@ -274,7 +311,12 @@ static int capture_request(const struct capture_request *r)
 			p->port = port;
 			p->queue = q;
 			p->tx = d == 1;
-			ret = r->op == CAPTURE_ENABLE ? capture_point_start(p, r) : capture_point_stop(p);
+			if (r->op == CAPTURE_ENABLE)
+				ret = capture_point_start(p, r, peer);
+			else if (p->cb && p->owner && peer && p->owner != peer)
+				ret = -EPERM; /* another process's capture */
+			else
+				ret = capture_point_stop(p);
 			if (ret)
 				break;
 		}
@@ -316,7 +358,9 @@ static int capture_server(const struct rte_mp_msg *msg, const void *peer)
 		memcpy(&r, msg->param, sizeof(r));
 		resp->ver = r.ver;
 		resp->res_op = r.op;
-		resp->err_value = capture_request(&r);
+		pthread_mutex_lock(&capture_lock);
+		resp->err_value = capture_request(&r, capture_peer_pid(peer));
+		pthread_mutex_unlock(&capture_lock);
 	}
 	strcpy(reply.name, CAPTURE_MP);
 	reply.len_param = sizeof(*resp);
@@ -361,6 +405,25 @@ bool capture_init(const char *blocked)
 	return true;
 }
 
+void capture_reap(bool on)
+{
+	int d, p, q;
+
+	if (!on)
+		return;
+	pthread_mutex_lock(&capture_lock);
+	for (d = 0; d < 2; d++)
+		for (p = 0; p < CAPTURE_MAX_PORTS; p++)
+			for (q = 0; q < CAPTURE_MAX_QUEUES; q++)
+				if (capture_orphaned(&points[d][p][q])) {
+					log_event(LOG_WARN, "capture_orphan",
+						  "port=%d queue=%d dir=%s pid=%d action=stopped", p, q,
+						  d ? "tx" : "rx", (int)points[d][p][q].owner);
+					capture_point_stop(&points[d][p][q]);
+				}
+	pthread_mutex_unlock(&capture_lock);
+}
+
 void capture_fini(bool on)
 {
 	int d, p, q;
@@ -368,12 +431,14 @@ void capture_fini(bool on)
 	if (!on)
 		return;
 	rte_mp_action_unregister(CAPTURE_MP);
+	pthread_mutex_lock(&capture_lock);
 	/* Workers have stopped: a capture still running loses its callbacks here, safely. */
 	for (d = 0; d < 2; d++)
 		for (p = 0; p < CAPTURE_MAX_PORTS; p++)
 			for (q = 0; q < CAPTURE_MAX_QUEUES; q++)
 				if (points[d][p][q].cb)
 					capture_point_stop(&points[d][p][q]);
+	pthread_mutex_unlock(&capture_lock);
 	capture_stats = NULL;
 	rte_pdump_uninit();
 }

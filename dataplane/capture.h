@@ -22,6 +22,12 @@ const char *capture_blocked_by(int argc, char **argv);
  * exist only during a capture. Returns whether it is on (capture_fini undoes it).
  */
 bool capture_init(const char *blocked);
+/*
+ * Main thread, now and then: stop the captures of processes that are gone
+ * (dpdk-dumpcap killed with SIGKILL sends no stop), so the workers stop copying
+ * for nobody and the port can be captured again.
+ */
+void capture_reap(bool on);
 void capture_fini(bool on);
 
 #endif

@@ -768,8 +768,10 @@ int main(int argc, char **argv)
 	/* Type=notify: ready once the workers run and keel-control can publish. */
 	notify_send("READY=1\nSTATUS=forwarding");
 
-	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
+	for (uint32_t tick = 0; !__atomic_load_n(&quit_flag, __ATOMIC_RELAXED); tick++) {
 		dataplane_port_stats(&dp);
+		if (tick % 10 == 0) /* about every second */
+			capture_reap(dp.capture);
 		usleep(MAIN_STATS_US);
 	}
 	log_event(LOG_INFO, "stopping", "instance=%s", dp.o.name);

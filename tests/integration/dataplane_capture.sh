@@ -282,6 +282,18 @@ log "  last round: $(grep -m1 -o "Packets received/dropped.*" "$KT_TMP/dc2.log" 
 check "keel-dataplane survives $ROUNDS capture start/stop rounds under load" test "$survived" -eq "$ROUNDS"
 check "  and every round captured: $ROUNDS starts and stops" test \
 	"$(grep -c 'event=capture_st[a-z]* .*result=ok' "$KT_TMP/dp2.log")" -eq $((2 * ROUNDS))
+# A dpdk-dumpcap killed with SIGKILL sends no stop: the dataplane stops its capture itself (the
+# workers would copy for nobody, and the port could not be captured again).
+dpdk-dumpcap --file-prefix="$NAME2" -i 1 -p -q -w /dev/null >"$KT_TMP/dc3.log" 2>&1 &
+cap=$!
+r=$((ROUNDS + 1))
+wait_until 10 started || true
+kill -KILL "$cap" 2>/dev/null || true
+wait "$cap" 2>/dev/null || true
+orphan() { grep -q "event=capture_orphan .*pid=$cap action=stopped" "$KT_TMP/dp2.log"; }
+check "a capture whose dpdk-dumpcap was killed -9 is stopped by the dataplane" wait_until 5 orphan
+timeout -s INT 5 dpdk-dumpcap --file-prefix="$NAME2" -i 1 -p -q -c 1000 -w /dev/null >"$KT_TMP/dc4.log" 2>&1 || true
+check "  and the port can be captured again" grep -q "Packets received/dropped" "$KT_TMP/dc4.log"
 dp_stop
 check "keel-dataplane $NAME2 exits 0 on SIGTERM" test "$DP_RC" -eq 0
 finish
