@@ -21,6 +21,7 @@ KEELCTL=${KEELCTL:-$BUILD/tools/keelctl/keelctl}
 [[ -x $KEELCTL ]] || skip "no keelctl at $KEELCTL"
 SOCK=$KT_TMP/control.sock
 export KEEL_SOCKET=$SOCK
+MPORT=$((20000 + ($$ + 11) % 20000)) # not the default 9105, which another keel-control may hold
 K=$KEELCTL
 
 NS_DP=keel$$cd
@@ -39,6 +40,7 @@ instance: $NAME
 next_hop: { mac: "02:00:00:00:00:fe" }
 encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
 api: { socket: $SOCK }
+metrics: { listen: "127.0.0.1:$MPORT" }
 vips:
   - name: web
     address: 192.0.2.10
