@@ -263,7 +263,7 @@ dp_start "$KT_TMP/dp2.log" -- -l 0,1 --no-pci --file-prefix "$NAME2" --no-teleme
 	-- --name "$NAME2" --tx-port 0=1 --wait-snapshot --mbufs 17407 --flows 65536
 dp_wait_running "$NAME2" "$KT_TMP/dp2.log" || die "keel-dataplane $NAME2 did not start"
 timeout 20 "$SEAM" publish "$NAME2" "$KT_TMP/load.spec" >/dev/null || die "publish to $NAME2 failed"
-ROUNDS=8
+ROUNDS=6
 survived=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	# Port 1: every packet, encapsulated; the VIP filter, as keelctl capture --vip builds it.
@@ -273,7 +273,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	cap=$!
 	started() { (($(grep -c "capture_start port=net_null0 .*result=ok" "$KT_TMP/dp2.log") >= r)); }
 	wait_until 10 started || true
-	sleep 0.7
+	sleep 0.5
 	kill -INT "$cap" 2>/dev/null || true
 	wait "$cap" || true
 	sleep 0.2
