@@ -313,7 +313,9 @@ static int capture_request(const struct capture_request *r, pid_t peer)
 			p->tx = d == 1;
 			if (r->op == CAPTURE_ENABLE)
 				ret = capture_point_start(p, r, peer);
-			else if (p->cb && p->owner && peer && p->owner != peer)
+			else if (!p->cb)
+				continue; /* already stopped (an orphan reaped, a failed start) */
+			else if (p->owner && peer && p->owner != peer)
 				ret = -EPERM; /* another process's capture */
 			else
 				ret = capture_point_stop(p);

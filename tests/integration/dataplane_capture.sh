@@ -263,13 +263,13 @@ dp_start "$KT_TMP/dp2.log" -- -l 0,1 --no-pci --file-prefix "$NAME2" --no-teleme
 	-- --name "$NAME2" --tx-port 0=1 --wait-snapshot --mbufs 17407 --flows 65536
 dp_wait_running "$NAME2" "$KT_TMP/dp2.log" || die "keel-dataplane $NAME2 did not start"
 timeout 20 "$SEAM" publish "$NAME2" "$KT_TMP/load.spec" >/dev/null || die "publish to $NAME2 failed"
-# Up to 6 rounds, at least 3; past 20 s no new round starts (a starved machine: each dumpcap's
+# Up to 6 rounds, at least 3; past 12 s no new round starts (a starved machine: each dumpcap's
 # EAL start then takes seconds), so that the scenario stays well under 90 s.
 ROUNDS=6
 survived=0
 t_load=$SECONDS
 for ((r = 1; r <= ROUNDS; r++)); do
-	if ((r > 3 && SECONDS - t_load > 20)); then
+	if ((r > 3 && SECONDS - t_load > 12)); then
 		log "  $((r - 1)) rounds in $((SECONDS - t_load)) s: no more (slow machine)"
 		ROUNDS=$((r - 1))
 		break
