@@ -22,6 +22,7 @@
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 
+#include "capture.h"
 #include "exception.h"
 #include "flow_store.h"
 #include "log.h"
@@ -83,7 +84,9 @@ static void usage(FILE *f)
 "    /dev/hugepages/keel-NAME (or /dev/shm/keel-NAME without hugetlbfs, or\n"
 "    $KEEL_REGION_DIR/keel-NAME); until a snapshot is published every packet is\n"
 "    dropped and counted as no_snapshot. SIGINT or SIGTERM stop it cleanly: the\n"
-"    region stays, marked ended, for keel-control to see.\n"
+"    region stays, marked ended, for keel-control to see. dpdk-dumpcap\n"
+"    --file-prefix=PREFIX (keelctl capture) records its ports as pcapng, unless\n"
+"    --in-memory, --no-shconf or --huge-unlink leave it nothing to attach to.\n"
 "\n"
 "OPTIONS\n"
 "    --name NAME             instance name (region file keel-NAME); required\n"
@@ -374,6 +377,7 @@ struct dataplane {
 	unsigned int lcores[KEEL_REGION_MAX_WORKERS];
 	struct worker *workers[KEEL_REGION_MAX_WORKERS];
 	bool launched;
+	bool capture;            /* rte_pdump's server registered */
 };
 
 /* Leave the region marked ended when it ran; remove it when it never did. */
@@ -385,6 +389,9 @@ static void dataplane_teardown(struct dataplane *dp, bool ran)
 	__atomic_store_n(&quit_flag, 1, __ATOMIC_RELAXED);
 	if (dp->launched)
 		rte_eal_mp_wait_lcore();
+	/* No new capture requests while the ports go (one still running sees its ring go quiet). */
+	capture_fini(dp->capture);
+	dp->capture = false;
 	for (i = 0; i < dp->n_ports; i++) {
 		if (dp->port_started[i])
 			port_stop(dp->ports[i]);
@@ -750,6 +757,7 @@ int main(int argc, char **argv)
 	struct region_params rp;
 	char err[512];
 	unsigned int lcore;
+	const char *capture_blocked;
 	int i, dash = -1, ret;
 	uint32_t w;
 
@@ -789,6 +797,7 @@ int main(int argc, char **argv)
 	ret = check_vdev_ifaces(dash, argv);
 	if (ret)
 		return ret;
+	capture_blocked = capture_blocked_by(dash, argv);
 	ret = rte_eal_init(dash, argv);
 	if (ret < 0) {
 		int e = rte_errno;
@@ -888,6 +897,8 @@ int main(int argc, char **argv)
 		}
 		dp.launched = true;
 	}
+	/* dpdk-dumpcap may attach from now on: the ports are up, the workers poll them. */
+	dp.capture = capture_init(capture_blocked);
 	/* Workers run: from here keel-control may publish (it waits for RUNNING). */
 	region_set_state(dp.region, KEEL_REGION_RUNNING);
 	log_event(LOG_INFO, "running", "instance=%s workers=%u ports=%u flows_per_worker=%u epoch=%016" PRIx64,
@@ -895,10 +906,12 @@ int main(int argc, char **argv)
 	/* Type=notify: ready once the workers run and keel-control can publish. */
 	notify_send("READY=1\nSTATUS=forwarding");
 
-	while (!__atomic_load_n(&quit_flag, __ATOMIC_RELAXED)) {
+	for (uint32_t tick = 0; !__atomic_load_n(&quit_flag, __ATOMIC_RELAXED); tick++) {
 		dataplane_port_stats(&dp);
 		for (w = 0; w < dp.n_workers; w++)
 			worker_report(dp.workers[w]);
+		if (tick % 10 == 0) /* about every second */
+			capture_reap(dp.capture);
 		usleep(MAIN_STATS_US);
 	}
 	log_event(LOG_INFO, "stopping", "instance=%s", dp.o.name);

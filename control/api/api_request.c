@@ -344,15 +344,20 @@ int api_request_query(struct api_query *q, const char *key, const char *value, c
 			return -EINVAL;
 		}
 		q->has_src = true;
-	} else if (!strcmp(k, "sport")) {
+	} else if (!strcmp(k, "sport") || !strcmp(k, "dport")) {
 		errno = 0;
 		port = strtoul(v, &end, 10);
 		if (!*v || *end || v[0] == '-' || v[0] == '+' || errno || port > 65535) {
-			say(why, whylen, "sport: \"%.16s\" is not a port (0..65535)", v);
+			say(why, whylen, "%s: \"%.16s\" is not a port (0..65535)", k, v);
 			return -EINVAL;
 		}
-		q->sport = (uint16_t)port;
-		q->has_sport = true;
+		if (k[0] == 's') {
+			q->sport = (uint16_t)port;
+			q->has_sport = true;
+		} else {
+			q->dport = (uint16_t)port;
+			q->has_dport = true;
+		}
 	} else {
 		say(why, whylen, "unknown query parameter \"%.31s\"", k);
 		return -EINVAL;

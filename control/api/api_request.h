@@ -43,7 +43,7 @@ enum api_route {
 	API_ROUTE_BACKEND_FLUSH,
 	API_ROUTE_HEALTH,         /* GET /v1/health */
 	API_ROUTE_STATS,          /* GET /v1/stats */
-	API_ROUTE_LOOKUP,         /* GET /v1/lookup?vip=&src=&sport= */
+	API_ROUTE_LOOKUP,         /* GET /v1/lookup?vip=&src=&sport=[&dport=] */
 	API_ROUTE_BGP,            /* GET /v1/bgp */
 	API_ROUTE_HOST_DRAIN,     /* POST /v1/host/drain {"wait": "5s"} */
 	API_ROUTE_HOST_UNDRAIN,   /* POST /v1/host/undrain */
@@ -97,10 +97,11 @@ int api_request_addr(const char *text, char *out, size_t n);
 /* Query parameters the API knows; others are refused (a typo must not go unnoticed). */
 struct api_query {
 	bool dry_run, force;
-	bool has_vip, has_src, has_sport;
+	bool has_vip, has_src, has_sport, has_dport;
 	char vip[CONFIG_NAME_MAX];
 	char src[INET6_ADDRSTRLEN];
 	uint16_t sport;
+	uint16_t dport;          /* lookup: the destination port (all-ports VIPs need it) */
 };
 
 /* One key=value (both raw, value may be NULL for "?force"). 0 or -EINVAL with why. */

@@ -261,7 +261,8 @@ static void lookup(struct keel_control *c, const struct api_request *rq, struct 
 		return;
 	}
 	errno = 0;
-	j = control_lookup_json(c, rq->q.vip, rq->q.src, rq->q.sport, why, sizeof(why));
+	j = control_lookup_json(c, rq->q.vip, rq->q.src, rq->q.sport,
+				rq->q.has_dport ? (int)rq->q.dport : -1, why, sizeof(why));
 	if (j) {
 		rp->status = 200;
 		rp->body = j;

@@ -12,6 +12,7 @@
 static const struct api_status table[] = {
 	{ ENOENT, 404, "no such VIP or backend" },
 	{ EAFNOSUPPORT, 400, "address of another family than the VIP's" },
+	{ EDESTADDRREQ, 400, "the VIP's destination port is missing or another" },
 	{ EINVAL, 422, "refused by the validator" },
 	{ EPERM, 409, "refused without force" },
 	{ EEXIST, 409, "conflicts with what is there" },

@@ -93,7 +93,7 @@ json_t *control_table_json(struct keel_control *c, const char *vip);
 json_t *control_status_json(struct keel_control *c);
 /* Which backend would this client's flow hit now, and why. proto: "tcp"/"udp". */
 json_t *control_lookup_json(struct keel_control *c, const char *vip, const char *src,
-			    uint16_t sport, char *why, size_t whylen);
+			    uint16_t sport, int dport, char *why, size_t whylen);
 /* Disruption preview of a candidate configuration against the running one (no change). */
 json_t *control_diff_json(struct keel_control *c, const struct keel_config *next);
 

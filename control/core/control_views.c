@@ -10,6 +10,7 @@
 #include "config_field.h"
 #include "control_bgp.h"
 #include "control_priv.h"
+#include "dataplane_eal.h"
 #include "drop.h"
 #include "maglev.h"
 #include "pipeline.h"
@@ -169,6 +170,19 @@ json_t *control_status_json(struct keel_control *c)
 
 			snprintf(e, sizeof(e), "%016" PRIx64, r->epoch);
 			json_object_set_new(dp, "epoch", json_string(e));
+		}
+		/* What dpdk-dumpcap needs (keelctl capture): the prefix to attach by, and whether it can. */
+		{
+			struct dataplane_eal eal;
+
+			if (!dataplane_eal_read((pid_t)r->pid, &eal)) {
+				json_t *cj = json_pack("{s:s,s:b}", "file_prefix", eal.file_prefix,
+						       "available", eal.capture);
+
+				if (cj && !eal.capture)
+					json_object_set_new(cj, "reason", json_string(eal.why));
+				json_object_set_new(dp, "capture", cj);
+			}
 		}
 	} else {
 		dp = json_pack("{s:b,s:s}", "alive", 0, "instance", c->cfg->instance);
@@ -336,7 +350,7 @@ out:
 }
 
 json_t *control_lookup_json(struct keel_control *c, const char *name, const char *src,
-			    uint16_t sport, char *why, size_t whylen)
+			    uint16_t sport, int dport, char *why, size_t whylen)
 {
 	struct keel_flow_key k = { 0 };
 	struct keel_lookup lk;
@@ -366,6 +380,22 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 		errno = EAFNOSUPPORT;
 		goto out;
 	}
+	/*
+	 * The packet's own destination port: an all-ports VIP hashes it like the
+	 * source port (the workers' key is the 5-tuple), so without it the answer
+	 * would be for port 0, a flow no client sends.
+	 */
+	if (v->all_ports && dport < 0) {
+		snprintf(why, whylen, "VIP %s takes every port: give the destination port (dport)", v->name);
+		errno = EDESTADDRREQ;
+		goto out;
+	}
+	if (!v->all_ports && dport >= 0 && dport != v->port) {
+		snprintf(why, whylen, "VIP %s is port %u: a packet to port %d is not for it", v->name,
+			 v->port, dport);
+		errno = EDESTADDRREQ;
+		goto out;
+	}
 	if (!c->seam) {
 		snprintf(why, whylen, "dataplane not running");
 		errno = ENOTCONN;
@@ -375,7 +405,7 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 	k.family = v->family;
 	k.proto = v->proto;
 	k.sport = htons(sport);
-	k.dport = htons(v->all_ports ? 0 : v->port);
+	k.dport = htons(v->all_ports ? (uint16_t)dport : v->port);
 	s = keel_seam_read_active(c->seam);
 	if (!s) {
 		snprintf(why, whylen, "no snapshot active yet");
@@ -388,8 +418,8 @@ json_t *control_lookup_json(struct keel_control *c, const char *name, const char
 		errno = EAGAIN;
 		goto out_read;
 	}
-	out = json_pack("{s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:s}", "vip", v->name, "source", src,
-			"source_port", sport, "reason", v->fragments ? "maglev (addresses only: fragments VIP)" :
+	out = json_pack("{s:s,s:s,s:i,s:i,s:s,s:I,s:I,s:I,s:s}", "vip", v->name, "source", src,
+			"source_port", sport, "destination_port", (int)ntohs(k.dport), "reason", v->fragments ? "maglev (addresses only: fragments VIP)" :
 			"maglev", "slot", (json_int_t)lk.slot, "hash", (json_int_t)lk.hash, "generation",
 			(json_int_t)s->generation, "note",
 			"a flow already tracked by a worker keeps its backend while that backend is active or draining");

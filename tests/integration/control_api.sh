@@ -120,6 +120,7 @@ check "lookup without sport: 400" api 400 GET '/v1/lookup?vip=web&src=203.0.113.
 check "lookup with a bad address: 400" api 400 GET '/v1/lookup?vip=web&src=203.0.113.777&sport=1'
 check "lookup with a bad port: 400" api 400 GET '/v1/lookup?vip=web&src=203.0.113.7&sport=70000'
 check "lookup of an unknown VIP: 404" api 404 GET '/v1/lookup?vip=nope&src=203.0.113.7&sport=1'
+check "lookup with another dport than the VIP's: 400" api 400 GET '/v1/lookup?vip=web&src=203.0.113.7&sport=1&dport=81'
 
 log "unknown resources and VIPs, wrong methods"
 check "GET /v2/status: 404" api 404 GET /v2/status

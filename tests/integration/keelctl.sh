@@ -148,7 +148,7 @@ check "table show: header" has '^vip web: 1021 slots, generation [0-9]+, digest 
 check "table show -j" ok table show web -j
 check "table show -j: slots sum to the size" jq_true 'sum(b["slots"] for b in j["backends"]) == j["size"] == 1021'
 check "lookup" ok lookup web --src 203.0.113.7 --sport 40000 --proto tcp
-check "lookup: backend and why" has '^web 203\.0\.113\.7 port 40000 -> 10\.0\.0\.[123]$'
+check "lookup: backend and why" has '^web 203\.0\.113\.7 port 40000 to port 80 -> 10\.0\.0\.[123]$'
 check "lookup: why" has '^why: maglev, hash 0x[0-9a-f]+, slot [0-9]+'
 check "lookup -j" ok -j lookup web --src 203.0.113.7 --sport 40000
 check "lookup -j: backend" jq_true 'j["backend"] in ("10.0.0.1", "10.0.0.2", "10.0.0.3") and j["source_port"] == 40000'

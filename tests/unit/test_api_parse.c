@@ -203,6 +203,13 @@ static void test_query(void **state)
 	assert_int_equal(api_request_query(&q, "sport", "-1", why, sizeof(why)), -EINVAL);
 	assert_int_equal(api_request_query(&q, "sport", "", why, sizeof(why)), -EINVAL);
 	assert_int_equal(api_request_query(&q, "sport", "1x", why, sizeof(why)), -EINVAL);
+	assert_false(q.has_dport);
+	assert_int_equal(api_request_query(&q, "dport", "8443", why, sizeof(why)), 0);
+	assert_true(q.has_dport);
+	assert_int_equal(q.dport, 8443);
+	assert_int_equal(q.sport, 65535);
+	assert_int_equal(api_request_query(&q, "dport", "65536", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "dport"));
 	assert_int_equal(api_request_query(&q, "vip", "web", why, sizeof(why)), 0);
 	assert_true(q.has_vip && q.has_src && q.has_sport);
 	assert_int_equal(api_request_query(&q, "vip", "a b", why, sizeof(why)), -EINVAL);

@@ -132,7 +132,14 @@ static int outer_backend(const struct env *e, int i)
 	return -1;
 }
 
+static uint16_t lookup_in(const struct keel_snapshot *s, const struct pktgen *g);
+
 static uint16_t expected_backend(const struct env *e, const struct pktgen *g)
+{
+	return lookup_in(e->snap, g);
+}
+
+static uint16_t lookup_in(const struct keel_snapshot *s, const struct pktgen *g)
 {
 	struct keel_flow_key k = { 0 };
 	struct keel_lookup lk;
@@ -143,7 +150,7 @@ static uint16_t expected_backend(const struct env *e, const struct pktgen *g)
 	k.dport = htons(g->dport);
 	k.proto = g->proto;
 	k.family = (uint8_t)g->family;
-	keel_pipeline_lookup(e->snap, &k, &lk);
+	keel_pipeline_lookup(s, &k, &lk);
 	return lk.backend;
 }
 
@@ -223,6 +230,77 @@ static void test_spread_matches_lookup(void **state)
 	for (i = 0; i < 3; i++)
 		assert_in_range(seen[i], 120, 310);
 	assert_accounted(e);
+}
+
+/*
+ * An all-ports VIP (192.0.2.9, tcp, 4 backends): for 100 flows each to another
+ * destination port, the backend the packet reaches is the one
+ * keel_pipeline_lookup names for the same 5-tuple (keel-control's lookup asks
+ * it with the packet's destination port). Asked with port 0 instead, as
+ * lookup did before it took a destination port, it is wrong for most flows.
+ */
+static void test_all_ports_lookup_agrees(void **state)
+{
+	static struct keel_backend_spec abe[4];
+	static struct keel_vip_spec av;
+	struct env *e = *state;
+	struct keel_snapshot_spec spec;
+	struct keel_snapshot *snap;
+	int agree = 0, port0_agree = 0, used[4] = { 0 }, i, k;
+
+	for (i = 0; i < 4; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.0.9.%d", i + 1);
+		abe[i] = snapfix_backend(a, (uint16_t)i, 1, KEEL_BACKEND_ACTIVE);
+	}
+	av = snapfix_vip("192.0.2.9", 0, KEEL_PROTO_TCP, KEEL_VIP_ALL_PORTS, KEEL_ENCAP_IPIP, 0, 251,
+			 abe, 4);
+	memset(&spec, 0, sizeof(spec));
+	spec.n_vips = 1;
+	spec.vips = &av;
+	snapfix_spec_defaults(&spec);
+	snap = snapfix_build(&spec);
+	e->w.snap = snap;
+	for (k = 0; k < 4; k++) {
+		struct pktgen g[25];
+		char src[25][32];
+
+		for (i = 0; i < 25; i++) {
+			g[i] = tcp4;
+			snprintf(src[i], sizeof(src[i]), "198.51.100.%d", 1 + (k * 25 + i) % 7);
+			g[i].src = src[i];
+			g[i].dst = "192.0.2.9";
+			g[i].sport = (uint16_t)(33000 + k * 25 + i);
+			g[i].dport = (uint16_t)(1000 + 7 * (k * 25 + i));
+			load(e, i, &g[i]);
+		}
+		assert_int_equal(run(e, 25), 25);
+		for (i = 0; i < 25; i++) {
+			const uint8_t *f = e->bufs[i].data;
+			struct pktgen g0 = g[i];
+			uint16_t want = lookup_in(snap, &g[i]);
+			int b = -1, j;
+
+			assert_int_equal(e->verdicts[i], KEEL_VERDICT_FORWARD);
+			for (j = 0; j < 4; j++)
+				if (!memcmp(f + 14 + 16, abe[j].addr, 4))
+					b = j;
+			assert_true(b >= 0);
+			used[b]++;
+			agree += want == b;
+			g0.dport = 0;
+			port0_agree += lookup_in(snap, &g0) == b;
+		}
+	}
+	assert_int_equal(agree, 100);
+	for (i = 0; i < 4; i++)
+		assert_true(used[i] > 0);
+	/* About one in four by chance: the destination port does matter to the hash. */
+	assert_true(port0_agree < 60);
+	assert_accounted(e);
+	e->w.snap = e->snap;
+	free(snap);
 }
 
 static void test_flow_hit_and_drain(void **state)
@@ -951,6 +1029,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echo_checksum_and_mtu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ptb_quoting_exthdrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_ports_lookup_agrees, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,15 +6,16 @@
 
 static int lookup(struct ctl *c, int argc, char **argv)
 {
-	const char *src = NULL, *sport = NULL, *proto = NULL;
+	const char *src = NULL, *sport = NULL, *dport = NULL, *proto = NULL;
 	const struct ctl_opt opts[] = {
 		{ "src", 's', true, &src, NULL },
 		{ "sport", 'p', true, &sport, NULL },
+		{ "dport", 'd', true, &dport, NULL },
 		{ "proto", 0, true, &proto, NULL },
 		{ 0 },
 	};
-	char path[512], vip[200], a[200], vpath[256];
-	uint32_t port;
+	char path[512], vip[200], a[200], vpath[256], dq[16] = "";
+	uint32_t port, dp;
 	json_t *r, *v;
 	char *pos[1];
 	int n, rc;
@@ -27,6 +28,12 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(&lookup_object, "lookup: \"%s\" is not an IP address", src);
 	if ((rc = ctl_parse_u32(&lookup_object, "--sport", sport, 65535, &port)))
 		return rc;
+	if (dport) {
+		/* An all-ports VIP hashes the destination port too; keel-control refuses a lookup without it. */
+		if ((rc = ctl_parse_u32(&lookup_object, "--dport", dport, 65535, &dp)))
+			return rc;
+		snprintf(dq, sizeof(dq), "&dport=%u", dp);
+	}
 	if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp"))
 		return ctl_usage_error(&lookup_object, "lookup: --proto is tcp or udp");
 	if (api_escape(vip, sizeof(vip), pos[0]) || api_escape(a, sizeof(a), src))
@@ -44,7 +51,7 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		if (rc)
 			return rc;
 	}
-	snprintf(path, sizeof(path), "/v1/lookup?vip=%s&src=%s&sport=%u", vip, a, port);
+	snprintf(path, sizeof(path), "/v1/lookup?vip=%s&src=%s&sport=%u%s", vip, a, port, dq);
 	if ((rc = api_get(c, path, &r)))
 		return rc;
 	if (c->json) {
@@ -52,8 +59,8 @@ static int lookup(struct ctl *c, int argc, char **argv)
 	} else {
 		json_t *b = json_object_get(r, "backend");
 
-		printf("%s %s port %lld -> %s\n", jstr(r, "vip"), jstr(r, "source"),
-		       (long long)jint(r, "source_port"),
+		printf("%s %s port %lld to port %lld -> %s\n", jstr(r, "vip"), jstr(r, "source"),
+		       (long long)jint(r, "source_port"), (long long)jint(r, "destination_port"),
 		       json_is_string(b) ? json_string_value(b) : "no backend (dropped: no_backend)");
 		printf("why: %s, hash 0x%08llx, slot %lld of the table of generation %lld\n",
 		       jstr(r, "reason"), (unsigned long long)jint(r, "hash"),
@@ -71,8 +78,9 @@ static int lookup(struct ctl *c, int argc, char **argv)
 }
 
 static const struct ctl_verb lookup_verbs[] = {
-	{ "", "VIP --src ADDRESS --sport PORT [--proto tcp|udp]",
-	  "which backend a new flow from ADDRESS:PORT to the VIP goes to, and why", lookup },
+	{ "", "VIP --src ADDRESS --sport PORT [--dport PORT] [--proto tcp|udp]",
+	  "which backend a flow from ADDRESS:PORT to the VIP (on --dport, needed for an "
+	  "all-ports VIP) goes to, and why", lookup },
 	{ 0 },
 };
 

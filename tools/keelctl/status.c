@@ -39,6 +39,15 @@ static int status(struct ctl *c, int argc, char **argv)
 	printf("next hop     %s%s\n", jstr(nh, "mac"),
 	       json_is_true(json_object_get(nh, "resolved")) ? "" : " (NOT RESOLVED)");
 	printf("config       %s\nstate dir    %s\n", jstr(st, "config"), jstr(st, "state_dir"));
+	if (json_object_get(dp, "capture")) {
+		json_t *cap = json_object_get(dp, "capture");
+
+		if (json_is_true(json_object_get(cap, "available")))
+			printf("capture      dpdk-dumpcap --file-prefix=%s (keelctl capture)\n",
+			       jstr(cap, "file_prefix"));
+		else
+			printf("capture      unavailable: %s\n", jstr(cap, "reason"));
+	}
 	if (*jstr(st, "publish_error"))
 		printf("publish      FAILING: %s\n", jstr(st, "publish_error"));
 	if (json_object_get(st, "bgp"))
