@@ -46,7 +46,8 @@ has_files() { # deb, path...
 check "keel ships the load-balancer host's files" has_files "$DEBS"/keel_*.deb \
 	usr/sbin/keel-dataplane usr/sbin/keel-control usr/sbin/keelctl usr/bin/keel-maglev usr/bin/keel-seam \
 	usr/lib/keel/steer.bpf.o etc/keel/keel.yaml lib/systemd/system/keel-control.service \
-	lib/systemd/system/keel-dataplane@.service usr/share/bash-completion/completions/keelctl \
+	lib/systemd/system/keel-dataplane@.service lib/systemd/system/keel-announce-guard.service \
+	usr/share/bash-completion/completions/keelctl \
 	usr/share/man/man8/keelctl.8.gz usr/share/man/man8/keel-control.8.gz \
 	usr/share/man/man8/keel-dataplane.8.gz usr/share/man/man5/keel.yaml.5.gz \
 	usr/share/keel/grafana/keel.json usr/share/keel/prometheus/keel-rules.yml
