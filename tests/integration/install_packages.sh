@@ -112,10 +112,11 @@ check "nothing started by the installation" no_process
 verify() {
 	local out
 	out=$(systemd-analyze verify /lib/systemd/system/keel-control.service \
-		/lib/systemd/system/keel-dataplane@edge1.service /lib/systemd/system/keel-decap@eth1.service 2>&1)
+		/lib/systemd/system/keel-dataplane@edge1.service /lib/systemd/system/keel-decap@eth1.service \
+		/lib/systemd/system/keel-announce-guard.service 2>&1)
 	[[ -z $out ]] || { echo "$out" | sed 's/^/    /'; return 1; }
 }
-check "systemd-analyze verify: the three units clean (with their man pages)" verify
+check "systemd-analyze verify: the four units clean (with their man pages)" verify
 check "keelctl --version" bash -c '[[ $(keelctl --version) == "keelctl 0."* ]]'
 check "keel-control --check /etc/keel/keel.yaml" bash -c 'keel-control --check /etc/keel/keel.yaml | grep -q ": valid"'
 manpages() {
