@@ -314,6 +314,12 @@ KT_PIDS+=("$GUARD_PID")
 guard_sees_dp() { grep -q 'event=guard_dataplane .*state="dataplane running"' "$KT_TMP/guard.log"; }
 check "guard: watching a running dataplane" wait_until 5 guard_sees_dp
 check "still announced beside the guard" learned_med 100
+# What the guard deletes on a tick where it saw the dataplane differently comes back: keel-control
+# re-asserts its installed routes once a second.
+ip -n "$NS_H" route del blackhole $VIP table "$TABLE" metric 100
+check "a route deleted behind keel-control's back is put back within 2 s" wait_until 2 bash -c \
+	"ip -n $NS_H route show table $TABLE | grep -q 'blackhole $VIP'"
+check "... and learned at the router again" wait_until 5 learned_med 100
 
 log "SIGTERM keel-control (a restart, an upgrade): the routes stay, no BGP event"
 (for _ in $(seq 60); do gone && echo gone; sleep 0.05; done) >"$KT_TMP/flap" &
