@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bgp_guard.h"
 #include "config.h"
 #include "control.h"
 #include "control_bgp.h"
@@ -89,8 +91,13 @@ static void usage(FILE *f)
 		"  --log-level LEVEL     debug, info (default), warn or error\n"
 		"  --bird-config DIR     write DIR/keel-defs.conf and DIR/keel-peers.conf (BIRD\n"
 		"                        includes of dist/bird/keel-host.conf) from --config's bgp: and exit\n"
-		"Signals: SIGHUP reloads the file; SIGINT/SIGTERM withdraw every announcement, keep\n"
-		"forwarding for bgp.drain_wait, then stop (the dataplane keeps forwarding).\n");
+		"  --announce-guard      run as keel-announce-guard: withdraw the announcement routes\n"
+		"                        whenever the dataplane of --config's instance is down or\n"
+		"                        stalled, with or without a keel-control running\n"
+		"Signals: SIGHUP reloads the file; SIGTERM stops and leaves the announcements in\n"
+		"bgp.table (a restart is no BGP event; keel-announce-guard withdraws them if the\n"
+		"dataplane dies meanwhile); SIGINT withdraws every announcement, keeps forwarding for\n"
+		"bgp.drain_wait, then stops. To take a host out: keelctl host drain, then stop.\n");
 }
 
 int main(int argc, char **argv)
@@ -104,11 +111,13 @@ int main(int argc, char **argv)
 		{ "check", required_argument, NULL, 'k' },
 		{ "bird-config", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "announce-guard", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct control_params p = { .state_dir = "/var/lib/keel", .second_chance_s = -1 };
 	const char *bird_dir = NULL;
+	bool guard = false;
 	char why[512], sock[128], group[40], admin[40];
 	struct metrics_http *metrics = NULL;
 	struct keel_control *c;
@@ -153,6 +162,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		case 'b': bird_dir = optarg; break;
+		case 'g': guard = true; break;
 		case 'l': {
 			enum log_level l;
 
@@ -181,6 +191,10 @@ int main(int argc, char **argv)
 		return bird_config(p.config_path, bird_dir);
 
 	/* Signals arrive on a descriptor: the loop handles them between ticks, never mid-change. */
+	/* An ignored signal never reaches a signalfd (a shell starts background jobs with SIGINT ignored). */
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGINT);
@@ -188,6 +202,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (guard) {
+		rc = bgp_guard_run(p.config_path, sfd);
+		close(sfd);
+		return rc;
+	}
 
 	c = control_create(&p, why, sizeof(why));
 	if (!c) {
@@ -242,10 +261,17 @@ int main(int argc, char **argv)
 			notify_send("READY=1");
 			continue;
 		}
-		log_event(LOG_INFO, "stopping", "signal=%s dataplane=%s", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM",
-			  "keeps forwarding");
+		log_event(LOG_INFO, "stopping", "signal=%s dataplane=%s announcements=%s",
+			  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", "keeps forwarding",
+			  si.ssi_signo == SIGINT ? "withdrawn" : "left for the next keel-control");
 		notify_send("STOPPING=1");
-		control_stop_announcing(c);
+		/*
+		 * SIGTERM is what systemd sends for a restart (an upgrade) as for a stop: the routes
+		 * stay, and keel-announce-guard withdraws them if the dataplane dies before the next
+		 * keel-control adopts them. SIGINT (a foreground stop) withdraws and drains.
+		 */
+		if (si.ssi_signo == SIGINT)
+			control_stop_announcing(c);
 		break;
 	}
 	metrics_http_stop(metrics);

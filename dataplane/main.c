@@ -51,6 +51,7 @@ struct opts {
 	uint64_t slot_size;
 	uint32_t timeout_s[FLOW_TIMEOUT_MAX];
 	uint32_t new_flow_rate;
+	uint32_t exception_rate; /* per worker: non-control frames to the kernel per second, 0: no limit */
 	uint32_t new_flow_burst;
 	uint32_t mbufs;          /* 0: sized from queues and workers */
 	uint32_t n_tx_map;
@@ -102,6 +103,10 @@ static void usage(FILE *f)
 "    --exception             a TAP per data port (keelP, the port's MAC) so the\n"
 "                            kernel sends and receives the non-VIP traffic\n"
 "    --exception-iface-prefix P   TAP names P<port> (default keel)\n"
+"    --exception-rate PPS    per worker, frames to the kernel other than ARP, ND,\n"
+"                            BGP, BFD and OSPF (which go first, unlimited); the\n"
+"                            rest is dropped as exception_limit (default 20000,\n"
+"                            0 no limit)\n"
 "    --non-vip drop|kernel   non-VIP packets (default kernel with --exception,\n"
 "                            else drop)\n"
 "    --wait-snapshot         receive nothing until the first snapshot is active\n"
@@ -208,7 +213,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_NAME = 256, O_WORKERS, O_FLOWS, O_MTU, O_IDLE, O_TXPORT, O_EXC, O_EXC_PREFIX,
 	       O_NONVIP, O_WAIT, O_SLOTS, O_SLOTSIZE, O_TTCP, O_TTCPC, O_TUDP, O_RATE, O_BURST, O_MBUFS,
-	       O_LOGLEVEL, O_NOADOPT, O_PRINTMEM, O_HELP };
+	       O_LOGLEVEL, O_NOADOPT, O_PRINTMEM, O_EXC_RATE, O_HELP };
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "workers", required_argument, NULL, O_WORKERS },
@@ -219,6 +224,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tx-port", required_argument, NULL, O_TXPORT },
 		{ "exception", no_argument, NULL, O_EXC },
 		{ "exception-iface-prefix", required_argument, NULL, O_EXC_PREFIX },
+		{ "exception-rate", required_argument, NULL, O_EXC_RATE },
 		{ "non-vip", required_argument, NULL, O_NONVIP },
 		{ "wait-snapshot", no_argument, NULL, O_WAIT },
 		{ "slots", required_argument, NULL, O_SLOTS },
@@ -240,7 +246,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){
 		.flows = 1u << 20, .mtu = 1500, .idle = WORKER_IDLE_BUSY, .iface_prefix = "keel",
-		.non_vip = -1, .slots = 4, .slot_size = 64ull << 20,
+		.non_vip = -1, .slots = 4, .slot_size = 64ull << 20, .exception_rate = 20000,
 		.timeout_s = { [FLOW_TIMEOUT_TCP] = 900, [FLOW_TIMEOUT_TCP_CLOSING] = 10,
 			       [FLOW_TIMEOUT_UDP] = 300 },
 	};
@@ -284,6 +290,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return usage_error("--exception-iface-prefix: 1-12 plain characters, got '%s'",
 						   optarg);
 			o->iface_prefix = optarg;
+			break;
+		case O_EXC_RATE:
+			/* The bucket's debt is rate * 1000 in 64 bits: any uint32_t fits; 10M is far past a TAP. */
+			if (!parse_u32(optarg, 0, 10000000, &o->exception_rate))
+				return usage_error("--exception-rate: expected 0..10000000 frames per second, got '%s'",
+						   optarg);
 			break;
 		case O_NONVIP:
 			if (!strcmp(optarg, "drop"))
@@ -877,6 +889,7 @@ int main(int argc, char **argv)
 			.id = w, .lcore = dp.lcores[w], .region = dp.region, .flows = &fp,
 			.name = dp.o.name, .n_workers = dp.n_workers, .adopt_flows = !dp.o.no_adopt,
 			.non_vip_to_kernel = dp.o.non_vip == 1, .idle = dp.o.idle,
+			.exception_rate = dp.o.exception_rate,
 			.numa_mismatch = mismatch[w], .wait_snapshot = dp.o.wait_snapshot, .quit = &quit_flag, .n_ports = dp.n_ports,
 			.ports = dp.ports, .port_ctx = dp.port_ctx, .tx_index = dp.tx_index,
 			.taps = dp.o.exception ? dp.taps : NULL,

@@ -19,6 +19,7 @@
 
 #include "burst.h"
 #include "exception.h"
+#include "exception_class.h"
 #include "flow_store.h"
 #include "log.h"
 #include "seam.h"
@@ -63,6 +64,7 @@ struct worker {
 	uint16_t tx_index[WORKER_MAX_PORTS];
 	uint16_t taps[WORKER_MAX_PORTS];
 	struct worker_tx tx[WORKER_MAX_PORTS];
+	struct keel_exc_budget exc_budget; /* non-control frames to the kernel (--exception-rate) */
 	uint64_t tsc_per_ms;
 	uint64_t drain_tsc;
 	struct flow_store flows; /* the flow table's file: outlives this process (flow_store.c) */
@@ -143,6 +145,47 @@ static inline void worker_send(struct worker *wk, uint16_t txi, struct rte_mbuf 
 	wk->ctr->port_tx[t->index] += sent;
 }
 
+/*
+ * The exception path with the host's control protocols first: ARP, ND, BGP,
+ * BFD, OSPF (keel_exc_classify) go to the front of the TAP burst and are never
+ * limited; the rest passes within the worker's budget, and what is over it is
+ * freed here, before the TAP write that a flood would otherwise pay per frame,
+ * counted as exception_limit (and no longer as kernel_pkts). One pass over
+ * frames the packet core just read; nothing at all when a burst has none.
+ */
+static void worker_to_kernel(struct worker *wk, uint16_t i, struct rte_mbuf **m, uint16_t n)
+{
+	struct rte_mbuf *k[KEEL_BURST_MAX], *other[KEEL_BURST_MAX], *over[KEEL_BURST_MAX];
+	uint16_t j, nk = 0, nother = 0, nover = 0, sent = 0;
+
+	if (wk->taps[i] == WORKER_NO_TAP) {
+		rte_pktmbuf_free_bulk(m, n);
+		wk->ctr->tx_dropped += n;
+		return;
+	}
+	for (j = 0; j < n; j++) {
+		if (keel_exc_classify(rte_pktmbuf_mtod(m[j], const uint8_t *), m[j]->data_len) ==
+		    KEEL_EXC_CONTROL)
+			k[nk++] = m[j];
+		else if (keel_exc_allowed(&wk->exc_budget, wk->kw.now_ms))
+			other[nother++] = m[j];
+		else
+			over[nover++] = m[j];
+	}
+	wk->ctr->kernel_control += nk;
+	if (nover) {
+		rte_pktmbuf_free_bulk(over, nover);
+		wk->kw.ctr->kernel_pkts -= nover;
+		wk->kw.ctr->drops[KEEL_DROP_EXCEPTION_LIMIT] += nover;
+	}
+	for (j = 0; j < nother; j++)
+		k[nk++] = other[j];
+	if (nk)
+		sent = exception_to_kernel(wk->taps[i], wk->queue, k, nk);
+	wk->ctr->kernel_tx += sent;
+	wk->ctr->tx_dropped += nk - sent;
+}
+
 /* One RX queue of one data port: the packet core decides, then out by the TX port or to the kernel. */
 static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out)
 {
@@ -158,16 +201,8 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
 	if (out->nreply)
 		worker_send(wk, i, out->reply, out->nreply);
-	if (out->nkernel) {
-		uint16_t sent = 0;
-
-		if (wk->taps[i] != WORKER_NO_TAP)
-			sent = exception_to_kernel(wk->taps[i], wk->queue, out->kernel, out->nkernel);
-		else
-			rte_pktmbuf_free_bulk(out->kernel, out->nkernel);
-		wk->ctr->kernel_tx += sent;
-		wk->ctr->tx_dropped += out->nkernel - sent;
-	}
+	if (out->nkernel)
+		worker_to_kernel(wk, i, out->kernel, out->nkernel);
 	return n;
 }
 
@@ -406,6 +441,7 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->drain_tsc = rte_get_tsc_hz() / 1000000 * WORKER_DRAIN_US;
 	wk->kw.ctr = &wk->ctr->core;
 	wk->kw.non_vip_to_kernel = p->non_vip_to_kernel;
+	wk->exc_budget.rate = p->exception_rate;
 
 	{
 		struct flow_store_params sp = { .name = p->name, .worker = p->id, .n_workers = p->n_workers,

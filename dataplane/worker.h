@@ -27,6 +27,7 @@ struct worker_params {
 	uint32_t n_workers;
 	bool adopt_flows;            /* take over the table an earlier start left; false: --no-adopt */
 	bool non_vip_to_kernel;
+	uint32_t exception_rate;     /* non-control frames to the kernel per second (0: no limit) */
 	enum worker_idle idle;
 	bool numa_mismatch;          /* some port it polls sits on another socket */
 	bool wait_snapshot;          /* leave packets in the RX queues until the first activation */

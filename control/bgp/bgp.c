@@ -64,6 +64,7 @@ struct bgp {
 	struct keel_seam *seam;
 	uint64_t seam_tried_ms;
 	struct bgp_host_view host;
+	uint64_t resync_ms; /* last time the installed routes were re-asserted */
 
 	/* drain */
 	bool draining, persisted, withdrawn_all;
@@ -232,6 +233,26 @@ static void decide(struct bgp *b, uint64_t now)
 	}
 }
 
+/*
+ * Put back any installed route someone else deleted: keel-announce-guard deletes the table's routes
+ * whenever it sees the dataplane down or stalled, and its view can differ from ours by a tick. An
+ * existing route is left as it is (one netlink round trip per address, once a second).
+ */
+static void resync_routes(struct bgp *b, uint64_t now)
+{
+	uint32_t i;
+
+	if (now - b->resync_ms < 1000 || b->withdrawn_all)
+		return;
+	b->resync_ms = now;
+	for (i = 0; i < b->n_addrs; i++) {
+		struct bgp_route r = route_of(&b->addrs[i], b->addrs[i].installed);
+
+		if (b->addrs[i].installed)
+			bgp_kernel_add(b->cfg.table, b->cfg.protocol, &r);
+	}
+}
+
 static void *live_main(void *arg)
 {
 	struct bgp *b = arg;
@@ -245,6 +266,8 @@ static void *live_main(void *arg)
 			watch_dataplane(b, now);
 		if (b->has_inputs || b->withdrawn_all)
 			decide(b, now);
+		if (b->cfg.enabled && b->has_inputs)
+			resync_routes(b, now);
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_nsec += BGP_TICK_MS * 1000000L;
 		if (dl.tv_nsec >= 1000000000L) {

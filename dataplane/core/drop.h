@@ -64,7 +64,9 @@
 	X(TOO_BIG, "too_big")                                                  \
 	X(NO_HEADROOM, "no_headroom")                                          \
 	X(MULTI_SEGMENT, "multi_segment")                                      \
-	X(TX_FULL, "tx_full")
+	X(TX_FULL, "tx_full")                                                  \
+	/* over the exception path's budget for non-control traffic (--exception-rate) */ \
+	X(EXCEPTION_LIMIT, "exception_limit")
 
 #define KEEL_DROP_ENUM(name, str) KEEL_DROP_##name,
 enum keel_drop {

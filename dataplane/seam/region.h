@@ -131,6 +131,7 @@ struct keel_worker_counters {
 	uint64_t tx_dropped;           /* refused by the NIC: freed and counted */
 	uint64_t kernel_tx;            /* handed to the exception path */
 	uint64_t kernel_rx;            /* from the kernel, sent out of a port */
+	uint64_t kernel_control;       /* of kernel_pkts: the host's control protocols, sent first */
 	/*
 	 * Live tracked flows by backend id, from the worker's last full census
 	 * of its table (flow_table_census, a pass about every second: see

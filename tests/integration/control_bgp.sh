@@ -14,7 +14,9 @@
 #    survives a keel-control restart, undrain announces again;
 #  - keel-control killed and restarted: announced throughout (its routes are adopted);
 #  - BIRD stopped: keel_bgp_speaker_up 0, routes stay in table 100, BIRD back: learned again;
-#  - SIGTERM of keel-control: withdrawn at the router, exit after drain_wait, table 100 empty.
+#  - SIGTERM of keel-control (a restart): announced at the router throughout, the route stays;
+#  - keel-control stopped and the dataplane kill -9'd: keel-announce-guard withdraws within 1 s;
+#  - SIGINT of keel-control: withdrawn at the router, exit after drain_wait, table empty.
 # Addresses: RFC 5737 VIP, RFC 1918 links and backend.
 . "$(dirname "$0")/lib.sh"
 
@@ -305,15 +307,64 @@ start_host_bird
 check "BIRD back: keel_bgp_speaker_up 1" wait_until 5 metric keel_bgp_speaker_up 1
 check "BIRD back: the router learns $VIP again" wait_until 15 learned_med 100
 
-log "SIGTERM keel-control: withdraw, wait drain_wait, exit"
+log "keel-announce-guard (keel-control --announce-guard) beside keel-control"
+ip netns exec "$NS_H" "$CONTROL" --announce-guard --config "$KT_TMP/keel.yaml" >>"$KT_TMP/guard.log" 2>&1 &
+GUARD_PID=$!
+KT_PIDS+=("$GUARD_PID")
+guard_sees_dp() { grep -q 'event=guard_dataplane .*state="dataplane running"' "$KT_TMP/guard.log"; }
+check "guard: watching a running dataplane" wait_until 5 guard_sees_dp
+check "still announced beside the guard" learned_med 100
+# What the guard deletes on a tick where it saw the dataplane differently comes back: keel-control
+# re-asserts its installed routes once a second.
+ip -n "$NS_H" route del blackhole $VIP table "$TABLE" metric 100
+check "a route deleted behind keel-control's back is put back within 2 s" wait_until 2 bash -c \
+	"ip -n $NS_H route show table $TABLE | grep -q 'blackhole $VIP'"
+check "... and learned at the router again" wait_until 5 learned_med 100
+
+log "SIGTERM keel-control (a restart, an upgrade): the routes stay, no BGP event"
+(for _ in $(seq 60); do gone && echo gone; sleep 0.05; done) >"$KT_TMP/flap" &
+WATCH=$!
 t0=$(ms)
 kill -TERM "$CONTROL_PID"
-while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
+wait "$CONTROL_PID" 2>/dev/null || true
 t_term=$(($(ms) - t0))
-check "SIGTERM: withdrawn at the router within 1 s ($t_term ms)" test "$t_term" -lt 1000
+check "SIGTERM: keel-control exits at once, no drain wait (${t_term} ms)" test "$t_term" -lt 1500
+check "SIGTERM: the route stays in table $TABLE" bash -c \
+	"ip -n $NS_H route show table $TABLE | grep -q 'blackhole $VIP'"
+start_control
+wait "$WATCH"
+check "announced at the router throughout the SIGTERM restart" test ! -s "$KT_TMP/flap"
+
+log "keel-control stopped, then kill -9 the dataplane: the guard withdraws"
+kill -TERM "$CONTROL_PID"
+wait "$CONTROL_PID" 2>/dev/null || true
+check "keel-control stopped: still announced" learned_med 100
+DP_REAL=$(pgrep -P "$DP_PID" keel-dataplane || pgrep -P "$DP_PID")
+t0=$(ms)
+kill -KILL "$DP_REAL"
+while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
+t_guard=$(($(ms) - t0))
+log "kill -9 (keel-control down) to withdrawn at the router: $t_guard ms"
+check "withdrawn at the router within 1 s of kill -9 with keel-control down ($t_guard ms)" test "$t_guard" -lt 1000
+check "guard log: guard_withdraw $VIP, dataplane down" \
+	grep -q "event=guard_withdraw address=$VIP table=$TABLE reason=\"dataplane down\"" "$KT_TMP/guard.log"
+check "table $TABLE empty" test -z "$(ip -n "$NS_H" route show table "$TABLE" 2>/dev/null; ip -6 -n "$NS_H" route show table "$TABLE" 2>/dev/null)"
+wait "$DP_PID" 2>/dev/null || true
+start_dp
+start_control
+check "dataplane and keel-control back: announced again within 10 s" wait_until 10 learned_med 100
+
+log "SIGINT keel-control (a foreground stop): withdraw, wait drain_wait, exit"
+t0=$(ms)
+kill -INT "$CONTROL_PID"
+while ! gone && (($(ms) - t0 < 5000)); do sleep 0.01; done
+t_int=$(($(ms) - t0))
+check "SIGINT: withdrawn at the router within 1 s ($t_int ms)" test "$t_int" -lt 1000
 wait "$CONTROL_PID" 2>/dev/null || true
 t_exit=$(($(ms) - t0))
 check "keel-control exited after drain_wait (${t_exit} ms >= 2000)" test "$t_exit" -ge 1900
 check "table $TABLE empty after the stop" test -z "$(ip -n "$NS_H" route show table "$TABLE" 2>/dev/null; ip -6 -n "$NS_H" route show table "$TABLE" 2>/dev/null)"
-echo "figures: stall -> withdrawn ${t_stall} ms; kill -9 -> withdrawn ${t_kill} ms; drain -> withdrawn ${t_drain} ms; SIGTERM -> withdrawn ${t_term} ms, exit ${t_exit} ms"
+kill -TERM "$GUARD_PID" 2>/dev/null || true
+wait "$GUARD_PID" 2>/dev/null || true
+echo "figures: stall -> withdrawn ${t_stall} ms; kill -9 -> withdrawn ${t_kill} ms; drain -> withdrawn ${t_drain} ms; SIGTERM -> exit ${t_term} ms (announced throughout); kill -9 with keel-control down -> withdrawn ${t_guard} ms (guard); SIGINT -> withdrawn ${t_int} ms, exit ${t_exit} ms"
 finish

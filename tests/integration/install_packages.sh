@@ -46,7 +46,8 @@ has_files() { # deb, path...
 check "keel ships the load-balancer host's files" has_files "$DEBS"/keel_*.deb \
 	usr/sbin/keel-dataplane usr/sbin/keel-control usr/sbin/keelctl usr/bin/keel-maglev usr/bin/keel-seam \
 	usr/lib/keel/steer.bpf.o etc/keel/keel.yaml lib/systemd/system/keel-control.service \
-	lib/systemd/system/keel-dataplane@.service usr/share/bash-completion/completions/keelctl \
+	lib/systemd/system/keel-dataplane@.service lib/systemd/system/keel-announce-guard.service \
+	usr/share/bash-completion/completions/keelctl \
 	usr/share/man/man8/keelctl.8.gz usr/share/man/man8/keel-control.8.gz \
 	usr/share/man/man8/keel-dataplane.8.gz usr/share/man/man5/keel.yaml.5.gz \
 	usr/share/keel/grafana/keel.json usr/share/keel/prometheus/keel-rules.yml
@@ -111,10 +112,11 @@ check "nothing started by the installation" no_process
 verify() {
 	local out
 	out=$(systemd-analyze verify /lib/systemd/system/keel-control.service \
-		/lib/systemd/system/keel-dataplane@edge1.service /lib/systemd/system/keel-decap@eth1.service 2>&1)
+		/lib/systemd/system/keel-dataplane@edge1.service /lib/systemd/system/keel-decap@eth1.service \
+		/lib/systemd/system/keel-announce-guard.service 2>&1)
 	[[ -z $out ]] || { echo "$out" | sed 's/^/    /'; return 1; }
 }
-check "systemd-analyze verify: the three units clean (with their man pages)" verify
+check "systemd-analyze verify: the four units clean (with their man pages)" verify
 check "keelctl --version" bash -c '[[ $(keelctl --version) == "keelctl 0."* ]]'
 check "keel-control --check /etc/keel/keel.yaml" bash -c 'keel-control --check /etc/keel/keel.yaml | grep -q ": valid"'
 manpages() {

@@ -188,7 +188,8 @@ static int cmd_counters(int argc, char **argv)
 		       k->rx_pkts, k->rx_bytes, k->fwd_pkts, k->fwd_bytes, k->reply_pkts,
 		       k->kernel_pkts, drops, k->icmp_echo, k->icmp_too_big, k->icmp_errors_fwd,
 		       k->untracked, k->rechosen, c.tx_dropped, c.kernel_tx, c.kernel_rx);
-		printf(",\"second_chance\":%" PRIu64, k->second_chance);
+		printf(",\"second_chance\":%" PRIu64 ",\"kernel_control\":%" PRIu64, k->second_chance,
+		       c.kernel_control);
 		printf(",\"flows\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"inserts\":%" PRIu64
 		       ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64
 		       ",\"insert_skipped\":%" PRIu64 ",\"occupancy\":%" PRIu64 "}",
