@@ -96,6 +96,42 @@ struct health;
 /* Starts the checker thread. NULL and errno on failure. */
 struct health *health_create(void);
 
+/*
+ * Probes in flight hold one socket each, so their number is bounded by a budget
+ * taken from the open-file limit (RLIMIT_NOFILE's soft limit, read once at
+ * health_create()): the limit less a reserve of HEALTH_FD_RESERVE or a quarter
+ * of it, whichever is more, for the API's and /metrics' connections, the BIRD
+ * socket, netlink, state files and the dataplane's region. Probes that are due
+ * while the budget is spent wait in due order and start as probes finish, so
+ * every target is still checked, later. A check that starts more than a
+ * quarter of its interval after it was due is late: counted, shown by
+ * health_stats() and logged at most once a minute ("health_behind_schedule").
+ * With every target timing out the checker needs about
+ * sum(timeout / interval) sockets to keep the schedule.
+ */
+#define HEALTH_FD_RESERVE 256
+
+/* The budget for an open-file limit of nofile (RLIM_INFINITY counts as 2^20): 1..HEALTH_TARGETS_MAX. */
+uint32_t health_budget_for_limit(uint64_t nofile);
+
+/* As health_create(), with at most max_in_flight probes at once (0: from the open-file limit). */
+struct health *health_create_budget(uint32_t max_in_flight);
+
+struct health_stats {
+	uint32_t targets;          /* distinct targets that are probed (type != NONE) */
+	uint32_t budget;           /* probes allowed in flight at once */
+	uint32_t in_flight;        /* probes in flight now */
+	uint32_t waiting;          /* probes due now that wait for the budget */
+	uint64_t lag_ms;           /* how long the longest-waiting due probe has waited, 0 if none */
+	uint64_t started_total;    /* probes started */
+	uint64_t late_total;       /* of those, started late (see above) */
+	uint64_t deferred_total;   /* starts put off because a socket could not be opened (EMFILE...) */
+	bool behind;               /* a check was late in the last 10 s, or one waits late now */
+};
+
+/* The checker's figures now. */
+void health_stats(struct health *h, struct health_stats *out);
+
 /* Stops the checker thread, closes every probe, frees everything. NULL is fine. */
 void health_destroy(struct health *h);
 
