@@ -178,6 +178,31 @@ static bool path_valid(const char *path)
 	return true;
 }
 
+/* A DNS name as the config accepts it: labels of letters, digits, '-' and '_', 1..63 bytes each. */
+static bool host_valid(const char *host, bool required)
+{
+	size_t len = strnlen(host, HEALTH_HOST_MAX), label = 0;
+
+	if (len == 0)
+		return !required;
+	if (len == HEALTH_HOST_MAX || host[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = host[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false; /* empty label */
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_') || ++label > 63)
+			return false;
+	}
+	return true;
+}
+
 bool health_target_valid(const struct health_target *t)
 {
 	if (t->family != HEALTH_AF_INET4 && t->family != HEALTH_AF_INET6)
@@ -190,7 +215,20 @@ bool health_target_valid(const struct health_target *t)
 	case HEALTH_TCP:
 		break;
 	case HEALTH_HTTP:
-		if (!path_valid(t->path) || t->expect_status < 100 || t->expect_status > 599)
+	case HEALTH_HTTPS:
+		if (!path_valid(t->path) || t->expect_status < 100 || t->expect_status > 599 ||
+		    (t->expect_status_max &&
+		     (t->expect_status_max < t->expect_status || t->expect_status_max > 599)) ||
+		    !host_valid(t->host, false))
+			return false;
+		break;
+	case HEALTH_UDP:
+		if (t->payload_len < 1 || t->payload_len > HEALTH_PAYLOAD_MAX ||
+		    t->expect_len > HEALTH_PAYLOAD_MAX)
+			return false;
+		break;
+	case HEALTH_DNS:
+		if (!host_valid(t->host, true) || t->qtype == 0)
 			return false;
 		break;
 	default:
@@ -215,9 +253,22 @@ static void target_normalise(struct health_target *dst, const struct health_targ
 	dst->type = src->type;
 	if (src->type == HEALTH_NONE)
 		return; /* never probed: the timing fields mean nothing */
-	if (src->type == HEALTH_HTTP) {
+	if (src->type == HEALTH_HTTP || src->type == HEALTH_HTTPS) {
 		memcpy(dst->path, src->path, strnlen(src->path, HEALTH_PATH_MAX - 1));
 		dst->expect_status = src->expect_status;
+		/* One form per range: 200..200 is 200. */
+		dst->expect_status_max = src->expect_status_max == src->expect_status ? 0
+										     : src->expect_status_max;
+	}
+	if (src->type == HEALTH_HTTP || src->type == HEALTH_HTTPS || src->type == HEALTH_DNS)
+		memcpy(dst->host, src->host, strnlen(src->host, HEALTH_HOST_MAX - 1));
+	if (src->type == HEALTH_DNS)
+		dst->qtype = src->qtype;
+	if (src->type == HEALTH_UDP) {
+		dst->payload_len = src->payload_len;
+		dst->expect_len = src->expect_len;
+		memcpy(dst->payload, src->payload, src->payload_len);
+		memcpy(dst->expect, src->expect, src->expect_len);
 	}
 	dst->interval_ms = src->interval_ms;
 	dst->timeout_ms = src->timeout_ms;
@@ -229,7 +280,11 @@ static bool target_equal(const struct health_target *a, const struct health_targ
 {
 	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0 && a->port == b->port &&
 	       a->type == b->type && strcmp(a->path, b->path) == 0 &&
-	       a->expect_status == b->expect_status && a->interval_ms == b->interval_ms &&
+	       a->expect_status == b->expect_status && a->expect_status_max == b->expect_status_max &&
+	       strcmp(a->host, b->host) == 0 && a->qtype == b->qtype &&
+	       a->payload_len == b->payload_len && a->expect_len == b->expect_len &&
+	       memcmp(a->payload, b->payload, a->payload_len) == 0 &&
+	       memcmp(a->expect, b->expect, a->expect_len) == 0 && a->interval_ms == b->interval_ms &&
 	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall;
 }
 
@@ -254,6 +309,11 @@ static uint64_t target_hash(const struct health_target *t)
 	h = fnv1a(h, &type, sizeof(type));
 	h = fnv1a(h, t->path, strlen(t->path));
 	h = fnv1a(h, &t->expect_status, sizeof(t->expect_status));
+	h = fnv1a(h, &t->expect_status_max, sizeof(t->expect_status_max));
+	h = fnv1a(h, t->host, strlen(t->host));
+	h = fnv1a(h, &t->qtype, sizeof(t->qtype));
+	h = fnv1a(h, t->payload, t->payload_len);
+	h = fnv1a(h, t->expect, t->expect_len);
 	h = fnv1a(h, &t->interval_ms, sizeof(t->interval_ms));
 	h = fnv1a(h, &t->timeout_ms, sizeof(t->timeout_ms));
 	h = fnv1a(h, &t->rise, sizeof(t->rise));
@@ -366,6 +426,10 @@ static void format_text(struct health_status *st, const struct health_probe_verd
 	switch (v->result) {
 	case HEALTH_RESULT_BAD_STATUS:
 		snprintf(st->last_text, sizeof(st->last_text), "bad status %u", v->http_status);
+		break;
+	case HEALTH_RESULT_BAD_RESPONSE:
+		snprintf(st->last_text, sizeof(st->last_text), "bad_response%s%s",
+			 v->detail ? ": " : "", v->detail ? v->detail : "");
 		break;
 	case HEALTH_RESULT_ERROR:
 		snprintf(st->last_text, sizeof(st->last_text), "error: %s",

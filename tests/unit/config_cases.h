@@ -150,7 +150,7 @@ static const struct bad_case bad_cases[] = {
 	/* health checks */
 	{ "health not a mapping", HEAD VIPK("health_check: tcp"), 5, 77, "expected a health check (a mapping)" },
 	{ "health type missing", HEAD VIPK("health_check: {port: 80}"), 5, 77, "missing required key \"type\"" },
-	{ "health type", HEAD VIPK("health_check: {type: icmp}"), 5, 84, "\"icmp\" is not one of: none, tcp, http" },
+	{ "health type", HEAD VIPK("health_check: {type: icmp}"), 5, 84, "\"icmp\" is not one of: none, tcp, http, https, udp, dns" },
 	{ "health none with port", HEAD VIPK("health_check: {type: none, port: 80}"), 5, 90,
 	  "\"port\" does not apply to type none" },
 	{ "health tcp with path", HEAD VIPK("health_check: {type: tcp, path: /}"), 5, 89, "applies only to type http" },
