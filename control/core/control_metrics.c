@@ -44,7 +44,7 @@ static void health_checker_metrics(struct keel_control *c, FILE *f)
 	head(f, "keel_health_checks_started_total", "counter", "Health probes started.");
 	fprintf(f, "keel_health_checks_started_total %" PRIu64 "\n", hs.started_total);
 	head(f, "keel_health_checks_late_total", "counter",
-	     "Health probes started more than a quarter of their interval after they were due.");
+	     "Health probes started more than a quarter of their interval (at least 100 ms) after they were due.");
 	fprintf(f, "keel_health_checks_late_total %" PRIu64 "\n", hs.late_total);
 	head(f, "keel_health_checks_deferred_total", "counter",
 	     "Health probe starts put off because no socket could be opened (EMFILE, ENOBUFS).");

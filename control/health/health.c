@@ -500,6 +500,20 @@ static void entry_complete(struct health *h, struct health_entry *e, uint64_t no
 	heap_push(h, e, IN_WAIT);
 }
 
+/*
+ * How late a start may be before it counts as late: a quarter of the interval
+ * is the schedule slipping; under LATE_FLOOR_NS it is a busy machine's
+ * scheduler, not the checker (timer wakeups are otherwise late by microseconds).
+ */
+#define LATE_FLOOR_NS (100ull * NS_PER_MS)
+
+static uint64_t late_after_ns(uint32_t interval_ms)
+{
+	uint64_t q = (uint64_t)interval_ms * NS_PER_MS / 4;
+
+	return q > LATE_FLOOR_NS ? q : LATE_FLOOR_NS;
+}
+
 /* Could not open a socket (EMFILE, ENFILE, ENOBUFS, ENOMEM): our shortage, not the backend's. */
 static bool start_deferred(const struct health_entry *e)
 {
@@ -566,8 +580,7 @@ static void run_due(struct health *h, uint64_t now_ns)
 			heap_push(h, e, IN_FLIGHT);
 		}
 		h->started++;
-		/* Timer wakeups are late by microseconds; a quarter interval is the schedule slipping. */
-		if (lag > (uint64_t)e->key.interval_ms * NS_PER_MS / 4) {
+		if (lag > late_after_ns(e->key.interval_ms)) {
 			h->late++;
 			h->last_late_ns = now_ns;
 			if (lag > worst_lag)
@@ -1019,5 +1032,5 @@ void health_stats(struct health *h, struct health_stats *out)
 	out->late_total = p.late;
 	out->deferred_total = p.deferred;
 	out->behind = (p.last_late_ns && now_ns - p.last_late_ns < BEHIND_HOLD_NS) ||
-		      out->lag_ms * 4 > p.oldest_interval_ms;
+		      (p.oldest_interval_ms && out->lag_ms * NS_PER_MS > late_after_ns(p.oldest_interval_ms));
 }

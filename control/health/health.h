@@ -122,7 +122,7 @@ struct health *health_create(void);
  * socket, netlink, state files and the dataplane's region. Probes that are due
  * while the budget is spent wait in due order and start as probes finish, so
  * every target is still checked, later. A check that starts more than a
- * quarter of its interval after it was due is late: counted, shown by
+ * quarter of its interval (and at least 100 ms) after it was due is late: counted, shown by
  * health_stats() and logged at most once a minute ("health_behind_schedule").
  * With every target timing out the checker needs about
  * sum(timeout / interval) sockets to keep the schedule.
