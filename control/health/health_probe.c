@@ -41,7 +41,7 @@ static void tls_ctx_init(void)
 		return;
 	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
-	/* A probe is one connection: no session cache to grow. */
+	/* No cache in the context to grow: each target keeps its own last session (probe_close). */
 	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
 }
 
@@ -56,6 +56,19 @@ static SSL_CTX *tls_client_ctx(void)
 static void probe_close(struct health_probe *p)
 {
 	if (p->ssl) {
+		/*
+		 * Keep the session (with the ticket TLS 1.3 sent after the handshake) for
+		 * the next probe of this target: a resumed handshake skips the
+		 * certificate and its signature, most of an HTTPS check's CPU.
+		 */
+		SSL_SESSION *sess = SSL_get1_session((SSL *)p->ssl);
+
+		if (sess && SSL_SESSION_is_resumable(sess)) {
+			SSL_SESSION_free((SSL_SESSION *)p->session);
+			p->session = sess;
+		} else {
+			SSL_SESSION_free(sess);
+		}
 		/* One close_notify attempt, never waited for; the checker thread blocks SIGPIPE. */
 		SSL_shutdown(p->ssl);
 		SSL_free(p->ssl);
@@ -339,6 +352,8 @@ int health_probe_start(struct health_probe *p, const struct health_target *t, ui
 		    inet_pton(AF_INET6, t->host, &literal) != 1 &&
 		    !SSL_set_tlsext_host_name((SSL *)p->ssl, t->host))
 			return probe_finish(p, HEALTH_RESULT_LOCAL_ERROR, ENOMEM, now_ns);
+		if (p->session)
+			SSL_set_session((SSL *)p->ssl, (SSL_SESSION *)p->session);
 		SSL_set_connect_state((SSL *)p->ssl);
 	}
 
@@ -387,6 +402,7 @@ static int probe_send(struct health_probe *p, uint64_t now_ns)
 			int r;
 
 			ERR_clear_error();
+			errno = 0; /* SSL_ERROR_SYSCALL reads errno: not a stale one */
 			r = SSL_write((SSL *)p->ssl, p->req + p->req_off, (int)(p->req_len - p->req_off));
 			if (r <= 0)
 				return tls_wait_or_fail(p, r, now_ns);
@@ -412,6 +428,7 @@ static int probe_handshake(struct health_probe *p, uint64_t now_ns)
 	int r;
 
 	ERR_clear_error();
+	errno = 0;
 	r = SSL_do_handshake((SSL *)p->ssl);
 	if (r != 1)
 		return tls_wait_or_fail(p, r, now_ns);
@@ -447,6 +464,7 @@ static ssize_t probe_recv(struct health_probe *p, void *buf, size_t size, uint64
 		int r;
 
 		ERR_clear_error();
+		errno = 0;
 		r = SSL_read((SSL *)p->ssl, buf, (int)size);
 		if (r > 0)
 			return r;
@@ -518,6 +536,7 @@ static int probe_drain(struct health_probe *p)
 			int r;
 
 			ERR_clear_error();
+			errno = 0; /* SSL_ERROR_SYSCALL reads errno: not a stale one */
 			r = SSL_read((SSL *)p->ssl, scratch, sizeof(scratch));
 			if (r <= 0) {
 				int e = SSL_get_error((SSL *)p->ssl, r);
@@ -634,5 +653,7 @@ void health_probe_timeout(struct health_probe *p, uint64_t now_ns)
 void health_probe_abort(struct health_probe *p)
 {
 	probe_close(p);
+	SSL_SESSION_free((SSL_SESSION *)p->session); /* the target goes away */
+	p->session = NULL;
 	p->phase = HEALTH_PROBE_IDLE;
 }

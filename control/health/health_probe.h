@@ -57,6 +57,7 @@ struct health_probe {
 	uint16_t expect_len;                       /* UDP */
 	uint32_t want;       /* HTTPS: the epoll event OpenSSL waits for, 0 when none */
 	void *ssl;           /* HTTPS: the OpenSSL connection (SSL *), NULL otherwise */
+	void *session;       /* HTTPS: the last resumable session (SSL_SESSION *), kept across probes */
 	uint64_t started_ns; /* CLOCK_MONOTONIC */
 	struct health_probe_verdict verdict; /* valid once the phase is DRAINING or DONE */
 	size_t req_len, req_off;
@@ -82,7 +83,7 @@ int health_probe_step(struct health_probe *p, uint64_t now_ns);
 /* The deadline passed: TIMEOUT unless the verdict was already known; closes the socket. */
 void health_probe_timeout(struct health_probe *p, uint64_t now_ns);
 
-/* Closes the socket without a verdict (the target went away); the probe is idle again. */
+/* Closes the socket without a verdict and drops any kept TLS session (the target went away). */
 void health_probe_abort(struct health_probe *p);
 
 static inline int health_probe_in_flight(const struct health_probe *p)

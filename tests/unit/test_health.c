@@ -1254,6 +1254,7 @@ struct tls_server {
 	struct server tcp; /* listener, stop fd and thread; mode unused */
 	SSL_CTX *ctx;
 	atomic_uint handshakes;
+	atomic_uint resumed; /* of those, resumed sessions */
 };
 
 static X509 *self_signed(EVP_PKEY *key)
@@ -1300,6 +1301,8 @@ static void *tls_main(void *arg)
 			int n;
 
 			atomic_fetch_add(&s->handshakes, 1);
+			if (SSL_session_reused(ssl))
+				atomic_fetch_add(&s->resumed, 1);
 			while (len + 1 < sizeof(req) && (n = SSL_read(ssl, req + len, (int)(sizeof(req) - 1 - len))) > 0) {
 				len += (size_t)n;
 				req[len] = '\0';
@@ -1385,6 +1388,8 @@ static void test_https_check(void **state)
 	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
 	assert_string_equal(st.last_text, "ok");
 	assert_int_equal(st.last_http_status, 204);
+	st = wait_for(h, &t[0], WAIT_CHECKS, 3);
+	assert_string_equal(st.last_text, "ok"); /* resumed handshakes pass too */
 	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_DOWN);
 	assert_string_equal(st.last_text, "bad status 421");
 	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
@@ -1395,6 +1400,9 @@ static void test_https_check(void **state)
 	tls_stop(&s);
 	server_stop(&plain);
 	assert_true(atomic_load(&s.handshakes) >= 3);
+	/* A target's later probes resume its TLS session instead of a full handshake. */
+	printf("    %u TLS handshakes, %u resumed\n", atomic_load(&s.handshakes), atomic_load(&s.resumed));
+	assert_true(atomic_load(&s.resumed) >= 1);
 }
 
 int main(void)
