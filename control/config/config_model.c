@@ -1,7 +1,9 @@
 /* The validated configuration of keel-control as plain C structs, and its canonical JSON form. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config_field.h"
 #include "encap.h"
@@ -65,7 +67,12 @@ static bool health_equal(const struct config_health *a, const struct config_heal
 {
 	return a->type == b->type && a->port == b->port && a->expect_status == b->expect_status &&
 	       a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
-	       a->rise == b->rise && a->fall == b->fall && !strcmp(a->path, b->path);
+	       a->rise == b->rise && a->fall == b->fall && !strcmp(a->path, b->path) &&
+	       a->family == b->family && !memcmp(a->addr, b->addr, 16) &&
+	       a->expect_status_max == b->expect_status_max && a->qtype == b->qtype &&
+	       !strcmp(a->host, b->host) && a->send_len == b->send_len &&
+	       a->expect_len == b->expect_len && !memcmp(a->send, b->send, a->send_len) &&
+	       !memcmp(a->expect, b->expect, a->expect_len);
 }
 
 static bool backend_equal(const struct config_backend *a, const struct config_backend *b)
@@ -132,7 +139,48 @@ bool config_equal(const struct keel_config *a, const struct keel_config *b)
 
 const char *config_health_type_name(uint8_t type)
 {
-	return type == CONFIG_HEALTH_TCP ? "tcp" : type == CONFIG_HEALTH_HTTP ? "http" : "none";
+	static const char *const names[] = { "none", "tcp", "http", "https", "udp", "dns" };
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "none";
+}
+
+/* Query types by name (RFC 1035 3.2.2, RFC 3596, RFC 2782); others as "TYPE<n>" (RFC 3597 5). */
+static const struct {
+	const char *name;
+	uint16_t type;
+} dns_types[] = {
+	{ "A", 1 }, { "NS", 2 }, { "CNAME", 5 }, { "SOA", 6 }, { "PTR", 12 }, { "MX", 15 },
+	{ "TXT", 16 }, { "AAAA", 28 }, { "SRV", 33 },
+};
+
+const char *config_dns_type_name(uint16_t type)
+{
+	static _Thread_local char buf[16];
+
+	for (size_t i = 0; i < sizeof(dns_types) / sizeof(dns_types[0]); i++)
+		if (dns_types[i].type == type)
+			return dns_types[i].name;
+	snprintf(buf, sizeof(buf), "TYPE%u", type);
+	return buf;
+}
+
+int config_dns_type_parse(const char *s, uint16_t *type)
+{
+	char *end;
+	unsigned long v;
+
+	for (size_t i = 0; i < sizeof(dns_types) / sizeof(dns_types[0]); i++)
+		if (!strcasecmp(dns_types[i].name, s)) {
+			*type = dns_types[i].type;
+			return 0;
+		}
+	if (strncasecmp(s, "TYPE", 4) || s[4] < '1' || s[4] > '9')
+		return -EINVAL;
+	v = strtoul(s + 4, &end, 10);
+	if (*end || v > 65535)
+		return -EINVAL;
+	*type = (uint16_t)v;
+	return 0;
 }
 
 const char *config_backend_state_name(uint8_t state)
@@ -225,11 +273,31 @@ static json_t *health_to_json(const struct config_health *h, bool with_type)
 		put_str(&b, "type", config_health_type_name(h->type));
 	if (with_type && h->type == CONFIG_HEALTH_NONE)
 		return done(&b);
+	if (h->family)
+		put_addr(&b, "address", h->addr, h->family);
 	if (h->port)
 		put_int(&b, "port", h->port);
-	if (h->type == CONFIG_HEALTH_HTTP) {
+	if (h->type == CONFIG_HEALTH_HTTP || h->type == CONFIG_HEALTH_HTTPS) {
 		put_str(&b, "path", h->path);
-		put_int(&b, "expect_status", h->expect_status);
+		if (h->expect_status_max) {
+			char r[16];
+
+			snprintf(r, sizeof(r), "%u-%u", h->expect_status, h->expect_status_max);
+			put_str(&b, "expect_status", r);
+		} else {
+			put_int(&b, "expect_status", h->expect_status);
+		}
+		if (h->host[0])
+			put_str(&b, "host", h->host);
+	}
+	if (h->type == CONFIG_HEALTH_UDP) {
+		put(&b, "send", json_stringn((const char *)h->send, h->send_len));
+		if (h->expect_len)
+			put(&b, "expect", json_stringn((const char *)h->expect, h->expect_len));
+	}
+	if (h->type == CONFIG_HEALTH_DNS) {
+		put_str(&b, "query", h->host);
+		put_str(&b, "query_type", config_dns_type_name(h->qtype));
 	}
 	put_duration(&b, "interval", h->interval_ms);
 	put_duration(&b, "timeout", h->timeout_ms);

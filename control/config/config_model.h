@@ -23,11 +23,16 @@
 #define CONFIG_GROUP_MAX 33      /* POSIX group names, NUL included */
 #define CONFIG_SOCKET_MAX 108    /* sizeof(sockaddr_un.sun_path) */
 #define CONFIG_HTTP_PATH_MAX 256 /* health check request path, NUL included */
+#define CONFIG_HEALTH_HOST_MAX 254    /* Host/SNI or DNS query name, NUL included (HEALTH_HOST_MAX) */
+#define CONFIG_HEALTH_PAYLOAD_MAX 256 /* UDP check: bytes sent / expected (HEALTH_PAYLOAD_MAX) */
 
 enum config_health_type {
 	CONFIG_HEALTH_NONE = 0,
 	CONFIG_HEALTH_TCP = 1,  /* connect() succeeds within timeout */
 	CONFIG_HEALTH_HTTP = 2, /* GET path answers expect_status within timeout */
+	CONFIG_HEALTH_HTTPS = 3, /* the same over TLS, with SNI */
+	CONFIG_HEALTH_UDP = 4,   /* a datagram of send gets an answer holding expect */
+	CONFIG_HEALTH_DNS = 5,   /* a query for query / query_type gets an answer */
 };
 
 /* Operator intent; health turns an active backend down at run time, not here. */
@@ -46,6 +51,15 @@ struct config_health {
 	uint8_t rise;          /* consecutive successes to come up, 1..10 */
 	uint8_t fall;          /* consecutive failures to go down, 1..10 */
 	char path[CONFIG_HTTP_PATH_MAX]; /* HTTP only, starts with '/' */
+	/* Kinds of issue 22; zero where the type does not use them. */
+	uint8_t family;              /* address: 0 = each backend's own address */
+	uint8_t addr[16];            /* a check address for every backend of the VIP */
+	uint16_t expect_status_max;  /* HTTP(S): 0, or the top of a range "lo-hi" */
+	uint16_t qtype;              /* DNS: query type */
+	uint16_t send_len, expect_len; /* UDP */
+	char host[CONFIG_HEALTH_HOST_MAX]; /* HTTP(S): Host and SNI ("" = address); DNS: query name */
+	uint8_t send[CONFIG_HEALTH_PAYLOAD_MAX];
+	uint8_t expect[CONFIG_HEALTH_PAYLOAD_MAX];
 };
 
 struct config_backend {
@@ -140,6 +154,9 @@ json_t *config_to_json(const struct keel_config *cfg);
 /* Text forms shared by the validator and the JSON form. */
 const char *config_health_type_name(uint8_t type);
 const char *config_backend_state_name(uint8_t state);
+/* DNS query types: "A", "AAAA", ... or "TYPE<n>" (RFC 3597); parse: 0 or -EINVAL. */
+const char *config_dns_type_name(uint16_t type);
+int config_dns_type_parse(const char *s, uint16_t *type);
 const char *config_encap_name(uint8_t encap);
 const char *config_proto_name(uint8_t proto);
 

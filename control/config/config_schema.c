@@ -16,11 +16,11 @@ static const char *const vip_keys[] = { "name", "address", "port", "protocol", "
 	"fragments", "maglev_table_size", "health_check", "backends", NULL };
 static const char *const backend_keys[] = { "address", "weight", "state", NULL };
 static const char *const health_keys[] = { "type", "port", "path", "expect_status", "interval",
-	"timeout", "rise", "fall", NULL };
+	"timeout", "rise", "fall", "address", "host", "send", "expect", "query", "query_type", NULL };
 static const char *const timing_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 
 /* Indexed by the enums of config_model.h and snapshot.h. */
-static const char *const health_types[] = { "none", "tcp", "http", NULL };
+static const char *const health_types[] = { "none", "tcp", "http", "https", "udp", "dns", NULL };
 static const char *const backend_states[] = { "active", "draining", "disabled", NULL };
 static const char *const encaps[] = { "ipip", "gue", NULL };
 static const char *const protos[] = { "tcp", "udp", NULL };
@@ -115,11 +115,116 @@ static bool http_path_ok(const char *s)
 	return true;
 }
 
+/* Which check types a key of health_check applies to (bit 1 << type), and how to say so. */
+#define T(x) (1u << CONFIG_HEALTH_##x)
+static const struct {
+	const char *key;
+	unsigned types;
+	const char *only;
+} health_key_types[] = {
+	{ "path", T(HTTP) | T(HTTPS), "type http or https" },
+	{ "expect_status", T(HTTP) | T(HTTPS), "type http or https" },
+	{ "host", T(HTTP) | T(HTTPS), "type http or https" },
+	{ "send", T(UDP), "type udp" },
+	{ "expect", T(UDP), "type udp" },
+	{ "query", T(DNS), "type dns" },
+	{ "query_type", T(DNS), "type dns" },
+};
+#undef T
+
+/* A DNS name for Host, SNI or a query: labels of letters, digits, '-', '_', 1..63 bytes, <= 253 in all. */
+static bool dns_name_ok(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len >= CONFIG_HEALTH_HOST_MAX || s[0] == '.')
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (!label)
+				return false;
+			label = 0;
+		} else if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			     (*s >= '0' && *s <= '9') || *s == '-' || *s == '_') || ++label > 63) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int check_dns_name(struct check *c, const struct loc *at, const json_t *o, const char *key,
+			  int required, char *out)
+{
+	struct loc l = LOC_KEY(at, o, key);
+	const char *name = NULL;
+	int rc;
+
+	if ((rc = check_string(c, at, o, key, required, &name)) || !name)
+		return rc;
+	if (!dns_name_ok(name))
+		return check_bad(c, &l, "\"%.64s\" is not a DNS name: labels of letters, digits, '-' "
+				 "or '_' (1..63 bytes) joined by dots, under %d bytes", name,
+				 CONFIG_HEALTH_HOST_MAX);
+	strcpy(out, name);
+	return 0;
+}
+
+/* A UDP payload: a non-empty string (its UTF-8 bytes) of at most CONFIG_HEALTH_PAYLOAD_MAX bytes. */
+static int check_payload(struct check *c, const struct loc *at, const json_t *o, const char *key,
+			 int required, uint8_t *out, uint16_t *len)
+{
+	struct loc l = LOC_KEY(at, o, key);
+	const json_t *x = json_object_get(o, key);
+	const char *str = NULL;
+	int rc;
+
+	if ((rc = check_string(c, at, o, key, required, &str)) || !str)
+		return rc;
+	if (json_string_length(x) == 0 || json_string_length(x) > CONFIG_HEALTH_PAYLOAD_MAX)
+		return check_bad(c, &l, "%s must be 1..%d bytes, got %zu", key,
+				 CONFIG_HEALTH_PAYLOAD_MAX, json_string_length(x));
+	memcpy(out, str, json_string_length(x));
+	*len = (uint16_t)json_string_length(x);
+	return 0;
+}
+
+/* expect_status: one status (200) or a range as a string ("200-399"). */
+static int check_status_range(struct check *c, const struct loc *at, const json_t *o,
+			      struct config_health *h)
+{
+	struct loc l = LOC_KEY(at, o, "expect_status");
+	const json_t *x = json_object_get(o, "expect_status");
+	uint64_t status = 200;
+	const char *str;
+	unsigned lo, hi;
+	int n, rc;
+
+	if (!x || !json_is_string(x)) {
+		if ((rc = check_uint(c, at, o, "expect_status", OPTIONAL, 100, 599, &status)))
+			return rc;
+		h->expect_status = (uint16_t)status;
+		h->expect_status_max = 0;
+		return 0;
+	}
+	str = json_string_value(x);
+	/* Exactly DDD-DDD: no signs, spaces or other digits counts sscanf would let through. */
+	for (n = 0; n < 7; n++)
+		if (n == 3 ? str[n] != '-' : (str[n] < '0' || str[n] > '9'))
+			break;
+	lo = n == 7 && !str[7] ? (unsigned)atoi(str) : 0;
+	hi = n == 7 && !str[7] ? (unsigned)atoi(str + 4) : 0;
+	if (n != 7 || str[7] || lo < 100 || hi > 599 || lo > hi)
+		return check_bad(c, &l, "\"%.20s\" is not a status or a range LOW-HIGH of 100..599",
+				 json_string_value(x));
+	h->expect_status = (uint16_t)lo;
+	h->expect_status_max = lo == hi ? 0 : (uint16_t)hi;
+	return 0;
+}
+
 static int check_health(struct check *c, const struct loc *at, const json_t *o,
 			const struct config_vip *v, struct config_health *h)
 {
-	static const char *const http_only[] = { "path", "expect_status", NULL };
-	uint64_t port = 0, status = 200;
+	uint64_t port = 0;
 	const char *path = "/", *key;
 	json_t *x;
 	int rc;
@@ -132,9 +237,11 @@ static int check_health(struct check *c, const struct loc *at, const json_t *o,
 
 		if (h->type == CONFIG_HEALTH_NONE && strcmp(key, "type"))
 			return check_bad_key(c, &k, "\"%s\" does not apply to type none", key);
-		if (h->type == CONFIG_HEALTH_TCP &&
-		    (!strcmp(key, http_only[0]) || !strcmp(key, http_only[1])))
-			return check_bad_key(c, &k, "\"%s\" applies only to type http", key);
+		for (size_t i = 0; i < sizeof(health_key_types) / sizeof(health_key_types[0]); i++)
+			if (!strcmp(key, health_key_types[i].key) &&
+			    !(health_key_types[i].types & (1u << h->type)))
+				return check_bad_key(c, &k, "\"%s\" applies only to %s", key,
+						     health_key_types[i].only);
 	}
 	if (h->type == CONFIG_HEALTH_NONE) {
 		memset(h, 0, sizeof(*h));
@@ -145,18 +252,36 @@ static int check_health(struct check *c, const struct loc *at, const json_t *o,
 	if (!port && v->all_ports)
 		return check_bad(c, at, "missing required key \"port\": the VIP serves all ports");
 	h->port = (uint16_t)port;
-	if (h->type == CONFIG_HEALTH_HTTP) {
+	/* One address checked for every backend of the VIP instead of each backend's own. */
+	if ((rc = check_addr(c, at, o, "address", OPTIONAL, h->addr, &h->family)))
+		return rc;
+	if (h->type == CONFIG_HEALTH_HTTP || h->type == CONFIG_HEALTH_HTTPS) {
 		struct loc l = LOC_KEY(at, o, "path");
 
 		if ((rc = check_string(c, at, o, "path", OPTIONAL, &path)) ||
-		    (rc = check_uint(c, at, o, "expect_status", OPTIONAL, 100, 599, &status)))
+		    (rc = check_status_range(c, at, o, h)) ||
+		    (rc = check_dns_name(c, at, o, "host", OPTIONAL, h->host)))
 			return rc;
 		if (!http_path_ok(path))
 			return check_bad(c, &l, "\"%.40s\" is not a request path: it starts with '/', "
 					 "is printable ASCII without spaces, under %d bytes",
 					 path, CONFIG_HTTP_PATH_MAX);
 		strcpy(h->path, path);
-		h->expect_status = (uint16_t)status;
+	}
+	if (h->type == CONFIG_HEALTH_UDP &&
+	    ((rc = check_payload(c, at, o, "send", REQUIRED, h->send, &h->send_len)) ||
+	     (rc = check_payload(c, at, o, "expect", OPTIONAL, h->expect, &h->expect_len))))
+		return rc;
+	if (h->type == CONFIG_HEALTH_DNS) {
+		struct loc l = LOC_KEY(at, o, "query_type");
+		const char *qt = "A";
+
+		if ((rc = check_dns_name(c, at, o, "query", REQUIRED, h->host)) ||
+		    (rc = check_string(c, at, o, "query_type", OPTIONAL, &qt)))
+			return rc;
+		if (config_dns_type_parse(qt, &h->qtype))
+			return check_bad(c, &l, "\"%.20s\" is not a DNS query type: A, AAAA, CNAME, MX, "
+					 "NS, PTR, SOA, SRV, TXT or TYPE<1..65535>", qt);
 	}
 	return check_timing(c, at, o, h, true);
 }

@@ -46,17 +46,35 @@ uint64_t control_wall_ms(void)
 
 /* --- health ------------------------------------------------------------------ */
 
+_Static_assert(CONFIG_HEALTH_TCP == (int)HEALTH_TCP && CONFIG_HEALTH_HTTP == (int)HEALTH_HTTP &&
+		       CONFIG_HEALTH_HTTPS == (int)HEALTH_HTTPS && CONFIG_HEALTH_UDP == (int)HEALTH_UDP &&
+		       CONFIG_HEALTH_DNS == (int)HEALTH_DNS,
+	       "config and checker number the check types alike");
+_Static_assert(CONFIG_HEALTH_HOST_MAX == HEALTH_HOST_MAX &&
+		       CONFIG_HEALTH_PAYLOAD_MAX == HEALTH_PAYLOAD_MAX,
+	       "config and checker bound names and payloads alike");
+
 void control_health_target(const struct config_vip *v, const struct config_backend *b,
 			   struct health_target *t)
 {
+	const struct config_health *hc = &v->health;
+
 	memset(t, 0, sizeof(*t));
-	t->family = b->family;
-	memcpy(t->addr, b->addr, 16);
-	t->port = v->health.port ? v->health.port : v->port;
-	t->type = v->health.type == CONFIG_HEALTH_HTTP ? HEALTH_HTTP :
-		  v->health.type == CONFIG_HEALTH_TCP ? HEALTH_TCP : HEALTH_NONE;
-	snprintf(t->path, sizeof(t->path), "%s", v->health.path);
-	t->expect_status = v->health.expect_status;
+	/* health_check.address: one check address for every backend (they share its verdict). */
+	t->family = hc->family ? hc->family : b->family;
+	memcpy(t->addr, hc->family ? hc->addr : b->addr, 16);
+	t->port = hc->port ? hc->port : v->port;
+	/* The config's check types have the checker's numbers (config_model.h, health.h). */
+	t->type = hc->type <= CONFIG_HEALTH_DNS ? (enum health_type)hc->type : HEALTH_NONE;
+	snprintf(t->path, sizeof(t->path), "%s", hc->path);
+	t->expect_status = hc->expect_status;
+	t->expect_status_max = hc->expect_status_max;
+	snprintf(t->host, sizeof(t->host), "%s", hc->host);
+	t->qtype = hc->qtype;
+	t->payload_len = hc->send_len;
+	memcpy(t->payload, hc->send, hc->send_len);
+	t->expect_len = hc->expect_len;
+	memcpy(t->expect, hc->expect, hc->expect_len);
 	t->interval_ms = v->health.interval_ms;
 	t->timeout_ms = v->health.timeout_ms;
 	t->rise = v->health.rise;
@@ -457,7 +475,7 @@ static void health_log_changes(struct keel_control *c)
 			config_format_addr(b->addr, b->family, a);
 			if (down)
 				log_event(LOG_WARN, "backend_down", "vip=%s backend=%s check=%s reason=%s",
-					  v->name, a, t.type == HEALTH_HTTP ? "http" : "tcp", st.last_text);
+					  v->name, a, config_health_type_name(v->health.type), st.last_text);
 			else
 				log_event(LOG_INFO, "backend_up", "vip=%s backend=%s", v->name, a);
 		}

@@ -117,6 +117,39 @@ static void put_label(FILE *f, const char *v)
 	}
 }
 
+/*
+ * The health checker's schedule (health.h): probes in flight are bounded by a
+ * budget from the open-file limit; checks that start late say the budget or
+ * the intervals do not fit the number of targets.
+ */
+static void health_checker_metrics(struct keel_control *c, FILE *f)
+{
+	struct health_stats hs;
+
+	health_stats(c->health, &hs);
+	head(f, "keel_health_probe_budget", "gauge",
+	     "Health probes allowed in flight at once (from the open-file limit).");
+	fprintf(f, "keel_health_probe_budget %u\n", hs.budget);
+	head(f, "keel_health_probes_in_flight", "gauge", "Health probes in flight now.");
+	fprintf(f, "keel_health_probes_in_flight %u\n", hs.in_flight);
+	head(f, "keel_health_probes_waiting", "gauge", "Health probes due now that wait for the budget.");
+	fprintf(f, "keel_health_probes_waiting %u\n", hs.waiting);
+	head(f, "keel_health_checks_started_total", "counter", "Health probes started.");
+	fprintf(f, "keel_health_checks_started_total %" PRIu64 "\n", hs.started_total);
+	head(f, "keel_health_checks_late_total", "counter",
+	     "Health probes started more than a quarter of their interval (at least 100 ms) after they were due.");
+	fprintf(f, "keel_health_checks_late_total %" PRIu64 "\n", hs.late_total);
+	head(f, "keel_health_checks_deferred_total", "counter",
+	     "Health probe starts put off because no socket could be opened (EMFILE, ENOBUFS).");
+	fprintf(f, "keel_health_checks_deferred_total %" PRIu64 "\n", hs.deferred_total);
+	head(f, "keel_health_schedule_behind", "gauge",
+	     "1 while health checks run late (a late start in the last 10 s, or one waiting now).");
+	fprintf(f, "keel_health_schedule_behind %d\n", hs.behind);
+	head(f, "keel_health_schedule_lag_seconds", "gauge",
+	     "How long the longest-waiting due health probe has waited.");
+	fprintf(f, "keel_health_schedule_lag_seconds %.3f\n", hs.lag_ms / 1e3);
+}
+
 /* VIP names are [A-Za-z0-9_.-] (config validation), addresses are inet_ntop text: no escaping needed. */
 void control_metrics(struct keel_control *c, FILE *f)
 {
@@ -315,6 +348,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 					steering_verdict_name(i), sp[i]);
 		}
 	}
+
+	health_checker_metrics(c, f);
 
 	if (r) {
 		const struct {

@@ -29,11 +29,16 @@
 #define HEALTH_PATH_MAX 256      /* NUL included; equals CONFIG_HTTP_PATH_MAX in config_model.h */
 #define HEALTH_TEXT_MAX 64       /* health_status.last_text, NUL included */
 #define HEALTH_TARGETS_MAX 16384 /* distinct targets: CONFIG_MAX_BACKENDS; bounds memory and fds */
+#define HEALTH_HOST_MAX 254      /* a DNS name (253) with its NUL: Host/SNI, or the DNS query name */
+#define HEALTH_PAYLOAD_MAX 256   /* UDP: bytes sent, and the expected answer's bytes */
 
 enum health_type {
 	HEALTH_NONE = 0, /* never probed, always UP */
 	HEALTH_TCP = 1,  /* connect() completes within timeout_ms */
 	HEALTH_HTTP = 2, /* HTTP/1.0 GET path answers expect_status within timeout_ms */
+	HEALTH_HTTPS = 3, /* the same over TLS (OpenSSL; the certificate is not verified) */
+	HEALTH_UDP = 4,   /* a datagram of payload gets an answer holding expect within timeout_ms */
+	HEALTH_DNS = 5,   /* a query for host / qtype (class IN) gets an answer of that type */
 };
 
 /*
@@ -47,8 +52,20 @@ struct health_target {
 	uint8_t addr[16];     /* IPv4 in the first 4 bytes; network byte order */
 	uint16_t port;        /* host byte order, 1..65535 */
 	enum health_type type;
-	char path[HEALTH_PATH_MAX]; /* HTTP: "/..." of visible ASCII (RFC 9112 3.2); else ignored */
-	uint16_t expect_status;     /* HTTP: 100..599; else ignored */
+	char path[HEALTH_PATH_MAX]; /* HTTP(S): "/..." of visible ASCII (RFC 9112 3.2); else ignored */
+	uint16_t expect_status;     /* HTTP(S): 100..599, the lowest status that passes; else ignored */
+	uint16_t expect_status_max; /* HTTP(S): the highest that passes, >= expect_status; 0: = expect_status */
+	/*
+	 * HTTP(S): the Host header and, for HTTPS, the TLS server name (SNI; not sent
+	 * for an address literal, RFC 6066 3); "" means the target's address.
+	 * DNS: the name queried (required). A DNS name: letters, digits, '-', '_', '.'.
+	 */
+	char host[HEALTH_HOST_MAX];
+	uint16_t qtype;             /* DNS: the query type (1 A, 28 AAAA, ...); else ignored */
+	uint16_t payload_len;       /* UDP: bytes of payload sent, 1..HEALTH_PAYLOAD_MAX */
+	uint16_t expect_len;        /* UDP: bytes of expect; 0: any answer passes */
+	uint8_t payload[HEALTH_PAYLOAD_MAX];
+	uint8_t expect[HEALTH_PAYLOAD_MAX]; /* UDP: the answer must contain these bytes */
 	uint32_t interval_ms;       /* between probe starts, >= 1 */
 	uint32_t timeout_ms;        /* 1..interval_ms */
 	uint8_t rise;               /* consecutive successes DOWN -> UP, >= 1 */
@@ -66,8 +83,9 @@ enum health_result {
 	HEALTH_RESULT_OK,
 	HEALTH_RESULT_REFUSED,      /* RST to our SYN */
 	HEALTH_RESULT_TIMEOUT,      /* no verdict within timeout_ms */
-	HEALTH_RESULT_BAD_STATUS,   /* HTTP status != expect_status; see last_http_status */
-	HEALTH_RESULT_BAD_RESPONSE, /* not an HTTP status line, or closed before one */
+	HEALTH_RESULT_BAD_STATUS,   /* HTTP status outside the expected range; see last_http_status */
+	HEALTH_RESULT_BAD_RESPONSE, /* not an HTTP status line, closed before one, TLS failed,
+				     * a UDP answer without expect, a DNS answer that is not one */
 	HEALTH_RESULT_ERROR,        /* other network error; see last_errno */
 	HEALTH_RESULT_LOCAL_ERROR,  /* we could not probe (e.g. EMFILE); not counted against the backend */
 };
@@ -108,6 +126,42 @@ struct health;
 
 /* Starts the checker thread. NULL and errno on failure. */
 struct health *health_create(void);
+
+/*
+ * Probes in flight hold one socket each, so their number is bounded by a budget
+ * taken from the open-file limit (RLIMIT_NOFILE's soft limit, read once at
+ * health_create()): the limit less a reserve of HEALTH_FD_RESERVE or a quarter
+ * of it, whichever is more, for the API's and /metrics' connections, the BIRD
+ * socket, netlink, state files and the dataplane's region. Probes that are due
+ * while the budget is spent wait in due order and start as probes finish, so
+ * every target is still checked, later. A check that starts more than a
+ * quarter of its interval (and at least 100 ms) after it was due is late: counted, shown by
+ * health_stats() and logged at most once a minute ("health_behind_schedule").
+ * With every target timing out the checker needs about
+ * sum(timeout / interval) sockets to keep the schedule.
+ */
+#define HEALTH_FD_RESERVE 256
+
+/* The budget for an open-file limit of nofile (RLIM_INFINITY counts as 2^20): 1..HEALTH_TARGETS_MAX. */
+uint32_t health_budget_for_limit(uint64_t nofile);
+
+/* As health_create(), with at most max_in_flight probes at once (0: from the open-file limit). */
+struct health *health_create_budget(uint32_t max_in_flight);
+
+struct health_stats {
+	uint32_t targets;          /* distinct targets that are probed (type != NONE) */
+	uint32_t budget;           /* probes allowed in flight at once */
+	uint32_t in_flight;        /* probes in flight now */
+	uint32_t waiting;          /* probes due now that wait for the budget */
+	uint64_t lag_ms;           /* how long the longest-waiting due probe has waited, 0 if none */
+	uint64_t started_total;    /* probes started */
+	uint64_t late_total;       /* of those, started late (see above) */
+	uint64_t deferred_total;   /* starts put off because a socket could not be opened (EMFILE...) */
+	bool behind;               /* a check was late in the last 10 s, or one waits late now */
+};
+
+/* The checker's figures now. */
+void health_stats(struct health *h, struct health_stats *out);
 
 /* Stops the checker thread, closes every probe, frees everything. NULL is fine. */
 void health_destroy(struct health *h);

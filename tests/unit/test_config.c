@@ -295,6 +295,47 @@ static void test_forms(void **state)
 	config_free(cfg);
 }
 
+/* The check kinds of issue 22: every key read, and the canonical JSON loads back equal. */
+static void test_health_kinds(void **state)
+{
+	const struct config_health *h;
+	struct keel_config *cfg;
+
+	(void)state;
+	cfg = load_ok(HEAD "vips:\n"
+		      "  - {name: web, address: 192.0.2.10, port: 443, protocol: tcp, backends: [{address: 10.0.0.1}],\n"
+		      "     health_check: {type: https, host: www.example.org, path: /ready, expect_status: \"200-399\"}}\n"
+		      "  - {name: udp, address: 192.0.2.11, port: 9000, protocol: udp, backends: [{address: 10.0.0.1}],\n"
+		      "     health_check: {type: udp, send: \"ping\\n\", expect: pong}}\n"
+		      "  - {name: dns, address: 192.0.2.12, port: 53, protocol: udp, backends: [{address: 10.0.0.1}],\n"
+		      "     health_check: {type: dns, query: svc.example, query_type: aaaa, address: 10.9.9.9, port: 5353}}\n"
+		      "  - {name: one, address: 192.0.2.13, port: 80, protocol: tcp, backends: [{address: 10.0.0.1}],\n"
+		      "     health_check: {type: http, expect_status: \"204-204\"}}\n");
+	h = &cfg->vips[0].health;
+	assert_int_equal(h->type, CONFIG_HEALTH_HTTPS);
+	assert_string_equal(h->host, "www.example.org");
+	assert_string_equal(h->path, "/ready");
+	assert_int_equal(h->expect_status, 200);
+	assert_int_equal(h->expect_status_max, 399);
+	h = &cfg->vips[1].health;
+	assert_int_equal(h->type, CONFIG_HEALTH_UDP);
+	assert_int_equal(h->send_len, 5);
+	assert_memory_equal(h->send, "ping\n", 5);
+	assert_int_equal(h->expect_len, 4);
+	h = &cfg->vips[2].health;
+	assert_int_equal(h->type, CONFIG_HEALTH_DNS);
+	assert_string_equal(h->host, "svc.example");
+	assert_int_equal(h->qtype, 28);
+	assert_int_equal(h->family, KEEL_AF_INET4);
+	assert_int_equal(h->addr[0], 10);
+	assert_int_equal(h->port, 5353);
+	h = &cfg->vips[3].health;
+	assert_int_equal(h->expect_status, 204);
+	assert_int_equal(h->expect_status_max, 0); /* a one-status range is that status */
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
 static void test_warnings(void **state)
 {
 	struct keel_config *cfg;
@@ -471,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_forms),
+		cmocka_unit_test(test_health_kinds),
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_json_paths),
 		cmocka_unit_test(test_limits),

@@ -1,6 +1,8 @@
 /* Health checks against real loopback servers: rise/fall counts, HTTP status, timeouts, dedup, reloads. */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <resolv.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,12 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/time.h>
 
 #include "health.h"
 #include "health_probe.h"
@@ -809,6 +816,619 @@ static void test_none_type(void **state)
 	health_destroy(h);
 }
 
+
+/* ---- the in-flight budget ----------------------------------------------------------------- */
+
+/*
+ * A silent server that counts the connections open at once. Each round it
+ * first reads every held connection (so a probe's FIN is seen) and only then
+ * accepts: on loopback the FIN of a closed probe is queued before the SYN of
+ * the probe started after it, so the count is exact, not a sample.
+ */
+struct counting_server {
+	int lfd, stop_fd;
+	uint16_t port;
+	pthread_t thread;
+	int held[SRV_HELD_MAX];
+	unsigned n_held;
+	atomic_uint max_open;
+	atomic_uint accepted;
+};
+
+static void *counting_main(void *arg)
+{
+	struct counting_server *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[SRV_HELD_MAX + 2];
+		unsigned n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = s->stop_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		for (unsigned i = 0; i < s->n_held; i++)
+			pfd[n++] = (struct pollfd){ .fd = s->held[i], .events = POLLIN };
+		if (poll(pfd, n, -1) < 0 || pfd[0].revents)
+			break;
+		for (unsigned i = 0; i < s->n_held;) {
+			char buf[512];
+			ssize_t r;
+
+			while ((r = recv(s->held[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+				;
+			if (r == 0 || (r < 0 && errno != EAGAIN)) { /* the prober closed it */
+				close(s->held[i]);
+				s->held[i] = s->held[--s->n_held];
+				continue;
+			}
+			i++;
+		}
+		for (;;) {
+			int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (fd < 0)
+				break;
+			atomic_fetch_add(&s->accepted, 1);
+			if (s->n_held == SRV_HELD_MAX) {
+				close(fd);
+				continue;
+			}
+			s->held[s->n_held++] = fd;
+			if (s->n_held > atomic_load(&s->max_open))
+				atomic_store(&s->max_open, s->n_held);
+		}
+	}
+	return NULL;
+}
+
+static void counting_start(struct counting_server *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->lfd = bound_socket(HEALTH_AF_INET4, &s->port);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(fcntl(s->lfd, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(listen(s->lfd, 128), 0);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(s->stop_fd >= 0);
+	assert_int_equal(pthread_create(&s->thread, NULL, counting_main, s), 0);
+}
+
+static void counting_stop(struct counting_server *s)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(s->stop_fd, &one, sizeof(one)), sizeof(one));
+	pthread_join(s->thread, NULL);
+	for (unsigned i = 0; i < s->n_held; i++)
+		close(s->held[i]);
+	close(s->lfd);
+	close(s->stop_fd);
+}
+
+static void test_budget_for_limit(void **state)
+{
+	(void)state;
+	assert_int_equal(health_budget_for_limit(1024), 1024 - HEALTH_FD_RESERVE);
+	assert_int_equal(health_budget_for_limit(4096), 3072); /* a quarter kept back */
+	assert_int_equal(health_budget_for_limit(65536), HEALTH_TARGETS_MAX);
+	assert_int_equal(health_budget_for_limit((uint64_t)-1), HEALTH_TARGETS_MAX);
+	assert_int_equal(health_budget_for_limit(100), 50);
+	assert_int_equal(health_budget_for_limit(1), 1);
+	assert_int_equal(health_budget_for_limit(0), 1);
+	/* What the systemd unit's LimitNOFILE gives: every target of the maximum at once. */
+	assert_int_equal(health_budget_for_limit(32768), HEALTH_TARGETS_MAX);
+}
+
+#define BUDGET 3
+#define N_SILENT 12
+
+/* Twelve HTTP checks that time out, with room for three: never more than three sockets, all checked. */
+static void test_budget_bounds_in_flight(void **state)
+{
+	struct health *h = health_create_budget(BUDGET);
+	struct health_target t[N_SILENT];
+	struct counting_server s;
+	struct health_stats hs;
+
+	(void)state;
+	assert_non_null(h);
+	counting_start(&s);
+	for (int i = 0; i < N_SILENT; i++) {
+		char path[16];
+
+		snprintf(path, sizeof(path), "/t%d", i);
+		t[i] = http_target(HEALTH_AF_INET4, s.port, path, 200);
+		/* Twelve 100 ms timeouts per 200 ms need six sockets: twice the budget. */
+		t[i].interval_ms = 200;
+		t[i].timeout_ms = 100;
+	}
+	assert_int_equal(health_set_targets(h, t, N_SILENT), 0);
+	/* Three at a time, 100 ms each: a round of twelve takes 400 ms; every target twice by 1.5 s. */
+	for (int i = 0; i < N_SILENT; i++)
+		wait_for(h, &t[i], WAIT_CHECKS, 2);
+	health_stats(h, &hs);
+	health_destroy(h);
+	counting_stop(&s);
+	printf("    budget %d: at most %u connections open at once (%u accepted), %llu late\n",
+	       BUDGET, atomic_load(&s.max_open), atomic_load(&s.accepted),
+	       (unsigned long long)hs.late_total);
+	assert_true(atomic_load(&s.max_open) <= BUDGET);
+	assert_true(atomic_load(&s.max_open) >= 2); /* probes do run side by side */
+	assert_int_equal(hs.budget, BUDGET);
+	assert_int_equal(hs.targets, N_SILENT);
+	assert_true(hs.in_flight <= BUDGET);
+	assert_true(hs.started_total >= 2 * N_SILENT);
+	assert_true(hs.late_total > 0); /* the schedule cannot be kept, and the checker says so */
+	assert_true(hs.behind);
+	assert_int_equal(hs.deferred_total, 0);
+}
+
+/* The same checks with room for all of them: nothing late, nothing behind. */
+static void test_budget_ample_not_late(void **state)
+{
+	struct health *h = health_create_budget(64);
+	struct health_target t[N_SILENT];
+	struct counting_server s;
+	struct health_stats hs;
+
+	(void)state;
+	assert_non_null(h);
+	counting_start(&s);
+	for (int i = 0; i < N_SILENT; i++) {
+		char path[16];
+
+		snprintf(path, sizeof(path), "/t%d", i);
+		t[i] = http_target(HEALTH_AF_INET4, s.port, path, 200);
+		t[i].interval_ms = 1000; /* late means 250 ms late: a loaded machine stays well under */
+		t[i].timeout_ms = 100;
+	}
+	assert_int_equal(health_set_targets(h, t, N_SILENT), 0);
+	for (int i = 0; i < N_SILENT; i++)
+		wait_for(h, &t[i], WAIT_CHECKS, 1);
+	health_stats(h, &hs);
+	assert_int_equal(hs.budget, 64);
+	assert_int_equal(hs.late_total, 0);
+	assert_false(hs.behind);
+	health_destroy(h);
+	counting_stop(&s);
+}
+
+
+/* ---- UDP and DNS checks ----------------------------------------------------------------- */
+
+enum udp_mode {
+	UDP_PONG,   /* answers "pong " + the request */
+	UDP_DNS_A,  /* answers a DNS query with one A record 192.0.2.7 */
+	UDP_DNS_NX, /* answers NXDOMAIN */
+};
+
+struct udp_server {
+	int fd, stop_fd;
+	uint16_t port;
+	enum udp_mode mode;
+	pthread_t thread;
+	atomic_uint requests;
+};
+
+/* The answer to a DNS query q of n bytes: the question copied, then (A mode) one A record. */
+static size_t dns_answer(const uint8_t *q, size_t n, uint8_t *out, bool nx)
+{
+	static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7 };
+
+	memcpy(out, q, n);
+	out[2] = 0x81; /* QR, RD */
+	out[3] = nx ? 0x83 : 0x80; /* RA, RCODE 3 or 0 */
+	out[7] = nx ? 0 : 1;       /* ANCOUNT */
+	if (nx)
+		return n;
+	memcpy(out + n, rr, sizeof(rr));
+	return n + sizeof(rr);
+}
+
+static void *udp_main(void *arg)
+{
+	struct udp_server *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN },
+					 { .fd = s->stop_fd, .events = POLLIN } };
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		uint8_t in[512], out[600];
+		ssize_t n;
+		size_t m;
+
+		if (poll(pfd, 2, -1) < 0 || pfd[1].revents)
+			break;
+		n = recvfrom(s->fd, in, sizeof(in), 0, (struct sockaddr *)&from, &fl);
+		if (n <= 0)
+			continue;
+		atomic_fetch_add(&s->requests, 1);
+		if (s->mode == UDP_PONG) {
+			memcpy(out, "pong ", 5);
+			memcpy(out + 5, in, (size_t)n);
+			m = (size_t)n + 5;
+		} else {
+			m = dns_answer(in, (size_t)n, out, s->mode == UDP_DNS_NX);
+		}
+		if (sendto(s->fd, out, m, 0, (struct sockaddr *)&from, fl) < 0)
+			continue;
+	}
+	return NULL;
+}
+
+static void udp_start(struct udp_server *s, enum udp_mode mode)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(s->fd >= 0);
+	assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
+	s->port = ntohs(a.sin_port);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(s->stop_fd >= 0);
+	assert_int_equal(pthread_create(&s->thread, NULL, udp_main, s), 0);
+}
+
+static void udp_stop(struct udp_server *s)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(s->stop_fd, &one, sizeof(one)), sizeof(one));
+	pthread_join(s->thread, NULL);
+	close(s->fd);
+	close(s->stop_fd);
+}
+
+static struct health_target udp_target(uint16_t port, const char *send_s, const char *expect_s)
+{
+	struct health_target t = tcp_target(HEALTH_AF_INET4, port);
+
+	t.type = HEALTH_UDP;
+	t.payload_len = (uint16_t)strlen(send_s);
+	memcpy(t.payload, send_s, t.payload_len);
+	t.expect_len = (uint16_t)strlen(expect_s);
+	memcpy(t.expect, expect_s, t.expect_len);
+	return t;
+}
+
+static struct health_target dns_target(uint16_t port, const char *name, uint16_t qtype)
+{
+	struct health_target t = tcp_target(HEALTH_AF_INET4, port);
+
+	t.type = HEALTH_DNS;
+	snprintf(t.host, sizeof(t.host), "%s", name);
+	t.qtype = qtype;
+	return t;
+}
+
+static void test_udp_check(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[3];
+	struct health_status st;
+	struct udp_server s;
+	uint16_t closed;
+	int cfd = -1;
+
+	(void)state;
+	assert_non_null(h);
+	udp_start(&s, UDP_PONG);
+	/* A port with nothing behind it: bound, then closed, so ICMP port unreachable answers. */
+	cfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t al = sizeof(a);
+
+		assert_int_equal(bind(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(getsockname(cfd, (struct sockaddr *)&a, &al), 0);
+		closed = ntohs(a.sin_port);
+		close(cfd);
+	}
+	t[0] = udp_target(s.port, "ping", "pong ping"); /* the answer holds the expected bytes */
+	t[1] = udp_target(s.port, "ping", "nope");      /* an answer, but not the expected one */
+	t[2] = udp_target(closed, "ping", "");          /* nobody there */
+	assert_int_equal(health_set_targets(h, t, 3), 0);
+	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
+	assert_string_equal(st.last_text, "ok");
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.last_result, HEALTH_RESULT_BAD_RESPONSE);
+	assert_string_equal(st.last_text, "bad_response: answer without the expected bytes");
+	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_int_equal(st.last_result, HEALTH_RESULT_REFUSED);
+	health_destroy(h);
+	udp_stop(&s);
+	assert_true(atomic_load(&s.requests) >= 2);
+}
+
+static void test_dns_check(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[3];
+	struct health_status st;
+	struct udp_server a, nx;
+
+	(void)state;
+	assert_non_null(h);
+	udp_start(&a, UDP_DNS_A);
+	udp_start(&nx, UDP_DNS_NX);
+	t[0] = dns_target(a.port, "svc.example.", 1);   /* A: answered */
+	t[1] = dns_target(a.port, "svc.example", 28);   /* AAAA: the answer has only an A */
+	t[2] = dns_target(nx.port, "gone.example", 1);  /* NXDOMAIN */
+	assert_int_equal(health_set_targets(h, t, 3), 0);
+	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
+	assert_string_equal(st.last_text, "ok");
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_string_equal(st.last_text, "bad_response: no answer of the type");
+	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_string_equal(st.last_text, "bad_response: nxdomain");
+	health_destroy(h);
+	udp_stop(&a);
+	udp_stop(&nx);
+}
+
+/* The DNS encoder against libresolv's parser, and the answer checker on crafted messages. */
+static void test_dns_codec(void **state)
+{
+	uint8_t q[512], r[600];
+	const char *why = NULL;
+	char name[300];
+	int n;
+	size_t m;
+
+	(void)state;
+	n = health_probe_dns_query("www.example.org", 28, 0x1234, q, sizeof(q));
+	assert_int_equal(n, 12 + 17 + 4);
+	{
+		ns_msg msg;
+		ns_rr rr;
+
+		assert_int_equal(ns_initparse(q, n, &msg), 0);
+		assert_int_equal(ns_msg_id(msg), 0x1234);
+		assert_int_equal(ns_msg_count(msg, ns_s_qd), 1);
+		assert_int_equal(ns_parserr(&msg, ns_s_qd, 0, &rr), 0);
+		assert_string_equal(ns_rr_name(rr), "www.example.org");
+		assert_int_equal(ns_rr_type(rr), 28);
+		assert_int_equal(ns_rr_class(rr), ns_c_in);
+	}
+	memset(name, 'a', sizeof(name));
+	name[299] = '\0';
+	assert_true(health_probe_dns_query(name, 1, 1, q, sizeof(q)) < 0); /* label over 63 */
+	assert_true(health_probe_dns_query("x.y", 1, 1, q, 20) < 0);       /* no room */
+
+	n = health_probe_dns_query("svc.example", 1, 0xbeef, q, sizeof(q));
+	m = dns_answer(q, (size_t)n, r, false);
+	assert_int_equal(health_probe_dns_check(r, m, 0xbeef, 1, &why), 0);
+	assert_int_equal(health_probe_dns_check(r, m, 0xbeee, 1, &why), -EBADMSG); /* not our id */
+	assert_int_equal(health_probe_dns_check(r, m, 0xbeef, 28, &why), -ENOENT);
+	assert_int_equal(health_probe_dns_check(q, (size_t)n, 0xbeef, 1, &why), -EBADMSG); /* a query */
+	assert_int_equal(health_probe_dns_check(r, m - 3, 0xbeef, 1, &why), -EBADMSG); /* cut short */
+	assert_int_equal(health_probe_dns_check(r, 5, 0xbeef, 1, &why), -EBADMSG);
+	m = dns_answer(q, (size_t)n, r, true);
+	assert_int_equal(health_probe_dns_check(r, m, 0xbeef, 1, &why), -ENOENT);
+	assert_string_equal(why, "nxdomain");
+
+	assert_true(health_probe_udp_ok((const uint8_t *)"xxpongxx", 8, (const uint8_t *)"pong", 4));
+	assert_false(health_probe_udp_ok((const uint8_t *)"pon", 3, (const uint8_t *)"pong", 4));
+	assert_true(health_probe_udp_ok((const uint8_t *)"", 0, NULL, 0));
+	assert_true(health_probe_status_ok(204, 200, 299));
+	assert_false(health_probe_status_ok(301, 200, 299));
+	assert_true(health_probe_status_ok(200, 200, 0));
+	assert_false(health_probe_status_ok(201, 200, 0));
+}
+
+/* Host header from the configured name, with the port only when not the scheme's default. */
+static void test_format_request_host(void **state)
+{
+	struct health_target t = http_target(HEALTH_AF_INET4, 80, "/h", 200);
+	char buf[HEALTH_PROBE_REQ_MAX];
+
+	(void)state;
+	snprintf(t.host, sizeof(t.host), "svc.example");
+	assert_true(health_probe_format_request(&t, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\r\nHost: svc.example\r\n"));
+	t.type = HEALTH_HTTPS;
+	assert_true(health_probe_format_request(&t, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\r\nHost: svc.example:80\r\n"));
+	t.port = 443;
+	assert_true(health_probe_format_request(&t, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\r\nHost: svc.example\r\n"));
+}
+
+static void test_validate_kinds(void **state)
+{
+	struct health_target t;
+
+	(void)state;
+	t = dns_target(53, "svc.example", 1);
+	assert_true(health_target_valid(&t));
+	t.host[0] = '\0';
+	assert_false(health_target_valid(&t)); /* a DNS check needs a name */
+	t = dns_target(53, "bad..name", 1);
+	assert_false(health_target_valid(&t));
+	t = dns_target(53, "svc.example", 0);
+	assert_false(health_target_valid(&t));
+	t = udp_target(9, "x", "");
+	assert_true(health_target_valid(&t));
+	t.payload_len = 0;
+	assert_false(health_target_valid(&t));
+	t = http_target(HEALTH_AF_INET4, 443, "/", 200);
+	t.type = HEALTH_HTTPS;
+	t.expect_status_max = 399;
+	assert_true(health_target_valid(&t));
+	t.expect_status_max = 199;
+	assert_false(health_target_valid(&t)); /* below the low end */
+	t.expect_status_max = 0;
+	snprintf(t.host, sizeof(t.host), "a b");
+	assert_false(health_target_valid(&t)); /* would split the Host header */
+}
+
+
+/* ---- HTTPS checks ------------------------------------------------------------------------- */
+
+/*
+ * A TLS server on loopback with a throwaway P-256 certificate made here. It
+ * answers 200 when the client sent SNI "svc.test" and "Host: svc.test:PORT",
+ * 421 otherwise, so one check covers SNI, Host and the status range.
+ */
+struct tls_server {
+	struct server tcp; /* listener, stop fd and thread; mode unused */
+	SSL_CTX *ctx;
+	atomic_uint handshakes;
+	atomic_uint resumed; /* of those, resumed sessions */
+};
+
+static X509 *self_signed(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n;
+
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"svc.test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void *tls_main(void *arg)
+{
+	struct tls_server *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = s->tcp.lfd, .events = POLLIN },
+					 { .fd = s->tcp.stop_fd, .events = POLLIN } };
+		char req[2048], want[64];
+		const char *sni, *resp;
+		size_t len = 0;
+		SSL *ssl;
+		int fd;
+
+		if (poll(pfd, 2, -1) < 0 || pfd[1].revents)
+			break;
+		fd = accept4(s->tcp.lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Blocking with a bound: a stuck client must not hang the test. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 1 }, sizeof(struct timeval));
+		ssl = SSL_new(s->ctx);
+		SSL_set_fd(ssl, fd);
+		if (SSL_accept(ssl) == 1) {
+			int n;
+
+			atomic_fetch_add(&s->handshakes, 1);
+			if (SSL_session_reused(ssl))
+				atomic_fetch_add(&s->resumed, 1);
+			while (len + 1 < sizeof(req) && (n = SSL_read(ssl, req + len, (int)(sizeof(req) - 1 - len))) > 0) {
+				len += (size_t)n;
+				req[len] = '\0';
+				if (strstr(req, "\r\n\r\n"))
+					break;
+			}
+			req[len] = '\0';
+			sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+			snprintf(want, sizeof(want), "\r\nHost: svc.test:%u\r\n", s->tcp.port);
+			resp = sni && !strcmp(sni, "svc.test") && strstr(req, want)
+				       ? "HTTP/1.0 204 No Content\r\n\r\n"
+				       : "HTTP/1.0 421 Misdirected Request\r\n\r\n";
+			SSL_write(ssl, resp, (int)strlen(resp));
+			SSL_shutdown(ssl);
+		}
+		SSL_free(ssl);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void tls_start(struct tls_server *s)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert;
+	uint16_t port;
+	int lfd;
+
+	memset(s, 0, sizeof(*s));
+	assert_non_null(key);
+	cert = self_signed(key);
+	s->ctx = SSL_CTX_new(TLS_server_method());
+	assert_non_null(s->ctx);
+	assert_int_equal(SSL_CTX_use_certificate(s->ctx, cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(s->ctx, key), 1);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	lfd = bound_socket(HEALTH_AF_INET4, &port);
+	assert_true(lfd >= 0);
+	s->tcp.lfd = lfd;
+	s->tcp.port = port;
+	s->tcp.stop_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(s->tcp.stop_fd >= 0);
+	assert_int_equal(listen(lfd, 128), 0);
+	assert_int_equal(pthread_create(&s->tcp.thread, NULL, tls_main, s), 0);
+}
+
+static void tls_stop(struct tls_server *s)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(s->tcp.stop_fd, &one, sizeof(one)), sizeof(one));
+	pthread_join(s->tcp.thread, NULL);
+	close(s->tcp.lfd);
+	close(s->tcp.stop_fd);
+	SSL_CTX_free(s->ctx);
+}
+
+static void test_https_check(void **state)
+{
+	struct health *h = health_create();
+	struct health_target t[4];
+	struct health_status st;
+	struct tls_server s;
+	struct server plain;
+
+	(void)state;
+	assert_non_null(h);
+	tls_start(&s);
+	assert_true(server_start(&plain, HEALTH_AF_INET4, SRV_ACCEPT_CLOSE));
+	for (int i = 0; i < 4; i++) {
+		t[i] = http_target(HEALTH_AF_INET4, s.tcp.port, "/", 200);
+		t[i].type = HEALTH_HTTPS;
+		t[i].interval_ms = 200; /* a handshake on a loaded machine: room for it */
+		t[i].timeout_ms = 150;
+		snprintf(t[i].host, sizeof(t[i].host), "svc.test");
+		t[i].expect_status_max = 299;
+	}
+	t[1].host[0] = '\0';     /* no SNI, Host is the address: 421 */
+	t[2].expect_status_max = 0; /* 200 only: the 204 does not pass */
+	t[3].port = plain.port;  /* not TLS at all: the handshake fails */
+	assert_int_equal(health_set_targets(h, t, 4), 0);
+	st = wait_for(h, &t[0], WAIT_STATE, HEALTH_STATE_UP);
+	assert_string_equal(st.last_text, "ok");
+	assert_int_equal(st.last_http_status, 204);
+	st = wait_for(h, &t[0], WAIT_CHECKS, 3);
+	assert_string_equal(st.last_text, "ok"); /* resumed handshakes pass too */
+	st = wait_for(h, &t[1], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_string_equal(st.last_text, "bad status 421");
+	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_string_equal(st.last_text, "bad status 204");
+	st = wait_for(h, &t[3], WAIT_STATE, HEALTH_STATE_DOWN);
+	assert_string_equal(st.last_text, "bad_response: tls handshake failed");
+	health_destroy(h);
+	tls_stop(&s);
+	server_stop(&plain);
+	assert_true(atomic_load(&s.handshakes) >= 3);
+	/* A target's later probes resume its TLS session instead of a full handshake. */
+	printf("    %u TLS handshakes, %u resumed\n", atomic_load(&s.handshakes), atomic_load(&s.resumed));
+	assert_true(atomic_load(&s.resumed) >= 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +1447,15 @@ int main(void)
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_none_type),
+		cmocka_unit_test(test_budget_for_limit),
+		cmocka_unit_test(test_budget_bounds_in_flight),
+		cmocka_unit_test(test_budget_ample_not_late),
+		cmocka_unit_test(test_udp_check),
+		cmocka_unit_test(test_dns_check),
+		cmocka_unit_test(test_dns_codec),
+		cmocka_unit_test(test_format_request_host),
+		cmocka_unit_test(test_validate_kinds),
+		cmocka_unit_test(test_https_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
