@@ -9,6 +9,29 @@ static const char *yes(json_t *o, const char *key)
 	return json_is_true(json_object_get(o, key)) ? "yes" : "no";
 }
 
+void steer_print(json_t *s)
+{
+	json_t *v;
+	size_t i;
+
+	if (!s)
+		return;
+	if (!json_is_true(json_object_get(s, "required"))) {
+		printf("steering     none: no steering program on the dataplane's interfaces\n");
+		return;
+	}
+	if (!json_is_true(json_object_get(s, "maps_visible")))
+		printf("steering     MAPS NOT VISIBLE (%s): %lld VIPs not steered, not announced\n",
+		       jstr(s, "error"), (long long)jint(s, "vips_missing"));
+	else if (jint(s, "vips_missing"))
+		printf("steering     INCOMPLETE (%s): %lld VIPs without their entries, not announced\n",
+		       jstr(s, "where"), (long long)jint(s, "vips_missing"));
+	else
+		printf("steering     ok: every VIP in the maps of %s\n", jstr(s, "where"));
+	json_array_foreach(json_object_get(s, "missing"), i, v)
+		printf("             not steered: %s\n", json_string_value(v));
+}
+
 void bgp_print(struct ctl *c, json_t *b)
 {
 	static const char *const vh[] = { "VIP", "ADDRESS", "ANNOUNCED", "PREFERENCE", "MED", "REASON", "FOR" };
@@ -29,6 +52,8 @@ void bgp_print(struct ctl *c, json_t *b)
 	else
 		printf("bgp          BIRD DOWN (%s): routes stay in table %lld for when it is back\n",
 		       jstr(b, "speaker_error"), (long long)jint(b, "table"));
+	/* /v1/bgp carries it; keelctl status prints its own line. */
+	steer_print(json_object_get(b, "steering"));
 	if (json_is_true(json_object_get(b, "draining")))
 		printf("drain        DRAINING: %s\n",
 		       json_is_true(json_object_get(b, "forwarding_stopped")) ? "forwarding stopped" :
