@@ -34,9 +34,10 @@ void steer_print(json_t *s)
 
 void bgp_print(struct ctl *c, json_t *b)
 {
-	static const char *const vh[] = { "VIP", "ADDRESS", "ANNOUNCED", "PREFERENCE", "MED", "REASON", "FOR" };
-	static const char *const ph[] = { "PEER", "BIRD PROTOCOL", "ASN", "SESSION", "INFO" };
-	char med[16], age[32], asn[16];
+	static const char *const vh[] = { "VIP", "ADDRESS", "ANNOUNCED", "EXPORTED", "PREFERENCE", "MED", "REASON", "FOR" };
+	static const char *const ph[] = { "PEER", "BIRD PROTOCOL", "ASN", "SESSION", "EXPORTED", "INFO" };
+	char med[16], age[32], asn[16], exp[32];
+	size_t n_peers = json_array_size(json_object_get(b, "peers"));
 	struct table *t;
 	json_t *v;
 	size_t i;
@@ -58,22 +59,28 @@ void bgp_print(struct ctl *c, json_t *b)
 		printf("drain        DRAINING: %s\n",
 		       json_is_true(json_object_get(b, "forwarding_stopped")) ? "forwarding stopped" :
 		       "withdrawn, forwarding until the wait is over");
-	t = table_new(7, vh);
-	table_right(t, 4);
+	t = table_new(8, vh);
+	table_right(t, 5);
 	json_array_foreach(json_object_get(b, "vips"), i, v) {
 		snprintf(med, sizeof(med), "%lld", (long long)jint(v, "metric"));
-		table_add(t, jstr(v, "vip"), jstr(v, "address"), yes(v, "announced"),
+		/* ANNOUNCED: in keel's kernel table; EXPORTED: peers BIRD sends the route to. */
+		snprintf(exp, sizeof(exp), "%lld/%zu", (long long)jint(v, "exported"), n_peers);
+		table_add(t, jstr(v, "vip"), jstr(v, "address"), yes(v, "announced"), exp,
 			  jstr(v, "preference"), jint(v, "metric") ? med : NULL, jstr(v, "reason"),
 			  fmt_age(jint(v, "for_ms"), age, sizeof(age)));
 	}
 	putchar('\n');
 	table_print(c, t);
 	table_free(t);
-	t = table_new(5, ph);
+	t = table_new(6, ph);
 	json_array_foreach(json_object_get(b, "peers"), i, v) {
+		json_t *er = json_object_get(v, "exported_routes");
+
 		snprintf(asn, sizeof(asn), "%lld", (long long)jint(v, "asn"));
+		snprintf(exp, sizeof(exp), "%lld routes", (long long)json_integer_value(er));
 		table_add(t, jstr(v, "peer"), jstr(v, "protocol"), jint(v, "asn") ? asn : NULL,
-			  json_is_true(json_object_get(v, "up")) ? "up" : "DOWN", jstr(v, "info"));
+			  json_is_true(json_object_get(v, "up")) ? "up" : "DOWN",
+			  json_is_integer(er) ? exp : "unknown", jstr(v, "info"));
 	}
 	putchar('\n');
 	table_print(c, t);
