@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # predicates run through wait_until
 # Fleet, BIRD stopped and started on a host: under 300 long-lived TCP connections and 32 UDP probe
 # ports, keel2's BIRD is stopped. Its sessions close, the router takes keel2's routes out, keel2's
 # flows go on through keel1 (none break), and keel2's keel-control reports the speaker gone
