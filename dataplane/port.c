@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "pipeline.h"
+#include "port_queues.h"
 
 /* What the workers hash on: RFC-style 2- and 4-tuples, v4 and v6; masked by what the device offers. */
 #define PORT_RSS_WANTED (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)
@@ -195,6 +196,7 @@ int port_setup(uint16_t port, const struct port_params *p, char *err, size_t err
 	ret = rte_eth_promiscuous_disable(port);
 	if (ret && ret != -ENOTSUP)
 		log_event(LOG_WARN, "promiscuous_off_failed", "port=%s reason=%s", pn, strerror(-ret));
+	port_check_queues(port, p->n_queues);
 	if (p->allmulti) {
 		ret = rte_eth_allmulticast_enable(port);
 		if (ret && ret != -ENOTSUP)

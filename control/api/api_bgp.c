@@ -67,14 +67,14 @@ static void drain(struct keel_control *c, const struct api_request *rq, struct a
 		api_routes_error(rp, rc == -EINVAL ? 409 : 500, "%s", why[0] ? why : strerror(-rc));
 		return;
 	}
-	view(rp, control_bgp_json(c));
+	view(rp, control_bgp_view(c));
 }
 
 bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
 {
 	switch (rq->t.route) {
 	case API_ROUTE_BGP:
-		view(rp, control_bgp_json(c));
+		view(rp, control_bgp_view(c));
 		return true;
 	case API_ROUTE_TABLE_DIGEST:
 		view(rp, control_digest_json(c));

@@ -31,6 +31,7 @@ struct bgp_addr {
 	bool route_error;     /* the last write failed: logged once, retried every tick */
 	enum bgp_pref want;   /* this tick's fold over the address's VIPs */
 	enum bgp_why want_why;
+	uint32_t exported;    /* bit k: BIRD exports it to peers[k] (its last "show route export") */
 };
 
 struct bgp_peer {
@@ -39,7 +40,14 @@ struct bgp_peer {
 	uint32_t asn;
 	struct bgp_bird_proto p;
 	bool seen;
+	bool export_known;      /* BIRD answered "show route export" at the last poll */
+	uint32_t exported;      /* routes BIRD exports to it */
+	char export_error[128]; /* why nothing is known or exported ("" when known) */
 };
+_Static_assert(CONFIG_BGP_MAX_NEIGHBOURS + 8 <= 32, "one bit per peer in bgp_addr.exported");
+
+/* Networks read per peer from one "show route export": every VIP address and then some. */
+#define BGP_EXPORT_MAX (2 * CONFIG_MAX_VIPS)
 
 struct bgp {
 	pthread_mutex_t mu;  /* everything below; held briefly (netlink writes are ~10 us) */
@@ -282,6 +290,67 @@ static void *live_main(void *arg)
 
 /* --- BIRD ------------------------------------------------------------------------------ */
 
+/* Record what BIRD exports to peers[k] (under b->mu): got < 0 is unknown, why says why. */
+static void peer_exports(struct bgp *b, uint32_t k, const struct bgp_bird_net *nets, int got,
+			 const char *why)
+{
+	struct bgp_peer *pe = &b->peers[k];
+	uint32_t i, bit = 1u << k;
+	int j, n = got < BGP_EXPORT_MAX ? got : BGP_EXPORT_MAX;
+
+	pe->export_known = got >= 0;
+	pe->exported = got > 0 ? (uint32_t)got : 0;
+	snprintf(pe->export_error, sizeof(pe->export_error), "%s", got >= 0 ? "" : why);
+	for (i = 0; i < b->n_addrs; i++) {
+		struct bgp_addr *a = &b->addrs[i];
+		uint8_t full = a->family == KEEL_AF_INET4 ? 32 : 128;
+		bool in = false;
+
+		for (j = 0; j < n && !in; j++)
+			in = nets[j].family == a->family && nets[j].len == full &&
+			     !memcmp(nets[j].addr, a->addr, a->family == KEEL_AF_INET4 ? 4 : 16);
+		a->exported = in ? a->exported | bit : a->exported & ~bit;
+	}
+}
+
+/*
+ * What BIRD exports to each BGP peer ("show route export NAME": its export
+ * filter applied), one request per peer outside the lock. The kernel table
+ * says what keel-control asks for; this is what the routers are sent.
+ */
+static void bird_exports(struct bgp *b, const char *path, const struct bgp_bird_proto *p, int n)
+{
+	struct bgp_bird_net *nets = malloc(BGP_EXPORT_MAX * sizeof(*nets));
+	char why[160];
+	uint32_t k;
+	int i, got;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i].proto, "BGP"))
+			continue;
+		if (!nets) {
+			got = -ENOMEM;
+			snprintf(why, sizeof(why), "out of memory");
+		} else if (!p[i].up) {
+			/* No session, nothing sent, whatever the table holds. */
+			got = 0;
+		} else {
+			got = bgp_bird_show_export(path, p[i].name, BGP_BIRD_TIMEOUT_MS, nets,
+						   BGP_EXPORT_MAX, why, sizeof(why));
+			if (got == -EREMOTEIO)
+				got = 0; /* "No valid tables": the channel is down, nothing exported */
+		}
+		pthread_mutex_lock(&b->mu);
+		for (k = 0; k < b->n_peers; k++)
+			if (!strcmp(b->peers[k].name, p[i].name))
+				break;
+		if (k < b->n_peers)
+			peer_exports(b, k, nets, got, why);
+		pthread_mutex_unlock(&b->mu);
+	}
+	free(nets);
+}
+
 static void bird_poll(struct bgp *b)
 {
 	struct bgp_bird_proto p[64];
@@ -303,8 +372,10 @@ static void bird_poll(struct bgp *b)
 				  path, why, b->cfg.table, BGP_BIRD_POLL_MS);
 		snprintf(b->speaker_error, sizeof(b->speaker_error), "%s", why);
 		b->speaker_up = false;
-		for (k = 0; k < b->n_peers; k++)
+		for (k = 0; k < b->n_peers; k++) {
 			b->peers[k].p.up = false;
+			peer_exports(b, k, NULL, -1, why);
+		}
 		pthread_mutex_unlock(&b->mu);
 		return;
 	}
@@ -338,9 +409,12 @@ static void bird_poll(struct bgp *b)
 		b->peers[k].seen = true;
 	}
 	for (k = 0; k < b->n_peers; k++)
-		if (!b->peers[k].seen)
+		if (!b->peers[k].seen) {
 			b->peers[k].p.up = false;
+			peer_exports(b, k, NULL, -1, "no such protocol in BIRD");
+		}
 	pthread_mutex_unlock(&b->mu);
+	bird_exports(b, path, p, n < 64 ? n : 64);
 }
 
 static void *bird_main(void *arg)
@@ -545,6 +619,9 @@ void bgp_set_config(struct bgp *b, const struct config_bgp *cfg, const char *ins
 		seam_close(b);
 	}
 	peers_from_config(b);
+	/* Peer indexes changed: what BIRD exports is known again at its next poll. */
+	for (uint32_t i = 0; i < b->n_addrs; i++)
+		b->addrs[i].exported = 0;
 	log_event(LOG_INFO, "bgp_settings", "enabled=%s table=%u neighbours=%u",
 		  cfg->enabled ? "yes" : "no", cfg->table, cfg->n_neighbours);
 	pthread_cond_broadcast(&b->wake);
@@ -762,20 +839,31 @@ json_t *bgp_json(struct bgp *b)
 	for (i = 0; vips && i < b->in.n_vips && b->has_inputs; i++) {
 		const struct bgp_addr *a = &b->addrs[b->vip_addr[i]];
 
-		json_array_append_new(vips, json_pack("{s:s,s:s,s:b,s:s,s:I,s:s,s:I,s:I}",
+		json_t *to = json_array();
+		uint32_t k;
+
+		/* announced: in keel's kernel table; exported: what BIRD sends each peer. */
+		for (k = 0; to && k < b->n_peers; k++)
+			if (b->speaker_up && (a->exported >> k) & 1)
+				json_array_append_new(to, json_string(b->peers[k].label));
+		json_array_append_new(vips, json_pack("{s:s,s:s,s:b,s:I,s:o*,s:s,s:I,s:s,s:I,s:I}",
 			"vip", b->vips[i].name, "address",
 			config_format_addr(a->addr, a->family, t), "announced",
-			a->st.pref != BGP_PREF_WITHDRAWN, "preference", bgp_pref_name(a->st.pref),
+			a->st.pref != BGP_PREF_WITHDRAWN, "exported", (json_int_t)json_array_size(to),
+			"exported_to", to, "preference", bgp_pref_name(a->st.pref),
 			"metric", (json_int_t)metric_of(b, a->st.pref), "reason",
 			bgp_why_name(a->st.why), "for_ms", (json_int_t)(a->st.since_ms ? now - a->st.since_ms : 0),
 			"held_for_ms", (json_int_t)(a->held_until > now ? a->held_until - now : 0)));
 	}
 	for (i = 0; peers && i < b->n_peers; i++)
-		json_array_append_new(peers, json_pack("{s:s,s:s,s:I,s:b,s:s,s:s}", "peer",
+		json_array_append_new(peers, json_pack("{s:s,s:s,s:I,s:b,s:s,s:s,s:o,s:s?}", "peer",
 			b->peers[i].label, "protocol", b->peers[i].name, "asn",
 			(json_int_t)b->peers[i].asn, "up", b->peers[i].p.up, "state",
 			b->peers[i].p.state[0] ? b->peers[i].p.state : "unknown", "info",
-			b->peers[i].p.info));
+			b->peers[i].p.info, "exported_routes",
+			b->speaker_up && b->peers[i].export_known ?
+				json_integer((json_int_t)b->peers[i].exported) : json_null(),
+			"export_error", b->peers[i].export_error[0] ? b->peers[i].export_error : NULL));
 	o = json_pack("{s:b,s:b,s:s?,s:b,s:b,s:I,s:I,s:{s:b,s:b,s:b},s:I,s:I,s:I,s:o,s:o}",
 		"enabled", b->cfg.enabled, "speaker_up", b->speaker_up, "speaker_error",
 		b->speaker_error[0] ? b->speaker_error : NULL, "draining", b->draining,
@@ -816,6 +904,15 @@ void bgp_metrics(struct bgp *b, FILE *f)
 	for (i = 0; b->has_inputs && i < b->in.n_vips; i++)
 		fprintf(f, "keel_bgp_preference{vip=\"%s\"} %u\n", b->vips[i].name,
 			metric_of(b, b->addrs[b->vip_addr[i]].st.pref));
+	head(f, "keel_bgp_exported_peers",
+	     "BGP peers BIRD exports the VIP's address to (show route export), whatever keel's table holds.");
+	for (i = 0; b->has_inputs && i < b->in.n_vips; i++)
+		fprintf(f, "keel_bgp_exported_peers{vip=\"%s\"} %d\n", b->vips[i].name,
+			b->speaker_up ? __builtin_popcount(b->addrs[b->vip_addr[i]].exported) : 0);
+	head(f, "keel_bgp_peer_exported_routes", "Routes BIRD exports to the peer (0 while BIRD or the session is down).");
+	for (i = 0; i < b->n_peers; i++)
+		fprintf(f, "keel_bgp_peer_exported_routes{peer=\"%s\"} %u\n", b->peers[i].label,
+			b->speaker_up ? b->peers[i].exported : 0);
 	head(f, "keel_bgp_session_up", "Whether BIRD's BGP session to the peer is Established.");
 	for (i = 0; i < b->n_peers; i++)
 		fprintf(f, "keel_bgp_session_up{peer=\"%s\"} %d\n", b->peers[i].label,

@@ -13,6 +13,7 @@ static const char *const why_names[BGP_WHY_COUNT] = {
 	[BGP_WHY_HELD_DOWN] = "held down: flapping",
 	[BGP_WHY_SETTLING] = "settling: backend health changed",
 	[BGP_WHY_NO_INPUT] = "starting",
+	[BGP_WHY_NOT_STEERED] = "not steered: no entry in the steering maps",
 };
 
 const char *bgp_pref_name(enum bgp_pref p)
@@ -39,6 +40,9 @@ enum bgp_pref bgp_vip_want(const struct bgp_policy *pol, const struct bgp_host_v
 		*why = BGP_WHY_GENERATION;
 	else if (!v->configured)
 		*why = BGP_WHY_NO_BACKEND;
+	else if (v->unsteered)
+		/* Its packets would go to the kernel, not to the workers: announcing it blackholes it. */
+		*why = BGP_WHY_NOT_STEERED;
 	else if (!v->healthy) {
 		/*
 		 * Every host sees the same backends down: withdrawing everywhere would

@@ -23,6 +23,7 @@ enum bgp_why {
 	BGP_WHY_HELD_DOWN,        /* not (yet) re-announced: the address flapped */
 	BGP_WHY_SETTLING,         /* not (yet) raised: its backends' health changed moments ago */
 	BGP_WHY_NO_INPUT,         /* nothing decided yet (keel-control starting) */
+	BGP_WHY_NOT_STEERED,      /* withdrawn: the NIC's steering program has no entry for it */
 	BGP_WHY_COUNT,
 };
 
@@ -43,6 +44,7 @@ struct bgp_vip_view {
 	bool configured;    /* an active backend with a weight above 0 in the configuration */
 	bool healthy;       /* ... and one of those passes its health check */
 	uint32_t n_healthy; /* how many pass: a change restarts the settle time (bgp.c) */
+	bool unsteered;     /* AF_XDP: the steering program would pass its packets to the kernel */
 };
 
 struct bgp_policy {

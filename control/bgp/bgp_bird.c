@@ -2,8 +2,10 @@
 #define _GNU_SOURCE /* memmem */
 #include "bgp_bird.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,7 +131,30 @@ static long ms_left(const struct timespec *deadline)
 	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-/* Read until the buffer holds a line starting with one of the final codes, or the deadline. */
+/*
+ * Whether buf holds a whole reply: a final line (0000, or an error code
+ * 8000-9999, followed by a space), or a line that is not BIRD's (the parser
+ * says so).
+ */
+static bool reply_end(const char *buf, size_t len)
+{
+	size_t off = 0, n;
+	const char *l;
+
+	while ((l = next_line(buf, len, &off, &n))) {
+		if (is_code(l, n)) {
+			int code = (l[0] - '0') * 1000 + (l[1] - '0') * 100 + (l[2] - '0') * 10 + (l[3] - '0');
+
+			if (l[4] == ' ' && (code == 0 || code >= 8000))
+				return true;
+		} else if (!n || l[0] != ' ') {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Read until the buffer holds the greeting or a whole reply, or the deadline. */
 static int read_reply(int fd, char *buf, size_t cap, size_t *len, const struct timespec *dl,
 		      bool greeting)
 {
@@ -140,12 +165,8 @@ static int read_reply(int fd, char *buf, size_t cap, size_t *len, const struct t
 
 		if (greeting && memmem(buf, *len, "0001 ", 5))
 			return 0;
-		if (!greeting && *len && buf[*len - 1] == '\n') {
-			struct bgp_bird_proto dummy;
-
-			if (bgp_bird_parse_protocols(buf, *len, &dummy, 0) != -EAGAIN)
-				return 0;
-		}
+		if (!greeting && *len && buf[*len - 1] == '\n' && reply_end(buf, *len))
+			return 0;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (poll(&pfd, 1, (int)left) <= 0)
@@ -164,16 +185,16 @@ static int read_reply(int fd, char *buf, size_t cap, size_t *len, const struct t
 	}
 }
 
-int bgp_bird_show_protocols(const char *path, int timeout_ms, struct bgp_bird_proto *out,
-			    int max, char *why, size_t whylen)
+/* One command on a new connection: greeting, command, whole reply into buf (len bytes). */
+static int request(const char *path, const char *cmd, int timeout_ms, char *buf, size_t cap,
+		   size_t *len, char *why, size_t whylen)
 {
-	static const char cmd[] = "show protocols\n";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t cl = strlen(cmd);
 	struct timespec dl;
-	char buf[16384];
-	size_t len = 0;
 	int fd, ret;
 
+	*len = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += timeout_ms / 1000;
 	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
@@ -196,26 +217,141 @@ int bgp_bird_show_protocols(const char *path, int timeout_ms, struct bgp_bird_pr
 		snprintf(why, whylen, "connect %s: %s", path, strerror(errno));
 		goto out;
 	}
-	ret = read_reply(fd, buf, sizeof(buf), &len, &dl, true);
+	ret = read_reply(fd, buf, cap, len, &dl, true);
 	if (ret) {
 		snprintf(why, whylen, "no greeting from %s: %s", path, strerror(-ret));
 		goto out;
 	}
-	if (write(fd, cmd, sizeof(cmd) - 1) != (ssize_t)sizeof(cmd) - 1) {
+	if (write(fd, cmd, cl) != (ssize_t)cl) {
 		ret = -EIO;
 		snprintf(why, whylen, "write to %s: %s", path, strerror(errno));
 		goto out;
 	}
-	len = 0;
-	ret = read_reply(fd, buf, sizeof(buf), &len, &dl, false);
-	if (ret) {
-		snprintf(why, whylen, "no answer to show protocols: %s", strerror(-ret));
-		goto out;
-	}
+	*len = 0;
+	ret = read_reply(fd, buf, cap, len, &dl, false);
+	if (ret)
+		snprintf(why, whylen, "no answer to %.*s: %s", (int)(cl ? cl - 1 : 0), cmd, strerror(-ret));
+out:
+	close(fd);
+	return ret;
+}
+
+int bgp_bird_show_protocols(const char *path, int timeout_ms, struct bgp_bird_proto *out,
+			    int max, char *why, size_t whylen)
+{
+	char buf[16384];
+	size_t len;
+	int ret;
+
+	ret = request(path, "show protocols\n", timeout_ms, buf, sizeof(buf), &len, why, whylen);
+	if (ret)
+		return ret;
 	ret = bgp_bird_parse_protocols(buf, len, out, max);
 	if (ret < 0)
 		snprintf(why, whylen, "unexpected reply to show protocols");
-out:
-	close(fd);
+	return ret;
+}
+
+/* "192.0.2.1/32" or "2001:db8::1/128" at the start of s[0..n): true and *net filled. */
+static bool parse_net(const char *s, size_t n, struct bgp_bird_net *net)
+{
+	char w[64], *slash, *end;
+	size_t i = 0;
+	unsigned long l;
+
+	memset(net, 0, sizeof(*net));
+	if (!word(s, n, &i, w, sizeof(w)) || !(slash = strchr(w, '/')))
+		return false;
+	*slash = 0;
+	if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+		return false;
+	l = strtoul(slash + 1, &end, 10);
+	if (*end)
+		return false;
+	if (inet_pton(AF_INET, w, net->addr) == 1 && l <= 32)
+		net->family = 4;
+	else if (inet_pton(AF_INET6, w, net->addr) == 1 && l <= 128)
+		net->family = 6;
+	else
+		return false;
+	net->len = (uint8_t)l;
+	return true;
+}
+
+int bgp_bird_parse_routes(const char *buf, size_t len, struct bgp_bird_net *out, int max)
+{
+	size_t off = 0, n;
+	const char *l;
+	int count = 0, code = -1;
+
+	while ((l = next_line(buf, len, &off, &n))) {
+		struct bgp_bird_net net;
+		const char *text;
+		size_t tn;
+
+		if (is_code(l, n)) {
+			code = (l[0] - '0') * 1000 + (l[1] - '0') * 100 + (l[2] - '0') * 10 + (l[3] - '0');
+			text = l + 5;
+			tn = n - 5;
+			if (code == 0)
+				return count;
+			if (code >= 8000)
+				return -EREMOTEIO;
+			if (l[4] == ' ' && code < 1000)
+				continue;
+		} else if (n && l[0] == ' ' && code >= 0) {
+			text = l + 1;
+			tn = n - 1;
+		} else {
+			return -EPROTO;
+		}
+		/* 1007: a route; a line that starts with whitespace continues the one before it. */
+		if (code != 1007 || !tn || text[0] == ' ' || text[0] == '\t' || !parse_net(text, tn, &net))
+			continue;
+		if (count < max)
+			out[count] = net;
+		count++;
+	}
+	return -EAGAIN;
+}
+
+int bgp_bird_show_export(const char *path, const char *protocol, int timeout_ms,
+			 struct bgp_bird_net *out, int max, char *why, size_t whylen)
+{
+	/* A route line is ~70 bytes: room for a few thousand. */
+	size_t cap = 256 * 1024, len, k;
+	char cmd[BGP_BIRD_NAME_MAX + 32], *buf;
+	int ret;
+
+	/* A name from "show protocols": BIRD's symbol characters only, never a second command. */
+	for (k = 0; protocol[k]; k++)
+		if (!((protocol[k] >= 'a' && protocol[k] <= 'z') || (protocol[k] >= 'A' && protocol[k] <= 'Z') ||
+		      (protocol[k] >= '0' && protocol[k] <= '9') || protocol[k] == '_')) {
+			snprintf(why, whylen, "protocol name %s: not a BIRD symbol", protocol);
+			return -EINVAL;
+		}
+	if (!k || k >= BGP_BIRD_NAME_MAX) {
+		snprintf(why, whylen, "protocol name empty or too long");
+		return -EINVAL;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(cmd, sizeof(cmd), "show route export %s\n", protocol);
+	ret = request(path, cmd, timeout_ms, buf, cap, &len, why, whylen);
+	if (!ret) {
+		ret = bgp_bird_parse_routes(buf, len, out, max);
+		if (ret == -EREMOTEIO) {
+			/* BIRD's words: "No valid tables" (the channel is down), ... */
+			size_t e = strcspn(buf, "\n");
+
+			snprintf(why, whylen, "BIRD: %.*s", (int)(e > 5 ? e - 5 : 0), buf + (e > 5 ? 5 : e));
+		} else if (ret < 0) {
+			snprintf(why, whylen, "unexpected reply to show route export %s", protocol);
+		}
+	}
+	free(buf);
 	return ret;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define BGP_BIRD_NAME_MAX 64
 
@@ -31,5 +32,33 @@ int bgp_bird_parse_protocols(const char *buf, size_t len, struct bgp_bird_proto 
  */
 int bgp_bird_show_protocols(const char *path, int timeout_ms, struct bgp_bird_proto *out,
 			    int max, char *why, size_t whylen);
+
+/* A network in a "show route" reply: its address (the rest of the 16 bytes zero) and length. */
+struct bgp_bird_net {
+	uint8_t family; /* 4 or 6 (KEEL_AF_INET4/6) */
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+/*
+ * Parse a complete "show route export PROTOCOL" reply: code 1007 lines
+ * (and their continuations) that start with a network ("192.0.2.1/32
+ * blackhole [keel_kernel4 ...] * (10)"); "Table keel4:" headers, next-hop
+ * lines and a second route of the same network (they start with
+ * whitespace) are skipped. Returns the number of networks (at most max
+ * stored), -EAGAIN when the reply is not complete yet, -EPROTO when it is
+ * malformed, -EREMOTEIO when BIRD answered with an error (code 8000-9999:
+ * "9001 No valid tables" when the peer's channel is down).
+ */
+int bgp_bird_parse_routes(const char *buf, size_t len, struct bgp_bird_net *out, int max);
+
+/*
+ * Ask "show route export PROTOCOL" (what BIRD sends the peer: its export
+ * filter applied) over a new connection, within timeout_ms. Returns the
+ * number of networks or -errno; why says what failed (BIRD's own words for
+ * -EREMOTEIO).
+ */
+int bgp_bird_show_export(const char *path, const char *protocol, int timeout_ms,
+			 struct bgp_bird_net *out, int max, char *why, size_t whylen);
 
 #endif

@@ -207,6 +207,43 @@ static void next_hop(struct keel_control *c, uint8_t mac[6])
 }
 
 /*
+ * Sync the steering program's maps with the running configuration and keep
+ * what was found (views, metrics, control_bgp_feed: a VIP without its entries
+ * is not announced). The program is looked for on the dataplane's interfaces.
+ * edit_mu held; c->steer is written under mu.
+ */
+void control_steer(struct keel_control *c)
+{
+	struct steering_state st;
+	struct keel_seam_port pp[8];
+	const char *names[8];
+	uint32_t np = 0, i;
+	int ret;
+
+	pthread_mutex_lock(&c->mu);
+	st = c->steer;
+	pthread_mutex_unlock(&c->mu);
+	if (c->seam && keel_seam_alive(c->seam))
+		np = keel_seam_ports(c->seam, pp, 8);
+	for (i = 0; i < np; i++)
+		names[i] = pp[i].name;
+	ret = steering_sync(c->cfg, names, np, &st);
+	if (ret > 0)
+		log_event(LOG_INFO, "steering_updated", "vips=%u where=%s", (unsigned int)c->cfg->n_vips,
+			  st.where);
+	if (st.required && st.n_missing && (st.n_missing != c->steer.n_missing ||
+					      strcmp(st.error, c->steer.error)))
+		log_event(LOG_ERROR, "steering_missing", "vips=%u of=%u reason=%s announced=%s",
+			  st.n_missing, st.n_vips,
+			  st.visible ? "entries not in the maps (map full?)" : st.error, "not these VIPs");
+	else if (!st.n_missing && c->steer.n_missing)
+		log_event(LOG_INFO, "steering_complete", "vips=%u where=%s", st.n_vips, st.where);
+	pthread_mutex_lock(&c->mu);
+	c->steer = st;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/*
  * Publish the running state as generation gen (bump: one past the current).
  * A dataplane that already runs the current generation needs nothing.
  * edit_mu is held, mu is not: the wait for the workers (up to
@@ -316,8 +353,7 @@ static int publish(struct keel_control *c, bool bump)
 		return ret;
 	}
 	/* A shared NIC's steering program must know every VIP the workers balance. */
-	if (steering_sync(c->cfg) > 0)
-		log_event(LOG_INFO, "steering_updated", "vips=%u", (unsigned int)c->cfg->n_vips);
+	control_steer(c);
 	/* A drained snapshot has no VIPs: out.panic has no entries to compare. */
 	for (size_t i = 0; !c->drained && i < c->cfg->n_vips && i < KEEL_MAX_VIPS; i++)
 		if (out.panic[i] != c->panic[i])
@@ -516,10 +552,14 @@ void control_tick(struct keel_control *c)
 		memcpy(c->stalled, stalled, w * sizeof(bool));
 		pthread_mutex_unlock(&c->mu);
 	}
-	/* The af_xdp PMD may load (and pin) the steering program after we started. */
-	if (now - c->steer_checked_ms >= 2000) {
+	/*
+	 * The af_xdp PMD may load the steering program after we started, a restarted
+	 * dataplane attaches a new one: checked again, sooner while a VIP is not steered
+	 * (it is not announced until it is).
+	 */
+	if (now - c->steer_checked_ms >= (c->steer.n_missing ? 250u : 2000u)) {
 		c->steer_checked_ms = now;
-		steering_sync(c->cfg);
+		control_steer(c);
 	}
 	hg = health_generation(c->health);
 	if (hg != c->health_logged_gen) {
@@ -609,7 +649,7 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		c->need_bump = false;
 		/* Persisted: acknowledged even if the dataplane is away; it gets it when it comes. */
 		publish(c, false);
-		steering_sync(c->cfg);
+		control_steer(c);
 		bgp_set_config(c->bgp, &c->cfg->bgp, c->cfg->instance);
 		control_bgp_feed(c);
 	}

@@ -59,6 +59,10 @@ void control_bgp_feed(struct keel_control *c)
 		memcpy(vi[i].name, v->name, sizeof(vi[i].name));
 		vi[i].family = v->family;
 		memcpy(vi[i].addr, v->addr, 16);
+		/* control_steer ran on this configuration (apply_edit calls it before feeding us). */
+		vi[i].view.unsteered = c->steer.required &&
+				       (i >= KEEL_BPF_MAX_VIPS || c->steer.n_vips != cfg->n_vips ||
+					c->steer.missing[i]);
 		for (j = 0; j < v->n_backends; j++) {
 			const struct config_backend *b = &v->backends[j];
 
@@ -125,9 +129,37 @@ void control_stop_announcing(struct keel_control *c)
 	log_event(LOG_INFO, "bgp_stopped", "routes=%s", "all withdrawn");
 }
 
+/* The steering program's state (mu held): "required" false is a NIC Keel owns alone. */
+json_t *control_steer_json(struct keel_control *c)
+{
+	const struct steering_state *st = &c->steer;
+	json_t *missing = json_array();
+	uint32_t i;
+
+	for (i = 0; missing && st->required && i < c->cfg->n_vips && i < KEEL_BPF_MAX_VIPS; i++)
+		if (st->n_vips != c->cfg->n_vips || st->missing[i])
+			json_array_append_new(missing, json_string(c->cfg->vips[i].name));
+	return json_pack("{s:b,s:b,s:s?,s:s?,s:I,s:o*}", "required", st->required, "maps_visible",
+			 st->visible, "where", st->where[0] ? st->where : NULL, "error",
+			 st->error[0] ? st->error : NULL, "vips_missing",
+			 (json_int_t)(st->required ? st->n_missing : 0), "missing", missing);
+}
+
 json_t *control_bgp_json(struct keel_control *c)
 {
 	return bgp_json(c->bgp);
+}
+
+json_t *control_bgp_view(struct keel_control *c)
+{
+	json_t *o = bgp_json(c->bgp);
+
+	if (o) {
+		pthread_mutex_lock(&c->mu);
+		json_object_set_new(o, "steering", control_steer_json(c));
+		pthread_mutex_unlock(&c->mu);
+	}
+	return o;
 }
 
 void control_digest_metrics(struct keel_control *c, FILE *f);

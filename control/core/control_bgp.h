@@ -28,6 +28,10 @@ int control_host_undrain(struct keel_control *c, char *why, size_t whylen);
 void control_stop_announcing(struct keel_control *c);
 
 json_t *control_bgp_json(struct keel_control *c);
+/* /v1/bgp: control_bgp_json and the steering state (takes mu: not under it). */
+json_t *control_bgp_view(struct keel_control *c);
+/* The steering state (c->steer) as JSON; mu held. */
+json_t *control_steer_json(struct keel_control *c);
 /* {"fleet_seed_fingerprint": "...", "vips": [{"vip", "digest", "digest48"}...]} from the running tables. */
 json_t *control_digest_json(struct keel_control *c);
 /* keel_bgp_*, keel_host_draining, keel_maglev_table_digest, keel_fleet_seed_fingerprint. */

@@ -339,8 +339,25 @@ void control_metrics(struct keel_control *c, FILE *f)
 
 	{
 		uint64_t sp[KEEL_STEER_MAX], sb[KEEL_STEER_MAX];
+		const char *names[8];
+		const struct steering_state *st = &c->steer;
 
-		if (steering_counters(sp, sb) == 0) {
+		/* A VIP without its steering entries is passed to the kernel: it is not announced. */
+		head(f, "keel_steer_required", "gauge",
+		     "Whether a steering program (AF_XDP on a shared NIC) decides what reaches the dataplane.");
+		fprintf(f, "keel_steer_required %d\n", st->required);
+		head(f, "keel_steer_maps_visible", "gauge",
+		     "Whether keel-control can read and write the steering program's VIP maps.");
+		fprintf(f, "keel_steer_maps_visible %d\n", st->visible);
+		head(f, "keel_steer_vips_missing", "gauge",
+		     "VIPs the steering program does not steer (no entry in its maps): not announced.");
+		fprintf(f, "keel_steer_vips_missing %u\n", st->required ? st->n_missing : 0);
+		head(f, "keel_steer_sync_failures_total", "counter",
+		     "Steering syncs that found a steering program whose maps could not be opened.");
+		fprintf(f, "keel_steer_sync_failures_total %" PRIu64 "\n", st->failures);
+		for (i = 0; i < np; i++)
+			names[i] = pp[i].name;
+		if (steering_counters(names, np, sp, sb) == 0) {
 			head(f, "keel_steer_packets_total", "counter",
 			     "Packets judged by the AF_XDP steering program, by verdict.");
 			for (i = 0; i < KEEL_STEER_MAX; i++)

@@ -14,6 +14,7 @@
 #include "tables.h"
 #include "seam.h"
 #include "snapshot.h"
+#include "steering.h"
 
 struct bgp;
 
@@ -60,6 +61,7 @@ struct keel_control {
 	uint8_t gw_mac[6];
 	uint64_t gw_checked_ms;    /* edit */
 	uint64_t steer_checked_ms; /* edit */
+	struct steering_state steer; /* written under edit_mu and mu (control_steer), read under either */
 
 	/* Workers whose heartbeat stopped moving (keel_seam_workers), as last reported: mu. */
 	bool stalled[KEEL_REGION_MAX_WORKERS];
@@ -98,6 +100,9 @@ int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsign
 		 json_t **report, char *why, size_t whylen);
 
 uint64_t control_now_ms(void);
+
+/* Sync the steering maps and keep their state in c->steer (edit_mu held). */
+void control_steer(struct keel_control *c);
 uint64_t control_wall_ms(void);
 
 /* The health target of a backend under its VIP's check. */

@@ -198,6 +198,8 @@ json_t *control_status_json(struct keel_control *c)
 				      (json_int_t)c->publish_failures, "applies", (json_int_t)c->applies,
 				      "refused_changes", (json_int_t)c->refused, "publish_error",
 				      c->publish_error[0] ? c->publish_error : NULL);
+		if (o)
+			json_object_set_new(o, "steering", control_steer_json(c));
 		/* The announcements (bgp.c has its own lock, never held while it waits for ours). */
 		if (o && c->cfg->bgp.enabled)
 			json_object_set_new(o, "bgp", control_bgp_json(c));

@@ -193,13 +193,19 @@ check "keel_maglev_table_digest{vip=\"web\"} = low 48 bits of it" wait_until 3 \
 	metric 'keel_maglev_table_digest{vip="web"}' "$((0x$digest & 0xffffffffffff))"
 check "keel_fleet_seed_fingerprint exported" bash -c \
 	"ip netns exec $NS_H curl -s http://127.0.0.1:$MPORT/metrics | grep -q '^keel_fleet_seed_fingerprint [0-9]'"
-check "keelctl bgp: web announced, serving" bash -c \
-	"'$KEELCTL' --socket '$SOCK' bgp | grep -E '^web +$VIP +yes +normal +100 +serving'"
+check "keelctl bgp: web announced, exported to 1 of 1 peers, serving" wait_until 3 bash -c \
+	"'$KEELCTL' --socket '$SOCK' bgp | grep -E '^web +$VIP +yes +1/1 +normal +100 +serving'"
+bgpj() { local j; j=$(curl -s --max-time 2 --unix-socket "$SOCK" http://keel/v1/bgp) && json_get "$1" <<<"$j"; }
+exported_to() { [[ $(bgpj '[v["exported_to"] for v in j["vips"] if v["vip"] == "web"][0]') == "$1" ]]; }
+check "/v1/bgp: web exported to 10.98.0.1 (BIRD's show route export)" wait_until 3 exported_to "['10.98.0.1']"
+peer_routes() { [[ $(bgpj 'j["peers"][0]["exported_routes"]') == "$1" ]]; }
+check "/v1/bgp: BIRD exports 1 route to the peer (the IPv4 VIP)" peer_routes 1
+check "metric keel_bgp_exported_peers{vip=\"web\"} 1" metric 'keel_bgp_exported_peers{vip="web"}' 1
 
 status_bgp() { "$KEELCTL" --socket "$SOCK" status | grep -Eq "^bgp +BIRD up, table $TABLE"; }
 check "keelctl status: the announcements, BIRD up" status_bgp
-peer_up() { "$KEELCTL" --socket "$SOCK" bgp | grep -Eq '^10\.98\.0\.1 +keel_peer0 +65000 +up +Established'; }
-check "keelctl bgp: peer 10.98.0.1 up, Established" peer_up
+peer_up() { "$KEELCTL" --socket "$SOCK" bgp | grep -Eq '^10\.98\.0\.1 +keel_peer0 +65000 +up +1 routes +Established'; }
+check "keelctl bgp: peer 10.98.0.1 up, 1 route exported, Established" peer_up
 
 log "every backend down: fail-static, MED 200 + community (65001,200)"
 kill "$BE_PID"
@@ -268,7 +274,6 @@ t_drain=$(($(ms) - t0))
 log "drain to withdrawn at the router: $t_drain ms"
 check "drain: withdrawn at the router within 1 s ($t_drain ms)" test "$t_drain" -lt 1000
 check "keel_host_draining 1" metric keel_host_draining 1
-bgpj() { local j; j=$(curl -s --max-time 2 --unix-socket "$SOCK" http://keel/v1/bgp) && json_get "$1" <<<"$j"; }
 check "forwarding goes on during the wait" test "$(bgpj 'j["forwarding_stopped"]')" = False
 fwd_stopped() { [[ $(bgpj 'j["forwarding_stopped"]') == True ]]; }
 check "forwarding stopped after the wait" wait_until 4 fwd_stopped
@@ -303,9 +308,16 @@ check "keel_bgp_speaker_up 0 within 3 s" wait_until 3 metric keel_bgp_speaker_up
 check "route stays in table $TABLE while BIRD is away" bash -c \
 	"ip -n $NS_H route show table $TABLE | grep -q 'blackhole $VIP'"
 check "BIRD's absence logged once" test "$(grep -c 'event=bgp_speaker_down' "$KT_TMP/control.log")" -eq 1
+# announced is keel's table; exported is what BIRD sends: nothing while BIRD is away.
+check "BIRD away: /v1/bgp web announced, exported to no peer" bash -c \
+	"[[ \$(curl -s --max-time 5 --unix-socket '$SOCK' http://keel/v1/bgp | $PY -c 'import json,sys; j=json.load(sys.stdin); v=[v for v in j[\"vips\"] if v[\"vip\"] == \"web\"][0]; print(v[\"announced\"], v[\"exported\"], v[\"exported_to\"], j[\"peers\"][0][\"exported_routes\"])') == 'True 0 [] None' ]]"
+check "BIRD away: keelctl bgp says yes 0/1" bash -c \
+	"'$KEELCTL' --socket '$SOCK' bgp | grep -E '^web +$VIP +yes +0/1 +normal'"
+check "BIRD away: keel_bgp_exported_peers{vip=\"web\"} 0" metric 'keel_bgp_exported_peers{vip="web"}' 0
 start_host_bird
 check "BIRD back: keel_bgp_speaker_up 1" wait_until 5 metric keel_bgp_speaker_up 1
 check "BIRD back: the router learns $VIP again" wait_until 15 learned_med 100
+check "BIRD back: web exported to 10.98.0.1 again" wait_until 5 exported_to "['10.98.0.1']"
 
 log "keel-announce-guard (keel-control --announce-guard) beside keel-control"
 ip netns exec "$NS_H" "$CONTROL" --announce-guard --config "$KT_TMP/keel.yaml" >>"$KT_TMP/guard.log" 2>&1 &

@@ -34,8 +34,8 @@ sc_sum() { # verdict -> packets, all backends
 }
 
 # The stream VIP over GUE (the only encapsulation with room for the previous owner), and stream6:
-# the same service on the IPv6 VIP, to the backends' IPv6 addresses (the sandbox steers
-# [VIP6]:9000 to the dataplane for it).
+# the same service on the IPv6 VIP, to the backends' IPv6 addresses (keel-control puts
+# [VIP6]:9000 in the steering maps when the apply adds it).
 {
 	sed 's/^  - name: stream$/  - name: stream\n    encap: gue/' "$SB_DIR/keel.yaml"
 	cat <<EOT

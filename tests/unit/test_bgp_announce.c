@@ -68,6 +68,14 @@ static void test_all_backends_down(void **state)
 	assert_int_equal(want(&pol, &up, &(struct bgp_vip_view){ false, false }, &why),
 			 BGP_PREF_WITHDRAWN);
 	assert_int_equal(why, BGP_WHY_NO_BACKEND);
+	/* Healthy backends but no steering entry (AF_XDP): the kernel would get its packets. */
+	assert_int_equal(want(&pol, &up, &(struct bgp_vip_view){ true, true, 1, true }, &why),
+			 BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_NOT_STEERED);
+	/* ... and every backend down does not make it announceable either, degraded or not. */
+	assert_int_equal(want(&pol, &up, &(struct bgp_vip_view){ true, false, 0, true }, &why),
+			 BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_NOT_STEERED);
 }
 
 static void test_fold(void **state)

@@ -25,6 +25,51 @@ static const char established[] =
 	" keel_peer1 BGP        ---        up     2026-12-02 14:17:49  Established   \n"
 	"0000 \n";
 
+/* "show route export keel_peer0" from bird 2.0.12: a peer up, then its channel down; a v6 table with next hops. */
+static const char exported[] =
+	"1007-Table keel4:\n"
+	" 192.0.2.21/32        blackhole [keel_kernel4 11:50:48.996] * (10)\n"
+	" 192.0.2.20/32        blackhole [keel_kernel4 11:50:48.996] * (10)\n"
+	"                      blackhole [other 11:50:48.996] (200)\n"
+	"0000 \n";
+static const char exported6[] =
+	"1007-Table keel6:\n"
+	" 2001:db8::1/128      unicast [keel_kernel6 12:00:01.000] * (10)\n"
+	" \tdev lo\n"
+	"1007-2001:db8::2/128 unicast [keel_kernel6 12:00:01.000] * (10)\n"
+	"0000 \n";
+static const char channel_down[] = "9001 No valid tables\n";
+
+static void test_routes(void **state)
+{
+	struct bgp_bird_net n[4];
+	static const uint8_t a20[4] = { 192, 0, 2, 20 };
+
+	(void)state;
+	assert_int_equal(bgp_bird_parse_routes(exported, strlen(exported), n, 4), 2);
+	assert_int_equal(n[0].family, 4);
+	assert_int_equal(n[0].len, 32);
+	assert_memory_equal(n[1].addr, a20, 4);
+	assert_int_equal(n[1].addr[4], 0);
+	assert_int_equal(bgp_bird_parse_routes(exported6, strlen(exported6), n, 4), 2);
+	assert_int_equal(n[0].family, 6);
+	assert_int_equal(n[0].len, 128);
+	assert_int_equal(n[1].addr[15], 2);
+	/* Counted past max, stored up to it. */
+	assert_int_equal(bgp_bird_parse_routes(exported, strlen(exported), n, 1), 2);
+	assert_int_equal(bgp_bird_parse_routes(channel_down, strlen(channel_down), n, 4), -EREMOTEIO);
+	/* Incomplete: no final line yet. */
+	assert_int_equal(bgp_bird_parse_routes(exported, strlen(exported) - 6, n, 4), -EAGAIN);
+	assert_int_equal(bgp_bird_parse_routes("garbage\n", 8, n, 4), -EPROTO);
+	/* Not networks: the count reply, a bad length, a bad address. */
+	{
+		static const char odd[] = "1007-2 of 2 routes for 2 networks in table keel4\n"
+					  "1007-192.0.2.1/33 x\n1007-192.0.2.300/32 x\n1007-192.0.2.1/ x\n0000 \n";
+
+		assert_int_equal(bgp_bird_parse_routes(odd, strlen(odd), n, 4), 0);
+	}
+}
+
 static void test_idle(void **state)
 {
 	struct bgp_bird_proto p[8];
@@ -81,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_established),
 		cmocka_unit_test(test_incomplete_and_errors),
+		cmocka_unit_test(test_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

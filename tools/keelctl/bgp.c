@@ -9,11 +9,35 @@ static const char *yes(json_t *o, const char *key)
 	return json_is_true(json_object_get(o, key)) ? "yes" : "no";
 }
 
+void steer_print(json_t *s)
+{
+	json_t *v;
+	size_t i;
+
+	if (!s)
+		return;
+	if (!json_is_true(json_object_get(s, "required"))) {
+		printf("steering     none: no steering program on the dataplane's interfaces\n");
+		return;
+	}
+	if (!json_is_true(json_object_get(s, "maps_visible")))
+		printf("steering     MAPS NOT VISIBLE (%s): %lld VIPs not steered, not announced\n",
+		       jstr(s, "error"), (long long)jint(s, "vips_missing"));
+	else if (jint(s, "vips_missing"))
+		printf("steering     INCOMPLETE (%s): %lld VIPs without their entries, not announced\n",
+		       jstr(s, "where"), (long long)jint(s, "vips_missing"));
+	else
+		printf("steering     ok: every VIP in the maps of %s\n", jstr(s, "where"));
+	json_array_foreach(json_object_get(s, "missing"), i, v)
+		printf("             not steered: %s\n", json_string_value(v));
+}
+
 void bgp_print(struct ctl *c, json_t *b)
 {
-	static const char *const vh[] = { "VIP", "ADDRESS", "ANNOUNCED", "PREFERENCE", "MED", "REASON", "FOR" };
-	static const char *const ph[] = { "PEER", "BIRD PROTOCOL", "ASN", "SESSION", "INFO" };
-	char med[16], age[32], asn[16];
+	static const char *const vh[] = { "VIP", "ADDRESS", "ANNOUNCED", "EXPORTED", "PREFERENCE", "MED", "REASON", "FOR" };
+	static const char *const ph[] = { "PEER", "BIRD PROTOCOL", "ASN", "SESSION", "EXPORTED", "INFO" };
+	char med[16], age[32], asn[16], exp[32];
+	size_t n_peers = json_array_size(json_object_get(b, "peers"));
 	struct table *t;
 	json_t *v;
 	size_t i;
@@ -29,26 +53,34 @@ void bgp_print(struct ctl *c, json_t *b)
 	else
 		printf("bgp          BIRD DOWN (%s): routes stay in table %lld for when it is back\n",
 		       jstr(b, "speaker_error"), (long long)jint(b, "table"));
+	/* /v1/bgp carries it; keelctl status prints its own line. */
+	steer_print(json_object_get(b, "steering"));
 	if (json_is_true(json_object_get(b, "draining")))
 		printf("drain        DRAINING: %s\n",
 		       json_is_true(json_object_get(b, "forwarding_stopped")) ? "forwarding stopped" :
 		       "withdrawn, forwarding until the wait is over");
-	t = table_new(7, vh);
-	table_right(t, 4);
+	t = table_new(8, vh);
+	table_right(t, 5);
 	json_array_foreach(json_object_get(b, "vips"), i, v) {
 		snprintf(med, sizeof(med), "%lld", (long long)jint(v, "metric"));
-		table_add(t, jstr(v, "vip"), jstr(v, "address"), yes(v, "announced"),
+		/* ANNOUNCED: in keel's kernel table; EXPORTED: peers BIRD sends the route to. */
+		snprintf(exp, sizeof(exp), "%lld/%zu", (long long)jint(v, "exported"), n_peers);
+		table_add(t, jstr(v, "vip"), jstr(v, "address"), yes(v, "announced"), exp,
 			  jstr(v, "preference"), jint(v, "metric") ? med : NULL, jstr(v, "reason"),
 			  fmt_age(jint(v, "for_ms"), age, sizeof(age)));
 	}
 	putchar('\n');
 	table_print(c, t);
 	table_free(t);
-	t = table_new(5, ph);
+	t = table_new(6, ph);
 	json_array_foreach(json_object_get(b, "peers"), i, v) {
+		json_t *er = json_object_get(v, "exported_routes");
+
 		snprintf(asn, sizeof(asn), "%lld", (long long)jint(v, "asn"));
+		snprintf(exp, sizeof(exp), "%lld routes", (long long)json_integer_value(er));
 		table_add(t, jstr(v, "peer"), jstr(v, "protocol"), jint(v, "asn") ? asn : NULL,
-			  json_is_true(json_object_get(v, "up")) ? "up" : "DOWN", jstr(v, "info"));
+			  json_is_true(json_object_get(v, "up")) ? "up" : "DOWN",
+			  json_is_integer(er) ? exp : "unknown", jstr(v, "info"));
 	}
 	putchar('\n');
 	table_print(c, t);

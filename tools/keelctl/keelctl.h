@@ -51,6 +51,8 @@ extern const struct ctl_object vip_object, backend_object, config_object, stats_
 	host_object, capture_object;
 /* The announcements part of keelctl status and keelctl bgp (bgp.c). */
 void bgp_print(struct ctl *c, json_t *bgp);
+/* The steering program's state (a status or bgp view's "steering"), one line and the VIPs it lacks. */
+void steer_print(json_t *s);
 
 /* main.c: usage of one object to stream f; the error form prints "keelctl: why" first. */
 void ctl_object_usage(const struct ctl_object *o, FILE *f);

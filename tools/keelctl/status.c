@@ -50,6 +50,7 @@ static int status(struct ctl *c, int argc, char **argv)
 	}
 	if (*jstr(st, "publish_error"))
 		printf("publish      FAILING: %s\n", jstr(st, "publish_error"));
+	steer_print(json_object_get(st, "steering"));
 	if (json_object_get(st, "bgp"))
 		bgp_print(c, json_object_get(st, "bgp"));
 	if (!json_array_size(json_object_get(dp, "workers"))) {
