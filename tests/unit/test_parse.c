@@ -1,4 +1,4 @@
-/* Unit tests for the parse stage: crafted frames, expected verdict and metadata per branch. */
+/* Unit tests for the parse stage: crafted frames, expected verdict and metadata per branch (a case table, lib/pkt_case.h), and property checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include "drop.h"
 #include "parse.h"
 #include "pkt.h"
+#include "pkt_case.h"
 #include "pktgen.h"
 
 #define BUF_CAP 2048
@@ -80,57 +81,11 @@ static enum keel_drop parse_len(const uint8_t *frame, size_t len, struct keel_pk
 	return r;
 }
 
-/*
- * Workaround for a pktgen.c bug (reported to the lead): for IPv4 it stores the
- * source with pktgen_addr(), which writes 16 bytes at ip + 12 and so zeroes
- * the first 8 bytes after a 20-byte header (or the options). Rewrite the bytes
- * pktgen meant to put there, checksum fields excepted (the parser does not
- * check L4 checksums). Once pktgen.c is fixed this rewrites identical bytes.
- */
-static void pktgen_ip4_fixup(uint8_t *ip, const struct pktgen *g)
-{
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)(ip[2] << 8 | ip[3]), i;
-	uint8_t *l4 = ip + ihl;
-
-	/* Options: NOPs then EOL, as pktgen writes them. */
-	for (i = 20; i < ihl && i < 28; i++)
-		ip[i] = i == ihl - 1 ? 0x00 : 0x01;
-	if (ihl >= 28)
-		goto out_csum;
-	if (g->l4_override) {
-		for (i = 0; i + ihl < 28 && i < g->l4_override_len; i++)
-			l4[i] = g->l4_override[i];
-	} else if (g->proto == KEEL_PROTO_TCP || g->proto == KEEL_PROTO_UDP) {
-		put16(l4, g->sport);
-		put16(l4 + 2, g->dport);
-		if (g->proto == KEEL_PROTO_TCP) {
-			put16(l4 + 4, 0x1234);
-			put16(l4 + 6, 0x5678);
-		} else {
-			put16(l4 + 4, (uint16_t)(8 + g->payload_len));
-		}
-	} else if ((g->proto == KEEL_PROTO_ICMP || g->proto == KEEL_PROTO_ICMPV6) &&
-		   tot >= ihl + 8) {
-		l4[0] = g->icmp_type;
-		l4[1] = g->icmp_code;
-		put16(l4 + 4, 0x4242);
-		put16(l4 + 6, 1);
-	} else {
-		for (i = 0; i + ihl < 28 && i + ihl < tot; i++)
-			l4[i] = (uint8_t)i;
-	}
-out_csum:
-	ip[10] = ip[11] = 0;
-	put16(ip + 10, pktgen_csum(ip, ihl));
-}
-
 static size_t build(uint8_t *buf, const struct pktgen *g)
 {
 	size_t len = pktgen_build(buf, BUF_CAP, g);
 
 	assert_true(len > 0);
-	if (g->family == 4)
-		pktgen_ip4_fixup(buf + (g->vlan > 0 ? 18 : 14), g);
 	return len;
 }
 
@@ -200,330 +155,19 @@ static void test_ip4_tcp_basic(void **state)
 	assert_int_equal(p.icmp_code, 0);
 }
 
-static void test_tcp_flags(void **state)
-{
-	static const uint8_t flags[] = {
-		KEEL_TCP_SYN, KEEL_TCP_SYN | KEEL_TCP_ACK, KEEL_TCP_FIN | KEEL_TCP_ACK,
-		KEEL_TCP_RST, KEEL_TCP_RST | KEEL_TCP_ACK, 0xc2 /* CWR|ECE|SYN */, 0xff,
-	};
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
 
-	(void)state;
-	for (i = 0; i < sizeof(flags); i++) {
-		struct pktgen g = tcp4();
 
-		g.tcp_flags = flags[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.tcp_flags, flags[i]);
-		g = tcp6();
-		g.tcp_flags = flags[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.tcp_flags, flags[i]);
-	}
-}
 
-static void test_ip4_udp_basic(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
 
-	(void)state;
-	g.proto = KEEL_PROTO_UDP;
-	g.sport = 5353;
-	g.dport = 53;
-	g.payload_len = 100;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.key.proto, KEEL_PROTO_UDP);
-	assert_int_equal(get16(&p.key.sport), 5353);
-	assert_int_equal(get16(&p.key.dport), 53);
-	assert_int_equal(p.l4_off, 34);
-	assert_int_equal(p.l3_len, 20 + 8 + 100);
-	assert_int_equal(p.tcp_flags, 0);
-	assert_int_equal(p.flags, 0);
-}
 
-static void test_vlan(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.vlan = 0xa064; /* PCP 5, DEI 0, VID 100: the whole TCI is kept */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 0xa064);
-	assert_int_equal(p.l3_off, 18);
-	assert_int_equal(p.l4_off, 38);
-	assert_int_equal(get16(&p.key.dport), 443);
-
-	g = tcp6();
-	g.vlan = 7;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 7);
-	assert_int_equal(p.l3_off, 18);
-	assert_int_equal(p.l4_off, 58);
-	assert_int_equal(p.key.family, KEEL_AF_INET6);
-
-	/* IEEE 802.1Q 9.6: VID 4095 is reserved, whatever the priority; VID 0 is a priority tag. */
-	g = tcp4();
-	g.vlan = 0xefff;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_RESERVED);
-	g.vlan = 0xe000;
-	buf[14] = 0xe0; /* pktgen skips a zero TCI: tag it with VID 0 by hand */
-	buf[15] = 0x00;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.vlan_tci, 0xe000);
-}
-
-static void test_vlan_stacked(void **state)
-{
-	static const uint16_t inner[] = { 0x8100, 0x88a8, 0x9100 };
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	g.vlan = 10;
-	len = build(buf, &g);
-	for (i = 0; i < 3; i++) {
-		/* A second tag where the inner ethertype should be. */
-		put16(buf + 16, inner[i]);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-	}
-	/* An outer 802.1ad S-tag (or the old 0x9100) is stacked even before its C-tag is read. */
-	put16(buf + 12, 0x88a8);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_VLAN_STACKED);
-	put16(buf + 12, 0x9100);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-}
-
-static void test_l2_truncated(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	build(buf, &g);
-	for (len = 0; len < 14; len++)
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L2_TRUNCATED);
-	g.vlan = 10;
-	build(buf, &g);
-	for (len = 14; len < 18; len++)
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_TRUNCATED);
-	/* Tag complete, IPv4 header missing. */
-	assert_int_equal(parse_len(buf, 18, &p), KEEL_DROP_IP4_TRUNCATED);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-}
-
-static void test_not_ip(void **state)
-{
-	uint8_t buf[64] = { 0 };
-	struct keel_pkt p;
-
-	(void)state;
-	memset(buf, 0xff, 6);
-	memcpy(buf + 6, pktgen_client_mac, 6);
-	put16(buf + 12, 0x0806); /* ARP; its body looks like nothing the parser reads */
-	memset(buf + 14, 0x45, 28);
-	assert_int_equal(parse_len(buf, 42, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-	assert_int_equal(p.l3_off, 14);
-	assert_int_equal(p.key.proto, 0);
-	assert_int_equal(p.key.family, 0);
-	/* Only the Ethernet header: still not malformed, just not ours. */
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-
-	/* Tagged LLDP. */
-	put16(buf + 12, 0x8100);
-	put16(buf + 14, 42);
-	put16(buf + 16, 0x88cc);
-	assert_int_equal(parse_len(buf, 60, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP | KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 42);
-	assert_int_equal(p.l3_off, 18);
-
-	/* 802.3 length field (STP over LLC). */
-	put16(buf + 12, 0x0026);
-	assert_int_equal(parse_len(buf, 60, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-}
 
 /* ---- IPv4 header validation, RFC 1812 5.2.2 ---- */
 
-static void test_ip4_truncated(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
 
-	(void)state;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, 14 + 19, &p), KEEL_DROP_IP4_TRUNCATED);
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_IP4_TRUNCATED);
-	/* IHL 15 (60 bytes) while only 40 follow the Ethernet header. */
-	buf[14] = 0x4f;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TRUNCATED);
-}
 
-static void test_ip4_version(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
 
-	(void)state;
-	len = build(buf, &g);
-	buf[14] = 0x65;
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_VERSION);
-	/* An IPv6 packet behind the IPv4 ethertype. */
-	g = tcp6();
-	len = build(buf, &g);
-	put16(buf + 12, 0x0800);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_VERSION);
-}
 
-static void test_ip4_ihl(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-	uint8_t ihl;
 
-	(void)state;
-	len = build(buf, &g);
-	for (ihl = 0; ihl < 5; ihl++) {
-		buf[14] = (uint8_t)(0x40 | ihl);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_IHL);
-	}
-}
-
-static void test_ip4_total_length(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	/* Shorter than its own header. */
-	put16(buf + 16, 19);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-	/* Longer than the frame by one byte. */
-	put16(buf + 16, (uint16_t)(len - 14 + 1));
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-	/* Exactly the header: valid IP, but the TCP header is missing. */
-	put16(buf + 16, 20);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-	/* The frame cut one byte short of what a correct header claims. */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len - 1, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-}
-
-static void test_ip4_checksum(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	buf[14 + 10] ^= 0x01;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-	buf[14 + 10] ^= 0x01;
-	buf[14 + 8] -= 1; /* TTL changed without the checksum */
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-
-	/* The checksum covers the options too. */
-	g.ip4_opt_len = 8;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	buf[14 + 21] ^= 0x80;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-
-	/* An all-zero checksum on a header that is not all ones is wrong, not "unset". */
-	len = build(buf, &g);
-	buf[24] = buf[25] = 0;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-}
-
-static void test_ip4_bad_source(void **state)
-{
-	static const char *const bad[] = {
-		"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "224.0.0.1",
-		"239.255.255.255", "240.0.0.1", "250.1.2.3", "255.255.255.255",
-	};
-	static const char *const good[] = {
-		"1.0.0.1", "10.0.0.1", "126.255.255.255", "128.0.0.1", "223.255.255.255",
-		"192.0.2.255", "169.253.255.255", "169.255.0.1", "168.254.0.1",
-	};
-	/* RFC 3927 7: accepted for the host, flagged so a VIP refuses it (issue 14 item 3). */
-	static const char *const link_local[] = { "169.254.0.0", "169.254.10.1", "169.254.255.255" };
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = bad[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_BAD_SOURCE);
-	}
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = good[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_addr(p.key.src, 4, good[i]);
-		assert_false(p.flags & KEEL_PKT_SRC_SCOPED);
-	}
-	for (i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = link_local[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_true(p.flags & KEEL_PKT_SRC_SCOPED);
-		assert_int_equal(keel_parse_source_reason(&p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
-	}
-	/* Multicast or broadcast destinations are not the parser's concern. */
-	{
-		struct pktgen g = tcp4();
-
-		g.dst = "224.0.0.5";
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	}
-}
 
 static void test_ip4_options(void **state)
 {
@@ -616,161 +260,9 @@ static void test_padding(void **state)
 
 /* ---- IPv4 fragments ---- */
 
-static void test_ip4_frag_first(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
 
-	(void)state;
-	g.more_frags = true;
-	g.payload_len = 64;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG);
-	assert_int_equal(get16(&p.key.sport), 40000);
-	assert_int_equal(get16(&p.key.dport), 443);
-	assert_int_equal(p.tcp_flags, KEEL_TCP_SYN);
 
-	/* A first UDP fragment: the UDP length covers the whole datagram, not this piece. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_UDP;
-	g.more_frags = true;
-	g.payload_len = 64;
-	len = build(buf, &g);
-	put16(buf + 34 + 4, 3000);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG);
-	assert_int_equal(get16(&p.key.dport), 443);
-	/* The lower bound still holds. */
-	put16(buf + 34 + 4, 7);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
 
-	/* A first fragment too short for the TCP header (RFC 1858). */
-	g = tcp4();
-	g.more_frags = true;
-	len = build(buf, &g);
-	put16(buf + 16, 20 + 16);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-}
-
-static void test_ip4_frag_later(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.frag_offset = 185; /* 1480 bytes in */
-	g.more_frags = true;
-	g.payload_len = 40;
-	len = build(buf, &g);
-	/* Payload bytes where a TCP header would be must not become ports or flags. */
-	memset(buf + 34, 0x77, 20);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	assert_int_equal(p.key.proto, KEEL_PROTO_TCP);
-	assert_int_equal(p.key.sport, 0);
-	assert_int_equal(p.key.dport, 0);
-	assert_int_equal(p.tcp_flags, 0);
-	assert_int_equal(p.l4_off, 34);
-	assert_int_equal(p.l3_len, 20 + 60);
-	assert_addr(p.key.src, 4, "198.51.100.7");
-
-	/* The last fragment (MF clear) with DF clear. */
-	g.more_frags = false;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-
-	/* A later ICMP fragment: no ICMP type read from payload. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_ICMP;
-	g.icmp_type = 3;
-	g.frag_offset = 10;
-	g.payload_len = 8;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	assert_int_equal(p.icmp_type, 0);
-	/* A later fragment with only 1 payload byte still parses (no L4 length rule). */
-	g = tcp4();
-	g.proto = 47;
-	g.frag_offset = 10;
-	g.payload_len = 1;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.key.proto, 47);
-}
-
-static void test_ip4_df(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.df = true;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_DF);
-	g.vlan = 3;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_DF | KEEL_PKT_VLAN);
-	/* The reserved flag bit is ignored on receipt. */
-	g = tcp4();
-	len = build(buf, &g);
-	buf[14 + 6] |= 0x80;
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, 0);
-}
-
-static void test_ip4_frag_offset(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	/* RFC 1858 tiny fragment: TCP at offset 8 bytes rewrites the first fragment's flags. */
-	g.frag_offset = 1;
-	g.payload_len = 12;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	g.more_frags = true;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	/* Offset 2 for TCP is fine, offset 1 for UDP is fine. */
-	g.frag_offset = 2;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	g.frag_offset = 1;
-	g.proto = KEEL_PROTO_UDP;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-
-	/* Ping of death: 8191 * 8 + 8 data bytes = 65536 > 65535. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_ICMP;
-	g.frag_offset = 8191;
-	g.payload_len = 0; /* ICMP header alone: 8 bytes of data */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	/* 7 bytes of data at the same offset end exactly at 65535. */
-	put16(buf + 16, 27);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-}
 
 /* ---- Transport headers ---- */
 
@@ -1662,29 +1154,218 @@ static void test_fast_path_agrees(void **state)
 	assert_true(accepted > 10000);
 }
 
+/* ---- Crafted frames as one table (lib/pkt_case.h): verdict and metadata per row ---- */
+
+#define TCP4(...)                                                                              \
+	{ .family = 4, .src = "198.51.100.7", .dst = "203.0.113.10", .proto = KEEL_PROTO_TCP,  \
+	  .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_SYN, .payload_len = 0, .ttl = 57, \
+	  .tos = 0xb8, __VA_ARGS__ }
+#define TCP6(...)                                                                              \
+	{ .family = 6, .src = "2001:db8::7", .dst = "2001:db8:1::10", .proto = KEEL_PROTO_TCP, \
+	  .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_ACK, .payload_len = 10, .ttl = 33, \
+	  .tos = 0x2e, __VA_ARGS__ }
+
+/* The stage: parse_len() on the row's frame (its own checks included). */
+static int parse_stage(struct keel_buf *b, struct keel_pkt *p, void *ctx)
+{
+	(void)ctx;
+	return parse_len(b->data, b->len, p);
+}
+
+static void not_scoped(const struct pkt_case *c, const uint8_t *frame, size_t len,
+		       const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)frame, (void)len, (void)ctx;
+	assert_false(p->flags & KEEL_PKT_SRC_SCOPED);
+}
+
+static void link_local(const struct pkt_case *c, const uint8_t *frame, size_t len,
+		       const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)frame, (void)len, (void)ctx;
+	assert_true(p->flags & KEEL_PKT_SRC_SCOPED);
+	assert_int_equal(keel_parse_source_reason(p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
+}
+
+#define TCP_FLAGS_ROWS(f)                                                                      \
+	{ .what = "tcp4 flags " #f, .in = TCP4(.tcp_flags = (f)), .want = KEEL_DROP_NONE,      \
+	  .pkt = { .has = PM_TCP_FLAGS, .tcp_flags = (f) } },                                  \
+	{ .what = "tcp6 flags " #f, .in = TCP6(.tcp_flags = (f)), .want = KEEL_DROP_NONE,      \
+	  .pkt = { .has = PM_TCP_FLAGS, .tcp_flags = (f) } }
+
+#define L2_SHORT(n) { .what = "frame of " #n " bytes", .in = TCP4(), .len = PKT_LEN(n), .want = KEEL_DROP_L2_TRUNCATED }
+#define TAG_SHORT(n)                                                                           \
+	{ .what = "tagged frame of " #n " bytes", .in = TCP4(.vlan = 10), .len = PKT_LEN(n),   \
+	  .want = KEEL_DROP_VLAN_TRUNCATED }
+#define IHL(n) { .what = "IHL " #n, .in = TCP4(), .edit = { SET8(14, 0x40 | (n)) }, .want = KEEL_DROP_IP4_IHL }
+#define BAD4(a) { .what = "source " a, .in = TCP4(.src = a), .want = KEEL_DROP_IP4_BAD_SOURCE }
+#define GOOD4(a)                                                                               \
+	{ .what = "source " a, .in = TCP4(.src = a), .want = KEEL_DROP_NONE,                   \
+	  .pkt = { .has = PM_SRC }, .check = not_scoped }
+#define LINK4(a)                                                                               \
+	{ .what = "link-local source " a, .in = TCP4(.src = a), .want = KEEL_DROP_NONE,        \
+	  .check = link_local }
+
+/* ARP to broadcast from the client, its body 28 bytes that look like IPv4 headers, zero after. */
+static const uint8_t arp_frame[64] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
+	0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
+	0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
+};
+
+static const struct pkt_case parse_cases[] = {
+	/* Transport basics. */
+	TCP_FLAGS_ROWS(KEEL_TCP_SYN), TCP_FLAGS_ROWS(KEEL_TCP_SYN | KEEL_TCP_ACK),
+	TCP_FLAGS_ROWS(KEEL_TCP_FIN | KEEL_TCP_ACK), TCP_FLAGS_ROWS(KEEL_TCP_RST),
+	TCP_FLAGS_ROWS(KEEL_TCP_RST | KEEL_TCP_ACK), TCP_FLAGS_ROWS(0xc2 /* CWR|ECE|SYN */),
+	TCP_FLAGS_ROWS(0xff),
+	{ .what = "ipv4 udp", .in = TCP4(.proto = KEEL_PROTO_UDP, .sport = 5353, .dport = 53, .payload_len = 100),
+	  .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_PROTO | PM_SPORT | PM_DPORT | PM_L4_OFF | PM_L3_LEN | PM_TCP_FLAGS | PM_FLAGS,
+		   .proto = KEEL_PROTO_UDP, .sport = 5353, .dport = 53, .l4_off = 34, .l3_len = 20 + 8 + 100 } },
+
+	/* Ethernet and VLAN. The whole TCI is kept (PCP 5, DEI 0, VID 100). */
+	{ .what = "vlan ipv4", .in = TCP4(.vlan = 0xa064), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF | PM_L4_OFF | PM_DPORT,
+		   .flags = KEEL_PKT_VLAN, .vlan_tci = 0xa064, .l3_off = 18, .l4_off = 38, .dport = 443 } },
+	{ .what = "vlan ipv6", .in = TCP6(.vlan = 7), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF | PM_L4_OFF | PM_FAMILY,
+		   .flags = KEEL_PKT_VLAN, .vlan_tci = 7, .l3_off = 18, .l4_off = 58, .family = KEEL_AF_INET6 } },
+	/* IEEE 802.1Q 9.6: VID 4095 is reserved, whatever the priority; VID 0 is a priority tag. */
+	{ .what = "VID 4095", .in = TCP4(.vlan = 0xefff), .want = KEEL_DROP_VLAN_RESERVED },
+	{ .what = "VID 0 (pktgen skips a zero TCI: tagged by hand)", .in = TCP4(.vlan = 0xefff),
+	  .edit = { SET8(14, 0xe0), SET8(15, 0x00) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_VLAN_TCI, .vlan_tci = 0xe000 } },
+	/* A second tag where the inner ethertype should be. */
+	{ .what = "stacked 8100", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x8100) }, .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "stacked 88a8", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x88a8) }, .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "stacked 9100", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100) }, .want = KEEL_DROP_VLAN_STACKED },
+	/* An outer 802.1ad S-tag (or the old 0x9100) is stacked even before its C-tag is read. */
+	{ .what = "outer S-tag", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x88a8) },
+	  .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "outer S-tag, 14 bytes", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x88a8) },
+	  .len = PKT_LEN(14), .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "outer 9100 tag", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x9100) },
+	  .want = KEEL_DROP_VLAN_STACKED },
+	L2_SHORT(0), L2_SHORT(1), L2_SHORT(2), L2_SHORT(3), L2_SHORT(4), L2_SHORT(5), L2_SHORT(6),
+	L2_SHORT(7), L2_SHORT(8), L2_SHORT(9), L2_SHORT(10), L2_SHORT(11), L2_SHORT(12), L2_SHORT(13),
+	TAG_SHORT(14), TAG_SHORT(15), TAG_SHORT(16), TAG_SHORT(17),
+	{ .what = "tag complete, IPv4 header missing", .in = TCP4(.vlan = 10), .len = PKT_LEN(18),
+	  .want = KEEL_DROP_IP4_TRUNCATED, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_VLAN } },
+	/* ARP: its body looks like nothing the parser reads. */
+	{ .what = "ARP", .raw = arp_frame, .raw_len = sizeof(arp_frame), .len = PKT_LEN(42), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_L3_OFF | PM_PROTO | PM_FAMILY, .flags = KEEL_PKT_NOT_IP, .l3_off = 14 } },
+	/* Only the Ethernet header: still not malformed, just not ours. */
+	{ .what = "ARP, Ethernet header only", .raw = arp_frame, .raw_len = sizeof(arp_frame), .len = PKT_LEN(14),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_NOT_IP } },
+	{ .what = "tagged LLDP", .raw = arp_frame, .raw_len = sizeof(arp_frame),
+	  .edit = { SET16(12, 0x8100), SET16(14, 42), SET16(16, 0x88cc) }, .len = PKT_LEN(60), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF, .flags = KEEL_PKT_NOT_IP | KEEL_PKT_VLAN,
+		   .vlan_tci = 42, .l3_off = 18 } },
+	{ .what = "802.3 length field (STP over LLC)", .raw = arp_frame, .raw_len = sizeof(arp_frame),
+	  .edit = { SET16(12, 0x0026), SET16(14, 42), SET16(16, 0x88cc) }, .len = PKT_LEN(60), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_NOT_IP } },
+
+	/* IPv4 header validation, RFC 1812 5.2.2. */
+	{ .what = "19 bytes of IPv4", .in = TCP4(), .len = PKT_LEN(14 + 19), .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "no IPv4 byte", .in = TCP4(), .len = PKT_LEN(14), .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "IHL 15 while only 40 bytes follow", .in = TCP4(), .edit = { SET8(14, 0x4f) },
+	  .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "version 6 in IPv4", .in = TCP4(), .edit = { SET8(14, 0x65), IP4_CSUM(14) }, .want = KEEL_DROP_IP4_VERSION },
+	{ .what = "IPv6 behind the IPv4 ethertype", .in = TCP6(), .edit = { SET16(12, 0x0800) },
+	  .want = KEEL_DROP_IP4_VERSION },
+	IHL(0), IHL(1), IHL(2), IHL(3), IHL(4),
+	{ .what = "total length shorter than the header", .in = TCP4(), .edit = { SET16(16, 19), IP4_CSUM(14) },
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "total length one past the frame", .in = TCP4(), .edit = { SET16(16, 54 - 14 + 1), IP4_CSUM(14) },
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "total length the header alone: TCP missing", .in = TCP4(), .edit = { SET16(16, 20), IP4_CSUM(14) },
+	  .want = KEEL_DROP_L4_TRUNCATED },
+	{ .what = "frame one byte short of the total length", .in = TCP4(), .len = PKT_LESS(1),
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "checksum flipped", .in = TCP4(), .edit = { XOR8(24, 0x01) }, .want = KEEL_DROP_IP4_CHECKSUM },
+	{ .what = "TTL changed without the checksum", .in = TCP4(), .edit = { SUB8(22, 1) }, .want = KEEL_DROP_IP4_CHECKSUM },
+	{ .what = "options", .in = TCP4(.ip4_opt_len = 8), .want = KEEL_DROP_NONE },
+	{ .what = "the checksum covers the options", .in = TCP4(.ip4_opt_len = 8), .edit = { XOR8(14 + 21, 0x80) },
+	  .want = KEEL_DROP_IP4_CHECKSUM },
+	/* An all-zero checksum on a header that is not all ones is wrong, not "unset". */
+	{ .what = "zero checksum", .in = TCP4(.ip4_opt_len = 8), .edit = { SET8(24, 0), SET8(25, 0) },
+	  .want = KEEL_DROP_IP4_CHECKSUM },
+	BAD4("0.0.0.0"), BAD4("0.1.2.3"), BAD4("127.0.0.1"), BAD4("127.255.255.254"), BAD4("224.0.0.1"),
+	BAD4("239.255.255.255"), BAD4("240.0.0.1"), BAD4("250.1.2.3"), BAD4("255.255.255.255"),
+	GOOD4("1.0.0.1"), GOOD4("10.0.0.1"), GOOD4("126.255.255.255"), GOOD4("128.0.0.1"),
+	GOOD4("223.255.255.255"), GOOD4("192.0.2.255"), GOOD4("169.253.255.255"), GOOD4("169.255.0.1"),
+	GOOD4("168.254.0.1"),
+	/* RFC 3927 7: accepted for the host, flagged so a VIP refuses it (issue 14 item 3). */
+	LINK4("169.254.0.0"), LINK4("169.254.10.1"), LINK4("169.254.255.255"),
+	/* Multicast or broadcast destinations are not the parser's concern. */
+	{ .what = "multicast destination", .in = TCP4(.dst = "224.0.0.5"), .want = KEEL_DROP_NONE },
+
+	/* IPv4 fragments. */
+	{ .what = "first TCP fragment", .in = TCP4(.more_frags = true, .payload_len = 64), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_SPORT | PM_DPORT | PM_TCP_FLAGS, .flags = KEEL_PKT_FRAG,
+		   .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_SYN } },
+	/* A first UDP fragment: the UDP length covers the whole datagram, not this piece. */
+	{ .what = "first UDP fragment", .in = TCP4(.proto = KEEL_PROTO_UDP, .more_frags = true, .payload_len = 64),
+	  .edit = { SET16(34 + 4, 3000) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_DPORT, .flags = KEEL_PKT_FRAG, .dport = 443 } },
+	{ .what = "first UDP fragment, UDP length 7", .in = TCP4(.proto = KEEL_PROTO_UDP, .more_frags = true, .payload_len = 64),
+	  .edit = { SET16(34 + 4, 7) }, .want = KEEL_DROP_UDP_LENGTH },
+	/* A first fragment too short for the TCP header (RFC 1858). */
+	{ .what = "first fragment short of TCP", .in = TCP4(.more_frags = true), .edit = { SET16(16, 20 + 16), IP4_CSUM(14) },
+	  .want = KEEL_DROP_L4_TRUNCATED },
+	/* Payload bytes where a TCP header would be must not become ports or flags. */
+	{ .what = "later fragment", .in = TCP4(.frag_offset = 185 /* 1480 bytes in */, .more_frags = true, .payload_len = 40),
+	  .edit = { FILL(34, 0x77, 20) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_PROTO | PM_SPORT | PM_DPORT | PM_TCP_FLAGS | PM_L4_OFF | PM_L3_LEN | PM_SRC,
+		   .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER, .proto = KEEL_PROTO_TCP, .l4_off = 34,
+		   .l3_len = 20 + 60 } },
+	{ .what = "last fragment (MF clear), DF clear", .in = TCP4(.frag_offset = 185, .payload_len = 40),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	{ .what = "later ICMP fragment: no type from the payload",
+	  .in = TCP4(.proto = KEEL_PROTO_ICMP, .icmp_type = 3, .frag_offset = 10, .payload_len = 8), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_ICMP_TYPE, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	/* A later fragment with only 1 payload byte still parses (no L4 length rule). */
+	{ .what = "later fragment of 1 byte", .in = TCP4(.proto = 47, .frag_offset = 10, .payload_len = 1),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_PROTO, .proto = 47 } },
+	{ .what = "DF", .in = TCP4(.df = true), .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_DF } },
+	{ .what = "DF, tagged", .in = TCP4(.df = true, .vlan = 3), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_DF | KEEL_PKT_VLAN } },
+	/* The reserved flag bit is ignored on receipt. */
+	{ .what = "reserved flag bit", .in = TCP4(), .edit = { OR8(14 + 6, 0x80), IP4_CSUM(14) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS } },
+	/* RFC 1858 tiny fragment: TCP at offset 8 bytes rewrites the first fragment's flags. */
+	{ .what = "TCP at offset 8", .in = TCP4(.frag_offset = 1, .payload_len = 12), .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	{ .what = "TCP at offset 8, MF", .in = TCP4(.frag_offset = 1, .payload_len = 12, .more_frags = true),
+	  .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	/* Offset 2 for TCP is fine, offset 1 for UDP is fine. */
+	{ .what = "TCP at offset 16", .in = TCP4(.frag_offset = 2, .payload_len = 12, .more_frags = true),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	{ .what = "UDP at offset 8", .in = TCP4(.frag_offset = 1, .payload_len = 12, .more_frags = true, .proto = KEEL_PROTO_UDP),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	/* Ping of death: 8191 * 8 + 8 data bytes = 65536 > 65535. */
+	{ .what = "ping of death", .in = TCP4(.proto = KEEL_PROTO_ICMP, .frag_offset = 8191, .payload_len = 0),
+	  .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	/* 7 bytes of data at the same offset end exactly at 65535. */
+	{ .what = "fragment ending at 65535", .in = TCP4(.proto = KEEL_PROTO_ICMP, .frag_offset = 8191, .payload_len = 0),
+	  .edit = { SET16(16, 27), IP4_CSUM(14) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+};
+
+static void test_parse_cases(void **state)
+{
+	(void)state;
+	pkt_case_run(PKT_CASES(parse_cases), parse_stage, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ip4_tcp_basic),
+		cmocka_unit_test(test_parse_cases),
 		cmocka_unit_test(test_fast_path_agrees),
-		cmocka_unit_test(test_tcp_flags),
-		cmocka_unit_test(test_ip4_udp_basic),
-		cmocka_unit_test(test_vlan),
-		cmocka_unit_test(test_vlan_stacked),
-		cmocka_unit_test(test_l2_truncated),
-		cmocka_unit_test(test_not_ip),
-		cmocka_unit_test(test_ip4_truncated),
-		cmocka_unit_test(test_ip4_version),
-		cmocka_unit_test(test_ip4_ihl),
-		cmocka_unit_test(test_ip4_total_length),
-		cmocka_unit_test(test_ip4_checksum),
-		cmocka_unit_test(test_ip4_bad_source),
 		cmocka_unit_test(test_ip4_options),
 		cmocka_unit_test(test_padding),
-		cmocka_unit_test(test_ip4_frag_first),
-		cmocka_unit_test(test_ip4_frag_later),
-		cmocka_unit_test(test_ip4_df),
-		cmocka_unit_test(test_ip4_frag_offset),
 		cmocka_unit_test(test_l4_truncated),
 		cmocka_unit_test(test_tcp_data_offset),
 		cmocka_unit_test(test_udp_length),
