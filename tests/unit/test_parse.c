@@ -1166,23 +1166,21 @@ static void test_fast_path_agrees(void **state)
 	  .tos = 0x2e, __VA_ARGS__ }
 
 /* The stage: parse_len() on the row's frame (its own checks included). */
-static int parse_stage(struct keel_buf *b, struct keel_pkt *p, void *ctx)
+static int parse_stage(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p, void *ctx)
 {
-	(void)ctx;
+	(void)c, (void)ctx;
 	return parse_len(b->data, b->len, p);
 }
 
-static void not_scoped(const struct pkt_case *c, const uint8_t *frame, size_t len,
-		       const struct keel_pkt *p, void *ctx)
+static void not_scoped(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
 {
-	(void)c, (void)frame, (void)len, (void)ctx;
+	(void)c, (void)b, (void)ctx;
 	assert_false(p->flags & KEEL_PKT_SRC_SCOPED);
 }
 
-static void link_local(const struct pkt_case *c, const uint8_t *frame, size_t len,
-		       const struct keel_pkt *p, void *ctx)
+static void link_local(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
 {
-	(void)c, (void)frame, (void)len, (void)ctx;
+	(void)c, (void)b, (void)ctx;
 	assert_true(p->flags & KEEL_PKT_SRC_SCOPED);
 	assert_int_equal(keel_parse_source_reason(p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
 }

@@ -75,14 +75,24 @@ struct pkt_meta {
 
 struct pkt_case;
 
-/* Further asserts for a row that a table cannot say (ctx: the stage's own state). */
-typedef void (*pkt_case_check)(const struct pkt_case *c, const uint8_t *frame, size_t len,
-			       const struct keel_pkt *p, void *ctx);
+/* Further asserts for a row that a table cannot say (b: the frame after the stage; ctx: the stage's own state). */
+typedef void (*pkt_case_check)(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p,
+			       void *ctx);
+
+/* How out is compared with the frame the stage leaves. */
+enum pkt_out_mode {
+	PKT_OUT_EXACT = 0,   /* the whole frame is out */
+	PKT_OUT_THEN_INNER,  /* out, then the input's IP packet (p->l3_off, p->l3_len) unchanged: encapsulation */
+};
 
 /*
  * One case. The input is in (pktgen.c) when in.family is set, else raw.
  * len: 0 keeps the built length; PKT_LEN(n) cuts the frame to n bytes;
- * PKT_LESS(n) takes n bytes off its end.
+ * PKT_LESS(n) takes n bytes off its end. arg: the row's parameters for its
+ * stage (a backend, an encapsulation). out_ip4_csum: PKT_AT(offset) of an
+ * IPv4 header in out whose checksum the runner computes before comparing;
+ * out_skip: PKT_AT(offset) of two bytes left out of the comparison (a
+ * checksum a check function tests on its own).
  */
 struct pkt_case {
 	const char *what;
@@ -91,22 +101,28 @@ struct pkt_case {
 	uint16_t raw_len;
 	struct pkt_edit edit[PKT_CASE_EDITS];
 	int32_t len;
+	const void *arg;
 	int want;                 /* the stage's verdict, e.g. an enum keel_drop */
 	struct pkt_meta pkt;      /* checked when pkt.has != 0 */
 	const uint8_t *out;       /* expected output bytes, when set */
 	uint16_t out_len;
+	uint8_t out_mode;         /* enum pkt_out_mode */
+	uint16_t out_ip4_csum;
+	uint16_t out_skip;
 	pkt_case_check check;
 };
 
+#define PKT_AT(off) ((uint16_t)((off) + 1))
+#define PKT_OUT(a) .out = (a), .out_len = sizeof(a)
 #define PKT_LEN(n) ((int32_t)(n) + 1)
 #define PKT_LESS(n) (-(int32_t)(n))
 
 /*
- * The stage under test: run it on the frame (len bytes at frame, in a
- * buffer with headroom and tailroom as b describes), fill p with what the
- * parse found, and return the verdict. It may rewrite b (encap, ICMP).
+ * The stage under test: run it on row c's frame (in a buffer with headroom
+ * and tailroom as b describes), fill p with what the parse found, and return
+ * the verdict. It may rewrite b (encap, ICMP).
  */
-typedef int (*pkt_case_stage)(struct keel_buf *b, struct keel_pkt *p, void *ctx);
+typedef int (*pkt_case_stage)(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p, void *ctx);
 
 /* Build c's input frame into buf (cap bytes); returns its length after edits and cuts. */
 size_t pkt_case_build(const struct pkt_case *c, uint8_t *buf, size_t cap);
