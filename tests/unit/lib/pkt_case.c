@@ -191,6 +191,10 @@ void pkt_case_run(const struct pkt_case *cases, size_t n, pkt_case_stage stage, 
 			fail();
 		}
 		check_meta(c, &p);
+		if (c->out_mode == PKT_OUT_UNCHANGED && (b.len != len || memcmp(b.data, input, len))) {
+			print_error("case '%s': the frame changed\n", c->what);
+			fail();
+		}
 		if (c->out)
 			check_out(c, &b, &p, input);
 		if (c->check)

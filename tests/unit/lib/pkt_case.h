@@ -83,6 +83,7 @@ typedef void (*pkt_case_check)(const struct pkt_case *c, const struct keel_buf *
 enum pkt_out_mode {
 	PKT_OUT_EXACT = 0,   /* the whole frame is out */
 	PKT_OUT_THEN_INNER,  /* out, then the input's IP packet (p->l3_off, p->l3_len) unchanged: encapsulation */
+	PKT_OUT_UNCHANGED,   /* the frame as built, byte for byte (out unused): a refusal */
 };
 
 /*
