@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "keel_bpf.h"
+#include "wire.h" /* dataplane/core/wire.h: the GUE header and Keel's private data, as the sender writes them */
 
 /*
  * What Keel sends (dataplane/core/encap.c): Ethernet (an 802.1Q tag kept),
@@ -27,12 +28,8 @@ const volatile __u16 gue_port = KEEL_BPF_GUE_DEFAULT_PORT;
 /* Second chance: 1 hands packets on through the kernel's forwarding instead of XDP_TX (keel-decap --handoff). */
 const volatile __u8 handoff_kernel = 0;
 
-#define ETH_P_8021Q_ 0x8100
-#define IPPROTO_IPIP_ 4  /* IPv4 payload, RFC 2003 */
-#define IPPROTO_IPV6_ 41 /* IPv6 payload, RFC 2473 / RFC 4213 */
 #define IP4_FRAG_MASK 0x3fff
 #define IP6_MAX_EXTHDRS 4
-#define GUE_HLEN 4
 #define ECN_MASK 0x03
 #define ECN_ECT1 0x01
 #define ECN_ECT0 0x02
@@ -75,11 +72,11 @@ struct vlan_hdr_ {
 struct decap_outer {
 	void *inner;        /* first byte of the inner IP header */
 	__u32 inner_space;  /* bytes the outer headers say follow it */
-	__u8 inner_proto;   /* IPPROTO_IPIP_ or IPPROTO_IPV6_ */
+	__u8 inner_proto;   /* WIRE_IPPROTO_IPIP or WIRE_IPPROTO_IPV6 */
 	__u8 outer_ecn;
 	__u8 gue;
 	__u8 prev_family;   /* second chance: KEEL_BPF_AF_INET4/6 when a previous owner is carried, else 0 */
-	__u8 *priv;         /* the GUE private data field (flags at priv[1], address at priv + 4) */
+	struct keel_gue_priv *priv; /* the GUE private data field (wire.h) */
 };
 
 static __always_inline int addr_in(void *map, __u8 family, const void *addr)
@@ -114,28 +111,29 @@ static __always_inline int ip4_csum_ok(struct iphdr *ip, void *end)
 }
 
 /*
- * Keel's GUE private data (keel_bpf.h): the only optional field accepted.
+ * Keel's GUE private data (wire.h): the only optional field accepted.
  * Anything else in Hlen or the flags is a malformed header, dropped.
  */
 static __always_inline enum keel_decap_verdict decap_gue_priv(__u8 *gue, void *end, __u32 hlen,
 							      __u32 ulen, struct decap_outer *o)
 {
-	__u8 *priv = gue + GUE_HLEN;
+	struct keel_gue_priv *priv = (struct keel_gue_priv *)(gue + KEEL_GUE_HLEN);
+	__u8 *pb = (__u8 *)priv;
 
 	if (gue[2] != (KEEL_GUE_FLAG_PRIV >> 8) || gue[3] != (KEEL_GUE_FLAG_PRIV & 0xff))
 		return KEEL_DECAP_DROP_GUE_HEADER;
-	if (hlen != KEEL_GUE_PRIV_PREV4_WORDS * 4 && hlen != KEEL_GUE_PRIV_PREV6_WORDS * 4)
+	if (hlen != KEEL_GUE_PRIV_PREV4_LEN && hlen != KEEL_GUE_PRIV_PREV6_LEN)
 		return KEEL_DECAP_DROP_GUE_HEADER;
-	if ((void *)(priv + KEEL_GUE_PRIV_PREV6_WORDS * 4) > end && hlen == KEEL_GUE_PRIV_PREV6_WORDS * 4)
+	if ((void *)(pb + KEEL_GUE_PRIV_PREV6_LEN) > end && hlen == KEEL_GUE_PRIV_PREV6_LEN)
 		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
-	if ((void *)(priv + KEEL_GUE_PRIV_PREV4_WORDS * 4) > end ||
-	    ulen < sizeof(struct udphdr) + GUE_HLEN + hlen)
+	if ((void *)(pb + KEEL_GUE_PRIV_PREV4_LEN) > end ||
+	    ulen < sizeof(struct udphdr) + KEEL_GUE_HLEN + hlen)
 		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
-	if (priv[2] || priv[3] || (priv[1] & ~KEEL_GUE_PRIV_REDIRECTED))
+	if (priv->zero[0] || priv->zero[1] || (priv->flags & ~KEEL_GUE_PRIV_REDIRECTED))
 		return KEEL_DECAP_DROP_GUE_HEADER;
-	if (priv[0] == KEEL_GUE_PRIV_PREV4 && hlen == KEEL_GUE_PRIV_PREV4_WORDS * 4)
+	if (priv->type == KEEL_GUE_PRIV_PREV4 && hlen == KEEL_GUE_PRIV_PREV4_LEN)
 		o->prev_family = KEEL_BPF_AF_INET4;
-	else if (priv[0] == KEEL_GUE_PRIV_PREV6 && hlen == KEEL_GUE_PRIV_PREV6_WORDS * 4)
+	else if (priv->type == KEEL_GUE_PRIV_PREV6 && hlen == KEEL_GUE_PRIV_PREV6_LEN)
 		o->prev_family = KEEL_BPF_AF_INET6;
 	else
 		return KEEL_DECAP_DROP_GUE_HEADER;
@@ -154,19 +152,19 @@ static __always_inline enum keel_decap_verdict decap_gue(void *l4, void *end, __
 	__u8 *gue = (__u8 *)(udp + 1);
 	__u32 ulen, hlen;
 
-	if ((void *)(gue + GUE_HLEN) > end)
+	if ((void *)(gue + KEEL_GUE_HLEN) > end)
 		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
 	ulen = bpf_ntohs(udp->len);
-	if (ulen < sizeof(*udp) + GUE_HLEN || ulen > udp_space)
+	if (ulen < sizeof(*udp) + KEEL_GUE_HLEN || ulen > udp_space)
 		return KEEL_DECAP_DROP_OUTER_TRUNCATED;
 	/* draft-ietf-intarea-gue 3.1: version in the top two bits; Keel sends 0. */
-	if (gue[0] >> 6)
+	if (KEEL_GUE_VERSION(gue[0]))
 		return KEEL_DECAP_DROP_GUE_VERSION;
-	hlen = (__u32)(gue[0] & 0x1f) * 4;
+	hlen = (__u32)KEEL_GUE_HLEN_WORDS(gue[0]) * 4;
 	/* C (control) bit zero; either no optional field at all, or exactly Keel's private data. */
-	if (gue[0] & 0x20)
+	if (gue[0] & KEEL_GUE_C)
 		return KEEL_DECAP_DROP_GUE_HEADER;
-	if (gue[1] != IPPROTO_IPIP_ && gue[1] != IPPROTO_IPV6_)
+	if (gue[1] != WIRE_IPPROTO_IPIP && gue[1] != WIRE_IPPROTO_IPV6)
 		return KEEL_DECAP_DROP_GUE_HEADER;
 	if (hlen || gue[2] || gue[3]) {
 		enum keel_decap_verdict pv = decap_gue_priv(gue, end, hlen, ulen, o);
@@ -174,8 +172,8 @@ static __always_inline enum keel_decap_verdict decap_gue(void *l4, void *end, __
 		if (pv != KEEL_DECAP_DECAP_GUE)
 			return pv;
 	}
-	o->inner = gue + GUE_HLEN + hlen;
-	o->inner_space = ulen - sizeof(*udp) - GUE_HLEN - hlen;
+	o->inner = gue + KEEL_GUE_HLEN + hlen;
+	o->inner_space = ulen - sizeof(*udp) - KEEL_GUE_HLEN - hlen;
 	o->inner_proto = gue[1];
 	o->gue = 1;
 	return KEEL_DECAP_DECAP_GUE;
@@ -205,7 +203,7 @@ static __always_inline enum keel_decap_verdict decap_outer4(void *l3, void *end,
 	if (ip->protocol == IPPROTO_UDP) {
 		if (ip->frag_off & bpf_htons(IP4_FRAG_MASK) || !is_gue(l4, end))
 			return KEEL_DECAP_PASS_NOT_ENCAP;
-	} else if (ip->protocol != IPPROTO_IPIP_ && ip->protocol != IPPROTO_IPV6_) {
+	} else if (ip->protocol != WIRE_IPPROTO_IPIP && ip->protocol != WIRE_IPPROTO_IPV6) {
 		return KEEL_DECAP_PASS_NOT_ENCAP;
 	} else if (ip->frag_off & bpf_htons(IP4_FRAG_MASK)) {
 		/* Keel sets DF; a fragmented tunnel packet is someone else's, the kernel reassembles it. */
@@ -256,7 +254,7 @@ static __always_inline enum keel_decap_verdict decap_outer6(void *l3, void *end,
 			if (nh == IPPROTO_FRAGMENT) {
 				nh = h->nexthdr;
 				p += 8;
-				if (nh == IPPROTO_IPIP_ || nh == IPPROTO_IPV6_)
+				if (nh == WIRE_IPPROTO_IPIP || nh == WIRE_IPPROTO_IPV6)
 					return KEEL_DECAP_PASS_OUTER_FRAGMENT;
 				return KEEL_DECAP_PASS_NOT_ENCAP;
 			}
@@ -266,7 +264,7 @@ static __always_inline enum keel_decap_verdict decap_outer6(void *l3, void *end,
 			nh = h->nexthdr;
 			p += (h->hdrlen + 1) * 8;
 		}
-		if (nh == IPPROTO_IPIP_ || nh == IPPROTO_IPV6_ ||
+		if (nh == WIRE_IPPROTO_IPIP || nh == WIRE_IPPROTO_IPV6 ||
 		    (nh == IPPROTO_UDP && is_gue(p, end)))
 			return KEEL_DECAP_DROP_OUTER_EXTHDR;
 		return KEEL_DECAP_PASS_NOT_ENCAP;
@@ -274,7 +272,7 @@ static __always_inline enum keel_decap_verdict decap_outer6(void *l3, void *end,
 	if (nh == IPPROTO_UDP) {
 		if (!is_gue(p, end))
 			return KEEL_DECAP_PASS_NOT_ENCAP;
-	} else if (nh != IPPROTO_IPIP_ && nh != IPPROTO_IPV6_) {
+	} else if (nh != WIRE_IPPROTO_IPIP && nh != WIRE_IPPROTO_IPV6) {
 		return KEEL_DECAP_PASS_NOT_ENCAP;
 	}
 	plen = bpf_ntohs(ip6->payload_len);
@@ -324,7 +322,7 @@ static __always_inline enum keel_decap_verdict decap_inner(const struct decap_ou
 {
 	int ecn;
 
-	if (o->inner_proto == IPPROTO_IPIP_) {
+	if (o->inner_proto == WIRE_IPPROTO_IPIP) {
 		struct iphdr *ip = o->inner;
 		__u32 total;
 		__u16 old;
@@ -442,7 +440,7 @@ static __always_inline int sc_local_socket(struct xdp_md *ctx, const struct deca
 	void *ip = o->inner;
 	int local;
 
-	if (o->inner_proto == IPPROTO_IPIP_) {
+	if (o->inner_proto == WIRE_IPPROTO_IPIP) {
 		struct iphdr *ip4 = ip;
 
 		if ((void *)(ip4 + 1) > end)
@@ -493,7 +491,7 @@ static __always_inline int sc_tcp_not_syn(const struct decap_outer *o, void *end
 	struct tcphdr *th;
 	__u32 iplen;
 
-	if (o->inner_proto == IPPROTO_IPIP_) {
+	if (o->inner_proto == WIRE_IPPROTO_IPIP) {
 		struct iphdr *ip4 = o->inner;
 
 		if ((void *)(ip4 + 1) > end || ip4->protocol != IPPROTO_TCP || ip4->ihl != 5 ||
@@ -541,7 +539,7 @@ static __always_inline enum keel_decap_verdict sc_rewrite_l2(struct ethhdr *eth,
 
 /* Over an IPv4 outer header (no options) to an IPv4 peer. */
 static __always_inline enum keel_decap_verdict sc_hand_on4(struct xdp_md *ctx, struct ethhdr *eth,
-							   struct iphdr *oip, void *end, __u8 *priv,
+							   struct iphdr *oip, void *end, struct keel_gue_priv *priv,
 							   const struct keel_bpf_addr_key *k)
 {
 	struct bpf_fib_lookup f = {};
@@ -568,7 +566,7 @@ static __always_inline enum keel_decap_verdict sc_hand_on4(struct xdp_md *ctx, s
 	oip->ttl--;
 	oip->check = ip4_csum20(oip);
 	udp->check = 0; /* IPv4: no UDP checksum, as Keel sends it (RFC 768, GUE 5.6.1) */
-	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
+	priv->flags |= KEEL_GUE_PRIV_REDIRECTED;
 	return v;
 }
 
@@ -582,7 +580,7 @@ static __always_inline enum keel_decap_verdict sc_hand_on4(struct xdp_md *ctx, s
  * summing the payload: such a packet is not handed on.
  */
 static __always_inline enum keel_decap_verdict sc_hand_on6(struct xdp_md *ctx, struct ethhdr *eth,
-							   struct ipv6hdr *oip6, void *end, __u8 *priv,
+							   struct ipv6hdr *oip6, void *end, struct keel_gue_priv *priv,
 							   const struct keel_bpf_addr_key *k)
 {
 	struct bpf_fib_lookup f = {};
@@ -595,7 +593,7 @@ static __always_inline enum keel_decap_verdict sc_hand_on6(struct xdp_md *ctx, s
 	if ((void *)(oip6 + 1) > end || oip6->nexthdr != IPPROTO_UDP || oip6->hop_limit <= 1)
 		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
 	udp = (void *)(oip6 + 1);
-	if ((void *)(udp + 1) > end || udp->check == 0 || (void *)(priv + 2) > end)
+	if ((void *)(udp + 1) > end || udp->check == 0 || (void *)priv->zero > end)
 		return KEEL_DECAP_DECAP_SC_NO_ROUTE;
 	f.family = 10; /* AF_INET6 */
 	f.l4_protocol = IPPROTO_UDP;
@@ -612,9 +610,9 @@ static __always_inline enum keel_decap_verdict sc_hand_on6(struct xdp_md *ctx, s
 #pragma unroll
 	for (i = 0; i < 8; i++)
 		csum_replace16(&udp->check, od[i], nd[i]);
-	w = *(__u16 *)priv; /* type and flags: one word of the sum */
-	priv[1] |= KEEL_GUE_PRIV_REDIRECTED;
-	csum_replace16(&udp->check, w, *(__u16 *)priv);
+	w = *(__u16 *)&priv->type; /* type and flags: one word of the sum */
+	priv->flags |= KEEL_GUE_PRIV_REDIRECTED;
+	csum_replace16(&udp->check, w, *(__u16 *)&priv->type);
 	if (udp->check == 0)
 		udp->check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
 	__builtin_memcpy(&oip6->daddr, k->addr, 16);
@@ -639,23 +637,23 @@ static __always_inline enum keel_decap_verdict second_chance(struct xdp_md *ctx,
 	void *end = (void *)(long)ctx->data_end;
 	struct keel_bpf_addr_key k = {};
 	struct ethhdr *eth = data;
-	__u8 *priv = o->priv;
+	struct keel_gue_priv *priv = o->priv;
 
 	if (!o->prev_family || !sc_tcp_not_syn(o, end, inner_len))
 		return 0;
 	if (sc_local_socket(ctx, o, end))
 		return KEEL_DECAP_DECAP_SC_LOCAL;
-	if (priv[1] & KEEL_GUE_PRIV_REDIRECTED)
+	if (priv->flags & KEEL_GUE_PRIV_REDIRECTED)
 		return KEEL_DECAP_DECAP_SC_LOOP;
 	k.family = o->prev_family;
 	if (o->prev_family == KEEL_BPF_AF_INET4) {
-		if ((void *)(priv + 8) > end)
+		if ((void *)(priv->addr + 4) > end)
 			return KEEL_DECAP_DECAP_SC_NO_PEER;
-		__builtin_memcpy(k.addr, priv + 4, 4);
+		__builtin_memcpy(k.addr, priv->addr, 4);
 	} else {
-		if ((void *)(priv + 20) > end)
+		if ((void *)(priv->addr + 16) > end)
 			return KEEL_DECAP_DECAP_SC_NO_PEER;
-		__builtin_memcpy(k.addr, priv + 4, 16);
+		__builtin_memcpy(k.addr, priv->addr, 16);
 	}
 	if (!bpf_map_lookup_elem(&keel_decap_peers, &k))
 		return KEEL_DECAP_DECAP_SC_NO_PEER;
@@ -684,7 +682,7 @@ static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 	if (l3 > end)
 		return KEEL_DECAP_PASS_NOT_IP;
 	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q_)) {
+	if (proto == bpf_htons(WIRE_ETH_P_8021Q)) {
 		struct vlan_hdr_ *vh = l3;
 
 		if ((void *)(vh + 1) > end)
@@ -720,7 +718,7 @@ static __always_inline enum keel_decap_verdict decap_process(struct xdp_md *ctx)
 	outer_len = o.inner - l3;
 	trailer = end - o.inner - inner_len; /* inner_len <= inner_space, checked against end */
 	if (decap_strip(ctx, l2_len, outer_len, trailer,
-			o.inner_proto == IPPROTO_IPIP_ ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6)))
+			o.inner_proto == WIRE_IPPROTO_IPIP ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6)))
 		return KEEL_DECAP_DROP_ADJUST;
 	return v;
 }

@@ -117,21 +117,7 @@ enum keel_steer_verdict {
  */
 #define KEEL_DECAP_MAP_PEERS "keel_decap_peers"
 
-/*
- * Second chance in GUE (docs/second-chance.md, byte by byte): flag bit 15
- * (the last bit of the 16-bit flags field, value 0x0001) says a Keel private
- * data field follows the 4-byte base header; Hlen counts it in 32-bit words.
- *   byte 0  type: KEEL_GUE_PRIV_PREV4 (Hlen 2) or KEEL_GUE_PRIV_PREV6 (Hlen 5)
- *   byte 1  flags: KEEL_GUE_PRIV_REDIRECTED once a backend handed it on
- *   byte 2-3  zero
- *   byte 4-   the previous owner's address (4 or 16 bytes)
- */
-#define KEEL_GUE_FLAG_PRIV 0x0001
-#define KEEL_GUE_PRIV_PREV4 1
-#define KEEL_GUE_PRIV_PREV6 2
-#define KEEL_GUE_PRIV_REDIRECTED 0x01
-#define KEEL_GUE_PRIV_PREV4_WORDS 2
-#define KEEL_GUE_PRIV_PREV6_WORDS 5
+/* The GUE header and second chance's private data in it: dataplane/core/wire.h, shared with the sender. */
 
 /* Decapsulation verdicts, one counter each; every packet counts in exactly one. */
 #define KEEL_DECAP_VERDICTS(X)                                                         \

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "keel_bpf.h"
+#include "wire.h" /* dataplane/core/wire.h: ethertypes */
 
 /*
  * Loaded by DPDK's net_af_xdp PMD (xdp_prog=steer.bpf.o): it opens this
@@ -16,7 +17,6 @@
  * that map name, and VIP maps pinned by name so keel-control finds them.
  */
 
-#define ETH_P_8021Q_ 0x8100
 #define IP4_FRAG_MASK 0x3fff   /* MF + fragment offset, RFC 791 */
 #define IP6_FRAG_OFF_M 0xfff9  /* offset + M: zero in an atomic fragment, RFC 6946 */
 #define IP6_MAX_EXTHDRS 4      /* walked before giving the packet to the kernel */
@@ -186,7 +186,7 @@ static __always_inline enum keel_steer_verdict steer_process(struct xdp_md *ctx)
 	if (l3 > end)
 		return KEEL_STEER_PASS_MALFORMED;
 	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q_)) {
+	if (proto == bpf_htons(WIRE_ETH_P_8021Q)) {
 		struct vlan_hdr_ *v = l3;
 
 		if ((void *)(v + 1) > end)

@@ -1,4 +1,4 @@
-/* The inside of struct keel_control, shared by control.c (state, apply, publish) and control_views.c (views, metrics). */
+/* The inside of struct keel_control, shared by control/core/: control.c (state, apply, publish), control_views.c, control_metrics.c, control_digest.c and control_bgp.c. */
 #ifndef KEEL_CONTROL_CONTROL_PRIV_H
 #define KEEL_CONTROL_CONTROL_PRIV_H
 

@@ -5,38 +5,10 @@
 #include <string.h>
 
 #include "csum.h"
-
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86dd
-#define ETH_P_8021Q 0x8100
-
-#define IPPROTO_IPIP_ 4  /* IPv4 payload, RFC 2003 */
-#define IPPROTO_IPV6_ 41 /* IPv6 payload, RFC 2473 / RFC 4213 */
-
-/* GUE variant 0 (draft-ietf-intarea-gue 3.1): ver 0, C 0, Hlen 0, proto, flags 0. */
-#define GUE_HDR_LEN 4
+#include "wire.h"
 
 /* Ephemeral port range (RFC 6335 6): source ports carrying entropy stay inside it. */
 #define UDP_EPHEMERAL_BASE 0xc000u
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Mask of the host bits of a 32-bit word whose first plen bits are prefix (plen 0..32). */
 static inline uint32_t host_mask32(unsigned int plen)
@@ -47,7 +19,7 @@ static inline uint32_t host_mask32(unsigned int plen)
 void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot *s,
 			  const struct keel_backend *be)
 {
-	uint8_t *h = t->hdr, *ip = t->hdr + ENCAP_ETH_LEN, *l4;
+	uint8_t *h = t->hdr, *ip = t->hdr + WIRE_ETH_HLEN, *l4;
 
 	memset(t, 0, sizeof(*t));
 	memcpy(h, be->mac, 6);
@@ -68,11 +40,11 @@ void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot 
 			mask &= ~1u;
 		}
 
-		put16(h + 12, ETH_P_IPV6);
+		wire_put16(h + 12, WIRE_ETH_P_IPV6);
 		ip[0] = 0x60;
 		ip[7] = s->ttl;
 		memcpy(ip + 8, s->src6, 12);
-		put32(ip + 20, (get32(s->src6 + 12) & ~(mask | fixed)) | fixed);
+		wire_put32(ip + 20, (wire_get32(s->src6 + 12) & ~(mask | fixed)) | fixed);
 		memcpy(ip + 24, be->addr, 16);
 		t->ent_mask = mask;
 		/* UDP pseudo-header (RFC 8200 8.1) less its length, plus the constant UDP port. */
@@ -98,18 +70,18 @@ void keel_encap_tmpl_fill(struct keel_encap_tmpl *t, const struct keel_snapshot 
 			mask = (mask >> 1) & ~1u;
 		}
 
-		put16(h + 12, ETH_P_IP);
+		wire_put16(h + 12, WIRE_ETH_P_IPV4);
 		ip[0] = 0x45;
 		ip[6] = 0x40;
 		ip[8] = s->ttl;
-		put32(ip + 12, (get32(s->src4) & ~host_mask32(s->src4_plen)) | fixed);
+		wire_put32(ip + 12, (wire_get32(s->src4) & ~host_mask32(s->src4_plen)) | fixed);
 		memcpy(ip + 16, be->addr, 4);
 		t->ent_mask = mask;
 		t->sum = csum_add_bytes(0, ip, 20);
 		l4 = ip + 20;
 	}
 	/* UDP (source port, length, checksum per packet) and GUE variant 0 (protocol per packet). */
-	put16(l4 + 2, s->gue_port);
+	wire_put16(l4 + 2, s->gue_port);
 }
 
 /*
@@ -126,13 +98,13 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	   uint32_t entropy, uint16_t *inner_mtu)
 {
 	const struct keel_encap_tmpl *t = &be->tmpl;
-	const uint8_t inner_proto = p->key.family == KEEL_AF_INET6 ? IPPROTO_IPV6_ : IPPROTO_IPIP_;
+	const uint8_t inner_proto = p->key.family == KEEL_AF_INET6 ? WIRE_IPPROTO_IPV6 : WIRE_IPPROTO_IPIP;
 	const uint8_t proto = gue ? KEEL_PROTO_UDP : inner_proto;
-	const uint16_t eth_len = ENCAP_ETH_LEN + (vlan ? ENCAP_VLAN_LEN : 0);
+	const uint16_t eth_len = WIRE_ETH_HLEN + (vlan ? WIRE_VLAN_HLEN : 0);
 	const uint16_t ip_len = outer6 ? 40 : 20;
 	const uint16_t overhead = encap_overhead(outer6 ? KEEL_AF_INET6 : KEEL_AF_INET4,
 						 gue ? KEEL_ENCAP_GUE : KEEL_ENCAP_IPIP);
-	const size_t tlen = ENCAP_ETH_LEN + (size_t)overhead; /* template bytes sent */
+	const size_t tlen = WIRE_ETH_HLEN + (size_t)overhead; /* template bytes sent */
 	/*
 	 * Every field of p and b read before the first header store: the
 	 * byte stores may alias them, which would make the compiler load
@@ -171,7 +143,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	b->tailroom = (uint16_t)(old_end - new_head - new_len);
 	if (vlan) {
 		/* The TCI is p's copy, the bytes it came from may be overwritten. */
-		uint32_t tag = htonl((uint32_t)ETH_P_8021Q << 16 | p->vlan_tci);
+		uint32_t tag = htonl((uint32_t)WIRE_ETH_P_8021Q << 16 | p->vlan_tci);
 
 		memcpy(h, t->hdr, 12);
 		memcpy(h + 12, &tag, 4);
@@ -189,7 +161,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 	 * uniform model, ECN per RFC 6040 normal mode, so congestion marks set
 	 * on the outer header can be propagated at decapsulation.
 	 */
-	memcpy(&src_tail, t->hdr + ENCAP_ETH_LEN + (outer6 ? 20 : 12), 4);
+	memcpy(&src_tail, t->hdr + WIRE_ETH_HLEN + (outer6 ? 20 : 12), 4);
 	src_tail |= htonl(ent);
 	if (outer6) {
 		/*
@@ -222,7 +194,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 
 	if (gue) {
 		uint8_t *l4 = ip + ip_len;
-		uint16_t udp_len = (uint16_t)(8 + GUE_HDR_LEN + l3_len);
+		uint16_t udp_len = (uint16_t)(8 + KEEL_GUE_HLEN + l3_len);
 		/* Top 14 entropy bits: the flow label and source use the low ones. */
 		uint16_t sport = (uint16_t)(UDP_EPHEMERAL_BASE | entropy >> 18);
 		uint32_t ports = htonl((uint32_t)sport << 16 | s->gue_port);
@@ -242,7 +214,7 @@ encap_body(struct keel_buf *b, const struct keel_pkt *p, const struct keel_snaps
 			uint16_t c;
 
 			sum = t->sum + (ent >> 16) + (ent & 0xffff) + 2u * udp_len + sport + inner_proto;
-			sum = csum_add_bytes(sum, l4 + 8 + GUE_HDR_LEN, l3_len);
+			sum = csum_add_bytes(sum, l4 + 8 + KEEL_GUE_HLEN, l3_len);
 			c = csum_fold(sum);
 			csum_store(l4 + 6, c ? c : 0xffff); /* RFC 768: 0 means none */
 		}

@@ -7,17 +7,16 @@
 #include "drop.h"
 #include "pkt.h"
 #include "snapshot.h"
+#include "wire.h"
 
 #define ENCAP_GUE_DEFAULT_PORT 6080
-#define ENCAP_ETH_LEN 14
-#define ENCAP_VLAN_LEN 4
 
 /* Outer header bytes (IP, plus UDP and GUE for GUE) for an outer family and encap kind. */
 static inline uint16_t encap_overhead(uint8_t outer_family, uint8_t encap)
 {
-	uint16_t ip = outer_family == KEEL_AF_INET6 ? 40 : 20;
+	uint16_t ip = outer_family == KEEL_AF_INET6 ? WIRE_IP6_HLEN : WIRE_IP4_HLEN;
 
-	return encap == KEEL_ENCAP_GUE ? (uint16_t)(ip + 8 + 4) : ip;
+	return encap == KEEL_ENCAP_GUE ? (uint16_t)(ip + WIRE_UDP_HLEN + KEEL_GUE_HLEN) : ip;
 }
 
 /*

@@ -20,9 +20,10 @@
  * (never 0), so either can be recomputed from a stored slot. Inserts go to
  * the primary while it has room; a per-bucket overflow count says whether any
  * key of this primary went to its secondary (the role of the overflow counts
- * of folly's F14 tables), so a lookup reads the secondary only then. There is
- * no cuckoo displacement: with both buckets full an expired flow's slot is
- * reused, else the least recently used of the 8 is evicted.
+ * of folly's F14 tables), so a lookup reads the secondary only then. With
+ * both buckets full an expired flow's slot is reused, else one entry moves to
+ * its own other bucket (one cuckoo step, ft_displace(), no chains), and only
+ * then is the least recently used of the 8 evicted.
  *
  * Idle timers count ms modulo 2^28 (about 74 hours), and a hit restarts one
  * only every FLOW_TABLE_TOUCH_MS (see flow_table.h), so hit traffic leaves

@@ -6,11 +6,7 @@
 
 #include "csum.h"
 #include "parse.h"
-
-#define ETH_ALEN 6
-#define ETH_P_8021Q 0x8100
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86dd
+#include "wire.h"
 
 #define ICMP_ECHOREPLY 0
 #define ICMP_DEST_UNREACH 3
@@ -27,17 +23,6 @@
 /* Largest error datagrams: RFC 1812 4.3.2.3 (576) and RFC 4443 2.4(c) (IPv6 minimum MTU). */
 #define ICMP4_ERROR_MAX 576
 #define ICMP6_ERROR_MAX 1280
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static inline void swap_bytes(uint8_t *a, uint8_t *b, size_t n)
 {
@@ -118,8 +103,8 @@ enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p,
 		return KEEL_DROP_ICMP_CHECKSUM;
 
 	/* To whoever asked, from the port's own MAC, never the address the request was sent to. */
-	memcpy(b->data, b->data + ETH_ALEN, ETH_ALEN);
-	memcpy(b->data + ETH_ALEN, port->mac, ETH_ALEN);
+	memcpy(b->data, b->data + WIRE_ETH_ALEN, WIRE_ETH_ALEN);
+	memcpy(b->data + WIRE_ETH_ALEN, port->mac, WIRE_ETH_ALEN);
 	if (v6) {
 		swap_bytes(ip + 8, ip + 24, 16);
 		ip[7] = ICMP_REPLY_TTL;
@@ -135,10 +120,10 @@ enum keel_drop icmp_echo_reply(struct keel_buf *b, const struct keel_pkt *p,
 	 * on the order of the addresses), so update incrementally; the request's
 	 * checksum was verified above.
 	 */
-	old_word = get16(icmp);
+	old_word = wire_get16(icmp);
 	icmp[0] = v6 ? ICMPV6_ECHO_REPLY : ICMP_ECHOREPLY;
-	new_word = get16(icmp);
-	check = csum_replace16(get16(icmp + 2), old_word, new_word);
+	new_word = wire_get16(icmp);
+	check = csum_replace16(wire_get16(icmp + 2), old_word, new_word);
 	csum_store(icmp + 2, 0);
 	/*
 	 * RFC 1624 eqn. 3 yields 0x0000 where a full computation over an
@@ -174,7 +159,7 @@ enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, const 
 	const uint16_t ip_len = v6 ? 40 : 20;
 	const uint32_t max = v6 ? ICMP6_ERROR_MAX : ICMP4_ERROR_MAX;
 	const uint8_t *orig = b->data + p->l3_off;
-	uint8_t mac_src[ETH_ALEN];
+	uint8_t mac_src[WIRE_ETH_ALEN];
 	uint8_t addr_src[16], addr_dst[16];
 	uint32_t quote, total_room;
 	uint16_t shift, icmp_len;
@@ -198,7 +183,7 @@ enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, const 
 		return KEEL_DROP_NO_HEADROOM;
 
 	/* Save what the new headers will overwrite (the old Ethernet header). */
-	memcpy(mac_src, b->data + ETH_ALEN, ETH_ALEN);
+	memcpy(mac_src, b->data + WIRE_ETH_ALEN, WIRE_ETH_ALEN);
 	if (v6) {
 		memcpy(addr_src, orig + 8, 16);
 		memcpy(addr_dst, orig + 24, 16);
@@ -208,48 +193,48 @@ enum keel_drop icmp_too_big(struct keel_buf *b, const struct keel_pkt *p, const 
 	}
 
 	h = b->data - shift;
-	memcpy(h, mac_src, ETH_ALEN);
-	memcpy(h + ETH_ALEN, src_mac, ETH_ALEN); /* the port's own MAC */
+	memcpy(h, mac_src, WIRE_ETH_ALEN);
+	memcpy(h + WIRE_ETH_ALEN, src_mac, WIRE_ETH_ALEN); /* the port's own MAC */
 	if (p->flags & KEEL_PKT_VLAN) {
-		put16(h + 12, ETH_P_8021Q);
-		put16(h + 14, p->vlan_tci);
+		wire_put16(h + 12, WIRE_ETH_P_8021Q);
+		wire_put16(h + 14, p->vlan_tci);
 	}
-	put16(h + eth_len - 2, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	wire_put16(h + eth_len - 2, v6 ? WIRE_ETH_P_IPV6 : WIRE_ETH_P_IPV4);
 
 	ip = h + eth_len;
 	icmp = ip + ip_len;
 	icmp_len = (uint16_t)(ICMP_HDR_LEN + quote);
 	if (v6) {
-		put16(ip, 0x6000); /* version 6, traffic class 0, flow label 0 */
-		put16(ip + 2, 0);
-		put16(ip + 4, icmp_len);
+		wire_put16(ip, 0x6000); /* version 6, traffic class 0, flow label 0 */
+		wire_put16(ip + 2, 0);
+		wire_put16(ip + 4, icmp_len);
 		ip[6] = KEEL_PROTO_ICMPV6;
 		ip[7] = ICMP_REPLY_TTL;
 		memcpy(ip + 8, addr_dst, 16); /* from the VIP */
 		memcpy(ip + 24, addr_src, 16);
 		icmp[0] = ICMPV6_PKT_TOOBIG;
 		icmp[1] = 0;
-		put16(icmp + 2, 0);
-		put16(icmp + 4, 0);
-		put16(icmp + 6, mtu); /* 32-bit MTU field, RFC 4443 3.2 */
+		wire_put16(icmp + 2, 0);
+		wire_put16(icmp + 4, 0);
+		wire_put16(icmp + 6, mtu); /* 32-bit MTU field, RFC 4443 3.2 */
 		sum = csum_pseudo6(ip + 8, ip + 24, KEEL_PROTO_ICMPV6, icmp_len);
 	} else {
 		ip[0] = 0x45;
 		ip[1] = ICMP4_ERROR_TOS;
-		put16(ip + 2, (uint16_t)(ip_len + icmp_len));
-		put16(ip + 4, 0); /* ID */
-		put16(ip + 6, 0); /* flags, offset */
+		wire_put16(ip + 2, (uint16_t)(ip_len + icmp_len));
+		wire_put16(ip + 4, 0); /* ID */
+		wire_put16(ip + 6, 0); /* flags, offset */
 		ip[8] = ICMP_REPLY_TTL;
 		ip[9] = KEEL_PROTO_ICMP;
-		put16(ip + 10, 0);
+		wire_put16(ip + 10, 0);
 		memcpy(ip + 12, addr_dst, 4);
 		memcpy(ip + 16, addr_src, 4);
 		csum_store(ip + 10, csum_ip4_header(ip, 20));
 		icmp[0] = ICMP_DEST_UNREACH;
 		icmp[1] = ICMP_FRAG_NEEDED;
-		put16(icmp + 2, 0);
-		put16(icmp + 4, 0);
-		put16(icmp + 6, mtu); /* next-hop MTU, RFC 1191 4 */
+		wire_put16(icmp + 2, 0);
+		wire_put16(icmp + 4, 0);
+		wire_put16(icmp + 6, mtu); /* next-hop MTU, RFC 1191 4 */
 		sum = 0;
 	}
 	csum_store(icmp + 2, csum_fold(csum_add_bytes(sum, icmp, icmp_len)));
@@ -289,15 +274,15 @@ enum keel_drop icmp_error_flow_key(const uint8_t *frame, uint32_t len, const str
 		if (qend < 40 || iq[0] >> 4 != 6)
 			return KEEL_DROP_ICMP_ERROR_INNER;
 		/* The quote ends where the quoted packet does, or earlier where the error cut it. */
-		if (qend > 40 + (uint32_t)get16(iq + 4))
-			qend = 40 + (uint32_t)get16(iq + 4);
+		if (qend > 40 + (uint32_t)wire_get16(iq + 4))
+			qend = 40 + (uint32_t)wire_get16(iq + 4);
 		/*
 		 * The parser's own bounded walk (Fragment, Hop-by-Hop, Routing,
 		 * Destination Options), so a flow whose packets carry extension
 		 * headers still gets its PMTUD errors. A later fragment quotes no ports.
 		 */
 		if (keel_parse_ip6_chain(iq, qend, &c) != KEEL_DROP_NONE ||
-		    (c.frag && get16(iq + c.frag + 2) >> 3))
+		    (c.frag && wire_get16(iq + c.frag + 2) >> 3))
 			return KEEL_DROP_ICMP_ERROR_INNER;
 		hl = c.off;
 		proto = c.nh;
@@ -309,7 +294,7 @@ enum keel_drop icmp_error_flow_key(const uint8_t *frame, uint32_t len, const str
 		if (hl < 20)
 			return KEEL_DROP_ICMP_ERROR_INNER;
 		/* A non-first fragment carries no ports. */
-		if (get16(iq + 6) & 0x1fff)
+		if (wire_get16(iq + 6) & 0x1fff)
 			return KEEL_DROP_ICMP_ERROR_INNER;
 		proto = iq[9];
 	}

@@ -7,22 +7,14 @@
 #include "drop.h"
 #include "parse.h"
 #include "pkt.h"
+#include "wire.h"
 
-#define ETH_HLEN 14
-#define VLAN_HLEN 4
-#define ETH_P_IPV4 0x0800
-#define ETH_P_IPV6 0x86dd
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88a8
-#define ETH_P_QINQ_OLD 0x9100 /* pre-802.1ad S-tag, still emitted by some switches */
-
-#define IP4_MIN_HLEN 20
+#define IP4_MIN_HLEN WIRE_IP4_HLEN
 #define IP4_FLAG_DF 0x4000
 #define IP4_FLAG_MF 0x2000
 #define IP4_FRAG_MASK 0x1fff
 #define IP_MAX_DATAGRAM 65535u
 
-#define IP6_HLEN 40
 #define IP6_NH_HOPOPTS 0
 #define IP6_NH_ROUTING 43
 #define IP6_NH_FRAGMENT 44
@@ -32,14 +24,7 @@
 #define IP6_RH_TYPE0 0 /* RFC 5095: deprecated */
 
 #define TCP_MIN_HLEN 20
-#define UDP_HLEN 8
 #define ICMP_MIN_HLEN 8
-
-/* Frames are byte buffers with no alignment promise: assemble big-endian fields byte by byte. */
-static inline uint16_t load_be16(const uint8_t *b)
-{
-	return (uint16_t)((b[0] << 8) | b[1]);
-}
 
 /*
  * Everything but the VIP index starts at zero; the flow key in particular is
@@ -88,7 +73,7 @@ static enum keel_drop parse_l4(const uint8_t *l4, uint32_t avail, uint8_t family
 		p->tcp_flags = l4[13];
 		return KEEL_DROP_NONE;
 	case KEEL_PROTO_UDP:
-		if (avail < UDP_HLEN)
+		if (avail < WIRE_UDP_HLEN)
 			return KEEL_DROP_L4_TRUNCATED;
 		/*
 		 * RFC 768: the length covers header and data, so at least 8. A first
@@ -96,8 +81,8 @@ static enum keel_drop parse_l4(const uint8_t *l4, uint32_t avail, uint8_t family
 		 * only the lower bound holds there. UDP length 0 (RFC 2675 jumbograms)
 		 * cannot occur without jumbo payloads, which are refused before this.
 		 */
-		ulen = load_be16(l4 + 4);
-		if (ulen < UDP_HLEN || (!first_frag && ulen > avail))
+		ulen = wire_get16(l4 + 4);
+		if (ulen < WIRE_UDP_HLEN || (!first_frag && ulen > avail))
 			return KEEL_DROP_UDP_LENGTH;
 		memcpy(&p->key.sport, l4, 2);
 		memcpy(&p->key.dport, l4 + 2, 2);
@@ -161,7 +146,7 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 		return KEEL_DROP_IP4_IHL;
 	if (ihl > avail)
 		return KEEL_DROP_IP4_TRUNCATED;
-	tot = load_be16(ip + 2);
+	tot = wire_get16(ip + 2);
 	if (tot < ihl || tot > avail)
 		return KEEL_DROP_IP4_TOTAL_LENGTH;
 	/* RFC 1812 5.2.2 (2): a valid header, options included, sums to 0xffff. */
@@ -190,7 +175,7 @@ static enum keel_drop parse_ip4(const uint8_t *frame, uint32_t len, uint32_t l3,
 	p->l4_off = (uint16_t)(l3 + ihl);
 
 	/* The reserved flag bit is ignored on receipt, as Linux does (RFC 791: sender sets 0). */
-	frag = load_be16(ip + 6);
+	frag = wire_get16(ip + 6);
 	if (frag & IP4_FLAG_DF)
 		p->flags |= KEEL_PKT_DF;
 	if (frag & (IP4_FLAG_MF | IP4_FRAG_MASK)) {
@@ -287,7 +272,7 @@ static inline enum keel_drop ip6_routing_verdict(uint8_t type, uint8_t segments_
 static inline enum keel_drop ip6_chain_walk(const uint8_t *ip, uint32_t end, struct keel_ip6_chain *c,
 					    bool refuse_routing)
 {
-	uint32_t off = IP6_HLEN, hlen;
+	uint32_t off = WIRE_IP6_HLEN, hlen;
 	enum keel_drop r;
 	unsigned int n;
 	uint8_t nh = ip[6];
@@ -330,7 +315,7 @@ static inline enum keel_drop ip6_chain_walk(const uint8_t *ip, uint32_t end, str
 			nh = ip[off];
 			off += IP6_FRAG_HLEN;
 			/* A later fragment: payload, not headers, follows. */
-			if (load_be16(ip + c->frag + 2) >> 3)
+			if (wire_get16(ip + c->frag + 2) >> 3)
 				break;
 			continue;
 		default:
@@ -359,7 +344,7 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	enum keel_drop r;
 
 	p->key.family = KEEL_AF_INET6;
-	if (avail < IP6_HLEN)
+	if (avail < WIRE_IP6_HLEN)
 		return KEEL_DROP_IP6_TRUNCATED;
 	/* RFC 8200 3: version 6. */
 	if ((ip[0] >> 4) != 6)
@@ -371,8 +356,8 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	 * length 0 with a Jumbo option (RFC 2675) is not supported and fails the
 	 * extension header walk below as truncated.
 	 */
-	plen = load_be16(ip + 4);
-	if (plen > avail - IP6_HLEN || l3 + IP6_HLEN + plen > UINT16_MAX)
+	plen = wire_get16(ip + 4);
+	if (plen > avail - WIRE_IP6_HLEN || l3 + WIRE_IP6_HLEN + plen > UINT16_MAX)
 		return KEEL_DROP_IP6_PAYLOAD_LENGTH;
 	sc = ip6_src_class(ip + 8);
 	if (sc == IP6_SRC_BAD)
@@ -384,7 +369,7 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 	memcpy(p->key.dst, ip + 24, 16);
 	p->tos = (uint8_t)((ip[0] << 4) | (ip[1] >> 4));
 	p->ttl = ip[7];
-	end = IP6_HLEN + plen;
+	end = WIRE_IP6_HLEN + plen;
 	p->l3_len = (uint16_t)end;
 
 	/* Every read of the walk is checked against end (the datagram), which the checks above keep within the frame. */
@@ -393,7 +378,7 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 		return r;
 	if (c.frag) {
 		/* RFC 8200 4.5: both reserved fields are ignored on receipt. */
-		fo = load_be16(ip + c.frag + 2) >> 3;
+		fo = wire_get16(ip + c.frag + 2) >> 3;
 		more = ip[c.frag + 3] & IP6_FRAG_M;
 		data_len = end - c.frag - IP6_FRAG_HLEN;
 		/*
@@ -424,40 +409,40 @@ static enum keel_drop parse_ip6(const uint8_t *frame, uint32_t len, uint32_t l3,
 
 static inline enum keel_drop parse_frame(const uint8_t *frame, uint32_t len, struct keel_pkt *p)
 {
-	uint32_t l3 = ETH_HLEN;
+	uint32_t l3 = WIRE_ETH_HLEN;
 	uint16_t etype;
 
 	pkt_reset(p);
-	if (len < ETH_HLEN)
+	if (len < WIRE_ETH_HLEN)
 		return KEEL_DROP_L2_TRUNCATED;
-	etype = load_be16(frame + 12);
+	etype = wire_get16(frame + 12);
 	/* The common case first: untagged IPv4 goes straight to its parser. */
-	if (etype == ETH_P_IPV4) {
-		p->l3_off = ETH_HLEN;
-		return parse_ip4(frame, len, ETH_HLEN, p);
+	if (etype == WIRE_ETH_P_IPV4) {
+		p->l3_off = WIRE_ETH_HLEN;
+		return parse_ip4(frame, len, WIRE_ETH_HLEN, p);
 	}
-	if (etype == ETH_P_8021Q) {
-		if (len < ETH_HLEN + VLAN_HLEN)
+	if (etype == WIRE_ETH_P_8021Q) {
+		if (len < WIRE_ETH_HLEN + WIRE_VLAN_HLEN)
 			return KEEL_DROP_VLAN_TRUNCATED;
-		p->vlan_tci = load_be16(frame + 14);
+		p->vlan_tci = wire_get16(frame + 14);
 		p->flags |= KEEL_PKT_VLAN;
 		/* IEEE 802.1Q 9.6: VID 0xfff is reserved and never forwarded (VID 0 is a priority tag). */
 		if ((p->vlan_tci & 0x0fff) == 0x0fff)
 			return KEEL_DROP_VLAN_RESERVED;
-		etype = load_be16(frame + 16);
-		l3 += VLAN_HLEN;
+		etype = wire_get16(frame + 16);
+		l3 += WIRE_VLAN_HLEN;
 		/* One 802.1Q tag only: a second C-tag or an inner S-tag is QinQ. */
-		if (etype == ETH_P_8021Q || etype == ETH_P_8021AD || etype == ETH_P_QINQ_OLD)
+		if (etype == WIRE_ETH_P_8021Q || etype == WIRE_ETH_P_8021AD || etype == WIRE_ETH_P_QINQ_OLD)
 			return KEEL_DROP_VLAN_STACKED;
-	} else if (etype == ETH_P_8021AD || etype == ETH_P_QINQ_OLD) {
+	} else if (etype == WIRE_ETH_P_8021AD || etype == WIRE_ETH_P_QINQ_OLD) {
 		/* An outer 802.1ad S-tag always carries a C-tag: stacked. */
 		return KEEL_DROP_VLAN_STACKED;
 	}
 	p->l3_off = (uint16_t)l3;
 
-	if (etype == ETH_P_IPV4)
+	if (etype == WIRE_ETH_P_IPV4)
 		return parse_ip4(frame, len, l3, p);
-	if (etype == ETH_P_IPV6)
+	if (etype == WIRE_ETH_P_IPV6)
 		return parse_ip6(frame, len, l3, p);
 	/* ARP, LLDP, LACP, 802.3 length frames...: the kernel's business, not malformed. */
 	p->flags |= KEEL_PKT_NOT_IP;
@@ -518,18 +503,18 @@ static inline void key_settle(const uint8_t *frame, struct keel_pkt *p)
  */
 static inline bool parse_fast4(const uint8_t *f, uint32_t len, struct keel_pkt *p)
 {
-	const uint8_t *ip = f + ETH_HLEN, *l4 = ip + IP4_MIN_HLEN;
+	const uint8_t *ip = f + WIRE_ETH_HLEN, *l4 = ip + IP4_MIN_HLEN;
 	uint32_t tot, avail, doff, ulen;
 	uint64_t s0, d0, tail;
 	uint32_t a;
 	uint16_t frag;
 
-	if (len < ETH_HLEN + IP4_MIN_HLEN + UDP_HLEN || load_be16(f + 12) != ETH_P_IPV4 ||
+	if (len < WIRE_ETH_HLEN + IP4_MIN_HLEN + WIRE_UDP_HLEN || wire_get16(f + 12) != WIRE_ETH_P_IPV4 ||
 	    ip[0] != 0x45)
 		return false;
-	tot = load_be16(ip + 2);
-	frag = load_be16(ip + 6);
-	if (tot > len - ETH_HLEN || tot < IP4_MIN_HLEN + UDP_HLEN ||
+	tot = wire_get16(ip + 2);
+	frag = wire_get16(ip + 6);
+	if (tot > len - WIRE_ETH_HLEN || tot < IP4_MIN_HLEN + WIRE_UDP_HLEN ||
 	    (frag & (IP4_FLAG_MF | IP4_FRAG_MASK)) || ip4_src_martian(ip[12]) ||
 	    (ip[12] == 169 && ip[13] == 254))
 		return false;
@@ -542,8 +527,8 @@ static inline bool parse_fast4(const uint8_t *f, uint32_t len, struct keel_pkt *
 			return false;
 		p->tcp_flags = l4[13];
 	} else if (ip[9] == KEEL_PROTO_UDP) {
-		ulen = load_be16(l4 + 4);
-		if (ulen < UDP_HLEN || ulen > avail)
+		ulen = wire_get16(l4 + 4);
+		if (ulen < WIRE_UDP_HLEN || ulen > avail)
 			return false;
 		p->tcp_flags = 0;
 	} else {
@@ -573,8 +558,8 @@ static inline bool parse_fast4(const uint8_t *f, uint32_t len, struct keel_pkt *
 		memcpy(k + 24, &z, 8);
 		memcpy(k + 32, &tail, 8);
 	}
-	p->l3_off = ETH_HLEN;
-	p->l4_off = ETH_HLEN + IP4_MIN_HLEN;
+	p->l3_off = WIRE_ETH_HLEN;
+	p->l4_off = WIRE_ETH_HLEN + IP4_MIN_HLEN;
 	p->l3_len = (uint16_t)tot;
 	p->vlan_tci = 0;
 	p->flags = (frag & IP4_FLAG_DF) ? KEEL_PKT_DF : 0;

@@ -15,13 +15,6 @@
 #include "csum.h"
 #include "maglev.h"
 
-#define ETH_LEN 14
-#define VLAN_LEN 4
-#define IP4_LEN 20
-#define IP6_LEN 40
-#define UDP_LEN 8
-#define GUE_LEN 4
-
 const struct keel_backend *second_chance_prev(const struct keel_snapshot *s, const struct keel_vip *v,
 					      uint16_t vip_idx, uint32_t hash, uint16_t cur)
 {
@@ -46,17 +39,6 @@ const struct keel_backend *second_chance_prev(const struct keel_snapshot *s, con
 	return be;
 }
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* Make room for len bytes of private data after the GUE header ending at hdr: the headers move into the headroom. */
 static void open_gap(struct keel_buf *b, uint32_t hdr, uint16_t len)
 {
@@ -69,39 +51,41 @@ static void open_gap(struct keel_buf *b, uint32_t hdr, uint16_t len)
 /* The private data at priv: type, flags 0 (not redirected yet), two zero bytes, the address. */
 static void put_priv(uint8_t *priv, uint8_t type, const uint8_t *addr, size_t alen)
 {
-	priv[0] = type;
-	priv[1] = 0;
-	priv[2] = priv[3] = 0;
-	memcpy(priv + 4, addr, alen);
+	struct keel_gue_priv *pd = (struct keel_gue_priv *)priv;
+
+	pd->type = type;
+	pd->flags = 0;
+	pd->zero[0] = pd->zero[1] = 0;
+	memcpy(pd->addr, addr, alen);
 }
 
 /* IPv4 outer header: 8 bytes; UDP checksum stays 0 (RFC 768, GUE 5.6.1), the IPv4 one is redone. */
 static int mark4(struct keel_buf *b, uint32_t l2, const struct keel_backend *prev, uint16_t mtu)
 {
-	const uint32_t hdr = l2 + IP4_LEN + UDP_LEN + GUE_LEN;
+	const uint32_t hdr = l2 + WIRE_IP4_HLEN + WIRE_UDP_HLEN + KEEL_GUE_HLEN;
 	uint8_t *ip = b->data + l2, *udp, *gue;
 	uint16_t tot;
 
-	if (b->len < hdr || b->headroom < SECOND_CHANCE_LEN || prev->family != KEEL_AF_INET4)
+	if (b->len < hdr || b->headroom < KEEL_GUE_PRIV_PREV4_LEN || prev->family != KEEL_AF_INET4)
 		return 0;
-	tot = rd16(ip + 2);
-	if (ip[0] != 0x45 || ip[9] != KEEL_PROTO_UDP || (uint32_t)tot + SECOND_CHANCE_LEN > mtu)
+	tot = wire_get16(ip + 2);
+	if (ip[0] != 0x45 || ip[9] != KEEL_PROTO_UDP || (uint32_t)tot + KEEL_GUE_PRIV_PREV4_LEN > mtu)
 		return 0;
-	gue = ip + IP4_LEN + UDP_LEN;
+	gue = ip + WIRE_IP4_HLEN + WIRE_UDP_HLEN;
 	if (gue[0] != 0 || gue[2] || gue[3])
 		return 0; /* not Keel's plain GUE header: leave it alone */
 
-	open_gap(b, hdr, SECOND_CHANCE_LEN);
+	open_gap(b, hdr, KEEL_GUE_PRIV_PREV4_LEN);
 	ip = b->data + l2;
-	udp = ip + IP4_LEN;
-	gue = udp + UDP_LEN;
-	gue[0] = SECOND_CHANCE_WORDS; /* version 0, C 0, Hlen */
-	wr16(gue + 2, SECOND_CHANCE_GUE_FLAG);
-	put_priv(gue + GUE_LEN, SECOND_CHANCE_PREV4, prev->addr, 4);
-	wr16(udp + 4, (uint16_t)(rd16(udp + 4) + SECOND_CHANCE_LEN)); /* UDP checksum stays 0 (IPv4) */
-	wr16(ip + 2, (uint16_t)(tot + SECOND_CHANCE_LEN));
+	udp = ip + WIRE_IP4_HLEN;
+	gue = udp + WIRE_UDP_HLEN;
+	gue[0] = KEEL_GUE_PRIV_PREV4_WORDS; /* version 0, C 0, Hlen */
+	wire_put16(gue + 2, KEEL_GUE_FLAG_PRIV);
+	put_priv(gue + KEEL_GUE_HLEN, KEEL_GUE_PRIV_PREV4, prev->addr, 4);
+	wire_put16(udp + 4, (uint16_t)(wire_get16(udp + 4) + KEEL_GUE_PRIV_PREV4_LEN)); /* UDP checksum stays 0 (IPv4) */
+	wire_put16(ip + 2, (uint16_t)(tot + KEEL_GUE_PRIV_PREV4_LEN));
 	ip[10] = ip[11] = 0;
-	csum_store(ip + 10, csum_fold(csum_add_bytes(0, ip, IP4_LEN)));
+	csum_store(ip + 10, csum_fold(csum_add_bytes(0, ip, WIRE_IP4_HLEN)));
 	return 1;
 }
 
@@ -115,39 +99,39 @@ static int mark4(struct keel_buf *b, uint32_t l2, const struct keel_backend *pre
  */
 static int mark6(struct keel_buf *b, uint32_t l2, const struct keel_backend *prev, uint16_t mtu)
 {
-	const uint32_t hdr = l2 + IP6_LEN + UDP_LEN + GUE_LEN;
+	const uint32_t hdr = l2 + WIRE_IP6_HLEN + WIRE_UDP_HLEN + KEEL_GUE_HLEN;
 	uint8_t *ip = b->data + l2, *udp, *gue;
 	uint16_t plen, ulen, ck, gue0;
 	uint32_t sum;
 
-	if (b->len < hdr || b->headroom < SECOND_CHANCE_LEN6 || prev->family != KEEL_AF_INET6)
+	if (b->len < hdr || b->headroom < KEEL_GUE_PRIV_PREV6_LEN || prev->family != KEEL_AF_INET6)
 		return 0;
-	plen = rd16(ip + 4);
-	if ((ip[0] >> 4) != 6 || ip[6] != KEEL_PROTO_UDP || IP6_LEN + (uint32_t)plen + SECOND_CHANCE_LEN6 > mtu)
+	plen = wire_get16(ip + 4);
+	if ((ip[0] >> 4) != 6 || ip[6] != KEEL_PROTO_UDP || WIRE_IP6_HLEN + (uint32_t)plen + KEEL_GUE_PRIV_PREV6_LEN > mtu)
 		return 0;
-	udp = ip + IP6_LEN;
-	gue = udp + UDP_LEN;
-	ulen = rd16(udp + 4);
-	ck = rd16(udp + 6);
+	udp = ip + WIRE_IP6_HLEN;
+	gue = udp + WIRE_UDP_HLEN;
+	ulen = wire_get16(udp + 4);
+	ck = wire_get16(udp + 6);
 	if (gue[0] != 0 || gue[2] || gue[3] || ck == 0 || ulen != plen)
 		return 0; /* not Keel's plain GUE header, or no checksum to keep: leave it alone */
 
-	open_gap(b, hdr, SECOND_CHANCE_LEN6);
+	open_gap(b, hdr, KEEL_GUE_PRIV_PREV6_LEN);
 	ip = b->data + l2;
-	udp = ip + IP6_LEN;
-	gue = udp + UDP_LEN;
-	gue0 = rd16(gue);
-	gue[0] = SECOND_CHANCE_WORDS6; /* version 0, C 0, Hlen */
-	wr16(gue + 2, SECOND_CHANCE_GUE_FLAG);
-	put_priv(gue + GUE_LEN, SECOND_CHANCE_PREV6, prev->addr, 16);
-	wr16(ip + 4, (uint16_t)(plen + SECOND_CHANCE_LEN6));
-	wr16(udp + 4, (uint16_t)(ulen + SECOND_CHANCE_LEN6));
+	udp = ip + WIRE_IP6_HLEN;
+	gue = udp + WIRE_UDP_HLEN;
+	gue0 = wire_get16(gue);
+	gue[0] = KEEL_GUE_PRIV_PREV6_WORDS; /* version 0, C 0, Hlen */
+	wire_put16(gue + 2, KEEL_GUE_FLAG_PRIV);
+	put_priv(gue + KEEL_GUE_HLEN, KEEL_GUE_PRIV_PREV6, prev->addr, 16);
+	wire_put16(ip + 4, (uint16_t)(plen + KEEL_GUE_PRIV_PREV6_LEN));
+	wire_put16(udp + 4, (uint16_t)(ulen + KEEL_GUE_PRIV_PREV6_LEN));
 
 	sum = (uint16_t)~ck;
-	sum += 2u * (uint16_t)~ulen + 2u * (uint32_t)(uint16_t)(ulen + SECOND_CHANCE_LEN6);
-	sum += (uint16_t)~gue0 + (uint32_t)rd16(gue);
-	sum += SECOND_CHANCE_GUE_FLAG; /* the flags word was 0 */
-	sum = csum_add_bytes(sum, gue + GUE_LEN, SECOND_CHANCE_LEN6);
+	sum += 2u * (uint16_t)~ulen + 2u * (uint32_t)(uint16_t)(ulen + KEEL_GUE_PRIV_PREV6_LEN);
+	sum += (uint16_t)~gue0 + (uint32_t)wire_get16(gue);
+	sum += KEEL_GUE_FLAG_PRIV; /* the flags word was 0 */
+	sum = csum_add_bytes(sum, gue + KEEL_GUE_HLEN, KEEL_GUE_PRIV_PREV6_LEN);
 	ck = csum_fold(sum);
 	csum_store(udp + 6, ck ? ck : 0xffff); /* RFC 768: 0 means none */
 	return 1;
@@ -158,13 +142,13 @@ int second_chance_mark(struct keel_buf *b, const struct keel_backend *prev, uint
 	uint32_t l2;
 	uint16_t etype;
 
-	if (b->len < ETH_LEN + VLAN_LEN)
+	if (b->len < WIRE_ETH_HLEN + WIRE_VLAN_HLEN)
 		return 0;
-	l2 = rd16(b->data + 12) == 0x8100 ? ETH_LEN + VLAN_LEN : ETH_LEN;
-	etype = rd16(b->data + l2 - 2);
-	if (etype == 0x0800)
+	l2 = wire_get16(b->data + 12) == WIRE_ETH_P_8021Q ? WIRE_ETH_HLEN + WIRE_VLAN_HLEN : WIRE_ETH_HLEN;
+	etype = wire_get16(b->data + l2 - 2);
+	if (etype == WIRE_ETH_P_IPV4)
 		return mark4(b, l2, prev, mtu);
-	if (etype == 0x86dd)
+	if (etype == WIRE_ETH_P_IPV6)
 		return mark6(b, l2, prev, mtu);
 	return 0;
 }

@@ -7,15 +7,7 @@
 #include "drop.h"
 #include "pkt.h"
 #include "snapshot.h"
-
-/* GUE private data (docs/second-chance.md; the same values as bpf/keel_bpf.h, which the backend reads). */
-#define SECOND_CHANCE_GUE_FLAG 0x0001   /* GUE flags field: private data present */
-#define SECOND_CHANCE_PREV4 1           /* type: previous owner, IPv4 (IPv4 outer header) */
-#define SECOND_CHANCE_PREV6 2           /* type: previous owner, IPv6 (IPv6 outer header) */
-#define SECOND_CHANCE_LEN 8             /* bytes: type, flags, 2 zero, IPv4 address */
-#define SECOND_CHANCE_WORDS (SECOND_CHANCE_LEN / 4)
-#define SECOND_CHANCE_LEN6 20           /* bytes: type, flags, 2 zero, IPv6 address */
-#define SECOND_CHANCE_WORDS6 (SECOND_CHANCE_LEN6 / 4)
+#include "wire.h" /* the GUE private-data layout (KEEL_GUE_PRIV_*), shared with bpf/decap.bpf.c */
 
 /*
  * The backend that owned slot_of(hash) of VIP v (index vip_idx) before it

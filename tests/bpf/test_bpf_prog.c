@@ -26,6 +26,7 @@
 #include "parse.h"
 #include "pktgen.h"
 #include "second_chance.h"
+#include "wire.h"
 #include "steer.skel.h"
 
 #ifndef SOL_XDP
@@ -831,18 +832,19 @@ static void gue_add_prev(struct pkt *f, int family, const char *prev, uint8_t pf
 	const uint32_t l3 = 14, gue = l3 + (o6 ? 40 : 20) + 8;
 	uint32_t words = family == 6 ? KEEL_GUE_PRIV_PREV6_WORDS : KEEL_GUE_PRIV_PREV4_WORDS;
 	uint32_t add = words * 4;
-	uint8_t a[16], *p;
+	struct keel_gue_priv *p; /* the layout, dataplane/core/wire.h */
+	uint8_t a[16];
 
-	memmove(f->b + gue + 4 + add, f->b + gue + 4, f->len - gue - 4);
+	memmove(f->b + gue + KEEL_GUE_HLEN + add, f->b + gue + KEEL_GUE_HLEN, f->len - gue - KEEL_GUE_HLEN);
 	f->len += add;
 	f->b[gue] = (uint8_t)((f->b[gue] & 0xe0) | words);
 	wr16(f->b + gue + 2, KEEL_GUE_FLAG_PRIV);
-	p = f->b + gue + 4;
+	p = (struct keel_gue_priv *)(f->b + gue + KEEL_GUE_HLEN);
 	memset(p, 0, add);
-	p[0] = family == 6 ? KEEL_GUE_PRIV_PREV6 : KEEL_GUE_PRIV_PREV4;
-	p[1] = pflags;
+	p->type = family == 6 ? KEEL_GUE_PRIV_PREV6 : KEEL_GUE_PRIV_PREV4;
+	p->flags = pflags;
 	pktgen_addr(family, prev, a);
-	memcpy(p + 4, a, family == 6 ? 16 : 4);
+	memcpy(p->addr, a, family == 6 ? 16 : 4);
 	if (o6) {
 		wr16(f->b + l3 + 4, (uint16_t)(rd16(f->b + l3 + 4) + add));
 		wr16(f->b + l3 + 40 + 4, (uint16_t)(rd16(f->b + l3 + 40 + 4) + add));

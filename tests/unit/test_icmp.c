@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "icmp.h"
+#include "pkt_case.h"
 #include "pktgen.h"
 
 #define MEM_SIZE 4096
@@ -240,56 +241,6 @@ static void test_echo_checksum_sweep(void **state)
 	}
 }
 
-static void test_echo_refused(void **state)
-{
-	struct pktgen g;
-	static struct frame fr;
-	const uint8_t short_icmp[4] = { 8, 0, 0, 0 };
-
-	(void)state;
-	g = ping4; /* first fragment */
-	g.more_frags = true;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-	assert_memory_equal(fr.b.data, fr.orig, fr.len);
-
-	g = ping6;
-	g.ip6_frag_hdr = true;
-	g.more_frags = true;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	g = ping4; /* IPv4 options */
-	g.ip4_opt_len = 4;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	g = ping6; /* extension header */
-	g.ip6_hbh_len = 1;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	g = ping4; /* an echo reply is not answered */
-	g.icmp_type = 0;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	g = ping4; /* an ICMPv4 type number in an ICMPv6 packet */
-	g.family = 6;
-	g.src = "2001:db8::1";
-	g.dst = "2001:db8::2";
-	g.proto = 58;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	g = ping4; /* shorter than the 8-byte echo header */
-	g.l4_override = short_icmp;
-	g.l4_override_len = sizeof(short_icmp);
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_echo_reply(&fr.b, &fr.p, &port), KEEL_DROP_L4_TRUNCATED);
-	assert_memory_equal(fr.b.data, fr.orig, fr.len);
-}
-
 /* Answers come from the port's own MAC, whatever the request was sent to (issue 14 item 2). */
 static void test_echo_from_port_mac(void **state)
 {
@@ -463,57 +414,6 @@ static void test_too_big_v6_quote_limit(void **state)
 	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1400), KEEL_DROP_NONE);
 	assert_int_equal(fr.b.len, 14 + 1279);
 	assert_true(pktgen_l4_csum_ok(6, fr.b.data + 14, fr.b.data + 54, 1239, 58));
-}
-
-static void test_too_big_refused(void **state)
-{
-	struct pktgen g;
-	static struct frame fr;
-	uint8_t quote[8 + 28];
-
-	(void)state;
-	/* An ICMP error about an ICMP error (RFC 1122 3.2.2). */
-	memset(quote, 0, sizeof(quote));
-	quote[0] = 3;
-	quote[1] = 4;
-	g = tcp4;
-	g.proto = 1;
-	g.l4_override = quote;
-	g.l4_override_len = sizeof(quote);
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
-	assert_memory_equal(fr.b.data, fr.orig, fr.len);
-
-	/* A redirect, even if not flagged as an error. */
-	quote[0] = 5;
-	frame_build(&fr, &g, HEADROOM);
-	fr.p.flags &= (uint8_t)~KEEL_PKT_ICMP_ERROR;
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	/* ICMPv6 error (RFC 4443 2.4(e)): destination unreachable. */
-	g = tcp6;
-	g.proto = 58;
-	quote[0] = 1;
-	g.l4_override = quote;
-	g.l4_override_len = sizeof(quote);
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	/* A non-first fragment. */
-	g = tcp4;
-	g.frag_offset = 100;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_ICMP_UNSUPPORTED);
-
-	/* An echo request may get one. */
-	g = ping4;
-	g.payload_len = 1400;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1000), KEEL_DROP_NONE);
-	g = ping6;
-	g.payload_len = 1400;
-	frame_build(&fr, &g, HEADROOM);
-	assert_int_equal(icmp_too_big(&fr.b, &fr.p, port.mac, 1280), KEEL_DROP_NONE);
 }
 
 static void test_too_big_no_headroom(void **state)
@@ -805,20 +705,98 @@ static void test_error_key_bad_inner(void **state)
 			 KEEL_DROP_ICMP_ERROR_INNER);
 }
 
+/* ---- Refusals as one table (lib/pkt_case.h): the verdict, and the frame left as it came ---- */
+
+#define PING4(...) { .family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 1, .icmp_type = 8, \
+		     .payload_len = 56, .ttl = 57, .tos = 0x10, __VA_ARGS__ }
+#define PING6(...) { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:1::10", .proto = 58, .icmp_type = 128, \
+		     .payload_len = 57, .ttl = 57, __VA_ARGS__ }
+#define TCP4(...) { .family = 4, .src = "192.0.2.1", .dst = "198.51.100.10", .proto = 6, .sport = 40000, \
+		    .dport = 80, .payload_len = 100, .df = true, __VA_ARGS__ }
+#define TCP6(...) { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:1::10", .proto = 6, .sport = 40000, \
+		    .dport = 443, .payload_len = 100, __VA_ARGS__ }
+
+/* A row's call: an echo reply, or a "too big" answer for this MTU (unflag: clear the ICMP error flag first). */
+struct icmp_row {
+	uint8_t too_big;
+	uint16_t mtu;
+	uint8_t unflag;
+};
+
+static const struct icmp_row echo = { 0, 0, 0 };
+static const struct icmp_row big1000 = { 1, 1000, 0 }, big1280 = { 1, 1280, 0 }, big1000_unflagged = { 1, 1000, 1 };
+
+static int icmp_stage(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p, void *ctx)
+{
+	const struct icmp_row *r = c->arg;
+
+	(void)ctx;
+	fill_pkt(b->data, p);
+	if (r->unflag)
+		p->flags &= (uint8_t)~KEEL_PKT_ICMP_ERROR;
+	return r->too_big ? icmp_too_big(b, p, port.mac, r->mtu) : icmp_echo_reply(b, p, &port);
+}
+
+static const uint8_t short_icmp[4] = { 8, 0, 0, 0 };
+/* Quotes of 8 + 28 bytes behind an ICMP header: destination unreachable, a redirect, ICMPv6 unreachable. */
+static const uint8_t quote_unreach4[8 + 28] = { 3, 4 };
+static const uint8_t quote_redirect[8 + 28] = { 5, 4 };
+static const uint8_t quote_unreach6[8 + 28] = { 1, 4 };
+
+static const struct pkt_case refused_cases[] = {
+	{ .what = "echo: first fragment", .in = PING4(.more_frags = true), .arg = &echo,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED, .out_mode = PKT_OUT_UNCHANGED },
+	{ .what = "echo: ipv6 fragment", .in = PING6(.ip6_frag_hdr = true, .more_frags = true), .arg = &echo,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "echo: IPv4 options", .in = PING4(.ip4_opt_len = 4), .arg = &echo, .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "echo: extension header", .in = PING6(.ip6_hbh_len = 1), .arg = &echo,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "echo: an echo reply is not answered", .in = PING4(.icmp_type = 0), .arg = &echo,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "echo: an ICMPv4 type number in an ICMPv6 packet",
+	  .in = PING4(.family = 6, .src = "2001:db8::1", .dst = "2001:db8::2", .proto = 58), .arg = &echo,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "echo: shorter than the 8-byte echo header",
+	  .in = PING4(.l4_override = short_icmp, .l4_override_len = sizeof(short_icmp)), .arg = &echo,
+	  .want = KEEL_DROP_L4_TRUNCATED, .out_mode = PKT_OUT_UNCHANGED },
+	/* An ICMP error about an ICMP error (RFC 1122 3.2.2). */
+	{ .what = "too big: about an ICMP error",
+	  .in = TCP4(.proto = 1, .l4_override = quote_unreach4, .l4_override_len = sizeof(quote_unreach4)),
+	  .arg = &big1000, .want = KEEL_DROP_ICMP_UNSUPPORTED, .out_mode = PKT_OUT_UNCHANGED },
+	{ .what = "too big: a redirect, even if not flagged as an error",
+	  .in = TCP4(.proto = 1, .l4_override = quote_redirect, .l4_override_len = sizeof(quote_redirect)),
+	  .arg = &big1000_unflagged, .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	/* RFC 4443 2.4(e). */
+	{ .what = "too big: about an ICMPv6 destination unreachable",
+	  .in = TCP6(.proto = 58, .l4_override = quote_unreach6, .l4_override_len = sizeof(quote_unreach6)),
+	  .arg = &big1280, .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	{ .what = "too big: a non-first fragment", .in = TCP4(.frag_offset = 100), .arg = &big1000,
+	  .want = KEEL_DROP_ICMP_UNSUPPORTED },
+	/* An echo request may get one. */
+	{ .what = "too big: an echo request", .in = PING4(.payload_len = 1400), .arg = &big1000, .want = KEEL_DROP_NONE },
+	{ .what = "too big: an ICMPv6 echo request", .in = PING6(.payload_len = 1400), .arg = &big1280,
+	  .want = KEEL_DROP_NONE },
+};
+
+static void test_refused_cases(void **state)
+{
+	(void)state;
+	pkt_case_run(PKT_CASES(refused_cases), icmp_stage, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused_cases),
 		cmocka_unit_test(test_echo_v4),
 		cmocka_unit_test(test_echo_v6_vlan),
 		cmocka_unit_test(test_echo_checksum_sweep),
-		cmocka_unit_test(test_echo_refused),
 		cmocka_unit_test(test_echo_from_port_mac),
 		cmocka_unit_test(test_echo_checksum_and_mtu),
 		cmocka_unit_test(test_too_big_v4),
 		cmocka_unit_test(test_too_big_v4_quote_limit),
 		cmocka_unit_test(test_too_big_v6),
 		cmocka_unit_test(test_too_big_v6_quote_limit),
-		cmocka_unit_test(test_too_big_refused),
 		cmocka_unit_test(test_too_big_no_headroom),
 		cmocka_unit_test(test_error_key_v4_options),
 		cmocka_unit_test(test_error_key_v4_long_quote),

@@ -1,4 +1,4 @@
-/* Unit tests for the parse stage: crafted frames, expected verdict and metadata per branch. */
+/* Unit tests for the parse stage: crafted frames, expected verdict and metadata per branch (a case table, lib/pkt_case.h), and property checks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include "drop.h"
 #include "parse.h"
 #include "pkt.h"
+#include "pkt_case.h"
 #include "pktgen.h"
 
 #define BUF_CAP 2048
@@ -80,57 +81,11 @@ static enum keel_drop parse_len(const uint8_t *frame, size_t len, struct keel_pk
 	return r;
 }
 
-/*
- * Workaround for a pktgen.c bug (reported to the lead): for IPv4 it stores the
- * source with pktgen_addr(), which writes 16 bytes at ip + 12 and so zeroes
- * the first 8 bytes after a 20-byte header (or the options). Rewrite the bytes
- * pktgen meant to put there, checksum fields excepted (the parser does not
- * check L4 checksums). Once pktgen.c is fixed this rewrites identical bytes.
- */
-static void pktgen_ip4_fixup(uint8_t *ip, const struct pktgen *g)
-{
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)(ip[2] << 8 | ip[3]), i;
-	uint8_t *l4 = ip + ihl;
-
-	/* Options: NOPs then EOL, as pktgen writes them. */
-	for (i = 20; i < ihl && i < 28; i++)
-		ip[i] = i == ihl - 1 ? 0x00 : 0x01;
-	if (ihl >= 28)
-		goto out_csum;
-	if (g->l4_override) {
-		for (i = 0; i + ihl < 28 && i < g->l4_override_len; i++)
-			l4[i] = g->l4_override[i];
-	} else if (g->proto == KEEL_PROTO_TCP || g->proto == KEEL_PROTO_UDP) {
-		put16(l4, g->sport);
-		put16(l4 + 2, g->dport);
-		if (g->proto == KEEL_PROTO_TCP) {
-			put16(l4 + 4, 0x1234);
-			put16(l4 + 6, 0x5678);
-		} else {
-			put16(l4 + 4, (uint16_t)(8 + g->payload_len));
-		}
-	} else if ((g->proto == KEEL_PROTO_ICMP || g->proto == KEEL_PROTO_ICMPV6) &&
-		   tot >= ihl + 8) {
-		l4[0] = g->icmp_type;
-		l4[1] = g->icmp_code;
-		put16(l4 + 4, 0x4242);
-		put16(l4 + 6, 1);
-	} else {
-		for (i = 0; i + ihl < 28 && i + ihl < tot; i++)
-			l4[i] = (uint8_t)i;
-	}
-out_csum:
-	ip[10] = ip[11] = 0;
-	put16(ip + 10, pktgen_csum(ip, ihl));
-}
-
 static size_t build(uint8_t *buf, const struct pktgen *g)
 {
 	size_t len = pktgen_build(buf, BUF_CAP, g);
 
 	assert_true(len > 0);
-	if (g->family == 4)
-		pktgen_ip4_fixup(buf + (g->vlan > 0 ? 18 : 14), g);
 	return len;
 }
 
@@ -200,330 +155,7 @@ static void test_ip4_tcp_basic(void **state)
 	assert_int_equal(p.icmp_code, 0);
 }
 
-static void test_tcp_flags(void **state)
-{
-	static const uint8_t flags[] = {
-		KEEL_TCP_SYN, KEEL_TCP_SYN | KEEL_TCP_ACK, KEEL_TCP_FIN | KEEL_TCP_ACK,
-		KEEL_TCP_RST, KEEL_TCP_RST | KEEL_TCP_ACK, 0xc2 /* CWR|ECE|SYN */, 0xff,
-	};
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(flags); i++) {
-		struct pktgen g = tcp4();
-
-		g.tcp_flags = flags[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.tcp_flags, flags[i]);
-		g = tcp6();
-		g.tcp_flags = flags[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.tcp_flags, flags[i]);
-	}
-}
-
-static void test_ip4_udp_basic(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.proto = KEEL_PROTO_UDP;
-	g.sport = 5353;
-	g.dport = 53;
-	g.payload_len = 100;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.key.proto, KEEL_PROTO_UDP);
-	assert_int_equal(get16(&p.key.sport), 5353);
-	assert_int_equal(get16(&p.key.dport), 53);
-	assert_int_equal(p.l4_off, 34);
-	assert_int_equal(p.l3_len, 20 + 8 + 100);
-	assert_int_equal(p.tcp_flags, 0);
-	assert_int_equal(p.flags, 0);
-}
-
-static void test_vlan(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.vlan = 0xa064; /* PCP 5, DEI 0, VID 100: the whole TCI is kept */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 0xa064);
-	assert_int_equal(p.l3_off, 18);
-	assert_int_equal(p.l4_off, 38);
-	assert_int_equal(get16(&p.key.dport), 443);
-
-	g = tcp6();
-	g.vlan = 7;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 7);
-	assert_int_equal(p.l3_off, 18);
-	assert_int_equal(p.l4_off, 58);
-	assert_int_equal(p.key.family, KEEL_AF_INET6);
-
-	/* IEEE 802.1Q 9.6: VID 4095 is reserved, whatever the priority; VID 0 is a priority tag. */
-	g = tcp4();
-	g.vlan = 0xefff;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_RESERVED);
-	g.vlan = 0xe000;
-	buf[14] = 0xe0; /* pktgen skips a zero TCI: tag it with VID 0 by hand */
-	buf[15] = 0x00;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.vlan_tci, 0xe000);
-}
-
-static void test_vlan_stacked(void **state)
-{
-	static const uint16_t inner[] = { 0x8100, 0x88a8, 0x9100 };
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	g.vlan = 10;
-	len = build(buf, &g);
-	for (i = 0; i < 3; i++) {
-		/* A second tag where the inner ethertype should be. */
-		put16(buf + 16, inner[i]);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-	}
-	/* An outer 802.1ad S-tag (or the old 0x9100) is stacked even before its C-tag is read. */
-	put16(buf + 12, 0x88a8);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_VLAN_STACKED);
-	put16(buf + 12, 0x9100);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_STACKED);
-}
-
-static void test_l2_truncated(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	build(buf, &g);
-	for (len = 0; len < 14; len++)
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L2_TRUNCATED);
-	g.vlan = 10;
-	build(buf, &g);
-	for (len = 14; len < 18; len++)
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_VLAN_TRUNCATED);
-	/* Tag complete, IPv4 header missing. */
-	assert_int_equal(parse_len(buf, 18, &p), KEEL_DROP_IP4_TRUNCATED);
-	assert_int_equal(p.flags, KEEL_PKT_VLAN);
-}
-
-static void test_not_ip(void **state)
-{
-	uint8_t buf[64] = { 0 };
-	struct keel_pkt p;
-
-	(void)state;
-	memset(buf, 0xff, 6);
-	memcpy(buf + 6, pktgen_client_mac, 6);
-	put16(buf + 12, 0x0806); /* ARP; its body looks like nothing the parser reads */
-	memset(buf + 14, 0x45, 28);
-	assert_int_equal(parse_len(buf, 42, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-	assert_int_equal(p.l3_off, 14);
-	assert_int_equal(p.key.proto, 0);
-	assert_int_equal(p.key.family, 0);
-	/* Only the Ethernet header: still not malformed, just not ours. */
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-
-	/* Tagged LLDP. */
-	put16(buf + 12, 0x8100);
-	put16(buf + 14, 42);
-	put16(buf + 16, 0x88cc);
-	assert_int_equal(parse_len(buf, 60, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP | KEEL_PKT_VLAN);
-	assert_int_equal(p.vlan_tci, 42);
-	assert_int_equal(p.l3_off, 18);
-
-	/* 802.3 length field (STP over LLC). */
-	put16(buf + 12, 0x0026);
-	assert_int_equal(parse_len(buf, 60, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_NOT_IP);
-}
-
-/* ---- IPv4 header validation, RFC 1812 5.2.2 ---- */
-
-static void test_ip4_truncated(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, 14 + 19, &p), KEEL_DROP_IP4_TRUNCATED);
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_IP4_TRUNCATED);
-	/* IHL 15 (60 bytes) while only 40 follow the Ethernet header. */
-	buf[14] = 0x4f;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TRUNCATED);
-}
-
-static void test_ip4_version(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	buf[14] = 0x65;
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_VERSION);
-	/* An IPv6 packet behind the IPv4 ethertype. */
-	g = tcp6();
-	len = build(buf, &g);
-	put16(buf + 12, 0x0800);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_VERSION);
-}
-
-static void test_ip4_ihl(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-	uint8_t ihl;
-
-	(void)state;
-	len = build(buf, &g);
-	for (ihl = 0; ihl < 5; ihl++) {
-		buf[14] = (uint8_t)(0x40 | ihl);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_IHL);
-	}
-}
-
-static void test_ip4_total_length(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	/* Shorter than its own header. */
-	put16(buf + 16, 19);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-	/* Longer than the frame by one byte. */
-	put16(buf + 16, (uint16_t)(len - 14 + 1));
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-	/* Exactly the header: valid IP, but the TCP header is missing. */
-	put16(buf + 16, 20);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-	/* The frame cut one byte short of what a correct header claims. */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len - 1, &p), KEEL_DROP_IP4_TOTAL_LENGTH);
-}
-
-static void test_ip4_checksum(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	buf[14 + 10] ^= 0x01;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-	buf[14 + 10] ^= 0x01;
-	buf[14 + 8] -= 1; /* TTL changed without the checksum */
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-
-	/* The checksum covers the options too. */
-	g.ip4_opt_len = 8;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	buf[14 + 21] ^= 0x80;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-
-	/* An all-zero checksum on a header that is not all ones is wrong, not "unset". */
-	len = build(buf, &g);
-	buf[24] = buf[25] = 0;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_CHECKSUM);
-}
-
-static void test_ip4_bad_source(void **state)
-{
-	static const char *const bad[] = {
-		"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "224.0.0.1",
-		"239.255.255.255", "240.0.0.1", "250.1.2.3", "255.255.255.255",
-	};
-	static const char *const good[] = {
-		"1.0.0.1", "10.0.0.1", "126.255.255.255", "128.0.0.1", "223.255.255.255",
-		"192.0.2.255", "169.253.255.255", "169.255.0.1", "168.254.0.1",
-	};
-	/* RFC 3927 7: accepted for the host, flagged so a VIP refuses it (issue 14 item 3). */
-	static const char *const link_local[] = { "169.254.0.0", "169.254.10.1", "169.254.255.255" };
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = bad[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_BAD_SOURCE);
-	}
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = good[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_addr(p.key.src, 4, good[i]);
-		assert_false(p.flags & KEEL_PKT_SRC_SCOPED);
-	}
-	for (i = 0; i < sizeof(link_local) / sizeof(link_local[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.src = link_local[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_true(p.flags & KEEL_PKT_SRC_SCOPED);
-		assert_int_equal(keel_parse_source_reason(&p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
-	}
-	/* Multicast or broadcast destinations are not the parser's concern. */
-	{
-		struct pktgen g = tcp4();
-
-		g.dst = "224.0.0.5";
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	}
-}
+/* ---- IPv4 options (the header, source, fragment and padding cases are in the table below) ---- */
 
 static void test_ip4_options(void **state)
 {
@@ -568,441 +200,6 @@ static void test_ip4_options(void **state)
 		assert_int_equal(p.l4_off, 18 + 32);
 		assert_int_equal(get16(&p.key.sport), 1111);
 		assert_int_equal(get16(&p.key.dport), 2222);
-	}
-}
-
-static void test_padding(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	/* A 40-byte SYN padded to the 60-byte Ethernet minimum, plus an FCS-like trailer. */
-	g.pad = 10;
-	len = build(buf, &g);
-	memset(buf + len - 10, 0xee, 10);
-	assert_int_equal(len, 64);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.l3_len, 40);
-	assert_int_equal(get16(&p.key.dport), 443);
-
-	/* UDP: its length is checked against the datagram, not the padded frame. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_UDP;
-	g.payload_len = 2;
-	g.pad = 16;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.l3_len, 30);
-	/* UDP claims one byte more than the IP datagram holds; the pad bytes do not count. */
-	put16(buf + 34 + 4, 11);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-
-	/* TCP data offset reaching into the pad is refused. */
-	g = tcp4();
-	g.pad = 20;
-	len = build(buf, &g);
-	buf[34 + 12] = 0x60; /* 24-byte header in a 20-byte segment */
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_TCP_DATA_OFFSET);
-
-	g = tcp6();
-	g.pad = 7;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.l3_len, 40 + 20 + 10);
-}
-
-/* ---- IPv4 fragments ---- */
-
-static void test_ip4_frag_first(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.more_frags = true;
-	g.payload_len = 64;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG);
-	assert_int_equal(get16(&p.key.sport), 40000);
-	assert_int_equal(get16(&p.key.dport), 443);
-	assert_int_equal(p.tcp_flags, KEEL_TCP_SYN);
-
-	/* A first UDP fragment: the UDP length covers the whole datagram, not this piece. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_UDP;
-	g.more_frags = true;
-	g.payload_len = 64;
-	len = build(buf, &g);
-	put16(buf + 34 + 4, 3000);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG);
-	assert_int_equal(get16(&p.key.dport), 443);
-	/* The lower bound still holds. */
-	put16(buf + 34 + 4, 7);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-
-	/* A first fragment too short for the TCP header (RFC 1858). */
-	g = tcp4();
-	g.more_frags = true;
-	len = build(buf, &g);
-	put16(buf + 16, 20 + 16);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-}
-
-static void test_ip4_frag_later(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.frag_offset = 185; /* 1480 bytes in */
-	g.more_frags = true;
-	g.payload_len = 40;
-	len = build(buf, &g);
-	/* Payload bytes where a TCP header would be must not become ports or flags. */
-	memset(buf + 34, 0x77, 20);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	assert_int_equal(p.key.proto, KEEL_PROTO_TCP);
-	assert_int_equal(p.key.sport, 0);
-	assert_int_equal(p.key.dport, 0);
-	assert_int_equal(p.tcp_flags, 0);
-	assert_int_equal(p.l4_off, 34);
-	assert_int_equal(p.l3_len, 20 + 60);
-	assert_addr(p.key.src, 4, "198.51.100.7");
-
-	/* The last fragment (MF clear) with DF clear. */
-	g.more_frags = false;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-
-	/* A later ICMP fragment: no ICMP type read from payload. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_ICMP;
-	g.icmp_type = 3;
-	g.frag_offset = 10;
-	g.payload_len = 8;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	assert_int_equal(p.icmp_type, 0);
-	/* A later fragment with only 1 payload byte still parses (no L4 length rule). */
-	g = tcp4();
-	g.proto = 47;
-	g.frag_offset = 10;
-	g.payload_len = 1;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.key.proto, 47);
-}
-
-static void test_ip4_df(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.df = true;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_DF);
-	g.vlan = 3;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_DF | KEEL_PKT_VLAN);
-	/* The reserved flag bit is ignored on receipt. */
-	g = tcp4();
-	len = build(buf, &g);
-	buf[14 + 6] |= 0x80;
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, 0);
-}
-
-static void test_ip4_frag_offset(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	/* RFC 1858 tiny fragment: TCP at offset 8 bytes rewrites the first fragment's flags. */
-	g.frag_offset = 1;
-	g.payload_len = 12;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	g.more_frags = true;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	/* Offset 2 for TCP is fine, offset 1 for UDP is fine. */
-	g.frag_offset = 2;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-	g.frag_offset = 1;
-	g.proto = KEEL_PROTO_UDP;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-
-	/* Ping of death: 8191 * 8 + 8 data bytes = 65536 > 65535. */
-	g = tcp4();
-	g.proto = KEEL_PROTO_ICMP;
-	g.frag_offset = 8191;
-	g.payload_len = 0; /* ICMP header alone: 8 bytes of data */
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP4_FRAG_OFFSET);
-	/* 7 bytes of data at the same offset end exactly at 65535. */
-	put16(buf + 16, 27);
-	fix_ip4_csum(buf + 14);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(p.flags, KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER);
-}
-
-/* ---- Transport headers ---- */
-
-static void test_l4_truncated(void **state)
-{
-	static const uint8_t protos[] = { KEEL_PROTO_TCP, KEEL_PROTO_UDP, KEEL_PROTO_ICMP };
-	static const uint8_t protos6[] = { KEEL_PROTO_TCP, KEEL_PROTO_UDP, KEEL_PROTO_ICMPV6 };
-	static const uint8_t l4[64];
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len, need;
-
-	(void)state;
-	for (i = 0; i < 3; i++) {
-		struct pktgen g = tcp4();
-
-		need = protos[i] == KEEL_PROTO_TCP ? 20 : 8;
-		g.proto = protos[i];
-		g.l4_override = l4;
-		g.l4_override_len = (uint16_t)(need - 1);
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-		/* No L4 byte at all: total length 20, the rest of the frame is padding. */
-		put16(buf + 16, 20);
-		fix_ip4_csum(buf + 14);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-
-		g = tcp6();
-		g.proto = protos6[i];
-		g.l4_override = l4;
-		g.l4_override_len = (uint16_t)(need - 1);
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-	}
-}
-
-static void test_tcp_data_offset(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-	uint8_t doff;
-
-	(void)state;
-	len = build(buf, &g);
-	for (doff = 0; doff < 5; doff++) {
-		buf[34 + 12] = (uint8_t)(doff << 4);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_TCP_DATA_OFFSET);
-	}
-	/* 60-byte header claimed in a 20-byte segment. */
-	buf[34 + 12] = 0xf0;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_TCP_DATA_OFFSET);
-	/* Options present and fully inside: 24-byte header in a 24-byte segment. */
-	g.payload_len = 4;
-	len = build(buf, &g);
-	buf[34 + 12] = 0x60;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	buf[34 + 12] = 0x70;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_TCP_DATA_OFFSET);
-
-	g = tcp6();
-	g.payload_len = 0;
-	len = build(buf, &g);
-	buf[54 + 12] = 0x40;
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_TCP_DATA_OFFSET);
-}
-
-static void test_udp_length(void **state)
-{
-	struct pktgen g = tcp4();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	g.proto = KEEL_PROTO_UDP;
-	g.payload_len = 20;
-	len = build(buf, &g);
-	put16(buf + 34 + 4, 7);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-	put16(buf + 34 + 4, 0);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-	put16(buf + 34 + 4, 29);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-	put16(buf + 34 + 4, 28);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	/* Shorter than the IP payload is allowed (RFC 768 leaves the rest as IP padding). */
-	put16(buf + 34 + 4, 8);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-	assert_int_equal(get16(&p.key.sport), 40000);
-
-	g = tcp6();
-	g.proto = KEEL_PROTO_UDP;
-	g.payload_len = 20;
-	len = build(buf, &g);
-	put16(buf + 54 + 4, 29);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-	/* UDP length 0 is a jumbogram (RFC 2675) only; not supported. */
-	put16(buf + 54 + 4, 0);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_UDP_LENGTH);
-}
-
-static void test_icmp4(void **state)
-{
-	static const struct {
-		uint8_t type;
-		bool error;
-	} cases[] = {
-		{ 0, false }, { 8, false }, { 3, true }, { 11, true }, { 12, true },
-		{ 4, false }, { 5, false }, { 13, false }, { 200, false },
-	};
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pktgen g = tcp4();
-
-		g.proto = KEEL_PROTO_ICMP;
-		g.icmp_type = cases[i].type;
-		g.icmp_code = 4;
-		g.payload_len = 28;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.key.proto, KEEL_PROTO_ICMP);
-		assert_int_equal(p.icmp_type, cases[i].type);
-		assert_int_equal(p.icmp_code, 4);
-		assert_int_equal(p.key.sport, 0);
-		assert_int_equal(p.key.dport, 0);
-		assert_int_equal(p.l4_off, 34);
-		assert_int_equal(p.flags, cases[i].error ? KEEL_PKT_ICMP_ERROR : 0);
-	}
-	/* Exactly 8 bytes is enough. */
-	{
-		struct pktgen g = tcp4();
-
-		g.proto = KEEL_PROTO_ICMP;
-		g.icmp_type = 8;
-		len = build(buf, &g);
-		assert_int_equal(len, 14 + 28);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.icmp_type, 8);
-	}
-}
-
-static void test_icmp6(void **state)
-{
-	static const struct {
-		uint8_t type;
-		bool error;
-	} cases[] = {
-		{ 1, true }, { 2, true }, { 3, true }, { 4, true }, { 0, false }, { 5, false },
-		{ 127, false }, { 128, false }, { 129, false }, { 135, false }, { 136, false },
-	};
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pktgen g = tcp6();
-
-		g.proto = KEEL_PROTO_ICMPV6;
-		g.icmp_type = cases[i].type;
-		g.icmp_code = 1;
-		g.payload_len = 48;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.key.proto, KEEL_PROTO_ICMPV6);
-		assert_int_equal(p.key.family, KEEL_AF_INET6);
-		assert_int_equal(p.icmp_type, cases[i].type);
-		assert_int_equal(p.icmp_code, 1);
-		assert_int_equal(p.key.sport, 0);
-		assert_int_equal(p.key.dport, 0);
-		assert_int_equal(p.flags, cases[i].error ? KEEL_PKT_ICMP_ERROR : 0);
-	}
-}
-
-static void test_unknown_l4(void **state)
-{
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	{
-		struct pktgen g = tcp4();
-
-		g.proto = 47; /* GRE */
-		g.payload_len = 0;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.key.proto, 47);
-		assert_int_equal(p.key.sport, 0);
-		assert_int_equal(p.key.dport, 0);
-		assert_int_equal(p.l4_off, 34);
-		assert_int_equal(p.l3_len, 20);
-	}
-	{
-		/* ICMPv6 over IPv4 means nothing: unknown protocol, no ICMP fields. */
-		static const uint8_t l4[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-		struct pktgen g = tcp4();
-
-		g.proto = KEEL_PROTO_ICMPV6;
-		g.l4_override = l4;
-		g.l4_override_len = 8;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.icmp_type, 0);
-		assert_int_equal(p.flags, 0);
-		/* And ICMPv4 over IPv6. */
-		g = tcp6();
-		g.proto = KEEL_PROTO_ICMP;
-		g.l4_override = l4;
-		g.l4_override_len = 3;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.key.proto, KEEL_PROTO_ICMP);
-		assert_int_equal(p.icmp_type, 0);
-	}
-	{
-		struct pktgen g = tcp6();
-
-		g.proto = 132; /* SCTP */
-		g.payload_len = 12;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_int_equal(p.key.proto, 132);
-		assert_int_equal(p.key.sport, 0);
-		assert_int_equal(p.l4_off, 54);
 	}
 }
 
@@ -1662,35 +859,311 @@ static void test_fast_path_agrees(void **state)
 	assert_true(accepted > 10000);
 }
 
+/* ---- Crafted frames as one table (lib/pkt_case.h): verdict and metadata per row ---- */
+
+#define TCP4(...)                                                                              \
+	{ .family = 4, .src = "198.51.100.7", .dst = "203.0.113.10", .proto = KEEL_PROTO_TCP,  \
+	  .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_SYN, .payload_len = 0, .ttl = 57, \
+	  .tos = 0xb8, __VA_ARGS__ }
+#define TCP6(...)                                                                              \
+	{ .family = 6, .src = "2001:db8::7", .dst = "2001:db8:1::10", .proto = KEEL_PROTO_TCP, \
+	  .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_ACK, .payload_len = 10, .ttl = 33, \
+	  .tos = 0x2e, __VA_ARGS__ }
+
+/* The stage: parse_len() on the row's frame (its own checks included). */
+static int parse_stage(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)ctx;
+	return parse_len(b->data, b->len, p);
+}
+
+static void not_scoped(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)b, (void)ctx;
+	assert_false(p->flags & KEEL_PKT_SRC_SCOPED);
+}
+
+static void link_local(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)b, (void)ctx;
+	assert_true(p->flags & KEEL_PKT_SRC_SCOPED);
+	assert_int_equal(keel_parse_source_reason(p), KEEL_DROP_IP4_SRC_LINK_LOCAL);
+}
+
+#define TCP_FLAGS_ROWS(f)                                                                      \
+	{ .what = "tcp4 flags " #f, .in = TCP4(.tcp_flags = (f)), .want = KEEL_DROP_NONE,      \
+	  .pkt = { .has = PM_TCP_FLAGS, .tcp_flags = (f) } },                                  \
+	{ .what = "tcp6 flags " #f, .in = TCP6(.tcp_flags = (f)), .want = KEEL_DROP_NONE,      \
+	  .pkt = { .has = PM_TCP_FLAGS, .tcp_flags = (f) } }
+
+#define L2_SHORT(n) { .what = "frame of " #n " bytes", .in = TCP4(), .len = PKT_LEN(n), .want = KEEL_DROP_L2_TRUNCATED }
+#define TAG_SHORT(n)                                                                           \
+	{ .what = "tagged frame of " #n " bytes", .in = TCP4(.vlan = 10), .len = PKT_LEN(n),   \
+	  .want = KEEL_DROP_VLAN_TRUNCATED }
+#define IHL(n) { .what = "IHL " #n, .in = TCP4(), .edit = { SET8(14, 0x40 | (n)) }, .want = KEEL_DROP_IP4_IHL }
+#define BAD4(a) { .what = "source " a, .in = TCP4(.src = a), .want = KEEL_DROP_IP4_BAD_SOURCE }
+#define GOOD4(a)                                                                               \
+	{ .what = "source " a, .in = TCP4(.src = a), .want = KEEL_DROP_NONE,                   \
+	  .pkt = { .has = PM_SRC }, .check = not_scoped }
+#define LINK4(a)                                                                               \
+	{ .what = "link-local source " a, .in = TCP4(.src = a), .want = KEEL_DROP_NONE,        \
+	  .check = link_local }
+
+static void frame_of_42(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)p, (void)ctx;
+	assert_int_equal(b->len, 14 + 28);
+}
+
+static void frame_of_64(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)p, (void)ctx;
+	assert_int_equal(b->len, 64);
+}
+
+static const uint8_t l4_zero[64];
+static const uint8_t l4_type1[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+
+/* One byte short of the L4 header; then no L4 byte at all (total length 20, the rest padding); then over IPv6. */
+#define L4_SHORT(pr4, pr6, need)                                                                 \
+	{ .what = "L4 " #pr4 " one byte short", .in = TCP4(.proto = (pr4), .l4_override = l4_zero,  \
+	  .l4_override_len = (need) - 1), .want = KEEL_DROP_L4_TRUNCATED },                      \
+	{ .what = "L4 " #pr4 " absent", .in = TCP4(.proto = (pr4), .l4_override = l4_zero,         \
+	  .l4_override_len = (need) - 1), .edit = { SET16(16, 20), IP4_CSUM(14) },                 \
+	  .want = KEEL_DROP_L4_TRUNCATED },                                                        \
+	{ .what = "L4 " #pr6 " one byte short, ipv6", .in = TCP6(.proto = (pr6), .l4_override = l4_zero, \
+	  .l4_override_len = (need) - 1), .want = KEEL_DROP_L4_TRUNCATED }
+#define DOFF(n) { .what = "TCP data offset " #n, .in = TCP4(), .edit = { SET8(34 + 12, (n) << 4) }, \
+		  .want = KEEL_DROP_TCP_DATA_OFFSET }
+#define UDP_LEN4(n, w) { .what = "UDP length " #n " of 28", .in = TCP4(.proto = KEEL_PROTO_UDP, .payload_len = 20), \
+			 .edit = { SET16(34 + 4, (n)) }, .want = (w) }
+#define ICMP4(t, err)                                                                            \
+	{ .what = "ICMP type " #t, .in = TCP4(.proto = KEEL_PROTO_ICMP, .icmp_type = (t), .icmp_code = 4, \
+	  .payload_len = 28), .want = KEEL_DROP_NONE,                                              \
+	  .pkt = { .has = PM_PROTO | PM_ICMP_TYPE | PM_ICMP_CODE | PM_SPORT | PM_DPORT | PM_L4_OFF | PM_FLAGS, \
+		   .proto = KEEL_PROTO_ICMP, .icmp_type = (t), .icmp_code = 4, .l4_off = 34, .flags = (err) } }
+#define ICMP6(t, err)                                                                            \
+	{ .what = "ICMPv6 type " #t, .in = TCP6(.proto = KEEL_PROTO_ICMPV6, .icmp_type = (t), .icmp_code = 1, \
+	  .payload_len = 48), .want = KEEL_DROP_NONE,                                              \
+	  .pkt = { .has = PM_PROTO | PM_FAMILY | PM_ICMP_TYPE | PM_ICMP_CODE | PM_SPORT | PM_DPORT | PM_FLAGS, \
+		   .proto = KEEL_PROTO_ICMPV6, .family = KEEL_AF_INET6, .icmp_type = (t), .icmp_code = 1, \
+		   .flags = (err) } }
+
+/* ARP to broadcast from the client, its body 28 bytes that look like IPv4 headers, zero after. */
+static const uint8_t arp_frame[64] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
+	0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
+	0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
+};
+
+static const struct pkt_case parse_cases[] = {
+	/* Transport basics. */
+	TCP_FLAGS_ROWS(KEEL_TCP_SYN), TCP_FLAGS_ROWS(KEEL_TCP_SYN | KEEL_TCP_ACK),
+	TCP_FLAGS_ROWS(KEEL_TCP_FIN | KEEL_TCP_ACK), TCP_FLAGS_ROWS(KEEL_TCP_RST),
+	TCP_FLAGS_ROWS(KEEL_TCP_RST | KEEL_TCP_ACK), TCP_FLAGS_ROWS(0xc2 /* CWR|ECE|SYN */),
+	TCP_FLAGS_ROWS(0xff),
+	{ .what = "ipv4 udp", .in = TCP4(.proto = KEEL_PROTO_UDP, .sport = 5353, .dport = 53, .payload_len = 100),
+	  .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_PROTO | PM_SPORT | PM_DPORT | PM_L4_OFF | PM_L3_LEN | PM_TCP_FLAGS | PM_FLAGS,
+		   .proto = KEEL_PROTO_UDP, .sport = 5353, .dport = 53, .l4_off = 34, .l3_len = 20 + 8 + 100 } },
+
+	/* Ethernet and VLAN. The whole TCI is kept (PCP 5, DEI 0, VID 100). */
+	{ .what = "vlan ipv4", .in = TCP4(.vlan = 0xa064), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF | PM_L4_OFF | PM_DPORT,
+		   .flags = KEEL_PKT_VLAN, .vlan_tci = 0xa064, .l3_off = 18, .l4_off = 38, .dport = 443 } },
+	{ .what = "vlan ipv6", .in = TCP6(.vlan = 7), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF | PM_L4_OFF | PM_FAMILY,
+		   .flags = KEEL_PKT_VLAN, .vlan_tci = 7, .l3_off = 18, .l4_off = 58, .family = KEEL_AF_INET6 } },
+	/* IEEE 802.1Q 9.6: VID 4095 is reserved, whatever the priority; VID 0 is a priority tag. */
+	{ .what = "VID 4095", .in = TCP4(.vlan = 0xefff), .want = KEEL_DROP_VLAN_RESERVED },
+	{ .what = "VID 0 (pktgen skips a zero TCI: tagged by hand)", .in = TCP4(.vlan = 0xefff),
+	  .edit = { SET8(14, 0xe0), SET8(15, 0x00) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_VLAN_TCI, .vlan_tci = 0xe000 } },
+	/* A second tag where the inner ethertype should be. */
+	{ .what = "stacked 8100", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x8100) }, .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "stacked 88a8", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x88a8) }, .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "stacked 9100", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100) }, .want = KEEL_DROP_VLAN_STACKED },
+	/* An outer 802.1ad S-tag (or the old 0x9100) is stacked even before its C-tag is read. */
+	{ .what = "outer S-tag", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x88a8) },
+	  .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "outer S-tag, 14 bytes", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x88a8) },
+	  .len = PKT_LEN(14), .want = KEEL_DROP_VLAN_STACKED },
+	{ .what = "outer 9100 tag", .in = TCP4(.vlan = 10), .edit = { SET16(16, 0x9100), SET16(12, 0x9100) },
+	  .want = KEEL_DROP_VLAN_STACKED },
+	L2_SHORT(0), L2_SHORT(1), L2_SHORT(2), L2_SHORT(3), L2_SHORT(4), L2_SHORT(5), L2_SHORT(6),
+	L2_SHORT(7), L2_SHORT(8), L2_SHORT(9), L2_SHORT(10), L2_SHORT(11), L2_SHORT(12), L2_SHORT(13),
+	TAG_SHORT(14), TAG_SHORT(15), TAG_SHORT(16), TAG_SHORT(17),
+	{ .what = "tag complete, IPv4 header missing", .in = TCP4(.vlan = 10), .len = PKT_LEN(18),
+	  .want = KEEL_DROP_IP4_TRUNCATED, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_VLAN } },
+	/* ARP: its body looks like nothing the parser reads. */
+	{ .what = "ARP", .raw = arp_frame, .raw_len = sizeof(arp_frame), .len = PKT_LEN(42), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_L3_OFF | PM_PROTO | PM_FAMILY, .flags = KEEL_PKT_NOT_IP, .l3_off = 14 } },
+	/* Only the Ethernet header: still not malformed, just not ours. */
+	{ .what = "ARP, Ethernet header only", .raw = arp_frame, .raw_len = sizeof(arp_frame), .len = PKT_LEN(14),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_NOT_IP } },
+	{ .what = "tagged LLDP", .raw = arp_frame, .raw_len = sizeof(arp_frame),
+	  .edit = { SET16(12, 0x8100), SET16(14, 42), SET16(16, 0x88cc) }, .len = PKT_LEN(60), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_VLAN_TCI | PM_L3_OFF, .flags = KEEL_PKT_NOT_IP | KEEL_PKT_VLAN,
+		   .vlan_tci = 42, .l3_off = 18 } },
+	{ .what = "802.3 length field (STP over LLC)", .raw = arp_frame, .raw_len = sizeof(arp_frame),
+	  .edit = { SET16(12, 0x0026), SET16(14, 42), SET16(16, 0x88cc) }, .len = PKT_LEN(60), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_NOT_IP } },
+
+	/* IPv4 header validation, RFC 1812 5.2.2. */
+	{ .what = "19 bytes of IPv4", .in = TCP4(), .len = PKT_LEN(14 + 19), .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "no IPv4 byte", .in = TCP4(), .len = PKT_LEN(14), .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "IHL 15 while only 40 bytes follow", .in = TCP4(), .edit = { SET8(14, 0x4f) },
+	  .want = KEEL_DROP_IP4_TRUNCATED },
+	{ .what = "version 6 in IPv4", .in = TCP4(), .edit = { SET8(14, 0x65), IP4_CSUM(14) }, .want = KEEL_DROP_IP4_VERSION },
+	{ .what = "IPv6 behind the IPv4 ethertype", .in = TCP6(), .edit = { SET16(12, 0x0800) },
+	  .want = KEEL_DROP_IP4_VERSION },
+	IHL(0), IHL(1), IHL(2), IHL(3), IHL(4),
+	{ .what = "total length shorter than the header", .in = TCP4(), .edit = { SET16(16, 19), IP4_CSUM(14) },
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "total length one past the frame", .in = TCP4(), .edit = { SET16(16, 54 - 14 + 1), IP4_CSUM(14) },
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "total length the header alone: TCP missing", .in = TCP4(), .edit = { SET16(16, 20), IP4_CSUM(14) },
+	  .want = KEEL_DROP_L4_TRUNCATED },
+	{ .what = "frame one byte short of the total length", .in = TCP4(), .len = PKT_LESS(1),
+	  .want = KEEL_DROP_IP4_TOTAL_LENGTH },
+	{ .what = "checksum flipped", .in = TCP4(), .edit = { XOR8(24, 0x01) }, .want = KEEL_DROP_IP4_CHECKSUM },
+	{ .what = "TTL changed without the checksum", .in = TCP4(), .edit = { SUB8(22, 1) }, .want = KEEL_DROP_IP4_CHECKSUM },
+	{ .what = "options", .in = TCP4(.ip4_opt_len = 8), .want = KEEL_DROP_NONE },
+	{ .what = "the checksum covers the options", .in = TCP4(.ip4_opt_len = 8), .edit = { XOR8(14 + 21, 0x80) },
+	  .want = KEEL_DROP_IP4_CHECKSUM },
+	/* An all-zero checksum on a header that is not all ones is wrong, not "unset". */
+	{ .what = "zero checksum", .in = TCP4(.ip4_opt_len = 8), .edit = { SET8(24, 0), SET8(25, 0) },
+	  .want = KEEL_DROP_IP4_CHECKSUM },
+	BAD4("0.0.0.0"), BAD4("0.1.2.3"), BAD4("127.0.0.1"), BAD4("127.255.255.254"), BAD4("224.0.0.1"),
+	BAD4("239.255.255.255"), BAD4("240.0.0.1"), BAD4("250.1.2.3"), BAD4("255.255.255.255"),
+	GOOD4("1.0.0.1"), GOOD4("10.0.0.1"), GOOD4("126.255.255.255"), GOOD4("128.0.0.1"),
+	GOOD4("223.255.255.255"), GOOD4("192.0.2.255"), GOOD4("169.253.255.255"), GOOD4("169.255.0.1"),
+	GOOD4("168.254.0.1"),
+	/* RFC 3927 7: accepted for the host, flagged so a VIP refuses it (issue 14 item 3). */
+	LINK4("169.254.0.0"), LINK4("169.254.10.1"), LINK4("169.254.255.255"),
+	/* Multicast or broadcast destinations are not the parser's concern. */
+	{ .what = "multicast destination", .in = TCP4(.dst = "224.0.0.5"), .want = KEEL_DROP_NONE },
+
+	/* IPv4 fragments. */
+	{ .what = "first TCP fragment", .in = TCP4(.more_frags = true, .payload_len = 64), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_SPORT | PM_DPORT | PM_TCP_FLAGS, .flags = KEEL_PKT_FRAG,
+		   .sport = 40000, .dport = 443, .tcp_flags = KEEL_TCP_SYN } },
+	/* A first UDP fragment: the UDP length covers the whole datagram, not this piece. */
+	{ .what = "first UDP fragment", .in = TCP4(.proto = KEEL_PROTO_UDP, .more_frags = true, .payload_len = 64),
+	  .edit = { SET16(34 + 4, 3000) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_DPORT, .flags = KEEL_PKT_FRAG, .dport = 443 } },
+	{ .what = "first UDP fragment, UDP length 7", .in = TCP4(.proto = KEEL_PROTO_UDP, .more_frags = true, .payload_len = 64),
+	  .edit = { SET16(34 + 4, 7) }, .want = KEEL_DROP_UDP_LENGTH },
+	/* A first fragment too short for the TCP header (RFC 1858). */
+	{ .what = "first fragment short of TCP", .in = TCP4(.more_frags = true), .edit = { SET16(16, 20 + 16), IP4_CSUM(14) },
+	  .want = KEEL_DROP_L4_TRUNCATED },
+	/* Payload bytes where a TCP header would be must not become ports or flags. */
+	{ .what = "later fragment", .in = TCP4(.frag_offset = 185 /* 1480 bytes in */, .more_frags = true, .payload_len = 40),
+	  .edit = { FILL(34, 0x77, 20) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_PROTO | PM_SPORT | PM_DPORT | PM_TCP_FLAGS | PM_L4_OFF | PM_L3_LEN | PM_SRC,
+		   .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER, .proto = KEEL_PROTO_TCP, .l4_off = 34,
+		   .l3_len = 20 + 60 } },
+	{ .what = "last fragment (MF clear), DF clear", .in = TCP4(.frag_offset = 185, .payload_len = 40),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	{ .what = "later ICMP fragment: no type from the payload",
+	  .in = TCP4(.proto = KEEL_PROTO_ICMP, .icmp_type = 3, .frag_offset = 10, .payload_len = 8), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS | PM_ICMP_TYPE, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	/* A later fragment with only 1 payload byte still parses (no L4 length rule). */
+	{ .what = "later fragment of 1 byte", .in = TCP4(.proto = 47, .frag_offset = 10, .payload_len = 1),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_PROTO, .proto = 47 } },
+	{ .what = "DF", .in = TCP4(.df = true), .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_DF } },
+	{ .what = "DF, tagged", .in = TCP4(.df = true, .vlan = 3), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_DF | KEEL_PKT_VLAN } },
+	/* The reserved flag bit is ignored on receipt. */
+	{ .what = "reserved flag bit", .in = TCP4(), .edit = { OR8(14 + 6, 0x80), IP4_CSUM(14) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS } },
+	/* RFC 1858 tiny fragment: TCP at offset 8 bytes rewrites the first fragment's flags. */
+	{ .what = "TCP at offset 8", .in = TCP4(.frag_offset = 1, .payload_len = 12), .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	{ .what = "TCP at offset 8, MF", .in = TCP4(.frag_offset = 1, .payload_len = 12, .more_frags = true),
+	  .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	/* Offset 2 for TCP is fine, offset 1 for UDP is fine. */
+	{ .what = "TCP at offset 16", .in = TCP4(.frag_offset = 2, .payload_len = 12, .more_frags = true),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	{ .what = "UDP at offset 8", .in = TCP4(.frag_offset = 1, .payload_len = 12, .more_frags = true, .proto = KEEL_PROTO_UDP),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+	/* Ping of death: 8191 * 8 + 8 data bytes = 65536 > 65535. */
+	{ .what = "ping of death", .in = TCP4(.proto = KEEL_PROTO_ICMP, .frag_offset = 8191, .payload_len = 0),
+	  .want = KEEL_DROP_IP4_FRAG_OFFSET },
+	/* 7 bytes of data at the same offset end exactly at 65535. */
+	{ .what = "fragment ending at 65535", .in = TCP4(.proto = KEEL_PROTO_ICMP, .frag_offset = 8191, .payload_len = 0),
+	  .edit = { SET16(16, 27), IP4_CSUM(14) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_FLAGS, .flags = KEEL_PKT_FRAG | KEEL_PKT_FRAG_LATER } },
+
+	/* Transport headers. */
+	L4_SHORT(KEEL_PROTO_TCP, KEEL_PROTO_TCP, 20), L4_SHORT(KEEL_PROTO_UDP, KEEL_PROTO_UDP, 8),
+	L4_SHORT(KEEL_PROTO_ICMP, KEEL_PROTO_ICMPV6, 8),
+	DOFF(0), DOFF(1), DOFF(2), DOFF(3), DOFF(4),
+	{ .what = "60-byte TCP header claimed in a 20-byte segment", .in = TCP4(), .edit = { SET8(34 + 12, 0xf0) },
+	  .want = KEEL_DROP_TCP_DATA_OFFSET },
+	/* Options present and fully inside: 24-byte header in a 24-byte segment. */
+	{ .what = "24-byte TCP header in 24 bytes", .in = TCP4(.payload_len = 4), .edit = { SET8(34 + 12, 0x60) },
+	  .want = KEEL_DROP_NONE },
+	{ .what = "28-byte TCP header in 24 bytes", .in = TCP4(.payload_len = 4), .edit = { SET8(34 + 12, 0x70) },
+	  .want = KEEL_DROP_TCP_DATA_OFFSET },
+	{ .what = "16-byte TCP header, ipv6", .in = TCP6(.payload_len = 0), .edit = { SET8(54 + 12, 0x40) },
+	  .want = KEEL_DROP_TCP_DATA_OFFSET },
+	UDP_LEN4(7, KEEL_DROP_UDP_LENGTH), UDP_LEN4(0, KEEL_DROP_UDP_LENGTH), UDP_LEN4(29, KEEL_DROP_UDP_LENGTH),
+	UDP_LEN4(28, KEEL_DROP_NONE),
+	/* Shorter than the IP payload is allowed (RFC 768 leaves the rest as IP padding). */
+	{ .what = "UDP length 8 of 28", .in = TCP4(.proto = KEEL_PROTO_UDP, .payload_len = 20), .edit = { SET16(34 + 4, 8) },
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_SPORT, .sport = 40000 } },
+	{ .what = "UDP length 29 of 28, ipv6", .in = TCP6(.proto = KEEL_PROTO_UDP, .payload_len = 20),
+	  .edit = { SET16(54 + 4, 29) }, .want = KEEL_DROP_UDP_LENGTH },
+	/* UDP length 0 is a jumbogram (RFC 2675) only; not supported. */
+	{ .what = "UDP length 0, ipv6", .in = TCP6(.proto = KEEL_PROTO_UDP, .payload_len = 20),
+	  .edit = { SET16(54 + 4, 0) }, .want = KEEL_DROP_UDP_LENGTH },
+	ICMP4(0, 0), ICMP4(8, 0), ICMP4(3, KEEL_PKT_ICMP_ERROR), ICMP4(11, KEEL_PKT_ICMP_ERROR),
+	ICMP4(12, KEEL_PKT_ICMP_ERROR), ICMP4(4, 0), ICMP4(5, 0), ICMP4(13, 0), ICMP4(200, 0),
+	/* Exactly 8 bytes is enough. */
+	{ .what = "ICMP header alone", .in = TCP4(.proto = KEEL_PROTO_ICMP, .icmp_type = 8), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_ICMP_TYPE, .icmp_type = 8 }, .check = frame_of_42 },
+	ICMP6(1, KEEL_PKT_ICMP_ERROR), ICMP6(2, KEEL_PKT_ICMP_ERROR), ICMP6(3, KEEL_PKT_ICMP_ERROR),
+	ICMP6(4, KEEL_PKT_ICMP_ERROR), ICMP6(0, 0), ICMP6(5, 0), ICMP6(127, 0), ICMP6(128, 0), ICMP6(129, 0),
+	ICMP6(135, 0), ICMP6(136, 0),
+	{ .what = "GRE", .in = TCP4(.proto = 47, .payload_len = 0), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_PROTO | PM_SPORT | PM_DPORT | PM_L4_OFF | PM_L3_LEN, .proto = 47, .l4_off = 34, .l3_len = 20 } },
+	/* ICMPv6 over IPv4 means nothing: unknown protocol, no ICMP fields. */
+	{ .what = "ICMPv6 over IPv4", .in = TCP4(.proto = KEEL_PROTO_ICMPV6, .l4_override = l4_type1, .l4_override_len = 8),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_ICMP_TYPE | PM_FLAGS } },
+	{ .what = "ICMPv4 over IPv6", .in = TCP6(.proto = KEEL_PROTO_ICMP, .l4_override = l4_type1, .l4_override_len = 3),
+	  .want = KEEL_DROP_NONE, .pkt = { .has = PM_PROTO | PM_ICMP_TYPE, .proto = KEEL_PROTO_ICMP } },
+	{ .what = "SCTP", .in = TCP6(.proto = 132, .payload_len = 12), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_PROTO | PM_SPORT | PM_L4_OFF, .proto = 132, .l4_off = 54 } },
+
+	/* Ethernet padding. A 40-byte SYN padded to the 60-byte Ethernet minimum, plus an FCS-like trailer. */
+	{ .what = "padded SYN", .in = TCP4(.pad = 10), .edit = { FILL(54, 0xee, 10) }, .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_L3_LEN | PM_DPORT, .l3_len = 40, .dport = 443 }, .check = frame_of_64 },
+	/* UDP: its length is checked against the datagram, not the padded frame. */
+	{ .what = "padded UDP", .in = TCP4(.proto = KEEL_PROTO_UDP, .payload_len = 2, .pad = 16), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_L3_LEN, .l3_len = 30 } },
+	/* UDP claims one byte more than the IP datagram holds; the pad bytes do not count. */
+	{ .what = "UDP length into the pad", .in = TCP4(.proto = KEEL_PROTO_UDP, .payload_len = 2, .pad = 16),
+	  .edit = { SET16(34 + 4, 11) }, .want = KEEL_DROP_UDP_LENGTH },
+	/* TCP data offset reaching into the pad is refused. */
+	{ .what = "TCP header into the pad", .in = TCP4(.pad = 20), .edit = { SET8(34 + 12, 0x60) },
+	  .want = KEEL_DROP_TCP_DATA_OFFSET },
+	{ .what = "padded ipv6", .in = TCP6(.pad = 7), .want = KEEL_DROP_NONE,
+	  .pkt = { .has = PM_L3_LEN, .l3_len = 40 + 20 + 10 } },
+};
+
+static void test_parse_cases(void **state)
+{
+	(void)state;
+	pkt_case_run(PKT_CASES(parse_cases), parse_stage, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ip4_tcp_basic),
+		cmocka_unit_test(test_parse_cases),
 		cmocka_unit_test(test_fast_path_agrees),
-		cmocka_unit_test(test_tcp_flags),
-		cmocka_unit_test(test_ip4_udp_basic),
-		cmocka_unit_test(test_vlan),
-		cmocka_unit_test(test_vlan_stacked),
-		cmocka_unit_test(test_l2_truncated),
-		cmocka_unit_test(test_not_ip),
-		cmocka_unit_test(test_ip4_truncated),
-		cmocka_unit_test(test_ip4_version),
-		cmocka_unit_test(test_ip4_ihl),
-		cmocka_unit_test(test_ip4_total_length),
-		cmocka_unit_test(test_ip4_checksum),
-		cmocka_unit_test(test_ip4_bad_source),
 		cmocka_unit_test(test_ip4_options),
-		cmocka_unit_test(test_padding),
-		cmocka_unit_test(test_ip4_frag_first),
-		cmocka_unit_test(test_ip4_frag_later),
-		cmocka_unit_test(test_ip4_df),
-		cmocka_unit_test(test_ip4_frag_offset),
-		cmocka_unit_test(test_l4_truncated),
-		cmocka_unit_test(test_tcp_data_offset),
-		cmocka_unit_test(test_udp_length),
-		cmocka_unit_test(test_icmp4),
-		cmocka_unit_test(test_icmp6),
-		cmocka_unit_test(test_unknown_l4),
 		cmocka_unit_test(test_ip6_tcp_basic),
 		cmocka_unit_test(test_ip6_header_errors),
 		cmocka_unit_test(test_ip6_payload_limit),

@@ -140,10 +140,10 @@ static void test_ack_names_previous_owner(void **state)
 	send1(&e, &ack);
 	ip = e.buf.data + 14;
 	g = gue_of(&e);
-	assert_int_equal(g[0], SECOND_CHANCE_WORDS);
+	assert_int_equal(g[0], KEEL_GUE_PRIV_PREV4_WORDS);
 	assert_int_equal(g[1], 4);
-	assert_int_equal(rd16(g + 2), SECOND_CHANCE_GUE_FLAG);
-	assert_int_equal(g[4], SECOND_CHANCE_PREV4);
+	assert_int_equal(rd16(g + 2), KEEL_GUE_FLAG_PRIV);
+	assert_int_equal(g[4], KEEL_GUE_PRIV_PREV4);
 	assert_int_equal(g[5], 0);
 	assert_int_equal(rd16(g + 6), 0);
 	/* Previous owner = the other backend than the outer destination. */
@@ -154,7 +154,7 @@ static void test_ack_names_previous_owner(void **state)
 	assert_int_equal(rd16(ip + 20 + 4), e.buf.len - 14 - 20);
 	assert_int_equal(rd16(ip + 20 + 6), 0);
 	/* The client's packet follows, untouched. */
-	inner = g + 4 + SECOND_CHANCE_LEN;
+	inner = g + 4 + KEEL_GUE_PRIV_PREV4_LEN;
 	assert_int_equal(inner[0], 0x45);
 	assert_int_equal(rd16(inner + 2), e.buf.len - (inner - e.buf.data));
 	assert_int_equal(e.ctr.second_chance, 1);
@@ -200,7 +200,7 @@ static void check_names_previous_owner6(const char *vaddr, const struct pktgen *
 	assert_memory_equal(gu + 8, want_prev, 16);
 	assert_memory_not_equal(gu + 8, ip + 24, 16);
 	/* The client's packet follows, untouched. */
-	inner = gu + 4 + SECOND_CHANCE_LEN6;
+	inner = gu + 4 + KEEL_GUE_PRIV_PREV6_LEN;
 	if (g->family == 6) {
 		assert_int_equal(inner[0] >> 4, 6);
 		assert_int_equal(40 + rd16(inner + 4), e.buf.len - (inner - e.buf.data));
@@ -353,10 +353,10 @@ static void test_mark6_refused(void **state)
 	b1 = &keel_snapshot_backends(e.snap)[1];
 	saved = e.buf;
 	memcpy(copy, e.buf.data, e.buf.len);
-	e.buf.headroom = SECOND_CHANCE_LEN6 - 1;
+	e.buf.headroom = KEEL_GUE_PRIV_PREV6_LEN - 1;
 	assert_int_equal(second_chance_mark(&e.buf, b1, 1500), 0);
 	e.buf.headroom = saved.headroom;
-	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + SECOND_CHANCE_LEN6 - 1)), 0);
+	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + KEEL_GUE_PRIV_PREV6_LEN - 1)), 0);
 	v4.family = KEEL_AF_INET4;
 	assert_int_equal(second_chance_mark(&e.buf, &v4, 1500), 0);
 	e.buf.data[14 + 40 + 6] = e.buf.data[14 + 40 + 7] = 0;
@@ -367,8 +367,8 @@ static void test_mark6_refused(void **state)
 	assert_int_equal(e.buf.len, saved.len);
 	assert_memory_equal(e.buf.data, copy, e.buf.len);
 	/* Exactly at the MTU it fits. */
-	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + SECOND_CHANCE_LEN6)), 1);
-	assert_int_equal(e.buf.len, saved.len + SECOND_CHANCE_LEN6);
+	assert_int_equal(second_chance_mark(&e.buf, b1, (uint16_t)(e.buf.len - 14 + KEEL_GUE_PRIV_PREV6_LEN)), 1);
+	assert_int_equal(e.buf.len, saved.len + KEEL_GUE_PRIV_PREV6_LEN);
 	assert_true(pktgen_l4_csum_ok(6, e.buf.data + 14, e.buf.data + 54, e.buf.len - 54u, 17));
 	env_free(&e);
 }
