@@ -184,8 +184,9 @@ int config_fleet_check(struct check *c, const struct loc *root, const json_t *to
 	    (rc = check_duration(c, &at, o, "watch_idle_timeout", 1000, 600000, &f->watch_idle_ms)) ||
 	    (rc = check_duration(c, &at, o, "wait_timeout", 0, 600000, &f->wait_ms)))
 		return rc;
-	/* Only a file (YAML, with positions) is a keel.yaml; a JSON tree is a merged configuration. */
-	if (c->pos)
+	/* A host's keel.yaml (not an API body, which is a whole configuration whose spec keys go to
+	 * the store). */
+	if (c->host_file)
 		return refuse_spec_keys(c, root, top);
 	return 0;
 }

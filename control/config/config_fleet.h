@@ -40,8 +40,8 @@ void config_fleet_defaults(struct config_fleet *f);
 
 struct check;
 struct loc;
-/* The schema walk of top["fleet"] into c->cfg->fleet, and, for a keel.yaml with a fleet:
- * section, the refusal of fleet spec keys (config_schema.c calls it): 0, -EINVAL. */
+/* The schema walk of top["fleet"] into c->cfg->fleet, and, for a keel.yaml (config_load_file)
+ * with a fleet: section, the refusal of fleet spec keys (config_schema.c calls it): 0, -EINVAL. */
 int config_fleet_check(struct check *c, const struct loc *root, const json_t *top);
 
 bool config_fleet_equal(const struct config_fleet *a, const struct config_fleet *b);

@@ -568,10 +568,11 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 			spec = json_loadb(r.kvs[0].value, r.kvs[0].value_len, JSON_REJECT_DUPLICATES, NULL);
 		}
 		keel_etcd_range_free(&r);
-		if (expect_revision && mod != expect_revision) {
+		if (expect_revision && mod != (expect_revision < 0 ? 0 : expect_revision)) {
 			json_decref(spec);
 			snprintf(why, whylen, "changed at revision %lld since your diff (revision %lld); "
-				 "run it again", (long long)mod, (long long)expect_revision);
+				 "run it again", (long long)mod,
+				 (long long)(expect_revision < 0 ? 0 : expect_revision));
 			rc = -ESTALE;
 			break;
 		}
@@ -621,7 +622,7 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 			break;
 		if (expect_revision) {
 			snprintf(why, whylen, "changed since your diff (revision %lld); run it again",
-				 (long long)expect_revision);
+				 (long long)(expect_revision < 0 ? 0 : expect_revision));
 			rc = -ESTALE;
 			break;
 		}
@@ -730,6 +731,13 @@ int control_config_apply(struct keel_control *c, struct keel_config *next, unsig
 		return -ENOMEM;
 	}
 	m.spec = spec;
+	/* A whole configuration replaces the spec: never re-based. Without a revision it was computed
+	 * on what this host runs (-1: on no spec at all). */
+	if (!revision) {
+		pthread_mutex_lock(&c->fleet->mu);
+		revision = c->fleet->applied ? c->fleet->applied : -1;
+		pthread_mutex_unlock(&c->fleet->mu);
+	}
 	rc = control_fleet_edit(c->fleet, merge_edit, &m, flags, revision, report, why, whylen);
 	json_decref(spec);
 	return rc;

@@ -29,7 +29,8 @@ typedef int (*control_fleet_edit_fn)(const struct keel_config *cur, struct keel_
 /*
  * An edit through the store: computed on the newest spec, previewed and guarded here, written with
  * one transaction guarded by the spec's mod_revision. expect_revision > 0 (config apply): no retry,
- * a conflict is -ESTALE ("changed at revision N since your diff"); 0: re-based and retried. Waits for
+ * a conflict is -ESTALE ("changed at revision N since your diff"); -1: the same for "no spec yet";
+ * 0: re-based and retried. Waits for
  * the live hosts unless CONTROL_APPLY_NO_WAIT. -ENOLINK: the store is unreachable (nothing written).
  */
 int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void *arg,
