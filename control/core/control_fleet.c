@@ -310,6 +310,7 @@ static void *heart_main(void *arg)
 {
 	struct control_fleet *f = arg;
 	int64_t lease = 0, ttl = (f->conf.lease_ttl_ms + 999) / 1000;
+	int64_t granted = 0, put_rev = 0;
 	uint64_t kept_ms = 0;
 	char *last = NULL;
 
@@ -322,12 +323,12 @@ static void *heart_main(void *arg)
 		f->status_dirty = false;
 		pthread_mutex_unlock(&f->mu);
 		if (!lease) {
-			rc = keel_etcd_lease_grant(f->heart_cli, ttl, &lease, NULL);
+			rc = keel_etcd_lease_grant(f->heart_cli, ttl, &lease, &granted);
 			kept_ms = now_ms();
 			free(last);
 			last = NULL; /* a new lease: the key must be written under it */
 		} else if (now_ms() - kept_ms >= f->conf.lease_ttl_ms / 3) {
-			rc = keel_etcd_lease_keepalive(f->heart_cli, lease, NULL);
+			rc = keel_etcd_lease_keepalive(f->heart_cli, lease, &granted);
 			if (rc == -ENOENT)
 				lease = 0;
 			else if (!rc)
@@ -344,7 +345,7 @@ static void *heart_main(void *arg)
 		text = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(st);
 		if (text && (!last || strcmp(text, last))) {
-			rc = keel_etcd_put(f->heart_cli, f->host_key, text, strlen(text), lease, NULL);
+			rc = keel_etcd_put(f->heart_cli, f->host_key, text, strlen(text), lease, &put_rev);
 			if (rc == -ENOENT) {
 				lease = 0;
 			} else if (!rc) {
