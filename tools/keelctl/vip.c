@@ -186,7 +186,8 @@ static int retry_conflicts(struct ctl *c, int (*fn)(struct ctl *, int, char **),
 		rc = fn(c, argc, argv);
 		if (rc != KEELCTL_CONFLICT || i >= 7)
 			return rc;
-		usleep(5000 + (useconds_t)(rand() % 20000)); /* two racing keelctls fall apart */
+		/* Two racing keelctls fall apart; a host behind the store gets time to catch up. */
+		usleep((useconds_t)(20000 * (i + 1) + rand() % 20000));
 	}
 }
 
