@@ -138,7 +138,7 @@ static void refuse(struct control_fleet *f, int64_t rev, const char *reason)
 	f->status_dirty = true;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
-	log_event(LOG_ERROR, "fleet_refused", "revision=%lld running=%lld reason=\"%s\"", (long long)rev,
+	log_event(LOG_ERROR, "fleet_refused", "revision=%lld running=%lld reason=%s", (long long)rev,
 		  (long long)f->applied, reason);
 }
 

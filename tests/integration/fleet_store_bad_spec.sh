@@ -15,9 +15,9 @@ g1=$(fstatus 1 'j["generation"]')
 refused_by_all() { # revision, text of the reason
 	local i
 	for ((i = 1; i <= FLEET_N; i++)); do
-		[[ $(fstatus "$i" 'j["fleet"]["refused_revision"]') == "$1" ]] || return 1
+		fstatus "$i" '(j["fleet"]["refused_revision"], j["fleet"]["applied_revision"], j["fleet"]["last_refusal"])' |
+			grep -qF -- "($1, $good, " || return 1
 		fstatus "$i" 'j["fleet"]["last_refusal"]' | grep -qF -- "$2" || return 1
-		[[ $(fleet_applied "$i") == "$good" ]] || return 1
 	done
 }
 
