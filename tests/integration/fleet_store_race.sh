@@ -33,8 +33,8 @@ edits 2 "$KT_TMP/e2" &
 p2=$!
 wait "$p1" "$p2"
 log "done in $((SECONDS - t0)) s: $(grep -c '^ok' "$KT_TMP/e1") + $(grep -c '^ok' "$KT_TMP/e2") acknowledged"
-grep -h '^refused' "$KT_TMP/e1" "$KT_TMP/e2" | head -5
-cat "$KT_TMP"/e?.err 2>/dev/null | sort | uniq -c | head -5
+grep -h '^refused' "$KT_TMP/e1" "$KT_TMP/e2" | head -5 || true
+grep -hv 'warning' "$KT_TMP"/e?.err 2>/dev/null | sort | uniq -c | head -5 || true
 
 etcdctl_c get "$FLEET_SPEC" --print-value-only >"$KT_TMP/final.json"
 lost() {
@@ -57,7 +57,8 @@ PY
 }
 check "every acknowledged edit is in the final spec" lost
 check "every refusal said why (a line on stderr per refused edit)" \
-	test "$(grep -hc '^refused' "$KT_TMP/e1" "$KT_TMP/e2" | awk '{s += $1} END {print s}')" -le "$(cat "$KT_TMP"/e?.err 2>/dev/null | wc -l)"
+	test "$(cat "$KT_TMP/e1" "$KT_TMP/e2" | grep -c '^refused' || true)" -le \
+	"$(cat "$KT_TMP"/e?.err 2>/dev/null | grep -cE 'run it again|refused|unreachable|changed under' || true)"
 check "most edits were acknowledged (at least 90 of 100)" \
 	test $(($(grep -c '^ok' "$KT_TMP/e1") + $(grep -c '^ok' "$KT_TMP/e2"))) -ge 90
 r=$(fleet_spec_rev)
