@@ -46,6 +46,7 @@ struct control_fleet {
 	int64_t applied;         /* store revision of the running spec (persisted) */
 	int64_t seen;            /* newest spec revision seen in the store */
 	bool store_up;
+	bool store_known;        /* store_up has been set once (the first state is logged too) */
 	char store_error[256];
 	uint64_t refused_total, applies;
 	int64_t refused_revision;
@@ -89,14 +90,16 @@ static void nap(struct control_fleet *f, unsigned ms)
 
 static void set_store(struct control_fleet *f, bool up, const char *err)
 {
-	bool was;
+	bool was, known;
 
 	pthread_mutex_lock(&f->mu);
 	was = f->store_up;
+	known = f->store_known;
+	f->store_known = true;
 	f->store_up = up;
 	snprintf(f->store_error, sizeof(f->store_error), "%s", up ? "" : err);
 	pthread_mutex_unlock(&f->mu);
-	if (was != up)
+	if (was != up || !known)
 		log_event(up ? LOG_INFO : LOG_ERROR, up ? "fleet_store_up" : "fleet_store_down", "reason=%s",
 			  up ? "answered" : err);
 }
