@@ -527,7 +527,10 @@ static void wait_hosts(struct control_fleet *f, int64_t rev, json_t *report)
 	for (;;) {
 		json_decref(pending);
 		json_decref(applied);
+		/* edit_cli is one thread's at a time: another edit may be using it. */
+		pthread_mutex_lock(&f->edit_mu);
 		list_hosts(f, f->edit_cli);
+		pthread_mutex_unlock(&f->edit_mu);
 		pending = pending_hosts(f, rev, &applied);
 		pthread_mutex_lock(&f->mu);
 		bool self = f->applied >= rev || f->refused_revision == rev;
