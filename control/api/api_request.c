@@ -58,6 +58,7 @@ static const struct route_def routes[] = {
 	{ "v1/host/drain", "POST", API_ROUTE_HOST_DRAIN },
 	{ "v1/host/undrain", "POST", API_ROUTE_HOST_UNDRAIN },
 	{ "v1/table/digest", "GET", API_ROUTE_TABLE_DIGEST },
+	{ "v1/fleet", "GET", API_ROUTE_FLEET },
 };
 
 static int hexval(char c)
@@ -331,6 +332,21 @@ int api_request_query(struct api_query *q, const char *key, const char *value, c
 			say(why, whylen, "%s: expected 1, 0, true or false", k);
 			return -EINVAL;
 		}
+	} else if (!strcmp(k, "no_wait")) {
+		if (parse_flag(value ? v : NULL, &q->no_wait)) {
+			say(why, whylen, "%s: expected 1, 0, true or false", k);
+			return -EINVAL;
+		}
+	} else if (!strcmp(k, "revision")) {
+		long long r;
+
+		errno = 0;
+		r = strtoll(v, &end, 10);
+		if (!*v || *end || errno || r < 1) {
+			say(why, whylen, "revision: \"%.24s\" is not a store revision (1 or more)", v);
+			return -EINVAL;
+		}
+		q->revision = r;
 	} else if (!strcmp(k, "vip")) {
 		if (!valid_name(v)) {
 			say(why, whylen, "vip: \"%.64s\" is not a VIP name", v);

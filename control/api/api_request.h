@@ -48,6 +48,7 @@ enum api_route {
 	API_ROUTE_HOST_DRAIN,     /* POST /v1/host/drain {"wait": "5s"} */
 	API_ROUTE_HOST_UNDRAIN,   /* POST /v1/host/undrain */
 	API_ROUTE_TABLE_DIGEST,   /* GET /v1/table/digest */
+	API_ROUTE_FLEET,          /* GET /v1/fleet: every host of the fleet (fleet mode) */
 	API_ROUTE_BACKEND_DRAIN_ALL,   /* POST /v1/backends/{addr}/drain: in every VIP */
 	API_ROUTE_BACKEND_UNDRAIN_ALL, /* POST /v1/backends/{addr}/undrain */
 	API_ROUTE_COUNT,
@@ -97,6 +98,8 @@ int api_request_addr(const char *text, char *out, size_t n);
 /* Query parameters the API knows; others are refused (a typo must not go unnoticed). */
 struct api_query {
 	bool dry_run, force;
+	bool no_wait;          /* fleet: answer once the store committed the edit */
+	int64_t revision;      /* fleet: config apply's precondition (the spec revision of its diff) */
 	bool has_vip, has_src, has_sport, has_dport;
 	char vip[CONFIG_NAME_MAX];
 	char src[INET6_ADDRSTRLEN];

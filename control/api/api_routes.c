@@ -50,7 +50,8 @@ static void view(struct api_reply *rp, json_t *j, const char *what)
 
 static unsigned int apply_flags(const struct api_query *q)
 {
-	return (q->dry_run ? CONTROL_APPLY_DRY_RUN : 0) | (q->force ? CONTROL_APPLY_FORCE : 0);
+	return (q->dry_run ? CONTROL_APPLY_DRY_RUN : 0) | (q->force ? CONTROL_APPLY_FORCE : 0) |
+	       (q->no_wait ? CONTROL_APPLY_NO_WAIT : 0);
 }
 
 /* The body as a configuration (YAML or JSON by Content-Type). 0, or rp is set. */
@@ -127,7 +128,8 @@ static void config_apply(struct keel_control *c, const struct api_request *rq,
 
 	if (body_config(rq, &cfg, rp))
 		return;
-	rc = control_apply(c, cfg, apply_flags(&rq->q), &report, why, sizeof(why));
+	rc = control_config_apply(c, cfg, apply_flags(&rq->q), rq->q.revision, &report, why,
+				  sizeof(why));
 	if (rc) {
 		refused(rp, -rc, why, report);
 		return;

@@ -26,6 +26,8 @@ static const struct api_status table[] = {
 	{ ETIMEDOUT, 503, "the dataplane did not answer in time" },
 	{ EBUSY, 503, "the dataplane has not acknowledged an older snapshot" },
 	{ EIO, 500, "state not persisted" },
+	{ ENOLINK, 503, "the fleet store is unreachable: edits are refused" },
+	{ ESTALE, 412, "the fleet spec changed since: run it again" },
 	{ ENOMEM, 500, "out of memory" },
 };
 

@@ -35,9 +35,9 @@ void config_error_set(struct config_error *err, const char *origin, int line, in
 }
 
 static int load_tree(const json_t *root, const char *origin, const struct config_pos *pos,
-		     struct keel_config **out, struct config_error *err)
+		     bool host_file, struct keel_config **out, struct config_error *err)
 {
-	struct check c = { .origin = origin, .pos = pos, .err = err };
+	struct check c = { .origin = origin, .pos = pos, .err = err, .host_file = host_file };
 	int rc;
 
 	c.cfg = config_new();
@@ -63,11 +63,11 @@ int config_from_json(json_t *root, const char *origin, struct keel_config **out,
 		config_error_set(err, origin, 0, 0, "no configuration (empty JSON)");
 		return -EINVAL;
 	}
-	return load_tree(root, origin, NULL, out, err);
+	return load_tree(root, origin, NULL, false, out, err);
 }
 
-int config_load_buffer(const char *buf, size_t len, const char *origin, struct keel_config **out,
-		       struct config_error *err)
+static int load_buffer(const char *buf, size_t len, const char *origin, bool host_file,
+		       struct keel_config **out, struct config_error *err)
 {
 	struct config_pos *pos;
 	json_t *root;
@@ -76,10 +76,16 @@ int config_load_buffer(const char *buf, size_t len, const char *origin, struct k
 	rc = config_yaml_parse(buf, len, origin, &root, &pos, err);
 	if (rc)
 		return rc;
-	rc = load_tree(root, origin, pos, out, err);
+	rc = load_tree(root, origin, pos, host_file, out, err);
 	config_pos_free(pos);
 	json_decref(root);
 	return rc;
+}
+
+int config_load_buffer(const char *buf, size_t len, const char *origin, struct keel_config **out,
+		       struct config_error *err)
+{
+	return load_buffer(buf, len, origin, false, out, err);
 }
 
 int config_load_file(const char *path, struct keel_config **out, struct config_error *err)
@@ -130,7 +136,7 @@ int config_load_file(const char *path, struct keel_config **out, struct config_e
 		config_error_set(err, path, 0, 0, "file changed while being read");
 		goto out_free_buf;
 	}
-	rc = config_load_buffer(buf, got, path, out, err);
+	rc = load_buffer(buf, got, path, true, out, err); /* a host's keel.yaml */
 out_free_buf:
 	free(buf);
 out_close:

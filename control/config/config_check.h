@@ -31,6 +31,7 @@ struct check {
 	struct config_error *err;
 	struct keel_config *cfg;      /* being filled; freed by the caller on refusal */
 	uint32_t n_backends;          /* so far, over all VIPs (the limit is global) */
+	bool host_file;               /* a host's keel.yaml (config_load_file), not an API body */
 };
 
 /* Refuse (returns -EINVAL): at the value's position, or at its key's. */

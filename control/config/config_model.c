@@ -32,6 +32,7 @@ struct keel_config *config_new(void)
 	cfg->health_defaults.fall = 3;
 	cfg->panic_threshold = 0.5;
 	config_bgp_defaults(&cfg->bgp);
+	config_fleet_defaults(&cfg->fleet);
 	return cfg;
 }
 
@@ -129,7 +130,7 @@ bool config_equal(const struct keel_config *a, const struct keel_config *b)
 	    a->metrics_port != b->metrics_port ||
 	    !health_equal(&a->health_defaults, &b->health_defaults) ||
 	    a->panic_threshold != b->panic_threshold || a->n_vips != b->n_vips ||
-	    !config_bgp_equal(&a->bgp, &b->bgp))
+	    !config_bgp_equal(&a->bgp, &b->bgp) || !config_fleet_equal(&a->fleet, &b->fleet))
 		return false;
 	for (i = 0; i < a->n_vips; i++)
 		if (!vip_equal(&a->vips[i], &b->vips[i]))
@@ -407,6 +408,8 @@ json_t *config_to_json(const struct keel_config *cfg)
 	put(&b, "vips", vips);
 	if (cfg->bgp.local_asn) /* a bgp: section was given (local_asn is required in it) */
 		put(&b, "bgp", config_bgp_to_json(&cfg->bgp));
+	if (cfg->fleet.enabled)
+		put(&b, "fleet", config_fleet_to_json(&cfg->fleet));
 	if (s.failed)
 		b.failed = true;
 	return done(&b);

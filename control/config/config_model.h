@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "config_bgp.h"
+#include "config_fleet.h"
 
 /*
  * A struct keel_config only ever holds a configuration that passed every
@@ -119,6 +120,7 @@ struct keel_config {
 	double panic_threshold;               /* 0..1 */
 
 	struct config_bgp bgp;                /* announcements through BIRD (config_bgp.h) */
+	struct config_fleet fleet;            /* the fleet's store (config_fleet.h); host-local */
 
 	uint32_t n_vips;
 	struct config_vip *vips;

@@ -6,12 +6,13 @@
 #include "config_bgp.h"
 #include "config_check.h"
 #include "config_field.h"
+#include "config_fleet.h"
 #include "pkt.h"
 #include "snapshot.h"
 
 static const char *const top_keys[] = { "instance", "fleet_seed", "maglev_table_size",
 	"next_hop", "encap_source", "mtu", "gue_port", "api", "metrics", "health_defaults",
-	"panic_threshold", "vips", "bgp", NULL };
+	"panic_threshold", "vips", "bgp", "fleet", NULL };
 static const char *const vip_keys[] = { "name", "address", "port", "protocol", "encap",
 	"fragments", "maglev_table_size", "health_check", "backends", NULL };
 static const char *const backend_keys[] = { "address", "weight", "state", NULL };
@@ -915,7 +916,7 @@ int config_schema_check(struct check *c, const json_t *root)
 	cfg->mtu = (uint16_t)mtu;
 	cfg->gue_port = (uint16_t)gue;
 	if ((rc = check_vips(c, &at, root)) || (rc = check_vip_addresses(c, &at, root)) ||
-	    (rc = config_bgp_check(c, &at, root)))
+	    (rc = config_bgp_check(c, &at, root)) || (rc = config_fleet_check(c, &at, root)))
 		return rc;
 	return check_mtu_v6(c, &at, root);
 }

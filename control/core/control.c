@@ -14,6 +14,7 @@
 #include "bgp.h"
 #include "config_field.h"
 #include "control_bgp.h"
+#include "control_fleet.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -452,6 +453,11 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		health_destroy(c->health);
 		goto out_free;
 	}
+	/* A fleet: the follower starts from the persisted revision (never waiting for the store). */
+	if (c->cfg->fleet.enabled && control_fleet_start(c, why, whylen)) {
+		control_destroy(c);
+		return NULL;
+	}
 	return c;
 
 out_free:
@@ -470,6 +476,8 @@ void control_destroy(struct keel_control *c)
 {
 	if (!c)
 		return;
+	control_fleet_stop(c->fleet);
+	c->fleet = NULL;
 	bgp_destroy(c->bgp);
 	if (c->health)
 		health_destroy(c->health);
@@ -696,6 +704,15 @@ int control_apply(struct keel_control *c, struct keel_config *next, unsigned int
 int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
 		 json_t **report, char *why, size_t whylen)
 {
+	/* In a fleet an edit is a transaction on the store; the follower applies it here. */
+	if (c->fleet)
+		return control_fleet_edit(c->fleet, edit, arg, flags, 0, report, why, whylen);
+	return control_edit_local(c, edit, arg, flags, report, why, whylen);
+}
+
+int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+		       json_t **report, char *why, size_t whylen)
+{
 	struct keel_config *next;
 	int ret;
 
@@ -725,6 +742,9 @@ int control_reload(struct keel_control *c, char *why, size_t whylen)
 		pthread_mutex_unlock(&c->mu);
 		return -EINVAL;
 	}
+	/* In a fleet the file holds this host's keys only: the spec stays the store's. */
+	if (c->fleet && control_fleet_rebase(c, &next, why, whylen))
+		return -EINVAL;
 	/* The operator edited the file on purpose: its disruption is theirs to decide. */
 	return control_apply(c, next, CONTROL_APPLY_FORCE, NULL, why, whylen);
 }

@@ -44,6 +44,7 @@ int control_reload(struct keel_control *c, char *why, size_t whylen);
 /* flags of control_apply */
 #define CONTROL_APPLY_DRY_RUN (1u << 0) /* check and preview only */
 #define CONTROL_APPLY_FORCE (1u << 1)   /* allow large disruption or emptying a VIP */
+#define CONTROL_APPLY_NO_WAIT (1u << 2) /* fleet: answer once the store committed, not once hosts ran it */
 
 /*
  * Apply a new configuration (ownership of next passes to the control, freed
@@ -56,6 +57,16 @@ int control_reload(struct keel_control *c, char *why, size_t whylen);
  */
 int control_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
 		  json_t **report, char *why, size_t whylen);
+
+/*
+ * The API's config apply: control_apply on one host; in a fleet (a fleet: section) the spec keys of
+ * next go to the store (control_fleet.h), guarded by revision when it is not 0 (-ESTALE: the spec
+ * changed since; -ENOLINK: the store is unreachable).
+ */
+int control_config_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
+			 int64_t revision, json_t **report, char *why, size_t whylen);
+/* The fleet view (GET /fleet): this host and every live host's status; NULL + ENOENT outside a fleet. */
+json_t *control_fleet_json(struct keel_control *c);
 
 enum control_backend_op {
 	CONTROL_BACKEND_ADD,     /* weight */

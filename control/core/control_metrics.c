@@ -7,6 +7,7 @@
 
 #include "config_field.h"
 #include "control_bgp.h"
+#include "control_fleet.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
@@ -190,6 +191,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 	     "Previews (dry runs) of configuration changes that would be refused; not in keel_config_refused_total.");
 	fprintf(f, "keel_config_dry_run_refused_total %" PRIu64 "\n", c->dry_run_refused);
 	control_bgp_metrics(c, f); /* announcements and fleet consistency (control_bgp.h) */
+	if (c->fleet)
+		control_fleet_metrics(c->fleet, f); /* the fleet store (control_fleet.c) */
 
 	head(f, "keel_received_packets_total", "counter", "Packets received by the workers.");
 	fprintf(f, "keel_received_packets_total %" PRIu64 "\n", k->core.rx_pkts);

@@ -66,6 +66,7 @@ struct keel_control {
 	/* Workers whose heartbeat stopped moving (keel_seam_workers), as last reported: mu. */
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
+	struct control_fleet *fleet; /* NULL outside a fleet (control_fleet.c) */
 	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
 	bool drained;            /* a finished host drain: snapshots are published without VIPs */
 	/* Health as last logged, by stable backend id: one log line per transition. */
@@ -98,6 +99,10 @@ typedef int (*control_edit_fn)(const struct keel_config *cur, struct keel_config
  */
 int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
 		 json_t **report, char *why, size_t whylen);
+
+/* control_edit on this host only (the fleet follower applies store revisions with it). */
+int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+		       json_t **report, char *why, size_t whylen);
 
 uint64_t control_now_ms(void);
 

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "config_field.h"
 #include "control_bgp.h"
+#include "control_fleet.h"
 #include "control_priv.h"
 #include "dataplane_eal.h"
 #include "drop.h"
@@ -203,6 +204,8 @@ json_t *control_status_json(struct keel_control *c)
 		/* The announcements (bgp.c has its own lock, never held while it waits for ours). */
 		if (o && c->cfg->bgp.enabled)
 			json_object_set_new(o, "bgp", control_bgp_json(c));
+		if (o && c->fleet) /* the store's side (control_fleet.c; its lock nests inside mu) */
+			json_object_set_new(o, "fleet", control_fleet_status_json(c->fleet));
 		pthread_mutex_unlock(&c->mu);
 		return o;
 	}

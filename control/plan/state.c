@@ -214,3 +214,58 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
 	*ids = i;
 	return 0;
 }
+
+/* --- the fleet's applied revision ------------------------------------------------ */
+
+#define REVISION_FILE "fleet_revision"
+
+int state_save_revision(const char *dir, int64_t revision, char *why, size_t whylen)
+{
+	char path[600], tmp[640], text[64];
+	int fd, ret = 0, n;
+
+	snprintf(path, sizeof(path), "%s/" REVISION_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." REVISION_FILE ".%d", dir, (int)getpid());
+	n = snprintf(text, sizeof(text), "applied revision %lld\n", (long long)revision);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
+		return -EIO;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd))
+		ret = -EIO;
+	if (close(fd))
+		ret = -EIO;
+	if (!ret && rename(tmp, path))
+		ret = -EIO;
+	if (ret) {
+		snprintf(why, whylen, "writing %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return ret;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd))
+			ret = -EIO;
+		close(fd);
+	}
+	if (ret)
+		snprintf(why, whylen, "fsync %s: %s", dir, strerror(errno));
+	return ret;
+}
+
+int64_t state_load_revision(const char *dir)
+{
+	char path[600], text[64] = { 0 };
+	long long r = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" REVISION_FILE, dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(text, sizeof(text), f) || sscanf(text, "applied revision %lld", &r) != 1 || r < 0)
+		r = 0;
+	fclose(f);
+	return r;
+}

@@ -40,4 +40,12 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
  */
 int state_clear_stale(const char *dir);
 
+/*
+ * Fleet mode: STATE_DIR/fleet_revision holds "applied revision R", the store revision of the fleet
+ * spec that the persisted configuration came from. Written (atomically) after the configuration it
+ * belongs to, so a crash between the two re-applies R, which changes nothing. Load: 0 if none.
+ */
+int state_save_revision(const char *dir, int64_t revision, char *why, size_t whylen);
+int64_t state_load_revision(const char *dir);
+
 #endif

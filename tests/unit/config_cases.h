@@ -252,6 +252,20 @@ static const struct bad_case bad_cases[] = {
 	{ "bgp down mode", HEAD BGP(", all_backends_down: blackhole"), 4, 117, "is not one of: degraded, withdraw" },
 	{ "bgp unknown key", HEAD BGP(", med: 5"), 4, 98, "unknown key \"med\"" },
 	{ "bgp socket", HEAD BGP(", bird_socket: bird.ctl"), 4, 111, "absolute path" },
+	/* fleet: (line 4) */
+	{ "fleet without endpoints", HEAD "fleet: {prefix: /keel/a}\n", 4, 8, "missing required key \"endpoints\"" },
+	{ "fleet endpoint not a URL", HEAD "fleet: {endpoints: [\"10.0.0.1:2379\"], prefix: /keel/a}\n", 4, 21,
+	  "is not an etcd URL" },
+	{ "fleet prefix relative", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: keel}\n", 4, 54,
+	  "is not a key prefix" },
+	{ "fleet prefix trailing slash", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /keel/}\n", 4, 54,
+	  "is not a key prefix" },
+	{ "fleet timeout", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /k, timeout: 5ms}\n", 4, 67,
+	  "must be between 100ms and 1m" },
+	{ "fleet cert without key", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /k, tls: {cert: /c}}\n", 4, 63,
+	  "give both \"cert\" and \"key\"" },
+	{ "fleet unknown key", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /k, hosts: h}\n", 4, 58,
+	  "unknown key \"hosts\"" },
 };
 
 #endif

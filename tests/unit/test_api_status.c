@@ -32,6 +32,8 @@ static void test_documented_errors(void **state)
 		{ ETIMEDOUT, 503 },    /* a worker did not answer in time */
 		{ EBUSY, 503 },        /* no free snapshot slot */
 		{ EIO, 500 },          /* the state could not be persisted */
+		{ ENOLINK, 503 },      /* fleet: the store is unreachable, edits refused */
+		{ ESTALE, 412 },       /* fleet: the spec changed since the diff */
 		{ ENOMEM, 500 },
 	};
 	size_t i;

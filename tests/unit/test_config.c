@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -485,6 +486,69 @@ static void test_limits(void **state)
  * markers, directives, undefined aliases). fuzz_config found no crash; its
  * crashes would be added here.
  */
+/*
+ * The fleet split: a spec (the spec keys of a configuration, "version": 1) merged onto a host's
+ * keys gives the configuration back; a spec with a host key, another version or no object is
+ * refused; a host's keel.yaml (a file) with a fleet: section refuses spec keys with line:column.
+ */
+static void test_fleet_split(void **state)
+{
+	static const char host[] = "instance: e1\nnext_hop: {gateway: 192.0.2.254}\n"
+				   "encap_source: {ipv4: 172.16.0.0/16}\n"
+				   "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /keel/a}\n";
+	struct keel_config *full, *local, *merged = NULL;
+	struct config_error err = { 0 };
+	json_t *spec, *bad;
+	char path[] = "/tmp/keel-test-fleet-XXXXXX";
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_int_equal(config_load_file(FIXTURES "full.yaml", &full, &err), 0);
+	assert_int_equal(config_load_buffer(host, strlen(host), "host.yaml", &local, &err), 0);
+	assert_true(local->fleet.enabled);
+	assert_string_equal(local->fleet.host, "e1");
+	assert_int_equal(local->fleet.timeout_ms, 1500);
+	spec = config_fleet_spec_json(full);
+	assert_non_null(spec);
+	assert_null(json_object_get(spec, "instance"));
+	assert_null(json_object_get(spec, "next_hop"));
+	assert_non_null(json_object_get(spec, "vips"));
+	/* The full example's VIPs need its encap_source: merged onto its own host keys. */
+	assert_int_equal(config_fleet_merge(full, spec, "spec", &merged, &err), 0);
+	assert_true(config_equal(merged, full));
+	config_free(merged);
+	merged = NULL;
+	bad = json_deep_copy(spec);
+	json_object_set_new(bad, "instance", json_string("x"));
+	assert_int_equal(config_fleet_merge(full, bad, "spec", &merged, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "a host-local key"));
+	json_object_set_new(bad, "instance", NULL);
+	json_object_del(bad, "instance");
+	json_object_set_new(bad, "version", json_integer(2));
+	assert_int_equal(config_fleet_merge(full, bad, "spec", &merged, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "version 2"));
+	json_decref(bad);
+	bad = json_string("x");
+	assert_int_equal(config_fleet_merge(full, bad, "spec", &merged, &err), -EINVAL);
+	assert_null(merged);
+	json_decref(bad);
+	json_decref(spec);
+	/* The same keel.yaml with a spec key, as a file: refused where the key is. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "%smtu: 1500\n", host);
+	fclose(f);
+	assert_int_equal(config_load_file(path, &merged, &err), -EINVAL);
+	assert_int_equal(err.line, 5);
+	assert_int_equal(err.column, 1);
+	assert_non_null(strstr(err.msg, "a fleet spec key in a fleet-mode keel.yaml"));
+	unlink(path);
+	config_free(local);
+	config_free(full);
+}
+
 static void test_yaml_edges(void **state)
 {
 	static const char *const inputs[] = {
@@ -517,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_json_paths),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_yaml_edges),
+		cmocka_unit_test(test_fleet_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

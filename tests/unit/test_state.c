@@ -184,6 +184,28 @@ static void test_stale_temp_files(void **state)
 }
 
 /* Something else than a file at the path is named for what it is, not called a JSON error. */
+/* Fleet mode: "applied revision R" persisted beside the state; none (or garbage) loads as 0. */
+static void test_fleet_revision(void **state)
+{
+	struct fx *f = *state;
+	char why[256], path[128];
+	FILE *out;
+
+	assert_int_equal(state_load_revision(f->dir), 0);
+	assert_int_equal(state_save_revision(f->dir, 42, why, sizeof(why)), 0);
+	assert_int_equal(state_load_revision(f->dir), 42);
+	assert_int_equal(state_save_revision(f->dir, 9000000000LL, why, sizeof(why)), 0);
+	assert_true(state_load_revision(f->dir) == 9000000000LL);
+	snprintf(path, sizeof(path), "%s/fleet_revision", f->dir);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs("applied revision -3\n", out);
+	fclose(out);
+	assert_int_equal(state_load_revision(f->dir), 0);
+	assert_int_equal(state_save_revision("/proc/keel-no-such-dir", 1, why, sizeof(why)), -EIO);
+	assert_non_null(strstr(why, "fleet_revision"));
+}
+
 static void test_state_not_a_file(void **state)
 {
 	struct fx *f = *state;
@@ -209,6 +231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generation_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temp_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_not_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fleet_revision, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

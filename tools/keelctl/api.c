@@ -16,6 +16,8 @@ int api_exit_code(int status)
 	switch (status) {
 	case 403:
 		return KEELCTL_NOPERM;
+	case 412: /* fleet: the spec changed at a newer revision than the one this was computed on */
+		return KEELCTL_CONFLICT;
 	case 400: /* what we sent was wrong: an address or name the daemon refuses */
 	case 404: /* unknown VIP or backend */
 	case 409: /* needs --force, or already there */
@@ -90,6 +92,17 @@ int api_call(struct ctl *c, const char *method, const char *path, const char *ct
 	int rc;
 
 	*out = NULL;
+	/* A fleet edit's precondition and wait travel as query parameters of the POST. */
+	char full[1024];
+
+	if (!strcmp(method, "POST") && (c->no_wait || c->revision)) {
+		snprintf(full, sizeof(full), "%s%s%s%s", path, strchr(path, '?') ? "&" : "?",
+			 c->no_wait ? "no_wait=1" : "", c->revision && c->no_wait ? "&" : "");
+		if (c->revision)
+			snprintf(full + strlen(full), sizeof(full) - strlen(full), "revision=%lld",
+				 c->revision);
+		path = full;
+	}
 	rc = http_request(c->socket, method, path, ctype, body, len, API_TIMEOUT_MS, &rsp);
 	if (rc)
 		return connect_failure(c, rc);

@@ -272,11 +272,13 @@ int config_post_apply(struct ctl *c, const char *what, const char *ctype, const 
 static int config_apply(struct ctl *c, int argc, char **argv)
 {
 	bool dry = false, force = false;
+	const char *revision = NULL;
 	const struct ctl_opt opts[] = {
-		{ "dry-run", 'n', false, NULL, &dry }, { "force", 'f', false, NULL, &force }, { 0 },
+		{ "dry-run", 'n', false, NULL, &dry }, { "force", 'f', false, NULL, &force },
+		{ "revision", 0, true, &revision, NULL }, { 0 },
 	};
 	struct keel_config *cfg = NULL;
-	char *pos[1], *buf, what[300];
+	char *pos[1], *buf, what[300], *end;
 	size_t len;
 	int n, rc;
 
@@ -284,6 +286,13 @@ static int config_apply(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (n != 1)
 		return ctl_usage_error(&config_object, "config apply: which FILE?");
+	/* A fleet: the spec revision the diff was shown against (default: the host's running one). */
+	if (revision) {
+		c->revision = strtoll(revision, &end, 10);
+		if (!*revision || *end || c->revision < 1)
+			return ctl_usage_error(&config_object, "config apply: --revision: \"%s\" is not a "
+					       "store revision", revision);
+	}
 	if ((rc = read_file(pos[0], &buf, &len)))
 		return rc;
 	if (!(rc = load_local(pos[0], buf, len, &cfg))) {
@@ -324,7 +333,7 @@ static int config_dump(struct ctl *c, int argc, char **argv)
 static const struct ctl_verb config_verbs[] = {
 	{ "check", "FILE", "validate offline with keel-control's validator (no daemon needed)", config_check },
 	{ "diff", "FILE", "what FILE changes against the running configuration, and the slots that move (exit 1: differences)", config_diff },
-	{ "apply", "FILE [--dry-run] [--force]", "apply FILE; refused without --force when it empties a VIP or moves too many slots", config_apply },
+	{ "apply", "FILE [--dry-run] [--force] [--revision N]", "apply FILE; refused without --force when it empties a VIP or moves too many slots", config_apply },
 	{ "dump", "", "the running configuration as YAML that apply takes back", config_dump },
 	{ 0 },
 };

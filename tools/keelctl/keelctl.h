@@ -19,6 +19,7 @@
 #define KEELCTL_DATAERR EX_DATAERR         /* 65: refused, unknown VIP, bad config */
 #define KEELCTL_UNAVAILABLE EX_UNAVAILABLE /* 69: no daemon, no dataplane, daemon failure */
 #define KEELCTL_NOPERM EX_NOPERM           /* 77 */
+#define KEELCTL_CONFLICT EX_TEMPFAIL       /* 75: fleet: the spec changed since the diff; run it again */
 
 #define KEELCTL_DEFAULT_SOCKET "/run/keel/control.sock"
 
@@ -27,6 +28,9 @@ struct ctl {
 	bool json;          /* -j: print the API's JSON */
 	int cols;           /* terminal width for tables */
 	const char *cmd;    /* "vip show", "stats": what errors name (not the API path) */
+	bool no_wait;       /* --no-wait: a fleet edit answers once the store committed it */
+	long long revision; /* fleet: the spec revision a whole-configuration apply was computed on */
+	bool quiet_conflict; /* a conflict (412) is retried by the caller: say nothing */
 };
 
 /* A command: argv[0] is the verb (or the object for verb-less objects). Returns an exit code. */
@@ -48,7 +52,7 @@ struct ctl_object {
 
 extern const struct ctl_object vip_object, backend_object, config_object, stats_object,
 	top_object, health_object, table_object, lookup_object, status_object, bgp_object,
-	host_object, capture_object;
+	host_object, capture_object, fleet_object;
 /* The announcements part of keelctl status and keelctl bgp (bgp.c). */
 void bgp_print(struct ctl *c, json_t *bgp);
 /* The steering program's state (a status or bgp view's "steering"), one line and the VIPs it lacks. */

@@ -11,7 +11,7 @@
 static const struct ctl_object *const objects[] = {
 	&vip_object, &backend_object, &config_object, &stats_object, &top_object,
 	&health_object, &table_object, &lookup_object, &status_object, &bgp_object, &host_object,
-	&capture_object, NULL,
+	&capture_object, &fleet_object, NULL,
 };
 
 static void usage(FILE *f)
@@ -100,6 +100,10 @@ int ctl_parse(struct ctl *c, const struct ctl_object *o, int argc, char **argv,
 		}
 		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
 			c->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-wait")) {
+			c->no_wait = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -205,6 +209,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
 			c.json = true;
+		} else if (!strcmp(a, "--no-wait")) {
+			c.no_wait = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return KEELCTL_OK;

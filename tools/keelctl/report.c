@@ -60,6 +60,28 @@ static void warnings(json_t *body)
 			jstr(body, "publish_error"));
 }
 
+/* A fleet edit: committed at a store revision, then run by the live hosts (or not yet: which). */
+static void fleet_applied(const char *what, json_t *body)
+{
+	json_t *pending = json_object_get(body, "pending_hosts"), *h;
+	size_t i;
+
+	printf("%s: applied at fleet revision %lld, generation %lld", what,
+	       (long long)jint(body, "revision"), (long long)jint(body, "generation"));
+	if (!json_object_get(body, "converged")) {
+		printf(" (not waited for the hosts)\n");
+		return;
+	}
+	if (json_is_true(json_object_get(body, "converged"))) {
+		printf(", running on all %zu live hosts\n", json_object_size(json_object_get(body, "hosts")));
+		return;
+	}
+	printf("; NOT yet running on:");
+	json_array_foreach(pending, i, h)
+		printf(" %s", json_string_value(h));
+	printf("\n");
+}
+
 int report_change(struct ctl *c, const char *what, int status, json_t *body)
 {
 	json_t *report = json_object_get(body, "report");
@@ -73,6 +95,8 @@ int report_change(struct ctl *c, const char *what, int status, json_t *body)
 			printf("%s: dry run: %s (generation stays %lld)\n", what,
 			       json_is_true(json_object_get(body, "changed")) ? "would change" : "no change",
 			       (long long)jint(body, "generation"));
+		else if (json_is_true(json_object_get(body, "applied")) && json_object_get(body, "revision"))
+			fleet_applied(what, body);
 		else if (json_is_true(json_object_get(body, "applied")))
 			printf("%s: applied, generation %lld\n", what, (long long)jint(body, "generation"));
 		else if (json_object_get(body, "changed"))
@@ -85,6 +109,8 @@ int report_change(struct ctl *c, const char *what, int status, json_t *body)
 		warnings(body);
 		return KEELCTL_OK;
 	}
+	if (status == 412 && c->quiet_conflict)
+		return KEELCTL_CONFLICT;
 	/* A refused change (409) carries the preview that made it dangerous: show it. */
 	if (!c->json && report && json_object_get(report, "preview"))
 		report_preview(c, json_object_get(report, "preview"));

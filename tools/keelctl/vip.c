@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keelctl.h"
 
@@ -140,6 +141,14 @@ static int running_config(struct ctl *c, const char *name, json_t **cfg, int *id
 	size_t i;
 	int rc;
 
+	/* In a fleet: the revision first, then the configuration (never newer than it), and the
+	 * apply is guarded by it: a concurrent edit makes it fail (412) and the caller retries. */
+	json_t *st = NULL;
+
+	c->revision = 0;
+	if (!api_get(c, "/v1/status", &st) && json_object_get(st, "fleet"))
+		c->revision = jint(json_object_get(st, "fleet"), "applied_revision");
+	json_decref(st);
 	if ((rc = api_get(c, "/v1/config", cfg)))
 		return rc;
 	*idx = -1;
@@ -163,7 +172,26 @@ static int apply_json(struct ctl *c, const char *what, json_t *cfg, bool dry, bo
 	return rc;
 }
 
-static int vip_add(struct ctl *c, int argc, char **argv)
+/*
+ * vip add/del write the whole configuration back: in a fleet it is guarded by the revision it was
+ * read at, and a concurrent edit (412) is answered by reading it again, a bounded number of times.
+ */
+static int retry_conflicts(struct ctl *c, int (*fn)(struct ctl *, int, char **), int argc,
+			   char **argv)
+{
+	int rc;
+
+	for (int i = 0;; i++) {
+		c->quiet_conflict = i < 7;
+		rc = fn(c, argc, argv);
+		if (rc != KEELCTL_CONFLICT || i >= 7)
+			return rc;
+		/* Two racing keelctls fall apart; a host behind the store gets time to catch up. */
+		usleep((useconds_t)(20000 * (i + 1) + rand() % 20000));
+	}
+}
+
+static int vip_add_once(struct ctl *c, int argc, char **argv)
 {
 	const char *proto = "tcp", *encap = NULL, *size = NULL;
 	bool dry = false, force = false, frags = false;
@@ -216,7 +244,13 @@ static int vip_add(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-static int vip_del(struct ctl *c, int argc, char **argv)
+static int vip_add(struct ctl *c, int argc, char **argv)
+{
+	srand((unsigned)getpid());
+	return retry_conflicts(c, vip_add_once, argc, argv);
+}
+
+static int vip_del_once(struct ctl *c, int argc, char **argv)
 {
 	bool dry = false, force = false;
 	const struct ctl_opt opts[] = {
@@ -255,6 +289,12 @@ static int vip_del(struct ctl *c, int argc, char **argv)
 			what, pos[0], nb, nb == 1 ? "" : "s");
 	json_decref(cfg);
 	return rc;
+}
+
+static int vip_del(struct ctl *c, int argc, char **argv)
+{
+	srand((unsigned)getpid());
+	return retry_conflicts(c, vip_del_once, argc, argv);
 }
 
 static const struct ctl_verb vip_verbs[] = {
