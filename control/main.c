@@ -78,7 +78,7 @@ static void usage(FILE *f)
 		"Runs in the foreground: applies FILE (first start) or the persisted state,\n"
 		"publishes it to the keel-dataplane named by its 'instance', checks backend\n"
 		"health, serves the management API on its Unix socket and /metrics.\n"
-		"  --config FILE         YAML configuration, re-read on SIGHUP\n"
+		"  --config FILE         YAML configuration, re-read on SIGHUP (docs/config.md: Reload)\n"
 		"  --state-dir DIR       persisted state (default /var/lib/keel)\n"
 		"  --max-move SHARE      refuse applies moving more of a VIP's slots (default 0.5)\n"
 		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
@@ -89,7 +89,8 @@ static void usage(FILE *f)
 		"  --log-level LEVEL     debug, info (default), warn or error\n"
 		"  --bird-config DIR     write DIR/keel-defs.conf and DIR/keel-peers.conf (BIRD\n"
 		"                        includes of dist/bird/keel-host.conf) from --config's bgp: and exit\n"
-		"Signals: SIGHUP reloads the file; SIGINT/SIGTERM withdraw every announcement, keep\n"
+		"Signals: SIGHUP applies the file as keelctl config apply would (refused over the\n"
+		"max-move limit, or when it would undo API changes); SIGINT/SIGTERM withdraw every announcement, keep\n"
 		"forwarding for bgp.drain_wait, then stop (the dataplane keeps forwarding).\n");
 }
 
@@ -235,10 +236,11 @@ int main(int argc, char **argv)
 			continue;
 		if (si.ssi_signo == SIGHUP) {
 			notify_send("RELOADING=1");
-			if (control_reload(c, why, sizeof(why)))
-				log_event(LOG_WARN, "reload_refused", "kept=running reason=%s", why);
-			else
-				log_event(LOG_INFO, "config_reloaded", "file=%s", p.config_path ? p.config_path : "");
+			/*
+			 * As keelctl config apply without --force: guarded, and refused when it
+			 * would undo API changes; control_reload logs the outcome and what changed.
+			 */
+			control_reload(c, 0, NULL, why, sizeof(why));
 			notify_send("READY=1");
 			continue;
 		}

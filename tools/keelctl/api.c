@@ -18,6 +18,8 @@ int api_exit_code(int status)
 		return KEELCTL_NOPERM;
 	case 400: /* what we sent was wrong: an address or name the daemon refuses */
 	case 404: /* unknown VIP or backend */
+	case 412: /* If-Match: changed since it was read */
+		return KEELCTL_CONFLICT;
 	case 409: /* needs --force, or already there */
 	case 413:
 	case 415:
@@ -90,9 +92,11 @@ int api_call(struct ctl *c, const char *method, const char *path, const char *ct
 	int rc;
 
 	*out = NULL;
-	rc = http_request(c->socket, method, path, ctype, body, len, API_TIMEOUT_MS, &rsp);
+	rc = http_request(c->socket, method, path, ctype, c->if_match, body, len, API_TIMEOUT_MS,
+			  &rsp);
 	if (rc)
 		return connect_failure(c, rc);
+	memcpy(c->etag, rsp.etag, sizeof(c->etag));
 	*status = rsp.status;
 	*out = json_loadb(rsp.body, rsp.len, JSON_DECODE_ANY, &jerr);
 	if (!*out) {

@@ -19,6 +19,7 @@
 #define KEELCTL_DATAERR EX_DATAERR         /* 65: refused, unknown VIP, bad config */
 #define KEELCTL_UNAVAILABLE EX_UNAVAILABLE /* 69: no daemon, no dataplane, daemon failure */
 #define KEELCTL_NOPERM EX_NOPERM           /* 77 */
+#define KEELCTL_CONFLICT EX_TEMPFAIL       /* 75: 412, the configuration changed since it was read */
 
 #define KEELCTL_DEFAULT_SOCKET "/run/keel/control.sock"
 
@@ -27,6 +28,8 @@ struct ctl {
 	bool json;          /* -j: print the API's JSON */
 	int cols;           /* terminal width for tables */
 	const char *cmd;    /* "vip show", "stats": what errors name (not the API path) */
+	const char *if_match; /* sent as If-Match with every call while set (changes with a precondition) */
+	char etag[32];      /* the ETag of the last answer ("" when it had none) */
 };
 
 /* A command: argv[0] is the verb (or the object for verb-less objects). Returns an exit code. */
