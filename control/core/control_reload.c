@@ -523,14 +523,14 @@ refused_unlocked:
 log_refused:
 	if (s && s->n)
 		log_event(LOG_WARN, "reload_refused",
-			  "file=%s kept=running generation=%llu reason=%s vips_added=%s vips_removed=%s "
+			  "kept=running reason=%s file=%s generation=%llu vips_added=%s vips_removed=%s "
 			  "vips_changed=%s backends_added=%s backends_removed=%s backends_changed=%s",
-			  c->config_path, (unsigned long long)c->config_generation, why,
+			  why, c->config_path, (unsigned long long)c->config_generation,
 			  none(s->vips_added), none(s->vips_removed), none(s->vips_changed),
 			  none(s->backends_added), none(s->backends_removed), none(s->backends_changed));
 	else
-		log_event(LOG_WARN, "reload_refused", "file=%s kept=running generation=%llu reason=%s",
-			  c->config_path, (unsigned long long)c->config_generation, why);
+		log_event(LOG_WARN, "reload_refused", "kept=running reason=%s file=%s generation=%llu",
+			  why, c->config_path, (unsigned long long)c->config_generation);
 	free(s);
 	return ret;
 }
