@@ -16,10 +16,10 @@ int api_exit_code(int status)
 	switch (status) {
 	case 403:
 		return KEELCTL_NOPERM;
-	case 400: /* what we sent was wrong: an address or name the daemon refuses */
-	case 404: /* unknown VIP or backend */
 	case 412: /* If-Match: changed since it was read */
 		return KEELCTL_CONFLICT;
+	case 400: /* what we sent was wrong: an address or name the daemon refuses */
+	case 404: /* unknown VIP or backend */
 	case 409: /* needs --force, or already there */
 	case 413:
 	case 415:
