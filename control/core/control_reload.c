@@ -372,11 +372,24 @@ int control_reload_init(struct keel_control *c, bool first_start, char *why, siz
 		c->file_base = base;
 		return 0;
 	}
-	/*
-	 * No record (a state of an older keel-control): API edits cannot be told
-	 * from file edits, so a reload that changes anything needs force.
-	 */
 	c->file_base = base_load(c->state_dir);
+	if (!c->file_base && c->config_path[0]) {
+		struct config_error err = { 0 };
+		struct keel_config *file = NULL;
+
+		/*
+		 * No record (a state of an older keel-control). A file equal to what
+		 * runs is the record; otherwise API edits cannot be told from file
+		 * edits, and a reload that changes anything is refused until the two
+		 * agree once (docs/config.md, Reload).
+		 */
+		if (!config_load_file(c->config_path, &file, &err) && config_equal(file, c->cfg) &&
+		    !base_save(c->state_dir, file, why, whylen))
+			c->file_base = file;
+		else
+			config_free(file);
+		why[0] = '\0';
+	}
 	return 0;
 }
 
