@@ -400,9 +400,9 @@ int control_reload(struct keel_control *c, unsigned int flags, json_t **report, 
 {
 	struct config_error err = { 0 };
 	struct keel_config *next = NULL, *base = NULL;
-	struct units ub, ur, uf;
+	struct units ub = { 0 }, ur = { 0 }, uf = { 0 };
 	struct change_summary *s = NULL;
-	char lost[LIST_MAX];
+	char lost[LIST_MAX] = "";
 	bool dry = flags & CONTROL_APPLY_DRY_RUN;
 	unsigned int n;
 	int ret;
@@ -438,17 +438,11 @@ int control_reload(struct keel_control *c, unsigned int flags, json_t **report, 
 		return 0;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s || units_of(c->file_base, &ub) || units_of(c->cfg, &ur)) {
-		memset(&ur, 0, sizeof(ur));
-		units_free(&ub);
-		snprintf(why, whylen, "out of memory");
-		ret = -ENOMEM;
-		config_free(next);
-		goto refused;
-	}
-	if (units_of(next, &uf)) {
+	/* units_of leaves a unit set empty on failure: freeing all three is always right. */
+	if (!s || units_of(c->file_base, &ub) || units_of(c->cfg, &ur) || units_of(next, &uf)) {
 		units_free(&ub);
 		units_free(&ur);
+		units_free(&uf);
 		snprintf(why, whylen, "out of memory");
 		ret = -ENOMEM;
 		config_free(next);
