@@ -89,9 +89,9 @@ check "its reason names both generations" grep -q "generation $GEN, not $((GEN +
 fails=0
 log "$ROUNDS rounds: two parallel vip add"
 for r in $(seq 1 "$ROUNDS"); do
-	"$K" vip add a$r 192.0.2.$((100 + r)) 80 >"$KT_TMP/a.out" 2>&1 &
+	"$K" vip add "a$r" 192.0.2.$((100 + r)) 80 >"$KT_TMP/a.out" 2>&1 &
 	pa=$!
-	"$K" vip add b$r 198.51.100.$((100 + r)) 80 >"$KT_TMP/b.out" 2>&1 &
+	"$K" vip add "b$r" 198.51.100.$((100 + r)) 80 >"$KT_TMP/b.out" 2>&1 &
 	pb=$!
 	ra=0 rb=0
 	wait $pa || ra=$?
@@ -107,7 +107,7 @@ check "parallel vip add: nothing lost in $ROUNDS rounds ($fails failed)" test $f
 fails=0
 log "$ROUNDS rounds: vip add beside backend weight"
 for r in $(seq 1 "$ROUNDS"); do
-	"$K" vip add c$r 203.0.113.$((100 + r)) 80 >"$KT_TMP/a.out" 2>&1 &
+	"$K" vip add "c$r" 203.0.113.$((100 + r)) 80 >"$KT_TMP/a.out" 2>&1 &
 	pa=$!
 	"$K" backend weight web 10.0.0.2 $((r + 10)) --force >"$KT_TMP/b.out" 2>&1 &
 	pb=$!
@@ -126,9 +126,9 @@ check "vip add beside backend weight: nothing lost in $ROUNDS rounds ($fails fai
 fails=0
 log "$ROUNDS rounds: two parallel vip del"
 for r in $(seq 1 "$ROUNDS"); do
-	"$K" vip del a$r >"$KT_TMP/a.out" 2>&1 &
+	"$K" vip del "a$r" >"$KT_TMP/a.out" 2>&1 &
 	pa=$!
-	"$K" vip del b$r >"$KT_TMP/b.out" 2>&1 &
+	"$K" vip del "b$r" >"$KT_TMP/b.out" 2>&1 &
 	pb=$!
 	ra=0 rb=0
 	wait $pa || ra=$?

@@ -51,6 +51,7 @@ dp_start "$KT_TMP/dp.log" -- --lcores '0@0,1@0' $(eal_opts "$NAME") \
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
 
 log "the first keel-control"
+# shellcheck disable=SC2119 # no wrapper: the pid in the refusal and kill -9 are keel-control's own
 control_start
 FIRST=$CONTROL_PID
 export KEEL_SOCKET=$SOCK
