@@ -80,7 +80,7 @@ static void usage(FILE *f)
 		"Runs in the foreground: applies FILE (first start) or the persisted state,\n"
 		"publishes it to the keel-dataplane named by its 'instance', checks backend\n"
 		"health, serves the management API on its Unix socket and /metrics.\n"
-		"  --config FILE         YAML configuration, re-read on SIGHUP\n"
+		"  --config FILE         YAML configuration, re-read on SIGHUP (docs/config.md: Reload)\n"
 		"  --state-dir DIR       persisted state (default /var/lib/keel)\n"
 		"  --max-move SHARE      refuse applies moving more of a VIP's slots (default 0.5)\n"
 		"  --publish-timeout MS  wait for worker acknowledgements (default 2000)\n"
@@ -94,9 +94,11 @@ static void usage(FILE *f)
 		"  --announce-guard      run as keel-announce-guard: withdraw the announcement routes\n"
 		"                        whenever the dataplane of --config's instance is down or\n"
 		"                        stalled, with or without a keel-control running\n"
-		"Signals: SIGHUP reloads the file; SIGTERM stops and leaves the announcements in\n"
-		"bgp.table (a restart is no BGP event; keel-announce-guard withdraws them if the\n"
-		"dataplane dies meanwhile); SIGINT withdraws every announcement, keeps forwarding for\n"
+		"Signals: SIGHUP applies the file as keelctl config apply would (refused over the\n"
+		"max-move limit, or when it would undo API changes; in a fleet, the file's host keys\n"
+		"with the store's spec); SIGTERM stops and leaves the announcements in bgp.table (a\n"
+		"restart is no BGP event; keel-announce-guard withdraws them if the dataplane dies\n"
+		"meanwhile); SIGINT withdraws every announcement, keeps forwarding for\n"
 		"bgp.drain_wait, then stops. To take a host out: keelctl host drain, then stop.\n");
 }
 
@@ -254,10 +256,11 @@ int main(int argc, char **argv)
 			continue;
 		if (si.ssi_signo == SIGHUP) {
 			notify_send("RELOADING=1");
-			if (control_reload(c, why, sizeof(why)))
-				log_event(LOG_WARN, "reload_refused", "kept=running reason=%s", why);
-			else
-				log_event(LOG_INFO, "config_reloaded", "file=%s", p.config_path ? p.config_path : "");
+			/*
+			 * As keelctl config apply without --force: guarded, and refused when it
+			 * would undo API changes; control_reload logs the outcome and what changed.
+			 */
+			control_reload(c, 0, NULL, why, sizeof(why));
 			notify_send("READY=1");
 			continue;
 		}

@@ -59,6 +59,7 @@ struct api_conn {
 	bool no_memory;
 	size_t discarded;   /* bytes dropped after too_big (bounded, then we hang up) */
 	unsigned int status;
+	char etag[24];      /* "\"N\"": the ETag header of the answer, when it has one */
 	char method[8];
 	char path[API_LOG_PATH_MAX];
 };
@@ -160,6 +161,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct api_conn *r
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (rc->etag[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rc->etag);
 	/* Answered before the body was read: the rest of the request cannot be parsed, hang up. */
 	if (close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -284,6 +287,18 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 		*ret = send_error(conn, rc, 400, NULL, clen != 0, "%s", qc.why);
 		return true;
 	}
+	/* The precondition of a change (docs/api.md "Preconditions"); reads have nothing to guard. */
+	rc->rq.if_match = API_IF_ANY;
+	{
+		const char *im = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_IF_MATCH);
+
+		if (im && api_request_mutates(rc->rq.t.route) &&
+		    api_request_if_match(im, &rc->rq.if_match, why, sizeof(why))) {
+			*ret = send_error(conn, rc, 400, NULL, clen != 0, "%s", why);
+			return true;
+		}
+	}
 	if (clen == -2) {
 		*ret = send_error(conn, rc, 400, NULL, true, "malformed Content-Length");
 		return true;
@@ -367,6 +382,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	rc->rq.body = rc->body.buf ? rc->body.buf : "";
 	rc->rq.body_len = rc->body.len;
 	api_routes_handle(a->c, &rc->rq, &rp);
+	if (rp.has_etag)
+		snprintf(rc->etag, sizeof(rc->etag), "\"%llu\"", (unsigned long long)rp.etag);
 	return send_json(conn, rc, rp.status, rp.body, NULL, false);
 }
 

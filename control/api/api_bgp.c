@@ -59,7 +59,7 @@ static void drain(struct keel_control *c, const struct api_request *rq, struct a
 	uint32_t wait_ms;
 	int rc;
 
-	if (drain_wait(rq, rp, &wait_ms))
+	if (drain_wait(rq, rp, &wait_ms) || !api_routes_precondition(c, rq, rp))
 		return;
 	rc = rq->t.route == API_ROUTE_HOST_DRAIN ? control_host_drain(c, wait_ms, why, sizeof(why))
 						  : control_host_undrain(c, why, sizeof(why));

@@ -381,6 +381,46 @@ int api_request_query(struct api_query *q, const char *key, const char *value, c
 	return 0;
 }
 
+int api_request_if_match(const char *value, uint64_t *gen, char *why, size_t whylen)
+{
+	const char *p = value, *end;
+	unsigned long long v = 0;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strlen(p);
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n == 1 && p[0] == '*') {
+		*gen = API_IF_ANY;
+		return 0;
+	}
+	/* "N" as an entity tag is written, or N as a script may send it. */
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+		p++;
+		n -= 2;
+	}
+	end = p + n;
+	if (!n || n > 19)
+		goto bad;
+	for (const char *d = p; d < end; d++) {
+		if (*d < '0' || *d > '9')
+			goto bad;
+		v = v * 10 + (unsigned long long)(*d - '0');
+	}
+	/* 19 digits fit in 64 bits; the generation of a state file is at most 2^63-1. */
+	if (v > (unsigned long long)INT64_MAX)
+		goto bad;
+	*gen = v;
+	return 0;
+bad:
+	say(why, whylen,
+	    "If-Match: expected one entity tag, the configuration's generation as GET /v1/config's "
+	    "ETag gives it (\"42\"), or *");
+	return -EINVAL;
+}
+
 enum api_content api_request_content(const char *ct)
 {
 	static const struct {

@@ -111,6 +111,16 @@ struct api_query {
 int api_request_query(struct api_query *q, const char *key, const char *value, char *why,
 		      size_t whylen);
 
+/*
+ * If-Match of a change (docs/api.md "Preconditions"): one entity tag, the
+ * ETag of GET /v1/config ("\"42\""; a bare 42 is taken too), or "*" (any:
+ * no precondition). Weak tags (W/) and lists are refused: the configuration's
+ * generation is one strong validator. 0 with *gen (API_IF_ANY for "*"), or
+ * -EINVAL with why.
+ */
+#define API_IF_ANY UINT64_MAX
+int api_request_if_match(const char *value, uint64_t *gen, char *why, size_t whylen);
+
 enum api_content {
 	API_CONTENT_NONE = 0, /* no Content-Type */
 	API_CONTENT_JSON,

@@ -22,13 +22,46 @@ void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt
 	rp->body = json_pack("{s:s}", "error", why);
 }
 
-static void refused(struct api_reply *rp, int err, const char *why, json_t *report)
+/* The configuration's generation as the ETag: what the next If-Match should carry. */
+static void etag(struct keel_control *c, struct api_reply *rp)
+{
+	rp->has_etag = true;
+	rp->etag = control_config_generation(c);
+}
+
+static void refused(struct keel_control *c, struct api_reply *rp, int err, const char *why,
+		       json_t *report)
 {
 	/* Every errno of the control layer through the one table (api_status.c). */
 	api_routes_error(rp, api_status_of(err), "%s", why && *why ? why : api_status_message(err));
 	if (report && rp->body)
 		json_object_set(rp->body, "report", report);
 	json_decref(report);
+	/* A 412 says where the configuration is now: the client reads it again from there. */
+	if (err == ESTALE) {
+		etag(c, rp);
+		if (rp->body)
+			json_object_set_new(rp->body, "config_generation", json_integer((json_int_t)rp->etag));
+	}
+}
+
+bool api_routes_precondition(struct keel_control *c, const struct api_request *rq,
+			     struct api_reply *rp)
+{
+	char why[256];
+	uint64_t g;
+
+	if (rq->if_match == API_IF_ANY)
+		return true;
+	g = control_config_generation(c);
+	if (g == rq->if_match)
+		return true;
+	snprintf(why, sizeof(why),
+		 "the configuration changed: it is at generation %llu, not %llu (If-Match); read it "
+		 "again and retry",
+		 (unsigned long long)g, (unsigned long long)rq->if_match);
+	refused(c, rp, ESTALE, why, NULL);
+	return false;
 }
 
 /* A read-only view: NULL with errno from control.h's accessors. */
@@ -128,12 +161,13 @@ static void config_apply(struct keel_control *c, const struct api_request *rq,
 
 	if (body_config(rq, &cfg, rp))
 		return;
-	rc = control_config_apply(c, cfg, apply_flags(&rq->q), rq->q.revision, &report, why,
-				  sizeof(why));
+	rc = control_config_apply(c, cfg, apply_flags(&rq->q), rq->q.revision, rq->if_match, &report,
+				  why, sizeof(why));
 	if (rc) {
-		refused(rp, -rc, why, report);
+		refused(c, rp, -rc, why, report);
 		return;
 	}
+	etag(c, rp);
 	rp->status = 200;
 	rp->body = report ? report : json_pack("{s:b}", "applied", !rq->q.dry_run);
 }
@@ -201,12 +235,13 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	}
 	if (op >= CONTROL_BACKEND_DRAIN && empty_body(rq, rp))
 		return;
-	rc = control_backend(c, rq->t.vip, addr, op, weight, apply_flags(&rq->q), &report, why,
-			     sizeof(why));
+	rc = control_backend_if(c, rq->t.vip, addr, op, weight, apply_flags(&rq->q), rq->if_match,
+				&report, why, sizeof(why));
 	if (rc) {
-		refused(rp, -rc, why, report);
+		refused(c, rp, -rc, why, report);
 		return;
 	}
+	etag(c, rp);
 	rp->status = add && !rq->q.dry_run ? 201 : 200;
 	rp->body = report ? report : json_pack("{s:b}", "applied", !rq->q.dry_run);
 }
@@ -221,12 +256,13 @@ static void backend_all(struct keel_control *c, const struct api_request *rq,
 
 	if (empty_body(rq, rp))
 		return;
-	rc = control_backend_all(c, rq->t.addr, rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL,
-				 apply_flags(&rq->q), &report, why, sizeof(why));
+	rc = control_backend_all_if(c, rq->t.addr, rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL,
+				    apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
 	if (rc) {
-		refused(rp, -rc, why, report);
+		refused(c, rp, -rc, why, report);
 		return;
 	}
+	etag(c, rp);
 	rp->status = 200;
 	rp->body = report ? report : json_pack("{s:b}", "applied", !rq->q.dry_run);
 }
@@ -241,11 +277,11 @@ static void backend_flush(struct keel_control *c, const struct api_request *rq,
 		api_routes_error(rp, 400, "flush has no dry run");
 		return;
 	}
-	if (empty_body(rq, rp))
+	if (empty_body(rq, rp) || !api_routes_precondition(c, rq, rp))
 		return;
 	rc = control_flush(c, rq->t.vip, rq->t.addr, why, sizeof(why));
 	if (rc) {
-		refused(rp, -rc, why, NULL);
+		refused(c, rp, -rc, why, NULL);
 		return;
 	}
 	rp->status = 200;
@@ -270,7 +306,7 @@ static void lookup(struct keel_control *c, const struct api_request *rq, struct 
 		rp->body = j;
 		return;
 	}
-	refused(rp, errno ? errno : ENOMEM, why, NULL);
+	refused(c, rp, errno ? errno : ENOMEM, why, NULL);
 }
 
 void api_routes_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
@@ -279,14 +315,21 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 
 	rp->status = 500;
 	rp->body = NULL;
+	rp->has_etag = false;
 	errno = 0;
 	switch (rq->t.route) {
 	case API_ROUTE_STATUS:
 		view(rp, control_status_json(c), NULL);
 		break;
-	case API_ROUTE_CONFIG:
-		view(rp, control_config_json(c), NULL);
+	case API_ROUTE_CONFIG: {
+		uint64_t g;
+
+		/* The body and its ETag read together: If-Match of this ETag guards edits of this body. */
+		view(rp, control_config_json_at(c, &g), NULL);
+		rp->has_etag = rp->status == 200;
+		rp->etag = g;
 		break;
+	}
 	case API_ROUTE_VIPS:
 		view(rp, control_vips_json(c, NULL), NULL);
 		break;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -18,12 +19,22 @@ struct api_request {
 	enum api_content content;
 	const char *body; /* NUL-terminated, body_len bytes before the NUL */
 	size_t body_len;
+	uint64_t if_match; /* If-Match of a change: API_IF_ANY when none */
 };
 
 struct api_reply {
 	unsigned int status;
 	json_t *body; /* owned by the reply; NULL only when out of memory */
+	bool has_etag; /* ETag: the configuration's generation (GET /v1/config, changes) */
+	uint64_t etag;
 };
+
+/*
+ * Routes that change something but not the configuration (flush, host
+ * drain): their If-Match is checked here, before the change. false: 412 set.
+ */
+bool api_routes_precondition(struct keel_control *c, const struct api_request *rq,
+			     struct api_reply *rp);
 
 /* Serve one request: every path sets rp (errors as {"error": "reason"}). */
 void api_routes_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);

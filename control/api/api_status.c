@@ -17,6 +17,7 @@ static const struct api_status table[] = {
 	{ EPERM, 409, "refused without force" },
 	{ EEXIST, 409, "conflicts with what is there" },
 	{ EFBIG, 413, "too large" },
+	{ ESTALE, 412, "the configuration changed since the If-Match generation: read it again" },
 	{ ENOTCONN, 503, "dataplane not running" },
 	{ EPIPE, 503, "dataplane not running" },
 	{ ECONNREFUSED, 503, "dataplane not running" },

@@ -9,12 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "bgp.h"
 #include "config_field.h"
 #include "control_bgp.h"
 #include "control_fleet.h"
+#include "control_lock.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -419,6 +421,11 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	pthread_mutex_init(&c->edit_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	c->started_ms = control_wall_ms();
+	c->lock_instance_fd = -1;
+	/* One keel-control per state directory, then per dataplane (control_lock.h). */
+	c->lock_state_fd = control_lock_state(c->state_dir, why, whylen);
+	if (c->lock_state_fd < 0)
+		goto out_free;
 
 	ret = state_load(c->state_dir, &c->generation, &c->cfg, &c->ids, why, whylen);
 	if (ret == -ENOENT) {
@@ -441,6 +448,12 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	} else if (ret) {
 		goto out_free;
 	}
+	c->lock_instance_fd = control_lock_instance(c->cfg->instance, why, whylen);
+	if (c->lock_instance_fd < 0)
+		goto out_free;
+	c->config_generation = c->generation;
+	if (control_reload_init(c, ret == -ENOENT, why, whylen))
+		goto out_free;
 	c->health = health_create();
 	if (!c->health) {
 		snprintf(why, whylen, "cannot start the health checker: %s", strerror(errno));
@@ -461,6 +474,11 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	return c;
 
 out_free:
+	if (c->lock_instance_fd >= 0)
+		close(c->lock_instance_fd);
+	if (c->lock_state_fd >= 0)
+		close(c->lock_state_fd);
+	config_free(c->file_base);
 	config_free(c->cfg);
 	ids_free(c->ids);
 	second_chance_free(c->sc);
@@ -482,8 +500,14 @@ void control_destroy(struct keel_control *c)
 	if (c->health)
 		health_destroy(c->health);
 	seam_drop(c);
+	config_free(c->file_base);
 	config_free(c->cfg);
 	ids_free(c->ids);
+	/* Last: the locks say this process no longer drives the instance. */
+	if (c->lock_instance_fd >= 0)
+		close(c->lock_instance_fd);
+	if (c->lock_state_fd >= 0)
+		close(c->lock_state_fd);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -598,8 +622,8 @@ void control_tick(struct keel_control *c)
  * edit_mu is held (by the caller, since the copy of the configuration that
  * next was edited from), mu is not.
  */
-static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned int flags,
-		      json_t **report, char *why, size_t whylen)
+int control_apply_locked(struct keel_control *c, struct keel_config *next, unsigned int flags,
+			 uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
@@ -610,6 +634,18 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 	int ret = 0;
 	size_t i;
 
+	/* The precondition first: a change computed from an older configuration changes nothing. */
+	if (if_match != CONTROL_IF_ANY && if_match != c->config_generation) {
+		snprintf(why, whylen,
+			 "the configuration changed: it is at generation %llu, not %llu (If-Match); "
+			 "read it again and retry",
+			 (unsigned long long)c->config_generation, (unsigned long long)if_match);
+		ret = -ESTALE;
+		goto out;
+	}
+	ret = control_restart_only(c->cfg, next, why, whylen);
+	if (ret)
+		goto out;
 	if (!ids || ids_sync(ids, next, control_now_ms())) {
 		snprintf(why, whylen, "out of ids (VIPs or backends)");
 		ret = -EINVAL;
@@ -660,6 +696,10 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		control_steer(c);
 		bgp_set_config(c->bgp, &c->cfg->bgp, c->cfg->instance);
 		control_bgp_feed(c);
+		/* The ETag: the generation this configuration was published as (or will be). */
+		pthread_mutex_lock(&c->mu);
+		c->config_generation = c->generation;
+		pthread_mutex_unlock(&c->mu);
 	}
 	if (report) {
 		warn = json_array();
@@ -673,6 +713,9 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 				    (json_int_t)c->generation, "preview", preview, "warnings", warn,
 				    "published", !c->need_publish, "publish_error",
 				    c->publish_error[0] ? c->publish_error : NULL);
+		if (*report)
+			json_object_set_new(*report, "config_generation",
+					    json_integer((json_int_t)c->config_generation));
 	}
 	if (ret) {
 		/* A refused preview is the preview doing its job: counted apart, so it pages nobody. */
@@ -693,25 +736,40 @@ out:
 int control_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
 		  json_t **report, char *why, size_t whylen)
 {
+	return control_apply_if(c, next, flags, CONTROL_IF_ANY, report, why, whylen);
+}
+
+int control_apply_if(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		     uint64_t if_match, json_t **report, char *why, size_t whylen)
+{
 	int ret;
 
 	pthread_mutex_lock(&c->edit_mu);
-	ret = apply_edit(c, next, flags, report, why, whylen);
+	ret = control_apply_locked(c, next, flags, if_match, report, why, whylen);
 	pthread_mutex_unlock(&c->edit_mu);
 	return ret;
 }
 
+static int edit_local_if(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+			 uint64_t if_match, json_t **report, char *why, size_t whylen);
+
 int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
-		 json_t **report, char *why, size_t whylen)
+		 uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
-	/* In a fleet an edit is a transaction on the store; the follower applies it here. */
+	/* In a fleet an edit is a transaction on the store (its revision is the precondition); the follower applies it here. */
 	if (c->fleet)
 		return control_fleet_edit(c->fleet, edit, arg, flags, 0, report, why, whylen);
-	return control_edit_local(c, edit, arg, flags, report, why, whylen);
+	return edit_local_if(c, edit, arg, flags, if_match, report, why, whylen);
 }
 
 int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
 		       json_t **report, char *why, size_t whylen)
+{
+	return edit_local_if(c, edit, arg, flags, CONTROL_IF_ANY, report, why, whylen);
+}
+
+static int edit_local_if(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
+			 uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
 	struct keel_config *next;
 	int ret;
@@ -720,33 +778,9 @@ int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, 
 	pthread_mutex_lock(&c->edit_mu);
 	ret = edit(c->cfg, &next, arg, why, whylen);
 	if (!ret)
-		ret = apply_edit(c, next, flags, report, why, whylen);
+		ret = control_apply_locked(c, next, flags, if_match, report, why, whylen);
 	pthread_mutex_unlock(&c->edit_mu);
 	return ret;
-}
-
-int control_reload(struct keel_control *c, char *why, size_t whylen)
-{
-	struct config_error err = { 0 };
-	struct keel_config *next = NULL;
-
-	if (!c->config_path[0]) {
-		snprintf(why, whylen, "no configuration file to reload");
-		return -EINVAL;
-	}
-	if (config_load_file(c->config_path, &next, &err)) {
-		snprintf(why, whylen, "%s", err.msg);
-		/* A refused file must show in monitoring, not only in the log. */
-		pthread_mutex_lock(&c->mu);
-		c->refused++;
-		pthread_mutex_unlock(&c->mu);
-		return -EINVAL;
-	}
-	/* In a fleet the file holds this host's keys only: the spec stays the store's. */
-	if (c->fleet && control_fleet_rebase(c, &next, why, whylen))
-		return -EINVAL;
-	/* The operator edited the file on purpose: its disruption is theirs to decide. */
-	return control_apply(c, next, CONTROL_APPLY_FORCE, NULL, why, whylen);
 }
 
 json_t *control_diff_json(struct keel_control *c, const struct keel_config *next)

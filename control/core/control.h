@@ -38,8 +38,28 @@ void control_destroy(struct keel_control *c);
 /* Periodic work (main loop, every ~100 ms): dataplane liveness and restarts, health changes, neighbours. */
 void control_tick(struct keel_control *c);
 
-/* Re-read the configuration file (SIGHUP): same validation as apply. */
-int control_reload(struct keel_control *c, char *why, size_t whylen);
+/*
+ * Re-read the configuration file (SIGHUP) and apply it as an apply would:
+ * validated, previewed, refused over the max-move limit or when it empties a
+ * VIP (unless CONTROL_APPLY_FORCE), and refused (-EPERM) when it would undo
+ * API edits made since the file was last loaded (docs/config.md "Reload").
+ * *report (when not NULL) is control_apply's plus "changes", a one-line
+ * summary of what changed. Every outcome is one log line (control_reload.c).
+ */
+int control_reload(struct keel_control *c, unsigned int flags, json_t **report, char *why,
+		   size_t whylen);
+
+/* No precondition (control_apply_if and friends). */
+#define CONTROL_IF_ANY UINT64_MAX
+
+/*
+ * The generation of the running configuration: the ETag of GET /v1/config
+ * and what If-Match is compared with. It moves only when the configuration
+ * changes (not on health republishes).
+ */
+uint64_t control_config_generation(struct keel_control *c);
+/* The running configuration as control_config_json, and its generation, read together. */
+json_t *control_config_json_at(struct keel_control *c, uint64_t *config_generation);
 
 /* flags of control_apply */
 #define CONTROL_APPLY_DRY_RUN (1u << 0) /* check and preview only */
@@ -57,14 +77,25 @@ int control_reload(struct keel_control *c, char *why, size_t whylen);
  */
 int control_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
 		  json_t **report, char *why, size_t whylen);
+/*
+ * The same with a precondition: -ESTALE (nothing changed, why says so) when
+ * the running configuration's generation is not if_match (CONTROL_IF_ANY:
+ * none). Checked under the edit lock, so a concurrent change cannot slip in
+ * between the check and the apply. A change of instance, api.socket,
+ * api.group, api.admin_group or metrics.listen is refused (-EINVAL): they
+ * are read only at start.
+ */
+int control_apply_if(struct keel_control *c, struct keel_config *next, unsigned int flags,
+		     uint64_t if_match, json_t **report, char *why, size_t whylen);
 
 /*
  * The API's config apply: control_apply on one host; in a fleet (a fleet: section) the spec keys of
  * next go to the store (control_fleet.h), guarded by revision when it is not 0 (-ESTALE: the spec
- * changed since; -ENOLINK: the store is unreachable).
+ * changed since; -ENOLINK: the store is unreachable); on one host if_match guards it as
+ * control_apply_if does.
  */
 int control_config_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
-			 int64_t revision, json_t **report, char *why, size_t whylen);
+			 int64_t revision, uint64_t if_match, json_t **report, char *why, size_t whylen);
 /* The fleet view (GET /fleet): this host and every live host's status; NULL + ENOENT outside a fleet. */
 json_t *control_fleet_json(struct keel_control *c);
 
@@ -81,6 +112,9 @@ enum control_backend_op {
 int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
 		    char *why, size_t whylen);
+int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
+		       enum control_backend_op op, uint32_t weight, unsigned int flags,
+		       uint64_t if_match, json_t **report, char *why, size_t whylen);
 
 /*
  * One server in every VIP it serves, as one change (one generation): drain
@@ -90,6 +124,9 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
  */
 int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
 			json_t **report, char *why, size_t whylen);
+int control_backend_all_if(struct keel_control *c, const char *addr, bool drain,
+			   unsigned int flags, uint64_t if_match, json_t **report, char *why,
+			   size_t whylen);
 
 /* Drop every tracked flow of a backend on every worker. */
 int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,

@@ -722,14 +722,14 @@ void control_fleet_metrics(struct control_fleet *f, FILE *out)
 /* --- entry points of control.h ---------------------------------------------------------- */
 
 int control_config_apply(struct keel_control *c, struct keel_config *next, unsigned int flags,
-			 int64_t revision, json_t **report, char *why, size_t whylen)
+			 int64_t revision, uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
 	struct merge_arg m = { .origin = "config apply" };
 	json_t *spec;
 	int rc;
 
 	if (!c->fleet)
-		return control_apply(c, next, flags, report, why, whylen);
+		return control_apply_if(c, next, flags, if_match, report, why, whylen);
 	/* Its spec keys go to the store; its host keys are this host's business (keel.yaml). */
 	spec = config_fleet_spec_json(next);
 	config_free(next);

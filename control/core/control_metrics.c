@@ -190,6 +190,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 	head(f, "keel_config_dry_run_refused_total", "counter",
 	     "Previews (dry runs) of configuration changes that would be refused; not in keel_config_refused_total.");
 	fprintf(f, "keel_config_dry_run_refused_total %" PRIu64 "\n", c->dry_run_refused);
+	control_reload_metrics(c, f); /* reloads and API changes since the file (control_reload.c) */
 	control_bgp_metrics(c, f); /* announcements and fleet consistency (control_bgp.h) */
 	if (c->fleet)
 		control_fleet_metrics(c->fleet, f); /* the fleet store (control_fleet.c) */

@@ -79,6 +79,20 @@ struct keel_control {
 	uint64_t last_publish_ms;
 	uint64_t started_ms;
 
+	/*
+	 * Issue 21 item 6 (control_reload.c, control_lock.c). config_generation:
+	 * the generation at which the running configuration was applied (the
+	 * API's ETag; health republishes do not move it). file_base: the
+	 * configuration as last loaded from the file (persisted as file.json in
+	 * the state directory), NULL when unknown; what differs from it in the
+	 * running configuration are API edits that a reload must not drop.
+	 */
+	uint64_t config_generation;
+	struct keel_config *file_base; /* edit */
+	uint64_t reloads_applied, reloads_unchanged, reloads_refused;
+	uint64_t applies_at_file; /* applies when the file was last loaded */
+	int lock_state_fd, lock_instance_fd; /* -1: not held */
+
 };
 
 /* A worker whose heartbeat has not moved for this long is reported stalled. */
@@ -98,7 +112,23 @@ typedef int (*control_edit_fn)(const struct keel_config *cur, struct keel_config
  * configuration the previous edit left.
  */
 int control_edit(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,
-		 json_t **report, char *why, size_t whylen);
+		 uint64_t if_match, json_t **report, char *why, size_t whylen);
+
+/*
+ * control_apply's body, edit_mu held by the caller: the precondition
+ * (if_match, CONTROL_IF_ANY for none), restart-only keys, preview, guard,
+ * persist, publish. Owns next.
+ */
+int control_apply_locked(struct keel_control *c, struct keel_config *next, unsigned int flags,
+			 uint64_t if_match, json_t **report, char *why, size_t whylen);
+
+/* control_reload.c: the file's baseline at start (after the state is loaded); 0 or -errno with why. */
+int control_reload_init(struct keel_control *c, bool first_start, char *why, size_t whylen);
+/* control_reload.c: refuse a change of a key read only at start (instance, API socket, metrics). */
+int control_restart_only(const struct keel_config *cur, const struct keel_config *next, char *why,
+			 size_t whylen);
+/* control_reload.c: the reload counters and API changes since the file, in Prometheus text (mu held). */
+void control_reload_metrics(struct keel_control *c, FILE *f);
 
 /* control_edit on this host only (the fleet follower applies store revisions with it). */
 int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, unsigned int flags,

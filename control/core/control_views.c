@@ -587,6 +587,14 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
 		    char *why, size_t whylen)
 {
+	return control_backend_if(c, vip, addr, op, weight, flags, CONTROL_IF_ANY, report, why,
+				  whylen);
+}
+
+int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
+		       enum control_backend_op op, uint32_t weight, unsigned int flags,
+		       uint64_t if_match, json_t **report, char *why, size_t whylen)
+{
 	struct backend_edit e = { .vip = vip, .addr = addr, .op = op, .weight = weight };
 	const char *bad;
 
@@ -598,7 +606,7 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		snprintf(why, whylen, "weight must be 0..65535");
 		return -EINVAL;
 	}
-	return control_edit(c, backend_edit, &e, flags, report, why, whylen);
+	return control_edit(c, backend_edit, &e, flags, if_match, report, why, whylen);
 }
 
 /* One server, every VIP it is a backend of: a single edit, a single generation. */
@@ -659,6 +667,13 @@ static int backend_all_edit(const struct keel_config *cur, struct keel_config **
 int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
 			json_t **report, char *why, size_t whylen)
 {
+	return control_backend_all_if(c, addr, drain, flags, CONTROL_IF_ANY, report, why, whylen);
+}
+
+int control_backend_all_if(struct keel_control *c, const char *addr, bool drain,
+			   unsigned int flags, uint64_t if_match, json_t **report, char *why,
+			   size_t whylen)
+{
 	struct backend_all_edit e = { .drain = drain, .addr = addr, .vips = json_array() };
 	const char *bad;
 	int ret;
@@ -672,7 +687,7 @@ int control_backend_all(struct keel_control *c, const char *addr, bool drain, un
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
-	ret = control_edit(c, backend_all_edit, &e, flags, report, why, whylen);
+	ret = control_edit(c, backend_all_edit, &e, flags, if_match, report, why, whylen);
 	if (report && *report)
 		json_object_set(*report, "vips", e.vips);
 	json_decref(e.vips);

@@ -78,6 +78,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	(void)api_request_content(ctype);
+	/* The same field as an If-Match header: a generation the state file can hold, or any. */
+	{
+		uint64_t gen;
+
+		if (!api_request_if_match(ctype, &gen, why, sizeof(why)) && gen != API_IF_ANY &&
+		    gen > (uint64_t)INT64_MAX)
+			abort();
+	}
 
 	limit = rc ? API_BODY_EDIT_MAX : api_request_body_limit(t.route);
 	chunk = 1 + (data[0] >> 3);

@@ -325,6 +325,33 @@ static void test_backend_body(void **state)
 	assert_int_equal(backend("{\"address\": \"10.0.0.1\", \"state\": \"x\"}", true, false, addr, &w, &has), -EINVAL);
 }
 
+/* If-Match of a change (issue 21 item 6): one strong tag, a bare number, or any. */
+static void test_if_match(void **state)
+{
+	static const char *const bad[] = { "", "\"\"", "W/\"3\"", "\"3\", \"4\"", "3x", "-1",
+					   "\"9223372036854775808\"", "99999999999999999999", "\"3" };
+	char why[256];
+	uint64_t g = 7;
+
+	(void)state;
+	assert_int_equal(api_request_if_match("\"42\"", &g, why, sizeof(why)), 0);
+	assert_int_equal(g, 42);
+	assert_int_equal(api_request_if_match(" 0 ", &g, why, sizeof(why)), 0);
+	assert_int_equal(g, 0);
+	assert_int_equal(api_request_if_match("*", &g, why, sizeof(why)), 0);
+	assert_true(g == API_IF_ANY);
+	assert_int_equal(api_request_if_match("\"9223372036854775807\"", &g, why, sizeof(why)), 0);
+	assert_true(g == (uint64_t)INT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = 0;
+		g = 7;
+		if (api_request_if_match(bad[i], &g, why, sizeof(why)) != -EINVAL)
+			fail_msg("If-Match %s was taken", bad[i]);
+		assert_true(g == 7);
+		assert_non_null(strstr(why, "If-Match"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_backend_body),
+		cmocka_unit_test(test_if_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@ static void test_documented_errors(void **state)
 		{ EPERM, 409 },        /* needs force */
 		{ EEXIST, 409 },       /* backend already there */
 		{ EFBIG, 413 },        /* body or configuration too large */
+		{ ESTALE, 412 },       /* If-Match: the configuration changed since */
 		{ ENOTCONN, 503 },     /* no dataplane attached (missing) */
 		{ EPIPE, 503 },        /* the attached dataplane is dead */
 		{ EAGAIN, 503 },       /* no snapshot active yet */

@@ -16,7 +16,7 @@ int api_exit_code(int status)
 	switch (status) {
 	case 403:
 		return KEELCTL_NOPERM;
-	case 412: /* fleet: the spec changed at a newer revision than the one this was computed on */
+	case 412: /* If-Match, or in a fleet the spec revision: changed since it was read */
 		return KEELCTL_CONFLICT;
 	case 400: /* what we sent was wrong: an address or name the daemon refuses */
 	case 404: /* unknown VIP or backend */
@@ -103,9 +103,11 @@ int api_call(struct ctl *c, const char *method, const char *path, const char *ct
 				 c->revision);
 		path = full;
 	}
-	rc = http_request(c->socket, method, path, ctype, body, len, API_TIMEOUT_MS, &rsp);
+	rc = http_request(c->socket, method, path, ctype, c->if_match, body, len, API_TIMEOUT_MS,
+			  &rsp);
 	if (rc)
 		return connect_failure(c, rc);
+	memcpy(c->etag, rsp.etag, sizeof(c->etag));
 	*status = rsp.status;
 	*out = json_loadb(rsp.body, rsp.len, JSON_DECODE_ANY, &jerr);
 	if (!*out) {

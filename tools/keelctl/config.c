@@ -272,10 +272,10 @@ int config_post_apply(struct ctl *c, const char *what, const char *ctype, const 
 static int config_apply(struct ctl *c, int argc, char **argv)
 {
 	bool dry = false, force = false;
-	const char *revision = NULL;
+	const char *revision = NULL, *if_match = NULL;
 	const struct ctl_opt opts[] = {
 		{ "dry-run", 'n', false, NULL, &dry }, { "force", 'f', false, NULL, &force },
-		{ "revision", 0, true, &revision, NULL }, { 0 },
+		{ "revision", 0, true, &revision, NULL }, { "if-match", 0, true, &if_match, NULL }, { 0 },
 	};
 	struct keel_config *cfg = NULL;
 	char *pos[1], *buf, what[300], *end;
@@ -297,7 +297,10 @@ static int config_apply(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (!(rc = load_local(pos[0], buf, len, &cfg))) {
 		snprintf(what, sizeof(what), "config apply %s", pos[0]);
+		/* --if-match GEN: only if the running configuration is still the one dumped or diffed at GEN. */
+		c->if_match = if_match;
 		rc = config_post_apply(c, what, content_type(buf), buf, len, dry, force);
+		c->if_match = NULL;
 	}
 	config_free(cfg);
 	free(buf);
@@ -316,8 +319,11 @@ static int config_dump(struct ctl *c, int argc, char **argv)
 	if (c->json) {
 		json_print(cfg);
 	} else {
-		/* The generation in a comment: which state this file is a copy of. */
-		if (!api_call(c, "GET", "/v1/status", NULL, NULL, 0, &status, &st) && status == 200)
+		/* The generation in a comment: which state this file is a copy of (its ETag, for --if-match). */
+		if (c->etag[0])
+			printf("# keel-control configuration, generation %.*s (keelctl config dump)\n",
+			       (int)strlen(c->etag) - 2, c->etag + 1);
+		else if (!api_call(c, "GET", "/v1/status", NULL, NULL, 0, &status, &st) && status == 200)
 			printf("# keel-control configuration, generation %lld (keelctl config dump)\n",
 			       (long long)jint(st, "generation"));
 		json_decref(st);
@@ -333,7 +339,7 @@ static int config_dump(struct ctl *c, int argc, char **argv)
 static const struct ctl_verb config_verbs[] = {
 	{ "check", "FILE", "validate offline with keel-control's validator (no daemon needed)", config_check },
 	{ "diff", "FILE", "what FILE changes against the running configuration, and the slots that move (exit 1: differences)", config_diff },
-	{ "apply", "FILE [--dry-run] [--force] [--revision N]", "apply FILE; refused without --force when it empties a VIP or moves too many slots", config_apply },
+	{ "apply", "FILE [--dry-run] [--force] [--if-match GEN] [--revision N]", "apply FILE; refused without --force when it empties a VIP or moves too many slots; with --if-match only while the running configuration is at generation GEN (exit 75 otherwise)", config_apply },
 	{ "dump", "", "the running configuration as YAML that apply takes back", config_dump },
 	{ 0 },
 };

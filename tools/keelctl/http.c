@@ -137,7 +137,7 @@ static const char *header(const char *hdr, const char *name, char *val, size_t v
 
 /* Parse status line and framing; *body_at, *clen (-1: none), *chunked. */
 static int parse_head(char *buf, size_t hdr_end, int *status, size_t *body_at, long long *clen,
-		      bool *chunked)
+		      bool *chunked, char *etag, size_t etaglen)
 {
 	char v[64];
 	int maj, min, st;
@@ -148,6 +148,8 @@ static int parse_head(char *buf, size_t hdr_end, int *status, size_t *body_at, l
 	    st > 599)
 		return -EPROTO;
 	*status = st;
+	if (!header(buf, "ETag", etag, etaglen))
+		etag[0] = '\0';
 	*chunked = header(buf, "Transfer-Encoding", v, sizeof(v)) && strcasestr(v, "chunked");
 	*clen = -1;
 	if (!*chunked && header(buf, "Content-Length", v, sizeof(v))) {
@@ -250,7 +252,8 @@ static int read_response(int fd, long long deadline, struct http_response *rsp)
 			}
 			if (e) {
 				hdr_end = (size_t)(e - buf);
-				rc = parse_head(buf, hdr_end, &rsp->status, &body_at, &clen, &chunked);
+				rc = parse_head(buf, hdr_end, &rsp->status, &body_at, &clen, &chunked,
+						rsp->etag, sizeof(rsp->etag));
 				if (rc)
 					goto out;
 				head = true;
@@ -270,8 +273,8 @@ out:
 }
 
 int http_request(const char *socket_path, const char *method, const char *path,
-		 const char *content_type, const char *body, size_t len, int timeout_ms,
-		 struct http_response *rsp)
+		 const char *content_type, const char *if_match, const char *body, size_t len,
+		 int timeout_ms, struct http_response *rsp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long long deadline = now_ms() + timeout_ms;
@@ -292,9 +295,12 @@ int http_request(const char *socket_path, const char *method, const char *path,
 	/* Connection: close: one request per connection, so EOF also ends an unframed answer. */
 	hl = snprintf(head, sizeof(head),
 		      "%s %s HTTP/1.1\r\nHost: keel\r\nUser-Agent: keelctl\r\n"
-		      "Accept: application/json\r\nConnection: close\r\n%s%s%sContent-Length: %zu\r\n\r\n",
+		      "Accept: application/json\r\nConnection: close\r\n%s%s%s%s%s%s"
+		      "Content-Length: %zu\r\n\r\n",
 		      method, path, content_type ? "Content-Type: " : "",
-		      content_type ? content_type : "", content_type ? "\r\n" : "", len);
+		      content_type ? content_type : "", content_type ? "\r\n" : "",
+		      if_match ? "If-Match: " : "", if_match ? if_match : "", if_match ? "\r\n" : "",
+		      len);
 	if (hl < 0 || (size_t)hl >= sizeof(head)) {
 		rc = -ENAMETOOLONG;
 		goto out_close;

@@ -11,16 +11,17 @@ struct http_response {
 	int status;
 	char *body; /* NUL-terminated, malloc'd */
 	size_t len;
+	char etag[32]; /* the ETag header ("\"42\""), "" when none */
 };
 
 /*
- * Send one request and read the whole answer within timeout_ms. Returns 0, or
+ * Send one request (with If-Match: if_match unless NULL) and read the whole answer within timeout_ms. Returns 0, or
  * -errno: the connect errors as they are (-ENOENT, -ECONNREFUSED, -EACCES),
  * -ETIMEDOUT, -EMSGSIZE (answer over the bounds), -EPROTO (not HTTP we read).
  */
 int http_request(const char *socket_path, const char *method, const char *path,
-		 const char *content_type, const char *body, size_t len, int timeout_ms,
-		 struct http_response *rsp);
+		 const char *content_type, const char *if_match, const char *body, size_t len,
+		 int timeout_ms, struct http_response *rsp);
 void http_response_free(struct http_response *rsp);
 
 /* Decode a chunked body in place: 1 complete (*len set), 0 incomplete, -1 malformed. */

@@ -19,7 +19,7 @@
 #define KEELCTL_DATAERR EX_DATAERR         /* 65: refused, unknown VIP, bad config */
 #define KEELCTL_UNAVAILABLE EX_UNAVAILABLE /* 69: no daemon, no dataplane, daemon failure */
 #define KEELCTL_NOPERM EX_NOPERM           /* 77 */
-#define KEELCTL_CONFLICT EX_TEMPFAIL       /* 75: fleet: the spec changed since the diff; run it again */
+#define KEELCTL_CONFLICT EX_TEMPFAIL       /* 75: 412, changed since it was read (ETag, or the fleet spec's revision) */
 
 #define KEELCTL_DEFAULT_SOCKET "/run/keel/control.sock"
 
@@ -31,6 +31,8 @@ struct ctl {
 	bool no_wait;       /* --no-wait: a fleet edit answers once the store committed it */
 	long long revision; /* fleet: the spec revision a whole-configuration apply was computed on */
 	bool quiet_conflict; /* a conflict (412) is retried by the caller: say nothing */
+	const char *if_match; /* sent as If-Match with every call while set (changes with a precondition) */
+	char etag[32];      /* the ETag of the last answer ("" when it had none) */
 };
 
 /* A command: argv[0] is the verb (or the object for verb-less objects). Returns an exit code. */

@@ -137,14 +137,15 @@ static int vip_show(struct ctl *c, int argc, char **argv)
 /* The running configuration in canonical JSON, and the index of VIP name in its vips (or -1). */
 static int running_config(struct ctl *c, const char *name, json_t **cfg, int *idx)
 {
-	json_t *v;
+	json_t *v, *st = NULL;
 	size_t i;
 	int rc;
 
-	/* In a fleet: the revision first, then the configuration (never newer than it), and the
-	 * apply is guarded by it: a concurrent edit makes it fail (412) and the caller retries. */
-	json_t *st = NULL;
-
+	/*
+	 * In a fleet: the revision first, then the configuration (never newer than
+	 * it); the apply is guarded by that revision in the store as it is by the
+	 * ETag on one host. Status first: the ETag kept is the configuration's.
+	 */
 	c->revision = 0;
 	if (!api_get(c, "/v1/status", &st) && json_object_get(st, "fleet"))
 		c->revision = jint(json_object_get(st, "fleet"), "applied_revision");
@@ -158,40 +159,97 @@ static int running_config(struct ctl *c, const char *name, json_t **cfg, int *id
 	return KEELCTL_OK;
 }
 
-static int apply_json(struct ctl *c, const char *what, json_t *cfg, bool dry, bool force)
-{
-	char *body = json_dumps(cfg, JSON_COMPACT);
-	int rc;
+/*
+ * vip add and del edit the whole configuration: read it, change one VIP,
+ * apply it. The apply carries If-Match with the ETag of what was read, so a
+ * change made by anyone in between (another keelctl, a backend weight) is
+ * never overwritten: keel-control answers 412 and the edit is made again on
+ * the newer configuration, a bounded number of times (issue 21 item 6).
+ */
+#define VIP_EDIT_TRIES 20
 
-	if (!body) {
-		fprintf(stderr, "keelctl: out of memory\n");
-		return KEELCTL_UNAVAILABLE;
+/* Make the edit on cfg: KEELCTL_OK, or an exit code after saying why. */
+typedef int (*vip_edit_fn)(struct ctl *c, json_t *cfg, int idx, void *arg);
+
+static int vip_edit(struct ctl *c, const char *name, const char *what, vip_edit_fn edit, void *arg,
+		    bool dry, bool force)
+{
+	char path[64], etag[sizeof(c->etag)];
+	int rc = KEELCTL_OK, status = 0, idx, attempt;
+	json_t *cfg, *out = NULL;
+	char *body;
+
+	snprintf(path, sizeof(path), "/v1/config/apply%s%s%s", dry || force ? "?" : "",
+		 dry ? "dry_run=1" : "", force ? (dry ? "&force=1" : "force=1") : "");
+	for (attempt = 1; attempt <= VIP_EDIT_TRIES; attempt++) {
+		c->if_match = NULL;
+		if ((rc = running_config(c, name, &cfg, &idx)))
+			return rc;
+		memcpy(etag, c->etag, sizeof(etag));
+		if ((rc = edit(c, cfg, idx, arg))) {
+			json_decref(cfg);
+			return rc;
+		}
+		body = json_dumps(cfg, JSON_COMPACT);
+		json_decref(cfg);
+		if (!body) {
+			fprintf(stderr, "keelctl: out of memory\n");
+			return KEELCTL_UNAVAILABLE;
+		}
+		/* A daemon without ETags (older) gets no precondition: the edit is as before. */
+		c->if_match = etag[0] ? etag : NULL;
+		rc = api_call(c, "POST", path, "application/json", body, strlen(body), &status, &out);
+		c->if_match = NULL;
+		free(body);
+		if (rc)
+			return rc;
+		if (status != 412 || attempt == VIP_EDIT_TRIES)
+			break;
+		/* Changed since it was read: read it again, make the edit again. */
+		json_decref(out);
+		out = NULL;
+		usleep((useconds_t)(1000 * (attempt < 10 ? attempt : 10)));
 	}
-	rc = config_post_apply(c, what, "application/json", body, strlen(body), dry, force);
-	free(body);
+	if (status == 412)
+		fprintf(stderr, "keelctl: %s: the configuration kept changing under it (%d tries); "
+			"nothing of this change was applied, run it again\n", what, VIP_EDIT_TRIES);
+	rc = report_change(c, what, status, out);
+	json_decref(out);
 	return rc;
 }
 
-/*
- * vip add/del write the whole configuration back: in a fleet it is guarded by the revision it was
- * read at, and a concurrent edit (412) is answered by reading it again, a bounded number of times.
- */
-static int retry_conflicts(struct ctl *c, int (*fn)(struct ctl *, int, char **), int argc,
-			   char **argv)
-{
-	int rc;
+struct vip_add_arg {
+	char **pos;
+	uint32_t port, ts;
+	const char *proto, *encap;
+	bool frags;
+};
 
-	for (int i = 0;; i++) {
-		c->quiet_conflict = i < 7;
-		rc = fn(c, argc, argv);
-		if (rc != KEELCTL_CONFLICT || i >= 7)
-			return rc;
-		/* Two racing keelctls fall apart; a host behind the store gets time to catch up. */
-		usleep((useconds_t)(20000 * (i + 1) + rand() % 20000));
+static int vip_add_edit(struct ctl *c, json_t *cfg, int idx, void *arg)
+{
+	struct vip_add_arg *a = arg;
+	json_t *vip;
+
+	(void)c;
+	if (idx >= 0) {
+		fprintf(stderr, "keelctl: vip add: VIP %s already exists\n", a->pos[0]);
+		return KEELCTL_DATAERR;
 	}
+	/* The validator (in keel-control) judges every field; keelctl only assembles them. */
+	vip = json_pack("{s:s,s:s,s:o,s:s,s:b,s:[]}", "name", a->pos[0], "address", a->pos[1],
+			"port", a->port ? json_integer(a->port) : json_string("all"), "protocol",
+			a->proto, "fragments", a->frags, "backends");
+	if (a->encap)
+		json_object_set_new(vip, "encap", json_string(a->encap));
+	if (a->ts)
+		json_object_set_new(vip, "maglev_table_size", json_integer(a->ts));
+	if (!json_object_get(cfg, "vips"))
+		json_object_set_new(cfg, "vips", json_array());
+	json_array_append_new(json_object_get(cfg, "vips"), vip);
+	return KEELCTL_OK;
 }
 
-static int vip_add_once(struct ctl *c, int argc, char **argv)
+static int vip_add(struct ctl *c, int argc, char **argv)
 {
 	const char *proto = "tcp", *encap = NULL, *size = NULL;
 	bool dry = false, force = false, frags = false;
@@ -201,10 +259,10 @@ static int vip_add_once(struct ctl *c, int argc, char **argv)
 		{ "dry-run", 0, false, NULL, &dry },	   { "force", 0, false, NULL, &force },
 		{ 0 },
 	};
-	json_t *cfg, *vip;
+	struct vip_add_arg a = { 0 };
 	char *pos[3], what[128];
 	uint32_t port = 0, ts = 0;
-	int n, rc, idx;
+	int n, rc;
 
 	if ((rc = ctl_parse(c, &vip_object, argc, argv, opts, pos, 3, &n)))
 		return rc;
@@ -220,81 +278,60 @@ static int vip_add_once(struct ctl *c, int argc, char **argv)
 				       "every port (not 0)");
 	if (size && (rc = ctl_parse_u32(&vip_object, "--table-size", size, 1048573, &ts)))
 		return rc;
-	if ((rc = running_config(c, pos[0], &cfg, &idx)))
-		return rc;
-	if (idx >= 0) {
-		fprintf(stderr, "keelctl: vip add: VIP %s already exists\n", pos[0]);
-		json_decref(cfg);
+	a = (struct vip_add_arg){ .pos = pos, .port = port, .ts = ts, .proto = proto,
+				  .encap = encap, .frags = frags };
+	snprintf(what, sizeof(what), "vip add %s", pos[0]);
+	return vip_edit(c, pos[0], what, vip_add_edit, &a, dry, force);
+}
+
+struct vip_del_arg {
+	const char *name, *what;
+	bool dry, force;
+	size_t nb; /* backends of the VIP removed */
+};
+
+static int vip_del_edit(struct ctl *c, json_t *cfg, int idx, void *arg)
+{
+	struct vip_del_arg *a = arg;
+
+	(void)c;
+	if (idx < 0) {
+		fprintf(stderr, "keelctl: vip del: no VIP named \"%s\"\n", a->name);
 		return KEELCTL_DATAERR;
 	}
-	/* The validator (in keel-control) judges every field; keelctl only assembles them. */
-	vip = json_pack("{s:s,s:s,s:o,s:s,s:b,s:[]}", "name", pos[0], "address", pos[1], "port",
-			port ? json_integer(port) : json_string("all"), "protocol", proto, "fragments",
-			frags, "backends");
-	if (encap)
-		json_object_set_new(vip, "encap", json_string(encap));
-	if (ts)
-		json_object_set_new(vip, "maglev_table_size", json_integer(ts));
-	if (!json_object_get(cfg, "vips"))
-		json_object_set_new(cfg, "vips", json_array());
-	json_array_append_new(json_object_get(cfg, "vips"), vip);
-	snprintf(what, sizeof(what), "vip add %s", pos[0]);
-	rc = apply_json(c, what, cfg, dry, force);
-	json_decref(cfg);
-	return rc;
+	/* Its backends go with it: as for emptying a VIP, the operator says so with --force. */
+	a->nb = json_array_size(json_object_get(json_array_get(json_object_get(cfg, "vips"),
+								(size_t)idx), "backends"));
+	if (a->nb && !a->force && !a->dry) {
+		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: --force removes it with them "
+			"(--dry-run shows the preview)\n", a->what, a->name, a->nb, a->nb == 1 ? "" : "s");
+		return KEELCTL_DATAERR;
+	}
+	json_array_remove(json_object_get(cfg, "vips"), (size_t)idx);
+	return KEELCTL_OK;
 }
 
-static int vip_add(struct ctl *c, int argc, char **argv)
-{
-	srand((unsigned)getpid());
-	return retry_conflicts(c, vip_add_once, argc, argv);
-}
-
-static int vip_del_once(struct ctl *c, int argc, char **argv)
+static int vip_del(struct ctl *c, int argc, char **argv)
 {
 	bool dry = false, force = false;
 	const struct ctl_opt opts[] = {
 		{ "dry-run", 0, false, NULL, &dry }, { "force", 0, false, NULL, &force }, { 0 },
 	};
+	struct vip_del_arg a;
 	char *pos[1], what[128];
-	json_t *cfg;
-	int n, rc, idx;
-	size_t nb;
+	int n, rc;
 
 	if ((rc = ctl_parse(c, &vip_object, argc, argv, opts, pos, 1, &n)))
 		return rc;
 	if (n != 1)
 		return ctl_usage_error(&vip_object, "vip del: which VIP?");
-	if ((rc = running_config(c, pos[0], &cfg, &idx)))
-		return rc;
-	if (idx < 0) {
-		fprintf(stderr, "keelctl: vip del: no VIP named \"%s\"\n", pos[0]);
-		json_decref(cfg);
-		return KEELCTL_DATAERR;
-	}
 	snprintf(what, sizeof(what), "vip del %s", pos[0]);
-	/* Its backends go with it: as for emptying a VIP, the operator says so with --force. */
-	nb = json_array_size(json_object_get(json_array_get(json_object_get(cfg, "vips"),
-							      (size_t)idx), "backends"));
-	if (nb && !force && !dry) {
-		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: --force removes it with them "
-			"(--dry-run shows the preview)\n", what, pos[0], nb, nb == 1 ? "" : "s");
-		json_decref(cfg);
-		return KEELCTL_DATAERR;
-	}
-	json_array_remove(json_object_get(cfg, "vips"), (size_t)idx);
-	rc = apply_json(c, what, cfg, dry, force);
-	if (!rc && dry && nb && !force)
+	a = (struct vip_del_arg){ .name = pos[0], .what = what, .dry = dry, .force = force };
+	rc = vip_edit(c, pos[0], what, vip_del_edit, &a, dry, force);
+	if (!rc && dry && a.nb && !force)
 		fprintf(stderr, "keelctl: %s: VIP %s has %zu backend%s: the real run needs --force\n",
-			what, pos[0], nb, nb == 1 ? "" : "s");
-	json_decref(cfg);
+			what, pos[0], a.nb, a.nb == 1 ? "" : "s");
 	return rc;
-}
-
-static int vip_del(struct ctl *c, int argc, char **argv)
-{
-	srand((unsigned)getpid());
-	return retry_conflicts(c, vip_del_once, argc, argv);
 }
 
 static const struct ctl_verb vip_verbs[] = {
