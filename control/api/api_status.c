@@ -17,7 +17,7 @@ static const struct api_status table[] = {
 	{ EPERM, 409, "refused without force" },
 	{ EEXIST, 409, "conflicts with what is there" },
 	{ EFBIG, 413, "too large" },
-	{ ESTALE, 412, "the configuration changed since the If-Match generation: read it again" },
+	{ ESTALE, 412, "changed since it was read (the If-Match generation, or in a fleet the spec revision): read it again" },
 	{ ENOTCONN, 503, "dataplane not running" },
 	{ EPIPE, 503, "dataplane not running" },
 	{ ECONNREFUSED, 503, "dataplane not running" },
@@ -28,7 +28,6 @@ static const struct api_status table[] = {
 	{ EBUSY, 503, "the dataplane has not acknowledged an older snapshot" },
 	{ EIO, 500, "state not persisted" },
 	{ ENOLINK, 503, "the fleet store is unreachable: edits are refused" },
-	{ ESTALE, 412, "the fleet spec changed since: run it again" },
 	{ ENOMEM, 500, "out of memory" },
 };
 
