@@ -50,6 +50,9 @@ enum api_route {
 	API_ROUTE_TABLE_DIGEST,   /* GET /v1/table/digest */
 	API_ROUTE_BACKEND_DRAIN_ALL,   /* POST /v1/backends/{addr}/drain: in every VIP */
 	API_ROUTE_BACKEND_UNDRAIN_ALL, /* POST /v1/backends/{addr}/undrain */
+	API_ROUTE_TRACE,          /* GET /v1/trace: the current or last trace and its records */
+	API_ROUTE_TRACE_ARM,      /* POST /v1/trace {filter}: arm a packet trace */
+	API_ROUTE_TRACE_STOP,     /* DELETE /v1/trace */
 	API_ROUTE_COUNT,
 };
 
