@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "config.h"
 #include "control.h"
 #include "control_bgp.h"
@@ -235,10 +236,13 @@ int main(int argc, char **argv)
 			continue;
 		if (si.ssi_signo == SIGHUP) {
 			notify_send("RELOADING=1");
+			/* Who sent the signal, for the audit log (signalfd says). */
+			audit_actor_set("sighup", (int64_t)si.ssi_uid, (int64_t)si.ssi_pid);
 			if (control_reload(c, why, sizeof(why)))
 				log_event(LOG_WARN, "reload_refused", "kept=running reason=%s", why);
 			else
 				log_event(LOG_INFO, "config_reloaded", "file=%s", p.config_path ? p.config_path : "");
+			audit_actor_clear();
 			notify_send("READY=1");
 			continue;
 		}

@@ -53,6 +53,7 @@ enum api_route {
 	API_ROUTE_TRACE,          /* GET /v1/trace: the current or last trace and its records */
 	API_ROUTE_TRACE_ARM,      /* POST /v1/trace {filter}: arm a packet trace */
 	API_ROUTE_TRACE_STOP,     /* DELETE /v1/trace */
+	API_ROUTE_HISTORY,        /* GET /v1/history: the audit log's last changes */
 	API_ROUTE_COUNT,
 };
 

@@ -1,4 +1,4 @@
-/* The packet trace routes: GET /v1/trace (records), POST /v1/trace (arm a filter), DELETE /v1/trace (stop). */
+/* The packet trace routes: GET /v1/trace (records), POST /v1/trace (arm a filter), DELETE /v1/trace (stop); and GET /v1/history (the audit log). */
 #include <errno.h>
 #include <stdio.h>
 
@@ -19,6 +19,15 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 	json_t *body = NULL, *j;
 
 	switch (rq->t.route) {
+	case API_ROUTE_HISTORY: /* the audit log (audit.c): small enough to share this file */
+		j = control_history_json(c, 200);
+		if (!j) {
+			trace_error(rp, ENOMEM, why);
+			return true;
+		}
+		rp->status = 200;
+		rp->body = j;
+		return true;
 	case API_ROUTE_TRACE:
 		errno = 0;
 		j = control_trace_json(c, why, sizeof(why));

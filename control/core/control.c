@@ -14,6 +14,8 @@
 #include "bgp.h"
 #include "config_field.h"
 #include "control_bgp.h"
+#include "audit.h"
+#include "config_diff.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -378,6 +380,7 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	} else if (ret) {
 		goto out_free;
 	}
+	c->audit = audit_open(c->state_dir);
 	c->health = health_create();
 	if (!c->health) {
 		snprintf(why, whylen, "cannot start the health checker: %s", strerror(errno));
@@ -393,6 +396,7 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	return c;
 
 out_free:
+	audit_free(c->audit);
 	config_free(c->cfg);
 	ids_free(c->ids);
 	second_chance_free(c->sc);
@@ -413,6 +417,7 @@ void control_destroy(struct keel_control *c)
 	seam_drop(c);
 	config_free(c->cfg);
 	ids_free(c->ids);
+	audit_free(c->audit);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -529,7 +534,7 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
 	bool emptied = false, changed = !config_equal(c->cfg, next);
-	json_t *preview = NULL, *warn;
+	json_t *preview = NULL, *warn, *diff = NULL;
 	struct keel_config *swap_cfg;
 	struct ids *swap_ids;
 	int ret = 0;
@@ -547,6 +552,9 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* The audit log's diff, while the running configuration is still the old one. */
+	if (!(flags & CONTROL_APPLY_DRY_RUN))
+		diff = config_diff(c->cfg, next, AUDIT_DIFF_LINES);
 	if (!(flags & CONTROL_APPLY_FORCE)) {
 		if (emptied) {
 			snprintf(why, whylen, "refused: a VIP would be left without any backend (force to apply)");
@@ -609,6 +617,12 @@ static int apply_edit(struct keel_control *c, struct keel_config *next, unsigned
 		pthread_mutex_unlock(&c->mu);
 	}
 out:
+	/* Every change and every refusal (not dry runs, not no-op applies): one audit event. */
+	if (!(flags & CONTROL_APPLY_DRY_RUN) && (changed || ret) && c->audit) {
+		audit_event(c->audit, c->generation, !ret, why, preview, diff);
+		diff = NULL;
+	}
+	json_decref(diff);
 	json_decref(preview);
 	ids_free(ids);
 	config_free(next);
@@ -656,6 +670,8 @@ int control_reload(struct keel_control *c, char *why, size_t whylen)
 		pthread_mutex_lock(&c->mu);
 		c->refused++;
 		pthread_mutex_unlock(&c->mu);
+		if (c->audit)
+			audit_event(c->audit, c->generation, false, why, NULL, NULL);
 		return -EINVAL;
 	}
 	/* The operator edited the file on purpose: its disruption is theirs to decide. */

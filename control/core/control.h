@@ -101,6 +101,9 @@ json_t *control_trace_arm(struct keel_control *c, const json_t *body, char *why,
 int control_trace_stop(struct keel_control *c, char *why, size_t whylen);
 json_t *control_trace_json(struct keel_control *c, char *why, size_t whylen);
 
+/* The audit log's last n changes and refusals, newest last: {"events": [...]} (control_trace.c). */
+json_t *control_history_json(struct keel_control *c, size_t n);
+
 json_t *control_lookup_json(struct keel_control *c, const char *vip, const char *src,
 			    uint16_t sport, char *why, size_t whylen);
 /* Disruption preview of a candidate configuration against the running one (no change). */

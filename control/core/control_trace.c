@@ -8,6 +8,7 @@
 
 #include "control.h"
 #include "control_priv.h"
+#include "audit.h"
 #include "config_field.h"
 #include "drop.h"
 
@@ -378,4 +379,10 @@ out:
 	pthread_mutex_unlock(&c->mu);
 	free(recs);
 	return out;
+}
+
+json_t *control_history_json(struct keel_control *c, size_t n)
+{
+	/* The audit log has its own lock: no control lock needed, c->audit is set once at start. */
+	return json_pack("{s:o}", "events", audit_history_json(c->audit, n));
 }

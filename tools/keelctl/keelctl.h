@@ -48,7 +48,7 @@ struct ctl_object {
 
 extern const struct ctl_object vip_object, backend_object, config_object, stats_object,
 	top_object, health_object, table_object, lookup_object, status_object, bgp_object,
-	host_object, trace_object;
+	host_object, trace_object, history_object;
 /* The announcements part of keelctl status and keelctl bgp (bgp.c). */
 void bgp_print(struct ctl *c, json_t *bgp);
 
