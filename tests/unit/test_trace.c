@@ -311,6 +311,67 @@ static void test_drop_filter_and_full(void **state)
 	env_fini(&e);
 }
 
+/*
+ * Second chance: a GUE VIP whose every slot names the other backend as its
+ * previous owner; a mid-connection segment of an untracked flow goes to the
+ * slot's owner naming the previous one, and stays untracked (flow: miss).
+ */
+static void test_second_chance(void **state)
+{
+	static struct env e;
+	static uint16_t prev[251];
+	struct arr_sink a = { .max = NREC };
+	struct keel_trace_filter f = any_filter();
+	struct keel_trace_sink sink = { .f = &f, .take = arr_take, .commit = arr_commit, .arg = &a };
+	struct pktgen ack = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 6,
+			      .sport = 40000, .dport = 80, .tcp_flags = KEEL_TCP_ACK, .payload_len = 10 };
+	struct keel_snapshot_spec spec;
+	struct keel_snapshot *s;
+	const uint16_t *table;
+	uint32_t i;
+
+	(void)state;
+	env_init(&e);
+	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
+	be[1] = snapfix_backend("10.0.0.2", 1, 1, KEEL_BACKEND_ACTIVE);
+	vips[0] = snapfix_vip("192.0.2.1", 80, KEEL_PROTO_TCP, 0, KEEL_ENCAP_GUE, 7, 251, be, 2);
+	memset(&spec, 0, sizeof(spec));
+	spec.generation = 1;
+	spec.n_vips = 1;
+	spec.vips = vips;
+	snapfix_spec_defaults(&spec);
+	s = snapfix_build(&spec);
+	table = keel_snapshot_table(s, keel_snapshot_vips(s));
+	for (i = 0; i < 251; i++)
+		prev[i] = (uint16_t)(table[i] ^ 1);
+	free(s);
+	vips[0].prev_owner = prev;
+	free(e.snap);
+	e.snap = snapfix_build(&spec);
+	e.w.snap = e.snap;
+
+	load(&e, 0, &ack);
+	load(&e, 1, &ack);
+	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 2, &sink);
+	assert_int_equal(a.n, 2);
+	for (i = 0; i < 2; i++) {
+		const struct keel_trace_record *r = &a.rec[i];
+
+		assert_int_equal(r->verdict, KEEL_VERDICT_FORWARD);
+		assert_int_equal(r->second_chance, 1);
+		assert_int_equal(r->flow, KEEL_TRACE_FLOW_MISS); /* not tracked: every packet names it */
+		assert_int_equal(r->vip, 7);
+		assert_true(r->backend < 2);
+		assert_int_equal(r->prev_backend, r->backend ^ 1);
+		/* The outer header goes to the owner: UDP (GUE) to its address. */
+		assert_int_equal(r->out[14 + 9], KEEL_PROTO_UDP);
+		assert_int_equal(r->out[14 + 16], 10);
+		assert_int_equal(r->out[14 + 19], r->backend + 1);
+	}
+	assert_int_equal(e.ctr.second_chance, 2);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_filter_fate_and_check),
 		cmocka_unit_test(test_traced_burst_agrees),
 		cmocka_unit_test(test_drop_filter_and_full),
+		cmocka_unit_test(test_second_chance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
