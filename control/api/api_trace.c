@@ -5,6 +5,7 @@
 #include "api_routes.h"
 #include "api_status.h"
 #include "control.h"
+#include "trace_filter.h"
 
 static void trace_error(struct api_reply *rp, int err, const char *why)
 {
@@ -15,7 +16,8 @@ static void trace_error(struct api_reply *rp, int err, const char *why)
 
 bool api_trace_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
 {
-	char why[512] = "";
+	char why[512] = "", vip[64];
+	struct keel_trace_filter f;
 	json_t *body = NULL, *j;
 
 	switch (rq->t.route) {
@@ -43,9 +45,14 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 			api_routes_error(rp, 400, "%s", why);
 			return true;
 		}
-		errno = 0;
-		j = control_trace_arm(c, body, why, sizeof(why));
+		if (trace_filter_parse(body, &f, vip, sizeof(vip), why, sizeof(why))) {
+			json_decref(body);
+			api_routes_error(rp, 400, "%s", why);
+			return true;
+		}
 		json_decref(body);
+		errno = 0;
+		j = control_trace_arm(c, &f, vip, why, sizeof(why));
 		if (!j) {
 			trace_error(rp, errno ? errno : ENOMEM, why);
 			return true;

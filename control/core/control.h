@@ -93,11 +93,13 @@ json_t *control_table_json(struct keel_control *c, const char *vip);
 json_t *control_status_json(struct keel_control *c);
 /* Which backend would this client's flow hit now, and why. proto: "tcp"/"udp". */
 /*
- * Packet traces (control_trace.c): arm one from a JSON filter (NULL with
+ * Packet traces (control_trace.c): arm one with filter f, vip a VIP name or "" (NULL with
  * errno and why: EINVAL, ENOENT no such VIP, ENOTCONN/EPIPE not running),
  * stop it (0 or -ENOTCONN), and the current or last trace's records.
  */
-json_t *control_trace_arm(struct keel_control *c, const json_t *body, char *why, size_t whylen);
+struct keel_trace_filter;
+json_t *control_trace_arm(struct keel_control *c, const struct keel_trace_filter *f, const char *vip,
+			  char *why, size_t whylen);
 int control_trace_stop(struct keel_control *c, char *why, size_t whylen);
 json_t *control_trace_json(struct keel_control *c, char *why, size_t whylen);
 

@@ -12,155 +12,29 @@
 #include "config_field.h"
 #include "drop.h"
 
-#define TRACE_DEFAULT_COUNT 10
-#define TRACE_DEFAULT_MS 10000
-
-/* "198.51.100.0/24" or an address (a full-length prefix) into addr/len; family must agree with *fam (0: any). */
-static int parse_prefix(const char *s, uint8_t addr[16], uint8_t *len, uint8_t *fam)
+json_t *control_trace_arm(struct keel_control *c, const struct keel_trace_filter *filter, const char *vip,
+			  char *why, size_t whylen)
 {
-	char buf[64];
-	const char *bad;
-	char *slash, *end;
-	uint8_t f;
-	long bits;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (config_parse_addr(buf, addr, &f, &bad))
-		return -1;
-	bits = f == KEEL_AF_INET4 ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		bits = strtol(slash + 1, &end, 10);
-		if (errno || *end || end == slash + 1 || bits < 1 || bits > (f == KEEL_AF_INET4 ? 32 : 128))
-			return -1;
-	}
-	if (*fam && *fam != f)
-		return -1;
-	*fam = f;
-	*len = (uint8_t)bits;
-	return 0;
-}
-
-static int parse_proto(const json_t *j, uint8_t *proto)
-{
-	const char *s = json_string_value(j);
-
-	if (json_is_integer(j) && json_integer_value(j) > 0 && json_integer_value(j) < 256) {
-		*proto = (uint8_t)json_integer_value(j);
-		return 0;
-	}
-	if (!s)
-		return -1;
-	if (!strcmp(s, "tcp"))
-		*proto = KEEL_PROTO_TCP;
-	else if (!strcmp(s, "udp"))
-		*proto = KEEL_PROTO_UDP;
-	else if (!strcmp(s, "icmp"))
-		*proto = KEEL_PROTO_ICMP;
-	else if (!strcmp(s, "icmpv6") || !strcmp(s, "icmp6"))
-		*proto = KEEL_PROTO_ICMPV6;
-	else
-		return -1;
-	return 0;
-}
-
-static int parse_port(const json_t *j, uint16_t *port)
-{
-	if (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > 65535)
-		return -1;
-	*port = htons((uint16_t)json_integer_value(j));
-	return 0;
-}
-
-static int parse_drop(const char *s, uint16_t *drop)
-{
-	unsigned int r;
-
-	if (!strcmp(s, "any")) {
-		*drop = KEEL_TRACE_DROP_ANY;
-		return 0;
-	}
-	for (r = 1; r < KEEL_DROP_MAX; r++)
-		if (!strcmp(s, keel_drop_name(r))) {
-			*drop = (uint16_t)r;
-			return 0;
-		}
-	return -1;
-}
-
-/* The body's filter: every member known and sound, else why. Called with mu held (the VIP's id). */
-static int trace_filter(struct keel_control *c, const json_t *body, struct keel_trace_filter *f,
-			char *why, size_t whylen)
-{
-	const char *key;
-	json_t *v;
-
-	memset(f, 0, sizeof(*f));
-	f->vip = KEEL_TRACE_ANY_VIP;
-	f->count = TRACE_DEFAULT_COUNT;
-	f->duration_ms = TRACE_DEFAULT_MS;
-	if (body && !json_is_object(body)) {
-		snprintf(why, whylen, "the body must be a JSON object");
-		return -1;
-	}
-	json_object_foreach((json_t *)body, key, v) {
-		const char *s = json_string_value(v);
-
-		if (!strcmp(key, "count") && json_is_integer(v) && json_integer_value(v) >= 1 &&
-		    json_integer_value(v) <= KEEL_TRACE_RECORDS) {
-			f->count = (uint32_t)json_integer_value(v);
-		} else if (!strcmp(key, "duration_ms") && json_is_integer(v) && json_integer_value(v) >= 1 &&
-			   json_integer_value(v) <= KEEL_TRACE_MAX_MS) {
-			f->duration_ms = (uint32_t)json_integer_value(v);
-		} else if (!strcmp(key, "vip") && s) {
-			const struct config_vip *cv = config_vip_find(c->cfg, s, NULL);
-			int id = cv ? ids_vip(c->ids, s) : -1;
-
-			if (id < 0) {
-				snprintf(why, whylen, "no VIP named %.64s", s);
-				errno = ENOENT;
-				return -1;
-			}
-			f->vip = (uint16_t)id;
-		} else if (!strcmp(key, "src") && s && !parse_prefix(s, f->src, &f->src_len, &f->family)) {
-		} else if (!strcmp(key, "dst") && s && !parse_prefix(s, f->dst, &f->dst_len, &f->family)) {
-		} else if (!strcmp(key, "sport") && !parse_port(v, &f->sport)) {
-		} else if (!strcmp(key, "dport") && !parse_port(v, &f->dport)) {
-		} else if (!strcmp(key, "proto") && !parse_proto(v, &f->proto)) {
-		} else if (!strcmp(key, "drop") && s && !parse_drop(s, &f->drop)) {
-		} else {
-			snprintf(why, whylen,
-				 "bad trace member \"%.32s\" (count 1-%d, duration_ms 1-%d, vip NAME, src/dst "
-				 "ADDR[/LEN] of one family, sport/dport 1-65535, proto tcp|udp|icmp|icmpv6|N, "
-				 "drop REASON|any)", key, KEEL_TRACE_RECORDS, KEEL_TRACE_MAX_MS);
-			errno = EINVAL;
-			return -1;
-		}
-	}
-	return 0;
-}
-
-json_t *control_trace_arm(struct keel_control *c, const json_t *body, char *why, size_t whylen)
-{
-	struct keel_trace_filter f;
+	struct keel_trace_filter f = *filter;
 	const char *bad = NULL;
 	uint64_t seq;
 	int rc;
 
 	/* A change to the dataplane: under edit_mu, as a flush (control_flush). */
 	pthread_mutex_lock(&c->edit_mu);
-	pthread_mutex_lock(&c->mu);
-	errno = EINVAL;
-	rc = trace_filter(c, body, &f, why, whylen);
-	pthread_mutex_unlock(&c->mu);
-	if (rc) {
-		pthread_mutex_unlock(&c->edit_mu);
-		return NULL;
+	if (vip && *vip) {
+		int id;
+
+		pthread_mutex_lock(&c->mu);
+		id = config_vip_find(c->cfg, vip, NULL) ? ids_vip(c->ids, vip) : -1;
+		pthread_mutex_unlock(&c->mu);
+		if (id < 0) {
+			pthread_mutex_unlock(&c->edit_mu);
+			snprintf(why, whylen, "no VIP named %.64s", vip);
+			errno = ENOENT;
+			return NULL;
+		}
+		f.vip = (uint16_t)id;
 	}
 	rc = c->seam ? keel_seam_trace_arm(c->seam, &f, &seq, &bad) : -ENOTCONN;
 	pthread_mutex_unlock(&c->edit_mu);
@@ -371,7 +245,9 @@ json_t *control_trace_json(struct keel_control *c, char *why, size_t whylen)
 	if (s)
 		keel_seam_read_done(c->seam);
 	out = json_pack("{s:I,s:b,s:b,s:I,s:i,s:i,s:i,s:o}", "trace", (json_int_t)t.seq, "armed", t.armed,
-			"done", !t.armed || t.running == 0 || t.taken >= t.filter.count, "taken",
+			/* Done once every worker took it up and none traces any more (or the count is in). */
+			"done", !t.armed || (t.taken_up == t.n_workers && t.running == 0) || t.taken >= t.filter.count,
+			"taken",
 			(json_int_t)(t.taken < t.filter.count ? t.taken : t.filter.count), "count",
 			(int)t.filter.count, "duration_ms", (int)t.filter.duration_ms, "workers_tracing",
 			(int)t.running, "records", arr);

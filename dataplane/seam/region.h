@@ -158,13 +158,14 @@ enum keel_trace_state {
 
 /*
  * One worker's trace records, single writer (that worker):
- *   seq    dp: release-stored after head = 0 when the worker takes up trace
- *          seq; cp: acquire-loaded before head, and again after copying
- *          records (a changed seq: the copy may be torn, discarded)
+ *   seq    dp: release-stored after head = 0 and state = RUNNING when the
+ *          worker takes up trace seq; cp: acquire-loaded before head and
+ *          state, and again after copying records (a changed seq: the copy
+ *          may be torn, discarded)
  *   head   dp: release-stored after each record it makes valid; cp:
  *          acquire load: rec[0, head) are complete and never rewritten
  *          while seq stays
- *   state  dp: relaxed store; cp: relaxed load (for operators only)
+ *   state  dp: relaxed store; cp: relaxed load after seq (done or not)
  */
 struct keel_trace_worker {
 	uint64_t seq;

@@ -158,6 +158,7 @@ struct keel_seam_trace {
 	bool armed;
 	uint64_t taken;    /* records kept by all workers (may pass count by the ones refused) */
 	uint32_t running;  /* workers still tracing it */
+	uint32_t taken_up; /* workers that took it up (the others have not seen it yet) */
 	uint32_t n_workers;
 	uint32_t n;        /* records copied */
 	struct keel_trace_filter filter;

@@ -42,9 +42,9 @@ void keel_trace_worker_sync(struct keel_trace_ctx *t, uint64_t seq, uint64_t now
 		t->seq = seq;
 		t->until_ms = now_ms + f.duration_ms;
 		__atomic_store_n(&tw->head, 0, __ATOMIC_RELAXED);
-		/* release: the collector that sees this seq sees head reset (region.h). */
-		__atomic_store_n(&tw->seq, seq, __ATOMIC_RELEASE);
 		__atomic_store_n(&tw->state, KEEL_TRACE_RUNNING, __ATOMIC_RELAXED);
+		/* release: the collector that sees this seq sees head reset and the state RUNNING (region.h). */
+		__atomic_store_n(&tw->seq, seq, __ATOMIC_RELEASE);
 		t->on = true;
 		return;
 	}
@@ -146,9 +146,11 @@ int keel_seam_trace_collect(struct keel_seam *s, struct keel_seam_trace *out,
 		struct keel_trace_worker *tw = keel_region_trace(r, w);
 		uint32_t head, i, state;
 
-		state = __atomic_load_n(&tw->state, __ATOMIC_RELAXED);
 		if (__atomic_load_n(&tw->seq, __ATOMIC_ACQUIRE) != out->seq || out->seq == 0)
 			continue;
+		/* After the acquire: at least the RUNNING stored with this seq, or a later state. */
+		state = __atomic_load_n(&tw->state, __ATOMIC_RELAXED);
+		out->taken_up++;
 		out->running += state == KEEL_TRACE_RUNNING && out->armed;
 		head = __atomic_load_n(&tw->head, __ATOMIC_ACQUIRE);
 		if (head > KEEL_TRACE_RECORDS)
