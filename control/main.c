@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "bgp_guard.h"
+#include "audit.h"
 #include "config.h"
 #include "control.h"
 #include "control_bgp.h"
@@ -256,11 +257,14 @@ int main(int argc, char **argv)
 			continue;
 		if (si.ssi_signo == SIGHUP) {
 			notify_send("RELOADING=1");
+			/* Who sent the signal, for the audit log (signalfd says). */
+			audit_actor_set("sighup", (int64_t)si.ssi_uid, (int64_t)si.ssi_pid);
 			/*
 			 * As keelctl config apply without --force: guarded, and refused when it
 			 * would undo API changes; control_reload logs the outcome and what changed.
 			 */
 			control_reload(c, 0, NULL, why, sizeof(why));
+			audit_actor_clear();
 			notify_send("READY=1");
 			continue;
 		}

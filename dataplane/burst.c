@@ -3,8 +3,13 @@
 
 #include <rte_prefetch.h>
 
-void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
-		    uint16_t n, bool replies_apart, struct keel_burst_out *out)
+/*
+ * The adapter around the core; sink NULL (a constant in keel_burst_run, so
+ * the untraced copy has no trace code at all) runs keel_pipeline_burst.
+ */
+static inline __attribute__((always_inline)) void
+burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts, uint16_t n,
+	  bool replies_apart, struct keel_burst_out *out, struct keel_trace_sink *sink)
 {
 	struct rte_mbuf *m[KEEL_BURST_MAX], *dropped[KEEL_BURST_MAX];
 	struct keel_buf bufs[KEEL_BURST_MAX];
@@ -38,7 +43,10 @@ void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct 
 	}
 
 	KEEL_STAGE_MARK(KEEL_STAGE_PARSE);
-	keel_pipeline_burst(w, port, bufs, verdicts, nb);
+	if (sink)
+		keel_trace_pipeline(w, port, bufs, verdicts, nb, sink);
+	else
+		keel_pipeline_burst(w, port, bufs, verdicts, nb);
 	KEEL_STAGE_MARK(KEEL_STAGE_TX);
 
 	for (i = 0; i < nb; i++) {
@@ -65,4 +73,17 @@ void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct 
 	}
 	if (ndrop)
 		rte_pktmbuf_free_bulk(dropped, ndrop);
+}
+
+void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+		    uint16_t n, bool replies_apart, struct keel_burst_out *out)
+{
+	burst_run(w, port, pkts, n, replies_apart, out, NULL);
+}
+
+void keel_burst_run_traced(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+			   uint16_t n, bool replies_apart, struct keel_burst_out *out,
+			   struct keel_trace_sink *sink)
+{
+	burst_run(w, port, pkts, n, replies_apart, out, sink);
 }

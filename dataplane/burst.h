@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 
 #include "pipeline.h"
+#include "trace.h"
 
 struct keel_burst_out {
 	struct rte_mbuf *tx[KEEL_BURST_MAX];     /* encapsulated (and answers, unless apart): send */
@@ -27,5 +28,10 @@ struct keel_burst_out {
  */
 void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
 		    uint16_t n, bool replies_apart, struct keel_burst_out *out);
+
+/* keel_burst_run while a trace is armed: the packets sink's filter takes run watched (trace.h). */
+void keel_burst_run_traced(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,
+			   uint16_t n, bool replies_apart, struct keel_burst_out *out,
+			   struct keel_trace_sink *sink);
 
 #endif

@@ -113,7 +113,11 @@ static void region_layout(const struct region_params *p, struct keel_region *h)
 	h->status_off = h->rings_off + h->ring_stride * p->n_workers;
 	h->counters_off = RTE_ALIGN_CEIL(h->status_off + sizeof(struct keel_worker_status) * p->n_workers,
 					 REGION_ALIGN);
-	h->slots_off = RTE_ALIGN_CEIL(h->counters_off + sizeof(struct keel_worker_counters) * p->n_workers,
+	h->trace_size = sizeof(struct keel_trace_worker);
+	h->trace_records = KEEL_TRACE_RECORDS;
+	h->trace_off = RTE_ALIGN_CEIL(h->counters_off + sizeof(struct keel_worker_counters) * p->n_workers,
+				      REGION_ALIGN);
+	h->slots_off = RTE_ALIGN_CEIL(h->trace_off + sizeof(struct keel_trace_worker) * p->n_workers,
 				      REGION_SLOT_ALIGN);
 	h->region_size = h->slots_off + h->slot_size * p->n_slots;
 }

@@ -108,6 +108,10 @@ struct worker {
 	uint32_t adopt_cursor;
 	uint32_t adopt_dropped;
 	uint32_t adopt_done;
+
+	/* Packet trace (keelctl trace): taken up once a loop from the region (seam/trace.c). */
+	struct keel_trace_ctx trace;
+	struct keel_trace_sink trace_sink;
 };
 
 /* Whatever the NIC did not take: one retry (its ring may have drained meanwhile), then free and count. */
@@ -187,7 +191,8 @@ static void worker_to_kernel(struct worker *wk, uint16_t i, struct rte_mbuf **m,
 }
 
 /* One RX queue of one data port: the packet core decides, then out by the TX port or to the kernel. */
-static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out)
+static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct keel_burst_out *out,
+					bool traced)
 {
 	struct rte_mbuf *pkts[KEEL_BURST_MAX];
 	uint16_t n = rte_eth_rx_burst(wk->ports[i], wk->queue, pkts, KEEL_BURST_MAX);
@@ -195,7 +200,14 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	if (n == 0)
 		return 0;
 	wk->ctr->port_rx[i] += n;
-	keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
+	/* The one check per burst a trace costs when none is armed. */
+	if (unlikely(traced)) {
+		wk->trace_sink.port = i;
+		keel_burst_run_traced(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out,
+				      &wk->trace_sink);
+	} else {
+		keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
+	}
 	if (out->ntx)
 		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
 	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
@@ -375,11 +387,14 @@ int worker_main(void *arg)
 	while (!__atomic_load_n(wk->quit, __ATOMIC_RELAXED)) {
 		uint32_t nrx = 0;
 		uint16_t i;
+		bool traced;
 
 		wk->kw.now_ms = wk->clock_ms0 + (t0 - wk->clock_tsc0) / wk->tsc_per_ms;
+		/* Once a loop: one load and compare while no trace is armed. */
+		traced = keel_trace_worker_tick(&wk->trace, wk->kw.now_ms);
 		/* Replays (pcap golden tests) want every packet to meet the first snapshot, not no_snapshot. */
 		for (i = 0; i < wk->n_ports && (wk->kw.snap || !wk->wait_snapshot); i++) {
-			nrx += worker_poll_port(wk, i, &out);
+			nrx += worker_poll_port(wk, i, &out, traced);
 			if (wk->taps[i] != WORKER_NO_TAP)
 				nrx += worker_poll_tap(wk, i);
 		}
@@ -442,6 +457,12 @@ struct worker *worker_create(const struct worker_params *p, char *err, size_t er
 	wk->kw.ctr = &wk->ctr->core;
 	wk->kw.non_vip_to_kernel = p->non_vip_to_kernel;
 	wk->exc_budget.rate = p->exception_rate;
+	keel_trace_worker_init(&wk->trace, p->region, p->id);
+	wk->trace_sink.f = &wk->trace.f;
+	wk->trace_sink.queue = (uint16_t)p->id;
+	wk->trace_sink.take = keel_trace_worker_take;
+	wk->trace_sink.commit = keel_trace_worker_commit;
+	wk->trace_sink.arg = &wk->trace;
 
 	{
 		struct flow_store_params sp = { .name = p->name, .worker = p->id, .n_workers = p->n_workers,

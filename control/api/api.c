@@ -18,6 +18,7 @@
 #include "api_request.h"
 #include "api_routes.h"
 #include "api_status.h"
+#include "audit.h"
 #include "conn_gate.h"
 #include "log.h"
 
@@ -381,9 +382,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	rc->rq.body = rc->body.buf ? rc->body.buf : "";
 	rc->rq.body_len = rc->body.len;
+	/* The audit log names the caller of any change this request makes (audit.h). */
+	audit_actor_set("api", (int64_t)rc->peer.uid, (int64_t)rc->peer.pid);
 	api_routes_handle(a->c, &rc->rq, &rp);
 	if (rp.has_etag)
 		snprintf(rc->etag, sizeof(rc->etag), "\"%llu\"", (unsigned long long)rp.etag);
+	audit_actor_clear();
 	return send_json(conn, rc, rp.status, rp.body, NULL, false);
 }
 

@@ -59,6 +59,10 @@ static const struct route_def routes[] = {
 	{ "v1/host/undrain", "POST", API_ROUTE_HOST_UNDRAIN },
 	{ "v1/table/digest", "GET", API_ROUTE_TABLE_DIGEST },
 	{ "v1/fleet", "GET", API_ROUTE_FLEET },
+	{ "v1/history", "GET", API_ROUTE_HISTORY },
+	{ "v1/trace", "GET", API_ROUTE_TRACE },
+	{ "v1/trace", "POST", API_ROUTE_TRACE_ARM },
+	{ "v1/trace", "DELETE", API_ROUTE_TRACE_STOP },
 };
 
 static int hexval(char c)
@@ -223,10 +227,15 @@ int api_request_route(const char *method, const char *path, struct api_target *t
 		say(why, whylen, "no such resource");
 		return rc;
 	}
+	/* A path may have several methods (v1/trace): the shape of this method, else the first. */
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (shape_matches(routes[i].pattern, &sg, &vip, &addr)) {
-			shape = &routes[i];
-			break;
+			if (!shape)
+				shape = &routes[i];
+			if (!strcmp(method, routes[i].method)) {
+				shape = &routes[i];
+				break;
+			}
 		}
 	}
 	if (!shape) {
@@ -269,6 +278,8 @@ bool api_request_mutates(enum api_route route)
 	case API_ROUTE_HOST_UNDRAIN:
 	case API_ROUTE_BACKEND_DRAIN_ALL:
 	case API_ROUTE_BACKEND_UNDRAIN_ALL:
+	case API_ROUTE_TRACE_ARM: /* the dataplane's workers do the tracing: admins only */
+	case API_ROUTE_TRACE_STOP:
 		return true;
 	default:
 		return false;
@@ -292,6 +303,8 @@ size_t api_request_body_limit(enum api_route route)
 	case API_ROUTE_HOST_UNDRAIN:
 	case API_ROUTE_BACKEND_DRAIN_ALL:
 	case API_ROUTE_BACKEND_UNDRAIN_ALL:
+	case API_ROUTE_TRACE_ARM:
+	case API_ROUTE_TRACE_STOP:
 		return API_BODY_EDIT_MAX;
 	default:
 		return 0;

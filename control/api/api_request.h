@@ -51,6 +51,10 @@ enum api_route {
 	API_ROUTE_FLEET,          /* GET /v1/fleet: every host of the fleet (fleet mode) */
 	API_ROUTE_BACKEND_DRAIN_ALL,   /* POST /v1/backends/{addr}/drain: in every VIP */
 	API_ROUTE_BACKEND_UNDRAIN_ALL, /* POST /v1/backends/{addr}/undrain */
+	API_ROUTE_TRACE,          /* GET /v1/trace: the current or last trace and its records */
+	API_ROUTE_TRACE_ARM,      /* POST /v1/trace {filter}: arm a packet trace */
+	API_ROUTE_TRACE_STOP,     /* DELETE /v1/trace */
+	API_ROUTE_HISTORY,        /* GET /v1/history: the audit log's last changes */
 	API_ROUTE_COUNT,
 };
 

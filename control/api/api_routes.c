@@ -371,7 +371,8 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 		backend_all(c, rq, rp);
 		break;
 	default:
-		if (!api_bgp_handle(c, rq, rp)) /* announcements and fleet views (api_bgp.c) */
+		if (!api_bgp_handle(c, rq, rp) && /* announcements and fleet views (api_bgp.c) */
+		    !api_trace_handle(c, rq, rp)) /* packet traces (api_trace.c) */
 			api_routes_error(rp, 404, "no such resource");
 		break;
 	}

@@ -42,6 +42,9 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 /* The BGP, host drain and table digest routes (api_bgp.c); false: not one of them. */
 bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
 
+/* The packet trace routes (api_trace.c); false: not one of them. */
+bool api_trace_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
+
 /* rp = status + {"error": reason}. */
 void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -17,6 +17,8 @@
 #include "control_bgp.h"
 #include "control_fleet.h"
 #include "control_lock.h"
+#include "audit.h"
+#include "config_diff.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -454,6 +456,7 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	c->config_generation = c->generation;
 	if (control_reload_init(c, ret == -ENOENT, why, whylen))
 		goto out_free;
+	c->audit = audit_open(c->state_dir);
 	c->health = health_create();
 	if (!c->health) {
 		snprintf(why, whylen, "cannot start the health checker: %s", strerror(errno));
@@ -479,6 +482,7 @@ out_free:
 	if (c->lock_state_fd >= 0)
 		close(c->lock_state_fd);
 	config_free(c->file_base);
+	audit_free(c->audit);
 	config_free(c->cfg);
 	ids_free(c->ids);
 	second_chance_free(c->sc);
@@ -508,6 +512,7 @@ void control_destroy(struct keel_control *c)
 		close(c->lock_instance_fd);
 	if (c->lock_state_fd >= 0)
 		close(c->lock_state_fd);
+	audit_free(c->audit);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -628,7 +633,7 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
 	bool emptied = false, changed = !config_equal(c->cfg, next);
-	json_t *preview = NULL, *warn;
+	json_t *preview = NULL, *warn, *diff = NULL;
 	struct keel_config *swap_cfg;
 	struct ids *swap_ids;
 	int ret = 0;
@@ -658,6 +663,9 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* The audit log's diff, while the running configuration is still the old one. */
+	if (!(flags & CONTROL_APPLY_DRY_RUN))
+		diff = config_diff(c->cfg, next, AUDIT_DIFF_LINES);
 	if (!(flags & CONTROL_APPLY_FORCE)) {
 		if (emptied) {
 			snprintf(why, whylen, "refused: a VIP would be left without any backend (force to apply)");
@@ -727,6 +735,12 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 		pthread_mutex_unlock(&c->mu);
 	}
 out:
+	/* Every change and every refusal (not dry runs, not no-op applies): one audit event. */
+	if (!(flags & CONTROL_APPLY_DRY_RUN) && (changed || ret) && c->audit) {
+		audit_event(c->audit, c->generation, !ret, why, preview, diff);
+		diff = NULL;
+	}
+	json_decref(diff);
 	json_decref(preview);
 	ids_free(ids);
 	config_free(next);

@@ -140,6 +140,20 @@ json_t *control_stats_json(struct keel_control *c);
 json_t *control_table_json(struct keel_control *c, const char *vip);
 json_t *control_status_json(struct keel_control *c);
 /* Which backend would this client's flow hit now, and why. proto: "tcp"/"udp". */
+/*
+ * Packet traces (control_trace.c): arm one with filter f, vip a VIP name or "" (NULL with
+ * errno and why: EINVAL, ENOENT no such VIP, ENOTCONN/EPIPE not running),
+ * stop it (0 or -ENOTCONN), and the current or last trace's records.
+ */
+struct keel_trace_filter;
+json_t *control_trace_arm(struct keel_control *c, const struct keel_trace_filter *f, const char *vip,
+			  char *why, size_t whylen);
+int control_trace_stop(struct keel_control *c, char *why, size_t whylen);
+json_t *control_trace_json(struct keel_control *c, char *why, size_t whylen);
+
+/* The audit log's last n changes and refusals, newest last: {"events": [...]} (control_trace.c). */
+json_t *control_history_json(struct keel_control *c, size_t n);
+
 json_t *control_lookup_json(struct keel_control *c, const char *vip, const char *src,
 			    uint16_t sport, int dport, char *why, size_t whylen);
 /* Disruption preview of a candidate configuration against the running one (no change). */

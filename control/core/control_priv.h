@@ -43,6 +43,7 @@ struct keel_control {
 
 	struct keel_config *cfg; /* running, persisted */
 	struct ids *ids;
+	struct audit *audit;     /* the audit log (audit.h): its own lock */
 	uint64_t generation;     /* of the running state, persisted with it */
 
 	struct health *health;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "config_field.h"
 #include "control.h"
@@ -539,6 +540,8 @@ refused_unlocked:
 	c->refused++;
 	c->reloads_refused++;
 	pthread_mutex_unlock(&c->mu);
+	if (c->audit)
+		audit_event(c->audit, c->generation, false, why, NULL, NULL);
 log_refused:
 	if (s && s->n)
 		log_event(LOG_WARN, "reload_refused",

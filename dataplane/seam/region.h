@@ -6,6 +6,7 @@
 
 #include "pipeline.h"
 #include "flow_table.h"
+#include "trace.h"
 
 /*
  * One region per dataplane instance, a file mapped by both processes:
@@ -17,6 +18,7 @@
  *   n_workers x ring              struct rte_ring + KEEL_RING_SLOTS messages
  *   n_workers x keel_worker_status
  *   n_workers x keel_counters
+ *   n_workers x keel_trace_worker  packet trace records (ABI 5)
  *   n_slots x slot                snapshots, slot_size bytes each
  *
  * Ownership ("dp" keel-dataplane, "cp" keel-control; wo write-only, ro
@@ -25,6 +27,8 @@
  *   header                  dp: wo at start, then only state/ended; cp: ro
  *   rings                   dp: consumer; cp: producer (single producer)
  *   worker status, counters dp: wo (each by its worker alone); cp: ro
+ *   trace records           dp: wo (each ring by its worker alone); cp: ro
+ *   trace control (header)  cp: wo filter then seq; dp: ro, except taken (RMW)
  *   snapshot slots          cp: wo while the slot is free; dp: ro once activated
  */
 
@@ -37,8 +41,10 @@
  * rather than by every worker at activation.
  * 4: the header names the ports and gives the TSC rate; the counters carry
  * each worker's census of tracked flows by backend.
+ * 5: packet traces: the trace control in the header and a record ring per
+ * worker (trace_off, trace_size, trace_records).
  */
-#define KEEL_REGION_ABI 4
+#define KEEL_REGION_ABI 5
 #define KEEL_REGION_MAX_WORKERS 64
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
@@ -142,6 +148,34 @@ struct keel_worker_counters {
 	uint64_t backend_flows[KEEL_MAX_BACKENDS];
 } __attribute__((aligned(64)));
 
+/* What a worker is doing with the armed trace (keel_trace_worker.state). */
+enum keel_trace_state {
+	KEEL_TRACE_IDLE = 0,
+	KEEL_TRACE_RUNNING = 1,
+	KEEL_TRACE_FULL = 2,    /* the trace took its count of packets */
+	KEEL_TRACE_EXPIRED = 3, /* its duration ran out on this worker's clock */
+	KEEL_TRACE_DISARMED = 4,
+};
+
+/*
+ * One worker's trace records, single writer (that worker):
+ *   seq    dp: release-stored after head = 0 and state = RUNNING when the
+ *          worker takes up trace seq; cp: acquire-loaded before head and
+ *          state, and again after copying records (a changed seq: the copy
+ *          may be torn, discarded)
+ *   head   dp: release-stored after each record it makes valid; cp:
+ *          acquire load: rec[0, head) are complete and never rewritten
+ *          while seq stays
+ *   state  dp: relaxed store; cp: relaxed load after seq (done or not)
+ */
+struct keel_trace_worker {
+	uint64_t seq;
+	uint32_t head;
+	uint32_t state;
+	uint8_t pad[48];
+	struct keel_trace_record rec[KEEL_TRACE_RECORDS];
+} __attribute__((aligned(64)));
+
 struct keel_region {
 	/*
 	 * dp: release-stored last, once the layout below is complete (region_create);
@@ -212,6 +246,23 @@ struct keel_region {
 		uint8_t hit;
 		uint8_t pad[3];
 	} __attribute__((aligned(64))) query_reply[KEEL_REGION_MAX_WORKERS];
+	/* The trace rings' section and what its elements are (ABI 5). */
+	uint64_t trace_off;       /* n_workers struct keel_trace_worker */
+	uint32_t trace_size;      /* sizeof(struct keel_trace_worker) */
+	uint32_t trace_records;   /* KEEL_TRACE_RECORDS */
+	/*
+	 * The armed trace (keelctl trace). cp: disarms (seq = 0, release), writes
+	 * the filter and taken = 0, then release-stores seq (a new nonzero
+	 * number). dp: each worker acquire-loads seq once a loop; on a new one it
+	 * copies the filter and loads seq again (a changed seq: copied again
+	 * next loop). taken: every worker's fetch-add for each record it keeps,
+	 * so that the trace stops at filter.count over all workers.
+	 */
+	struct {
+		uint64_t seq;
+		uint64_t taken;
+		struct keel_trace_filter filter;
+	} __attribute__((aligned(64))) trace;
 } __attribute__((aligned(64)));
 
 static inline struct keel_worker_status *keel_region_status(struct keel_region *r, uint32_t w)
@@ -227,6 +278,11 @@ static inline struct keel_worker_counters *keel_region_counters(struct keel_regi
 static inline struct rte_ring *keel_region_ring(struct keel_region *r, uint32_t w)
 {
 	return (struct rte_ring *)((uint8_t *)r + r->rings_off + r->ring_stride * w);
+}
+
+static inline struct keel_trace_worker *keel_region_trace(struct keel_region *r, uint32_t w)
+{
+	return (struct keel_trace_worker *)((uint8_t *)r + r->trace_off) + w;
 }
 
 static inline struct keel_snapshot *keel_region_slot(struct keel_region *r, uint32_t slot)

@@ -27,6 +27,8 @@ const char *keel_region_check(const struct keel_region *r, uint64_t size)
 		return "worker limit differs";
 	if (r->snapshot_abi != KEEL_SNAPSHOT_ABI || r->backend_size != sizeof(struct keel_backend))
 		return "snapshot ABI or backend record size differs (every snapshot would be refused)";
+	if (r->trace_size != sizeof(struct keel_trace_worker) || r->trace_records != KEEL_TRACE_RECORDS)
+		return "trace record ring size differs";
 	if (r->n_workers == 0 || r->n_workers > KEEL_REGION_MAX_WORKERS)
 		return "worker count out of range";
 	if (r->n_slots < 2 || r->n_slots > KEEL_REGION_MAX_SLOTS)
@@ -35,7 +37,8 @@ const char *keel_region_check(const struct keel_region *r, uint64_t size)
 	if (r->rings_off < r->header_size ||
 	    r->status_off < r->rings_off + r->ring_stride * r->n_workers ||
 	    r->counters_off < r->status_off + (uint64_t)r->status_size * r->n_workers ||
-	    r->slots_off < r->counters_off + (uint64_t)r->counters_size * r->n_workers ||
+	    r->trace_off < r->counters_off + (uint64_t)r->counters_size * r->n_workers ||
+	    r->slots_off < r->trace_off + (uint64_t)r->trace_size * r->n_workers ||
 	    r->slot_size > size || r->slots_off + r->slot_size * r->n_slots > size)
 		return "a section lies outside the region or overlaps the next";
 	return NULL;

@@ -140,6 +140,69 @@ struct keel_flow_answer {
 int keel_seam_query_flow(struct keel_seam *s, const struct keel_flow_key *key,
 			 uint32_t timeout_ms, struct keel_flow_answer *out);
 
+/*
+ * Packet traces (trace.c). keel-control arms one trace at a time: the filter
+ * (checked: keel_trace_filter_check) goes into the region and every worker
+ * takes it up within a loop. Returns 0 and the trace's number; -EINVAL (bad
+ * filter) or -EPIPE (not running), with *why. Arming replaces any trace.
+ */
+int keel_seam_trace_arm(struct keel_seam *s, const struct keel_trace_filter *f, uint64_t *seq,
+			const char **why);
+
+/* Stop the armed trace (its records stay readable until the next arm). */
+void keel_seam_trace_disarm(struct keel_seam *s);
+
+/* What a trace is doing, and its records. */
+struct keel_seam_trace {
+	uint64_t seq;      /* the armed trace, else the last this process armed (0: none) */
+	bool armed;
+	uint64_t taken;    /* records kept by all workers (may pass count by the ones refused) */
+	uint32_t running;  /* workers still tracing it */
+	uint32_t taken_up; /* workers that took it up (the others have not seen it yet) */
+	uint32_t n_workers;
+	uint32_t n;        /* records copied */
+	struct keel_trace_filter filter;
+};
+
+struct keel_seam_trace_record {
+	uint32_t worker;
+	struct keel_trace_record rec;
+};
+
+/* Copy up to max records of the current (or last) trace into recs; returns how many. */
+int keel_seam_trace_collect(struct keel_seam *s, struct keel_seam_trace *out,
+			    struct keel_seam_trace_record *recs, uint32_t max);
+
+/*
+ * The worker's side: its private trace state. keel_trace_worker_tick, once
+ * a loop, is the one check a worker pays while no trace is armed (a load
+ * and a compare); the rest runs only when a trace is new, ended or on.
+ */
+struct keel_trace_ctx {
+	struct keel_region *r;
+	struct keel_trace_worker *tw;
+	uint64_t seq;      /* the region's seq this worker last took up (0: none) */
+	uint64_t until_ms; /* the worker's clock when its trace expires */
+	bool on;           /* tracing now: bursts run through keel_trace_pipeline */
+	struct keel_trace_filter f;
+};
+
+void keel_trace_worker_init(struct keel_trace_ctx *t, struct keel_region *r, uint32_t w);
+void keel_trace_worker_sync(struct keel_trace_ctx *t, uint64_t seq, uint64_t now_ms);
+struct keel_trace_record *keel_trace_worker_take(void *arg);
+void keel_trace_worker_commit(void *arg, struct keel_trace_record *rec);
+
+/* Once a loop: whether this worker traces its bursts now. */
+static inline bool keel_trace_worker_tick(struct keel_trace_ctx *t, uint64_t now_ms)
+{
+	/* acquire: pairs with keel_seam_trace_arm's release store of seq (the filter before it). */
+	uint64_t seq = __atomic_load_n(&t->r->trace.seq, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(seq != t->seq || t->on, 0))
+		keel_trace_worker_sync(t, seq, now_ms);
+	return t->on;
+}
+
 /* A copy of worker w's status words, each loaded as region.h says (the worker writes them meanwhile). */
 void keel_seam_read_status(struct keel_seam *s, uint32_t w, struct keel_worker_status *out);
 

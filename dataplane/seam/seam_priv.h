@@ -49,6 +49,8 @@ struct keel_seam {
 	pthread_mutex_t summary_mu;
 	uint64_t hb_seen[KEEL_REGION_MAX_WORKERS];
 	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
+	/* The last trace number this process armed (trace.c): a disarmed region says 0. */
+	uint64_t trace_last;
 };
 
 uint64_t keel_seam_now_ms(void);

@@ -54,7 +54,8 @@ struct ctl_object {
 
 extern const struct ctl_object vip_object, backend_object, config_object, stats_object,
 	top_object, health_object, table_object, lookup_object, status_object, bgp_object,
-	host_object, capture_object, fleet_object;
+	host_object, capture_object, fleet_object, trace_object,
+	history_object;
 /* The announcements part of keelctl status and keelctl bgp (bgp.c). */
 void bgp_print(struct ctl *c, json_t *bgp);
 /* The steering program's state (a status or bgp view's "steering"), one line and the VIPs it lacks. */

@@ -11,7 +11,7 @@
 static const struct ctl_object *const objects[] = {
 	&vip_object, &backend_object, &config_object, &stats_object, &top_object,
 	&health_object, &table_object, &lookup_object, &status_object, &bgp_object, &host_object,
-	&capture_object, &fleet_object, NULL,
+	&capture_object, &fleet_object, &trace_object, &history_object, NULL,
 };
 
 static void usage(FILE *f)
