@@ -7,6 +7,7 @@
  * while holding the control's locks.
  */
 #include "control_fleet.h"
+#include "audit.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -173,7 +174,15 @@ static void consider(struct control_fleet *f, const char *value, size_t len, int
 	m.spec = spec;
 	snprintf(m.origin, sizeof(m.origin), "fleet spec revision %lld", (long long)rev);
 	/* The edit was guarded where it was made: every host runs it as it is (force). */
+	{
+		char src[32]; /* the log keeps 15 characters: revisions up to 10^8 whole */
+
+		/* The audit log names the revision (the editor is in the host that made the edit's log). */
+		snprintf(src, sizeof(src), "fleet r%lld", (long long)rev);
+		audit_actor_set(src, -1, -1);
+	}
 	rc = control_edit_local(c, merge_edit, &m, CONTROL_APPLY_FORCE, NULL, why, sizeof(why));
+	audit_actor_clear();
 	json_decref(spec);
 	if (rc) {
 		refuse(f, rev, why[0] ? why : strerror(-rc));
