@@ -573,7 +573,8 @@ static void test_http_bad_response(void **state)
 	t.fall = 1;
 	assert_int_equal(health_set_targets(h, &t, 1), 0);
 	st = wait_for(h, &t, WAIT_STATE, HEALTH_STATE_DOWN);
-	assert_int_equal(st.checks, 1);
+	/* fall 1: the first check is enough; a loaded machine may run a second before we look. */
+	assert_true(st.checks >= 1);
 	assert_int_equal(st.last_result, HEALTH_RESULT_BAD_RESPONSE);
 	assert_string_equal(st.last_text, "bad_response");
 	health_destroy(h);
@@ -1419,7 +1420,13 @@ static void test_https_check(void **state)
 	st = wait_for(h, &t[2], WAIT_STATE, HEALTH_STATE_DOWN);
 	assert_string_equal(st.last_text, "bad status 204");
 	st = wait_for(h, &t[3], WAIT_STATE, HEALTH_STATE_DOWN);
-	assert_string_equal(st.last_text, "bad_response: tls handshake failed");
+	/*
+	 * The plain server closes on our ClientHello: an orderly close fails the
+	 * handshake, one with our bytes unread is a reset (the kernel's choice).
+	 */
+	if (strcmp(st.last_text, "bad_response: tls handshake failed") &&
+	    strcmp(st.last_text, "error: Connection reset by peer"))
+		fail_msg("not TLS: \"%s\"", st.last_text);
 	health_destroy(h);
 	tls_stop(&s);
 	server_stop(&plain);
