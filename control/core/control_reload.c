@@ -27,6 +27,7 @@
 #include "control_priv.h"
 #include "control_fleet.h"
 #include "log.h"
+#include "state.h"
 
 #define FILE_BASE "file.json"
 #define FILE_BASE_VERSION 1
@@ -261,50 +262,19 @@ static const char *none(const char *s)
 
 static int base_save(const char *dir, const struct keel_config *cfg, char *why, size_t whylen)
 {
-	char path[600], tmp[640];
 	json_t *root = json_pack("{s:i,s:o}", "version", FILE_BASE_VERSION, "config",
 				 config_to_json(cfg));
 	char *text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	size_t len, off = 0;
-	int fd, ret = 0;
+	int ret;
 
 	json_decref(root);
 	if (!text) {
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(path, sizeof(path), "%s/" FILE_BASE, dir);
-	snprintf(tmp, sizeof(tmp), "%s/." FILE_BASE ".%d", dir, (int)getpid());
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
-		free(text);
-		return -EIO;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = -EIO;
-			break;
-		}
-		off += (size_t)n;
-	}
-	free(text);
 	/* Written whole or not at all: a torn record would be read as "unknown", the safe side. */
-	if (!ret && fsync(fd))
-		ret = -EIO;
-	if (close(fd))
-		ret = -EIO;
-	if (!ret && rename(tmp, path))
-		ret = -EIO;
-	if (ret) {
-		snprintf(why, whylen, "writing %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
+	ret = state_write_file(dir, FILE_BASE, text, why, whylen);
+	free(text);
 	return ret;
 }
 

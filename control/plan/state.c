@@ -41,11 +41,9 @@ static int mkdirs(const char *dir)
 int state_save(const char *dir, uint64_t generation, const struct keel_config *cfg,
 	       const struct ids *ids, char *why, size_t whylen)
 {
-	char path[600], tmp[640];
 	json_t *root;
 	char *text;
-	int fd, ret = 0;
-	size_t len, off = 0;
+	int ret;
 
 	/* JSON integers are signed 64-bit: one more would persist a negative generation. */
 	if (generation > STATE_GENERATION_MAX) {
@@ -60,8 +58,6 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 		snprintf(why, whylen, "state directory %s: %s", dir, strerror(-ret));
 		return -EIO;
 	}
-	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
-	snprintf(tmp, sizeof(tmp), "%s/." STATE_FILE ".%d", dir, (int)getpid());
 	root = json_pack("{s:i,s:I,s:o,s:o}", "version", STATE_VERSION, "generation",
 			 (json_int_t)generation, "config", config_to_json(cfg), "ids", ids_to_json(ids));
 	text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -70,11 +66,22 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 		snprintf(why, whylen, "out of memory serialising state");
 		return -EIO;
 	}
-	len = strlen(text);
+	ret = state_write_file(dir, STATE_FILE, text, why, whylen);
+	free(text);
+	return ret;
+}
+
+int state_write_file(const char *dir, const char *name, const char *text, char *why, size_t whylen)
+{
+	char path[600], tmp[640];
+	size_t len = strlen(text), off = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, name, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
-		free(text);
 		return -EIO;
 	}
 	while (off < len) {
@@ -88,7 +95,7 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 		}
 		off += (size_t)n;
 	}
-	free(text);
+	/* Written whole or not at all: a reader sees the old file or the new one. */
 	if (!ret && fsync(fd))
 		ret = -EIO;
 	if (close(fd))
@@ -221,37 +228,10 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
 
 int state_save_revision(const char *dir, int64_t revision, char *why, size_t whylen)
 {
-	char path[600], tmp[640], text[64];
-	int fd, ret = 0, n;
+	char text[64];
 
-	snprintf(path, sizeof(path), "%s/" REVISION_FILE, dir);
-	snprintf(tmp, sizeof(tmp), "%s/." REVISION_FILE ".%d", dir, (int)getpid());
-	n = snprintf(text, sizeof(text), "applied revision %lld\n", (long long)revision);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
-		return -EIO;
-	}
-	if (write(fd, text, (size_t)n) != n || fsync(fd))
-		ret = -EIO;
-	if (close(fd))
-		ret = -EIO;
-	if (!ret && rename(tmp, path))
-		ret = -EIO;
-	if (ret) {
-		snprintf(why, whylen, "writing %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return ret;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fsync(fd))
-			ret = -EIO;
-		close(fd);
-	}
-	if (ret)
-		snprintf(why, whylen, "fsync %s: %s", dir, strerror(errno));
-	return ret;
+	snprintf(text, sizeof(text), "applied revision %lld\n", (long long)revision);
+	return state_write_file(dir, REVISION_FILE, text, why, whylen);
 }
 
 int64_t state_load_revision(const char *dir)

@@ -48,4 +48,10 @@ int state_clear_stale(const char *dir);
 int state_save_revision(const char *dir, int64_t revision, char *why, size_t whylen);
 int64_t state_load_revision(const char *dir);
 
+/*
+ * Replace dir/name by text, whole or not at all (a temporary file, fsync,
+ * rename, then the directory's fsync): 0, or -EIO with *why.
+ */
+int state_write_file(const char *dir, const char *name, const char *text, char *why, size_t whylen);
+
 #endif
