@@ -16,6 +16,7 @@
 #include "config.h"
 #include "config_field.h"
 #include "log.h"
+#include "notify.h"
 #include "seam.h"
 
 struct guard {
@@ -121,6 +122,8 @@ int bgp_guard_run(const char *config_path, int sfd)
 	}
 	if (load(&g, config_path))
 		return 65;
+	/* Type=notify: ready once it watches (keel-control's unit may start after it). */
+	notify_send("READY=1\nSTATUS=watching");
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 		struct signalfd_siginfo si;
