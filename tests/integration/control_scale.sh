@@ -79,7 +79,8 @@ log "20 dry runs + 20 edits: ms per pair: ${times[*]}"
 check "20 dry runs and 20 edits answered 200" test "$fails" -eq 0
 check "no publish failed" test "$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "keel_publish_failures_total" {print $2}')" = 0
 g=$(api http://keel/v1/status | json_get 'j["generation"]')
-check "every worker runs the last generation ($g)" wait_until 30 test "$(gen_of "$NAME")" = "$g"
+at_gen() { test "$(gen_of "$NAME")" = "$g"; }
+check "every worker runs the last generation ($g)" wait_until 30 at_gen
 # The first publish builds every table; an edit's preview builds its one new table, which the
 # publish then reuses: no later publish builds more than one.
 built() { sed -n 's/.*event=published .*tables_built=\([0-9]*\) .*/\1/p' "$KT_TMP/control.log"; }
@@ -102,7 +103,8 @@ SOCK=$KT_TMP/control2.sock
 CONTROL_CONFIG=$KT_TMP/keel2.json
 mv "$KT_TMP/state" "$KT_TMP/state1"
 control_start
-check "second host's first publish within 120 s" wait_until 120 test "$(gen_of "$NAME2")" -ge 1
+published2() { (($(gen_of "$NAME2") >= 1)); }
+check "second host's first publish within 120 s" wait_until 120 published2
 api http://keel/v1/table/digest >"$KT_TMP/digest2.json"
 check "digests equal to a from-scratch build ($NV VIPs)" "$PY" -c '
 import json, sys
