@@ -55,7 +55,8 @@ check "no event before any change" test "$(nevents)" -eq 0
 log "SIGHUP with a fifth backend in the file"
 write_config "      - { address: 10.0.0.5 }"
 kill -HUP "$CONTROL_PID"
-check "one event" wait_until 5 test "$(nevents)" -eq 1
+events_are() { test "$(nevents)" -eq "$1"; } # evaluated on each try of wait_until
+check "one event" wait_until 5 events_are 1
 check "applied at generation 1 by sighup from this shell (uid 0, pid $$)" evok -1 \
 	"e['result'] == 'applied' and e['generation'] == 1 and e['source'] == 'sighup' and e['uid'] == 0 and e['pid'] == $$"
 check "diff: the backend added" evok -1 "e['diff'] == ['web/10.0.0.5: added (weight 1)']"
@@ -81,7 +82,7 @@ check "the refused diff and its moved share (> 0.5)" evok -1 \
 log "SIGHUP with a broken file"
 echo "vips: [" >>"$KT_TMP/keel.yaml"
 kill -HUP "$CONTROL_PID"
-check "four events" wait_until 5 test "$(nevents)" -eq 4
+check "four events" wait_until 5 events_are 4
 check "refused by the file's error, generation 2" evok -1 \
 	"e['result'] == 'refused' and e['source'] == 'sighup' and e['generation'] == 2 and 'keel.yaml' in e['reason']"
 check "one audit log line per event" test "$(grep -c 'event=audit ' "$KT_TMP/control.log")" -eq 4
