@@ -29,6 +29,9 @@ struct id_entry {
 #define IDS_VIP_INDEX (2 * KEEL_MAX_VIPS)
 #define IDS_BE_INDEX (2 * KEEL_MAX_BACKENDS)
 
+/* KEEL_BACKEND_NONE (0xffff) marks empty Maglev slots: it must never be an id. */
+_Static_assert(KEEL_MAX_BACKENDS <= KEEL_BACKEND_NONE, "backend ids must stay below KEEL_BACKEND_NONE");
+
 struct ids {
 	struct id_entry vip[KEEL_MAX_VIPS];
 	struct id_entry be[KEEL_MAX_BACKENDS];
@@ -172,10 +175,10 @@ int ids_sync(struct ids *ids, const struct keel_config *cfg, uint64_t now_ms)
 		for (j = 0; j < v->n_backends; j++) {
 			backend_key(key, sizeof(key), v->name, v->backends[j].addr, v->backends[j].family);
 			id = find(ids->be, ids->be_index, IDS_BE_INDEX, key);
-			/* KEEL_BACKEND_NONE (0xffff) marks empty slots: never an id. */
+			/* Every id below KEEL_MAX_BACKENDS: the limit is 16384 backends, all of them. */
 			if (id < 0)
 				id = take(ids->be, ids->be_index, IDS_BE_INDEX, key, now_ms,
-					  KEEL_MAX_BACKENDS - 1, &bfrom);
+					  KEEL_MAX_BACKENDS, &bfrom);
 			if (id < 0) {
 				ret = id;
 				goto out;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "ids.h"
+#include "pkt.h"
 #include "snapshot.h"
 #include "spec.h"
 #include "tables.h"
@@ -175,11 +176,56 @@ static void test_preview_matches_scratch(void **state)
 	vip_tables_free(vt);
 }
 
+/* A configuration at the limits: 1024 VIPs and 16384 backends get ids and a spec (issue 19, item 5). */
+static void test_at_the_limits(void **state)
+{
+	size_t cap = 4u << 20, len = 0;
+	char *buf = malloc(cap);
+	struct keel_config *cfg = NULL;
+	struct config_error err = { 0 };
+	struct spec_inputs in = { 0 };
+	struct spec_out out;
+	struct ids *ids = ids_new();
+	uint32_t v, b;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(ids);
+	len += (size_t)snprintf(buf + len, cap - len,
+				"instance: plan\nnext_hop: { mac: \"02:00:5e:10:00:01\" }\n"
+				"encap_source: { ipv4: 172.16.0.0/16 }\nmaglev_table_size: 251\nvips:\n");
+	for (v = 0; v < KEEL_MAX_VIPS; v++) {
+		len += (size_t)snprintf(buf + len, cap - len,
+					"  - name: v%u\n    address: 198.18.%u.%u\n    port: 80\n"
+					"    protocol: tcp\n    backends:\n", v, v / 250, v % 250 + 1);
+		for (b = 0; b < KEEL_MAX_BACKENDS / KEEL_MAX_VIPS; b++) {
+			uint32_t n = v * (KEEL_MAX_BACKENDS / KEEL_MAX_VIPS) + b;
+
+			len += (size_t)snprintf(buf + len, cap - len, "      - { address: 10.1.%u.%u }\n",
+						n / 256, n % 256);
+		}
+	}
+	if (config_load_buffer(buf, len, "limits", &cfg, &err))
+		fail_msg("config at the limits refused: %s", err.msg);
+	free(buf);
+	assert_int_equal(ids_sync(ids, cfg, 1000), 0);
+	assert_int_equal(ids_backend(ids, "v1023", (const uint8_t[16]){ 10, 1, 63, 255 }, KEEL_AF_INET4),
+			 KEEL_MAX_BACKENDS - 1);
+	in.cfg = cfg;
+	in.ids = ids;
+	assert_int_equal(spec_build(&in, &out), 0);
+	assert_int_equal(out.spec.n_vips, KEEL_MAX_VIPS);
+	spec_free(&out);
+	ids_free(ids);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edit_rebuilds_one_table),
 		cmocka_unit_test(test_preview_matches_scratch),
+		cmocka_unit_test(test_at_the_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
