@@ -201,7 +201,7 @@ uint32_t vip_table_count(const struct vip_table *t, const uint8_t key[17])
 /* --- parallel builds --------------------------------------------------------------- */
 
 struct job {
-	struct vip_table **todo;
+	struct vip_table **pending;
 	uint32_t n;
 	uint32_t next; /* atomic: the next index to take */
 	uint32_t done; /* atomic: tables finished */
@@ -215,7 +215,7 @@ static void *builder(void *arg)
 	int rc;
 
 	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n) {
-		rc = entry_build(j->todo[i]);
+		rc = entry_build(j->pending[i]);
 		if (rc) {
 			int zero = 0;
 
@@ -238,8 +238,8 @@ int vip_tables_prepare(struct vip_tables *vt, const struct keel_vip_spec *vips, 
 	uint32_t i, d;
 	int rc = 0;
 
-	j.todo = calloc(n ? n : 1, sizeof(*j.todo));
-	if (!j.todo)
+	j.pending = calloc(n ? n : 1, sizeof(*j.pending));
+	if (!j.pending)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		struct vip_table *want = entry_new(&vips[i], seed), *t;
@@ -251,14 +251,14 @@ int vip_tables_prepare(struct vip_tables *vt, const struct keel_vip_spec *vips, 
 		}
 		t = find(vt, want);
 		for (q = 0; !t && q < j.n; q++)
-			if (same_inputs(j.todo[q], want))
-				t = j.todo[q];
+			if (same_inputs(j.pending[q], want))
+				t = j.pending[q];
 		if (t) {
 			t->used = vt->epoch;
 			entry_free(want);
 			continue;
 		}
-		j.todo[j.n++] = want;
+		j.pending[j.n++] = want;
 	}
 	if (!j.n)
 		goto out;
@@ -270,7 +270,7 @@ int vip_tables_prepare(struct vip_tables *vt, const struct keel_vip_spec *vips, 
 	nth = k;
 	/* This thread builds too, and reports progress between its tables. */
 	while ((i = __atomic_fetch_add(&j.next, 1, __ATOMIC_RELAXED)) < j.n) {
-		int e = entry_build(j.todo[i]);
+		int e = entry_build(j.pending[i]);
 
 		if (e) {
 			int zero = 0;
@@ -292,16 +292,16 @@ int vip_tables_prepare(struct vip_tables *vt, const struct keel_vip_spec *vips, 
 	rc = j.err;
 	for (i = 0; i < j.n; i++) {
 		if (rc) {
-			entry_free(j.todo[i]);
+			entry_free(j.pending[i]);
 			continue;
 		}
-		insert(vt, j.todo[i]);
+		insert(vt, j.pending[i]);
 	}
 	j.n = 0;
 out:
 	for (i = 0; i < j.n; i++)
-		entry_free(j.todo[i]);
-	free(j.todo);
+		entry_free(j.pending[i]);
+	free(j.pending);
 	return rc;
 }
 
