@@ -19,6 +19,7 @@
 #include "control_lock.h"
 #include "audit.h"
 #include "config_diff.h"
+#include "control_metrics_rows.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -488,6 +489,7 @@ out_free:
 	second_chance_free(c->sc);
 	vip_tables_free(c->tables);
 	control_digest_free(c);
+	control_metrics_free(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -513,6 +515,7 @@ void control_destroy(struct keel_control *c)
 	if (c->lock_state_fd >= 0)
 		close(c->lock_state_fd);
 	audit_free(c->audit);
+	control_metrics_free(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);

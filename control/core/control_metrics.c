@@ -8,6 +8,7 @@
 #include "config_field.h"
 #include "control_bgp.h"
 #include "control_fleet.h"
+#include "control_metrics_rows.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
@@ -25,83 +26,70 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* What the operator set: weight and admin state (a drained backend is up and takes no new flows). */
-static void backend_admin_metrics(struct keel_control *c, const struct keel_config *cfg, FILE *f)
+/* One health_get per backend and scrape, into the rows' scratch (control_metrics_rows.h). */
+static void rows_health(struct keel_control *c, struct metrics_rows *m)
 {
-	static const uint8_t states[] = { CONFIG_BACKEND_ACTIVE, CONFIG_BACKEND_DRAINING,
-					  CONFIG_BACKEND_DISABLED };
-	char a[CONFIG_TEXT_MAX];
-	uint32_t i, j, s;
+	const struct keel_config *cfg = c->cfg;
+	uint32_t r, l;
 
-	(void)c;
-	head(f, "keel_backend_weight", "gauge", "The backend's configured weight (0 takes no new flows).");
-	for (i = 0; i < cfg->n_vips; i++)
-		for (j = 0; j < cfg->vips[i].n_backends; j++)
-			fprintf(f, "keel_backend_weight{vip=\"%s\",backend=\"%s\"} %u\n", cfg->vips[i].name,
-				config_format_addr(cfg->vips[i].backends[j].addr,
-						   cfg->vips[i].backends[j].family, a),
-				cfg->vips[i].backends[j].weight);
-	head(f, "keel_backend_admin_state", "gauge",
-	     "1 for the backend's administrative state (active, draining: no new flows, disabled: out of the table), 0 for the others.");
-	for (i = 0; i < cfg->n_vips; i++)
-		for (j = 0; j < cfg->vips[i].n_backends; j++) {
-			const struct config_backend *b = &cfg->vips[i].backends[j];
+	for (r = 0; r < m->n_rows; r++) {
+		const struct config_vip *v = &cfg->vips[m->rows[r].vip];
+		struct metrics_health *h = &m->health[r];
+		struct health_status st = { 0 };
+		struct health_target t;
 
-			config_format_addr(b->addr, b->family, a);
-			for (s = 0; s < sizeof(states); s++)
-				fprintf(f, "keel_backend_admin_state{vip=\"%s\",backend=\"%s\",state=\"%s\"} %d\n",
-					cfg->vips[i].name, a, config_backend_state_name(states[s]),
-					b->state == states[s]);
-		}
+		memset(h, 0, sizeof(*h));
+		h->up = 1; /* no check, or not checked yet: a new backend starts up */
+		if (v->health.type == CONFIG_HEALTH_NONE)
+			continue;
+		control_health_target(v, m->rows[r].b, &t);
+		if (health_get(c->health, &t, &st))
+			continue;
+		h->checked = 1;
+		h->up = health_status_routable(&st);
+		h->last_latency_us = st.last_latency_us;
+		h->went_down = st.went_down;
+		h->came_up = st.came_up;
+		h->latency_sum_us = st.latency_sum_us;
+		for (l = 0; l <= HEALTH_LATENCY_BUCKETS; l++)
+			h->hist[l] = st.latency_hist[l];
+	}
 }
 
 /* Health transitions and check durations of the backends that have a check. */
-static void backend_health_metrics(struct keel_control *c, const struct keel_config *cfg, FILE *f)
+static void backend_health_metrics(const struct keel_config *cfg, const struct metrics_rows *m, FILE *f)
 {
-	char a[CONFIG_TEXT_MAX];
-	uint32_t i, j, w, l;
+	char le[HEALTH_LATENCY_BUCKETS + 1][32];
+	uint32_t r, l;
 
-	for (w = 0; w < 2; w++) {
-		if (w == 0)
-			head(f, "keel_backend_health_transitions_total", "counter",
-			     "Health transitions of the backend: to=\"down\" when it stopped taking new flows, to=\"up\" when it came back.");
-		else
-			head(f, "keel_backend_check_duration_seconds", "histogram",
-			     "Durations of the backend's health checks (connect, or HTTP to the status line).");
-		for (i = 0; i < cfg->n_vips; i++) {
-			const struct config_vip *v = &cfg->vips[i];
+	for (l = 0; l < HEALTH_LATENCY_BUCKETS; l++)
+		snprintf(le[l], sizeof(le[l]), ",le=\"%g\"", health_latency_bounds_us[l] / 1e6);
+	snprintf(le[HEALTH_LATENCY_BUCKETS], sizeof(le[0]), ",le=\"+Inf\"");
+	head(f, "keel_backend_health_transitions_total", "counter",
+	     "Health transitions of the backend: to=\"down\" when it stopped taking new flows, to=\"up\" when it came back.");
+	for (r = 0; r < m->n_rows; r++) {
+		if (cfg->vips[m->rows[r].vip].health.type == CONFIG_HEALTH_NONE)
+			continue;
+		metrics_line_u64(f, "keel_backend_health_transitions_total", metrics_row_label(m, r),
+				 ",to=\"down\"", m->health[r].went_down);
+		metrics_line_u64(f, "keel_backend_health_transitions_total", metrics_row_label(m, r),
+				 ",to=\"up\"", m->health[r].came_up);
+	}
+	head(f, "keel_backend_check_duration_seconds", "histogram",
+	     "Durations of the backend's health checks (connect, or HTTP to the status line).");
+	for (r = 0; r < m->n_rows; r++) {
+		const struct metrics_health *h = &m->health[r];
+		const char *lab = metrics_row_label(m, r);
+		uint64_t cum = 0;
 
-			if (v->health.type == CONFIG_HEALTH_NONE)
-				continue;
-			for (j = 0; j < v->n_backends; j++) {
-				struct health_status st = { 0 };
-				struct health_target t;
-				uint64_t cum = 0;
-
-				config_format_addr(v->backends[j].addr, v->backends[j].family, a);
-				control_health_target(v, &v->backends[j], &t);
-				health_get(c->health, &t, &st);
-				if (w == 0) {
-					fprintf(f, "keel_backend_health_transitions_total{vip=\"%s\",backend=\"%s\",to=\"down\"} %" PRIu64 "\n",
-						v->name, a, st.went_down);
-					fprintf(f, "keel_backend_health_transitions_total{vip=\"%s\",backend=\"%s\",to=\"up\"} %" PRIu64 "\n",
-						v->name, a, st.came_up);
-					continue;
-				}
-				for (l = 0; l < HEALTH_LATENCY_BUCKETS; l++) {
-					cum += st.latency_hist[l];
-					fprintf(f, "keel_backend_check_duration_seconds_bucket{vip=\"%s\",backend=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-						v->name, a, health_latency_bounds_us[l] / 1e6, cum);
-				}
-				cum += st.latency_hist[HEALTH_LATENCY_BUCKETS];
-				fprintf(f, "keel_backend_check_duration_seconds_bucket{vip=\"%s\",backend=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
-					v->name, a, cum);
-				fprintf(f, "keel_backend_check_duration_seconds_sum{vip=\"%s\",backend=\"%s\"} %.6f\n",
-					v->name, a, st.latency_sum_us / 1e6);
-				fprintf(f, "keel_backend_check_duration_seconds_count{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
-					v->name, a, cum);
-			}
+		if (cfg->vips[m->rows[r].vip].health.type == CONFIG_HEALTH_NONE)
+			continue;
+		for (l = 0; l <= HEALTH_LATENCY_BUCKETS; l++) {
+			cum += h->hist[l];
+			metrics_line_u64(f, "keel_backend_check_duration_seconds_bucket", lab, le[l], cum);
 		}
+		metrics_line_micro(f, "keel_backend_check_duration_seconds_sum", lab, NULL, h->latency_sum_us);
+		metrics_line_u64(f, "keel_backend_check_duration_seconds_count", lab, NULL, cum);
 	}
 }
 
@@ -158,8 +146,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 	const struct keel_config *cfg;
 	struct keel_seam_workers sum = { 0 }, *r = NULL; /* r: the dataplane's summary, NULL when none */
 	struct keel_seam_port pp[8];
+	struct metrics_rows *m;
 	uint32_t np = 0;
-	char a[CONFIG_TEXT_MAX];
 	uint32_t i, j, w;
 
 	if (!k)
@@ -228,44 +216,28 @@ void control_metrics(struct keel_control *c, FILE *f)
 	     "Packets sent to a slot's new owner naming its previous one (second chance).");
 	fprintf(f, "keel_second_chance_total %" PRIu64 "\n", k->core.second_chance);
 
+	m = control_metrics_rows(c);
+	if (!m)
+		goto out;
+	rows_health(c, m);
 	head(f, "keel_vip_packets_total", "counter", "Packets forwarded per VIP.");
-	for (i = 0; i < cfg->n_vips; i++) {
-		int id = ids_vip(c->ids, cfg->vips[i].name);
-
+	for (i = 0; i < cfg->n_vips; i++)
 		fprintf(f, "keel_vip_packets_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
-			id >= 0 ? k->core.vip[id].pkts : 0);
-	}
+			m->vips[i].id >= 0 ? k->core.vip[m->vips[i].id].pkts : 0);
 	head(f, "keel_vip_bytes_total", "counter", "Bytes forwarded per VIP (as received).");
-	for (i = 0; i < cfg->n_vips; i++) {
-		int id = ids_vip(c->ids, cfg->vips[i].name);
-
+	for (i = 0; i < cfg->n_vips; i++)
 		fprintf(f, "keel_vip_bytes_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
-			id >= 0 ? k->core.vip[id].bytes : 0);
-	}
-	head(f, "keel_vip_info", "gauge",
-	     "The VIP's address, port (\"all\" for every port), protocol and encapsulation; the value is always 1.");
-	for (i = 0; i < cfg->n_vips; i++) {
-		const struct config_vip *v = &cfg->vips[i];
-		char port[8];
-
-		snprintf(port, sizeof(port), v->all_ports ? "all" : "%u", v->port);
-		fprintf(f, "keel_vip_info{vip=\"%s\",address=\"%s\",port=\"%s\",protocol=\"%s\",encap=\"%s\"} 1\n",
-			v->name, config_format_addr(v->addr, v->family, a), port, config_proto_name(v->proto),
-			config_encap_name(v->encap));
-	}
+			m->vips[i].id >= 0 ? k->core.vip[m->vips[i].id].bytes : 0);
+	fwrite(m->static_text + m->admin_len, 1, m->static_len - m->admin_len, f); /* keel_vip_info */
 	head(f, "keel_vip_tracked_flows", "gauge",
 	     "Live flows the workers track for the VIP (IPVS's ActiveConn + InActConn), from their last census (about a second).");
 	for (i = 0; i < cfg->n_vips; i++) {
-		const struct config_vip *v = &cfg->vips[i];
 		uint64_t n = 0;
 
-		for (j = 0; j < v->n_backends; j++) {
-			int id = ids_backend(c->ids, v->name, v->backends[j].addr, v->backends[j].family);
-
-			if (id >= 0)
-				n += k->backend_flows[id];
-		}
-		fprintf(f, "keel_vip_tracked_flows{vip=\"%s\"} %" PRIu64 "\n", v->name, n);
+		for (j = m->vips[i].first_row; j < m->vips[i + 1].first_row; j++)
+			if (m->rows[j].id >= 0)
+				n += k->backend_flows[m->rows[j].id];
+		fprintf(f, "keel_vip_tracked_flows{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name, n);
 	}
 	head(f, "keel_vip_panic", "gauge", "1 while the VIP's panic threshold makes it ignore health checks.");
 	for (i = 0; i < cfg->n_vips; i++)
@@ -286,60 +258,29 @@ void control_metrics(struct keel_control *c, FILE *f)
 
 		for (w = 0; w < 4; w++) {
 			head(f, per_be[w].name, w == 3 ? "gauge" : "counter", per_be[w].help);
-			for (i = 0; i < cfg->n_vips; i++) {
-				const struct config_vip *v = &cfg->vips[i];
+			for (j = 0; j < m->n_rows; j++) {
+				int id = m->rows[j].id;
+				uint64_t val = 0;
 
-				for (j = 0; j < v->n_backends; j++) {
-					const struct config_backend *b = &v->backends[j];
-					int id = ids_backend(c->ids, v->name, b->addr, b->family);
-					uint64_t val = 0;
-
-					if (id >= 0)
-						val = per_be[w].what == 0 ? k->core.backend[id].pkts :
-						      per_be[w].what == 1 ? k->core.backend[id].bytes :
-						      per_be[w].what == 2 ? k->core.backend[id].new_flows :
-									    k->backend_flows[id];
-					fprintf(f, "%s{vip=\"%s\",backend=\"%s\"} %" PRIu64 "\n",
-						per_be[w].name, v->name,
-						config_format_addr(b->addr, b->family, a), val);
-				}
+				if (id >= 0)
+					val = per_be[w].what == 0 ? k->core.backend[id].pkts :
+					      per_be[w].what == 1 ? k->core.backend[id].bytes :
+					      per_be[w].what == 2 ? k->core.backend[id].new_flows :
+								    k->backend_flows[id];
+				metrics_line_u64(f, per_be[w].name, metrics_row_label(m, j), NULL, val);
 			}
 		}
 	}
-	for (w = 0; w < 2; w++) {
-		if (w == 0)
-			head(f, "keel_backend_up", "gauge",
-			     "1 when the backend passes its health check (or has none).");
-		else
-			head(f, "keel_backend_check_latency_seconds", "gauge",
-			     "Duration of the backend's last health check.");
-		for (i = 0; i < cfg->n_vips; i++) {
-			const struct config_vip *v = &cfg->vips[i];
+	head(f, "keel_backend_up", "gauge", "1 when the backend passes its health check (or has none).");
+	for (j = 0; j < m->n_rows; j++)
+		metrics_line_u64(f, "keel_backend_up", metrics_row_label(m, j), NULL, m->health[j].up);
+	head(f, "keel_backend_check_latency_seconds", "gauge", "Duration of the backend's last health check.");
+	for (j = 0; j < m->n_rows; j++)
+		metrics_line_micro(f, "keel_backend_check_latency_seconds", metrics_row_label(m, j), NULL,
+				   m->health[j].last_latency_us);
 
-			for (j = 0; j < v->n_backends; j++) {
-				const struct config_backend *b = &v->backends[j];
-				struct health_status st = { 0 };
-				struct health_target t;
-				int up = 1;
-
-				config_format_addr(b->addr, b->family, a);
-				if (v->health.type != CONFIG_HEALTH_NONE) {
-					control_health_target(v, b, &t);
-					if (!health_get(c->health, &t, &st))
-						up = health_status_routable(&st);
-				}
-				if (w == 0)
-					fprintf(f, "keel_backend_up{vip=\"%s\",backend=\"%s\"} %d\n",
-						v->name, a, up);
-				else
-					fprintf(f, "keel_backend_check_latency_seconds{vip=\"%s\",backend=\"%s\"} %.6f\n",
-						v->name, a, st.last_latency_us / 1e6);
-			}
-		}
-	}
-
-	backend_admin_metrics(c, cfg, f);
-	backend_health_metrics(c, cfg, f);
+	fwrite(m->static_text, 1, m->admin_len, f); /* keel_backend_weight, keel_backend_admin_state */
+	backend_health_metrics(cfg, m, f);
 
 	{
 		uint64_t sp[KEEL_STEER_MAX], sb[KEEL_STEER_MAX];
@@ -431,6 +372,7 @@ void control_metrics(struct keel_control *c, FILE *f)
 			fprintf(f, "keel_snapshot_refused_total{worker=\"%u\"} %" PRIu64 "\n", w,
 				st[w].refused);
 	}
+out: /* without memory for the rows the scrape ends early; Prometheus sees the series it got */
 	pthread_mutex_unlock(&c->mu);
 	free(k);
 }

@@ -38,6 +38,7 @@ struct keel_control {
 	struct second_chance *sc; /* previous slot owners (second_chance.h); publish() only, under edit_mu */
 	struct vip_tables *tables; /* Maglev tables by content (tables.h): edit_mu */
 	struct control_digests *digests; /* the running snapshot's digests (control_digest.c): mu */
+	struct metrics_rows *metrics; /* the scrape's per-configuration rows (control_metrics_rows.c): mu */
 	char config_path[512];
 	char state_dir[512];
 
