@@ -193,6 +193,7 @@ int state_load_host(const char *dir, uint64_t *generation, struct keel_config **
 		    struct ids **ids, bool *host_drained, char *why, size_t whylen)
 {
 	const json_t *hd;
+	bool drained;
 	struct config_error err = { 0 };
 	struct keel_config *c = NULL;
 	json_error_t jerr;
@@ -224,15 +225,15 @@ int state_load_host(const char *dir, uint64_t *generation, struct keel_config **
 		json_decref(root);
 		return -EINVAL;
 	}
-	if (config_from_json(json_object_get(root, "config"), path, &c, &err)) {
-		snprintf(why, whylen, "%s", err.msg);
-		json_decref(root);
-		return -EINVAL;
-	}
 	hd = json_object_get(root, "host_drained");
 	if (hd && !json_is_boolean(hd)) {
 		snprintf(why, whylen, "%s: host_drained is not true or false", path);
-		config_free(c);
+		json_decref(root);
+		return -EINVAL;
+	}
+	drained = json_is_true(hd);
+	if (config_from_json(json_object_get(root, "config"), path, &c, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
 		json_decref(root);
 		return -EINVAL;
 	}
@@ -246,7 +247,7 @@ int state_load_host(const char *dir, uint64_t *generation, struct keel_config **
 	*generation = (uint64_t)gen;
 	*cfg = c;
 	*ids = i;
-	*host_drained = json_is_true(hd);
+	*host_drained = drained;
 	return 0;
 }
 
