@@ -95,7 +95,11 @@ static bool in_source(const struct keel_config *cfg, const uint8_t addr[16], uin
 	return false;
 }
 
-/* check_backend, check_backend_dups' limit, check_vip_table's error, check_vip_addresses and check_mtu_v6 for one new backend (vips[vi].backends[bi]). */
+/*
+ * The schema's rules for one new backend (vips[vi].backends[bi]): check_backend,
+ * check_backends' global limit, check_vip_table's error, check_vip_addresses
+ * and check_mtu_v6, in that order.
+ */
 static int check_new_backend(const struct keel_config *cfg, uint32_t vi, uint32_t bi, char *why,
 			     size_t whylen)
 {
@@ -145,7 +149,8 @@ static int check_new_backend(const struct keel_config *cfg, uint32_t vi, uint32_
 	return 0;
 }
 
-static int warn(struct keel_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int warn(struct keel_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int warn(struct keel_config *cfg, const char *fmt, ...)
 {

@@ -1,4 +1,4 @@
-/* Typed edits of the configuration model (no JSON): one backend change, or one server in every VIP. */
+/* Typed edits of the configuration model (no JSON): a backend change, or a server in every VIP. */
 #ifndef KEEL_CONTROL_CONFIG_EDIT_H
 #define KEEL_CONTROL_CONFIG_EDIT_H
 
