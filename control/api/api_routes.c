@@ -7,6 +7,7 @@
 #include "api_routes.h"
 #include "api_status.h"
 #include "config.h"
+#include "config_field.h"
 #include "control.h"
 
 void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)
@@ -193,12 +194,26 @@ static int empty_body(const struct api_request *rq, struct api_reply *rp)
 	return 0;
 }
 
+/* The address of the request, as bytes: parsed once here and passed down. 0, or rp is set. */
+static int edit_addr(struct keel_control *c, const char *addr, struct config_edit *e,
+		     struct api_reply *rp)
+{
+	const char *bad;
+	char why[128];
+
+	if (!config_parse_addr(addr, e->addr, &e->family, &bad))
+		return 0;
+	snprintf(why, sizeof(why), "bad backend address %s", addr);
+	refused(c, rp, EINVAL, why, NULL);
+	return -EINVAL;
+}
+
 static void backend_edit(struct keel_control *c, const struct api_request *rq,
 			 struct api_reply *rp)
 {
-	enum control_backend_op op;
+	/* Weight 1: the configuration's default weight (docs/config.md). */
+	struct config_edit e = { .vip = rq->t.vip, .weight = 1 };
 	char addr[INET6_ADDRSTRLEN], why[512] = "";
-	uint32_t weight = 1; /* the configuration's default weight (docs/config.md) */
 	bool has_weight, add = rq->t.route == API_ROUTE_BACKEND_ADD;
 	json_t *o, *report = NULL;
 	int rc;
@@ -207,12 +222,12 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	switch (rq->t.route) {
 	case API_ROUTE_BACKEND_ADD:
 	case API_ROUTE_BACKEND_WEIGHT:
-		op = add ? CONTROL_BACKEND_ADD : CONTROL_BACKEND_WEIGHT;
+		e.op = add ? CONFIG_EDIT_BACKEND_ADD : CONFIG_EDIT_BACKEND_WEIGHT;
 		if (api_request_json(rq->body, rq->body_len, &o, why, sizeof(why))) {
 			api_routes_error(rp, 400, "%s", why);
 			return;
 		}
-		rc = api_request_backend_body(o, add, !add, addr, sizeof(addr), &weight,
+		rc = api_request_backend_body(o, add, !add, addr, sizeof(addr), &e.weight,
 					      &has_weight, why, sizeof(why));
 		json_decref(o);
 		if (rc) {
@@ -221,22 +236,23 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 		}
 		break;
 	case API_ROUTE_BACKEND_DEL:
-		op = CONTROL_BACKEND_DEL;
+		e.op = CONFIG_EDIT_BACKEND_DEL;
 		break;
 	case API_ROUTE_BACKEND_DRAIN:
-		op = CONTROL_BACKEND_DRAIN;
+		e.op = CONFIG_EDIT_BACKEND_DRAIN;
 		break;
 	case API_ROUTE_BACKEND_UNDRAIN:
-		op = CONTROL_BACKEND_UNDRAIN;
+		e.op = CONFIG_EDIT_BACKEND_UNDRAIN;
 		break;
 	default:
-		op = CONTROL_BACKEND_DISABLE;
+		e.op = CONFIG_EDIT_BACKEND_DISABLE;
 		break;
 	}
-	if (op >= CONTROL_BACKEND_DRAIN && empty_body(rq, rp))
+	if (e.op >= CONFIG_EDIT_BACKEND_DRAIN && empty_body(rq, rp))
 		return;
-	rc = control_backend_if(c, rq->t.vip, addr, op, weight, apply_flags(&rq->q), rq->if_match,
-				&report, why, sizeof(why));
+	if (edit_addr(c, addr, &e, rp))
+		return;
+	rc = control_config_edit(c, &e, apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
 	if (rc) {
 		refused(c, rp, -rc, why, report);
 		return;
@@ -253,11 +269,12 @@ static void backend_all(struct keel_control *c, const struct api_request *rq,
 	char why[512] = "";
 	json_t *report = NULL;
 	int rc;
+	struct config_edit e = { .op = rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL
+					       ? CONFIG_EDIT_SERVER_DRAIN : CONFIG_EDIT_SERVER_UNDRAIN };
 
-	if (empty_body(rq, rp))
+	if (empty_body(rq, rp) || edit_addr(c, rq->t.addr, &e, rp))
 		return;
-	rc = control_backend_all_if(c, rq->t.addr, rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL,
-				    apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
+	rc = control_config_edit(c, &e, apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
 	if (rc) {
 		refused(c, rp, -rc, why, report);
 		return;
@@ -270,6 +287,7 @@ static void backend_all(struct keel_control *c, const struct api_request *rq,
 static void backend_flush(struct keel_control *c, const struct api_request *rq,
 			  struct api_reply *rp)
 {
+	struct config_edit e = { .op = CONFIG_EDIT_BACKEND_DEL };
 	char why[512] = "";
 	int rc;
 
@@ -279,7 +297,9 @@ static void backend_flush(struct keel_control *c, const struct api_request *rq,
 	}
 	if (empty_body(rq, rp) || !api_routes_precondition(c, rq, rp))
 		return;
-	rc = control_flush(c, rq->t.vip, rq->t.addr, why, sizeof(why));
+	if (edit_addr(c, rq->t.addr, &e, rp))
+		return;
+	rc = control_flush(c, rq->t.vip, e.addr, e.family, why, sizeof(why));
 	if (rc) {
 		refused(c, rp, -rc, why, NULL);
 		return;

@@ -57,7 +57,6 @@ struct bgp {
 
 	struct config_bgp cfg;
 	char instance[CONFIG_NAME_MAX];
-	char drain_path[600];
 
 	/* from the control (bgp_set_inputs) */
 	bool has_inputs;
@@ -505,21 +504,19 @@ static void adopt_routes(struct bgp *b)
 	}
 }
 
-static int read_drain(struct bgp *b)
+/* An operator's drain that the control's state kept across a restart. */
+static void restore_drain(struct bgp *b, bool drained)
 {
-	struct stat st;
-
-	if (stat(b->drain_path, &st) == 0) {
-		b->draining = b->persisted = true;
-		b->drain_since_ms = now_ms(); /* the wait starts again: forwarding may not have stopped */
-		b->drain_wait_ms = b->cfg.drain_wait_ms;
-		log_event(LOG_WARN, "host_drained_persisted", "path=%s announced=%s", b->drain_path,
-			  "nothing until undrain");
-	}
-	return 0;
+	if (!drained)
+		return;
+	b->draining = b->persisted = true;
+	b->drain_since_ms = now_ms(); /* the wait starts again: forwarding may not have stopped */
+	b->drain_wait_ms = b->cfg.drain_wait_ms;
+	log_event(LOG_WARN, "host_drained_persisted", "path=%s announced=%s", "state.json",
+		  "nothing until undrain");
 }
 
-struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const char *state_dir,
+struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, bool drained,
 		       char *why, size_t whylen)
 {
 	struct bgp *b = calloc(1, sizeof(*b));
@@ -531,14 +528,13 @@ struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const
 	}
 	b->cfg = *cfg;
 	snprintf(b->instance, sizeof(b->instance), "%s", instance);
-	snprintf(b->drain_path, sizeof(b->drain_path), "%s/bgp-drained", state_dir);
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_cond_init(&b->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	peers_from_config(b);
 	snprintf(b->speaker_error, sizeof(b->speaker_error), "not polled yet");
-	read_drain(b);
+	restore_drain(b, drained);
 	if (b->cfg.enabled)
 		adopt_routes(b);
 	if (pthread_create(&b->live_thread, NULL, live_main, b)) {
@@ -725,38 +721,14 @@ void bgp_set_inputs(struct bgp *b, const struct bgp_inputs *in)
 
 /* --- drain ------------------------------------------------------------------------- */
 
-static int persist_drain(struct bgp *b, char *why, size_t whylen)
-{
-	char tmp[640];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", b->drain_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, "drained\n", 8) != 8 || fsync(fd) || close(fd) ||
-	    rename(tmp, b->drain_path)) {
-		int err = errno;
-
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		snprintf(why, whylen, "cannot persist the drain in %s: %s", b->drain_path,
-			 strerror(err));
-		return -err;
-	}
-	return 0;
-}
-
 int bgp_drain(struct bgp *b, bool persist, uint32_t wait_ms, char *why, size_t whylen)
 {
-	int ret = 0;
-
+	(void)why; /* nothing here can fail now; the signature keeps the callers' */
+	(void)whylen;
 	pthread_mutex_lock(&b->mu);
-	if (persist && !b->persisted) {
-		ret = persist_drain(b, why, whylen);
-		if (ret)
-			goto out;
+	/* The control persisted an operator's drain (state.json) before it asked for it. */
+	if (persist)
 		b->persisted = true;
-	}
 	if (!b->draining || wait_ms != UINT32_MAX) {
 		b->drain_since_ms = now_ms();
 		b->drain_wait_ms = wait_ms == UINT32_MAX ? b->cfg.drain_wait_ms : wait_ms;
@@ -769,28 +741,21 @@ int bgp_drain(struct bgp *b, bool persist, uint32_t wait_ms, char *why, size_t w
 	if (b->has_inputs)
 		decide(b, now_ms());
 	pthread_cond_broadcast(&b->wake);
-out:
 	pthread_mutex_unlock(&b->mu);
-	return ret;
+	return 0;
 }
 
 int bgp_undrain(struct bgp *b, char *why, size_t whylen)
 {
-	int ret = 0;
-
+	(void)why;
+	(void)whylen;
 	pthread_mutex_lock(&b->mu);
-	if (b->persisted && unlink(b->drain_path) && errno != ENOENT) {
-		ret = -errno;
-		snprintf(why, whylen, "cannot remove %s: %s", b->drain_path, strerror(errno));
-		goto out;
-	}
 	if (b->draining)
 		log_event(LOG_INFO, "host_undrain", "then=%s", "forwarding, then announcements");
 	b->persisted = b->draining = false;
 	pthread_cond_broadcast(&b->wake);
-out:
 	pthread_mutex_unlock(&b->mu);
-	return ret;
+	return 0;
 }
 
 static bool elapsed_locked(struct bgp *b)

@@ -31,11 +31,12 @@ struct bgp_inputs {
 };
 
 /*
- * Start both threads (events: log_event, one line each). The drain state is read from state_dir (an
- * acknowledged drain survives restarts); routes a previous keel-control left
- * in the table are adopted, not flapped. NULL + why.
+ * Start both threads (events: log_event, one line each). drained: an
+ * operator's drain that the control's state kept (an acknowledged drain
+ * survives restarts); routes a previous keel-control left in the table are
+ * adopted, not flapped. NULL + why.
  */
-struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, const char *state_dir,
+struct bgp *bgp_create(const struct config_bgp *cfg, const char *instance, bool drained,
 		       char *why, size_t whylen);
 /* Stop the threads. Routes stay (a crashed keel-control leaves them too); see bgp_withdraw_all. */
 void bgp_destroy(struct bgp *b);
@@ -48,9 +49,8 @@ void bgp_set_inputs(struct bgp *b, const struct bgp_inputs *in);
 /*
  * Drain: withdraw everything now, and after wait_ms (UINT32_MAX: the
  * configured drain_wait) report forwarding stopped. persist: an operator's
- * drain, written to the state dir (fsync) before this returns 0; a stop
- * (SIGTERM) is not persisted. -errno + why when it could not be persisted
- * (then nothing changed).
+ * drain, which the control saved in its state (state.json) before the call;
+ * a stop (SIGTERM) is not persisted. 0 (why and whylen are not used).
  */
 int bgp_drain(struct bgp *b, bool persist, uint32_t wait_ms, char *why, size_t whylen);
 int bgp_undrain(struct bgp *b, char *why, size_t whylen);

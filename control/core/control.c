@@ -388,7 +388,7 @@ static int publish(struct keel_control *c, bool bump)
 	c->need_bump = false;
 	if (moved) {
 		/* The generation is part of the state: a restart must not disturb the dataplane. */
-		if (state_save(c->state_dir, c->generation, c->cfg, c->ids, err, sizeof(err)))
+		if (control_state_save(c, c->generation, c->cfg, c->ids, err, sizeof(err)))
 			log_event(LOG_ERROR, "state_save_failed", "generation=%llu reason=%s",
 				  (unsigned long long)gen, err);
 	}
@@ -396,6 +396,30 @@ static int publish(struct keel_control *c, bool bump)
 }
 
 /* --- life cycle --------------------------------------------------------------- */
+
+int control_state_save(struct keel_control *c, uint64_t generation, const struct keel_config *cfg,
+		       const struct ids *ids, char *why, size_t whylen)
+{
+	return state_save_host(c->state_dir, generation, cfg, ids, c->host_drained, why, whylen);
+}
+
+/*
+ * An upgrade from a version that kept the host drain in its own file: read it
+ * once into state.json, then remove it (in that order: a crash between the
+ * two finds the drain in both, and folds it again).
+ */
+static int fold_old_drain(struct keel_control *c, char *why, size_t whylen)
+{
+	if (!state_old_drain(c->state_dir))
+		return 0;
+	c->host_drained = true;
+	if (control_state_save(c, c->generation, c->cfg, c->ids, why, whylen) ||
+	    state_old_drain_remove(c->state_dir, why, whylen))
+		return -EIO;
+	log_event(LOG_WARN, "host_drain_folded", "from=%s/bgp-drained into=%s/state.json",
+		  c->state_dir, c->state_dir);
+	return 0;
+}
 
 struct keel_control *control_create(const struct control_params *p, char *why, size_t whylen)
 {
@@ -430,7 +454,8 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 	if (c->lock_state_fd < 0)
 		goto out_free;
 
-	ret = state_load(c->state_dir, &c->generation, &c->cfg, &c->ids, why, whylen);
+	ret = state_load_host(c->state_dir, &c->generation, &c->cfg, &c->ids, &c->host_drained, why,
+			      whylen);
 	if (ret == -ENOENT) {
 		/* First start: the file is the state. */
 		if (!c->config_path[0]) {
@@ -446,11 +471,13 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 			snprintf(why, whylen, "cannot assign ids");
 			goto out_free;
 		}
-		if (state_save(c->state_dir, 0, c->cfg, c->ids, why, whylen))
+		if (control_state_save(c, 0, c->cfg, c->ids, why, whylen))
 			goto out_free;
 	} else if (ret) {
 		goto out_free;
 	}
+	if (fold_old_drain(c, why, whylen))
+		goto out_free;
 	c->lock_instance_fd = control_lock_instance(c->cfg->instance, why, whylen);
 	if (c->lock_instance_fd < 0)
 		goto out_free;
@@ -683,7 +710,7 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 	if (!ret && !(flags & CONTROL_APPLY_DRY_RUN) && changed) {
 		char err[256];
 
-		if (state_save(c->state_dir, c->generation + 1, next, ids, err, sizeof(err))) {
+		if (control_state_save(c, c->generation + 1, next, ids, err, sizeof(err))) {
 			snprintf(why, whylen, "not applied, state not persisted: %s", err);
 			ret = -EIO;
 			goto out;

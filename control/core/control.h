@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "config_edit.h"
 #include "config_model.h"
 
 /*
@@ -99,38 +100,22 @@ int control_config_apply(struct keel_control *c, struct keel_config *next, unsig
 /* The fleet view (GET /fleet): this host and every live host's status; NULL + ENOENT outside a fleet. */
 json_t *control_fleet_json(struct keel_control *c);
 
-enum control_backend_op {
-	CONTROL_BACKEND_ADD,     /* weight */
-	CONTROL_BACKEND_DEL,
-	CONTROL_BACKEND_WEIGHT,  /* weight */
-	CONTROL_BACKEND_DRAIN,
-	CONTROL_BACKEND_UNDRAIN,
-	CONTROL_BACKEND_DISABLE,
-};
-
-/* One backend change as a configuration change (same path as control_apply). -ENOENT: no such VIP/backend. */
-int control_backend(struct keel_control *c, const char *vip, const char *addr,
-		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
-		    char *why, size_t whylen);
-int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
-		       enum control_backend_op op, uint32_t weight, unsigned int flags,
-		       uint64_t if_match, json_t **report, char *why, size_t whylen);
-
 /*
- * One server in every VIP it serves, as one change (one generation): drain
- * moves it from active to draining, undrain from draining to active; a
- * disabled one is left as it is. *report is control_apply's plus "vips": the
- * names of the VIPs whose backend changed. -ENOENT: no VIP has the backend.
+ * One typed edit of the configuration (config_edit.h: a backend's add, del,
+ * weight, drain, undrain, disable, or one server drained or undrained in every
+ * VIP) through the same path as control_apply_if: the address is bytes, parsed
+ * once where the request came in. -ENOENT: no such VIP/backend, -EEXIST: the
+ * backend is there, -EINVAL: the result is refused (why). A server edit's
+ * *report is control_apply's plus "vips": the VIPs whose copy changed state
+ * (drain: active -> draining, undrain: draining -> active; a disabled one is
+ * left as it is).
  */
-int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
-			json_t **report, char *why, size_t whylen);
-int control_backend_all_if(struct keel_control *c, const char *addr, bool drain,
-			   unsigned int flags, uint64_t if_match, json_t **report, char *why,
-			   size_t whylen);
+int control_config_edit(struct keel_control *c, const struct config_edit *e, unsigned int flags,
+			uint64_t if_match, json_t **report, char *why, size_t whylen);
 
 /* Drop every tracked flow of a backend on every worker. */
-int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
-		  size_t whylen);
+int control_flush(struct keel_control *c, const char *vip, const uint8_t addr[16], uint8_t family,
+		  char *why, size_t whylen);
 
 /* Read-only views, as JSON (NULL + errno ENOENT for an unknown name). */
 json_t *control_config_json(struct keel_control *c);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 
 int control_bgp_start(struct keel_control *c, char *why, size_t whylen)
 {
-	c->bgp = bgp_create(&c->cfg->bgp, c->cfg->instance, c->state_dir, why, whylen);
+	c->bgp = bgp_create(&c->cfg->bgp, c->cfg->instance, c->host_drained, why, whylen);
 	return c->bgp ? 0 : -ENOMEM;
 }
 
@@ -86,12 +87,35 @@ void control_bgp_feed(struct keel_control *c)
 	free(vi);
 }
 
+/* The host drain in state.json; 0, or -EIO with why (nothing changed). */
+static int persist_drain(struct keel_control *c, bool drained, char *why, size_t whylen)
+{
+	char err[256];
+	int ret = 0;
+
+	pthread_mutex_lock(&c->edit_mu);
+	if (c->host_drained != drained) {
+		c->host_drained = drained;
+		ret = control_state_save(c, c->generation, c->cfg, c->ids, err, sizeof(err));
+		if (ret) {
+			c->host_drained = !drained;
+			snprintf(why, whylen, "cannot persist the %s in %s/state.json: %s",
+				 drained ? "drain" : "undrain", c->state_dir, err);
+		}
+	}
+	pthread_mutex_unlock(&c->edit_mu);
+	return ret;
+}
+
 int control_host_drain(struct keel_control *c, uint32_t wait_ms, char *why, size_t whylen)
 {
 	if (!c->cfg->bgp.enabled) {
 		snprintf(why, whylen, "no bgp section: this host announces nothing to drain");
 		return -EINVAL;
 	}
+	/* Acknowledged once persisted, with the rest of the state (state.json), under the edit lock. */
+	if (persist_drain(c, true, why, whylen))
+		return -EIO;
 	return bgp_drain(c->bgp, true, wait_ms, why, whylen);
 }
 
@@ -103,6 +127,8 @@ int control_host_undrain(struct keel_control *c, char *why, size_t whylen)
 		snprintf(why, whylen, "no bgp section: this host announces nothing");
 		return -EINVAL;
 	}
+	if (persist_drain(c, false, why, whylen))
+		return -EIO;
 	ret = bgp_undrain(c->bgp, why, whylen);
 	if (!ret) {
 		/* Forwarding first (the next tick publishes the VIPs), then the announcements. */

@@ -71,6 +71,7 @@ struct keel_control {
 	struct control_fleet *fleet; /* NULL outside a fleet (control_fleet.c) */
 	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
 	bool drained;            /* a finished host drain: snapshots are published without VIPs */
+	bool host_drained;       /* keelctl host drain, persisted in state.json with the rest: edit */
 	/* Health as last logged, by stable backend id: one log line per transition. */
 	uint8_t be_logged_down[KEEL_MAX_BACKENDS]; /* edit */
 	uint64_t health_logged_gen;                 /* edit */
@@ -137,6 +138,10 @@ int control_edit_local(struct keel_control *c, control_edit_fn edit, void *arg, 
 		       json_t **report, char *why, size_t whylen);
 
 uint64_t control_now_ms(void);
+
+/* Persist the state (configuration, ids, generation and the host drain) in state.json (edit_mu held). */
+int control_state_save(struct keel_control *c, uint64_t generation, const struct keel_config *cfg,
+		       const struct ids *ids, char *why, size_t whylen);
 
 /* Sync the steering maps and keep their state in c->steer (edit_mu held). */
 void control_steer(struct keel_control *c);

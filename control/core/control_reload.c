@@ -299,19 +299,6 @@ static struct keel_config *base_load(const char *dir)
 	return cfg;
 }
 
-/* A copy of a configuration through its canonical JSON (config_from_json of it is equal). */
-static struct keel_config *copy_of(const struct keel_config *cfg)
-{
-	struct config_error err = { 0 };
-	struct keel_config *out = NULL;
-	json_t *j = config_to_json(cfg);
-
-	if (j && config_from_json(j, "copy", &out, &err))
-		out = NULL;
-	json_decref(j);
-	return out;
-}
-
 /* The file's record moves to cfg (taken); edit_mu is held. */
 static void base_set(struct keel_control *c, struct keel_config *cfg)
 {
@@ -332,7 +319,7 @@ int control_reload_init(struct keel_control *c, bool first_start, char *why, siz
 
 	if (first_start) {
 		/* The state was just made from the file: the file and the running state are one. */
-		base = copy_of(c->cfg);
+		base = config_copy(c->cfg);
 		if (!base) {
 			snprintf(why, whylen, "out of memory");
 			return -ENOMEM;
@@ -454,7 +441,7 @@ int control_reload(struct keel_control *c, unsigned int flags, json_t **report, 
 		ret = -EPERM;
 		goto refused;
 	}
-	base = dry ? NULL : copy_of(next);
+	base = dry ? NULL : config_copy(next);
 	if (!dry && !base) {
 		snprintf(why, whylen, "out of memory");
 		config_free(next);

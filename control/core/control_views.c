@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_edit.h"
 #include "config_field.h"
 #include "control_bgp.h"
 #include "control_fleet.h"
@@ -15,16 +16,6 @@
 #include "drop.h"
 #include "maglev.h"
 #include "pipeline.h"
-
-static int backend_index(const struct config_vip *v, const uint8_t addr[16], uint8_t family)
-{
-	uint32_t j;
-
-	for (j = 0; j < v->n_backends; j++)
-		if (v->backends[j].family == family && !memcmp(v->backends[j].addr, addr, 16))
-			return (int)j;
-	return -1;
-}
 
 /* The counters of every worker, summed; false when no dataplane is attached. */
 static bool counters(struct keel_control *c, struct keel_worker_counters *out)
@@ -481,231 +472,64 @@ out:
 
 /* --- backend edits -------------------------------------------------------------- */
 
-/* A deep copy of the running configuration through its canonical JSON form. */
-static struct keel_config *config_copy(const struct keel_config *cfg)
-{
-	struct config_error err;
-	struct keel_config *out = NULL;
-	json_t *j = config_to_json(cfg);
-
-	if (j && config_from_json(j, "running", &out, &err))
-		out = NULL;
-	json_decref(j);
-	return out;
-}
-
-struct backend_edit {
-	const char *vip, *addr;
-	enum control_backend_op op;
-	uint32_t weight;
-	uint8_t a[16], fam;
+struct typed_edit {
+	const struct config_edit *e;
+	json_t *vips; /* a server edit: the VIPs whose copy of it changes state */
 };
 
-/* control_edit_fn: one backend change on a copy of the running configuration. */
-static int backend_edit(const struct keel_config *cur, struct keel_config **out, void *arg,
-			char *why, size_t whylen)
+/* The VIPs of cfg whose copy of the server e changes state: a server edit's report names them. */
+static json_t *server_vips(const struct keel_config *cfg, const struct config_edit *e)
 {
-	const struct backend_edit *e = arg;
-	struct keel_config *next = config_copy(cur);
-	struct config_error err;
-	struct config_vip *v;
-	json_t *j;
-	int bi;
+	uint8_t from = e->op == CONFIG_EDIT_SERVER_DRAIN ? CONFIG_BACKEND_ACTIVE
+							  : CONFIG_BACKEND_DRAINING;
+	json_t *vips = json_array();
 
-	if (!next) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
-	v = (struct config_vip *)config_vip_find(next, e->vip, NULL);
-	if (!v) {
-		config_free(next);
-		snprintf(why, whylen, "no VIP named %s", e->vip);
-		return -ENOENT;
-	}
-	bi = backend_index(v, e->a, e->fam);
-	if (e->op == CONTROL_BACKEND_ADD) {
-		struct config_backend *nb;
+	for (uint32_t i = 0; vips && i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		int bi = config_backend_index(v, e->addr, e->family);
 
-		if (bi >= 0) {
-			config_free(next);
-			snprintf(why, whylen, "backend %s already in VIP %s", e->addr, e->vip);
-			return -EEXIST;
-		}
-		nb = realloc(v->backends, (v->n_backends + 1) * sizeof(*nb));
-		if (!nb) {
-			config_free(next);
-			snprintf(why, whylen, "out of memory");
-			return -ENOMEM;
-		}
-		v->backends = nb;
-		memset(&nb[v->n_backends], 0, sizeof(*nb));
-		memcpy(nb[v->n_backends].addr, e->a, 16);
-		nb[v->n_backends].family = e->fam;
-		nb[v->n_backends].weight = e->weight;
-		nb[v->n_backends].state = CONFIG_BACKEND_ACTIVE;
-		v->n_backends++;
-	} else {
-		if (bi < 0) {
-			config_free(next);
-			snprintf(why, whylen, "no backend %s in VIP %s", e->addr, e->vip);
-			return -ENOENT;
-		}
-		switch (e->op) {
-		case CONTROL_BACKEND_DEL:
-			memmove(&v->backends[bi], &v->backends[bi + 1],
-				(v->n_backends - (uint32_t)bi - 1) * sizeof(v->backends[0]));
-			v->n_backends--;
-			break;
-		case CONTROL_BACKEND_WEIGHT:
-			v->backends[bi].weight = e->weight;
-			break;
-		case CONTROL_BACKEND_DRAIN:
-			v->backends[bi].state = CONFIG_BACKEND_DRAINING;
-			break;
-		case CONTROL_BACKEND_UNDRAIN:
-			v->backends[bi].state = CONFIG_BACKEND_ACTIVE;
-			break;
-		default:
-			v->backends[bi].state = CONFIG_BACKEND_DISABLED;
-			break;
-		}
+		if (bi >= 0 && v->backends[bi].state == from)
+			json_array_append_new(vips, json_string(v->name));
 	}
-	/* Re-validate the edited model the same way a file would be. */
-	j = config_to_json(next);
-	config_free(next);
-	*out = NULL;
-	if (!j || config_from_json(j, "edit", out, &err)) {
-		json_decref(j);
-		snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
-		return -EINVAL;
-	}
-	json_decref(j);
-	return 0;
+	return vips;
 }
 
-int control_backend(struct keel_control *c, const char *vip, const char *addr,
-		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
-		    char *why, size_t whylen)
+/*
+ * control_edit_fn: one typed edit (config_edit.c) of the configuration it is
+ * given: the running one, or in a fleet the newest spec (re-based on each try).
+ */
+static int typed_edit(const struct keel_config *cur, struct keel_config **out, void *arg,
+		      char *why, size_t whylen)
 {
-	return control_backend_if(c, vip, addr, op, weight, flags, CONTROL_IF_ANY, report, why,
-				  whylen);
+	struct typed_edit *t = arg;
+
+	if (t->e->op == CONFIG_EDIT_SERVER_DRAIN || t->e->op == CONFIG_EDIT_SERVER_UNDRAIN) {
+		json_decref(t->vips);
+		t->vips = server_vips(cur, t->e);
+	}
+	return config_edit_apply(cur, t->e, out, why, whylen);
 }
 
-int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
-		       enum control_backend_op op, uint32_t weight, unsigned int flags,
-		       uint64_t if_match, json_t **report, char *why, size_t whylen)
+int control_config_edit(struct keel_control *c, const struct config_edit *e, unsigned int flags,
+			uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
-	struct backend_edit e = { .vip = vip, .addr = addr, .op = op, .weight = weight };
-	const char *bad;
+	struct typed_edit t = { .e = e, .vips = NULL };
+	int ret = control_edit(c, typed_edit, &t, flags, if_match, report, why, whylen);
 
-	if (config_parse_addr(addr, e.a, &e.fam, &bad)) {
-		snprintf(why, whylen, "bad backend address %s", addr);
-		return -EINVAL;
-	}
-	if (weight > 65535) {
-		snprintf(why, whylen, "weight must be 0..65535");
-		return -EINVAL;
-	}
-	return control_edit(c, backend_edit, &e, flags, if_match, report, why, whylen);
-}
-
-/* One server, every VIP it is a backend of: a single edit, a single generation. */
-struct backend_all_edit {
-	bool drain;
-	uint8_t a[16], fam;
-	const char *addr;
-	json_t *vips; /* names of the VIPs whose backend changes state */
-};
-
-/* control_edit_fn: drain (active -> draining) or undrain (draining -> active) everywhere. */
-static int backend_all_edit(const struct keel_config *cur, struct keel_config **out, void *arg,
-			    char *why, size_t whylen)
-{
-	struct backend_all_edit *e = arg;
-	struct keel_config *next = config_copy(cur);
-	struct config_error err;
-	uint32_t i, found = 0;
-	json_t *j;
-
-	if (!next) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
-	json_array_clear(e->vips);
-	for (i = 0; i < next->n_vips; i++) {
-		struct config_vip *v = &next->vips[i];
-		int bi = backend_index(v, e->a, e->fam);
-		uint8_t from = e->drain ? CONFIG_BACKEND_ACTIVE : CONFIG_BACKEND_DRAINING;
-
-		if (bi < 0)
-			continue;
-		found++;
-		/* A disabled backend stays disabled: undrain --all must not re-enable it. */
-		if (v->backends[bi].state != from)
-			continue;
-		v->backends[bi].state = e->drain ? CONFIG_BACKEND_DRAINING : CONFIG_BACKEND_ACTIVE;
-		json_array_append_new(e->vips, json_string(v->name));
-	}
-	if (!found) {
-		config_free(next);
-		snprintf(why, whylen, "no VIP has backend %s", e->addr);
-		return -ENOENT;
-	}
-	/* Re-validate the edited model the same way a file would be. */
-	j = config_to_json(next);
-	config_free(next);
-	*out = NULL;
-	if (!j || config_from_json(j, "edit", out, &err)) {
-		json_decref(j);
-		snprintf(why, whylen, "%s", j ? err.msg : "out of memory");
-		return -EINVAL;
-	}
-	json_decref(j);
-	return 0;
-}
-
-int control_backend_all(struct keel_control *c, const char *addr, bool drain, unsigned int flags,
-			json_t **report, char *why, size_t whylen)
-{
-	return control_backend_all_if(c, addr, drain, flags, CONTROL_IF_ANY, report, why, whylen);
-}
-
-int control_backend_all_if(struct keel_control *c, const char *addr, bool drain,
-			   unsigned int flags, uint64_t if_match, json_t **report, char *why,
-			   size_t whylen)
-{
-	struct backend_all_edit e = { .drain = drain, .addr = addr, .vips = json_array() };
-	const char *bad;
-	int ret;
-
-	if (!e.vips) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
-	}
-	if (config_parse_addr(addr, e.a, &e.fam, &bad)) {
-		json_decref(e.vips);
-		snprintf(why, whylen, "bad backend address %s", addr);
-		return -EINVAL;
-	}
-	ret = control_edit(c, backend_all_edit, &e, flags, if_match, report, why, whylen);
-	if (report && *report)
-		json_object_set(*report, "vips", e.vips);
-	json_decref(e.vips);
+	if (t.vips && report && *report)
+		json_object_set(*report, "vips", t.vips);
+	json_decref(t.vips);
 	return ret;
 }
 
-int control_flush(struct keel_control *c, const char *vip, const char *addr, char *why,
-		  size_t whylen)
+int control_flush(struct keel_control *c, const char *vip, const uint8_t a[16], uint8_t fam,
+		  char *why, size_t whylen)
 {
 	const struct config_vip *v;
-	const char *bad;
-	uint8_t a[16], fam;
+	char addr[CONFIG_TEXT_MAX];
 	int id, ret;
 
-	if (config_parse_addr(addr, a, &fam, &bad)) {
-		snprintf(why, whylen, "bad backend address %s", addr);
-		return -EINVAL;
-	}
+	config_format_addr(a, fam, addr);
 	/*
 	 * A change to the dataplane, not a read: under edit_mu, so that a full
 	 * ring (a stalled dataplane) makes the flush wait without holding up

@@ -41,6 +41,12 @@ static int mkdirs(const char *dir)
 int state_save(const char *dir, uint64_t generation, const struct keel_config *cfg,
 	       const struct ids *ids, char *why, size_t whylen)
 {
+	return state_save_host(dir, generation, cfg, ids, false, why, whylen);
+}
+
+int state_save_host(const char *dir, uint64_t generation, const struct keel_config *cfg,
+		    const struct ids *ids, bool host_drained, char *why, size_t whylen)
+{
 	json_t *root;
 	char *text;
 	int ret;
@@ -60,6 +66,11 @@ int state_save(const char *dir, uint64_t generation, const struct keel_config *c
 	}
 	root = json_pack("{s:i,s:I,s:o,s:o}", "version", STATE_VERSION, "generation",
 			 (json_int_t)generation, "config", config_to_json(cfg), "ids", ids_to_json(ids));
+	/* Written only when set: a state without the key reads as not drained, before and after. */
+	if (root && host_drained && json_object_set_new(root, "host_drained", json_true())) {
+		json_decref(root);
+		root = NULL;
+	}
 	text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(root);
 	if (!text) {
@@ -173,6 +184,16 @@ int state_clear_stale(const char *dir)
 int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, struct ids **ids,
 	       char *why, size_t whylen)
 {
+	bool drained;
+
+	return state_load_host(dir, generation, cfg, ids, &drained, why, whylen);
+}
+
+int state_load_host(const char *dir, uint64_t *generation, struct keel_config **cfg,
+		    struct ids **ids, bool *host_drained, char *why, size_t whylen)
+{
+	const json_t *hd;
+	bool drained;
 	struct config_error err = { 0 };
 	struct keel_config *c = NULL;
 	json_error_t jerr;
@@ -204,6 +225,13 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
 		json_decref(root);
 		return -EINVAL;
 	}
+	hd = json_object_get(root, "host_drained");
+	if (hd && !json_is_boolean(hd)) {
+		snprintf(why, whylen, "%s: host_drained is not true or false", path);
+		json_decref(root);
+		return -EINVAL;
+	}
+	drained = json_is_true(hd);
 	if (config_from_json(json_object_get(root, "config"), path, &c, &err)) {
 		snprintf(why, whylen, "%s", err.msg);
 		json_decref(root);
@@ -219,6 +247,39 @@ int state_load(const char *dir, uint64_t *generation, struct keel_config **cfg, 
 	*generation = (uint64_t)gen;
 	*cfg = c;
 	*ids = i;
+	*host_drained = drained;
+	return 0;
+}
+
+/* --- the host drain of older versions ------------------------------------------- */
+
+#define OLD_DRAIN_FILE "bgp-drained"
+
+bool state_old_drain(const char *dir)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/" OLD_DRAIN_FILE, dir);
+	return !stat(path, &st);
+}
+
+int state_old_drain_remove(const char *dir, char *why, size_t whylen)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" OLD_DRAIN_FILE, dir);
+	if (unlink(path) && errno != ENOENT) {
+		snprintf(why, whylen, "cannot remove %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	/* The removal on disk too: state.json (already synced) says drained either way. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #ifndef KEEL_CONTROL_STATE_H
 #define KEEL_CONTROL_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,28 @@
 
 int state_save(const char *dir, uint64_t generation, const struct keel_config *cfg,
 	       const struct ids *ids, char *why, size_t whylen);
+
+/*
+ * The host drain (keelctl host drain) is part of the one state file:
+ * "host_drained": true while it holds (absent: not drained). state_save
+ * writes it absent; keel-control saves through state_save_host only, so a
+ * persist of the configuration keeps the drain and a drain keeps the
+ * configuration. state_load_host reads it back (state_load ignores it).
+ */
+int state_save_host(const char *dir, uint64_t generation, const struct keel_config *cfg,
+		    const struct ids *ids, bool host_drained, char *why, size_t whylen);
+int state_load_host(const char *dir, uint64_t *generation, struct keel_config **cfg,
+		    struct ids **ids, bool *host_drained, char *why, size_t whylen);
+
+/*
+ * Before the drain joined state.json it was the file STATE_DIR/bgp-drained.
+ * An upgrade reads it once: state_old_drain says whether it is there; the
+ * caller saves the drain in state.json (state_save_host) and only then
+ * removes the old file (state_old_drain_remove: 0, or -EIO with why), so a
+ * crash in between loses nothing.
+ */
+bool state_old_drain(const char *dir);
+int state_old_drain_remove(const char *dir, char *why, size_t whylen);
 
 /*
  * Load; -ENOENT when there is no state yet, -EINVAL (why) when it is unusable

@@ -225,6 +225,52 @@ static void test_state_not_a_file(void **state)
 	load_gen(f, -ENOENT, why, sizeof(why));
 }
 
+/* The host drain in state.json: saved with the rest, read back; an older state reads undrained. */
+static void test_host_drained(void **state)
+{
+	struct fx *f = *state;
+	struct keel_config *cfg = NULL;
+	struct ids *ids = NULL;
+	char why[256] = "", path[128];
+	bool drained = true;
+	uint64_t gen;
+	FILE *out;
+
+	assert_int_equal(state_save_host(f->dir, 3, f->cfg, f->ids, true, why, sizeof(why)), 0);
+	assert_int_equal(state_load_host(f->dir, &gen, &cfg, &ids, &drained, why, sizeof(why)), 0);
+	assert_true(drained);
+	assert_int_equal(gen, 3);
+	assert_true(config_equal(cfg, f->cfg));
+	config_free(cfg);
+	ids_free(ids);
+	/* Saved undrained (state_save: a state of an older version): no key, read as false. */
+	assert_int_equal(state_save(f->dir, 4, f->cfg, f->ids, why, sizeof(why)), 0);
+	assert_int_equal(state_load_host(f->dir, &gen, &cfg, &ids, &drained, why, sizeof(why)), 0);
+	assert_false(drained);
+	config_free(cfg);
+	ids_free(ids);
+	/* Not a boolean: refused with a reason, not read as either. */
+	snprintf(path, sizeof(path), "%s/state.json", f->dir);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs("{\"version\":1,\"generation\":1,\"host_drained\":\"yes\",\"config\":{},\"ids\":{}}", out);
+	fclose(out);
+	assert_int_equal(state_load_host(f->dir, &gen, &cfg, &ids, &drained, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "host_drained is not true or false"));
+	/* The file of older versions: there, then removed; removing none is fine. */
+	assert_false(state_old_drain(f->dir));
+	snprintf(path, sizeof(path), "%s/bgp-drained", f->dir);
+	out = fopen(path, "w");
+	assert_non_null(out);
+	fputs("drained\n", out);
+	fclose(out);
+	assert_true(state_old_drain(f->dir));
+	assert_int_equal(state_old_drain_remove(f->dir, why, sizeof(why)), 0);
+	assert_false(state_old_drain(f->dir));
+	assert_int_equal(state_old_drain_remove(f->dir, why, sizeof(why)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_temp_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_not_a_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fleet_revision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_drained, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
