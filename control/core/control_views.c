@@ -13,6 +13,7 @@
 #include "control_priv.h"
 #include "dataplane_eal.h"
 #include "drop.h"
+#include "keel_api.h"
 #include "maglev.h"
 #include "pipeline.h"
 
@@ -602,8 +603,8 @@ int control_backend_if(struct keel_control *c, const char *vip, const char *addr
 		snprintf(why, whylen, "bad backend address %s", addr);
 		return -EINVAL;
 	}
-	if (weight > 65535) {
-		snprintf(why, whylen, "weight must be 0..65535");
+	if (!keel_api_weight_ok(weight)) {
+		snprintf(why, whylen, "weight must be 0..%u", KEEL_API_WEIGHT_MAX);
 		return -EINVAL;
 	}
 	return control_edit(c, backend_edit, &e, flags, if_match, report, why, whylen);
