@@ -657,12 +657,12 @@ static bool get_true(const json_t *o, const char *k)
 	return json_is_true(json_object_get(o, k));
 }
 
-/* A string member copied into buf ("" when absent or not a string). */
-static void get_str(const json_t *o, const char *k, char *buf, size_t n)
+/* A string member as it is in o ("" when absent or not a string). */
+static const char *get_str(const json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 
-	snprintf(buf, n, "%s", json_is_string(v) ? json_string_value(v) : "");
+	return json_is_string(v) ? json_string_value(v) : "";
 }
 
 static char *get_dup(const json_t *o, const char *k)
@@ -797,6 +797,7 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	r->n_hosts = json_object_size(json_object_get(o, F_HOSTS));
 	r->publish_error = get_dup(o, F_PUBLISH_ERROR);
 	r->error = get_dup(o, F_ERROR);
+	r->has_preview = json_object_get(o, F_PREVIEW) != NULL;
 	if ((rc = keel_api_preview_decode(json_object_get(o, F_PREVIEW), &r->preview)))
 		goto fail;
 	rc = -ENOMEM;
@@ -853,7 +854,8 @@ json_t *keel_api_report_encode(const struct keel_api_report *r)
 		json_object_set_new(o, F_CHANGED, json_boolean(r->changed));
 	if (r->has_config_generation)
 		json_object_set_new(o, F_CONFIG_GENERATION, json_integer(r->config_generation));
-	json_object_set_new(o, F_PREVIEW, keel_api_preview_encode(&r->preview));
+	if (r->has_preview)
+		json_object_set_new(o, F_PREVIEW, keel_api_preview_encode(&r->preview));
 	a = json_array();
 	for (size_t i = 0; a && i < r->n_warnings; i++)
 		json_array_append_new(a, json_string(r->warnings[i]));
@@ -891,11 +893,11 @@ int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **o
 		struct keel_api_backend_view *v = &(*out)[(*n)++];
 
 		h = json_object_get(b, F_HEALTH);
-		get_str(b, F_ADDRESS, v->addr, sizeof(v->addr));
+		v->addr = get_str(b, F_ADDRESS);
 		v->weight = (uint32_t)get_int(b, F_WEIGHT);
-		get_str(b, F_STATE, v->state, sizeof(v->state));
-		get_str(h, F_STATE, v->health, sizeof(v->health));
-		get_str(h, F_LAST, v->health_last, sizeof(v->health_last));
+		v->state = get_str(b, F_STATE);
+		v->health = get_str(h, F_STATE);
+		v->health_last = get_str(h, F_LAST);
 		v->has_latency = json_object_get(h, F_LATENCY_US) != NULL;
 		v->latency_us = get_int(h, F_LATENCY_US);
 	}
@@ -922,10 +924,15 @@ json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 	return o;
 }
 
+json_t *keel_api_status_workers(const json_t *status)
+{
+	return json_object_get(json_object_get(status, F_DATAPLANE), F_WORKERS);
+}
+
 int keel_api_workers_decode(const json_t *status, struct keel_api_worker_status **out, size_t *n,
 			    bool *has)
 {
-	json_t *a = json_object_get(json_object_get(status, F_DATAPLANE), F_WORKERS), *v;
+	json_t *a = keel_api_status_workers(status), *v;
 	size_t i;
 
 	*n = 0;
@@ -971,24 +978,24 @@ int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
 	memset(f, 0, sizeof(*f));
 	if (!json_is_object(o))
 		return -EINVAL;
-	get_str(o, F_HOST, f->host, sizeof(f->host));
-	get_str(o, F_PREFIX, f->prefix, sizeof(f->prefix));
+	f->host = get_str(o, F_HOST);
+	f->prefix = get_str(o, F_PREFIX);
 	f->revision = get_int(o, F_REVISION);
 	f->applied_revision = get_int(o, F_APPLIED_REVISION);
 	f->store_up = get_true(o, F_STORE_UP);
-	get_str(o, F_STORE_ERROR, f->store_error, sizeof(f->store_error));
+	f->store_error = get_str(o, F_STORE_ERROR);
 	f->hosts = calloc(json_object_size(hosts) + 1, sizeof(*f->hosts));
 	if (!f->hosts)
 		return -ENOMEM;
 	json_object_foreach(hosts, name, h) {
 		struct keel_api_fleet_host *fh = &f->hosts[f->n_hosts++];
 
-		snprintf(fh->name, sizeof(fh->name), "%s", name);
+		fh->name = name;
 		fh->applied_revision = get_int(h, F_APPLIED_REVISION);
 		fh->dataplane_alive = get_true(h, F_DATAPLANE_ALIVE);
 		fh->announcing = get_true(h, F_ANNOUNCING);
-		get_str(h, F_VERSION, fh->version, sizeof(fh->version));
-		get_str(h, F_LAST_REFUSAL, fh->last_refusal, sizeof(fh->last_refusal));
+		fh->version = get_str(h, F_VERSION);
+		fh->last_refusal = get_str(h, F_LAST_REFUSAL);
 		fh->digests = json_object_get(h, F_DIGESTS);
 	}
 	return 0;
@@ -1002,7 +1009,7 @@ json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
 		const struct keel_api_fleet_host *h = &f->hosts[i];
 
 		json_object_set_new(hosts, h->name,
-				    json_pack("{s:I,s:b,s:b,s:s,s:s,s:O?}", F_APPLIED_REVISION,
+				    json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
 					      (json_int_t)h->applied_revision, F_DATAPLANE_ALIVE,
 					      h->dataplane_alive, F_ANNOUNCING, h->announcing,
 					      F_VERSION, h->version, F_LAST_REFUSAL, h->last_refusal,

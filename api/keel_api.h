@@ -235,7 +235,8 @@ struct keel_api_report {
 	int64_t generation;
 	bool has_config_generation;
 	int64_t config_generation;
-	struct keel_api_preview preview; /* n_vips 0: none */
+	bool has_preview;
+	struct keel_api_preview preview;
 	size_t n_warnings;
 	char **warnings;
 	char *publish_error;  /* NULL: none */
@@ -255,17 +256,20 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r);
 json_t *keel_api_report_encode(const struct keel_api_report *r);
 void keel_api_report_free(struct keel_api_report *r);
 
-/* One backend of GET /v1/vips/{vip}: "backends"[i]. */
+/*
+ * One backend of GET /v1/vips/{vip}: "backends"[i]. Decoded strings point
+ * into the answer (never NULL: "" when absent): it must outlive them.
+ */
 struct keel_api_backend_view {
-	char addr[INET6_ADDRSTRLEN];
+	const char *addr;
 	uint32_t weight;
-	char state[16];        /* active, draining, disabled */
-	char health[16];       /* health.state: "" when unchecked */
-	char health_last[64];  /* health.last */
+	const char *state;       /* active, draining, disabled */
+	const char *health;      /* health.state: "" when unchecked */
+	const char *health_last; /* health.last */
 	bool has_latency;
 	int64_t latency_us;
 };
-/* The "backends" array of a VIP view: *n items, calloc'd into *out. 0 or -EINVAL / -ENOMEM. */
+/* The "backends" array of a VIP view: *n items, calloc'd into *out. 0 or -ENOMEM. */
 int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **out, size_t *n);
 json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b);
 
@@ -274,30 +278,34 @@ struct keel_api_worker_status {
 	int64_t worker, lcore, socket, generation, activations, refused, busy_cycles;
 	bool numa_mismatch; /* polls a port on another NUMA socket */
 };
+/* The "workers" array of a status answer as it is (NULL: the dataplane reports none). */
+json_t *keel_api_status_workers(const json_t *status);
 /* The workers of a status answer; *n = 0 and has = false when the dataplane reports none. */
 int keel_api_workers_decode(const json_t *status, struct keel_api_worker_status **out, size_t *n,
 			    bool *has);
 json_t *keel_api_worker_status_encode(const struct keel_api_worker_status *w);
 
-/* GET /v1/fleet: this host, and every live host's status key. */
+/*
+ * GET /v1/fleet: this host, and every live host's status key. Decoded strings
+ * and digests point into the answer (strings "" when absent): it must outlive f.
+ */
 struct keel_api_fleet_host {
-	char name[KEEL_API_NAME_MAX * 2];
+	const char *name;
 	int64_t applied_revision;
 	bool dataplane_alive, announcing;
-	char version[64];
-	char last_refusal[256];
-	json_t *digests; /* {VIP: digest}, a reference (the decoded tree's) */
+	const char *version;
+	const char *last_refusal;
+	json_t *digests; /* {VIP: digest} */
 };
 struct keel_api_fleet_status {
-	char host[KEEL_API_NAME_MAX * 2];
-	char prefix[256];
+	const char *host;
+	const char *prefix;
 	int64_t revision, applied_revision;
 	bool store_up;
-	char store_error[256];
+	const char *store_error;
 	size_t n_hosts;
 	struct keel_api_fleet_host *hosts;
 };
-/* The answer must outlive f while the hosts' digests are read (they point into it). */
 int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f);
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f);
 void keel_api_fleet_free(struct keel_api_fleet_status *f);
