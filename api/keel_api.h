@@ -20,7 +20,11 @@
 
 #define KEEL_API_PREFIX "/v1"
 #define KEEL_API_DEFAULT_SOCKET "/run/keel/control.sock"
-#define KEEL_API_WEIGHT_MAX 65535u     /* a backend's weight: 0..this (config, API, keelctl) */
+#define KEEL_API_WEIGHT_LIMIT 65535    /* a backend's weight: 0..this (config, API, keelctl) */
+#define KEEL_API_WEIGHT_MAX ((uint32_t)KEEL_API_WEIGHT_LIMIT)
+#define KEEL_API_STR_(x) #x
+#define KEEL_API_STR(x) KEEL_API_STR_(x)
+#define KEEL_API_WEIGHT_RANGE "0.." KEEL_API_STR(KEEL_API_WEIGHT_LIMIT) /* for help texts */
 #define KEEL_API_WEIGHT_DEFAULT 1u     /* when an add names none (docs/config.md) */
 #define KEEL_API_BODY_EDIT_MAX (64u * 1024)  /* JSON edits of one backend, drains, traces */
 #define KEEL_API_BODY_CONFIG_MAX (16u << 20) /* whole configurations (= CONFIG_MAX_FILE_BYTES) */

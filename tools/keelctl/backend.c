@@ -196,7 +196,7 @@ static const struct ctl_verb backend_verbs[] = {
 	{ "list", "VIP [-q]", "backends of a VIP: weight, state, health (-q: addresses only)", backend_list },
 	{ "add", "VIP ADDRESS [--weight N] [--dry-run] [--force]", "add a backend (weight 1 by default)", backend_edit },
 	{ "del", "VIP ADDRESS [--dry-run] [--force]", "remove a backend (its tracked flows are re-chosen)", backend_edit },
-	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight 0..65535 (its share of the Maglev table)", backend_edit },
+	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight " KEEL_API_WEIGHT_RANGE " (its share of the Maglev table)", backend_edit },
 	{ "drain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on (--all: in every VIP, one change)", backend_edit },
 	{ "undrain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "back to active (--all: where it is draining)", backend_edit },
 	{ "disable", "VIP ADDRESS [--dry-run] [--force]", "out of the table; its flows are re-chosen", backend_edit },
