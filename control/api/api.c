@@ -17,7 +17,6 @@
 #include "api_auth.h"
 #include "api_request.h"
 #include "api_routes.h"
-#include "api_status.h"
 #include "audit.h"
 #include "conn_gate.h"
 #include "log.h"
@@ -36,6 +35,8 @@
 #define API_REQUEST_MS 12000u
 #define API_CONN_MEMORY (64u * 1024) /* request line + headers + read buffer */
 #define API_LOG_PATH_MAX 160
+/* The status of a refusal before any route runs: the request layer of the one table (api/keel_api.h). */
+#define REQ_STATUS(err) keel_api_error_status(KEEL_API_REQUEST, err)
 
 struct api {
 	struct keel_control *c;
@@ -194,7 +195,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct api_conn *
 }
 
 struct query_ctx {
-	struct api_query *q;
+	struct keel_api_query *q;
 	char why[256];
 	bool bad;
 };
@@ -205,7 +206,7 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	struct query_ctx *qc = cls;
 
 	(void)kind;
-	if (api_request_query(qc->q, key, value, qc->why, sizeof(qc->why))) {
+	if (keel_api_query_set(qc->q, key, value, qc->why, sizeof(qc->why))) {
 		qc->bad = true;
 		return MHD_NO;
 	}
@@ -251,13 +252,13 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	err = ci ? api_auth_peer(ci->connect_fd, &rc->peer) : -EBADF;
 	if (err) {
-		*ret = send_error(conn, rc, 403, NULL, true,
+		*ret = send_error(conn, rc, REQ_STATUS(EACCES), NULL, true,
 				  "permission denied: no peer credentials (%s)", strerror(-err));
 		return true;
 	}
 	rc->role = api_auth_role(&a->auth, &rc->peer);
 	if (rc->role == API_ROLE_NONE) {
-		*ret = send_error(conn, rc, 403, NULL, true,
+		*ret = send_error(conn, rc, REQ_STATUS(EACCES), NULL, true,
 				  "permission denied: uid %u is neither root nor in the API's groups",
 				  (unsigned int)rc->peer.uid);
 		return true;
@@ -268,24 +269,25 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 	 */
 	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	if (te && strcasecmp(te, "chunked")) {
-		*ret = send_error(conn, rc, 501, NULL, true,
+		*ret = send_error(conn, rc, REQ_STATUS(ENOSYS), NULL, true,
 				  "Transfer-Encoding \"%.64s\" is not supported (only chunked)", te);
 		return true;
 	}
-	err = api_request_route(method, url, &rc->rq.t, &allow, why, sizeof(why));
+	err = keel_api_match(method, url, &rc->rq.t, &allow, why, sizeof(why));
 	if (err) {
-		*ret = send_error(conn, rc, api_status_of_request(-err), allow, clen != 0, "%s", why);
+		*ret = send_error(conn, rc, keel_api_error_status(KEEL_API_REQUEST, -err), allow, clen != 0,
+				  "%s", why);
 		return true;
 	}
-	if (api_request_mutates(rc->rq.t.route) && rc->role != API_ROLE_ADMIN) {
-		*ret = send_error(conn, rc, 403, NULL, clen != 0,
+	if (keel_api_route_mutates(rc->rq.t.route) && rc->role != API_ROLE_ADMIN) {
+		*ret = send_error(conn, rc, REQ_STATUS(EACCES), NULL, clen != 0,
 				  "permission denied: %s %s needs root or the admin group", method,
 				  rc->path);
 		return true;
 	}
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &qc);
 	if (qc.bad) {
-		*ret = send_error(conn, rc, 400, NULL, clen != 0, "%s", qc.why);
+		*ret = send_error(conn, rc, REQ_STATUS(EINVAL), NULL, clen != 0, "%s", qc.why);
 		return true;
 	}
 	/* The precondition of a change (docs/api.md "Preconditions"); reads have nothing to guard. */
@@ -294,19 +296,19 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 		const char *im = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_IF_MATCH);
 
-		if (im && api_request_mutates(rc->rq.t.route) &&
+		if (im && keel_api_route_mutates(rc->rq.t.route) &&
 		    api_request_if_match(im, &rc->rq.if_match, why, sizeof(why))) {
-			*ret = send_error(conn, rc, 400, NULL, clen != 0, "%s", why);
+			*ret = send_error(conn, rc, REQ_STATUS(EINVAL), NULL, clen != 0, "%s", why);
 			return true;
 		}
 	}
 	if (clen == -2) {
-		*ret = send_error(conn, rc, 400, NULL, true, "malformed Content-Length");
+		*ret = send_error(conn, rc, REQ_STATUS(EINVAL), NULL, true, "malformed Content-Length");
 		return true;
 	}
 	rc->rq.content = api_request_content(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
-	if (api_request_body_init(&rc->body, api_request_body_limit(rc->rq.t.route), clen)) {
+	if (api_request_body_init(&rc->body, keel_api_route_body_limit(rc->rq.t.route), clen)) {
 		/*
 		 * A body small enough to read is read and dropped, and the 413
 		 * comes after it: answering first would close the connection
@@ -314,11 +316,11 @@ static bool first_call(struct api *a, struct MHD_Connection *conn, struct api_co
 		 * without waiting for 100-continue), and it would see a broken
 		 * pipe instead of the answer. Larger ones are refused at once.
 		 */
-		if (clen <= (long long)API_BODY_CONFIG_MAX) {
+		if (clen <= (long long)KEEL_API_BODY_CONFIG_MAX) {
 			rc->too_big = true;
 			return false;
 		}
-		*ret = send_error(conn, rc, 413, NULL, true,
+		*ret = send_error(conn, rc, REQ_STATUS(EFBIG), NULL, true,
 				  "request body of %lld bytes is over this call's limit of %zu", clen,
 				  rc->body.limit);
 		return true;
@@ -360,7 +362,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (rc->too_big || rc->no_memory) {
 			/* Drop it without buffering; a client that goes on and on is cut off. */
 			rc->discarded += n;
-			return rc->discarded > API_BODY_CONFIG_MAX ? MHD_NO : MHD_YES;
+			return rc->discarded > KEEL_API_BODY_CONFIG_MAX ? MHD_NO : MHD_YES;
 		}
 		err = api_request_body_append(&rc->body, upload_data, n);
 		if (err) {
@@ -372,11 +374,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	/* The whole request is in. */
 	if (rc->too_big)
-		return send_error(conn, rc, 413, NULL, true,
+		return send_error(conn, rc, REQ_STATUS(EFBIG), NULL, true,
 				  "request body is over this call's limit of %zu bytes",
 				  rc->body.limit);
 	if (rc->no_memory)
-		return send_error(conn, rc, 500, NULL, true, "out of memory");
+		return send_error(conn, rc, REQ_STATUS(ENOMEM), NULL, true, "out of memory");
 	/* All in: from here on no deadline cuts it (an apply may wait seconds for the workers). */
 	if (!conn_gate_busy(a->gate, slot_of(conn)))
 		return MHD_NO;
@@ -402,7 +404,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!rc)
 		return;
 	/* An audit line for every change asked for and every refusal of access. */
-	if (rc->status == 403 || (api_request_mutates(rc->rq.t.route) && rc->status))
+	if (rc->status == 403 || (keel_api_route_mutates(rc->rq.t.route) && rc->status))
 		log_event(rc->status == 403 ? LOG_WARN : LOG_INFO, "api_request",
 			  "uid=%u pid=%d method=%s path=%s status=%u delivered=%s",
 			  (unsigned int)rc->peer.uid, (int)rc->peer.pid, rc->method, rc->path, rc->status,

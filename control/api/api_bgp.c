@@ -1,5 +1,6 @@
 /* Management API resources of the announcements: GET /v1/bgp, POST /v1/host/drain|undrain, GET /v1/table/digest. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -18,38 +19,33 @@ static void view(struct api_reply *rp, json_t *j)
 	api_routes_error(rp, 500, "%s", strerror(errno ? errno : ENOMEM));
 }
 
-/* {} or {"wait": "5s"}: the drain's wait, instead of bgp.drain_wait. */
+/* {} or {"wait": "5s"} (api/keel_api.h): the drain's wait, instead of bgp.drain_wait. */
 static int drain_wait(const struct api_request *rq, struct api_reply *rp, uint32_t *wait_ms)
 {
-	static const char *const keys[] = { "wait", NULL };
-	const char *why = NULL, *key;
+	struct keel_api_host_drain d;
+	const char *why = NULL;
 	char err[256];
 	uint64_t ms;
-	json_t *o, *w, *x;
+	json_t *o;
+	int rc;
 
 	*wait_ms = UINT32_MAX;
-	if (!rq->body_len)
-		return 0;
-	if (api_request_json(rq->body, rq->body_len, &o, err, sizeof(err))) {
-		api_routes_error(rp, 400, "%s", err);
+	if (api_routes_body(rq, &o, rp))
 		return -EINVAL;
-	}
-	json_object_foreach(o, key, x)
-		if (strcmp(key, keys[0])) {
-			json_decref(o);
-			api_routes_error(rp, 400, "unknown key \"%.40s\" (known: wait)", key);
-			return -EINVAL;
-		}
-	w = json_object_get(o, "wait");
-	if (w && (!json_is_string(w) || config_parse_duration(json_string_value(w), &ms, &why) ||
-		  ms > 600000)) {
-		json_decref(o);
-		api_routes_error(rp, 400, "wait: %s", why ? why : "a duration up to 10m, like \"5s\"");
-		return -EINVAL;
-	}
-	if (w)
-		*wait_ms = (uint32_t)ms;
+	rc = keel_api_host_drain_decode(o, &d, err, sizeof(err));
 	json_decref(o);
+	if (rc) {
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, err);
+		return -EINVAL;
+	}
+	if (!d.has_wait)
+		return 0;
+	if (config_parse_duration(d.wait, &ms, &why) || ms > KEEL_API_DRAIN_WAIT_MAX_MS) {
+		snprintf(err, sizeof(err), "wait: %s", why ? why : "a duration up to 10m, like \"5s\"");
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, err);
+		return -EINVAL;
+	}
+	*wait_ms = (uint32_t)ms;
 	return 0;
 }
 
@@ -61,10 +57,12 @@ static void drain(struct keel_control *c, const struct api_request *rq, struct a
 
 	if (drain_wait(rq, rp, &wait_ms) || !api_routes_precondition(c, rq, rp))
 		return;
-	rc = rq->t.route == API_ROUTE_HOST_DRAIN ? control_host_drain(c, wait_ms, why, sizeof(why))
-						  : control_host_undrain(c, why, sizeof(why));
+	rc = rq->t.route == KEEL_API_ROUTE_HOST_DRAIN ? control_host_drain(c, wait_ms, why, sizeof(why))
+						       : control_host_undrain(c, why, sizeof(why));
 	if (rc) {
-		api_routes_error(rp, rc == -EINVAL ? 409 : 500, "%s", why[0] ? why : strerror(-rc));
+		/* EINVAL: no bgp: section (409); the rest is ours (500): the table's host layer. */
+		api_routes_error(rp, keel_api_error_status(KEEL_API_HOST, -rc), "%s",
+				 why[0] ? why : strerror(-rc));
 		return;
 	}
 	view(rp, control_bgp_view(c));
@@ -73,23 +71,24 @@ static void drain(struct keel_control *c, const struct api_request *rq, struct a
 bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
 {
 	switch (rq->t.route) {
-	case API_ROUTE_BGP:
+	case KEEL_API_ROUTE_BGP:
 		view(rp, control_bgp_view(c));
 		return true;
-	case API_ROUTE_TABLE_DIGEST:
+	case KEEL_API_ROUTE_TABLE_DIGEST:
 		view(rp, control_digest_json(c));
 		return true;
-	case API_ROUTE_FLEET: {
+	case KEEL_API_ROUTE_FLEET: {
 		json_t *j = control_fleet_json(c);
 
 		if (!j && errno == ENOENT)
-			api_routes_error(rp, 404, "not in a fleet: keel.yaml has no fleet: section");
+			api_routes_error(rp, keel_api_error_status(KEEL_API_CONTROL, ENOENT),
+					 "not in a fleet: keel.yaml has no fleet: section");
 		else
 			view(rp, j);
 		return true;
 	}
-	case API_ROUTE_HOST_DRAIN:
-	case API_ROUTE_HOST_UNDRAIN:
+	case KEEL_API_ROUTE_HOST_DRAIN:
+	case KEEL_API_ROUTE_HOST_UNDRAIN:
 		drain(c, rq, rp);
 		return true;
 	default:

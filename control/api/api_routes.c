@@ -5,10 +5,13 @@
 #include <string.h>
 
 #include "api_routes.h"
-#include "api_status.h"
 #include "config.h"
 #include "config_field.h"
 #include "control.h"
+#include "pkt.h"
+
+/* The route's {vip} is a configuration's name: the contract's limit is the model's. */
+_Static_assert(KEEL_API_NAME_MAX == CONFIG_NAME_MAX, "VIP name limits differ");
 
 void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)
 {
@@ -23,6 +26,26 @@ void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt
 	rp->body = json_pack("{s:s}", "error", why);
 }
 
+void api_routes_fail(struct api_reply *rp, enum keel_api_layer layer, int err, const char *why)
+{
+	api_routes_error(rp, keel_api_error_status(layer, err), "%s",
+			 why && *why ? why : keel_api_error_message(layer, err));
+}
+
+int api_routes_body(const struct api_request *rq, json_t **o, struct api_reply *rp)
+{
+	char why[256];
+
+	*o = NULL;
+	if (!rq->body_len)
+		return 0;
+	if (api_request_json(rq->body, rq->body_len, o, why, sizeof(why))) {
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The configuration's generation as the ETag: what the next If-Match should carry. */
 static void etag(struct keel_control *c, struct api_reply *rp)
 {
@@ -33,8 +56,8 @@ static void etag(struct keel_control *c, struct api_reply *rp)
 static void refused(struct keel_control *c, struct api_reply *rp, int err, const char *why,
 		       json_t *report)
 {
-	/* Every errno of the control layer through the one table (api_status.c). */
-	api_routes_error(rp, api_status_of(err), "%s", why && *why ? why : api_status_message(err));
+	/* Every errno of the control layer through the one table (api/keel_api.h). */
+	api_routes_fail(rp, KEEL_API_CONTROL, err, why);
 	if (report && rp->body)
 		json_object_set(rp->body, "report", report);
 	json_decref(report);
@@ -77,12 +100,13 @@ static void view(struct api_reply *rp, json_t *j, const char *what)
 	}
 	err = err ? err : ENOMEM;
 	if (err == ENOENT)
-		api_routes_error(rp, api_status_of(err), "no VIP named \"%s\"", what ? what : "");
+		api_routes_error(rp, keel_api_error_status(KEEL_API_CONTROL, err), "no VIP named \"%s\"",
+				 what ? what : "");
 	else
-		api_routes_error(rp, api_status_of(err), "%s", api_status_message(err));
+		api_routes_fail(rp, KEEL_API_CONTROL, err, NULL);
 }
 
-static unsigned int apply_flags(const struct api_query *q)
+static unsigned int apply_flags(const struct keel_api_query *q)
 {
 	return (q->dry_run ? CONTROL_APPLY_DRY_RUN : 0) | (q->force ? CONTROL_APPLY_FORCE : 0) |
 	       (q->no_wait ? CONTROL_APPLY_NO_WAIT : 0);
@@ -100,7 +124,7 @@ static int body_config(const struct api_request *rq, struct keel_config **cfg,
 	switch (rq->content) {
 	case API_CONTENT_JSON:
 		if (api_request_json(rq->body, rq->body_len, &root, why, sizeof(why))) {
-			api_routes_error(rp, 400, "%s", why);
+			api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
 			return -EINVAL;
 		}
 		rc = config_from_json(root, "api", cfg, &err);
@@ -110,12 +134,11 @@ static int body_config(const struct api_request *rq, struct keel_config **cfg,
 		rc = config_load_buffer(rq->body, rq->body_len, "api", cfg, &err);
 		break;
 	default:
-		api_routes_error(rp, 415, "Content-Type must be application/json or application/yaml");
+		api_routes_fail(rp, KEEL_API_REQUEST, EMEDIUMTYPE, NULL);
 		return -EINVAL;
 	}
 	if (rc)
-		api_routes_error(rp, api_status_of(-rc), "%s",
-				 err.msg[0] ? err.msg : api_status_message(-rc));
+		api_routes_fail(rp, KEEL_API_CONTROL, -rc, err.msg);
 	return rc;
 }
 
@@ -137,13 +160,12 @@ static void config_check(struct keel_control *c, const struct api_request *rq,
 	if (body_config(rq, &cfg, rp))
 		return;
 	rp->status = 200;
-	if (rq->t.route == API_ROUTE_CONFIG_CHECK) {
+	if (rq->t.route == KEEL_API_ROUTE_CONFIG_CHECK) {
 		rp->body = json_pack("{s:b,s:o}", "valid", 1, "warnings", warnings_json(cfg));
 	} else {
 		diff = control_diff_json(c, cfg);
 		if (!diff)
-			api_routes_error(rp, api_status_of(errno ? errno : ENOMEM), "%s",
-					 api_status_message(errno ? errno : ENOMEM));
+			api_routes_fail(rp, KEEL_API_CONTROL, errno ? errno : ENOMEM, NULL);
 		else if (!json_object_get(diff, "warnings"))
 			json_object_set_new(diff, "warnings", warnings_json(cfg));
 		if (diff)
@@ -178,32 +200,35 @@ static int empty_body(const struct api_request *rq, struct api_reply *rp)
 {
 	char why[256];
 	json_t *o;
+	int rc;
 
-	if (!rq->body_len)
-		return 0;
-	if (api_request_json(rq->body, rq->body_len, &o, why, sizeof(why))) {
-		api_routes_error(rp, 400, "%s", why);
+	if (api_routes_body(rq, &o, rp))
 		return -EINVAL;
-	}
-	if (json_object_size(o)) {
-		json_decref(o);
-		api_routes_error(rp, 400, "this call takes no body (or {})");
-		return -EINVAL;
-	}
+	rc = keel_api_empty_body_decode(o, why, sizeof(why));
 	json_decref(o);
-	return 0;
+	if (rc)
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
+	return rc;
 }
 
-/* The address of the request, as bytes: parsed once here and passed down. 0, or rp is set. */
-static int edit_addr(struct keel_control *c, const char *addr, struct config_edit *e,
+/*
+ * The request's address, parsed once by the contract (keel_api.h), in the
+ * model's form. The model has one form per address: an IPv4-mapped IPv6
+ * address is refused as the configuration refuses it. 0, or rp is set.
+ */
+static int edit_addr(struct keel_control *c, const struct keel_api_addr *a, struct config_edit *e,
 		     struct api_reply *rp)
 {
-	const char *bad;
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	char why[128];
 
-	if (!config_parse_addr(addr, e->addr, &e->family, &bad))
+	memset(e->addr, 0, sizeof(e->addr));
+	if (a->family == AF_INET || (a->family == AF_INET6 && memcmp(a->bytes, mapped, 12))) {
+		e->family = a->family == AF_INET ? KEEL_AF_INET4 : KEEL_AF_INET6;
+		memcpy(e->addr, a->bytes, a->family == AF_INET ? 4 : 16);
 		return 0;
-	snprintf(why, sizeof(why), "bad backend address %s", addr);
+	}
+	snprintf(why, sizeof(why), "bad backend address %s", a->text);
 	refused(c, rp, EINVAL, why, NULL);
 	return -EINVAL;
 }
@@ -212,36 +237,38 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 			 struct api_reply *rp)
 {
 	/* Weight 1: the configuration's default weight (docs/config.md). */
-	struct config_edit e = { .vip = rq->t.vip, .weight = 1 };
-	char addr[INET6_ADDRSTRLEN], why[512] = "";
-	bool has_weight, add = rq->t.route == API_ROUTE_BACKEND_ADD;
+	struct config_edit e = { .vip = rq->t.vip, .weight = KEEL_API_WEIGHT_DEFAULT };
+	struct keel_api_backend_body body = { .weight = KEEL_API_WEIGHT_DEFAULT };
+	const struct keel_api_addr *addr = &rq->t.addr;
+	char why[512] = "";
+	bool add = rq->t.route == KEEL_API_ROUTE_BACKEND_ADD;
 	json_t *o, *report = NULL;
 	int rc;
 
-	strcpy(addr, rq->t.addr);
 	switch (rq->t.route) {
-	case API_ROUTE_BACKEND_ADD:
-	case API_ROUTE_BACKEND_WEIGHT:
+	case KEEL_API_ROUTE_BACKEND_ADD:
+	case KEEL_API_ROUTE_BACKEND_WEIGHT:
 		e.op = add ? CONFIG_EDIT_BACKEND_ADD : CONFIG_EDIT_BACKEND_WEIGHT;
 		if (api_request_json(rq->body, rq->body_len, &o, why, sizeof(why))) {
-			api_routes_error(rp, 400, "%s", why);
+			api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
 			return;
 		}
-		rc = api_request_backend_body(o, add, !add, addr, sizeof(addr), &e.weight,
-					      &has_weight, why, sizeof(why));
+		rc = keel_api_backend_body_decode(o, add, &body, why, sizeof(why));
 		json_decref(o);
 		if (rc) {
-			api_routes_error(rp, 400, "%s", why);
+			api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
 			return;
 		}
+		if (add)
+			addr = &body.addr;
 		break;
-	case API_ROUTE_BACKEND_DEL:
+	case KEEL_API_ROUTE_BACKEND_DEL:
 		e.op = CONFIG_EDIT_BACKEND_DEL;
 		break;
-	case API_ROUTE_BACKEND_DRAIN:
+	case KEEL_API_ROUTE_BACKEND_DRAIN:
 		e.op = CONFIG_EDIT_BACKEND_DRAIN;
 		break;
-	case API_ROUTE_BACKEND_UNDRAIN:
+	case KEEL_API_ROUTE_BACKEND_UNDRAIN:
 		e.op = CONFIG_EDIT_BACKEND_UNDRAIN;
 		break;
 	default:
@@ -250,6 +277,7 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	}
 	if (e.op >= CONFIG_EDIT_BACKEND_DRAIN && empty_body(rq, rp))
 		return;
+	e.weight = body.weight;
 	if (edit_addr(c, addr, &e, rp))
 		return;
 	rc = control_config_edit(c, &e, apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
@@ -269,10 +297,10 @@ static void backend_all(struct keel_control *c, const struct api_request *rq,
 	char why[512] = "";
 	json_t *report = NULL;
 	int rc;
-	struct config_edit e = { .op = rq->t.route == API_ROUTE_BACKEND_DRAIN_ALL
+	struct config_edit e = { .op = rq->t.route == KEEL_API_ROUTE_BACKEND_DRAIN_ALL
 					       ? CONFIG_EDIT_SERVER_DRAIN : CONFIG_EDIT_SERVER_UNDRAIN };
 
-	if (empty_body(rq, rp) || edit_addr(c, rq->t.addr, &e, rp))
+	if (empty_body(rq, rp) || edit_addr(c, &rq->t.addr, &e, rp))
 		return;
 	rc = control_config_edit(c, &e, apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));
 	if (rc) {
@@ -292,12 +320,12 @@ static void backend_flush(struct keel_control *c, const struct api_request *rq,
 	int rc;
 
 	if (rq->q.dry_run) {
-		api_routes_error(rp, 400, "flush has no dry run");
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, "flush has no dry run");
 		return;
 	}
 	if (empty_body(rq, rp) || !api_routes_precondition(c, rq, rp))
 		return;
-	if (edit_addr(c, rq->t.addr, &e, rp))
+	if (edit_addr(c, &rq->t.addr, &e, rp))
 		return;
 	rc = control_flush(c, rq->t.vip, e.addr, e.family, why, sizeof(why));
 	if (rc) {
@@ -306,7 +334,7 @@ static void backend_flush(struct keel_control *c, const struct api_request *rq,
 	}
 	rp->status = 200;
 	rp->body = json_pack("{s:b,s:s,s:s}", "flushed", 1, "vip", rq->t.vip, "backend",
-			     rq->t.addr);
+			     rq->t.addr.text);
 }
 
 static void lookup(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
@@ -315,11 +343,11 @@ static void lookup(struct keel_control *c, const struct api_request *rq, struct 
 	json_t *j;
 
 	if (!rq->q.has_vip || !rq->q.has_src || !rq->q.has_sport) {
-		api_routes_error(rp, 400, "lookup needs vip, src and sport");
+		api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, "lookup needs vip, src and sport");
 		return;
 	}
 	errno = 0;
-	j = control_lookup_json(c, rq->q.vip, rq->q.src, rq->q.sport,
+	j = control_lookup_json(c, rq->q.vip, rq->q.src.text, rq->q.sport,
 				rq->q.has_dport ? (int)rq->q.dport : -1, why, sizeof(why));
 	if (j) {
 		rp->status = 200;
@@ -338,10 +366,10 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 	rp->has_etag = false;
 	errno = 0;
 	switch (rq->t.route) {
-	case API_ROUTE_STATUS:
+	case KEEL_API_ROUTE_STATUS:
 		view(rp, control_status_json(c), NULL);
 		break;
-	case API_ROUTE_CONFIG: {
+	case KEEL_API_ROUTE_CONFIG: {
 		uint64_t g;
 
 		/* The body and its ETag read together: If-Match of this ETag guards edits of this body. */
@@ -350,50 +378,50 @@ void api_routes_handle(struct keel_control *c, const struct api_request *rq, str
 		rp->etag = g;
 		break;
 	}
-	case API_ROUTE_VIPS:
+	case KEEL_API_ROUTE_VIPS:
 		view(rp, control_vips_json(c, NULL), NULL);
 		break;
-	case API_ROUTE_VIP:
+	case KEEL_API_ROUTE_VIP:
 		view(rp, control_vips_json(c, vip), vip);
 		break;
-	case API_ROUTE_VIP_TABLE:
+	case KEEL_API_ROUTE_VIP_TABLE:
 		view(rp, control_table_json(c, vip), vip);
 		break;
-	case API_ROUTE_HEALTH:
+	case KEEL_API_ROUTE_HEALTH:
 		view(rp, control_health_json(c), NULL);
 		break;
-	case API_ROUTE_STATS:
+	case KEEL_API_ROUTE_STATS:
 		view(rp, control_stats_json(c), NULL);
 		break;
-	case API_ROUTE_LOOKUP:
+	case KEEL_API_ROUTE_LOOKUP:
 		lookup(c, rq, rp);
 		break;
-	case API_ROUTE_CONFIG_CHECK:
-	case API_ROUTE_CONFIG_DIFF:
+	case KEEL_API_ROUTE_CONFIG_CHECK:
+	case KEEL_API_ROUTE_CONFIG_DIFF:
 		config_check(c, rq, rp);
 		break;
-	case API_ROUTE_CONFIG_APPLY:
+	case KEEL_API_ROUTE_CONFIG_APPLY:
 		config_apply(c, rq, rp);
 		break;
-	case API_ROUTE_BACKEND_ADD:
-	case API_ROUTE_BACKEND_DEL:
-	case API_ROUTE_BACKEND_WEIGHT:
-	case API_ROUTE_BACKEND_DRAIN:
-	case API_ROUTE_BACKEND_UNDRAIN:
-	case API_ROUTE_BACKEND_DISABLE:
+	case KEEL_API_ROUTE_BACKEND_ADD:
+	case KEEL_API_ROUTE_BACKEND_DEL:
+	case KEEL_API_ROUTE_BACKEND_WEIGHT:
+	case KEEL_API_ROUTE_BACKEND_DRAIN:
+	case KEEL_API_ROUTE_BACKEND_UNDRAIN:
+	case KEEL_API_ROUTE_BACKEND_DISABLE:
 		backend_edit(c, rq, rp);
 		break;
-	case API_ROUTE_BACKEND_FLUSH:
+	case KEEL_API_ROUTE_BACKEND_FLUSH:
 		backend_flush(c, rq, rp);
 		break;
-	case API_ROUTE_BACKEND_DRAIN_ALL:
-	case API_ROUTE_BACKEND_UNDRAIN_ALL:
+	case KEEL_API_ROUTE_BACKEND_DRAIN_ALL:
+	case KEEL_API_ROUTE_BACKEND_UNDRAIN_ALL:
 		backend_all(c, rq, rp);
 		break;
 	default:
 		if (!api_bgp_handle(c, rq, rp) && /* announcements and fleet views (api_bgp.c) */
 		    !api_trace_handle(c, rq, rp)) /* packet traces (api_trace.c) */
-			api_routes_error(rp, 404, "no such resource");
+			api_routes_fail(rp, KEEL_API_REQUEST, ENOENT, NULL);
 		break;
 	}
 }

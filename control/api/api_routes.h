@@ -14,8 +14,8 @@ struct keel_control;
 
 /* A request that passed routing, access and size checks (api.c). */
 struct api_request {
-	struct api_target t;
-	struct api_query q;
+	struct keel_api_target t;  /* route, {vip}, {addr} (api/keel_api.h) */
+	struct keel_api_query q;
 	enum api_content content;
 	const char *body; /* NUL-terminated, body_len bytes before the NUL */
 	size_t body_len;
@@ -44,6 +44,12 @@ bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct
 
 /* The packet trace routes (api_trace.c); false: not one of them. */
 bool api_trace_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp);
+
+/* rp = the status of err in layer (api/keel_api.h's error table) + {"error": why, or its message}. */
+void api_routes_fail(struct api_reply *rp, enum keel_api_layer layer, int err, const char *why);
+
+/* The body as a JSON object (NULL when there is none). 0, or -EINVAL with rp set (400). */
+int api_routes_body(const struct api_request *rq, json_t **o, struct api_reply *rp);
 
 /* rp = status + {"error": reason}. */
 void api_routes_error(struct api_reply *rp, unsigned int status, const char *fmt, ...)

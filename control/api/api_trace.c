@@ -3,15 +3,13 @@
 #include <stdio.h>
 
 #include "api_routes.h"
-#include "api_status.h"
 #include "control.h"
 #include "trace_filter.h"
 
 static void trace_error(struct api_reply *rp, int err, const char *why)
 {
-	/* A bad filter is a malformed request (400), not a refused change. */
-	api_routes_error(rp, err == EINVAL ? 400 : api_status_of(err), "%s",
-			 why && *why ? why : api_status_message(err));
+	/* A bad filter is a malformed request (400), not a refused change: the table's trace layer. */
+	api_routes_fail(rp, KEEL_API_TRACE, err, why);
 }
 
 bool api_trace_handle(struct keel_control *c, const struct api_request *rq, struct api_reply *rp)
@@ -21,7 +19,7 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 	json_t *body = NULL, *j;
 
 	switch (rq->t.route) {
-	case API_ROUTE_HISTORY: /* the audit log (audit.c): small enough to share this file */
+	case KEEL_API_ROUTE_HISTORY: /* the audit log (audit.c): small enough to share this file */
 		j = control_history_json(c, 200);
 		if (!j) {
 			trace_error(rp, ENOMEM, why);
@@ -30,7 +28,7 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 		rp->status = 200;
 		rp->body = j;
 		return true;
-	case API_ROUTE_TRACE:
+	case KEEL_API_ROUTE_TRACE:
 		errno = 0;
 		j = control_trace_json(c, why, sizeof(why));
 		if (!j) {
@@ -40,14 +38,14 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 		rp->status = 200;
 		rp->body = j;
 		return true;
-	case API_ROUTE_TRACE_ARM:
+	case KEEL_API_ROUTE_TRACE_ARM:
 		if (rq->body_len && api_request_json(rq->body, rq->body_len, &body, why, sizeof(why))) {
-			api_routes_error(rp, 400, "%s", why);
+			api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
 			return true;
 		}
 		if (trace_filter_parse(body, &f, vip, sizeof(vip), why, sizeof(why))) {
 			json_decref(body);
-			api_routes_error(rp, 400, "%s", why);
+			api_routes_fail(rp, KEEL_API_REQUEST, EINVAL, why);
 			return true;
 		}
 		json_decref(body);
@@ -60,7 +58,7 @@ bool api_trace_handle(struct keel_control *c, const struct api_request *rq, stru
 		rp->status = 200;
 		rp->body = j;
 		return true;
-	case API_ROUTE_TRACE_STOP:
+	case KEEL_API_ROUTE_TRACE_STOP:
 		if (control_trace_stop(c, why, sizeof(why))) {
 			trace_error(rp, ENOTCONN, why);
 			return true;

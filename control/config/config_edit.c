@@ -276,7 +276,7 @@ int config_edit_apply(const struct keel_config *cur, const struct config_edit *e
 	if (e->family != KEEL_AF_INET4 && e->family != KEEL_AF_INET6)
 		return refuse(why, whylen, -EINVAL, "the backend address has no family");
 	if ((e->op == CONFIG_EDIT_BACKEND_ADD || e->op == CONFIG_EDIT_BACKEND_WEIGHT) &&
-	    e->weight > CONFIG_WEIGHT_MAX)
+	    !keel_api_weight_ok(e->weight))
 		return refuse(why, whylen, -EINVAL, "weight must be 0..%u", CONFIG_WEIGHT_MAX);
 	if (e->op < CONFIG_EDIT_SERVER_DRAIN && !e->vip)
 		return refuse(why, whylen, -EINVAL, "no VIP named");

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config_model.h"
+#include "keel_api.h"
 
 /* What the management API edits today (docs/api.md); VIPs change through config apply. */
 enum config_edit_op {
@@ -28,8 +29,8 @@ struct config_edit {
 	uint32_t weight;  /* ADD and WEIGHT: 0..65535 */
 };
 
-/* The weight range of a backend (the schema's, docs/config.md). */
-#define CONFIG_WEIGHT_MAX 65535u
+/* The weight range of a backend: the contract's (api/keel_api.h), written once. */
+#define CONFIG_WEIGHT_MAX KEEL_API_WEIGHT_MAX
 
 /*
  * A deep copy of a model (warnings included); NULL on out of memory. No JSON:

@@ -7,6 +7,7 @@
 #include "config_check.h"
 #include "config_field.h"
 #include "config_fleet.h"
+#include "keel_api.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -292,13 +293,13 @@ static int check_backend(struct check *c, const struct loc *at, const json_t *o,
 {
 	struct loc l = LOC_KEY(at, o, "address");
 	const struct keel_config *cfg = c->cfg;
-	uint64_t weight = 1;
+	uint64_t weight = KEEL_API_WEIGHT_DEFAULT;
 	int rc;
 
 	if ((rc = check_object(c, at, o, "a backend", backend_keys)) ||
 	    (rc = check_addr(c, at, o, "address", REQUIRED, be->addr, &be->family)) ||
 	    (rc = check_usable(c, at, o, "address", be->addr, be->family, "a backend", false)) ||
-	    (rc = check_uint(c, at, o, "weight", OPTIONAL, 0, 65535, &weight)) ||
+	    (rc = check_uint(c, at, o, "weight", OPTIONAL, 0, KEEL_API_WEIGHT_MAX, &weight)) ||
 	    (rc = check_enum(c, at, o, "state", OPTIONAL, backend_states, &be->state)))
 		return rc;
 	be->weight = (uint32_t)weight;

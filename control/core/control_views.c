@@ -14,6 +14,7 @@
 #include "control_priv.h"
 #include "dataplane_eal.h"
 #include "drop.h"
+#include "keel_api.h"
 #include "maglev.h"
 #include "pipeline.h"
 
@@ -128,7 +129,7 @@ json_t *control_health_json(struct keel_control *c)
 
 json_t *control_status_json(struct keel_control *c)
 {
-	json_t *dp, *workers;
+	json_t *dp, *workers, *wj;
 	struct keel_seam_workers sum, *r = &sum;
 	char mac[24];
 	uint32_t w;
@@ -141,18 +142,21 @@ json_t *control_status_json(struct keel_control *c)
 			struct keel_worker_status stw, *st = &stw;
 
 			keel_seam_read_status(c->seam, w, st);
-			json_array_append_new(workers,
-					      json_pack("{s:i,s:b,s:i,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "worker",
-							(int)w, "stalled",
-							w < KEEL_REGION_MAX_WORKERS && c->stalled[w], "lcore", (int)st->lcore, "socket",
-							(int)st->socket, "numa_mismatch",
-							!!st->numa_mismatch, "generation",
-							(json_int_t)st->active_generation, "activations",
-							(json_int_t)st->activations, "refused",
-							(json_int_t)st->refused, "heartbeat_ms",
-							(json_int_t)st->heartbeat_ms, "busy_cycles",
-							(json_int_t)st->busy_cycles, "idle_cycles",
-							(json_int_t)st->idle_cycles));
+			/* What keelctl reads through the contract's codec (api/keel_api.h), then the rest. */
+			wj = keel_api_worker_status_encode(&(struct keel_api_worker_status){
+				.worker = w, .lcore = st->lcore, .socket = st->socket,
+				.generation = (int64_t)st->active_generation,
+				.activations = (int64_t)st->activations, .refused = (int64_t)st->refused,
+				.busy_cycles = (int64_t)st->busy_cycles, .numa_mismatch = st->numa_mismatch });
+			if (wj && json_object_update_new(
+					  wj, json_pack("{s:b,s:I,s:I}", "stalled",
+							w < KEEL_REGION_MAX_WORKERS && c->stalled[w],
+							"heartbeat_ms", (json_int_t)st->heartbeat_ms,
+							"idle_cycles", (json_int_t)st->idle_cycles))) {
+				json_decref(wj);
+				wj = NULL;
+			}
+			json_array_append_new(workers, wj);
 		}
 		dp = json_pack("{s:b,s:s,s:i,s:i,s:I,s:o}", "alive", 1, "instance", r->name, "pid",
 			       (int)r->pid, "ports", (int)r->n_ports, "flow_capacity_per_worker",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api_request.h"
+#include "keel_api.h"
 
 /*
  * Input: one byte choosing the method, then four '\n'-separated fields (path,
@@ -33,13 +34,13 @@ static char *field(const uint8_t **p, const uint8_t *end)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data + 1, *end = data + size;
-	char *path, *query, *ctype, why[256], addr[INET6_ADDRSTRLEN], check[INET6_ADDRSTRLEN];
-	struct api_query q = { 0 };
-	struct api_target t;
+	char *path, *query, *ctype, why[256];
+	struct keel_api_query q = { 0 };
+	struct keel_api_backend_body bb;
+	struct keel_api_addr check;
+	struct keel_api_target t;
 	struct api_body b;
 	const char *allow;
-	uint32_t weight = 1;
-	bool has_weight;
 	size_t chunk, limit;
 	json_t *j;
 	int rc;
@@ -59,14 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	query = field(&p, end);
 	ctype = field(&p, end);
 
-	rc = api_request_route(methods[data[0] % 6], path, &t, &allow, why, sizeof(why));
+	rc = keel_api_match(methods[data[0] % 6], path, &t, &allow, why, sizeof(why));
 	if (rc == -EOPNOTSUPP && !allow)
 		abort();
 	if (!rc) {
 		/* A route names a real route, and its parameters are canonical. */
-		if (t.route <= API_ROUTE_NONE || t.route >= API_ROUTE_COUNT || allow)
+		if (t.route <= KEEL_API_ROUTE_NONE || t.route >= KEEL_API_ROUTE_COUNT || allow)
 			abort();
-		if (t.addr[0] && (api_request_addr(t.addr, check, sizeof(check)) || strcmp(check, t.addr)))
+		if (t.addr.family &&
+		    (keel_api_addr_parse(t.addr.text, &check) || strcmp(check.text, t.addr.text)))
 			abort();
 	}
 	for (char *save = NULL, *kv = strtok_r(query, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
@@ -74,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (eq)
 			*eq++ = '\0';
-		if (api_request_query(&q, kv, eq, why, sizeof(why)))
+		if (keel_api_query_set(&q, kv, eq, why, sizeof(why)))
 			break;
 	}
 	(void)api_request_content(ctype);
@@ -87,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 
-	limit = rc ? API_BODY_EDIT_MAX : api_request_body_limit(t.route);
+	limit = rc ? KEEL_API_BODY_EDIT_MAX : keel_api_route_body_limit(t.route);
 	chunk = 1 + (data[0] >> 3);
 	if (!api_request_body_init(&b, limit, (long long)(end - p))) {
 		for (const uint8_t *c = p; c < end; c += chunk) {
@@ -99,9 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (b.len > limit || (b.buf && (b.cap > limit + 1 || b.buf[b.len])))
 			abort();
 		if (!api_request_json(b.buf, b.len, &j, why, sizeof(why))) {
-			if (!api_request_backend_body(j, data[0] & 1, data[0] & 2, addr, sizeof(addr),
-						      &weight, &has_weight, why, sizeof(why)) &&
-			    has_weight && weight > 65535)
+			if (!keel_api_backend_body_decode(j, data[0] & 1, &bb, why, sizeof(why)) &&
+			    !keel_api_weight_ok(bb.weight))
 				abort();
 			json_decref(j);
 		}

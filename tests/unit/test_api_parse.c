@@ -10,46 +10,47 @@
 #include <cmocka.h>
 
 #include "api_request.h"
+#include "keel_api.h"
 
-static int route(const char *method, const char *path, struct api_target *t, const char **allow)
+static int route(const char *method, const char *path, struct keel_api_target *t, const char **allow)
 {
 	char why[256];
 
-	return api_request_route(method, path, t, allow, why, sizeof(why));
+	return keel_api_match(method, path, t, allow, why, sizeof(why));
 }
 
 static void test_routes(void **state)
 {
 	static const struct {
 		const char *method, *path;
-		enum api_route route;
+		enum keel_api_route route;
 		const char *vip, *addr;
 	} ok[] = {
-		{ "GET", "/v1/status", API_ROUTE_STATUS, "", "" },
-		{ "GET", "/v1/config", API_ROUTE_CONFIG, "", "" },
-		{ "POST", "/v1/config/check", API_ROUTE_CONFIG_CHECK, "", "" },
-		{ "POST", "/v1/config/diff", API_ROUTE_CONFIG_DIFF, "", "" },
-		{ "POST", "/v1/config/apply", API_ROUTE_CONFIG_APPLY, "", "" },
-		{ "GET", "/v1/vips", API_ROUTE_VIPS, "", "" },
-		{ "GET", "/v1/vips/web", API_ROUTE_VIP, "web", "" },
-		{ "GET", "/v1/vips/web-2.a_b/table", API_ROUTE_VIP_TABLE, "web-2.a_b", "" },
-		{ "POST", "/v1/vips/web/backends", API_ROUTE_BACKEND_ADD, "web", "" },
-		{ "DELETE", "/v1/vips/web/backends/10.0.0.1", API_ROUTE_BACKEND_DEL, "web", "10.0.0.1" },
-		{ "PUT", "/v1/vips/w/backends/2001:db8::1/weight", API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
-		{ "PUT", "/v1/vips/w/backends/2001%3Adb8%3A%3A1/weight", API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
-		{ "PUT", "/v1/vips/w/backends/2001%3adb8%3a0%3a0%3a0%3a0%3a0%3a1/weight", API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
-		{ "POST", "/v1/vips/w/backends/2001:DB8::A/drain", API_ROUTE_BACKEND_DRAIN, "w", "2001:db8::a" },
-		{ "POST", "/v1/vips/w/backends/10.0.0.1/undrain", API_ROUTE_BACKEND_UNDRAIN, "w", "10.0.0.1" },
-		{ "POST", "/v1/vips/w/backends/10.0.0.1/disable", API_ROUTE_BACKEND_DISABLE, "w", "10.0.0.1" },
-		{ "POST", "/v1/vips/w/backends/::ffff:10.0.0.1/flush", API_ROUTE_BACKEND_FLUSH, "w", "::ffff:10.0.0.1" },
-		{ "GET", "/v1/health", API_ROUTE_HEALTH, "", "" },
-		{ "GET", "/v1/stats", API_ROUTE_STATS, "", "" },
-		{ "GET", "/v1/lookup", API_ROUTE_LOOKUP, "", "" },
-		{ "GET", "/v1/vips/%77eb", API_ROUTE_VIP, "web", "" },
-		{ "POST", "/v1/backends/10.0.0.1/drain", API_ROUTE_BACKEND_DRAIN_ALL, "", "10.0.0.1" },
-		{ "POST", "/v1/backends/2001%3Adb8%3A%3A1/undrain", API_ROUTE_BACKEND_UNDRAIN_ALL, "", "2001:db8::1" },
+		{ "GET", "/v1/status", KEEL_API_ROUTE_STATUS, "", "" },
+		{ "GET", "/v1/config", KEEL_API_ROUTE_CONFIG, "", "" },
+		{ "POST", "/v1/config/check", KEEL_API_ROUTE_CONFIG_CHECK, "", "" },
+		{ "POST", "/v1/config/diff", KEEL_API_ROUTE_CONFIG_DIFF, "", "" },
+		{ "POST", "/v1/config/apply", KEEL_API_ROUTE_CONFIG_APPLY, "", "" },
+		{ "GET", "/v1/vips", KEEL_API_ROUTE_VIPS, "", "" },
+		{ "GET", "/v1/vips/web", KEEL_API_ROUTE_VIP, "web", "" },
+		{ "GET", "/v1/vips/web-2.a_b/table", KEEL_API_ROUTE_VIP_TABLE, "web-2.a_b", "" },
+		{ "POST", "/v1/vips/web/backends", KEEL_API_ROUTE_BACKEND_ADD, "web", "" },
+		{ "DELETE", "/v1/vips/web/backends/10.0.0.1", KEEL_API_ROUTE_BACKEND_DEL, "web", "10.0.0.1" },
+		{ "PUT", "/v1/vips/w/backends/2001:db8::1/weight", KEEL_API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
+		{ "PUT", "/v1/vips/w/backends/2001%3Adb8%3A%3A1/weight", KEEL_API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
+		{ "PUT", "/v1/vips/w/backends/2001%3adb8%3a0%3a0%3a0%3a0%3a0%3a1/weight", KEEL_API_ROUTE_BACKEND_WEIGHT, "w", "2001:db8::1" },
+		{ "POST", "/v1/vips/w/backends/2001:DB8::A/drain", KEEL_API_ROUTE_BACKEND_DRAIN, "w", "2001:db8::a" },
+		{ "POST", "/v1/vips/w/backends/10.0.0.1/undrain", KEEL_API_ROUTE_BACKEND_UNDRAIN, "w", "10.0.0.1" },
+		{ "POST", "/v1/vips/w/backends/10.0.0.1/disable", KEEL_API_ROUTE_BACKEND_DISABLE, "w", "10.0.0.1" },
+		{ "POST", "/v1/vips/w/backends/::ffff:10.0.0.1/flush", KEEL_API_ROUTE_BACKEND_FLUSH, "w", "::ffff:10.0.0.1" },
+		{ "GET", "/v1/health", KEEL_API_ROUTE_HEALTH, "", "" },
+		{ "GET", "/v1/stats", KEEL_API_ROUTE_STATS, "", "" },
+		{ "GET", "/v1/lookup", KEEL_API_ROUTE_LOOKUP, "", "" },
+		{ "GET", "/v1/vips/%77eb", KEEL_API_ROUTE_VIP, "web", "" },
+		{ "POST", "/v1/backends/10.0.0.1/drain", KEEL_API_ROUTE_BACKEND_DRAIN_ALL, "", "10.0.0.1" },
+		{ "POST", "/v1/backends/2001%3Adb8%3A%3A1/undrain", KEEL_API_ROUTE_BACKEND_UNDRAIN_ALL, "", "2001:db8::1" },
 	};
-	struct api_target t;
+	struct keel_api_target t;
 	const char *allow;
 
 	(void)state;
@@ -57,7 +58,7 @@ static void test_routes(void **state)
 		assert_int_equal(route(ok[i].method, ok[i].path, &t, &allow), 0);
 		assert_int_equal(t.route, ok[i].route);
 		assert_string_equal(t.vip, ok[i].vip);
-		assert_string_equal(t.addr, ok[i].addr);
+		assert_string_equal(t.addr.text, ok[i].addr);
 		assert_null(allow);
 	}
 }
@@ -97,7 +98,7 @@ static void test_route_refusals(void **state)
 		{ "POST", "/v1/backends/10.0.0.1/disable", -ENOENT, NULL }, /* drain and undrain only */
 		{ "POST", "/v1/backends", -ENOENT, NULL },
 	};
-	struct api_target t;
+	struct keel_api_target t;
 	const char *allow;
 	char seg[400];
 
@@ -108,7 +109,7 @@ static void test_route_refusals(void **state)
 			assert_string_equal(allow, bad[i].allow);
 		else
 			assert_null(allow);
-		assert_int_equal(t.route, API_ROUTE_NONE);
+		assert_int_equal(t.route, KEEL_API_ROUTE_NONE);
 	}
 	/* A segment longer than API_SEGMENT_MAX is no resource, whatever it holds. */
 	memset(seg, 'a', sizeof(seg));
@@ -120,24 +121,24 @@ static void test_route_refusals(void **state)
 static void test_route_properties(void **state)
 {
 	(void)state;
-	for (int r = API_ROUTE_STATUS; r < API_ROUTE_COUNT; r++) {
-		bool mut = api_request_mutates((enum api_route)r);
-		size_t lim = api_request_body_limit((enum api_route)r);
+	for (int r = KEEL_API_ROUTE_STATUS; r < KEEL_API_ROUTE_COUNT; r++) {
+		bool mut = keel_api_route_mutates((enum keel_api_route)r);
+		size_t lim = keel_api_route_body_limit((enum keel_api_route)r);
 
 		/* Every mutating route but DELETE takes a (bounded) body. */
-		if (mut && r != API_ROUTE_BACKEND_DEL)
-			assert_true(lim == API_BODY_EDIT_MAX || lim == API_BODY_CONFIG_MAX);
-		assert_true(lim <= API_BODY_CONFIG_MAX);
+		if (mut && r != KEEL_API_ROUTE_BACKEND_DEL)
+			assert_true(lim == KEEL_API_BODY_EDIT_MAX || lim == KEEL_API_BODY_CONFIG_MAX);
+		assert_true(lim <= KEEL_API_BODY_CONFIG_MAX);
 	}
-	assert_false(api_request_mutates(API_ROUTE_CONFIG_CHECK));
-	assert_false(api_request_mutates(API_ROUTE_CONFIG_DIFF));
-	assert_true(api_request_mutates(API_ROUTE_CONFIG_APPLY));
-	assert_true(api_request_mutates(API_ROUTE_BACKEND_FLUSH));
-	assert_true(api_request_mutates(API_ROUTE_BACKEND_DRAIN_ALL));
-	assert_true(api_request_mutates(API_ROUTE_BACKEND_UNDRAIN_ALL));
-	assert_int_equal(api_request_body_limit(API_ROUTE_STATUS), 0);
-	assert_int_equal(api_request_body_limit(API_ROUTE_CONFIG_CHECK), API_BODY_CONFIG_MAX);
-	assert_int_equal(api_request_body_limit(API_ROUTE_BACKEND_WEIGHT), API_BODY_EDIT_MAX);
+	assert_false(keel_api_route_mutates(KEEL_API_ROUTE_CONFIG_CHECK));
+	assert_false(keel_api_route_mutates(KEEL_API_ROUTE_CONFIG_DIFF));
+	assert_true(keel_api_route_mutates(KEEL_API_ROUTE_CONFIG_APPLY));
+	assert_true(keel_api_route_mutates(KEEL_API_ROUTE_BACKEND_FLUSH));
+	assert_true(keel_api_route_mutates(KEEL_API_ROUTE_BACKEND_DRAIN_ALL));
+	assert_true(keel_api_route_mutates(KEEL_API_ROUTE_BACKEND_UNDRAIN_ALL));
+	assert_int_equal(keel_api_route_body_limit(KEEL_API_ROUTE_STATUS), 0);
+	assert_int_equal(keel_api_route_body_limit(KEEL_API_ROUTE_CONFIG_CHECK), KEEL_API_BODY_CONFIG_MAX);
+	assert_int_equal(keel_api_route_body_limit(KEEL_API_ROUTE_BACKEND_WEIGHT), KEEL_API_BODY_EDIT_MAX);
 }
 
 static void test_decode(void **state)
@@ -146,18 +147,18 @@ static void test_decode(void **state)
 
 	(void)state;
 	strcpy(s, "a%41%7e%7E+b");
-	assert_int_equal(api_request_decode(s), 0);
+	assert_int_equal(keel_api_decode(s), 0);
 	assert_string_equal(s, "aA~~+b");
 	strcpy(s, "%");
-	assert_int_equal(api_request_decode(s), -EINVAL);
+	assert_int_equal(keel_api_decode(s), -EINVAL);
 	strcpy(s, "%4");
-	assert_int_equal(api_request_decode(s), -EINVAL);
+	assert_int_equal(keel_api_decode(s), -EINVAL);
 	strcpy(s, "%g0");
-	assert_int_equal(api_request_decode(s), -EINVAL);
+	assert_int_equal(keel_api_decode(s), -EINVAL);
 	strcpy(s, "x%00y");
-	assert_int_equal(api_request_decode(s), -EINVAL);
+	assert_int_equal(keel_api_decode(s), -EINVAL);
 	strcpy(s, "");
-	assert_int_equal(api_request_decode(s), 0);
+	assert_int_equal(keel_api_decode(s), 0);
 }
 
 /* The access log's path: addresses readable, the line still printable ASCII (issue 20). */
@@ -183,37 +184,37 @@ static void test_log_path(void **state)
 
 static void test_query(void **state)
 {
-	struct api_query q = { 0 };
+	struct keel_api_query q = { 0 };
 	char why[256];
 
 	(void)state;
-	assert_int_equal(api_request_query(&q, "dry_run", "1", why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "dry_run", "1", why, sizeof(why)), 0);
 	assert_true(q.dry_run);
-	assert_int_equal(api_request_query(&q, "force", NULL, why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "force", NULL, why, sizeof(why)), 0);
 	assert_true(q.force);
-	assert_int_equal(api_request_query(&q, "force", "false", why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "force", "false", why, sizeof(why)), 0);
 	assert_false(q.force);
-	assert_int_equal(api_request_query(&q, "force", "2", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "src", "2001%3ADB8%3A%3A7", why, sizeof(why)), 0);
-	assert_string_equal(q.src, "2001:db8::7");
-	assert_int_equal(api_request_query(&q, "src", "1.2.3", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "sport", "65535", why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "force", "2", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "src", "2001%3ADB8%3A%3A7", why, sizeof(why)), 0);
+	assert_string_equal(q.src.text, "2001:db8::7");
+	assert_int_equal(keel_api_query_set(&q, "src", "1.2.3", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "sport", "65535", why, sizeof(why)), 0);
 	assert_int_equal(q.sport, 65535);
-	assert_int_equal(api_request_query(&q, "sport", "65536", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "sport", "-1", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "sport", "", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "sport", "1x", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "sport", "65536", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "sport", "-1", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "sport", "", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "sport", "1x", why, sizeof(why)), -EINVAL);
 	assert_false(q.has_dport);
-	assert_int_equal(api_request_query(&q, "dport", "8443", why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "dport", "8443", why, sizeof(why)), 0);
 	assert_true(q.has_dport);
 	assert_int_equal(q.dport, 8443);
 	assert_int_equal(q.sport, 65535);
-	assert_int_equal(api_request_query(&q, "dport", "65536", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "dport", "65536", why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "dport"));
-	assert_int_equal(api_request_query(&q, "vip", "web", why, sizeof(why)), 0);
+	assert_int_equal(keel_api_query_set(&q, "vip", "web", why, sizeof(why)), 0);
 	assert_true(q.has_vip && q.has_src && q.has_sport);
-	assert_int_equal(api_request_query(&q, "vip", "a b", why, sizeof(why)), -EINVAL);
-	assert_int_equal(api_request_query(&q, "verbose", "1", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "vip", "a b", why, sizeof(why)), -EINVAL);
+	assert_int_equal(keel_api_query_set(&q, "verbose", "1", why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "verbose"));
 }
 
@@ -285,14 +286,21 @@ static void test_json(void **state)
 static int backend(const char *text, bool want_addr, bool weight_required, char *addr,
 		   uint32_t *weight, bool *has_weight)
 {
+	struct keel_api_backend_body b;
 	char why[256];
 	json_t *o;
 	int rc;
 
 	assert_int_equal(api_request_json(text, strlen(text), &o, why, sizeof(why)), 0);
-	rc = api_request_backend_body(o, want_addr, weight_required, addr, INET6_ADDRSTRLEN,
-				      weight, has_weight, why, sizeof(why));
+	/* The contract ties them: an add wants the address, a weight edit the weight. */
+	assert_true(weight_required == !want_addr);
+	rc = keel_api_backend_body_decode(o, want_addr, &b, why, sizeof(why));
 	json_decref(o);
+	if (b.has_addr)
+		strcpy(addr, b.addr.text);
+	if (b.has_weight)
+		*weight = b.weight;
+	*has_weight = b.has_weight;
 	return rc;
 }
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "api_status.h"
+#include "keel_api.h"
 
 /*
  * What control.h, seam.h and the routes promise, errno by errno: the
@@ -41,12 +41,12 @@ static void test_documented_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		unsigned int got = api_status_of(want[i].err);
+		unsigned int got = keel_api_error_status(KEEL_API_CONTROL, want[i].err);
 
 		if (got != want[i].status)
 			fail_msg("%s: %u, want %u", strerror(want[i].err), got, want[i].status);
-		assert_non_null(api_status_message(want[i].err));
-		assert_true(strlen(api_status_message(want[i].err)) > 0);
+		assert_non_null(keel_api_error_message(KEEL_API_CONTROL, want[i].err));
+		assert_true(strlen(keel_api_error_message(KEEL_API_CONTROL, want[i].err)) > 0);
 	}
 }
 
@@ -54,35 +54,35 @@ static void test_documented_errors(void **state)
 static void test_dead_like_missing(void **state)
 {
 	(void)state;
-	assert_int_equal(api_status_of(EPIPE), api_status_of(ENOTCONN));
-	assert_int_equal(api_status_of(EPIPE), 503);
-	assert_string_equal(api_status_message(EPIPE), api_status_message(ENOTCONN));
+	assert_int_equal(keel_api_error_status(KEEL_API_CONTROL, EPIPE), keel_api_error_status(KEEL_API_CONTROL, ENOTCONN));
+	assert_int_equal(keel_api_error_status(KEEL_API_CONTROL, EPIPE), 503);
+	assert_string_equal(keel_api_error_message(KEEL_API_CONTROL, EPIPE), keel_api_error_message(KEEL_API_CONTROL, ENOTCONN));
 }
 
 /* Anything not in the table is a server error, never a silent 200 or a client's fault. */
 static void test_unknown_is_500(void **state)
 {
 	(void)state;
-	assert_int_equal(api_status_of(0), 500);
-	assert_int_equal(api_status_of(ENOSYS), 500);
-	assert_int_equal(api_status_of(-1), 500);
-	assert_non_null(api_status_message(ENOSYS));
+	assert_int_equal(keel_api_error_status(KEEL_API_CONTROL, 0), 500);
+	assert_int_equal(keel_api_error_status(KEEL_API_CONTROL, ENOSYS), 500);
+	assert_int_equal(keel_api_error_status(KEEL_API_CONTROL, -1), 500);
+	assert_non_null(keel_api_error_message(KEEL_API_CONTROL, ENOSYS));
 }
 
 /* Each errno once: a second row for it would be dead, or disagree. Statuses are real HTTP errors. */
 static void test_table_unique(void **state)
 {
-	const struct api_status *t;
+	const struct keel_api_error *t;
 	size_t n, i, j;
 
 	(void)state;
-	t = api_status_table(&n);
+	t = keel_api_errors(&n);
 	assert_true(n >= 10);
 	for (i = 0; i < n; i++) {
 		assert_true(t[i].status >= 400 && t[i].status <= 599);
 		assert_non_null(t[i].message);
 		for (j = i + 1; j < n; j++)
-			if (t[i].err == t[j].err)
+			if (t[i].err == t[j].err && t[i].layer == t[j].layer)
 				fail_msg("%s mapped twice", strerror(t[i].err));
 	}
 }
@@ -90,19 +90,19 @@ static void test_table_unique(void **state)
 /* The request layer: EINVAL there is a malformed request (400), unlike the control layer's 422. */
 static void test_request_layer(void **state)
 {
-	const struct api_status *t;
+	const struct keel_api_error *t;
 	size_t n, i, j;
 
 	(void)state;
-	assert_int_equal(api_status_of_request(EINVAL), 400);
-	assert_int_equal(api_status_of_request(ENOENT), 404);
-	assert_int_equal(api_status_of_request(EOPNOTSUPP), 405);
-	assert_int_equal(api_status_of_request(EFBIG), 413);
-	assert_int_equal(api_status_of_request(ENOMEM), 500);
-	t = api_status_request_table(&n);
+	assert_int_equal(keel_api_error_status(KEEL_API_REQUEST, EINVAL), 400);
+	assert_int_equal(keel_api_error_status(KEEL_API_REQUEST, ENOENT), 404);
+	assert_int_equal(keel_api_error_status(KEEL_API_REQUEST, EOPNOTSUPP), 405);
+	assert_int_equal(keel_api_error_status(KEEL_API_REQUEST, EFBIG), 413);
+	assert_int_equal(keel_api_error_status(KEEL_API_REQUEST, ENOMEM), 500);
+	t = keel_api_errors(&n);
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
-			if (t[i].err == t[j].err)
+			if (t[i].err == t[j].err && t[i].layer == t[j].layer)
 				fail_msg("%s mapped twice", strerror(t[i].err));
 }
 

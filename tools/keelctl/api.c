@@ -11,49 +11,16 @@
 
 int api_exit_code(int status)
 {
-	if (status >= 200 && status < 300)
-		return KEELCTL_OK;
-	switch (status) {
-	case 403:
-		return KEELCTL_NOPERM;
-	case 412: /* If-Match, or in a fleet the spec revision: changed since it was read */
-		return KEELCTL_CONFLICT;
-	case 400: /* what we sent was wrong: an address or name the daemon refuses */
-	case 404: /* unknown VIP or backend */
-	case 409: /* needs --force, or already there */
-	case 413:
-	case 415:
-	case 422: /* refused by the validator */
-		return KEELCTL_DATAERR;
-	default:
-		/* 503 (no dataplane), 500 (not persisted), anything unexpected: retry later. */
-		return KEELCTL_UNAVAILABLE;
-	}
+	/* The contract's error table: one exit code per HTTP status (api/keel_api.h). */
+	return keel_api_exit_code((unsigned int)status);
 }
 
-/* Percent-encode everything but RFC 3986 unreserved characters. 0, or -1 when out is too short. */
-int api_escape(char *out, size_t len, const char *s)
+bool api_arg_fits(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	char e[200];
 
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-
-		if (o + (plain ? 1 : 3) >= len)
-			return -1;
-		if (plain) {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
+	/* The bound keelctl always had on one %-encoded path parameter. */
+	return !keel_api_escape(e, sizeof(e), s);
 }
 
 static int connect_failure(struct ctl *c, int err)
@@ -84,24 +51,30 @@ static int connect_failure(struct ctl *c, int err)
 	}
 }
 
-int api_call(struct ctl *c, const char *method, const char *path, const char *ctype,
-	     const char *body, size_t len, int *status, json_t **out)
+int api_call(struct ctl *c, enum keel_api_route r, const char *vip, const char *addr,
+	     const struct keel_api_query *q, const char *ctype, const char *body, size_t len,
+	     int *status, json_t **out)
 {
+	const struct keel_api_route_def *d = keel_api_route(r);
+	struct keel_api_query full = { 0 };
+	const char *method = d ? keel_api_method_name(d->method) : "";
 	struct http_response rsp;
+	char path[KEEL_API_PATH_MAX];
 	json_error_t jerr;
 	int rc;
 
 	*out = NULL;
+	if (q)
+		full = *q;
 	/* A fleet edit's precondition and wait travel as query parameters of the POST. */
-	char full[1024];
-
-	if (!strcmp(method, "POST") && (c->no_wait || c->revision)) {
-		snprintf(full, sizeof(full), "%s%s%s%s", path, strchr(path, '?') ? "&" : "?",
-			 c->no_wait ? "no_wait=1" : "", c->revision && c->no_wait ? "&" : "");
+	if (d && d->method == KEEL_API_POST) {
+		full.no_wait = full.no_wait || c->no_wait;
 		if (c->revision)
-			snprintf(full + strlen(full), sizeof(full) - strlen(full), "revision=%lld",
-				 c->revision);
-		path = full;
+			full.revision = c->revision;
+	}
+	if (keel_api_path(path, sizeof(path), r, vip, addr, &full)) {
+		fprintf(stderr, "keelctl: %s: argument too long\n", c->cmd ? c->cmd : "keelctl");
+		return KEELCTL_USAGE;
 	}
 	rc = http_request(c->socket, method, path, ctype, c->if_match, body, len, API_TIMEOUT_MS,
 			  &rsp);
@@ -134,15 +107,16 @@ int api_fail(struct ctl *c, const char *what, int status, json_t *body)
 	return api_exit_code(status);
 }
 
-int api_get(struct ctl *c, const char *path, json_t **out)
+int api_get(struct ctl *c, enum keel_api_route r, const char *vip,
+	    const struct keel_api_query *q, json_t **out)
 {
 	int status = 0, rc;
 
-	rc = api_call(c, "GET", path, NULL, NULL, 0, &status, out);
+	rc = api_call(c, r, vip, NULL, q, NULL, NULL, 0, &status, out);
 	if (rc)
 		return rc;
 	if (status != 200) {
-		rc = api_fail(c, c->cmd ? c->cmd : path, status, *out);
+		rc = api_fail(c, c->cmd ? c->cmd : keel_api_route(r)->pattern, status, *out);
 		json_decref(*out);
 		*out = NULL;
 	}

@@ -1,5 +1,6 @@
 /* keelctl backend: a backend is VIP + address; list, and the edits of the API (each answered with a preview). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keelctl.h"
@@ -9,45 +10,52 @@ static int backend_list(struct ctl *c, int argc, char **argv)
 	static const char *const heads[] = { "BACKEND", "WEIGHT", "STATE", "HEALTH", "LAST", "LATENCY" };
 	bool quiet = false;
 	const struct ctl_opt opts[] = { { "quiet", 'q', false, NULL, &quiet }, { 0 } };
-	char path[256], name[200], w[16], lat[24];
+	struct keel_api_backend_view *bv = NULL;
+	char w[16], lat[24];
 	struct table *t;
-	json_t *v, *b;
+	json_t *v;
 	char *pos[1];
-	size_t i;
+	size_t i, nb = 0;
 	int n, rc;
 
 	if ((rc = ctl_parse(c, &backend_object, argc, argv, opts, pos, 1, &n)))
 		return rc;
 	if (n != 1)
 		return ctl_usage_error(&backend_object, "backend list: which VIP?");
-	if (api_escape(name, sizeof(name), pos[0]))
+	if (!api_arg_fits(pos[0]))
 		return ctl_usage_error(&backend_object, "backend list: name too long");
-	snprintf(path, sizeof(path), "/v1/vips/%s", name);
-	if ((rc = api_get(c, path, &v)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_VIP, pos[0], NULL, &v)))
 		return rc;
 	if (c->json) {
 		json_print(json_object_get(v, "backends"));
-	} else if (quiet) {
-		json_array_foreach(json_object_get(v, "backends"), i, b)
-			puts(jstr(b, "address"));
+		json_decref(v);
+		return KEELCTL_OK;
+	}
+	if (keel_api_backends_decode(v, &bv, &nb)) {
+		json_decref(v);
+		fprintf(stderr, "keelctl: backend list: out of memory\n");
+		return KEELCTL_UNAVAILABLE;
+	}
+	if (quiet) {
+		for (i = 0; i < nb; i++)
+			puts(bv[i].addr);
 	} else {
 		t = table_new(6, heads);
 		table_right(t, 1);
 		table_right(t, 5);
 		table_flex(t, 4);
-		json_array_foreach(json_object_get(v, "backends"), i, b) {
-			json_t *h = json_object_get(b, "health");
-
-			snprintf(w, sizeof(w), "%lld", (long long)jint(b, "weight"));
+		for (i = 0; i < nb; i++) {
+			snprintf(w, sizeof(w), "%lld", (long long)bv[i].weight);
 			lat[0] = '\0';
-			if (json_object_get(h, "latency_us"))
-				snprintf(lat, sizeof(lat), "%.1f ms", (double)jint(h, "latency_us") / 1000);
-			table_add(t, jstr(b, "address"), w, jstr(b, "state"), jstr(h, "state"),
-				  dash(jstr(h, "last")), dash(lat));
+			if (bv[i].has_latency)
+				snprintf(lat, sizeof(lat), "%.1f ms", (double)bv[i].latency_us / 1000);
+			table_add(t, bv[i].addr, w, bv[i].state, bv[i].health, dash(bv[i].health_last),
+				  dash(lat));
 		}
 		table_print(c, t);
 		table_free(t);
 	}
+	free(bv);
 	json_decref(v);
 	return KEELCTL_OK;
 }
@@ -55,40 +63,53 @@ static int backend_list(struct ctl *c, int argc, char **argv)
 /* drain|undrain --all ADDRESS: the server in every VIP, one API call, one generation. */
 static int backend_all(struct ctl *c, const char *verb, int n, char **pos, bool dry, bool force)
 {
-	char path[256], addr[200], what[256];
-	json_t *out, *v;
+	const struct keel_api_query q = { .dry_run = dry, .force = force };
+	struct keel_api_report r;
+	struct keel_api_addr a;
+	char what[256];
+	json_t *out;
 	int rc, status = 0;
-	size_t i;
 
 	if (n != 1)
 		return ctl_usage_error(&backend_object, "backend %s --all: needs ADDRESS (no VIP)", verb);
-	if (!ctl_is_address(pos[0]))
+	if (!ctl_address(pos[0], &a))
 		return ctl_usage_error(&backend_object, "backend %s --all: \"%s\" is not an IP address",
 				       verb, pos[0]);
-	if (api_escape(addr, sizeof(addr), pos[0]))
+	if (!api_arg_fits(pos[0]))
 		return ctl_usage_error(&backend_object, "backend %s --all: argument too long", verb);
-	snprintf(path, sizeof(path), "/v1/backends/%s/%s%s%s%s%s", addr, verb,
-		 dry || force ? "?" : "", dry ? "dry_run=1" : "", dry && force ? "&" : "",
-		 force ? "force=1" : "");
-	if ((rc = api_call(c, "POST", path, NULL, "", 0, &status, &out)))
+	rc = api_call(c, !strcmp(verb, "drain") ? KEEL_API_ROUTE_BACKEND_DRAIN_ALL
+						: KEEL_API_ROUTE_BACKEND_UNDRAIN_ALL,
+		      NULL, a.text, &q, NULL, "", 0, &status, &out);
+	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "backend %s --all %s", verb, pos[0]);
 	rc = report_change(c, what, status, out);
-	if (!rc && !c->json) {
+	if (!rc && !c->json && !keel_api_report_decode(out, &r)) {
 		/* Which VIPs it touched: the preview lists every VIP, changed or not. */
 		printf("%s in:", dry ? "would change" : "changed");
-		json_array_foreach(json_object_get(out, "vips"), i, v)
-			printf(" %s", json_string_value(v));
-		printf("%s\n", json_array_size(json_object_get(out, "vips")) ? "" : " no VIP (already so)");
+		for (size_t i = 0; i < r.n_vips; i++)
+			printf(" %s", r.vips[i]);
+		printf("%s\n", r.n_vips ? "" : " no VIP (already so)");
+		keel_api_report_free(&r);
 	}
 	json_decref(out);
 	return rc;
 }
 
+/* The route of each edit verb (api/keel_api.h). */
+static const struct {
+	const char *verb;
+	enum keel_api_route route;
+} edit_routes[] = {
+	{ "add", KEEL_API_ROUTE_BACKEND_ADD },		{ "del", KEEL_API_ROUTE_BACKEND_DEL },
+	{ "weight", KEEL_API_ROUTE_BACKEND_WEIGHT },	{ "drain", KEEL_API_ROUTE_BACKEND_DRAIN },
+	{ "undrain", KEEL_API_ROUTE_BACKEND_UNDRAIN },	{ "disable", KEEL_API_ROUTE_BACKEND_DISABLE },
+	{ "flush", KEEL_API_ROUTE_BACKEND_FLUSH },
+};
+
 /*
  * Every edit: VIP ADDR [extra positional], --dry-run/--force where the API
- * takes them. verb is argv[0]; the API path segment has the same name except
- * for add (POST .../backends), del (DELETE) and weight (PUT).
+ * takes them. verb is argv[0]; its route is edit_routes'.
  */
 static int backend_edit(struct ctl *c, int argc, char **argv)
 {
@@ -103,12 +124,14 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 		{ 0 },
 	};
 	const struct ctl_opt flush_opts[] = { { 0 } }; /* flush has no dry run (docs/api.md) */
-	char path[512], vip[200], addr[200], what[256], body[64] = "";
-	const char *method = "POST", *ctype = NULL;
-	uint32_t weight = 1;
+	struct keel_api_backend_body bb = { .weight = KEEL_API_WEIGHT_DEFAULT };
+	enum keel_api_route route = KEEL_API_ROUTE_NONE;
+	struct keel_api_query q = { 0 };
+	const char *ctype = NULL;
+	char what[256], *body = NULL;
 	int n, rc, status = 0;
 	char *pos[3];
-	json_t *out;
+	json_t *out, *jb;
 
 	rc = ctl_parse(c, &backend_object, argc, argv, flush ? flush_opts : opts, pos, wt ? 3 : 2, &n);
 	if (rc)
@@ -120,34 +143,37 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 	if (n != (wt ? 3 : 2))
 		return ctl_usage_error(&backend_object, "backend %s: needs VIP ADDRESS%s", verb,
 				       wt ? " WEIGHT" : "");
-	if (!ctl_is_address(pos[1]))
+	if (!ctl_address(pos[1], &bb.addr))
 		return ctl_usage_error(&backend_object, "backend %s: \"%s\" is not an IP address",
 				       verb, pos[1]);
 	if ((weight_opt && !add) || (wt && (weight_opt = pos[2]) == NULL))
 		return ctl_usage_error(&backend_object, "backend %s: --weight is for add", verb);
-	if (weight_opt && (rc = ctl_parse_u32(&backend_object, "weight", weight_opt, 65535, &weight)))
+	if (weight_opt && (rc = ctl_parse_u32(&backend_object, "weight", weight_opt,
+					      KEEL_API_WEIGHT_MAX, &bb.weight)))
 		return rc;
-	if (api_escape(vip, sizeof(vip), pos[0]) || api_escape(addr, sizeof(addr), pos[1]))
+	if (!api_arg_fits(pos[0]) || !api_arg_fits(pos[1]))
 		return ctl_usage_error(&backend_object, "backend %s: argument too long", verb);
-	if (add) {
-		snprintf(path, sizeof(path), "/v1/vips/%s/backends", vip);
-		snprintf(body, sizeof(body), "{\"address\": \"%s\", \"weight\": %u}", pos[1], weight);
-	} else if (!strcmp(verb, "del")) {
-		method = "DELETE";
-		snprintf(path, sizeof(path), "/v1/vips/%s/backends/%s", vip, addr);
-	} else if (wt) {
-		method = "PUT";
-		snprintf(path, sizeof(path), "/v1/vips/%s/backends/%s/weight", vip, addr);
-		snprintf(body, sizeof(body), "{\"weight\": %u}", weight);
-	} else {
-		snprintf(path, sizeof(path), "/v1/vips/%s/backends/%s/%s", vip, addr, verb);
-	}
-	if (dry || force)
-		snprintf(path + strlen(path), sizeof(path) - strlen(path), "?%s%s%s",
-			 dry ? "dry_run=1" : "", dry && force ? "&" : "", force ? "force=1" : "");
-	if (*body)
+	for (size_t i = 0; i < sizeof(edit_routes) / sizeof(edit_routes[0]); i++)
+		if (!strcmp(verb, edit_routes[i].verb))
+			route = edit_routes[i].route;
+	q.dry_run = dry;
+	q.force = force;
+	if (add || wt) {
+		/* add: {"address", "weight"}; weight: {"weight"} (the contract's encoder). */
+		bb.has_addr = add;
+		bb.has_weight = true;
+		jb = keel_api_backend_body_encode(&bb);
+		body = jb ? json_dumps(jb, JSON_COMPACT) : NULL;
+		json_decref(jb);
+		if (!body) {
+			fprintf(stderr, "keelctl: backend %s: out of memory\n", verb);
+			return KEELCTL_UNAVAILABLE;
+		}
 		ctype = "application/json";
-	rc = api_call(c, method, path, ctype, body, strlen(body), &status, &out);
+	}
+	rc = api_call(c, route, pos[0], add ? NULL : bb.addr.text, &q, ctype, body ? body : "",
+		      body ? strlen(body) : 0, &status, &out);
+	free(body);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "backend %s %s %s", verb, pos[0], pos[1]);
@@ -170,7 +196,7 @@ static const struct ctl_verb backend_verbs[] = {
 	{ "list", "VIP [-q]", "backends of a VIP: weight, state, health (-q: addresses only)", backend_list },
 	{ "add", "VIP ADDRESS [--weight N] [--dry-run] [--force]", "add a backend (weight 1 by default)", backend_edit },
 	{ "del", "VIP ADDRESS [--dry-run] [--force]", "remove a backend (its tracked flows are re-chosen)", backend_edit },
-	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight 0..65535 (its share of the Maglev table)", backend_edit },
+	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight " KEEL_API_WEIGHT_RANGE " (its share of the Maglev table)", backend_edit },
 	{ "drain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on (--all: in every VIP, one change)", backend_edit },
 	{ "undrain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "back to active (--all: where it is draining)", backend_edit },
 	{ "disable", "VIP ADDRESS [--dry-run] [--force]", "out of the table; its flows are re-chosen", backend_edit },

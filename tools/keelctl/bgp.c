@@ -1,5 +1,6 @@
 /* keelctl bgp, keelctl host drain|undrain: what this host announces and why, its BGP peers, the planned drain. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keelctl.h"
@@ -95,7 +96,7 @@ static int bgp_show(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &bgp_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/bgp", &b)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_BGP, NULL, NULL, &b)))
 		return rc;
 	if (c->json)
 		json_print(b);
@@ -114,12 +115,12 @@ const struct ctl_object bgp_object = { "bgp", "what this host announces over BGP
 
 static int host_call(struct ctl *c, const char *verb, const char *body)
 {
-	char path[64], what[64];
+	char what[64];
 	int status, rc;
 	json_t *out;
 
-	snprintf(path, sizeof(path), "/v1/host/%s", verb);
-	rc = api_call(c, "POST", path, "application/json", body, strlen(body), &status, &out);
+	rc = api_call(c, !strcmp(verb, "drain") ? KEEL_API_ROUTE_HOST_DRAIN : KEEL_API_ROUTE_HOST_UNDRAIN,
+		      NULL, NULL, NULL, "application/json", body, strlen(body), &status, &out);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "host %s", verb);
@@ -142,18 +143,28 @@ static int host_drain(struct ctl *c, int argc, char **argv)
 {
 	const char *wait = NULL;
 	const struct ctl_opt opts[] = { { "wait", 'w', true, &wait, NULL }, { 0 } };
-	char body[96];
+	struct keel_api_host_drain d = { 0 };
+	char *body;
+	json_t *o;
 	int n, rc;
 
 	if ((rc = ctl_parse(c, &host_object, argc, argv, opts, NULL, 0, &n)))
 		return rc;
-	if (wait && (strlen(wait) > 32 || strpbrk(wait, "\"\\")))
+	d.has_wait = wait != NULL;
+	if (wait && (strlen(wait) >= sizeof(d.wait) || strpbrk(wait, "\"\\")))
 		return ctl_usage_error(&host_object, "host drain: --wait takes a duration like 5s");
 	if (wait)
-		snprintf(body, sizeof(body), "{\"wait\":\"%s\"}", wait);
-	else
-		snprintf(body, sizeof(body), "{}");
-	return host_call(c, "drain", body);
+		strcpy(d.wait, wait);
+	o = keel_api_host_drain_encode(&d);
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!body) {
+		fprintf(stderr, "keelctl: host drain: out of memory\n");
+		return KEELCTL_UNAVAILABLE;
+	}
+	rc = host_call(c, "drain", body);
+	free(body);
+	return rc;
 }
 
 static int host_undrain(struct ctl *c, int argc, char **argv)

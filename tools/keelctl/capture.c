@@ -143,7 +143,7 @@ static int capture(struct ctl *c, int argc, char **argv)
 		return rc;
 
 	/* Where to attach: the dataplane's DPDK file prefix, from keel-control. */
-	if ((rc = api_get(c, "/v1/status", &st)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_STATUS, NULL, NULL, &st)))
 		return rc;
 	dp = json_object_get(st, "dataplane");
 	cap = json_object_get(dp, "capture");
@@ -164,17 +164,15 @@ static int capture(struct ctl *c, int argc, char **argv)
 	json_decref(st);
 
 	if (vip) {
-		char path[256], e[200];
 		json_t *cfg;
 		unsigned int gue = GUE_DEFAULT_PORT;
 
-		if (api_escape(e, sizeof(e), vip))
+		if (!api_arg_fits(vip))
 			return ctl_usage_error(&capture_object, "capture: VIP name too long");
-		snprintf(path, sizeof(path), "/v1/vips/%s", e);
-		if ((rc = api_get(c, path, &v)))
+		if ((rc = api_get(c, KEEL_API_ROUTE_VIP, vip, NULL, &v)))
 			return rc;
 		/* GUE's UDP port is the configuration's (gue_port), the same for every VIP. */
-		if (!strcmp(jstr(v, "encap"), "gue") && !api_get(c, "/v1/config", &cfg)) {
+		if (!strcmp(jstr(v, "encap"), "gue") && !api_get(c, KEEL_API_ROUTE_CONFIG, NULL, NULL, &cfg)) {
 			if (json_is_integer(json_object_get(cfg, "gue_port")))
 				gue = (unsigned int)jint(cfg, "gue_port");
 			json_decref(cfg);

@@ -212,14 +212,15 @@ static int config_diff(struct ctl *c, int argc, char **argv)
 		return rc;
 	if ((rc = load_local(pos[0], buf, len, &cfg)))
 		goto out;
-	rc = api_call(c, "POST", "/v1/config/diff", content_type(buf), buf, len, &status, &preview);
+	rc = api_call(c, KEEL_API_ROUTE_CONFIG_DIFF, NULL, NULL, NULL, content_type(buf), buf, len,
+		      &status, &preview);
 	if (rc)
 		goto out;
 	if (status != 200) {
 		rc = api_fail(c, "config diff", status, preview);
 		goto out;
 	}
-	if ((rc = api_get(c, "/v1/config", &running)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_CONFIG, NULL, NULL, &running)))
 		goto out;
 	/* Both sides in the canonical form (defaults filled in), so only real changes show. */
 	mine = config_to_json(cfg);
@@ -255,13 +256,11 @@ out:
 int config_post_apply(struct ctl *c, const char *what, const char *ctype, const char *body,
 		      size_t len, bool dry_run, bool force)
 {
-	char path[64];
+	const struct keel_api_query q = { .dry_run = dry_run, .force = force };
 	json_t *out;
 	int rc, status = 0;
 
-	snprintf(path, sizeof(path), "/v1/config/apply%s%s%s", dry_run || force ? "?" : "",
-		 dry_run ? "dry_run=1" : "", force ? (dry_run ? "&force=1" : "force=1") : "");
-	rc = api_call(c, "POST", path, ctype, body, len, &status, &out);
+	rc = api_call(c, KEEL_API_ROUTE_CONFIG_APPLY, NULL, NULL, &q, ctype, body, len, &status, &out);
 	if (rc)
 		return rc;
 	rc = report_change(c, what, status, out);
@@ -314,7 +313,7 @@ static int config_dump(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &config_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/config", &cfg)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_CONFIG, NULL, NULL, &cfg)))
 		return rc;
 	if (c->json) {
 		json_print(cfg);
@@ -323,7 +322,8 @@ static int config_dump(struct ctl *c, int argc, char **argv)
 		if (c->etag[0])
 			printf("# keel-control configuration, generation %.*s (keelctl config dump)\n",
 			       (int)strlen(c->etag) - 2, c->etag + 1);
-		else if (!api_call(c, "GET", "/v1/status", NULL, NULL, 0, &status, &st) && status == 200)
+		else if (!api_call(c, KEEL_API_ROUTE_STATUS, NULL, NULL, NULL, NULL, NULL, 0, &status,
+				   &st) && status == 200)
 			printf("# keel-control configuration, generation %lld (keelctl config dump)\n",
 			       (long long)jint(st, "generation"));
 		json_decref(st);

@@ -14,55 +14,59 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 {
 	static const char *const heads[] = { "HOST", "REVISION", "LAG", "DIGESTS", "DATAPLANE",
 					     "ANNOUNCING", "VERSION", "LAST REFUSAL" };
+	struct keel_api_fleet_status fs;
 	char r[24], l[24];
-	json_t *f, *hosts, *h, *ref = NULL, *refh;
-	const char *name;
+	json_t *f, *ref = NULL;
 	struct table *t;
 	int64_t top;
+	size_t i;
 	int n, rc;
 
 	if ((rc = ctl_parse(c, &fleet_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/fleet", &f)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_FLEET, NULL, NULL, &f)))
 		return rc;
 	if (c->json) {
 		json_print(f);
 		json_decref(f);
 		return KEELCTL_OK;
 	}
-	hosts = json_object_get(f, "hosts");
-	top = jint(f, "revision");
+	if (keel_api_fleet_decode(f, &fs)) {
+		json_decref(f);
+		fprintf(stderr, "keelctl: fleet status: malformed answer\n");
+		return KEELCTL_UNAVAILABLE;
+	}
+	top = fs.revision;
 	/* The reference digests: this host's own if it runs the newest revision, else any host's that does. */
-	json_object_foreach(hosts, name, h)
-		if (jint(h, "applied_revision") > top)
-			top = jint(h, "applied_revision");
-	refh = json_object_get(hosts, jstr(f, "host"));
-	if (refh && jint(refh, "applied_revision") == top)
-		ref = json_object_get(refh, "digests");
-	json_object_foreach(hosts, name, h)
-		if (!ref && jint(h, "applied_revision") == top)
-			ref = json_object_get(h, "digests");
+	for (i = 0; i < fs.n_hosts; i++)
+		if (fs.hosts[i].applied_revision > top)
+			top = fs.hosts[i].applied_revision;
+	for (i = 0; i < fs.n_hosts; i++)
+		if (!strcmp(fs.hosts[i].name, fs.host) && fs.hosts[i].applied_revision == top)
+			ref = fs.hosts[i].digests;
+	for (i = 0; i < fs.n_hosts; i++)
+		if (!ref && fs.hosts[i].applied_revision == top)
+			ref = fs.hosts[i].digests;
 	printf("fleet %s: spec revision %lld, store %s, %zu live host%s (this host: %s, revision %lld)\n",
-	       jstr(f, "prefix"), (long long)top,
-	       json_is_true(json_object_get(f, "store_up")) ? "up" : "DOWN", json_object_size(hosts),
-	       json_object_size(hosts) == 1 ? "" : "s", jstr(f, "host"),
-	       (long long)jint(f, "applied_revision"));
-	if (!json_is_true(json_object_get(f, "store_up")))
-		printf("store error: %s\n", jstr(f, "store_error"));
+	       fs.prefix, (long long)top, fs.store_up ? "up" : "DOWN", fs.n_hosts,
+	       fs.n_hosts == 1 ? "" : "s", fs.host, (long long)fs.applied_revision);
+	if (!fs.store_up)
+		printf("store error: %s\n", fs.store_error);
 	t = table_new(8, heads);
-	json_object_foreach(hosts, name, h) {
-		int64_t a = jint(h, "applied_revision");
+	for (i = 0; i < fs.n_hosts; i++) {
+		const struct keel_api_fleet_host *h = &fs.hosts[i];
+		int64_t a = h->applied_revision;
 
 		snprintf(r, sizeof(r), "%lld", (long long)a);
 		snprintf(l, sizeof(l), "%lld", (long long)(top - a));
-		table_add(t, name, r, l,
-			  a != top ? "behind" : same_digests(json_object_get(h, "digests"), ref) ? "equal" : "DIFFER",
-			  json_is_true(json_object_get(h, "dataplane_alive")) ? "alive" : "DOWN",
-			  json_is_true(json_object_get(h, "announcing")) ? "yes" : "no", jstr(h, "version"),
-			  *jstr(h, "last_refusal") ? jstr(h, "last_refusal") : NULL);
+		table_add(t, h->name, r, l,
+			  a != top ? "behind" : same_digests(h->digests, ref) ? "equal" : "DIFFER",
+			  h->dataplane_alive ? "alive" : "DOWN", h->announcing ? "yes" : "no",
+			  h->version, *h->last_refusal ? h->last_refusal : NULL);
 	}
 	table_print(c, t);
 	table_free(t);
+	keel_api_fleet_free(&fs);
 	json_decref(f);
 	return KEELCTL_OK;
 }

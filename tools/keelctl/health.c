@@ -26,7 +26,7 @@ static int health(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &health_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/health", &arr)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_HEALTH, NULL, NULL, &arr)))
 		return rc;
 	if (c->json) {
 		json_print(arr);

@@ -20,7 +20,7 @@ static int history(struct ctl *c, int argc, char **argv)
 		return rc;
 	if ((rc = ctl_parse_u32(&history_object, "--count", count, 200, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/history", &r)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_HISTORY, NULL, NULL, &r)))
 		return rc;
 	ev = json_object_get(r, "events");
 	total = json_array_size(ev);

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "keel_api.h"
+
 /*
  * Exit codes (issue #5, keelctl(8)): the sysexits.h values operators already
  * script against, plus 1 for "diff found differences" (diff(1), git diff).
@@ -16,12 +18,13 @@
 #define KEELCTL_OK 0
 #define KEELCTL_DIFFERENT 1
 #define KEELCTL_USAGE EX_USAGE             /* 64 */
-#define KEELCTL_DATAERR EX_DATAERR         /* 65: refused, unknown VIP, bad config */
-#define KEELCTL_UNAVAILABLE EX_UNAVAILABLE /* 69: no daemon, no dataplane, daemon failure */
-#define KEELCTL_NOPERM EX_NOPERM           /* 77 */
-#define KEELCTL_CONFLICT EX_TEMPFAIL       /* 75: 412, changed since it was read (ETag, or the fleet spec's revision) */
+/* An API answer's exit code is the contract's (api/keel_api.h: one table errno -> HTTP -> exit). */
+#define KEELCTL_DATAERR KEEL_API_EXIT_DATAERR         /* 65: refused, unknown VIP, bad config */
+#define KEELCTL_UNAVAILABLE KEEL_API_EXIT_UNAVAILABLE /* 69: no daemon, no dataplane, daemon failure */
+#define KEELCTL_NOPERM KEEL_API_EXIT_NOPERM           /* 77 */
+#define KEELCTL_CONFLICT KEEL_API_EXIT_CONFLICT       /* 75: 412, changed since it was read (ETag, or the fleet spec's revision) */
 
-#define KEELCTL_DEFAULT_SOCKET "/run/keel/control.sock"
+#define KEELCTL_DEFAULT_SOCKET KEEL_API_DEFAULT_SOCKET
 
 struct ctl {
 	const char *socket; /* --socket, $KEEL_SOCKET, or the default */
@@ -81,15 +84,23 @@ int ctl_parse(struct ctl *c, const struct ctl_object *o, int argc, char **argv,
 	      const struct ctl_opt *opts, char **pos, int max_pos, int *n_pos);
 int ctl_parse_u32(const struct ctl_object *o, const char *what, const char *s, uint32_t max,
 		  uint32_t *out);
-bool ctl_is_address(const char *s);
+/* An address argument, parsed once here into bytes (and canonical text). */
+bool ctl_address(const char *s, struct keel_api_addr *a);
 
-/* api.c: calls of the management API. */
-int api_call(struct ctl *c, const char *method, const char *path, const char *ctype,
-	     const char *body, size_t len, int *status, json_t **out);
-int api_get(struct ctl *c, const char *path, json_t **out);
+/*
+ * api.c: calls of the management API. A call names its route (api/keel_api.h:
+ * the path and method come from the contract's table), the route's {vip} and
+ * {addr} (NULL when it has none) and its query (NULL: none).
+ */
+int api_call(struct ctl *c, enum keel_api_route r, const char *vip, const char *addr,
+	     const struct keel_api_query *q, const char *ctype, const char *body, size_t len,
+	     int *status, json_t **out);
+int api_get(struct ctl *c, enum keel_api_route r, const char *vip,
+	    const struct keel_api_query *q, json_t **out);
 int api_exit_code(int status);
 int api_fail(struct ctl *c, const char *what, int status, json_t *body);
-int api_escape(char *out, size_t len, const char *s);
+/* Is the argument short enough to be a path parameter (under 200 bytes %-encoded)? */
+bool api_arg_fits(const char *s);
 
 /* config.c: POST a configuration (YAML or JSON) to /v1/config/apply and report. */
 int config_post_apply(struct ctl *c, const char *what, const char *ctype, const char *body,

@@ -14,7 +14,7 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		{ "proto", 0, true, &proto, NULL },
 		{ 0 },
 	};
-	char path[512], vip[200], a[200], vpath[256], dq[16] = "";
+	struct keel_api_query q = { .has_vip = true, .has_src = true, .has_sport = true };
 	uint32_t port, dp;
 	json_t *r, *v;
 	char *pos[1];
@@ -24,7 +24,7 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (n != 1 || !src || !sport)
 		return ctl_usage_error(&lookup_object, "lookup: needs VIP --src ADDRESS --sport PORT");
-	if (!ctl_is_address(src))
+	if (!ctl_address(src, &q.src))
 		return ctl_usage_error(&lookup_object, "lookup: \"%s\" is not an IP address", src);
 	if ((rc = ctl_parse_u32(&lookup_object, "--sport", sport, 65535, &port)))
 		return rc;
@@ -32,16 +32,23 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		/* An all-ports VIP hashes the destination port too; keel-control refuses a lookup without it. */
 		if ((rc = ctl_parse_u32(&lookup_object, "--dport", dport, 65535, &dp)))
 			return rc;
-		snprintf(dq, sizeof(dq), "&dport=%u", dp);
+		q.has_dport = true;
+		q.dport = (uint16_t)dp;
 	}
 	if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp"))
 		return ctl_usage_error(&lookup_object, "lookup: --proto is tcp or udp");
-	if (api_escape(vip, sizeof(vip), pos[0]) || api_escape(a, sizeof(a), src))
+	if (!api_arg_fits(pos[0]) || !api_arg_fits(src))
 		return ctl_usage_error(&lookup_object, "lookup: argument too long");
+	if (strlen(pos[0]) >= sizeof(q.vip)) {
+		/* No configuration holds such a name: what keel-control would answer (400). */
+		fprintf(stderr, "keelctl: lookup: vip: \"%.64s\" is not a VIP name\n", pos[0]);
+		return KEELCTL_DATAERR;
+	}
+	strcpy(q.vip, pos[0]);
+	q.sport = (uint16_t)port;
 	if (proto) {
 		/* A VIP has one protocol: the API takes the VIP's; a mismatch is a wrong question. */
-		snprintf(vpath, sizeof(vpath), "/v1/vips/%s", vip);
-		if ((rc = api_get(c, vpath, &v)))
+		if ((rc = api_get(c, KEEL_API_ROUTE_VIP, pos[0], NULL, &v)))
 			return rc;
 		rc = strcmp(jstr(v, "protocol"), proto) ? KEELCTL_DATAERR : KEELCTL_OK;
 		if (rc)
@@ -51,8 +58,7 @@ static int lookup(struct ctl *c, int argc, char **argv)
 		if (rc)
 			return rc;
 	}
-	snprintf(path, sizeof(path), "/v1/lookup?vip=%s&src=%s&sport=%u%s", vip, a, port, dq);
-	if ((rc = api_get(c, path, &r)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_LOOKUP, NULL, &q, &r)))
 		return rc;
 	if (c->json) {
 		json_print(r);

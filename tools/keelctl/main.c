@@ -149,11 +149,9 @@ int ctl_parse_u32(const struct ctl_object *o, const char *what, const char *s, u
 	return KEELCTL_OK;
 }
 
-bool ctl_is_address(const char *s)
+bool ctl_address(const char *s, struct keel_api_addr *a)
 {
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+	return !keel_api_addr_parse(s, a);
 }
 
 static int run_object(struct ctl *c, const struct ctl_object *o, int argc, char **argv)

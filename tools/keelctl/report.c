@@ -6,40 +6,37 @@
 
 static const char *const preview_heads[] = { "VIP", "MOVED", "NOTE", "BACKEND", "BEFORE", "AFTER" };
 
-void report_preview(struct ctl *c, json_t *preview)
+/* A preview as the API writes it (api/keel_api.h's codec), printed as one table. */
+static void preview_print(struct ctl *c, const struct keel_api_preview *p)
 {
 	struct table *t = table_new(6, preview_heads);
-	const char *vip, *addr;
-	json_t *v, *b;
 	char moved[16], bef[16], aft[16];
 
 	table_right(t, 1);
 	table_right(t, 4);
 	table_right(t, 5);
-	json_object_foreach(preview, vip, v) {
-		json_t *backends = json_object_get(v, "backends");
-		const char *note = json_is_true(json_object_get(v, "removed")) ? "removed" :
-				   json_is_true(json_object_get(v, "new")) ? "new" :
-				   json_is_true(json_object_get(v, "empty")) ? "EMPTY" : "";
+	for (size_t i = 0; i < p->n_vips; i++) {
+		const struct keel_api_preview_vip *v = &p->vips[i];
+		const char *note = v->removed ? "removed" : v->added ? "new" : v->empty ? "EMPTY" : "";
 		bool first = true, same = true;
 
-		if (!json_is_object(v)) /* "warnings" in a diff answer */
-			continue;
-		fmt_share(jnum(v, "moved_share"), moved, sizeof(moved));
-		json_object_foreach(backends, addr, b)
-			same = same && jint(b, "before") == jint(b, "after");
+		fmt_share(v->moved_share, moved, sizeof(moved));
+		for (size_t k = 0; k < v->n_backends; k++)
+			same = same && v->backends[k].before == v->backends[k].after;
 		if (same && !*note) {
 			/* One line for a VIP the change leaves alone. */
-			table_add(t, vip, moved, "unchanged", NULL, NULL, NULL);
+			table_add(t, v->vip, moved, "unchanged", NULL, NULL, NULL);
 			continue;
 		}
-		if (!json_object_size(backends))
-			table_add(t, vip, moved, dash(note), NULL, NULL, NULL);
-		json_object_foreach(backends, addr, b) {
-			snprintf(bef, sizeof(bef), "%lld", (long long)jint(b, "before"));
-			snprintf(aft, sizeof(aft), "%lld", (long long)jint(b, "after"));
-			table_add(t, first ? vip : "", first ? moved : "", first ? dash(note) : "", addr,
-				  json_object_get(b, "before") ? bef : "0", aft);
+		if (!v->n_backends)
+			table_add(t, v->vip, moved, dash(note), NULL, NULL, NULL);
+		for (size_t k = 0; k < v->n_backends; k++) {
+			const struct keel_api_preview_backend *b = &v->backends[k];
+
+			snprintf(bef, sizeof(bef), "%lld", (long long)b->before);
+			snprintf(aft, sizeof(aft), "%lld", (long long)b->after);
+			table_add(t, first ? v->vip : "", first ? moved : "", first ? dash(note) : "",
+				  b->addr, b->has_before ? bef : "0", aft);
 			first = false;
 		}
 	}
@@ -48,74 +45,84 @@ void report_preview(struct ctl *c, json_t *preview)
 	table_free(t);
 }
 
-static void warnings(json_t *body)
+void report_preview(struct ctl *c, json_t *preview)
 {
-	json_t *w;
-	size_t i;
+	struct keel_api_preview p;
 
-	json_array_foreach(json_object_get(body, "warnings"), i, w)
-		fprintf(stderr, "keelctl: warning: %s\n", json_string_value(w));
-	if (*jstr(body, "publish_error"))
+	if (keel_api_preview_decode(preview, &p))
+		return;
+	preview_print(c, &p);
+	keel_api_preview_free(&p);
+}
+
+static void warnings(const struct keel_api_report *r)
+{
+	for (size_t i = 0; i < r->n_warnings; i++)
+		fprintf(stderr, "keelctl: warning: %s\n", r->warnings[i]);
+	if (r->publish_error)
 		fprintf(stderr, "keelctl: warning: persisted, not yet taken by the dataplane: %s\n",
-			jstr(body, "publish_error"));
+			r->publish_error);
 }
 
 /* A fleet edit: committed at a store revision, then run by the live hosts (or not yet: which). */
-static void fleet_applied(const char *what, json_t *body)
+static void fleet_applied(const char *what, const struct keel_api_report *r)
 {
-	json_t *pending = json_object_get(body, "pending_hosts"), *h;
-	size_t i;
-
-	printf("%s: applied at fleet revision %lld, generation %lld", what,
-	       (long long)jint(body, "revision"), (long long)jint(body, "generation"));
-	if (!json_object_get(body, "converged")) {
+	printf("%s: applied at fleet revision %lld, generation %lld", what, (long long)r->revision,
+	       (long long)r->generation);
+	if (!r->has_converged) {
 		printf(" (not waited for the hosts)\n");
 		return;
 	}
-	if (json_is_true(json_object_get(body, "converged"))) {
-		printf(", running on all %zu live hosts\n", json_object_size(json_object_get(body, "hosts")));
+	if (r->converged) {
+		printf(", running on all %zu live hosts\n", r->n_hosts);
 		return;
 	}
 	printf("; NOT yet running on:");
-	json_array_foreach(pending, i, h)
-		printf(" %s", json_string_value(h));
+	for (size_t i = 0; i < r->n_pending; i++)
+		printf(" %s", r->pending[i]);
 	printf("\n");
 }
 
 int report_change(struct ctl *c, const char *what, int status, json_t *body)
 {
-	json_t *report = json_object_get(body, "report");
+	struct keel_api_report r;
 
-	if (status >= 200 && status < 300) {
-		if (c->json) {
-			json_print(body);
-			return KEELCTL_OK;
-		}
-		if (json_is_true(json_object_get(body, "dry_run")))
-			printf("%s: dry run: %s (generation stays %lld)\n", what,
-			       json_is_true(json_object_get(body, "changed")) ? "would change" : "no change",
-			       (long long)jint(body, "generation"));
-		else if (json_is_true(json_object_get(body, "applied")) && json_object_get(body, "revision"))
-			fleet_applied(what, body);
-		else if (json_is_true(json_object_get(body, "applied")))
-			printf("%s: applied, generation %lld\n", what, (long long)jint(body, "generation"));
-		else if (json_object_get(body, "changed"))
-			printf("%s: no change (generation %lld)\n", what, (long long)jint(body, "generation"));
-		else
-			printf("%s: done\n", what);
-		if (json_object_size(json_object_get(body, "preview")) &&
-		    json_is_true(json_object_get(body, "changed")))
-			report_preview(c, json_object_get(body, "preview"));
-		warnings(body);
+	if (c->json && status >= 200 && status < 300) {
+		json_print(body);
 		return KEELCTL_OK;
 	}
 	if (status == 412 && c->quiet_conflict)
 		return KEELCTL_CONFLICT;
+	if (keel_api_report_decode(body, &r)) {
+		/* Not an object: say what we can. */
+		fprintf(stderr, "keelctl: %s: %s\n", what,
+			status >= 200 && status < 300 ? "malformed answer" : "failed");
+		return status >= 200 && status < 300 ? KEELCTL_UNAVAILABLE : api_exit_code(status);
+	}
+	if (status >= 200 && status < 300) {
+		if (r.dry_run)
+			printf("%s: dry run: %s (generation stays %lld)\n", what,
+			       r.changed ? "would change" : "no change", (long long)r.generation);
+		else if (r.applied && r.has_revision)
+			fleet_applied(what, &r);
+		else if (r.applied)
+			printf("%s: applied, generation %lld\n", what, (long long)r.generation);
+		else if (r.has_changed)
+			printf("%s: no change (generation %lld)\n", what, (long long)r.generation);
+		else
+			printf("%s: done\n", what);
+		if (r.preview.n_vips && r.changed)
+			preview_print(c, &r.preview);
+		warnings(&r);
+		keel_api_report_free(&r);
+		return KEELCTL_OK;
+	}
 	/* A refused change (409) carries the preview that made it dangerous: show it. */
-	if (!c->json && report && json_object_get(report, "preview"))
-		report_preview(c, json_object_get(report, "preview"));
-	fprintf(stderr, "keelctl: %s: %s\n", what, *jstr(body, "error") ? jstr(body, "error") : "failed");
+	if (!c->json && r.refused && r.refused->has_preview)
+		preview_print(c, &r.refused->preview);
+	fprintf(stderr, "keelctl: %s: %s\n", what, r.error ? r.error : "failed");
 	if (c->json)
 		json_print(body);
+	keel_api_report_free(&r);
 	return api_exit_code(status);
 }

@@ -1,5 +1,6 @@
 /* keelctl stats: the dataplane's counters summed over workers, as a summary or per VIP, backend, worker, drop reason. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keelctl.h"
@@ -10,7 +11,7 @@ static int fetch(struct ctl *c, int argc, char **argv, json_t **out)
 
 	if ((rc = ctl_parse(c, &stats_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	return api_get(c, "/v1/stats", out);
+	return api_get(c, KEEL_API_ROUTE_STATS, NULL, NULL, out);
 }
 
 static void line(const char *what, double pkts, double bytes)
@@ -144,40 +145,43 @@ static int stats_worker(struct ctl *c, int argc, char **argv)
 	static const char *const heads[] = { "WORKER", "LCORE", "SOCKET", "GENERATION", "ACTIVATIONS",
 					     "REFUSED", "BUSY CYCLES", "NUMA" };
 	char w[16], l[16], so[16], g[24], a[24], r[24], b[32];
-	json_t *st, *workers, *v;
+	struct keel_api_worker_status *ws = NULL;
+	json_t *st, *workers;
 	struct table *t;
-	size_t i;
+	size_t i, n_w = 0;
+	bool has = false;
 	int n, rc;
 
 	if ((rc = ctl_parse(c, &stats_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/status", &st)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_STATUS, NULL, NULL, &st)))
 		return rc;
-	workers = json_object_get(json_object_get(st, "dataplane"), "workers");
+	workers = keel_api_status_workers(st);
 	if (c->json) {
 		json_t *o = workers ? json_incref(workers) : json_array();
 
 		json_print(o);
 		json_decref(o);
-	} else if (!workers) {
+	} else if (keel_api_workers_decode(st, &ws, &n_w, &has) || !has) {
 		puts("dataplane not running: no workers");
 	} else {
 		t = table_new(8, heads);
 		for (int k = 0; k < 7; k++)
 			table_right(t, k);
-		json_array_foreach(workers, i, v) {
-			snprintf(w, sizeof(w), "%lld", (long long)jint(v, "worker"));
-			snprintf(l, sizeof(l), "%lld", (long long)jint(v, "lcore"));
-			snprintf(so, sizeof(so), "%lld", (long long)jint(v, "socket"));
-			snprintf(g, sizeof(g), "%lld", (long long)jint(v, "generation"));
-			snprintf(a, sizeof(a), "%lld", (long long)jint(v, "activations"));
-			snprintf(r, sizeof(r), "%lld", (long long)jint(v, "refused"));
-			table_add(t, w, l, so, g, a, r, fmt_count((double)jint(v, "busy_cycles"), b, sizeof(b)),
-				  json_is_true(json_object_get(v, "numa_mismatch")) ? "REMOTE PORT" : "ok");
+		for (i = 0; i < n_w; i++) {
+			snprintf(w, sizeof(w), "%lld", (long long)ws[i].worker);
+			snprintf(l, sizeof(l), "%lld", (long long)ws[i].lcore);
+			snprintf(so, sizeof(so), "%lld", (long long)ws[i].socket);
+			snprintf(g, sizeof(g), "%lld", (long long)ws[i].generation);
+			snprintf(a, sizeof(a), "%lld", (long long)ws[i].activations);
+			snprintf(r, sizeof(r), "%lld", (long long)ws[i].refused);
+			table_add(t, w, l, so, g, a, r, fmt_count((double)ws[i].busy_cycles, b, sizeof(b)),
+				  ws[i].numa_mismatch ? "REMOTE PORT" : "ok");
 		}
 		table_print(c, t);
 		table_free(t);
 	}
+	free(ws);
 	json_decref(st);
 	return KEELCTL_OK;
 }

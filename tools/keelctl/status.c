@@ -1,5 +1,6 @@
 /* keelctl status: is the dataplane alive, which generation each worker runs, NUMA placement warnings. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "keelctl.h"
 
@@ -8,15 +9,17 @@ static int status(struct ctl *c, int argc, char **argv)
 	static const char *const heads[] = { "WORKER", "LCORE", "SOCKET", "GENERATION", "ACTIVATIONS",
 					     "REFUSED", "NUMA" };
 	char w[16], l[16], s[16], g[24], a[24], r[24];
-	json_t *st, *dp, *v, *nh;
+	struct keel_api_worker_status *ws = NULL;
+	json_t *st, *dp, *nh;
+	bool has;
 	int64_t gen;
 	struct table *t;
-	size_t i;
+	size_t i, n_w = 0;
 	int n, rc;
 
 	if ((rc = ctl_parse(c, &status_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/status", &st)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_STATUS, NULL, NULL, &st)))
 		return rc;
 	if (c->json) {
 		json_print(st);
@@ -53,7 +56,8 @@ static int status(struct ctl *c, int argc, char **argv)
 	steer_print(json_object_get(st, "steering"));
 	if (json_object_get(st, "bgp"))
 		bgp_print(c, json_object_get(st, "bgp"));
-	if (!json_array_size(json_object_get(dp, "workers"))) {
+	if (keel_api_workers_decode(st, &ws, &n_w, &has) || !n_w) {
+		free(ws);
 		json_decref(st);
 		return KEELCTL_OK;
 	}
@@ -61,25 +65,24 @@ static int status(struct ctl *c, int argc, char **argv)
 	t = table_new(7, heads);
 	for (int k = 0; k < 6; k++)
 		table_right(t, k);
-	json_array_foreach(json_object_get(dp, "workers"), i, v) {
-		snprintf(w, sizeof(w), "%lld", (long long)jint(v, "worker"));
-		snprintf(l, sizeof(l), "%lld", (long long)jint(v, "lcore"));
-		snprintf(s, sizeof(s), "%lld", (long long)jint(v, "socket"));
-		snprintf(g, sizeof(g), "%lld%s", (long long)jint(v, "generation"),
-			 jint(v, "generation") == gen ? "" : " (behind)");
-		snprintf(a, sizeof(a), "%lld", (long long)jint(v, "activations"));
-		snprintf(r, sizeof(r), "%lld", (long long)jint(v, "refused"));
-		table_add(t, w, l, s, g, a, r,
-			  json_is_true(json_object_get(v, "numa_mismatch")) ? "REMOTE PORT" : "ok");
+	for (i = 0; i < n_w; i++) {
+		snprintf(w, sizeof(w), "%lld", (long long)ws[i].worker);
+		snprintf(l, sizeof(l), "%lld", (long long)ws[i].lcore);
+		snprintf(s, sizeof(s), "%lld", (long long)ws[i].socket);
+		snprintf(g, sizeof(g), "%lld%s", (long long)ws[i].generation,
+			 ws[i].generation == gen ? "" : " (behind)");
+		snprintf(a, sizeof(a), "%lld", (long long)ws[i].activations);
+		snprintf(r, sizeof(r), "%lld", (long long)ws[i].refused);
+		table_add(t, w, l, s, g, a, r, ws[i].numa_mismatch ? "REMOTE PORT" : "ok");
 	}
 	table_print(c, t);
-	json_array_foreach(json_object_get(dp, "workers"), i, v)
-		if (json_is_true(json_object_get(v, "numa_mismatch")))
+	for (i = 0; i < n_w; i++)
+		if (ws[i].numa_mismatch)
 			printf("warning: worker %lld (lcore %lld, socket %lld) polls a port on another NUMA "
 			       "socket: every packet crosses the interconnect\n",
-			       (long long)jint(v, "worker"), (long long)jint(v, "lcore"),
-			       (long long)jint(v, "socket"));
+			       (long long)ws[i].worker, (long long)ws[i].lcore, (long long)ws[i].socket);
 	table_free(t);
+	free(ws);
 	json_decref(st);
 	return KEELCTL_OK;
 }

@@ -6,7 +6,7 @@
 static int table_show(struct ctl *c, int argc, char **argv)
 {
 	static const char *const heads[] = { "BACKEND", "STATE", "SLOTS", "SHARE" };
-	char path[256], name[200], sl[24], sh[16];
+	char sl[24], sh[16];
 	struct table *t;
 	json_t *tab, *b;
 	char *pos[1];
@@ -17,10 +17,9 @@ static int table_show(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (n != 1)
 		return ctl_usage_error(&table_object, "table show: which VIP?");
-	if (api_escape(name, sizeof(name), pos[0]))
+	if (!api_arg_fits(pos[0]))
 		return ctl_usage_error(&table_object, "table show: name too long");
-	snprintf(path, sizeof(path), "/v1/vips/%s/table", name);
-	if ((rc = api_get(c, path, &tab)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_VIP_TABLE, pos[0], NULL, &tab)))
 		return rc;
 	if (c->json) {
 		json_print(tab);
@@ -52,7 +51,7 @@ static int table_digest(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &table_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/table/digest", &d)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_TABLE_DIGEST, NULL, NULL, &d)))
 		return rc;
 	if (c->json) {
 		json_print(d);

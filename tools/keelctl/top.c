@@ -26,9 +26,9 @@ static int take(struct ctl *c, struct sample *s)
 	int rc;
 
 	s->t = now_s();
-	if ((rc = api_get(c, "/v1/stats", &s->stats)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_STATS, NULL, NULL, &s->stats)))
 		return rc;
-	if ((rc = api_get(c, "/v1/status", &s->status))) {
+	if ((rc = api_get(c, KEEL_API_ROUTE_STATUS, NULL, NULL, &s->status))) {
 		json_decref(s->stats);
 		return rc;
 	}

@@ -143,7 +143,8 @@ static int trace(struct ctl *c, int argc, char **argv)
 	json_decref(body);
 	if (!text)
 		return KEELCTL_UNAVAILABLE;
-	rc = api_call(c, "POST", "/v1/trace", "application/json", text, strlen(text), &status, &out);
+	rc = api_call(c, KEEL_API_ROUTE_TRACE_ARM, NULL, NULL, NULL, "application/json", text,
+		      strlen(text), &status, &out);
 	free(text);
 	if (rc)
 		return rc;
@@ -157,7 +158,7 @@ static int trace(struct ctl *c, int argc, char **argv)
 	}
 	/* Until the workers took the count or the time ran out (each worker stops on its own). */
 	for (;;) {
-		if ((rc = api_get(c, "/v1/trace", &out)))
+		if ((rc = api_get(c, KEEL_API_ROUTE_TRACE, NULL, NULL, &out)))
 			return rc;
 		if (json_is_true(json_object_get(out, "done")) || waited >= (long)t * 1000 + 500)
 			break;
@@ -177,7 +178,7 @@ static int trace_show(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &trace_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/trace", &out)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_TRACE, NULL, NULL, &out)))
 		return rc;
 	rc = trace_print(c, out);
 	json_decref(out);
@@ -191,7 +192,7 @@ static int trace_stop(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &trace_object, argc, argv, NULL, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_call(c, "DELETE", "/v1/trace", NULL, "", 0, &status, &out)))
+	if ((rc = api_call(c, KEEL_API_ROUTE_TRACE_STOP, NULL, NULL, NULL, NULL, "", 0, &status, &out)))
 		return rc;
 	if (status != 200)
 		return api_fail(c, "trace stop", status, out);

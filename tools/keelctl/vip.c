@@ -20,7 +20,7 @@ static int vip_list(struct ctl *c, int argc, char **argv)
 
 	if ((rc = ctl_parse(c, &vip_object, argc, argv, opts, NULL, 0, &n)))
 		return rc;
-	if ((rc = api_get(c, "/v1/vips", &vips)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_VIPS, NULL, NULL, &vips)))
 		return rc;
 	if (c->json) {
 		json_print(vips);
@@ -66,7 +66,7 @@ static int vip_list(struct ctl *c, int argc, char **argv)
 static int vip_show(struct ctl *c, int argc, char **argv)
 {
 	static const char *const heads[] = { "BACKEND", "WEIGHT", "STATE", "HEALTH", "SLOTS", "SHARE" };
-	char path[256], name[200], w[16], sl[16], sh[16];
+	char w[16], sl[16], sh[16];
 	json_t *v, *tab = NULL, *b, *tb;
 	struct table *t;
 	char *pos[1];
@@ -77,10 +77,9 @@ static int vip_show(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (n != 1)
 		return ctl_usage_error(&vip_object, "vip show: which VIP?");
-	if (api_escape(name, sizeof(name), pos[0]))
+	if (!api_arg_fits(pos[0]))
 		return ctl_usage_error(&vip_object, "vip show: name too long");
-	snprintf(path, sizeof(path), "/v1/vips/%s", name);
-	if ((rc = api_get(c, path, &v)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_VIP, pos[0], NULL, &v)))
 		return rc;
 	if (c->json) {
 		json_print(v);
@@ -88,8 +87,8 @@ static int vip_show(struct ctl *c, int argc, char **argv)
 		return KEELCTL_OK;
 	}
 	/* Slots come from the table the workers run; without a dataplane they are left out. */
-	snprintf(path, sizeof(path), "/v1/vips/%s/table", name);
-	if (api_call(c, "GET", path, NULL, NULL, 0, &st, &tab) || st != 200) {
+	if (api_call(c, KEEL_API_ROUTE_VIP_TABLE, pos[0], NULL, NULL, NULL, NULL, 0, &st, &tab) ||
+	    st != 200) {
 		json_decref(tab);
 		tab = NULL;
 	}
@@ -147,10 +146,10 @@ static int running_config(struct ctl *c, const char *name, json_t **cfg, int *id
 	 * ETag on one host. Status first: the ETag kept is the configuration's.
 	 */
 	c->revision = 0;
-	if (!api_get(c, "/v1/status", &st) && json_object_get(st, "fleet"))
+	if (!api_get(c, KEEL_API_ROUTE_STATUS, NULL, NULL, &st) && json_object_get(st, "fleet"))
 		c->revision = jint(json_object_get(st, "fleet"), "applied_revision");
 	json_decref(st);
-	if ((rc = api_get(c, "/v1/config", cfg)))
+	if ((rc = api_get(c, KEEL_API_ROUTE_CONFIG, NULL, NULL, cfg)))
 		return rc;
 	*idx = -1;
 	json_array_foreach(json_object_get(*cfg, "vips"), i, v)
@@ -174,13 +173,12 @@ typedef int (*vip_edit_fn)(struct ctl *c, json_t *cfg, int idx, void *arg);
 static int vip_edit(struct ctl *c, const char *name, const char *what, vip_edit_fn edit, void *arg,
 		    bool dry, bool force)
 {
-	char path[64], etag[sizeof(c->etag)];
+	const struct keel_api_query q = { .dry_run = dry, .force = force };
 	int rc = KEELCTL_OK, status = 0, idx, attempt;
+	char etag[sizeof(c->etag)];
 	json_t *cfg, *out = NULL;
 	char *body;
 
-	snprintf(path, sizeof(path), "/v1/config/apply%s%s%s", dry || force ? "?" : "",
-		 dry ? "dry_run=1" : "", force ? (dry ? "&force=1" : "force=1") : "");
 	for (attempt = 1; attempt <= VIP_EDIT_TRIES; attempt++) {
 		c->if_match = NULL;
 		if ((rc = running_config(c, name, &cfg, &idx)))
@@ -198,7 +196,8 @@ static int vip_edit(struct ctl *c, const char *name, const char *what, vip_edit_
 		}
 		/* A daemon without ETags (older) gets no precondition: the edit is as before. */
 		c->if_match = etag[0] ? etag : NULL;
-		rc = api_call(c, "POST", path, "application/json", body, strlen(body), &status, &out);
+		rc = api_call(c, KEEL_API_ROUTE_CONFIG_APPLY, NULL, NULL, &q, "application/json", body,
+			      strlen(body), &status, &out);
 		c->if_match = NULL;
 		free(body);
 		if (rc)
@@ -260,6 +259,7 @@ static int vip_add(struct ctl *c, int argc, char **argv)
 		{ 0 },
 	};
 	struct vip_add_arg a = { 0 };
+	struct keel_api_addr vaddr;
 	char *pos[3], what[128];
 	uint32_t port = 0, ts = 0;
 	int n, rc;
@@ -268,7 +268,7 @@ static int vip_add(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (n != 3)
 		return ctl_usage_error(&vip_object, "vip add: needs NAME ADDRESS PORT|all");
-	if (!ctl_is_address(pos[1]))
+	if (!ctl_address(pos[1], &vaddr))
 		return ctl_usage_error(&vip_object, "vip add: \"%s\" is not an IP address", pos[1]);
 	if (strcmp(pos[2], "all") && (rc = ctl_parse_u32(&vip_object, "port", pos[2], 65535, &port)))
 		return rc;
