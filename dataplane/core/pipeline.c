@@ -236,10 +236,12 @@ struct quic_routed {
  * same 5-tuple must not override the connection ID, and the CID needs no
  * state. Long headers (handshakes, version negotiation), fragments and
  * short headers naming no live backend go on by flow hash as on any UDP VIP.
- * Returns true when the packet joined q.
+ * Returns true when the packet joined q. Out of line: a VIP without quic
+ * never calls it, and its body stays out of the classify loop.
  */
-static bool quic_route(struct keel_worker *w, const struct keel_buf *b, const struct keel_pkt *p,
-		       const struct keel_vip *v, uint16_t vip, uint8_t i, struct quic_routed *q)
+static __attribute__((noinline)) bool quic_route(struct keel_worker *w, const struct keel_buf *b,
+						 const struct keel_pkt *p, const struct keel_vip *v,
+						 uint16_t vip, uint8_t i, struct quic_routed *q)
 {
 	const uint8_t *payload = b->data + p->l4_off + WIRE_UDP_HLEN;
 	size_t len;
