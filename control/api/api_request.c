@@ -539,6 +539,12 @@ int api_request_backend_body(const json_t *o, bool want_addr, bool weight_requir
 			}
 			*weight = (uint32_t)json_integer_value(v);
 			*has_weight = true;
+		} else if (want_addr && !strcmp(key, "server_id")) {
+			/* A QUIC VIP's backend (docs/quic.md); the configuration check says whether it fits the VIP. */
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+				say(why, whylen, "server_id: expected an integer 1..65535");
+				return -EINVAL;
+			}
 		} else if (want_addr && !strcmp(key, "address")) {
 			if (!json_is_string(v) ||
 			    api_request_addr(json_string_value(v), addr, addrlen)) {

@@ -161,7 +161,8 @@ int api_request_json(const char *buf, size_t len, json_t **out, char *why, size_
 
 /*
  * {"address": "...", "weight": N} of a backend edit: want_addr asks for the
- * address (add); weight is 0..65535, required when weight_required.
+ * address (add); weight is 0..65535, required when weight_required. An add
+ * may carry "server_id": 1..65535 (QUIC VIPs), checked here, read by the caller.
  * Unknown keys are refused. 0 or -EINVAL with why.
  */
 int api_request_backend_body(const json_t *o, bool want_addr, bool weight_required,

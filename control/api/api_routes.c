@@ -199,6 +199,7 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	enum control_backend_op op;
 	char addr[INET6_ADDRSTRLEN], why[512] = "";
 	uint32_t weight = 1; /* the configuration's default weight (docs/config.md) */
+	uint16_t server_id = 0; /* QUIC VIPs: checked by api_request_backend_body */
 	bool has_weight, add = rq->t.route == API_ROUTE_BACKEND_ADD;
 	json_t *o, *report = NULL;
 	int rc;
@@ -214,6 +215,8 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 		}
 		rc = api_request_backend_body(o, add, !add, addr, sizeof(addr), &weight,
 					      &has_weight, why, sizeof(why));
+		if (!rc && add && json_object_get(o, "server_id"))
+			server_id = (uint16_t)json_integer_value(json_object_get(o, "server_id"));
 		json_decref(o);
 		if (rc) {
 			api_routes_error(rp, 400, "%s", why);
@@ -235,7 +238,7 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	}
 	if (op >= CONTROL_BACKEND_DRAIN && empty_body(rq, rp))
 		return;
-	rc = control_backend_if(c, rq->t.vip, addr, op, weight, apply_flags(&rq->q), rq->if_match,
+	rc = control_backend_if(c, rq->t.vip, addr, op, weight, server_id, apply_flags(&rq->q), rq->if_match,
 				&report, why, sizeof(why));
 	if (rc) {
 		refused(c, rp, -rc, why, report);

@@ -100,7 +100,7 @@ int control_config_apply(struct keel_control *c, struct keel_config *next, unsig
 json_t *control_fleet_json(struct keel_control *c);
 
 enum control_backend_op {
-	CONTROL_BACKEND_ADD,     /* weight */
+	CONTROL_BACKEND_ADD,     /* weight, server_id (QUIC VIPs; 0 = none) */
 	CONTROL_BACKEND_DEL,
 	CONTROL_BACKEND_WEIGHT,  /* weight */
 	CONTROL_BACKEND_DRAIN,
@@ -113,7 +113,7 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
 		    char *why, size_t whylen);
 int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
-		       enum control_backend_op op, uint32_t weight, unsigned int flags,
+		       enum control_backend_op op, uint32_t weight, uint16_t server_id, unsigned int flags,
 		       uint64_t if_match, json_t **report, char *why, size_t whylen);
 
 /*

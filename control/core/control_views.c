@@ -498,6 +498,7 @@ struct backend_edit {
 	const char *vip, *addr;
 	enum control_backend_op op;
 	uint32_t weight;
+	uint16_t server_id; /* add to a QUIC VIP (docs/quic.md) */
 	uint8_t a[16], fam;
 };
 
@@ -542,6 +543,7 @@ static int backend_edit(const struct keel_config *cur, struct keel_config **out,
 		memcpy(nb[v->n_backends].addr, e->a, 16);
 		nb[v->n_backends].family = e->fam;
 		nb[v->n_backends].weight = e->weight;
+		nb[v->n_backends].server_id = e->server_id; /* the schema check says if the VIP takes it */
 		nb[v->n_backends].state = CONFIG_BACKEND_ACTIVE;
 		v->n_backends++;
 	} else {
@@ -587,15 +589,16 @@ int control_backend(struct keel_control *c, const char *vip, const char *addr,
 		    enum control_backend_op op, uint32_t weight, unsigned int flags, json_t **report,
 		    char *why, size_t whylen)
 {
-	return control_backend_if(c, vip, addr, op, weight, flags, CONTROL_IF_ANY, report, why,
+	return control_backend_if(c, vip, addr, op, weight, 0, flags, CONTROL_IF_ANY, report, why,
 				  whylen);
 }
 
 int control_backend_if(struct keel_control *c, const char *vip, const char *addr,
-		       enum control_backend_op op, uint32_t weight, unsigned int flags,
+		       enum control_backend_op op, uint32_t weight, uint16_t server_id, unsigned int flags,
 		       uint64_t if_match, json_t **report, char *why, size_t whylen)
 {
-	struct backend_edit e = { .vip = vip, .addr = addr, .op = op, .weight = weight };
+	struct backend_edit e = { .vip = vip, .addr = addr, .op = op, .weight = weight,
+				  .server_id = server_id };
 	const char *bad;
 
 	if (config_parse_addr(addr, e.a, &e.fam, &bad)) {

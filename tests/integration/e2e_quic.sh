@@ -8,7 +8,9 @@
 #     (NAT rebinding: the 5-tuple changes, the CID does not), all reach X;
 #   - short headers with an unknown server id from 30 ports are balanced by hash (more than one
 #     backend) and counted: quic_cid_unknown +30, quic_cid_routed +25 (keel-seam counters), and
-#     keel_quic_cid_*_total in /metrics.
+#     keel_quic_cid_*_total in /metrics;
+#   - the API's backend add on the QUIC VIP: refused without a server_id and with a duplicate one,
+#     applied with its own.
 # The packets are crafted (plain UDP sockets carrying QUIC header bytes), not a real QUIC stack:
 # Debian 12's ngtcp2-client/ngtcp2-server (0.12.1) examples choose random connection IDs with no
 # option to put a server id in them, and a QUIC-LB-aware server is not packaged. What Keel reads
@@ -110,4 +112,18 @@ in_ns "$(ns_keel 1)" curl -sf --max-time 5 "http://$SB_METRICS/metrics" >"$KT_TM
 check "/metrics: keel_quic_cid_routed_total counted" \
 	grep -Eq '^keel_quic_cid_routed_total [1-9]' "$KT_TMP/metrics.txt"
 check "/metrics: keel_quic_cid_unknown_total counted" grep -Eq '^keel_quic_cid_unknown_total [1-9]' "$KT_TMP/metrics.txt"
+
+# Backend add through the API (keelctl backend add --server-id): the configuration's checks apply.
+B3=$(be4 3)
+JSON=(-H 'Content-Type: application/json')
+sb_api DELETE "/v1/vips/quic/backends/$B3?force=1" | applied || die "removing be3 from the QUIC VIP failed"
+sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\"}" >"$KT_TMP/add0.json"
+check "backend add to a QUIC VIP without server_id: refused ($(head -c 160 "$KT_TMP/add0.json"))" \
+	grep -q 'missing required key \\"server_id\\"' "$KT_TMP/add0.json"
+sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\", \"server_id\": 1}" >"$KT_TMP/add1.json"
+check "backend add with another backend's server_id: refused ($(head -c 160 "$KT_TMP/add1.json"))" \
+	grep -q 'duplicate server_id 1' "$KT_TMP/add1.json"
+sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\", \"server_id\": 3}" >"$KT_TMP/add3.json"
+applied_file() { applied <"$1"; }
+check "backend add with its own server_id: applied" applied_file "$KT_TMP/add3.json"
 finish

@@ -92,20 +92,21 @@ static int backend_all(struct ctl *c, const char *verb, int n, char **pos, bool 
  */
 static int backend_edit(struct ctl *c, int argc, char **argv)
 {
-	const char *verb = argv[0], *weight_opt = NULL;
+	const char *verb = argv[0], *weight_opt = NULL, *sid_opt = NULL;
 	bool dry = false, force = false, add = !strcmp(verb, "add"), wt = !strcmp(verb, "weight");
 	bool flush = !strcmp(verb, "flush"), all = false;
 	bool can_all = !strcmp(verb, "drain") || !strcmp(verb, "undrain");
 	/* --all exists only for drain and undrain: elsewhere it is an unknown option. */
 	const struct ctl_opt opts[] = {
 		{ "weight", 'w', true, &weight_opt, NULL }, { "dry-run", 0, false, NULL, &dry },
+		{ "server-id", 0, true, &sid_opt, NULL }, /* add to a QUIC VIP (docs/quic.md) */
 		{ "force", 'f', false, NULL, &force },	    { can_all ? "all" : NULL, 0, false, NULL, &all },
 		{ 0 },
 	};
 	const struct ctl_opt flush_opts[] = { { 0 } }; /* flush has no dry run (docs/api.md) */
-	char path[512], vip[200], addr[200], what[256], body[64] = "";
+	char path[512], vip[200], addr[200], what[256], body[160] = "";
 	const char *method = "POST", *ctype = NULL;
-	uint32_t weight = 1;
+	uint32_t weight = 1, sid = 0;
 	int n, rc, status = 0;
 	char *pos[3];
 	json_t *out;
@@ -127,11 +128,19 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(&backend_object, "backend %s: --weight is for add", verb);
 	if (weight_opt && (rc = ctl_parse_u32(&backend_object, "weight", weight_opt, 65535, &weight)))
 		return rc;
+	if (sid_opt && !add)
+		return ctl_usage_error(&backend_object, "backend %s: --server-id is for add", verb);
+	if (sid_opt && ((rc = ctl_parse_u32(&backend_object, "server-id", sid_opt, 65535, &sid)) || !sid))
+		return rc ? rc : ctl_usage_error(&backend_object, "backend add: --server-id is 1..65535");
 	if (api_escape(vip, sizeof(vip), pos[0]) || api_escape(addr, sizeof(addr), pos[1]))
 		return ctl_usage_error(&backend_object, "backend %s: argument too long", verb);
 	if (add) {
 		snprintf(path, sizeof(path), "/v1/vips/%s/backends", vip);
-		snprintf(body, sizeof(body), "{\"address\": \"%s\", \"weight\": %u}", pos[1], weight);
+		if (sid)
+			snprintf(body, sizeof(body), "{\"address\": \"%s\", \"weight\": %u, \"server_id\": %u}",
+				 pos[1], weight, sid);
+		else
+			snprintf(body, sizeof(body), "{\"address\": \"%s\", \"weight\": %u}", pos[1], weight);
 	} else if (!strcmp(verb, "del")) {
 		method = "DELETE";
 		snprintf(path, sizeof(path), "/v1/vips/%s/backends/%s", vip, addr);
@@ -168,7 +177,7 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 
 static const struct ctl_verb backend_verbs[] = {
 	{ "list", "VIP [-q]", "backends of a VIP: weight, state, health (-q: addresses only)", backend_list },
-	{ "add", "VIP ADDRESS [--weight N] [--dry-run] [--force]", "add a backend (weight 1 by default)", backend_edit },
+	{ "add", "VIP ADDRESS [--weight N] [--server-id N] [--dry-run] [--force]", "add a backend (weight 1 by default; --server-id: a QUIC VIP's, docs/quic.md)", backend_edit },
 	{ "del", "VIP ADDRESS [--dry-run] [--force]", "remove a backend (its tracked flows are re-chosen)", backend_edit },
 	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight 0..65535 (its share of the Maglev table)", backend_edit },
 	{ "drain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on (--all: in every VIP, one change)", backend_edit },
