@@ -118,10 +118,10 @@ B3=$(be4 3)
 JSON=(-H 'Content-Type: application/json')
 sb_api DELETE "/v1/vips/quic/backends/$B3?force=1" | applied || die "removing be3 from the QUIC VIP failed"
 sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\"}" >"$KT_TMP/add0.json"
-check "backend add to a QUIC VIP without server_id: refused ($(head -c 160 "$KT_TMP/add0.json"))" \
+check "backend add to a QUIC VIP without server_id: refused ($(tr -d "\n" <"$KT_TMP/add0.json" | head -c 160))" \
 	grep -q 'missing required key \\"server_id\\"' "$KT_TMP/add0.json"
 sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\", \"server_id\": 1}" >"$KT_TMP/add1.json"
-check "backend add with another backend's server_id: refused ($(head -c 160 "$KT_TMP/add1.json"))" \
+check "backend add with another backend's server_id: refused ($(tr -d "\n" <"$KT_TMP/add1.json" | head -c 160))" \
 	grep -q 'duplicate server_id 1' "$KT_TMP/add1.json"
 sb_api POST '/v1/vips/quic/backends?force=1' "${JSON[@]}" -d "{\"address\": \"$B3\", \"server_id\": 3}" >"$KT_TMP/add3.json"
 applied_file() { applied <"$1"; }
