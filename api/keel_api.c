@@ -497,12 +497,13 @@ int keel_api_known_keys(const json_t *o, const char *const *known, char *why, si
 /* Body keys, written once. */
 #define B_ADDRESS "address"
 #define B_WEIGHT "weight"
+#define B_SERVER_ID "server_id"
 #define B_WAIT "wait"
 
 int keel_api_backend_body_decode(const json_t *o, bool want_addr, struct keel_api_backend_body *b,
 				 char *why, size_t whylen)
 {
-	static const char *const add_keys[] = { B_ADDRESS, B_WEIGHT, NULL };
+	static const char *const add_keys[] = { B_ADDRESS, B_WEIGHT, B_SERVER_ID, NULL };
 	static const char *const weight_keys[] = { B_WEIGHT, NULL };
 	json_t *v;
 
@@ -518,6 +519,15 @@ int keel_api_backend_body_decode(const json_t *o, bool want_addr, struct keel_ap
 		}
 		b->weight = (uint32_t)json_integer_value(v);
 		b->has_weight = true;
+	}
+	v = json_object_get(o, B_SERVER_ID);
+	if (v) {
+		/* A QUIC VIP's backend; the configuration check says whether it fits the VIP. */
+		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
+			say(why, whylen, "server_id: expected an integer 1..65535");
+			return -EINVAL;
+		}
+		b->server_id = (uint32_t)json_integer_value(v);
 	}
 	v = json_object_get(o, B_ADDRESS);
 	if (v) {
@@ -546,6 +556,8 @@ json_t *keel_api_backend_body_encode(const struct keel_api_backend_body *b)
 		json_object_set_new(o, B_ADDRESS, json_string(b->addr.text));
 	if (o && b->has_weight)
 		json_object_set_new(o, B_WEIGHT, json_integer(b->weight));
+	if (o && b->server_id)
+		json_object_set_new(o, B_SERVER_ID, json_integer(b->server_id));
 	return o;
 }
 

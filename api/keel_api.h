@@ -187,6 +187,7 @@ struct keel_api_backend_body {
 	bool has_addr, has_weight;
 	struct keel_api_addr addr;
 	uint32_t weight; /* KEEL_API_WEIGHT_DEFAULT when !has_weight */
+	uint32_t server_id; /* add to a QUIC VIP: 1..65535 (docs/quic.md); 0 when none */
 };
 /*
  * want_addr: add (address required, weight optional); else weight (required).

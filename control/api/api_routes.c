@@ -278,6 +278,7 @@ static void backend_edit(struct keel_control *c, const struct api_request *rq,
 	if (e.op >= CONFIG_EDIT_BACKEND_DRAIN && empty_body(rq, rp))
 		return;
 	e.weight = body.weight;
+	e.server_id = body.server_id; /* a QUIC VIP's backend (docs/quic.md); 0: none */
 	if (edit_addr(c, addr, &e, rp))
 		return;
 	rc = control_config_edit(c, &e, apply_flags(&rq->q), rq->if_match, &report, why, sizeof(why));

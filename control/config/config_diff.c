@@ -80,6 +80,8 @@ static void vip_diff(struct diff *d, const struct config_vip *a, const struct co
 		line(d, "%s/maglev_table_size: %u -> %u", a->name, a->table_size, b->table_size);
 	if (memcmp(&a->health, &b->health, sizeof(a->health)))
 		line(d, "%s/health: changed", a->name);
+	if (a->quic != b->quic)
+		line(d, "%s/quic: %s -> %s", a->name, a->quic ? "yes" : "no", b->quic ? "yes" : "no");
 	for (i = 0; i < a->n_backends; i++) {
 		const struct config_backend *o = &a->backends[i], *n = find_backend(b, o);
 
@@ -92,6 +94,8 @@ static void vip_diff(struct diff *d, const struct config_vip *a, const struct co
 			line(d, "%s/%s/weight: %u -> %u", a->name, x, o->weight, n->weight);
 		if (o->state != n->state)
 			line(d, "%s/%s/state: %s -> %s", a->name, x, state_name(o->state), state_name(n->state));
+		if (o->server_id != n->server_id)
+			line(d, "%s/%s/server_id: %u -> %u", a->name, x, o->server_id, n->server_id);
 	}
 	for (i = 0; i < b->n_backends; i++)
 		if (!find_backend(a, &b->backends[i]))

@@ -206,6 +206,20 @@ static int backend_op(struct keel_config *next, const struct config_edit *e, cha
 
 		if (bi >= 0)
 			return refuse(why, whylen, -EEXIST, "backend %s already in VIP %s", t, e->vip);
+		/* The QUIC rules of config_quic.c on the model: a QUIC VIP's backends each name their server id. */
+		if (!v->quic && e->server_id)
+			return refuse(why, whylen, -EINVAL,
+				      "server_id is only for the backends of a VIP with quic: true");
+		if (v->quic && (e->server_id < 1 || e->server_id > 65535))
+			return refuse(why, whylen, -EINVAL,
+				      "VIP %s has quic: true: the backend needs a server_id 1..65535 (docs/quic.md)",
+				      e->vip);
+		for (uint32_t k = 0; v->quic && k < v->n_backends; k++)
+			if (v->backends[k].server_id == e->server_id)
+				return refuse(why, whylen, -EINVAL,
+					      "duplicate server_id %u in VIP %s (first as backends[%u]): "
+					      "a connection ID must name one backend",
+					      e->server_id, e->vip, k);
 		nb = realloc(v->backends, (v->n_backends + 2) * sizeof(*nb));
 		if (!nb)
 			return refuse(why, whylen, -ENOMEM, "out of memory");
@@ -214,6 +228,7 @@ static int backend_op(struct keel_config *next, const struct config_edit *e, cha
 		memcpy(nb[v->n_backends].addr, e->addr, 16);
 		nb[v->n_backends].family = e->family;
 		nb[v->n_backends].weight = e->weight;
+		nb[v->n_backends].server_id = (uint16_t)e->server_id;
 		nb[v->n_backends].state = CONFIG_BACKEND_ACTIVE;
 		v->n_backends++;
 		return check_new_backend(next, vi, v->n_backends - 1, why, whylen);

@@ -27,6 +27,7 @@ struct config_edit {
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
 	uint8_t family;   /* KEEL_AF_INET4 or KEEL_AF_INET6 */
 	uint32_t weight;  /* ADD and WEIGHT: 0..65535 */
+	uint32_t server_id; /* ADD to a QUIC VIP: 1..65535, unique in the VIP (docs/quic.md); else 0 */
 };
 
 /* The weight range of a backend: the contract's (api/keel_api.h), written once. */

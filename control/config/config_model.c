@@ -79,7 +79,7 @@ static bool health_equal(const struct config_health *a, const struct config_heal
 static bool backend_equal(const struct config_backend *a, const struct config_backend *b)
 {
 	return a->family == b->family && !memcmp(a->addr, b->addr, 16) && a->state == b->state &&
-	       a->weight == b->weight;
+	       a->weight == b->weight && a->server_id == b->server_id;
 }
 
 static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
@@ -90,6 +90,7 @@ static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
 	    a->proto != b->proto || a->port != b->port || a->all_ports != b->all_ports ||
 	    a->fragments != b->fragments || a->encap != b->encap ||
 	    a->table_size != b->table_size || !health_equal(&a->health, &b->health) ||
+	    a->quic != b->quic ||
 	    a->n_backends != b->n_backends)
 		return false;
 	for (i = 0; i < a->n_backends; i++)
@@ -316,6 +317,8 @@ static json_t *backend_to_json(const struct config_backend *be)
 	put_addr(&b, "address", be->addr, be->family);
 	put_int(&b, "weight", be->weight);
 	put_str(&b, "state", config_backend_state_name(be->state));
+	if (be->server_id)
+		put_int(&b, "server_id", be->server_id);
 	return done(&b);
 }
 
@@ -338,6 +341,8 @@ static json_t *vip_to_json(const struct config_vip *v)
 	put(&b, "fragments", json_boolean(v->fragments));
 	put_int(&b, "maglev_table_size", v->table_size);
 	put(&b, "health_check", health_to_json(&v->health, true));
+	if (v->quic)
+		put(&b, "quic", json_true());
 	for (i = 0; i < v->n_backends; i++)
 		if (json_array_append_new(arr, backend_to_json(&v->backends[i])))
 			b.failed = true;

@@ -68,6 +68,7 @@ struct config_backend {
 	uint8_t family;   /* KEEL_AF_INET4 or KEEL_AF_INET6 */
 	uint8_t state;    /* enum config_backend_state */
 	uint32_t weight;  /* 0..65535; 0 takes no new flows */
+	uint16_t server_id; /* QUIC VIPs: 1..65535, what its connection IDs carry; else 0 */
 };
 
 struct config_vip {
@@ -81,6 +82,7 @@ struct config_vip {
 	uint8_t encap;        /* enum keel_encap */
 	uint32_t table_size;  /* prime, resolved from the default when absent */
 	struct config_health health; /* resolved from health_defaults */
+	bool quic;            /* short headers routed by server id (docs/quic.md) */
 	uint32_t n_backends;
 	struct config_backend *backends;
 };

@@ -215,6 +215,13 @@ void control_metrics(struct keel_control *c, FILE *f)
 	head(f, "keel_second_chance_total", "counter",
 	     "Packets sent to a slot's new owner naming its previous one (second chance).");
 	fprintf(f, "keel_second_chance_total %" PRIu64 "\n", k->core.second_chance);
+	/* QUIC VIPs (docs/quic.md): short headers by whether their server id chose the backend. */
+	head(f, "keel_quic_cid_routed_total", "counter",
+	     "QUIC short-header packets routed to the backend their connection ID names.");
+	fprintf(f, "keel_quic_cid_routed_total %" PRIu64 "\n", k->core.quic_cid_routed);
+	head(f, "keel_quic_cid_unknown_total", "counter",
+	     "QUIC short-header packets whose connection ID names no live backend: sent by flow hash.");
+	fprintf(f, "keel_quic_cid_unknown_total %" PRIu64 "\n", k->core.quic_cid_unknown);
 
 	m = control_metrics_rows(c);
 	if (!m)

@@ -68,7 +68,8 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 		vs->proto = v->proto;
 		vs->port = v->all_ports ? 0 : v->port;
 		vs->flags = (uint8_t)((v->all_ports ? KEEL_VIP_ALL_PORTS : 0) |
-				      (v->fragments ? KEEL_VIP_FRAGMENTS : 0));
+				      (v->fragments ? KEEL_VIP_FRAGMENTS : 0) |
+				      (v->quic ? KEEL_VIP_QUIC : 0));
 		vs->encap = v->encap;
 		vs->id = (uint16_t)id;
 		vs->table_size = v->table_size;
@@ -87,6 +88,7 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 			bs->family = b->family;
 			bs->id = (uint16_t)bid;
 			bs->weight = b->weight;
+			bs->server_id = b->server_id; /* 0 unless the VIP has quic */
 			bs->state = backend_state(v, b, out->panic[i], in->healthy, in->arg);
 		}
 	}

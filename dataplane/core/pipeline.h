@@ -44,6 +44,9 @@ struct keel_counters {
 	uint64_t untracked;         /* forwarded by hash without a flow entry (rate limit) */
 	uint64_t rechosen;          /* tracked flows whose backend went away, chosen again */
 	uint64_t second_chance;     /* sent with the slot's previous owner named (second_chance.h) */
+	/* QUIC VIPs (docs/quic.md): short headers routed by their server id, or not (flow hash). */
+	uint64_t quic_cid_routed;
+	uint64_t quic_cid_unknown;
 	uint64_t drops[KEEL_DROP_MAX];
 	struct {
 		uint64_t pkts;

@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "maglev.h"
 #include "pkt.h"
+#include "quic_map.h"
 
 /*
  * Fletcher-style sum over 64-bit words: fast enough to run on a worker
@@ -54,6 +55,7 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 	const struct keel_backend *be;
 	const struct keel_vip *vips;
 	const uint16_t *vh, *table;
+	const char *reason;
 	uint32_t i, j;
 
 	if (avail < sizeof(*s))
@@ -121,6 +123,8 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 			    be[id].state != KEEL_BACKEND_ACTIVE)
 				return fail(why, "Maglev slot names a backend not active on its VIP");
 		}
+		if ((reason = keel_quic_map_check(s, v, i)))
+			return fail(why, reason);
 		if (!v->prev_off)
 			continue;
 		if (!range_ok(v->prev_off, (uint64_t)v->table_size * 2, s->size, 2))

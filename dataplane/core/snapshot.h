@@ -13,7 +13,8 @@
  */
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
-#define KEEL_SNAPSHOT_ABI 3 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl */
+#define KEEL_SNAPSHOT_ABI 4 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl;
+			     * 4: keel_vip.quic_off/quic_n (QUIC server ids) */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -24,6 +25,7 @@
 /* keel_vip.flags */
 #define KEEL_VIP_ALL_PORTS (1u << 0) /* matches any port; port must be 0 */
 #define KEEL_VIP_FRAGMENTS (1u << 1) /* hash on addresses and protocol only, accept fragments */
+#define KEEL_VIP_QUIC (1u << 2)      /* UDP: short-header QUIC packets routed by server id (quic.h) */
 
 /* keel_vip.encap */
 enum keel_encap {
@@ -51,6 +53,15 @@ struct keel_vip {
 	uint32_t table_off;  /* offset of M uint16_t backend ids */
 	uint32_t prev_off;   /* 0, or offset of M uint16_t: each slot's previous owner when it changed
 			      * within keel-control's second-chance window, else KEEL_BACKEND_NONE */
+	/* QUIC connection-ID routing (KEEL_VIP_QUIC; quic_map.h): */
+	uint32_t quic_off;   /* 0, or offset of quic_n struct keel_quic_sid sorted by server id */
+	uint32_t quic_n;
+};
+
+/* One entry of a QUIC VIP's server-id map: which backend a short header's server id names. */
+struct keel_quic_sid {
+	uint16_t server_id;  /* 1..65535, strictly ascending within a VIP's map */
+	uint16_t backend;    /* stable backend id, of this VIP */
 };
 
 /*

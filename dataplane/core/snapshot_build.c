@@ -10,6 +10,7 @@
 #include "maglev.h"
 #include "vip_table.h"
 #include "pkt.h"
+#include "quic_map.h"
 #include "vip.h"
 
 #define ALIGN8(x) (((x) + 7u) & ~(size_t)7u)
@@ -38,6 +39,7 @@ static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
 			if (v->backends[j].id >= l->n_backends)
 				l->n_backends = v->backends[j].id + 1u;
 		tables += ALIGN8((size_t)table_size_of(v) * 2) * (v->prev_owner ? 2 : 1);
+		tables += keel_quic_map_bytes(v);
 	}
 	/* Each VIP contributes at most two keys: its own and its address key. */
 	keys = spec->n_vips * 2;
@@ -250,6 +252,19 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
 			v->prev_off = (uint32_t)table_off;
 			table_off += ALIGN8((size_t)v->table_size * 2);
+		}
+		/* QUIC VIPs: the server-id map after the tables (quic_map.h). */
+		if (vs->flags & KEEL_VIP_QUIC) {
+			if (vs->proto != KEEL_PROTO_UDP) {
+				fail(why, "quic on a VIP that is not UDP", rc = -EINVAL);
+				goto out_free;
+			}
+			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + table_off), vs, why);
+			if (rc < 0)
+				goto out_free;
+			v->quic_n = (uint32_t)rc;
+			v->quic_off = rc ? (uint32_t)table_off : 0;
+			table_off += keel_quic_map_bytes(vs);
 		}
 	}
 	/* Every backend's outer headers, now that the output parameters are set. */

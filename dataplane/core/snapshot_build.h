@@ -14,6 +14,7 @@ struct keel_backend_spec {
 	uint16_t id;       /* stable id, unique in the snapshot, < KEEL_MAX_BACKENDS */
 	uint32_t weight;
 	uint8_t mac[6];    /* next hop; all zero means the snapshot's gateway MAC */
+	uint16_t server_id;/* QUIC VIPs: the id its connection IDs carry (quic.h), 0 = none */
 };
 
 struct keel_vip_spec {

@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "parse.h"
+#include "quic.h"
+#include "quic_map.h"
 #include "vip.h"
+#include "wire.h"
 
 /* Whether the first len bits of a and b agree. */
 static bool prefix_match(const uint8_t *a, const uint8_t *b, uint8_t len)
@@ -118,7 +121,8 @@ static void watched_run(struct keel_worker *w, const struct keel_port *port, str
 	const struct keel_snapshot *s = w->snap;
 	struct keel_counters *c = w->ctr;
 	uint64_t drops[KEEL_DROP_MAX];
-	uint64_t sc = c->second_chance, rechosen = c->rechosen;
+	uint64_t sc = c->second_chance, rechosen = c->rechosen, cid = c->quic_cid_routed;
+	uint16_t cid_backend = KEEL_BACKEND_NONE;
 	struct keel_flow_key fk;
 	const struct flow_value *before = NULL, *after;
 	bool peek = false;
@@ -135,6 +139,14 @@ static void watched_run(struct keel_worker *w, const struct keel_port *port, str
 		if (v->flags & KEEL_VIP_FRAGMENTS)
 			fk.sport = fk.dport = 0;
 		keel_pipeline_lookup(s, &pk->key, &lk);
+		/* A QUIC short header may be routed by its connection ID instead (docs/quic.md). */
+		if ((v->flags & KEEL_VIP_QUIC) && pk->key.proto == KEEL_PROTO_UDP && !(pk->flags & KEEL_PKT_FRAG)) {
+			const uint8_t *q = b->data + pk->l4_off + WIRE_UDP_HLEN;
+			uint16_t sid = keel_quic_server_id(q, (size_t)wire_get16(b->data + pk->l4_off + 4) -
+							      WIRE_UDP_HLEN);
+
+			cid_backend = sid ? keel_quic_map_lookup(s, v, sid) : KEEL_BACKEND_NONE;
+		}
 		if (lk.vip == vidx) {
 			rec->slot = lk.slot;
 			rec->hash = lk.hash;
@@ -168,6 +180,11 @@ static void watched_run(struct keel_worker *w, const struct keel_port *port, str
 			rec->backend = after->backend;
 		else if (before)
 			rec->backend = before_backend;
+		/* Routed by its connection ID: no flow entry was read or written for it. */
+		if (c->quic_cid_routed != cid) {
+			rec->backend = cid_backend;
+			rec->flow = KEEL_TRACE_FLOW_NONE;
+		}
 		if (rec->second_chance) {
 			const uint16_t *prev = keel_snapshot_prev(s, &keel_snapshot_vips(s)[vidx]);
 

@@ -56,10 +56,11 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 	vips[0] = (struct keel_vip_spec){ .family = 4, .proto = 6, .port = 80, .id = 0,
 		.table_size = 251, .n_backends = 3, .backends = &be[0] };
 	addr(4, "192.0.2.10", vips[0].addr);
-	/* 1: v4 udp all ports, fragments, GUE, backends 3-5 */
+	/* 1: v4 udp all ports, fragments, quic (server ids 1-3: draining, down, active), GUE, backends 3-5 */
 	vips[1] = (struct keel_vip_spec){ .family = 4, .proto = 17, .port = 0,
-		.flags = KEEL_VIP_ALL_PORTS | KEEL_VIP_FRAGMENTS, .encap = KEEL_ENCAP_GUE, .id = 1,
-		.table_size = 257, .n_backends = 3, .backends = &be[3] };
+		.flags = KEEL_VIP_ALL_PORTS | KEEL_VIP_FRAGMENTS | KEEL_VIP_QUIC,
+		.encap = KEEL_ENCAP_GUE, .id = 1, .table_size = 257, .n_backends = 3, .backends = &be[3] };
+	be[3].server_id = 1, be[4].server_id = 2, be[5].server_id = 3;
 	addr(4, "192.0.2.10", vips[1].addr);
 	/* 2: v6 tcp:443 to v4 backends (6in4), backends 6-7 */
 	vips[2] = (struct keel_vip_spec){ .family = 6, .proto = 6, .port = 443, .id = 2,

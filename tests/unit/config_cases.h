@@ -266,6 +266,18 @@ static const struct bad_case bad_cases[] = {
 	  "give both \"cert\" and \"key\"" },
 	{ "fleet unknown key", HEAD "fleet: {endpoints: [\"http://10.0.0.1:2379\"], prefix: /k, hosts: h}\n", 4, 58,
 	  "unknown key \"hosts\"" },
+	/* QUIC (docs/quic.md): one UDP VIP on line 5 (QVIP), its backends' server ids */
+#define QVIP(x) "vips:\n  - {name: q, address: 192.0.2.10, port: 443, protocol: udp, quic: true, backends: [" x "]}\n"
+	{ "quic on tcp", HEAD VIPK("quic: true"), 5, 69, "quic: true needs protocol: udp" },
+	{ "quic not a bool", HEAD VIPK("quic: yes"), 5, 69, "expected true or false" },
+	{ "quic without server_id", HEAD QVIP("{address: 10.0.0.1}"), 5, 85, "missing required key \"server_id\"" },
+	{ "quic server_id 0", HEAD QVIP("{address: 10.0.0.1, server_id: 0}"), 5, 116, "out of range" },
+	{ "quic server_id too big", HEAD QVIP("{address: 10.0.0.1, server_id: 65536}"), 5, 116, "out of range" },
+	{ "quic server_id twice", HEAD QVIP("{address: 10.0.0.1, server_id: 7}, {address: 10.0.0.2, server_id: 7}"), 5, 151,
+	  "duplicate server_id 7 in VIP q (first as backends[0])" },
+	{ "server_id without quic", HEAD VIP("{address: 10.0.0.1, server_id: 7}"), 5, 94,
+	  "server_id is only for the backends of a VIP with quic: true" },
+#undef QVIP
 };
 
 #endif

@@ -326,6 +326,11 @@ static void test_backend_body(void **state)
 	assert_int_equal(backend("{\"weight\": 1.5}", false, true, addr, &w, &has), -EINVAL);
 	assert_int_equal(backend("{\"weight\": \"1\"}", false, true, addr, &w, &has), -EINVAL);
 	assert_int_equal(backend("{}", false, true, addr, &w, &has), -EINVAL);
+	/* QUIC VIPs: an add may name the backend's server id (docs/quic.md), 1..65535, nothing else may. */
+	assert_int_equal(backend("{\"address\": \"10.0.0.1\", \"server_id\": 65535}", true, false, addr, &w, &has), 0);
+	assert_int_equal(backend("{\"address\": \"10.0.0.1\", \"server_id\": 0}", true, false, addr, &w, &has), -EINVAL);
+	assert_int_equal(backend("{\"address\": \"10.0.0.1\", \"server_id\": \"7\"}", true, false, addr, &w, &has), -EINVAL);
+	assert_int_equal(backend("{\"weight\": 1, \"server_id\": 7}", false, true, addr, &w, &has), -EINVAL);
 	assert_int_equal(backend("{\"weight\": 1}", true, false, addr, &w, &has), -EINVAL);
 	assert_int_equal(backend("{\"address\": \"10.0.0.1\", \"weight\": 1}", false, true, addr, &w, &has), -EINVAL);
 	assert_int_equal(backend("{\"address\": 10}", true, false, addr, &w, &has), -EINVAL);

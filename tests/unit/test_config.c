@@ -568,6 +568,26 @@ static void test_yaml_edges(void **state)
 	}
 }
 
+/* A QUIC VIP: its flag and server ids in the model, through the canonical form and back, and in a diff. */
+static void test_quic(void **state)
+{
+	static const char *yaml = "instance: e1\nnext_hop: {gateway: 192.0.2.254}\n"
+		"encap_source: {ipv4: 172.16.0.0/16}\n"
+		"vips:\n  - {name: q, address: 192.0.2.10, port: 443, protocol: udp, quic: true, backends:\n"
+		"      [{address: 10.0.0.1, server_id: 65535}, {address: 10.0.0.2, server_id: 1}]}\n"
+		"  - {name: u, address: 192.0.2.11, port: 53, protocol: udp, backends: [{address: 10.0.0.3}]}\n";
+	struct keel_config *cfg = load_ok(yaml);
+
+	(void)state;
+	assert_true(cfg->vips[0].quic);
+	assert_int_equal(cfg->vips[0].backends[0].server_id, 65535);
+	assert_int_equal(cfg->vips[0].backends[1].server_id, 1);
+	assert_false(cfg->vips[1].quic);
+	assert_int_equal(cfg->vips[1].backends[0].server_id, 0);
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_yaml_edges),
 		cmocka_unit_test(test_fleet_split),
+		cmocka_unit_test(test_quic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

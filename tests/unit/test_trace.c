@@ -372,6 +372,50 @@ static void test_second_chance(void **state)
 	env_fini(&e);
 }
 
+/* A QUIC short header routed by its server id: the trace names that backend and no flow entry. */
+static void test_quic_cid(void **state)
+{
+	static struct env e;
+	static const uint8_t l4[8 + 24] = { 0x9c, 0x40, 0x01, 0xbb, 0, 32, 0, 0,
+					    0x40, 0x07, 0x00, 0x02 /* server id 2 */, 0x5a, 0x5a };
+	struct arr_sink a = { .max = NREC };
+	struct keel_trace_filter f = any_filter();
+	struct keel_trace_sink sink = { .f = &f, .take = arr_take, .commit = arr_commit, .arg = &a };
+	struct pktgen g = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 17,
+			    .sport = 40000, .dport = 443, .l4_override = l4, .l4_override_len = sizeof(l4) };
+	struct keel_snapshot_spec spec;
+	uint32_t i;
+
+	(void)state;
+	env_init(&e);
+	for (i = 0; i < 3; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "10.0.0.%u", i + 1);
+		be[i] = snapfix_backend(addr, (uint16_t)i, 1, KEEL_BACKEND_ACTIVE);
+		be[i].server_id = (uint16_t)(i + 1);
+	}
+	vips[0] = snapfix_vip("192.0.2.1", 443, KEEL_PROTO_UDP, KEEL_VIP_QUIC, KEEL_ENCAP_IPIP, 7, 251, be, 3);
+	memset(&spec, 0, sizeof(spec));
+	spec.generation = 1;
+	spec.n_vips = 1;
+	spec.vips = vips;
+	snapfix_spec_defaults(&spec);
+	free(e.snap);
+	e.snap = snapfix_build(&spec);
+	e.w.snap = e.snap;
+
+	load(&e, 0, &g);
+	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 1, &sink);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.rec[0].verdict, KEEL_VERDICT_FORWARD);
+	assert_int_equal(a.rec[0].backend, 1); /* server id 2 is backend id 1 */
+	assert_int_equal(a.rec[0].flow, KEEL_TRACE_FLOW_NONE);
+	assert_int_equal(a.rec[0].out[14 + 19], 2); /* outer destination 10.0.0.2 */
+	assert_int_equal(e.ctr.quic_cid_routed, 1);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_traced_burst_agrees),
 		cmocka_unit_test(test_drop_filter_and_full),
 		cmocka_unit_test(test_second_chance),
+		cmocka_unit_test(test_quic_cid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

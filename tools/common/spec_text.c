@@ -159,6 +159,8 @@ int spec_text_vip(struct spec_text *t, const char *arg, const char **why)
 			v->encap = KEEL_ENCAP_IPIP;
 		else if (!strcmp(w[i], "fragments"))
 			v->flags |= KEEL_VIP_FRAGMENTS;
+		else if (!strcmp(w[i], "quic"))
+			v->flags |= KEEL_VIP_QUIC;
 		else if (!strncmp(w[i], "size=", 5) && !parse_u64(w[i] + 5, UINT32_MAX, &n))
 			v->table_size = (uint32_t)n;
 		else if (!strncmp(w[i], "id=", 3) && !parse_u64(w[i] + 3, 0xffff, &n))
@@ -208,6 +210,8 @@ int spec_text_backend(struct spec_text *t, const char *arg, const char **why)
 			continue;
 		else if (!strncmp(w[i], "id=", 3) && !parse_u64(w[i] + 3, 0xfffe, &n))
 			b->id = (uint16_t)n;
+		else if (!strncmp(w[i], "sid=", 4) && !parse_u64(w[i] + 4, 0xffff, &n) && n)
+			b->server_id = (uint16_t)n; /* QUIC server id (quic VIPs) */
 		else
 			return fail(why, "unknown backend option");
 	}

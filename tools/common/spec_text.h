@@ -14,8 +14,9 @@
  * Lines of a spec file ('#' comments, blank lines ignored):
  *   seed N | mtu N | ttl N | gue-port N | icmp-rate N | generation N
  *   src-mac MAC | gw-mac MAC | src4 ADDR/LEN | src6 ADDR/LEN
- *   vip ADDR:PORT/PROTO [gue] [fragments] [size=M] [id=N]     ([v6]:port, port * = all)
- *   backend ADDR [weight=N] [state=active|draining|down] [mac=MAC] [id=N]   (of the last vip)
+ *   vip ADDR:PORT/PROTO [gue] [fragments] [quic] [size=M] [id=N]     ([v6]:port, port * = all)
+ *   backend ADDR [weight=N] [state=active|draining|down] [mac=MAC] [id=N] [sid=N]   (of the last vip;
+ *           sid: its QUIC server id, 1..65535)
  * Backend ids default to their order in the file, VIP ids likewise.
  */
 struct spec_text {

@@ -51,7 +51,12 @@ struct opts {
 	uint64_t packets; /* fixed packet count instead of a time (callgrind) */
 	bool json;
 	bool stages;
+	bool quic; /* UDP QUIC VIPs, every packet a short header routed by its server id */
 };
+
+/* --quic: read by the traffic templates and the snapshot (one run, one setting). */
+static bool bench_quic;
+static uint32_t bench_backends = 1;
 
 static void usage(FILE *f)
 {
@@ -69,6 +74,8 @@ static void usage(FILE *f)
 		"  --packets N      run exactly N packets (rounded up to 64 bursts) instead of --seconds\n"
 		"  --stages         cycles per stage of the burst (runs keel-bench-stages)\n"
 		"  --json           one JSON line instead of text\n"
+		"  --quic           QUIC VIPs (udp/443, a server id per backend): every packet a short\n"
+		"                   header whose connection ID names backend (flow mod backends)\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST);
 }
@@ -87,6 +94,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "packets", required_argument, NULL, 'p' },
 		{ "stages", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "quic", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -110,6 +118,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
+		case 'Q': o->quic = bench_quic = true; continue;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -124,6 +133,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "keel-bench: option out of range (see --help)\n");
 		return -1;
 	}
+	bench_backends = o->backends;
 	if (!o->capacity)
 		o->capacity = o->flows * 2;
 	if (o->capacity > (1u << 31)) {
@@ -158,6 +168,31 @@ static uint16_t csum16(const uint8_t *p, size_t n)
 
 /* The port the generated traffic arrives on: frames are addressed to its MAC. */
 static const struct keel_port bench_port = { .mac = { 0x02, 0, 0, 0, 0, 0x02 }, .mtu = 1500 };
+
+/*
+ * --quic: the same frames as UDP to port 443 carrying a QUIC short header
+ * (docs/quic.md): first octet 0x40, then the DCID: config rotation 0 and
+ * length bits, the server id (patched per packet), nonce.
+ */
+static void make_quic_templates(void)
+{
+	uint8_t *ip4 = tmpl4 + 14, *ip6 = tmpl6 + 14, *u;
+
+	ip4[9] = 17;
+	put16(ip4 + 10, 0);
+	tmpl4_csum = csum16(ip4, 20);
+	put16(ip4 + 10, tmpl4_csum);
+	ip6[6] = 17;
+	for (u = ip4 + 20; u; u = u == ip4 + 20 ? ip6 + 40 : NULL) {
+		memset(u, 0, 20);
+		put16(u + 2, 443);
+		put16(u + 4, 20);    /* UDP header + 12 octets of QUIC */
+		put16(u + 6, 0xffff); /* not checked by a load balancer; never 0 over IPv6 */
+		u[8] = 0x40;
+		u[9] = 0x07;
+		memset(u + 12, 0x5a, 8);
+	}
+}
 
 /* Client TCP ACK to the VIP, 64-byte frame (60 + FCS); the source is patched per flow. */
 static void make_templates(void)
@@ -199,6 +234,8 @@ static void make_templates(void)
 	tcp[12] = 0x50;
 	tcp[13] = 0x10;
 	put16(tcp + 14, 65535);
+	if (bench_quic)
+		make_quic_templates();
 }
 
 /* Flow f -> source address and port: unique for every f < 2^47. */
@@ -220,6 +257,8 @@ static inline void write_packet(struct rte_mbuf *m, uint64_t f, bool v6)
 		s = (s & 0xffff) + (s >> 16);
 		d[24] = (uint8_t)(~s >> 8), d[25] = (uint8_t)~s;
 		put16(d + 34, sport);
+		if (bench_quic)
+			put16(d + 44, (uint16_t)(1 + f % bench_backends)); /* the DCID's server id */
 		m->data_len = m->pkt_len = 64;
 	} else {
 		memcpy(d, tmpl6, 86);
@@ -228,6 +267,8 @@ static inline void write_packet(struct rte_mbuf *m, uint64_t f, bool v6)
 		d[34] = (uint8_t)(src >> 24), d[35] = (uint8_t)(src >> 16);
 		d[36] = (uint8_t)(src >> 8), d[37] = (uint8_t)src;
 		put16(d + 54, sport);
+		if (bench_quic)
+			put16(d + 64, (uint16_t)(1 + f % bench_backends));
 		m->data_len = m->pkt_len = 86;
 	}
 }
@@ -295,6 +336,7 @@ static void *build_snapshot(const struct opts *o)
 			be[i].addr[14] = (uint8_t)(i >> 8), be[i].addr[15] = (uint8_t)i;
 		}
 		be[i].id = (uint16_t)i;
+		be[i].server_id = o->quic ? (uint16_t)(1 + (v6 ? i - o->backends : i)) : 0;
 		be[i].weight = 1;
 		be[i].state = KEEL_BACKEND_ACTIVE;
 	}
@@ -307,6 +349,12 @@ static void *build_snapshot(const struct opts *o)
 		.backends = be + o->backends };
 	vips[1].addr[0] = 0x20, vips[1].addr[1] = 0x01, vips[1].addr[2] = 0x0d;
 	vips[1].addr[3] = 0xb8, vips[1].addr[15] = 1;
+	if (o->quic)
+		for (i = 0; i < 2; i++) {
+			vips[i].proto = KEEL_PROTO_UDP;
+			vips[i].port = 443;
+			vips[i].flags |= KEEL_VIP_QUIC;
+		}
 	memcpy(spec.src_mac, "\x02\x00\x00\x00\x00\x02", 6);
 	memcpy(spec.gw_mac, "\x02\x00\x00\x00\x00\xfe", 6);
 	spec.src4[0] = 172, spec.src4[1] = 16, spec.src4_plen = 16;
@@ -578,6 +626,8 @@ int main(int argc, char **argv)
 		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns, hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
 		printf(",\"pmu\":%s", npmu ? "true" : "false");
+		if (o.quic)
+			printf(",\"quic\":true,\"quic_cid_routed\":%" PRIu64, ctr->quic_cid_routed);
 		for (i = 0; i < PMU_COUNT; i++)
 			if (pmu.ok[i])
 				printf(",\"%s_per_packet\":%.2f", pmu_names[i],
@@ -605,6 +655,9 @@ int main(int argc, char **argv)
 		printf("  thread CPU     %.2f ns per packet (time descheduled left out)\n", cpu_ns);
 		printf("  flow table     %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64
 		       " evictions\n", fs.hits, fs.misses, fs.evictions);
+		if (o.quic)
+			printf("  quic           %" PRIu64 " short headers routed by connection ID\n",
+			       ctr->quic_cid_routed);
 		if (!npmu) {
 			printf("  counters       none: perf_event_open: %s (no PMU in this VM?); times are\n"
 			       "                 wall clock, see tools/keel-bench/callgrind-stages for\n"

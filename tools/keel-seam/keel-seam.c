@@ -190,6 +190,8 @@ static int cmd_counters(int argc, char **argv)
 		       k->untracked, k->rechosen, c.tx_dropped, c.kernel_tx, c.kernel_rx);
 		printf(",\"second_chance\":%" PRIu64 ",\"kernel_control\":%" PRIu64, k->second_chance,
 		       c.kernel_control);
+		printf(",\"quic_cid_routed\":%" PRIu64 ",\"quic_cid_unknown\":%" PRIu64,
+		       k->quic_cid_routed, k->quic_cid_unknown);
 		printf(",\"flows\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"inserts\":%" PRIu64
 		       ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64
 		       ",\"insert_skipped\":%" PRIu64 ",\"occupancy\":%" PRIu64 "}",

@@ -113,13 +113,14 @@ static const struct {
  */
 static int backend_edit(struct ctl *c, int argc, char **argv)
 {
-	const char *verb = argv[0], *weight_opt = NULL;
+	const char *verb = argv[0], *weight_opt = NULL, *sid_opt = NULL;
 	bool dry = false, force = false, add = !strcmp(verb, "add"), wt = !strcmp(verb, "weight");
 	bool flush = !strcmp(verb, "flush"), all = false;
 	bool can_all = !strcmp(verb, "drain") || !strcmp(verb, "undrain");
 	/* --all exists only for drain and undrain: elsewhere it is an unknown option. */
 	const struct ctl_opt opts[] = {
 		{ "weight", 'w', true, &weight_opt, NULL }, { "dry-run", 0, false, NULL, &dry },
+		{ "server-id", 0, true, &sid_opt, NULL }, /* add to a QUIC VIP (docs/quic.md) */
 		{ "force", 'f', false, NULL, &force },	    { can_all ? "all" : NULL, 0, false, NULL, &all },
 		{ 0 },
 	};
@@ -151,6 +152,10 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 	if (weight_opt && (rc = ctl_parse_u32(&backend_object, "weight", weight_opt,
 					      KEEL_API_WEIGHT_MAX, &bb.weight)))
 		return rc;
+	if (sid_opt && !add)
+		return ctl_usage_error(&backend_object, "backend %s: --server-id is for add", verb);
+	if (sid_opt && ((rc = ctl_parse_u32(&backend_object, "server-id", sid_opt, 65535, &bb.server_id)) || !bb.server_id))
+		return rc ? rc : ctl_usage_error(&backend_object, "backend add: --server-id is 1..65535");
 	if (!api_arg_fits(pos[0]) || !api_arg_fits(pos[1]))
 		return ctl_usage_error(&backend_object, "backend %s: argument too long", verb);
 	for (size_t i = 0; i < sizeof(edit_routes) / sizeof(edit_routes[0]); i++)
@@ -194,7 +199,7 @@ static int backend_edit(struct ctl *c, int argc, char **argv)
 
 static const struct ctl_verb backend_verbs[] = {
 	{ "list", "VIP [-q]", "backends of a VIP: weight, state, health (-q: addresses only)", backend_list },
-	{ "add", "VIP ADDRESS [--weight N] [--dry-run] [--force]", "add a backend (weight 1 by default)", backend_edit },
+	{ "add", "VIP ADDRESS [--weight N] [--server-id N] [--dry-run] [--force]", "add a backend (weight 1 by default; --server-id: a QUIC VIP's, docs/quic.md)", backend_edit },
 	{ "del", "VIP ADDRESS [--dry-run] [--force]", "remove a backend (its tracked flows are re-chosen)", backend_edit },
 	{ "weight", "VIP ADDRESS N [--dry-run] [--force]", "set the weight " KEEL_API_WEIGHT_RANGE " (its share of the Maglev table)", backend_edit },
 	{ "drain", "VIP ADDRESS | --all ADDRESS [--dry-run] [--force]", "no new flows; tracked flows go on (--all: in every VIP, one change)", backend_edit },
