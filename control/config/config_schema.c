@@ -7,6 +7,7 @@
 #include "config_check.h"
 #include "config_field.h"
 #include "config_fleet.h"
+#include "config_sources.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -14,7 +15,9 @@ static const char *const top_keys[] = { "instance", "fleet_seed", "maglev_table_
 	"next_hop", "encap_source", "mtu", "gue_port", "api", "metrics", "health_defaults",
 	"panic_threshold", "vips", "bgp", "fleet", NULL };
 static const char *const vip_keys[] = { "name", "address", "port", "protocol", "encap",
-	"fragments", "maglev_table_size", "health_check", "backends", NULL };
+	"fragments", "maglev_table_size", "health_check", "backends",
+	"sources", /* source lists */
+	NULL };
 static const char *const backend_keys[] = { "address", "weight", "state", NULL };
 static const char *const health_keys[] = { "type", "port", "path", "expect_status", "interval",
 	"timeout", "rise", "fall", "address", "host", "send", "expect", "query", "query_type", NULL };
@@ -480,7 +483,7 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	} else {
 		memset(&v->health, 0, sizeof(v->health));
 	}
-	if ((rc = check_backends(c, at, o, v)))
+	if ((rc = check_backends(c, at, o, v)) || (rc = config_sources_check(c, at, o, v)))
 		return rc;
 	return check_vip_table(c, at, o, v);
 }

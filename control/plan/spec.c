@@ -72,6 +72,7 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 		vs->encap = v->encap;
 		vs->id = (uint16_t)id;
 		vs->table_size = v->table_size;
+		vs->sources = v->sources; /* NULL without a list */
 		vs->backends = &out->backends[k];
 		vs->n_backends = v->n_backends;
 		for (j = 0; j < v->n_backends; j++, k++) {

@@ -9,6 +9,7 @@
 #include "maglev.h"
 #include "parse.h"
 #include "second_chance.h"
+#include "source_list.h"
 #include "vip.h"
 
 static inline void drop(struct keel_worker *w, uint8_t *verdict, enum keel_drop why)
@@ -67,6 +68,25 @@ static inline bool source_refused(struct keel_worker *w, const struct keel_pkt *
 	if (!(p->flags & KEEL_PKT_SRC_SCOPED))
 		return false;
 	drop(w, verdict, keel_parse_source_reason(p));
+	return true;
+}
+
+/*
+ * The VIP's source list (source_list.h): what it refuses is counted per VIP,
+ * then dropped (enforce) or forwarded (count, a dry run). Out of line: only
+ * VIPs with a list pay for it, the others test src_off and go on.
+ */
+static __attribute__((noinline)) bool source_list_out(struct keel_worker *w, const struct keel_vip *v,
+						      const struct keel_pkt *p, uint8_t *verdict)
+{
+	const struct keel_src_list *l = keel_src_list_at(w->snap, v->src_off);
+
+	if (!keel_src_list_refuses(w->snap, l, p->key.src))
+		return false;
+	w->ctr->vip_source_denied[v->id]++;
+	if (l->mode == KEEL_SRC_COUNT)
+		return false;
+	drop(w, verdict, KEEL_DROP_SOURCE_DENIED);
 	return true;
 }
 
@@ -266,6 +286,9 @@ static bool classify(struct keel_worker *w, const struct keel_port *port, struct
 		v = &keel_snapshot_vips(s)[vip];
 	}
 	if (source_refused(w, p, verdict))
+		return false;
+	/* ICMP (errors come from routers, not the client) is not the list's: only TCP and UDP. */
+	if (v->src_off && source_list_out(w, v, p, verdict))
 		return false;
 	p->vip = vip;
 	/*

@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "maglev.h"
 #include "pkt.h"
+#include "source_list.h"
 
 /*
  * Fletcher-style sum over 64-bit words: fast enough to run on a worker
@@ -121,6 +122,8 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 			    be[id].state != KEEL_BACKEND_ACTIVE)
 				return fail(why, "Maglev slot names a backend not active on its VIP");
 		}
+		if (v->src_off && keel_src_list_validate(s, s->size, v->src_off, v->family, why))
+			return -EINVAL;
 		if (!v->prev_off)
 			continue;
 		if (!range_ok(v->prev_off, (uint64_t)v->table_size * 2, s->size, 2))

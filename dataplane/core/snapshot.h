@@ -13,7 +13,7 @@
  */
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
-#define KEEL_SNAPSHOT_ABI 3 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl */
+#define KEEL_SNAPSHOT_ABI 4 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl; 4: keel_vip.src_off */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -51,6 +51,8 @@ struct keel_vip {
 	uint32_t table_off;  /* offset of M uint16_t backend ids */
 	uint32_t prev_off;   /* 0, or offset of M uint16_t: each slot's previous owner when it changed
 			      * within keel-control's second-chance window, else KEEL_BACKEND_NONE */
+	/* Source lists (source_list.h). */
+	uint32_t src_off;    /* 0, or offset of the VIP's struct keel_src_list */
 };
 
 /*

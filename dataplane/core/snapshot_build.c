@@ -38,6 +38,8 @@ static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
 			if (v->backends[j].id >= l->n_backends)
 				l->n_backends = v->backends[j].id + 1u;
 		tables += ALIGN8((size_t)table_size_of(v) * 2) * (v->prev_owner ? 2 : 1);
+		if (v->sources) /* source lists sit after the tables */
+			tables += ALIGN8(keel_src_list_size(v->sources, v->family));
 	}
 	/* Each VIP contributes at most two keys: its own and its address key. */
 	keys = spec->n_vips * 2;
@@ -250,6 +252,17 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
 			v->prev_off = (uint32_t)table_off;
 			table_off += ALIGN8((size_t)v->table_size * 2);
+		}
+		if (vs->sources) {
+			long used = keel_src_list_write(base, table_off, vs->sources, vs->family);
+
+			if (used < 0) {
+				fail(why, used == -ENOMEM ? "out of memory" :
+					  "bad source prefix (family, length or host bits)", rc = (int)used);
+				goto out_free;
+			}
+			v->src_off = (uint32_t)table_off;
+			table_off += ALIGN8((size_t)used);
 		}
 	}
 	/* Every backend's outer headers, now that the output parameters are set. */

@@ -43,8 +43,10 @@
  * each worker's census of tracked flows by backend.
  * 5: packet traces: the trace control in the header and a record ring per
  * worker (trace_off, trace_size, trace_records).
+ * 6: per-VIP source lists: the counters' vip_source_denied, the drop reason
+ * source_denied, snapshot ABI 4 (keel_vip.src_off).
  */
-#define KEEL_REGION_ABI 5
+#define KEEL_REGION_ABI 6
 #define KEEL_REGION_MAX_WORKERS 64
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
