@@ -103,9 +103,17 @@ static int cmp_first(const struct span *a, const struct span *b)
 	return a->first_lo < b->first_lo ? -1 : a->first_lo > b->first_lo;
 }
 
+/* Ties broken by list then position, so the entry reported is the same on every host. */
 static int span_cmp(const void *pa, const void *pb)
 {
-	return cmp_first(pa, pb);
+	const struct span *a = pa, *b = pb;
+	int r = cmp_first(a, b);
+
+	if (r)
+		return r;
+	if (a->deny != b->deny)
+		return a->deny ? 1 : -1;
+	return a->index < b->index ? -1 : a->index > b->index;
 }
 
 /* Whether a's last address is at or after b's first. */
