@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_field.h"
+#include "config_sources.h"
 
 struct diff {
 	json_t *out;
@@ -80,6 +81,14 @@ static void vip_diff(struct diff *d, const struct config_vip *a, const struct co
 		line(d, "%s/maglev_table_size: %u -> %u", a->name, a->table_size, b->table_size);
 	if (memcmp(&a->health, &b->health, sizeof(a->health)))
 		line(d, "%s/health: changed", a->name);
+	if (!config_sources_equal(a->sources, b->sources)) { /* source lists */
+		char sa[64], sb[64];
+
+		config_sources_describe(a->sources, sa, sizeof(sa));
+		config_sources_describe(b->sources, sb, sizeof(sb));
+		line(d, "%s/sources: %s -> %s%s", a->name, sa, sb,
+		     a->sources && b->sources && a->sources->mode == b->sources->mode ? " (entries changed)" : "");
+	}
 	for (i = 0; i < a->n_backends; i++) {
 		const struct config_backend *o = &a->backends[i], *n = find_backend(b, o);
 

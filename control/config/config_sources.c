@@ -210,6 +210,14 @@ int config_sources_check(struct check *c, const struct loc *vat, const json_t *v
 	return 0;
 }
 
+void config_sources_describe(const struct keel_src_spec *s, char *buf, size_t n)
+{
+	if (!s)
+		snprintf(buf, n, "none");
+	else
+		snprintf(buf, n, "%s, %u allow, %u deny", modes[s->mode], s->n_allow, s->n_deny);
+}
+
 void config_sources_free(struct keel_src_spec *s)
 {
 	if (!s)

@@ -3,6 +3,7 @@
 #define KEEL_CONTROL_CONFIG_SOURCES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,8 @@ void config_sources_free(struct keel_src_spec *s);
 bool config_sources_equal(const struct keel_src_spec *a, const struct keel_src_spec *b);
 /* {"mode": ..., "allow": [...], "deny": [...]}; NULL on ENOMEM. */
 json_t *config_sources_to_json(const struct keel_src_spec *s, uint8_t family);
+/* "none", or "enforce, 2 allow, 0 deny": what a preview or the audit log says of a list. */
+void config_sources_describe(const struct keel_src_spec *s, char *buf, size_t n);
 /* The prefixes of every VIP's list. */
 uint32_t config_sources_total(const struct config_vip *vips, uint32_t n);
 

@@ -242,17 +242,18 @@ void control_metrics(struct keel_control *c, FILE *f)
 		fprintf(f, "keel_vip_bytes_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
 			id >= 0 ? k->core.vip[id].bytes : 0);
 	}
-	/* Source lists: only VIPs that have one, so the series say which do. */
+	/*
+	 * Source lists: only VIPs that have one. One series whatever the mode (a
+	 * label would restart it at each switch); the mode is in the configuration.
+	 */
 	head(f, "keel_vip_source_denied_packets_total", "counter",
 	     "Packets the VIP's source list refused: dropped (mode enforce) or forwarded (mode count).");
 	for (i = 0; i < cfg->n_vips; i++) {
 		int id = ids_vip(c->ids, cfg->vips[i].name);
 
 		if (cfg->vips[i].sources)
-			fprintf(f, "keel_vip_source_denied_packets_total{vip=\"%s\",mode=\"%s\"} %" PRIu64 "\n",
-				cfg->vips[i].name,
-				cfg->vips[i].sources->mode == KEEL_SRC_COUNT ? "count" : "enforce",
-				id >= 0 ? k->core.vip_source_denied[id] : 0);
+			fprintf(f, "keel_vip_source_denied_packets_total{vip=\"%s\"} %" PRIu64 "\n",
+				cfg->vips[i].name, id >= 0 ? k->core.vip_source_denied[id] : 0);
 	}
 	head(f, "keel_vip_info", "gauge",
 	     "The VIP's address, port (\"all\" for every port), protocol and encapsulation; the value is always 1.");

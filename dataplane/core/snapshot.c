@@ -122,6 +122,8 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 			    be[id].state != KEEL_BACKEND_ACTIVE)
 				return fail(why, "Maglev slot names a backend not active on its VIP");
 		}
+		if (!(v->flags & KEEL_VIP_SOURCES) != !v->src_off)
+			return fail(why, "VIP source list flag and offset disagree");
 		if (v->src_off && keel_src_list_validate(s, s->size, v->src_off, v->family, why))
 			return -EINVAL;
 		if (!v->prev_off)

@@ -24,6 +24,8 @@
 /* keel_vip.flags */
 #define KEEL_VIP_ALL_PORTS (1u << 0) /* matches any port; port must be 0 */
 #define KEEL_VIP_FRAGMENTS (1u << 1) /* hash on addresses and protocol only, accept fragments */
+/* Source lists: src_off names the VIP's list (a flag, so that one test covers the rare cases). */
+#define KEEL_VIP_SOURCES (1u << 7)
 
 /* keel_vip.encap */
 enum keel_encap {
@@ -52,7 +54,7 @@ struct keel_vip {
 	uint32_t prev_off;   /* 0, or offset of M uint16_t: each slot's previous owner when it changed
 			      * within keel-control's second-chance window, else KEEL_BACKEND_NONE */
 	/* Source lists (source_list.h). */
-	uint32_t src_off;    /* 0, or offset of the VIP's struct keel_src_list */
+	uint32_t src_off;    /* 0, or offset of the VIP's struct keel_src_list (with KEEL_VIP_SOURCES) */
 };
 
 /*

@@ -198,7 +198,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		v->family = vs->family;
 		v->proto = vs->proto;
 		v->port = htons(vs->port); /* the spec is host order; packets and the snapshot network order */
-		v->flags = vs->flags;
+		v->flags = vs->flags & (uint8_t)~KEEL_VIP_SOURCES; /* set below, with its list */
 		v->encap = vs->encap;
 		v->id = vs->id;
 		v->table_size = table_size_of(vs);
@@ -262,6 +262,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 				goto out_free;
 			}
 			v->src_off = (uint32_t)table_off;
+			v->flags |= KEEL_VIP_SOURCES;
 			table_off += ALIGN8((size_t)used);
 		}
 	}

@@ -46,6 +46,13 @@ void report_preview(struct ctl *c, json_t *preview)
 	puts("disruption preview (share of each VIP's Maglev slots, so of its new connections, that change backend):");
 	table_print(c, t);
 	table_free(t);
+	/* Source lists: one line per VIP whose list changes (mode, counts; keelctl config diff lists the entries). */
+	json_object_foreach(preview, vip, v) {
+		json_t *s = json_is_object(v) ? json_object_get(v, "sources") : NULL;
+
+		if (s)
+			printf("source list of %s: %s -> %s\n", vip, jstr(s, "before"), jstr(s, "after"));
+	}
 }
 
 static void warnings(json_t *body)
