@@ -84,6 +84,7 @@ check "enforce: refused SYNs counted per VIP and as drop reason source_denied (>
 log "$DENIED_ENF $(metric "$DENIED_ENF"), $DROPS $(metric "$DROPS")"
 "${KC[@]}" stats vip >"$KT_TMP/stats.txt" 2>&1
 sed 's/^/    /' "$KT_TMP/stats.txt"
+# shellcheck disable=SC2016 # awk program
 check "keelctl stats vip shows stream's SOURCE DENIED" \
 	awk '$1 == "stream" && $NF != "-" && $NF + 0 > 0 { f = 1 } END { exit !f }' "$KT_TMP/stats.txt"
 
