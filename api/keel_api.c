@@ -628,6 +628,7 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_REMOVED "removed"
 #define F_NEW "new"
 #define F_EMPTY "empty"
+#define F_SOURCES "sources"
 #define F_BACKENDS "backends"
 #define F_BEFORE "before"
 #define F_AFTER "after"
@@ -714,6 +715,10 @@ int keel_api_preview_decode(const json_t *o, struct keel_api_preview *p)
 		pv->removed = get_true(v, F_REMOVED);
 		pv->added = get_true(v, F_NEW);
 		pv->empty = get_true(v, F_EMPTY);
+		snprintf(pv->sources_before, sizeof(pv->sources_before), "%s",
+			 get_str(json_object_get(v, F_SOURCES), F_BEFORE));
+		snprintf(pv->sources_after, sizeof(pv->sources_after), "%s",
+			 get_str(json_object_get(v, F_SOURCES), F_AFTER));
 		pv->backends = calloc(json_object_size(bs) + 1, sizeof(*pv->backends));
 		if (!pv->backends) {
 			keel_api_preview_free(p);
@@ -753,6 +758,9 @@ json_t *keel_api_preview_encode(const struct keel_api_preview *p)
 			json_object_set_new(v, F_NEW, json_true());
 		if (pv->empty)
 			json_object_set_new(v, F_EMPTY, json_true());
+		if (*pv->sources_before || *pv->sources_after)
+			json_object_set_new(v, F_SOURCES, json_pack("{s:s,s:s}", F_BEFORE, pv->sources_before,
+								     F_AFTER, pv->sources_after));
 		json_object_set_new(v, F_BACKENDS, bs);
 		for (size_t k = 0; k < pv->n_backends; k++) {
 			const struct keel_api_preview_backend *pb = &pv->backends[k];

@@ -221,6 +221,8 @@ struct keel_api_preview_vip {
 	char vip[KEEL_API_NAME_MAX];
 	double moved_share;
 	bool removed, added, empty; /* "removed", "new", "empty" */
+	/* "sources": {"before", "after"}: the VIP's source list when it changes (else both "") */
+	char sources_before[64], sources_after[64];
 	size_t n_backends;
 	struct keel_api_preview_backend *backends;
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config_field.h"
+#include "config_sources.h"
 
 struct diff {
 	json_t *out;
@@ -82,6 +83,14 @@ static void vip_diff(struct diff *d, const struct config_vip *a, const struct co
 		line(d, "%s/health: changed", a->name);
 	if (a->quic != b->quic)
 		line(d, "%s/quic: %s -> %s", a->name, a->quic ? "yes" : "no", b->quic ? "yes" : "no");
+	if (!config_sources_equal(a->sources, b->sources)) { /* source lists */
+		char sa[64], sb[64];
+
+		config_sources_describe(a->sources, sa, sizeof(sa));
+		config_sources_describe(b->sources, sb, sizeof(sb));
+		line(d, "%s/sources: %s -> %s%s", a->name, sa, sb,
+		     a->sources && b->sources && a->sources->mode == b->sources->mode ? " (entries changed)" : "");
+	}
 	for (i = 0; i < a->n_backends; i++) {
 		const struct config_backend *o = &a->backends[i], *n = find_backend(b, o);
 

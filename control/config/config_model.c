@@ -8,6 +8,7 @@
 #include "config_field.h"
 #include "encap.h"
 #include "config_model.h"
+#include "config_sources.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -42,8 +43,10 @@ void config_free(struct keel_config *cfg)
 
 	if (!cfg)
 		return;
-	for (i = 0; i < cfg->n_vips; i++)
+	for (i = 0; i < cfg->n_vips; i++) {
 		free(cfg->vips[i].backends);
+		config_sources_free(cfg->vips[i].sources);
+	}
 	free(cfg->vips);
 	for (i = 0; i < cfg->n_warnings; i++)
 		free(cfg->warnings[i]);
@@ -91,7 +94,7 @@ static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
 	    a->fragments != b->fragments || a->encap != b->encap ||
 	    a->table_size != b->table_size || !health_equal(&a->health, &b->health) ||
 	    a->quic != b->quic ||
-	    a->n_backends != b->n_backends)
+	    a->n_backends != b->n_backends || !config_sources_equal(a->sources, b->sources))
 		return false;
 	for (i = 0; i < a->n_backends; i++)
 		if (!backend_equal(&a->backends[i], &b->backends[i]))
@@ -347,6 +350,8 @@ static json_t *vip_to_json(const struct config_vip *v)
 		if (json_array_append_new(arr, backend_to_json(&v->backends[i])))
 			b.failed = true;
 	put(&b, "backends", arr);
+	if (v->sources)
+		put(&b, "sources", config_sources_to_json(v->sources, v->family));
 	return done(&b);
 }
 

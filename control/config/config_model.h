@@ -10,6 +10,7 @@
 
 #include "config_bgp.h"
 #include "config_fleet.h"
+#include "source_list.h"
 
 /*
  * A struct keel_config only ever holds a configuration that passed every
@@ -85,6 +86,8 @@ struct config_vip {
 	bool quic;            /* short headers routed by server id (docs/quic.md) */
 	uint32_t n_backends;
 	struct config_backend *backends;
+	/* Source lists: NULL, or the VIP's allow/deny list (config_sources.c). */
+	struct keel_src_spec *sources;
 };
 
 struct keel_config {

@@ -9,6 +9,7 @@
 #include "config_fleet.h"
 #include "keel_api.h"
 #include "config_quic.h"
+#include "config_sources.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -18,6 +19,7 @@ static const char *const top_keys[] = { "instance", "fleet_seed", "maglev_table_
 static const char *const vip_keys[] = { "name", "address", "port", "protocol", "encap",
 	"fragments", "maglev_table_size", "health_check", "backends",
 	"quic", /* config_quic.c */
+	"sources", /* source lists */
 	NULL };
 static const char *const backend_keys[] = { "address", "weight", "state",
 	"server_id", /* config_quic.c */
@@ -487,6 +489,7 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 		memset(&v->health, 0, sizeof(v->health));
 	}
 	if ((rc = check_backends(c, at, o, v)) ||
+	    (rc = config_sources_check(c, at, o, v)) ||
 	    (rc = config_quic_check_vip(c, at, o, v)))
 		return rc;
 	return check_vip_table(c, at, o, v);

@@ -235,6 +235,17 @@ void control_metrics(struct keel_control *c, FILE *f)
 	for (i = 0; i < cfg->n_vips; i++)
 		fprintf(f, "keel_vip_bytes_total{vip=\"%s\"} %" PRIu64 "\n", cfg->vips[i].name,
 			m->vips[i].id >= 0 ? k->core.vip[m->vips[i].id].bytes : 0);
+	/*
+	 * Source lists: only VIPs that have one. One series whatever the mode (a
+	 * label would restart it at each switch); the mode is in the configuration.
+	 */
+	head(f, "keel_vip_source_denied_packets_total", "counter",
+	     "Packets the VIP's source list refused: dropped (mode enforce) or forwarded (mode count).");
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].sources)
+			fprintf(f, "keel_vip_source_denied_packets_total{vip=\"%s\"} %" PRIu64 "\n",
+				cfg->vips[i].name,
+				m->vips[i].id >= 0 ? k->core.vip_source_denied[m->vips[i].id] : 0);
 	fwrite(m->static_text + m->admin_len, 1, m->static_len - m->admin_len, f); /* keel_vip_info */
 	head(f, "keel_vip_tracked_flows", "gauge",
 	     "Live flows the workers track for the VIP (IPVS's ActiveConn + InActConn), from their last census (about a second).");

@@ -235,6 +235,10 @@ json_t *control_stats_json(struct keel_control *c)
 					    json_pack("{s:I,s:I}", "packets",
 						      (json_int_t)k->core.vip[vid].pkts, "bytes",
 						      (json_int_t)k->core.vip[vid].bytes));
+		/* Source lists: refused packets, only on VIPs that have a list. */
+		if (vid >= 0 && v->sources)
+			json_object_set_new(json_object_get(vips, v->name), "source_denied",
+					    json_integer((json_int_t)k->core.vip_source_denied[vid]));
 		for (j = 0; j < v->n_backends; j++) {
 			const struct config_backend *b = &v->backends[j];
 			int bid = ids_backend(c->ids, v->name, b->addr, b->family);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config_field.h"
+#include "config_sources.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -73,6 +74,7 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 		vs->encap = v->encap;
 		vs->id = (uint16_t)id;
 		vs->table_size = v->table_size;
+		vs->sources = v->sources; /* NULL without a list */
 		vs->backends = &out->backends[k];
 		vs->n_backends = v->n_backends;
 		for (j = 0; j < v->n_backends; j++, k++) {
@@ -233,6 +235,15 @@ json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
 		json_object_set_new(out, nv->name,
 				    json_pack("{s:f,s:b,s:b,s:o}", "moved_share", share, "new", !ov,
 					      "empty", !filled_after, "backends", backends));
+		/* Source lists: what the VIP's list becomes, when it changes. */
+		if (!config_sources_equal(ov ? ov->sources : NULL, nv->sources)) {
+			char sa[64], sb[64];
+
+			config_sources_describe(ov ? ov->sources : NULL, sa, sizeof(sa));
+			config_sources_describe(nv->sources, sb, sizeof(sb));
+			json_object_set_new(json_object_get(out, nv->name), "sources",
+					    json_pack("{s:s,s:s}", "before", sa, "after", sb)); /* keel_api_preview_vip */
+		}
 	}
 	for (i = 0; i < from->cfg->n_vips; i++)
 		if (!config_vip_find(to->cfg, from->cfg->vips[i].name, NULL))

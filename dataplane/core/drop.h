@@ -52,6 +52,7 @@
 	X(FRAGMENT, "fragment")                                                \
 	X(NO_BACKEND, "no_backend")                                            \
 	X(NO_SNAPSHOT, "no_snapshot")                                          \
+	X(SOURCE_DENIED, "source_denied")   /* the VIP's source list */       \
 	/* ICMP handling */                                                    \
 	X(ICMP_UNSUPPORTED, "icmp_unsupported")                                \
 	X(ICMP_ERROR_INNER, "icmp_error_inner")                                \

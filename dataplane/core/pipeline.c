@@ -11,6 +11,7 @@
 #include "quic.h"
 #include "quic_map.h"
 #include "second_chance.h"
+#include "source_list.h"
 #include "vip.h"
 #include "wire.h"
 
@@ -70,6 +71,25 @@ static inline bool source_refused(struct keel_worker *w, const struct keel_pkt *
 	if (!(p->flags & KEEL_PKT_SRC_SCOPED))
 		return false;
 	drop(w, verdict, keel_parse_source_reason(p));
+	return true;
+}
+
+/*
+ * The VIP's source list (source_list.h): what it refuses is counted per VIP,
+ * then dropped (enforce) or forwarded (count, a dry run). Out of line: only
+ * VIPs with a list pay for it, the others test src_off and go on.
+ */
+static __attribute__((noinline)) bool source_list_out(struct keel_worker *w, const struct keel_vip *v,
+						      const struct keel_pkt *p, uint8_t *verdict)
+{
+	const struct keel_src_list *l = keel_src_list_at(w->snap, v->src_off);
+
+	if (!keel_src_list_refuses(w->snap, l, p->key.src))
+		return false;
+	w->ctr->vip_source_denied[v->id]++;
+	if (l->mode == KEEL_SRC_COUNT)
+		return false;
+	drop(w, verdict, KEEL_DROP_SOURCE_DENIED);
 	return true;
 }
 
@@ -317,13 +337,17 @@ static bool classify(struct keel_worker *w, const struct keel_port *port, struct
 		return false;
 	p->vip = vip;
 	/*
-	 * The packet's own key is the flow key: no copy, whose 16-byte loads
-	 * over the parser's 8-byte stores would stall store forwarding. The
-	 * ports are not needed after this point, so a fragments VIP can zero
-	 * them in place. One test for both flags keeps a VIP with neither at
-	 * the cost it had before QUIC (docs/quic.md: measured).
+	 * One test for the rare cases: most VIPs have none of them (measured:
+	 * callgrind-stages, docs/quic.md, docs/performance.md). The packet's own
+	 * key is the flow key: no copy, whose 16-byte loads over the parser's
+	 * 8-byte stores would stall store forwarding. The ports are not needed
+	 * after this point, so a fragments VIP can zero them in place.
 	 */
-	if (__builtin_expect(v->flags & (KEEL_VIP_FRAGMENTS | KEEL_VIP_QUIC), 0)) {
+	if (__builtin_expect(v->flags & (KEEL_VIP_FRAGMENTS | KEEL_VIP_QUIC | KEEL_VIP_SOURCES), 0)) {
+		/* ICMP (errors come from routers, not the client) is not the list's: only TCP and UDP. */
+		if ((v->flags & KEEL_VIP_SOURCES) && source_list_out(w, v, p, verdict))
+			return false;
+		/* A refused source is refused before its connection ID could route it. */
 		if ((v->flags & KEEL_VIP_QUIC) && quic_route(w, b, p, v, vip, i, q))
 			return false;
 		if (v->flags & KEEL_VIP_FRAGMENTS)

@@ -57,6 +57,8 @@ struct keel_counters {
 		uint64_t bytes;
 		uint64_t new_flows;
 	} backend[KEEL_MAX_BACKENDS];
+	/* Source lists: per VIP stable id, packets its list refused (enforce: dropped; count: forwarded). */
+	uint64_t vip_source_denied[KEEL_MAX_VIPS];
 } __attribute__((aligned(64)));
 
 /* One worker's state: the snapshot it forwards with, its flow table, its counters. */

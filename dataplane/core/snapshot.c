@@ -9,6 +9,7 @@
 #include "maglev.h"
 #include "pkt.h"
 #include "quic_map.h"
+#include "source_list.h"
 
 /*
  * Fletcher-style sum over 64-bit words: fast enough to run on a worker
@@ -125,6 +126,10 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 		}
 		if ((reason = keel_quic_map_check(s, v, i)))
 			return fail(why, reason);
+		if (!(v->flags & KEEL_VIP_SOURCES) != !v->src_off)
+			return fail(why, "VIP source list flag and offset disagree");
+		if (v->src_off && keel_src_list_validate(s, s->size, v->src_off, v->family, why))
+			return -EINVAL;
 		if (!v->prev_off)
 			continue;
 		if (!range_ok(v->prev_off, (uint64_t)v->table_size * 2, s->size, 2))

@@ -14,7 +14,7 @@
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
 #define KEEL_SNAPSHOT_ABI 4 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl;
-			     * 4: keel_vip.quic_off/quic_n (QUIC server ids) */
+			     * 4: keel_vip.quic_off/quic_n (QUIC server ids), keel_vip.src_off */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -26,6 +26,8 @@
 #define KEEL_VIP_ALL_PORTS (1u << 0) /* matches any port; port must be 0 */
 #define KEEL_VIP_FRAGMENTS (1u << 1) /* hash on addresses and protocol only, accept fragments */
 #define KEEL_VIP_QUIC (1u << 2)      /* UDP: short-header QUIC packets routed by server id (quic.h) */
+/* Source lists: src_off names the VIP's list (a flag, so that one test covers the rare cases). */
+#define KEEL_VIP_SOURCES (1u << 7)
 
 /* keel_vip.encap */
 enum keel_encap {
@@ -56,6 +58,8 @@ struct keel_vip {
 	/* QUIC connection-ID routing (KEEL_VIP_QUIC; quic_map.h): */
 	uint32_t quic_off;   /* 0, or offset of quic_n struct keel_quic_sid sorted by server id */
 	uint32_t quic_n;
+	/* Source lists (source_list.h). */
+	uint32_t src_off;    /* 0, or offset of the VIP's struct keel_src_list (with KEEL_VIP_SOURCES) */
 };
 
 /* One entry of a QUIC VIP's server-id map: which backend a short header's server id names. */

@@ -40,6 +40,8 @@ static void plan(const struct keel_snapshot_spec *spec, struct layout *l)
 				l->n_backends = v->backends[j].id + 1u;
 		tables += ALIGN8((size_t)table_size_of(v) * 2) * (v->prev_owner ? 2 : 1);
 		tables += keel_quic_map_bytes(v);
+		if (v->sources) /* source lists sit after the tables */
+			tables += ALIGN8(keel_src_list_size(v->sources, v->family));
 	}
 	/* Each VIP contributes at most two keys: its own and its address key. */
 	keys = spec->n_vips * 2;
@@ -198,7 +200,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		v->family = vs->family;
 		v->proto = vs->proto;
 		v->port = htons(vs->port); /* the spec is host order; packets and the snapshot network order */
-		v->flags = vs->flags;
+		v->flags = vs->flags & (uint8_t)~KEEL_VIP_SOURCES; /* set below, with its list */
 		v->encap = vs->encap;
 		v->id = vs->id;
 		v->table_size = table_size_of(vs);
@@ -265,6 +267,18 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			v->quic_n = (uint32_t)rc;
 			v->quic_off = rc ? (uint32_t)table_off : 0;
 			table_off += keel_quic_map_bytes(vs);
+		}
+		if (vs->sources) {
+			long used = keel_src_list_write(base, table_off, vs->sources, vs->family);
+
+			if (used < 0) {
+				fail(why, used == -ENOMEM ? "out of memory" :
+					  "bad source prefix (family, length or host bits)", rc = (int)used);
+				goto out_free;
+			}
+			v->src_off = (uint32_t)table_off;
+			v->flags |= KEEL_VIP_SOURCES;
+			table_off += ALIGN8((size_t)used);
 		}
 	}
 	/* Every backend's outer headers, now that the output parameters are set. */

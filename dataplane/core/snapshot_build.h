@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "snapshot.h"
+#include "source_list.h"
 
 struct keel_backend_spec {
 	uint8_t addr[16];  /* IPv4 in the first 4 bytes */
@@ -39,6 +40,8 @@ struct keel_vip_spec {
 	 * copied as it is instead of built again.
 	 */
 	const uint16_t *table;
+	/* Source lists: NULL, or the VIP's allow/deny list (source_list.h), prefixes of its family. */
+	const struct keel_src_spec *sources;
 };
 
 struct keel_snapshot_spec {

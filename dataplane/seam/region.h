@@ -44,7 +44,9 @@
  * 5: packet traces: the trace control in the header and a record ring per
  * worker (trace_off, trace_size, trace_records).
  * 6: the counters carry QUIC connection-ID routing (quic_cid_routed/unknown)
- * and the slots hold snapshot ABI 4 (QUIC server-id maps).
+ * and per-VIP source lists (vip_source_denied, the drop reason
+ * source_denied); the slots hold snapshot ABI 4 (QUIC server-id maps,
+ * keel_vip.src_off).
  */
 #define KEEL_REGION_ABI 6
 #define KEEL_REGION_MAX_WORKERS 64

@@ -96,6 +96,18 @@ struct fuzz_fixture *fuzz_fixture_get(void)
 		.id = 7, .table_size = 251, .n_backends = 2, .backends = &be[14], .prev_owner = prev4 };
 	addr(4, "192.0.2.10", vips[7].addr);
 
+	{
+		/* Source lists: a deny list in enforce mode on 192.0.2.11:8080, an allow list in count mode on [2001:db8::10]:8443. */
+		static struct keel_src_prefix deny4[2] = { { .plen = 24 }, { .plen = 25 } }, allow6[1] = { { .plen = 48 } };
+		static struct keel_src_spec src4 = { .mode = KEEL_SRC_ENFORCE, .deny = deny4, .n_deny = 2 };
+		static struct keel_src_spec src6 = { .mode = KEEL_SRC_COUNT, .allow = allow6, .n_allow = 1 };
+
+		addr(4, "198.51.100.0", deny4[0].addr);
+		addr(4, "203.0.113.0", deny4[1].addr);
+		addr(6, "2001:db8:c::", allow6[0].addr);
+		vips[4].sources = &src4;
+		vips[6].sources = &src6;
+	}
 	spec.generation = 1;
 	spec.fleet_seed = 0x1234;
 	memcpy(spec.src_mac, "\x02\x00\x00\x00\x00\x02", 6);

@@ -278,6 +278,29 @@ static const struct bad_case bad_cases[] = {
 	{ "server_id without quic", HEAD VIP("{address: 10.0.0.1, server_id: 7}"), 5, 94,
 	  "server_id is only for the backends of a VIP with quic: true" },
 #undef QVIP
+	/* source lists (line 5): columns from the VIPK prefix */
+	{ "sources bad CIDR", HEAD VIPK("sources: {deny: [10.0.0.300/8]}, backends: [{address: 10.0.0.1}]"), 5, 80,
+	  "\"10.0.0.300/8\": " },
+	{ "sources host bits", HEAD VIPK("sources: {deny: [10.0.0.1/8]}, backends: [{address: 10.0.0.1}]"), 5, 80,
+	  "host bits set after the prefix length" },
+	{ "sources no length", HEAD VIPK("sources: {allow: [10.0.0.1]}, backends: [{address: 10.0.0.1}]"), 5, 81,
+	  "expected ADDRESS/LENGTH" },
+	{ "sources other family", HEAD VIPK("sources: {deny: [\"2001:db8::/32\"]}, backends: [{address: 10.0.0.1}]"), 5, 80,
+	  "is an IPv6 prefix but VIP web is IPv4: it would never match" },
+	{ "sources overlap", HEAD VIPK("sources: {allow: [10.0.0.0/8], deny: [10.1.0.0/16]}, backends: [{address: 10.0.0.1}]"), 5, 101,
+	  "\"10.1.0.0/16\" overlaps \"10.0.0.0/8\" (sources.allow[0]): allow and deny entries may not overlap" },
+	{ "sources overlap same", HEAD VIPK("sources: {deny: [192.0.2.0/24, 10.0.0.0/8], allow: [10.0.0.0/8]}, backends: [{address: 10.0.0.1}]"), 5, 94,
+	  "overlaps \"10.0.0.0/8\" (sources.allow[0])" },
+	{ "sources empty", HEAD VIPK("sources: {mode: count}, backends: [{address: 10.0.0.1}]"), 5, 72,
+	  "no allow or deny entry" },
+	{ "sources mode", HEAD VIPK("sources: {mode: log, deny: [10.0.0.0/8]}, backends: [{address: 10.0.0.1}]"), 5, 79,
+	  "is not one of: enforce, count" },
+	{ "sources unknown key", HEAD VIPK("sources: {denied: [10.0.0.0/8]}, backends: [{address: 10.0.0.1}]"), 5, 73,
+	  "unknown key \"denied\"" },
+	{ "sources not a list", HEAD VIPK("sources: {deny: 10.0.0.0/8}, backends: [{address: 10.0.0.1}]"), 5, 79,
+	  "expected a list of prefixes" },
+	{ "sources not a string", HEAD VIPK("sources: {deny: [5]}, backends: [{address: 10.0.0.1}]"), 5, 80,
+	  "expected a prefix" },
 };
 
 #endif

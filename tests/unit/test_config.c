@@ -482,6 +482,71 @@ static void test_limits(void **state)
 }
 
 /*
+ * Source lists: accepted in both families, in canonical form and back; allow
+ * next to deny warns; 100 000 IPv4 and 100 000 IPv6 prefixes load, one more
+ * than KEEL_SRC_MAX_PREFIXES over all VIPs is refused where it crosses.
+ */
+static char *sources_yaml(uint32_t n4, uint32_t n6)
+{
+	size_t cap = 4096 + (size_t)(n4 + n6) * 32, len;
+	char *y = malloc(cap);
+
+	assert_non_null(y);
+	len = (size_t)snprintf(y, cap, HEAD "vips:\n"
+			       "  - {name: a, address: 192.0.2.10, port: 80, protocol: tcp, "
+			       "backends: [{address: 10.0.0.1}], sources: {mode: count, deny: [");
+	for (uint32_t i = 0; i < n4; i++)
+		len += (size_t)snprintf(y + len, cap - len, "%s%u.%u.%u.0/24", i ? ", " : "",
+					  64 + (i >> 16), (i >> 8) & 255, i & 255);
+	len += (size_t)snprintf(y + len, cap - len, "]}}\n  - {name: b, address: \"2001:db8::10\", "
+				"port: 80, protocol: tcp, backends: [{address: 10.0.0.1}], sources: {allow: [");
+	for (uint32_t i = 0; i < n6; i++)
+		len += (size_t)snprintf(y + len, cap - len, "%s\"2001:db8:%x:%x::/64\"", i ? ", " : "",
+					  i >> 16, i & 0xffff);
+	snprintf(y + len, cap - len, "]}}\n");
+	return y;
+}
+
+static void test_sources(void **state)
+{
+	struct keel_config *cfg = NULL;
+	struct config_error err;
+	char *y;
+
+	(void)state;
+	cfg = load_ok(HEAD VIPK("backends: [{address: 10.0.0.1}], sources: {allow: [10.0.0.0/8, "
+				"198.51.100.0/24], deny: [192.168.0.0/16]}"));
+	assert_non_null(cfg->vips[0].sources);
+	assert_int_equal(cfg->vips[0].sources->mode, KEEL_SRC_ENFORCE);
+	assert_int_equal(cfg->vips[0].sources->n_allow, 2);
+	assert_int_equal(cfg->vips[0].sources->n_deny, 1);
+	assert_int_equal(cfg->vips[0].sources->allow[1].plen, 24);
+	assert_int_equal(cfg->n_warnings, 1);
+	assert_non_null(strstr(cfg->warnings[0], "t.yaml:5:105: vips[0].sources: deny entries next to allow"));
+	assert_round_trip(cfg);
+	config_free(cfg);
+
+	y = sources_yaml(100000, 100000);
+	cfg = load_ok(y);
+	assert_int_equal(cfg->vips[0].sources->n_deny, 100000);
+	assert_int_equal(cfg->vips[0].sources->mode, KEEL_SRC_COUNT);
+	assert_int_equal(cfg->vips[1].sources->n_allow, 100000);
+	assert_int_equal(cfg->vips[1].sources->allow[99999].plen, 64);
+	assert_round_trip(cfg);
+	config_free(cfg);
+	free(y);
+
+	y = sources_yaml(200000, KEEL_SRC_MAX_PREFIXES - 200000 + 1);
+	cfg = NULL;
+	assert_int_equal(config_load_buffer(y, strlen(y), "big.yaml", &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "big.yaml:6:"));
+	assert_non_null(strstr(err.msg, "vips[1].sources.allow: too many source prefixes: 62145 here "
+				       "after 200000 before, at most 262144"));
+	assert_null(cfg);
+	free(y);
+}
+
+/*
  * Degenerate YAML at the edges of the event parser (empty documents, bare
  * markers, directives, undefined aliases). fuzz_config found no crash; its
  * crashes would be added here.
@@ -600,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_json_paths),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_yaml_edges),
 		cmocka_unit_test(test_fleet_split),
 		cmocka_unit_test(test_quic),

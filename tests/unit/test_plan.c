@@ -220,11 +220,63 @@ static void test_at_the_limits(void **state)
 	config_free(cfg);
 }
 
+/*
+ * Source lists: a VIP's list goes into its snapshot spec as it is (and the
+ * snapshot builds with it); the preview says what the list becomes, for that
+ * VIP only.
+ */
+static void test_sources_spec_and_preview(void **state)
+{
+	struct vip_tables *vt = vip_tables_new(1);
+	struct keel_src_spec *src = calloc(1, sizeof(*src));
+	struct side a, b;
+	struct keel_snapshot *s;
+	const char *why = NULL;
+	json_t *p, *v5;
+	size_t sz;
+
+	(void)state;
+	assert_non_null(src);
+	src->deny = calloc(1, sizeof(*src->deny));
+	assert_non_null(src->deny);
+	src->n_deny = 1;
+	src->deny[0].addr[0] = 198, src->deny[0].addr[1] = 51, src->deny[0].addr[2] = 100;
+	src->deny[0].plen = 24;
+	side_build(&a, config_with(3, 1), NULL);
+	b.cfg = config_with(3, 1);
+	b.cfg->vips[5].sources = src; /* owned and freed by the model */
+	side_build(&b, b.cfg, a.ids);
+	assert_ptr_equal(b.out.vips[5].sources, src);
+	assert_null(b.out.vips[4].sources);
+	sz = keel_snapshot_size(&b.out.spec);
+	s = calloc(1, sz);
+	assert_non_null(s);
+	assert_int_equal(keel_snapshot_build(s, sz, &b.out.spec, &why), 0);
+	assert_true(keel_snapshot_vips(s)[5].flags & KEEL_VIP_SOURCES);
+	assert_false(keel_snapshot_vips(s)[4].flags & KEEL_VIP_SOURCES);
+	free(s);
+
+	assert_int_equal(spec_tables(&a.out, vt, NULL, NULL), 0);
+	p = spec_preview(vt, &(struct spec_side){ a.cfg, a.ids }, &(struct spec_side){ b.cfg, b.ids },
+			 NULL, NULL, NULL, NULL);
+	assert_non_null(p);
+	v5 = json_object_get(json_object_get(p, "v5"), "sources");
+	assert_non_null(v5);
+	assert_string_equal(json_string_value(json_object_get(v5, "before")), "none");
+	assert_string_equal(json_string_value(json_object_get(v5, "after")), "enforce, 0 allow, 1 deny");
+	assert_null(json_object_get(json_object_get(p, "v4"), "sources"));
+	json_decref(p);
+	side_free(&a);
+	side_free(&b);
+	vip_tables_free(vt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edit_rebuilds_one_table),
 		cmocka_unit_test(test_preview_matches_scratch),
+		cmocka_unit_test(test_sources_spec_and_preview),
 		cmocka_unit_test(test_at_the_limits),
 	};
 

@@ -169,6 +169,8 @@ int spec_text_vip(struct spec_text *t, const char *arg, const char **why)
 			return fail(why, "unknown VIP option");
 	}
 	t->vip_first[t->n_vips] = t->n_be;
+	t->allow_first[t->n_vips] = t->n_allow;
+	t->deny_first[t->n_vips] = t->n_deny;
 	t->n_vips++;
 	return 0;
 }
@@ -221,6 +223,38 @@ int spec_text_backend(struct spec_text *t, const char *arg, const char **why)
 	return 0;
 }
 
+/* allow / deny ADDR/LEN and sources-mode, for the last VIP (source_list.h). */
+static int source_line(struct spec_text *t, const char *key, const char *val, const char **why)
+{
+	uint32_t v = t->n_vips - 1, *n = key[0] == 'a' ? &t->n_allow : &t->n_deny;
+	struct keel_src_prefix *p = key[0] == 'a' ? &t->allow[*n] : &t->deny[*n];
+	uint8_t family;
+	char a[64];
+	const char *slash = strchr(val, '/');
+	uint64_t len;
+
+	if (!t->n_vips)
+		return fail(why, "source list before any vip");
+	t->has_src[v] = 1;
+	if (key[0] == 's') {
+		if (strcmp(val, "enforce") && strcmp(val, "count"))
+			return fail(why, "sources-mode is enforce or count");
+		t->src[v].mode = val[0] == 'c' ? KEEL_SRC_COUNT : KEEL_SRC_ENFORCE;
+		return 0;
+	}
+	if (*n >= SPEC_TEXT_MAX_PREFIXES)
+		return fail(why, "too many source prefixes");
+	if (!slash || (size_t)(slash - val) >= sizeof(a) || parse_u64(slash + 1, 128, &len))
+		return fail(why, "expected ADDR/LEN");
+	memcpy(a, val, (size_t)(slash - val));
+	a[slash - val] = 0;
+	if (spec_text_addr(a, p->addr, &family) || family != t->vips[v].family)
+		return fail(why, "source prefix: bad address or not the VIP's family");
+	p->plen = (uint8_t)len;
+	(*n)++;
+	return 0;
+}
+
 int spec_text_line(struct spec_text *t, const char *line, const char **why)
 {
 	char key[32];
@@ -259,6 +293,8 @@ int spec_text_line(struct spec_text *t, const char *line, const char **why)
 		return spec_text_vip(t, val, why);
 	if (!strcmp(key, "backend"))
 		return spec_text_backend(t, val, why);
+	if (!strcmp(key, "allow") || !strcmp(key, "deny") || !strcmp(key, "sources-mode"))
+		return source_line(t, key, val, why);
 	if (!strcmp(key, "src-mac"))
 		return spec_text_mac(val, t->spec.src_mac) ? fail(why, "bad MAC") : 0;
 	if (!strcmp(key, "gw-mac"))
@@ -328,8 +364,19 @@ void spec_text_finish(struct spec_text *t)
 {
 	uint32_t i;
 
-	for (i = 0; i < t->n_vips; i++)
+	for (i = 0; i < t->n_vips; i++) {
+		uint32_t an = (i + 1 < t->n_vips ? t->allow_first[i + 1] : t->n_allow) - t->allow_first[i];
+		uint32_t dn = (i + 1 < t->n_vips ? t->deny_first[i + 1] : t->n_deny) - t->deny_first[i];
+
 		t->vips[i].backends = &t->be[t->vip_first[i]];
+		if (!t->has_src[i])
+			continue;
+		t->src[i].allow = &t->allow[t->allow_first[i]];
+		t->src[i].n_allow = an;
+		t->src[i].deny = &t->deny[t->deny_first[i]];
+		t->src[i].n_deny = dn;
+		t->vips[i].sources = &t->src[i];
+	}
 	t->spec.n_vips = t->n_vips;
 	t->spec.vips = t->vips;
 }

@@ -9,6 +9,7 @@
 
 #define SPEC_TEXT_MAX_VIPS 256
 #define SPEC_TEXT_MAX_BACKENDS 4096
+#define SPEC_TEXT_MAX_PREFIXES 4096 /* source list entries, allow and deny each */
 
 /*
  * Lines of a spec file ('#' comments, blank lines ignored):
@@ -17,6 +18,7 @@
  *   vip ADDR:PORT/PROTO [gue] [fragments] [quic] [size=M] [id=N]     ([v6]:port, port * = all)
  *   backend ADDR [weight=N] [state=active|draining|down] [mac=MAC] [id=N] [sid=N]   (of the last vip;
  *           sid: its QUIC server id, 1..65535)
+ *   allow ADDR/LEN | deny ADDR/LEN | sources-mode enforce|count   (the last vip's source list)
  * Backend ids default to their order in the file, VIP ids likewise.
  */
 struct spec_text {
@@ -28,6 +30,12 @@ struct spec_text {
 	uint32_t n_vips;
 	uint32_t n_be;
 	uint32_t table_size; /* default for VIPs without size= (0: KEEL_MAGLEV_DEFAULT_SIZE) */
+	/* Source lists: per VIP, its entries' first index in the pools and its mode. */
+	struct keel_src_spec src[SPEC_TEXT_MAX_VIPS];
+	uint32_t allow_first[SPEC_TEXT_MAX_VIPS], deny_first[SPEC_TEXT_MAX_VIPS];
+	struct keel_src_prefix allow[SPEC_TEXT_MAX_PREFIXES], deny[SPEC_TEXT_MAX_PREFIXES];
+	uint32_t n_allow, n_deny;
+	uint8_t has_src[SPEC_TEXT_MAX_VIPS];
 };
 
 /* Defaults: seed 0x6b65656c, documentation MACs, 172.16.0.0/16 and fd00::/64 sources. */

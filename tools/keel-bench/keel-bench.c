@@ -52,6 +52,7 @@ struct opts {
 	bool json;
 	bool stages;
 	bool quic; /* UDP QUIC VIPs, every packet a short header routed by its server id */
+	uint32_t sources; /* source lists: prefixes on each VIP (0: no list) */
 };
 
 /* --quic: read by the traffic templates and the snapshot (one run, one setting). */
@@ -76,6 +77,8 @@ static void usage(FILE *f)
 		"  --json           one JSON line instead of text\n"
 		"  --quic           QUIC VIPs (udp/443, a server id per backend): every packet a short\n"
 		"                   header whose connection ID names backend (flow mod backends)\n"
+		"  --sources N      a source list of N prefixes on each VIP, mode count (IPv4: /28../32 in\n"
+		"                   10.0.0.0/8 around the clients; IPv6: /48../64 in 2001:db8::/32)\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST);
 }
@@ -95,6 +98,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "stages", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quic", no_argument, NULL, 'Q' },
+		{ "sources", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -116,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->capacity = strtoull(optarg, &end, 0); break;
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
+		case 'L': o->sources = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
 		case 'Q': o->quic = bench_quic = true; continue;
@@ -129,7 +134,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (o->flows < 1 || o->flows > 16777216 || o->new_share < 0 || o->new_share > 1 ||
 	    o->v6_share < 0 || o->v6_share > 1 || o->burst < 1 || o->burst > MAX_BURST ||
-	    o->seconds <= 0 || o->backends < 1 || o->backends > 4096) {
+	    o->seconds <= 0 || o->backends < 1 || o->backends > 4096 ||
+	    o->sources > KEEL_SRC_MAX_PREFIXES / 2) {
 		fprintf(stderr, "keel-bench: option out of range (see --help)\n");
 		return -1;
 	}
@@ -311,6 +317,48 @@ static inline void gen_burst(struct gen *g, struct rte_mbuf **m, uint32_t n)
 
 /* --- forwarding state ------------------------------------------------------ */
 
+/*
+ * Source lists (--sources N): N deny prefixes per VIP, in count mode so every
+ * packet still goes the whole way. Where the clients are: IPv4 small
+ * prefixes under 10.0.0.0/8 (the clients are in 10.0.0.0/16, which gets
+ * ~N/256 of them through the index), IPv6 all under one /16 of the index
+ * (2001:db8::/32, the clients' too): the worst case, the binary search runs
+ * over all the boundaries.
+ */
+static struct keel_src_spec bench_src[2];
+
+static int bench_sources(uint32_t n)
+{
+	uint64_t r = 0x243f6a8885a308d3ull;
+	uint32_t i;
+
+	for (int f = 0; f < 2; f++) {
+		bench_src[f].mode = KEEL_SRC_COUNT;
+		bench_src[f].n_deny = n;
+		bench_src[f].deny = calloc(n ? n : 1, sizeof(struct keel_src_prefix));
+		if (!bench_src[f].deny)
+			return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct keel_src_prefix *p4 = &bench_src[0].deny[i], *p6 = &bench_src[1].deny[i];
+		uint32_t a, plen;
+		uint64_t hi;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		plen = 28 + (uint32_t)(r % 5);
+		a = (0x0a000000u | (uint32_t)(r >> 20 & 0xffffff)) & (plen == 32 ? ~0u : ~(~0u >> plen));
+		p4->addr[0] = (uint8_t)(a >> 24), p4->addr[1] = (uint8_t)(a >> 16);
+		p4->addr[2] = (uint8_t)(a >> 8), p4->addr[3] = (uint8_t)a;
+		p4->plen = (uint8_t)plen;
+		plen = 48 + (uint32_t)(r >> 40) % 17;
+		hi = (0x20010db8ull << 32 | (r >> 8 & 0xffffffffull)) & ~(~0ull >> plen);
+		for (int k = 0; k < 8; k++)
+			p6->addr[k] = (uint8_t)(hi >> (56 - 8 * k));
+		p6->plen = (uint8_t)plen;
+	}
+	return 0;
+}
+
 static void *build_snapshot(const struct opts *o)
 {
 	static struct keel_vip_spec vips[2];
@@ -361,6 +409,14 @@ static void *build_snapshot(const struct opts *o)
 	spec.src6[0] = 0xfd, spec.src6_plen = 64;
 	spec.n_vips = 2;
 	spec.vips = vips;
+	if (o->sources) {
+		if (bench_sources(o->sources)) {
+			free(be);
+			return NULL;
+		}
+		vips[0].sources = &bench_src[0];
+		vips[1].sources = &bench_src[1];
+	}
 
 	sz = keel_snapshot_size(&spec);
 	s = rte_malloc("snapshot", sz, 64);
@@ -370,6 +426,11 @@ static void *build_snapshot(const struct opts *o)
 		return NULL;
 	}
 	free(be);
+	if (o->sources) /* what the lookups search: merged ranges' boundaries */
+		fprintf(stderr, "keel-bench: source lists of %u prefixes: %u IPv4 boundaries, %u IPv6\n",
+			o->sources,
+			keel_src_list_at(s, keel_snapshot_vips(s)[0].src_off)->n,
+			keel_src_list_at(s, keel_snapshot_vips(s)[1].src_off)->n);
 	return s;
 }
 

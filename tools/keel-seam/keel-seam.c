@@ -214,6 +214,11 @@ static int cmd_counters(int argc, char **argv)
 			if (k->vip[i].pkts)
 				printf("%s\"%u\":{\"pkts\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
 				       drops++ ? "," : "", i, k->vip[i].pkts, k->vip[i].bytes);
+		/* Source lists: packets refused per VIP id (dropped or, in count mode, forwarded). */
+		printf("},\"source_denied\":{");
+		for (i = 0, drops = 0; i < KEEL_MAX_VIPS; i++)
+			if (k->vip_source_denied[i])
+				printf("%s\"%u\":%" PRIu64, drops++ ? "," : "", i, k->vip_source_denied[i]);
 		printf("}}\n");
 	} else {
 		printf("rx %" PRIu64 " forwarded %" PRIu64 " answered %" PRIu64 " to-kernel %" PRIu64

@@ -43,6 +43,11 @@ static void preview_print(struct ctl *c, const struct keel_api_preview *p)
 	puts("disruption preview (share of each VIP's Maglev slots, so of its new connections, that change backend):");
 	table_print(c, t);
 	table_free(t);
+	/* Source lists: one line per VIP whose list changes (mode, counts; keelctl config diff lists the entries). */
+	for (size_t i = 0; i < p->n_vips; i++)
+		if (*p->vips[i].sources_before || *p->vips[i].sources_after)
+			printf("source list of %s: %s -> %s\n", p->vips[i].vip, p->vips[i].sources_before,
+			       p->vips[i].sources_after);
 }
 
 void report_preview(struct ctl *c, json_t *preview)

@@ -57,24 +57,32 @@ static int stats_summary(struct ctl *c, int argc, char **argv)
 
 static int stats_vip(struct ctl *c, int argc, char **argv)
 {
-	static const char *const heads[] = { "VIP", "PACKETS", "BYTES" };
-	char p[32], b[32];
+	static const char *const heads[] = { "VIP", "PACKETS", "BYTES", "SOURCE DENIED" };
+	char p[32], b[32], d[32];
 	struct table *t;
 	const char *k;
 	json_t *s, *v;
+	bool lists = false;
 	int rc;
 
 	if ((rc = fetch(c, argc, argv, &s)))
 		return rc;
+	/* Source lists: the SOURCE DENIED column only when some VIP has a list ("-" for the others). */
+	json_object_foreach(json_object_get(s, "vips"), k, v)
+		lists = lists || json_object_get(v, "source_denied");
 	if (c->json) {
 		json_print(json_object_get(s, "vips"));
 	} else {
-		t = table_new(3, heads);
+		t = table_new(lists ? 4 : 3, heads);
 		table_right(t, 1);
 		table_right(t, 2);
+		if (lists)
+			table_right(t, 3);
 		json_object_foreach(json_object_get(s, "vips"), k, v)
 			table_add(t, k, fmt_count((double)jint(v, "packets"), p, sizeof(p)),
-				  fmt_bytes((double)jint(v, "bytes"), b, sizeof(b)));
+				  fmt_bytes((double)jint(v, "bytes"), b, sizeof(b)),
+				  json_object_get(v, "source_denied") ?
+				  fmt_count((double)jint(v, "source_denied"), d, sizeof(d)) : "-");
 		table_print(c, t);
 		table_free(t);
 	}
