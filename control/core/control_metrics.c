@@ -228,6 +228,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 	     "Packets sent to a slot's new owner naming its previous one (second chance).");
 	fprintf(f, "keel_second_chance_total %" PRIu64 "\n", k->core.second_chance);
 
+	control_next_hop_metrics(c, r ? k : NULL, f); /* several next hops (control_next_hop.c) */
+
 	head(f, "keel_vip_packets_total", "counter", "Packets forwarded per VIP.");
 	for (i = 0; i < cfg->n_vips; i++) {
 		int id = ids_vip(c->ids, cfg->vips[i].name);

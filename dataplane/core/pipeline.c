@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "icmp.h"
 #include "maglev.h"
+#include "next_hop.h"
 #include "parse.h"
 #include "second_chance.h"
 #include "vip.h"
@@ -351,6 +352,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	 * load and a store each time. The VIP's are kept per run of one VIP.
 	 */
 	uint64_t rx_bytes = 0, fwd_pkts = 0, fwd_bytes = 0;
+	uint32_t n_next_hops; /* > 1: a choice per flow (next_hop.h); read once per burst */
 
 	if (n > KEEL_BURST_MAX)
 		n = KEEL_BURST_MAX;
@@ -370,6 +372,7 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 	vips = keel_snapshot_vips(s);
 	bes = keel_snapshot_backends(s);
+	n_next_hops = s->n_next_hops;
 
 	/* Stage 1: parse and classify the whole burst. */
 	for (i = 0; i < n; i++) {
@@ -472,6 +475,8 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 		}
 		if (prev && second_chance_mark(&bufs[i], prev, s->mtu))
 			c->second_chance++;
+		if (n_next_hops > 1)
+			next_hop_set(s, bufs[i].data, be, (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
 		verdicts[i] = KEEL_VERDICT_FORWARD;
 		fwd_pkts++;
 		fwd_bytes += bufs[i].len;
@@ -484,6 +489,9 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 	c->fwd_pkts += fwd_pkts;
 	c->fwd_bytes += fwd_bytes;
+	/* One next hop: every forwarded packet went by it, counted per burst rather than per packet. */
+	if (n_next_hops == 1)
+		c->next_hop_pkts[s->next_hop[0].id] += fwd_pkts;
 
 	for (i = 0; i < n; i++)
 		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;

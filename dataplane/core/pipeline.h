@@ -44,6 +44,7 @@ struct keel_counters {
 	uint64_t untracked;         /* forwarded by hash without a flow entry (rate limit) */
 	uint64_t rechosen;          /* tracked flows whose backend went away, chosen again */
 	uint64_t second_chance;     /* sent with the slot's previous owner named (second_chance.h) */
+	uint64_t next_hop_pkts[KEEL_MAX_NEXT_HOPS]; /* forwarded, by the next hop's configured index (next_hop.h) */
 	uint64_t drops[KEEL_DROP_MAX];
 	struct {
 		uint64_t pkts;
