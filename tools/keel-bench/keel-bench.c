@@ -51,6 +51,7 @@ struct opts {
 	uint64_t packets; /* fixed packet count instead of a time (callgrind) */
 	bool json;
 	bool stages;
+	uint32_t next_hops; /* 1: the snapshot's gateway alone; more: the per-flow choice (next_hop.h) */
 };
 
 static void usage(FILE *f)
@@ -69,8 +70,9 @@ static void usage(FILE *f)
 		"  --packets N      run exactly N packets (rounded up to 64 bursts) instead of --seconds\n"
 		"  --stages         cycles per stage of the burst (runs keel-bench-stages)\n"
 		"  --json           one JSON line instead of text\n"
+		"  --next-hops N    next hops to spread over per flow (1..%d, default 1)\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
-		MAX_BURST);
+		MAX_BURST, KEEL_MAX_NEXT_HOPS);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -87,6 +89,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "packets", required_argument, NULL, 'p' },
 		{ "stages", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "next-hops", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -94,7 +97,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .flows = 1000000, .burst = 32, .seconds = 3, .backends = 100,
-			    .table_size = 65537 };
+			    .table_size = 65537, .next_hops = 1 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		errno = 0;
@@ -108,6 +111,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->capacity = strtoull(optarg, &end, 0); break;
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
+		case 'H': o->next_hops = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
 		case 'h': usage(stdout); exit(0);
@@ -120,7 +124,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (o->flows < 1 || o->flows > 16777216 || o->new_share < 0 || o->new_share > 1 ||
 	    o->v6_share < 0 || o->v6_share > 1 || o->burst < 1 || o->burst > MAX_BURST ||
-	    o->seconds <= 0 || o->backends < 1 || o->backends > 4096) {
+	    o->seconds <= 0 || o->backends < 1 || o->backends > 4096 || o->next_hops < 1 ||
+	    o->next_hops > KEEL_MAX_NEXT_HOPS) {
 		fprintf(stderr, "keel-bench: option out of range (see --help)\n");
 		return -1;
 	}
@@ -313,6 +318,13 @@ static void *build_snapshot(const struct opts *o)
 	spec.src6[0] = 0xfd, spec.src6_plen = 64;
 	spec.n_vips = 2;
 	spec.vips = vips;
+	/* --next-hops: gateways 02:00:00:00:01:00, :01, ... chosen per flow. */
+	for (i = 0; o->next_hops > 1 && i < o->next_hops; i++) {
+		memcpy(spec.next_hop[i].mac, "\x02\x00\x00\x00\x01\x00", 6);
+		spec.next_hop[i].mac[5] = (uint8_t)i;
+		spec.next_hop[i].id = (uint8_t)i;
+		spec.n_next_hops = i + 1;
+	}
 
 	sz = keel_snapshot_size(&spec);
 	s = rte_malloc("snapshot", sz, 64);
@@ -577,6 +589,7 @@ int main(int argc, char **argv)
 		       flow_table_capacity(w.ft), pkts, tx, mpps, ns,
 		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns, hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
+		printf(",\"next_hops\":%u", o.next_hops);
 		printf(",\"pmu\":%s", npmu ? "true" : "false");
 		for (i = 0; i < PMU_COUNT; i++)
 			if (pmu.ok[i])
