@@ -26,18 +26,18 @@
 void keel_next_hop_slots(struct keel_snapshot *s, uint32_t n_configured);
 
 /*
- * After encapsulation, with s->n_next_hops > 1: set the frame's destination
- * MAC to the flow's next hop and count the packet by that next hop's id. A
- * backend with a MAC of its own (on the link, not behind the gateway) keeps
- * it. frame is the encapsulated packet's Ethernet header.
+ * After encapsulation, with s->n_next_hops > 1: a frame that leaves by the
+ * gateway (its destination is s->gw_mac, which every backend template
+ * without a MAC of its own carries) gets the flow's next hop instead, and is
+ * counted by that next hop's id. A backend with a MAC of its own (on the
+ * link) keeps it. frame is the encapsulated packet's Ethernet header.
  */
-static inline void next_hop_set(const struct keel_snapshot *s, uint8_t *frame,
-				const struct keel_backend *be, uint32_t entropy,
+static inline void next_hop_set(const struct keel_snapshot *s, uint8_t *frame, uint32_t entropy,
 				uint64_t *pkts)
 {
 	const struct keel_next_hop *nh;
 
-	if (memcmp(be->mac, s->gw_mac, 6) != 0)
+	if (memcmp(frame, s->gw_mac, 6) != 0)
 		return;
 	nh = &s->next_hop[s->next_hop_slot[entropy >> (32 - KEEL_NEXT_HOP_SLOT_BITS)]];
 	memcpy(frame, nh->mac, 6);

@@ -352,7 +352,6 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	 * load and a store each time. The VIP's are kept per run of one VIP.
 	 */
 	uint64_t rx_bytes = 0, fwd_pkts = 0, fwd_bytes = 0;
-	uint32_t n_next_hops; /* > 1: a choice per flow (next_hop.h); read once per burst */
 
 	if (n > KEEL_BURST_MAX)
 		n = KEEL_BURST_MAX;
@@ -372,7 +371,6 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 	vips = keel_snapshot_vips(s);
 	bes = keel_snapshot_backends(s);
-	n_next_hops = s->n_next_hops;
 
 	/* Stage 1: parse and classify the whole burst. */
 	for (i = 0; i < n; i++) {
@@ -475,8 +473,6 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 		}
 		if (prev && second_chance_mark(&bufs[i], prev, s->mtu))
 			c->second_chance++;
-		if (n_next_hops > 1)
-			next_hop_set(s, bufs[i].data, be, (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
 		verdicts[i] = KEEL_VERDICT_FORWARD;
 		fwd_pkts++;
 		fwd_bytes += bufs[i].len;
@@ -489,9 +485,18 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 	c->fwd_pkts += fwd_pkts;
 	c->fwd_bytes += fwd_bytes;
-	/* One next hop: every forwarded packet went by it, counted per burst rather than per packet. */
-	if (n_next_hops == 1)
+	/*
+	 * Several next hops (next_hop.h): a pass of its own over what was
+	 * forwarded, so that one next hop costs nothing per packet; then every
+	 * forwarded packet went by it, counted per burst.
+	 */
+	if (s->n_next_hops > 1) {
+		for (j = 0; j < nl; j++)
+			if (verdicts[idx[j]] == KEEL_VERDICT_FORWARD)
+				next_hop_set(s, bufs[idx[j]].data, (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
+	} else {
 		c->next_hop_pkts[s->next_hop[0].id] += fwd_pkts;
+	}
 
 	for (i = 0; i < n; i++)
 		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;
