@@ -170,7 +170,7 @@ void control_next_hop_inputs(struct keel_control *c, struct spec_inputs *in)
 		memcpy(in->gw_mac, in->next_hop[0].mac, 6);
 }
 
-/* status: "next_hops": [{"next_hop", "mac", "resolved", "usable", "interface", "changed_ms"}]. mu held. */
+/* status: "next_hops": [{"next_hop", "mac", "resolved", "usable", "transitions", "interface", "packets"}]; k NULL: no packets. mu held. */
 json_t *control_next_hop_view(struct keel_control *c, const struct keel_worker_counters *k)
 {
 	const struct keel_config *cfg = c->cfg;
@@ -183,10 +183,11 @@ json_t *control_next_hop_view(struct keel_control *c, const struct keel_worker_c
 
 		control_next_hop_name(&cfg->next_hops[i], name, sizeof(name));
 		format_mac(c->nh[i].mac, mac, sizeof(mac));
-		o = json_pack("{s:s,s:s,s:b,s:b,s:I,s:I}", "next_hop", name, "mac", mac, "resolved",
+		o = json_pack("{s:s,s:s,s:b,s:b,s:I}", "next_hop", name, "mac", mac, "resolved",
 			      c->nh[i].known, "usable", c->nh[i].usable, "transitions",
-			      (json_int_t)c->nh[i].transitions, "packets",
-			      (json_int_t)(k ? k->core.next_hop_pkts[i] : 0));
+			      (json_int_t)c->nh[i].transitions);
+		if (o && k)
+			json_object_set_new(o, "packets", json_integer((json_int_t)k->core.next_hop_pkts[i]));
 		if (o && cfg->next_hops[i].interface[0])
 			json_object_set_new(o, "interface", json_string(cfg->next_hops[i].interface));
 		json_array_append_new(arr, o);

@@ -203,7 +203,9 @@ json_t *control_status_json(struct keel_control *c)
 		if (o)
 			json_object_set_new(o, "steering", control_steer_json(c));
 		if (o) { /* several next hops (control_next_hop.c), with their packets when cheap to sum */
-			struct keel_worker_counters *k = c->seam && keel_seam_alive(c->seam) ?
+			/* Summed only with several: the whole counter block is large to sum under mu. */
+			struct keel_worker_counters *k = c->cfg->n_next_hops > 1 && c->seam &&
+								 keel_seam_alive(c->seam) ?
 								 calloc(1, sizeof(*k)) : NULL;
 
 			if (k)
