@@ -74,13 +74,13 @@ static bool same_list(const struct config_next_hop *a, const struct config_next_
  * than one next hop each entry is confirmed at every check (neighbours_check),
  * so a dead gateway fails within the kernel's probe time. A change of the
  * usable set or of a MAC asks for a new generation. Every second, and every
- * tick while a next hop has no MAC yet. edit_mu held.
+ * tick while no next hop has a MAC yet. edit_mu held.
  */
 void control_next_hop_check(struct keel_control *c)
 {
 	const struct keel_config *cfg = c->cfg;
 	uint64_t now = control_now_ms();
-	bool pending = false, changed = false;
+	bool pending = true, changed = false;
 	uint32_t i;
 
 	/* Another list of next hops (a reload): what was learnt of the old one says nothing. */
@@ -92,8 +92,9 @@ void control_next_hop_check(struct keel_control *c)
 		c->nh_n = cfg->n_next_hops;
 		c->need_publish = c->need_bump = true;
 	}
+	/* Every tick only while no next hop has a MAC (nothing to send by): one dead gateway among several does not make it poll. */
 	for (i = 0; i < cfg->n_next_hops; i++)
-		pending |= !c->nh[i].known;
+		pending &= !c->nh[i].known;
 	if (now - c->nh_checked_ms < 1000 && !pending)
 		return;
 	c->nh_checked_ms = now;
