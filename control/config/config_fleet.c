@@ -11,7 +11,7 @@
 
 /*
  * What must be equal on every host (the tables are built from it) is the fleet spec; the rest of
- * keel.yaml (instance, next_hop, encap_source, api, metrics, bgp, fleet) belongs to one host.
+ * keel.yaml (instance, next_hop(s), encap_source, api, metrics, bgp, fleet) belongs to one host.
  */
 static const char *const spec_keys[] = { "fleet_seed", "maglev_table_size", "mtu", "gue_port",
 	"health_defaults", "panic_threshold", "vips", NULL };
@@ -19,7 +19,9 @@ static const char *const fleet_keys[] = { "endpoints", "prefix", "host", "creden
 	"tls", "timeout", "lease_ttl", "watch_idle_timeout", "wait_timeout", NULL };
 static const char *const tls_keys[] = { "ca", "cert", "key", NULL };
 static const char *const host_keys[] = { "instance", "next_hop", "encap_source", "api", "metrics",
-	"bgp", "fleet", NULL };
+	"bgp", "fleet",
+	"next_hops", /* several next hops (config_next_hop.c) */
+	NULL };
 
 static bool is_host_key(const char *key)
 {

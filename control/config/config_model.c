@@ -9,6 +9,7 @@
 #include "encap.h"
 #include "config_model.h"
 #include "config_sources.h"
+#include "config_next_hop.h"
 #include "pkt.h"
 #include "snapshot.h"
 
@@ -122,9 +123,7 @@ bool config_equal(const struct keel_config *a, const struct keel_config *b)
 	uint32_t i;
 
 	if (strcmp(a->instance, b->instance) || a->fleet_seed != b->fleet_seed ||
-	    a->maglev_table_size != b->maglev_table_size || a->has_gateway != b->has_gateway ||
-	    a->gateway_family != b->gateway_family || memcmp(a->gateway, b->gateway, 16) ||
-	    a->has_gateway_mac != b->has_gateway_mac || memcmp(a->gateway_mac, b->gateway_mac, 6) ||
+	    a->maglev_table_size != b->maglev_table_size || !config_next_hops_equal(a, b) ||
 	    a->has_src4 != b->has_src4 || memcmp(a->src4, b->src4, 4) ||
 	    a->src4_plen != b->src4_plen || a->has_src6 != b->has_src6 ||
 	    memcmp(a->src6, b->src6, 16) || a->src6_plen != b->src6_plen || a->mtu != b->mtu ||
@@ -378,14 +377,8 @@ json_t *config_to_json(const struct keel_config *cfg)
 	snprintf(t, sizeof(t), "0x%llx", (unsigned long long)cfg->fleet_seed);
 	put_str(&b, "fleet_seed", t);
 	put_int(&b, "maglev_table_size", cfg->maglev_table_size);
-	if ((s.obj = sub(&b, "next_hop"))) {
-		if (cfg->has_gateway)
-			put_addr(&s, "gateway", cfg->gateway, cfg->gateway_family);
-		if (cfg->has_gateway_mac) {
-			config_format_mac(cfg->gateway_mac, t);
-			put_str(&s, "mac", t);
-		}
-	}
+	if (config_next_hops_put(b.obj, cfg))
+		b.failed = true;
 	if ((s.obj = sub(&b, "encap_source"))) {
 		if (cfg->has_src4)
 			put_prefix(&s, "ipv4", cfg->src4, KEEL_AF_INET4, cfg->src4_plen);

@@ -90,17 +90,29 @@ struct config_vip {
 	struct keel_src_spec *sources;
 };
 
+/* One next hop: a gateway whose MAC is resolved at run time, or a fixed MAC; optionally its port. */
+#define CONFIG_MAX_NEXT_HOPS 8 /* KEEL_MAX_NEXT_HOPS (snapshot.h) */
+#define CONFIG_IFNAME_MAX 16   /* IFNAMSIZ */
+struct config_next_hop {
+	bool has_gateway;
+	uint8_t gateway[16];
+	uint8_t gateway_family;
+	bool has_mac;
+	uint8_t mac[6];
+	char interface[CONFIG_IFNAME_MAX]; /* "": any; else the kernel interface (port) it is reached by */
+};
+
 struct keel_config {
 	char instance[CONFIG_NAME_MAX]; /* keel-dataplane --name */
 	uint64_t fleet_seed;
 	uint32_t maglev_table_size;     /* default for VIPs */
 
-	/* Next hop: a gateway whose MAC is resolved at run time, or a fixed MAC. */
-	bool has_gateway;
-	uint8_t gateway[16];
-	uint8_t gateway_family;
-	bool has_gateway_mac;
-	uint8_t gateway_mac[6];
+	/*
+	 * Next hops (config_next_hop.c): `next_hop` is one, `next_hops` a list;
+	 * encapsulated packets are spread over the usable ones per flow.
+	 */
+	uint32_t n_next_hops; /* 1..CONFIG_MAX_NEXT_HOPS */
+	struct config_next_hop next_hops[CONFIG_MAX_NEXT_HOPS];
 
 	/* Outer source prefixes; the host bits carry per-flow entropy. */
 	bool has_src4;

@@ -10,12 +10,15 @@
 #include "keel_api.h"
 #include "config_quic.h"
 #include "config_sources.h"
+#include "config_next_hop.h"
 #include "pkt.h"
 #include "snapshot.h"
 
 static const char *const top_keys[] = { "instance", "fleet_seed", "maglev_table_size",
 	"next_hop", "encap_source", "mtu", "gue_port", "api", "metrics", "health_defaults",
-	"panic_threshold", "vips", "bgp", "fleet", NULL };
+	"panic_threshold", "vips", "bgp", "fleet",
+	"next_hops", /* several next hops (config_next_hop.c) */
+	NULL };
 static const char *const vip_keys[] = { "name", "address", "port", "protocol", "encap",
 	"fragments", "maglev_table_size", "health_check", "backends",
 	"quic", /* config_quic.c */
@@ -551,37 +554,6 @@ static int check_vips(struct check *c, const struct loc *root, const json_t *top
 	return 0;
 }
 
-static int check_next_hop(struct check *c, const struct loc *root, const json_t *top)
-{
-	static const char *const keys[] = { "gateway", "mac", NULL };
-	struct keel_config *cfg = c->cfg;
-	const json_t *o = json_object_get(top, "next_hop");
-	struct loc at = LOC_KEY(root, top, "next_hop");
-	struct loc ml = LOC_KEY(&at, o, "mac");
-	const char *mac = NULL, *why;
-	int rc;
-
-	if (!o)
-		return check_bad(c, root, "missing required key \"next_hop\"");
-	if ((rc = check_object(c, &at, o, "the next hop", keys)) ||
-	    (rc = check_addr(c, &at, o, "gateway", OPTIONAL, cfg->gateway, &cfg->gateway_family)) ||
-	    (rc = check_string(c, &at, o, "mac", OPTIONAL, &mac)))
-		return rc;
-	cfg->has_gateway = json_object_get(o, "gateway") != NULL;
-	/* A next hop on the link may be link-local (fe80::1, 169.254.1.1 on unnumbered links). */
-	if (cfg->has_gateway && (rc = check_usable(c, &at, o, "gateway", cfg->gateway,
-						   cfg->gateway_family, "the next hop", true)))
-		return rc;
-	if (mac && cfg->has_gateway)
-		return check_bad_key(c, &ml, "give the gateway or its MAC, not both");
-	if (!mac && !cfg->has_gateway)
-		return check_bad(c, &at, "missing required key \"gateway\" (or \"mac\")");
-	if (mac && config_parse_mac(mac, cfg->gateway_mac, &why))
-		return check_bad(c, &ml, "\"%.40s\": %s", mac, why);
-	cfg->has_gateway_mac = mac != NULL;
-	return 0;
-}
-
 static int check_prefix(struct check *c, const struct loc *at, const json_t *o, const char *key,
 			uint8_t want, uint8_t *addr, uint8_t *plen, bool *has)
 {
@@ -829,14 +801,19 @@ static int check_vip_addresses(struct check *c, const struct loc *root, const js
 		s[i].vip = i;
 	}
 	qsort(s, cfg->n_vips, sizeof(*s), cmp_vip_addr);
-	if (cfg->has_gateway &&
-	    (hit = vip_on(s, cfg->n_vips, cfg->gateway, cfg->gateway_family))) {
-		const json_t *nh = json_object_get(top, "next_hop");
-		struct loc at = LOC_KEY(root, top, "next_hop");
-		struct loc l = LOC_KEY(&at, nh, "gateway");
+	for (i = 0; i < cfg->n_next_hops; i++) {
+		const struct config_next_hop *h = &cfg->next_hops[i];
+		const char *key = json_object_get(top, "next_hop") ? "next_hop" : "next_hops";
+		const json_t *nh = json_object_get(top, key);
+		struct loc at = LOC_KEY(root, top, key);
+		struct loc el = LOC_IDX(&at, nh, i);
+		const json_t *o = json_is_array(nh) ? json_array_get(nh, i) : nh;
+		struct loc l = LOC_KEY(json_is_array(nh) ? &el : &at, o, "gateway");
 
+		if (!h->has_gateway || !(hit = vip_on(s, cfg->n_vips, h->gateway, h->gateway_family)))
+			continue;
 		rc = check_bad(c, &l, "%s is the address of VIP %s (vips[%u]): the next hop must "
-			       "be the router", config_format_addr(cfg->gateway, cfg->gateway_family, t),
+			       "be the router", config_format_addr(h->gateway, h->gateway_family, t),
 			       cfg->vips[hit->vip].name, hit->vip);
 		goto out;
 	}
@@ -917,7 +894,7 @@ int config_schema_check(struct check *c, const json_t *root)
 	    (rc = check_name(c, &at, root, "instance", CONFIG_NAME_MAX, cfg->instance)) ||
 	    (rc = check_seed(c, &at, root)) ||
 	    (rc = check_table_size(c, &at, root, "maglev_table_size", &cfg->maglev_table_size)) ||
-	    (rc = check_next_hop(c, &at, root)) || (rc = check_encap_source(c, &at, root)) ||
+	    (rc = config_next_hop_check(c, &at, root)) || (rc = check_encap_source(c, &at, root)) ||
 	    (rc = check_uint(c, &at, root, "mtu", OPTIONAL, 576, 9216, &mtu)) ||
 	    (rc = check_uint(c, &at, root, "gue_port", OPTIONAL, 1, 65535, &gue)) ||
 	    (rc = check_api(c, &at, root)) || (rc = check_metrics(c, &at, root)) ||

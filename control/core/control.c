@@ -182,36 +182,6 @@ static void seam_attach(struct keel_control *c)
 	}
 }
 
-static void next_hop(struct keel_control *c, uint8_t mac[6])
-{
-	const struct keel_config *cfg = c->cfg;
-	uint64_t now = control_now_ms();
-
-	if (cfg->has_gateway_mac) {
-		memcpy(mac, cfg->gateway_mac, 6);
-		if (!c->gw_ok) {
-			pthread_mutex_lock(&c->mu);
-			c->gw_ok = true;
-			pthread_mutex_unlock(&c->mu);
-		}
-		return;
-	}
-	if (cfg->has_gateway && (now - c->gw_checked_ms >= 1000 || !c->gw_ok)) {
-		uint8_t m[6];
-
-		c->gw_checked_ms = now;
-		if (neighbours_resolve(cfg->gateway_family, cfg->gateway, m) == 0) {
-			if (!c->gw_ok || memcmp(m, c->gw_mac, 6))
-				c->need_publish = c->need_bump = true; /* the next hop moved: republish */
-			pthread_mutex_lock(&c->mu);
-			memcpy(c->gw_mac, m, 6);
-			c->gw_ok = true;
-			pthread_mutex_unlock(&c->mu);
-		}
-	}
-	memcpy(mac, c->gw_mac, 6);
-}
-
 /*
  * Sync the steering program's maps with the running configuration and keep
  * what was found (views, metrics, control_bgp_feed: a VIP without its entries
@@ -317,7 +287,8 @@ static int publish(struct keel_control *c, bool bump)
 		pthread_mutex_unlock(&c->mu);
 		return -EOVERFLOW;
 	}
-	next_hop(c, in.gw_mac);
+	control_next_hop_check(c);
+	control_next_hop_inputs(c, &in);
 	if (keel_seam_ports(c->seam, &port0, 1) == 1)
 		memcpy(in.src_mac, port0.mac, 6);
 	in.generation = gen;
@@ -597,10 +568,9 @@ void control_tick(struct keel_control *c)
 	if (c->seam) {
 		bool stalled[KEEL_REGION_MAX_WORKERS];
 		struct keel_seam_workers sum;
-		uint8_t mac[6];
 		uint32_t w;
 
-		next_hop(c, mac);
+		control_next_hop_check(c);
 		/*
 		 * The process can be alive with a worker stuck (a hung lcore, a
 		 * stopped VM vCPU): its heartbeat stops moving. Report it; its old

@@ -223,6 +223,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 	     "QUIC short-header packets whose connection ID names no live backend: sent by flow hash.");
 	fprintf(f, "keel_quic_cid_unknown_total %" PRIu64 "\n", k->core.quic_cid_unknown);
 
+	control_next_hop_metrics(c, r ? k : NULL, f); /* several next hops (control_next_hop.c) */
+
 	m = control_metrics_rows(c);
 	if (!m)
 		goto out;

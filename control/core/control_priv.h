@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "control.h"
 #include "health.h"
@@ -17,6 +20,17 @@
 #include "steering.h"
 
 struct bgp;
+struct spec_inputs;
+struct keel_worker_counters;
+
+/* A next hop as last checked (control_next_hop.c). */
+struct control_next_hop {
+	bool known;            /* mac holds its last resolved (or configured) MAC */
+	bool usable;           /* in the set snapshots carry */
+	uint8_t mac[6];
+	uint64_t changed_ms;   /* when known, usable or mac last changed */
+	uint64_t transitions;  /* usable <-> not */
+};
 
 /*
  * Two locks, always taken in this order:
@@ -59,9 +73,11 @@ struct keel_control {
 	const char *attach_error; /* edit: why the region was last refused, logged once per reason */
 	bool panic[KEEL_MAX_VIPS]; /* per VIP index of the running config, from the last publish */
 
-	bool gw_ok;
-	uint8_t gw_mac[6];
-	uint64_t gw_checked_ms;    /* edit */
+	/* Next hops (control_next_hop.c), by configured index: written under edit_mu and mu, read under either. */
+	struct control_next_hop nh[CONFIG_MAX_NEXT_HOPS];
+	uint32_t nh_n;             /* edit: the configuration's next hops that nh describes */
+	struct config_next_hop nh_cfg[CONFIG_MAX_NEXT_HOPS]; /* edit */
+	uint64_t nh_checked_ms;    /* edit */
 	uint64_t steer_checked_ms; /* edit */
 	struct steering_state steer; /* written under edit_mu and mu (control_steer), read under either */
 
@@ -153,5 +169,12 @@ void control_health_target(const struct config_vip *v, const struct config_backe
 
 /* Free the digest cache (control_digest.c). */
 void control_digest_free(struct keel_control *c);
+
+/* Next hops (control_next_hop.c): check them (edit_mu held), the usable set for a publish, views (mu held). */
+void control_next_hop_check(struct keel_control *c);
+void control_next_hop_inputs(struct keel_control *c, struct spec_inputs *in);
+void control_next_hop_name(const struct config_next_hop *h, char *t, size_t n);
+json_t *control_next_hop_view(struct keel_control *c, const struct keel_worker_counters *k);
+void control_next_hop_metrics(struct keel_control *c, const struct keel_worker_counters *k, FILE *f);
 
 #endif

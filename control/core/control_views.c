@@ -183,19 +183,31 @@ json_t *control_status_json(struct keel_control *c)
 	} else {
 		dp = json_pack("{s:b,s:s}", "alive", 0, "instance", c->cfg->instance);
 	}
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c->gw_mac[0], c->gw_mac[1],
-		 c->gw_mac[2], c->gw_mac[3], c->gw_mac[4], c->gw_mac[5]);
+	/* "next_hop": the first configured one, as before several; "next_hops" lists them all. */
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c->nh[0].mac[0], c->nh[0].mac[1],
+		 c->nh[0].mac[2], c->nh[0].mac[3], c->nh[0].mac[4], c->nh[0].mac[5]);
 	{
 		json_t *o = json_pack("{s:o,s:I,s:s,s:s,s:{s:b,s:s},s:I,s:I,s:I,s:I,s:s?}", "dataplane",
 				      dp, "generation", (json_int_t)c->generation, "config",
 				      c->config_path, "state_dir", c->state_dir, "next_hop",
-				      "resolved", c->gw_ok, "mac", mac, "publishes",
+				      "resolved", c->nh[0].known, "mac", mac, "publishes",
 				      (json_int_t)c->publishes, "publish_failures",
 				      (json_int_t)c->publish_failures, "applies", (json_int_t)c->applies,
 				      "refused_changes", (json_int_t)c->refused, "publish_error",
 				      c->publish_error[0] ? c->publish_error : NULL);
 		if (o)
 			json_object_set_new(o, "steering", control_steer_json(c));
+		if (o) { /* several next hops (control_next_hop.c), with their packets when cheap to sum */
+			/* Summed only with several: the whole counter block is large to sum under mu. */
+			struct keel_worker_counters *k = c->cfg->n_next_hops > 1 && c->seam &&
+								 keel_seam_alive(c->seam) ?
+								 calloc(1, sizeof(*k)) : NULL;
+
+			if (k)
+				keel_seam_sum_counters(c->seam, k);
+			json_object_set_new(o, "next_hops", control_next_hop_view(c, k));
+			free(k);
+		}
 		/* The announcements (bgp.c has its own lock, never held while it waits for ours). */
 		if (o && c->cfg->bgp.enabled)
 			json_object_set_new(o, "bgp", control_bgp_json(c));

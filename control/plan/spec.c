@@ -98,6 +98,9 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 	out->spec.fleet_seed = cfg->fleet_seed;
 	memcpy(out->spec.src_mac, in->src_mac, 6);
 	memcpy(out->spec.gw_mac, in->gw_mac, 6);
+	out->spec.n_next_hops = in->n_next_hops;
+	memcpy(out->spec.next_hop, in->next_hop, sizeof(in->next_hop));
+	out->spec.n_next_hops_configured = in->n_next_hops_configured;
 	memcpy(out->spec.src4, cfg->src4, 4);
 	out->spec.src4_plen = cfg->has_src4 ? cfg->src4_plen : 32;
 	memcpy(out->spec.src6, cfg->src6, 16);

@@ -23,6 +23,10 @@ struct spec_inputs {
 	uint8_t src_mac[6];     /* the dataplane port's MAC */
 	uint8_t gw_mac[6];      /* next hop */
 	uint64_t generation;
+	/* Several next hops (next_hop.h): the usable ones, as keel_snapshot_spec takes them. */
+	uint32_t n_next_hops;
+	struct keel_next_hop next_hop[KEEL_MAX_NEXT_HOPS];
+	uint32_t n_next_hops_configured;
 };
 
 struct spec_out {

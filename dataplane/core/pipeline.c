@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "icmp.h"
 #include "maglev.h"
+#include "next_hop.h"
 #include "parse.h"
 #include "quic.h"
 #include "quic_map.h"
@@ -597,6 +598,18 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	}
 	c->fwd_pkts += fwd_pkts;
 	c->fwd_bytes += fwd_bytes;
+	/*
+	 * Several next hops (next_hop.h): a pass of its own over what was
+	 * forwarded, so that one next hop costs nothing per packet; then every
+	 * forwarded packet went by it, counted per burst.
+	 */
+	if (s->n_next_hops > 1) {
+		for (j = 0; j < nl; j++)
+			if (verdicts[idx[j]] == KEEL_VERDICT_FORWARD)
+				next_hop_set(s, bufs[idx[j]].data, (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
+	} else {
+		c->next_hop_pkts[s->next_hop[0].id] += fwd_pkts;
+	}
 
 	for (i = 0; i < n; i++)
 		ntx += verdicts[i] == KEEL_VERDICT_FORWARD || verdicts[i] == KEEL_VERDICT_REPLY;

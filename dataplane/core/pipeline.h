@@ -47,6 +47,7 @@ struct keel_counters {
 	/* QUIC VIPs (docs/quic.md): short headers routed by their server id, or not (flow hash). */
 	uint64_t quic_cid_routed;
 	uint64_t quic_cid_unknown;
+	uint64_t next_hop_pkts[KEEL_MAX_NEXT_HOPS]; /* forwarded, by the next hop's configured index (next_hop.h) */
 	uint64_t drops[KEEL_DROP_MAX];
 	struct {
 		uint64_t pkts;

@@ -81,6 +81,19 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 		return fail(why, "VIP hash out of bounds");
 	if (s->mtu < 576 || s->src4_plen > 32 || s->src6_plen > 128)
 		return fail(why, "bad output parameters");
+	/* Next hops (next_hop.h): what the pipeline indexes per packet must stay inside next_hop[]. */
+	if (s->n_next_hops > KEEL_MAX_NEXT_HOPS)
+		return fail(why, "too many next hops");
+	for (i = 0; i < s->n_next_hops; i++)
+		if (s->next_hop[i].id >= KEEL_MAX_NEXT_HOPS)
+			return fail(why, "bad next hop id");
+	if (s->n_next_hops > 1) {
+		if (memcmp(s->gw_mac, s->next_hop[0].mac, 6))
+			return fail(why, "gateway MAC is not the first next hop's");
+		for (i = 0; i < KEEL_NEXT_HOP_SLOTS; i++)
+			if (s->next_hop_slot[i] >= s->n_next_hops)
+				return fail(why, "next hop slot out of range");
+	}
 
 	vh = keel_snapshot_vip_hash(s);
 	for (i = 0; i < s->vip_hash_size; i++)

@@ -14,7 +14,8 @@
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
 #define KEEL_SNAPSHOT_ABI 4 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl;
-			     * 4: keel_vip.quic_off/quic_n (QUIC server ids), keel_vip.src_off */
+			     * 4: keel_vip.quic_off/quic_n (QUIC server ids), keel_vip.src_off,
+			     *    next hops (n_next_hops, next_hop[], next_hop_slot[]) */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -107,6 +108,20 @@ struct keel_backend {
 	struct keel_encap_tmpl tmpl; /* zero when state is KEEL_BACKEND_UNUSED */
 };
 
+/*
+ * Several next hops (dual-ToR uplinks, next_hop.h): the usable gateways'
+ * MACs, each with its index in the configuration (its counters' index).
+ */
+#define KEEL_MAX_NEXT_HOPS 8
+#define KEEL_NEXT_HOP_SLOT_BITS 8
+#define KEEL_NEXT_HOP_SLOTS (1u << KEEL_NEXT_HOP_SLOT_BITS)
+
+struct keel_next_hop {
+	uint8_t mac[6];
+	uint8_t id;          /* index in the configuration's next hops, < KEEL_MAX_NEXT_HOPS */
+	uint8_t pad;
+};
+
 _Static_assert(sizeof(struct keel_encap_tmpl) == 96, "encap template layout");
 _Static_assert(sizeof(struct keel_backend) == 128, "backend record: two cache lines");
 
@@ -142,6 +157,17 @@ struct keel_snapshot {
 	uint32_t n_backends;    /* backend array length: highest id + 1 */
 	uint32_t backend_off;   /* n_backends struct keel_backend, indexed by stable id */
 	uint32_t pad1;
+
+	/*
+	 * Next hops (next_hop.h). gw_mac is next_hop[0]'s MAC, the one every
+	 * backend template carries; with more than one usable next hop the
+	 * pipeline rewrites it per flow from next_hop_slot (indexes into
+	 * next_hop[]). 0: none known (gw_mac as given), 1: gw_mac alone.
+	 */
+	uint32_t n_next_hops;
+	uint32_t pad2;
+	struct keel_next_hop next_hop[KEEL_MAX_NEXT_HOPS];
+	uint8_t next_hop_slot[KEEL_NEXT_HOP_SLOTS];
 };
 
 static inline const struct keel_vip *keel_snapshot_vips(const struct keel_snapshot *s)

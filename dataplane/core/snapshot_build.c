@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encap.h"
+#include "next_hop.h"
 #include "maglev.h"
 #include "vip_table.h"
 #include "pkt.h"
@@ -108,6 +109,31 @@ static int check_addr(const uint8_t addr[16], uint8_t family)
 	return family == KEEL_AF_INET6 ? 0 : -EINVAL;
 }
 
+/* Next hops (next_hop.h): before the backends, whose templates take gw_mac. */
+static int build_next_hops(struct keel_snapshot *s, const struct keel_snapshot_spec *spec,
+			   const char **why)
+{
+	uint32_t i, n = spec->n_next_hops, conf = spec->n_next_hops_configured;
+
+	if (n == 0) {
+		s->n_next_hops = 1;
+		memcpy(s->next_hop[0].mac, spec->gw_mac, 6);
+		return 0;
+	}
+	if (!conf)
+		conf = n;
+	if (n > KEEL_MAX_NEXT_HOPS || conf > KEEL_MAX_NEXT_HOPS || n > conf)
+		return fail(why, "too many next hops", -EINVAL);
+	for (i = 0; i < n; i++)
+		if (spec->next_hop[i].id >= conf || (i && spec->next_hop[i].id <= spec->next_hop[i - 1].id))
+			return fail(why, "next hop ids not ascending below the configured count", -EINVAL);
+	s->n_next_hops = n;
+	memcpy(s->next_hop, spec->next_hop, n * sizeof(spec->next_hop[0]));
+	memcpy(s->gw_mac, spec->next_hop[0].mac, 6);
+	keel_next_hop_slots(s, conf);
+	return 0;
+}
+
 int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
 			const char **why)
 {
@@ -154,6 +180,8 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	if (s->mtu < 576)
 		return fail(why, "MTU below 576", -EINVAL);
 	s->icmp_rate = spec->icmp_rate ? spec->icmp_rate : 100;
+	if ((rc = build_next_hops(s, spec, why)))
+		return rc;
 	s->n_vips = spec->n_vips;
 	s->vip_off = (uint32_t)l.vip_off;
 	s->vip_hash_size = l.hash_size;
@@ -238,7 +266,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			b->state = bs->state;
 			b->vip = (uint16_t)i;
 			b->weight = bs->weight;
-			memcpy(b->mac, memcmp(bs->mac, nomac, 6) ? bs->mac : spec->gw_mac, 6);
+			memcpy(b->mac, memcmp(bs->mac, nomac, 6) ? bs->mac : s->gw_mac, 6);
 		}
 		table = (uint16_t *)(base + table_off);
 		/* Built once per publish by the caller (vs->table), or here: the same builder either way. */

@@ -59,6 +59,14 @@ struct keel_snapshot_spec {
 	uint32_t icmp_rate;/* 0 means 100 per second */
 	uint32_t n_vips;
 	const struct keel_vip_spec *vips;
+	/*
+	 * Next hops (next_hop.h): the usable ones, ids ascending and below
+	 * n_next_hops_configured (0 means n_next_hops); the first one's MAC
+	 * replaces gw_mac. None: gw_mac alone, as id 0.
+	 */
+	uint32_t n_next_hops;
+	struct keel_next_hop next_hop[KEEL_MAX_NEXT_HOPS];
+	uint32_t n_next_hops_configured;
 };
 
 /* Bytes keel_snapshot_build needs for this spec. */

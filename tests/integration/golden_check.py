@@ -14,6 +14,7 @@ import struct
 import sys
 
 failures = []
+per_next_hop = {}  # next hop index -> outputs that went by it (check_outputs)
 
 
 def fail(msg):
@@ -126,9 +127,11 @@ def check_outputs(exp, frames):
         ok(label + (f" -> {chosen['backend']}" if chosen.get("backend") else ""))
         if "backend_id" in chosen:
             per_backend[chosen["backend_id"]] = per_backend.get(chosen["backend_id"], 0) + 1
+        if "next_hop" in chosen:
+            per_next_hop[chosen["next_hop"]] = per_next_hop.get(chosen["next_hop"], 0) + 1
         if "group" in o:
             g = groups.setdefault(o["group"], [])
-            g.append((k, chosen["backend"], outer_src(chosen, pkt)))
+            g.append((k, chosen["backend"], outer_src(chosen, pkt), bytes(pkt[:6]).hex()))
     for name, members in sorted(groups.items()):
         bes = {m[1] for m in members}
         srcs = {m[2] for m in members}
@@ -136,6 +139,8 @@ def check_outputs(exp, frames):
             fail(f"flow {name}: packets went to different backends {sorted(bes)}")
         elif len(srcs) != 1:
             fail(f"flow {name}: outer source (per-flow entropy) differs between packets {sorted(srcs)}")
+        elif len({m[3] for m in members}) != 1:
+            fail(f"flow {name}: packets left by different next hops {sorted({m[3] for m in members})}")
     if groups:
         ok(f"{len(groups)} flows: all packets of a flow (and ICMP errors about it) to one backend, "
            f"same outer source")
@@ -188,6 +193,23 @@ def check_counters(exp, ctr, per_backend):
             ok(f"multi-backend vip {m['vip']}: {counts} (counters agree with the pcap, every backend used)")
 
 
+def check_next_hops(exp, ctr):
+    """Several next hops: each carried some flows, and the per-next-hop counters agree with the pcap."""
+    nh = exp.get("next_hops")
+    if not nh:
+        return
+    got = ctr.get("next_hop_pkts", [])
+    seen = [per_next_hop.get(h, 0) for h in range(len(nh["macs"]))]
+    if sum(seen) != nh["via_next_hop"]:
+        fail(f"next hops: {sum(seen)} outputs by way of a next hop, expected {nh['via_next_hop']}")
+    elif min(seen) == 0:
+        fail(f"next hops: one carried nothing {dict(zip(nh['macs'], seen))}")
+    elif got[:len(seen)] != seen or any(got[len(seen):]):
+        fail(f"next hops: counters {got} disagree with the pcap {seen}")
+    else:
+        ok(f"next hops: {dict(zip(nh['macs'], seen))} (counters agree with the pcap, both used)")
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: golden_check.py EXPECTED.json OUT.pcap COUNTERS.json")
@@ -202,6 +224,7 @@ def main():
         frames = []
     per_backend = check_outputs(exp, frames)
     check_counters(exp, ctr, per_backend)
+    check_next_hops(exp, ctr)
     if failures:
         print(f"golden_check: {len(failures)} check(s) failed")
         return 1

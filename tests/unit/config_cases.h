@@ -301,6 +301,26 @@ static const struct bad_case bad_cases[] = {
 	  "expected a list of prefixes" },
 	{ "sources not a string", HEAD VIPK("sources: {deny: [5]}, backends: [{address: 10.0.0.1}]"), 5, 80,
 	  "expected a prefix" },
+	/* Several next hops (config_next_hop.c) */
+	{ "next_hop and next_hops", "instance: e1\nnext_hop: {gateway: 192.0.2.1}\nnext_hops: [{gateway: 192.0.2.2}]\n",
+	  3, 1, "give next_hop (one) or next_hops (a list), not both" },
+	{ "next_hops empty", "instance: e1\nnext_hops: []\n", 2, 12, "0 next hops: give 1 to 8" },
+	{ "next_hops not a list", "instance: e1\nnext_hops: {gateway: 192.0.2.1}\n", 2, 12, "expected a list of next hops" },
+	{ "next_hops too many", "instance: e1\nnext_hops: [{mac: \"02:00:00:00:00:01\"}, {mac: \"02:00:00:00:00:02\"}, "
+	  "{mac: \"02:00:00:00:00:03\"}, {mac: \"02:00:00:00:00:04\"}, {mac: \"02:00:00:00:00:05\"}, "
+	  "{mac: \"02:00:00:00:00:06\"}, {mac: \"02:00:00:00:00:07\"}, {mac: \"02:00:00:00:00:08\"}, "
+	  "{mac: \"02:00:00:00:00:09\"}]\n", 2, 12, "9 next hops: give 1 to 8" },
+	{ "next_hops duplicate", "instance: e1\nnext_hops: [{gateway: 192.0.2.1}, {gateway: 192.0.2.1}]\n", 2, 35,
+	  "the same next hop as next_hops[0]" },
+	{ "next_hops bad gateway", "instance: e1\nnext_hops: [{gateway: 192.0.2.1}, {gateway: 127.0.0.2}]\n", 2, 45,
+	  "127.0.0.2 is a loopback address (127.0.0.0/8): it cannot be the next hop" },
+	{ "next_hops bad interface", "instance: e1\nnext_hops: [{gateway: 192.0.2.1, interface: \"a/b\"}]\n", 2, 45,
+	  "\"a/b\" is not an interface name" },
+	{ "next_hops unknown key", "instance: e1\nnext_hops: [{gateway: 192.0.2.1, port: 1}]\n", 2, 34,
+	  "unknown key \"port\"" },
+	{ "next_hops gateway is a VIP", "instance: e1\nnext_hops: [{gateway: 192.0.2.1}, {gateway: 192.0.2.10}]\n"
+	  "encap_source: {ipv4: 172.16.0.0/16}\n" VIP(""), 2, 45,
+	  "192.0.2.10 is the address of VIP web (vips[0]): the next hop must be the router" },
 };
 
 #endif

@@ -142,10 +142,11 @@ static void test_full_example(void **state)
 	assert_string_equal(cfg->instance, "edge1");
 	assert_int_equal(cfg->fleet_seed, 0x6b65656c);
 	assert_int_equal(cfg->maglev_table_size, 65537);
-	assert_true(cfg->has_gateway);
-	assert_false(cfg->has_gateway_mac);
-	assert_int_equal(cfg->gateway_family, KEEL_AF_INET4);
-	assert_memory_equal(cfg->gateway, ((uint8_t[4]){ 192, 0, 2, 254 }), 4);
+	assert_int_equal(cfg->n_next_hops, 1);
+	assert_true(cfg->next_hops[0].has_gateway);
+	assert_false(cfg->next_hops[0].has_mac);
+	assert_int_equal(cfg->next_hops[0].gateway_family, KEEL_AF_INET4);
+	assert_memory_equal(cfg->next_hops[0].gateway, ((uint8_t[4]){ 192, 0, 2, 254 }), 4);
 	assert_true(cfg->has_src4 && cfg->has_src6);
 	assert_memory_equal(cfg->src4, ((uint8_t[4]){ 172, 16, 0, 0 }), 4);
 	assert_int_equal(cfg->src4_plen, 16);
@@ -257,8 +258,8 @@ static void test_forms(void **state)
 	cfg = load_ok("instance: e1\nfleet_seed: 0xffffffffffffffff\nnext_hop: {mac: \"02:AA:bb:cc:dd:ee\"}\n"
 		      "encap_source: {ipv6: \"2001:db8:ff::/48\"}\n");
 	assert_true(cfg->fleet_seed == UINT64_MAX);
-	assert_true(cfg->has_gateway_mac);
-	assert_int_equal(cfg->gateway_mac[1], 0xaa);
+	assert_true(cfg->next_hops[0].has_mac);
+	assert_int_equal(cfg->next_hops[0].mac[1], 0xaa);
 	assert_false(cfg->has_src4);
 	assert_round_trip(cfg);
 	config_free(cfg);
@@ -274,6 +275,27 @@ static void test_forms(void **state)
 	config_free(cfg);
 	cfg = load_ok("instance: e1\nnext_hop: {gateway: 169.254.1.1}\nencap_source: {ipv4: 172.16.0.0/16}\n");
 	config_free(cfg);
+	/* Several next hops (dual-ToR): a list of gateways and MACs, each on its port if named. */
+	cfg = load_ok("instance: e1\nnext_hops:\n  - {gateway: 192.0.2.1, interface: eth0}\n"
+		      "  - {gateway: \"fe80::2\", interface: eth1}\n  - {mac: \"02:00:00:00:00:03\"}\n"
+		      "encap_source: {ipv4: 172.16.0.0/16}\n");
+	assert_int_equal(cfg->n_next_hops, 3);
+	assert_string_equal(cfg->next_hops[0].interface, "eth0");
+	assert_int_equal(cfg->next_hops[1].gateway_family, KEEL_AF_INET6);
+	assert_true(cfg->next_hops[2].has_mac && !cfg->next_hops[2].has_gateway);
+	assert_string_equal(cfg->next_hops[2].interface, "");
+	assert_round_trip(cfg);
+	config_free(cfg);
+	/* A list of one is the same configuration as next_hop. */
+	{
+		struct keel_config *one = load_ok(HEAD);
+
+		cfg = load_ok("instance: e1\nnext_hops: [{gateway: 192.0.2.254}]\n"
+			      "encap_source: {ipv4: 172.16.0.0/16, ipv6: \"fd00::/64\"}\n");
+		assert_true(config_equal(cfg, one));
+		config_free(one);
+		config_free(cfg);
+	}
 	cfg = load_ok(HEAD "fleet_seed: 12345\n");
 	assert_int_equal(cfg->fleet_seed, 12345);
 	config_free(cfg);

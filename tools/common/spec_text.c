@@ -299,6 +299,18 @@ int spec_text_line(struct spec_text *t, const char *line, const char **why)
 		return spec_text_mac(val, t->spec.src_mac) ? fail(why, "bad MAC") : 0;
 	if (!strcmp(key, "gw-mac"))
 		return spec_text_mac(val, t->spec.gw_mac) ? fail(why, "bad MAC") : 0;
+	/* Several next hops (next_hop.h): "next-hop MAC", one line each, ids in order. */
+	if (!strcmp(key, "next-hop")) {
+		uint32_t h = t->spec.n_next_hops;
+
+		if (h >= KEEL_MAX_NEXT_HOPS)
+			return fail(why, "too many next hops");
+		if (spec_text_mac(val, t->spec.next_hop[h].mac))
+			return fail(why, "bad MAC");
+		t->spec.next_hop[h].id = (uint8_t)h;
+		t->spec.n_next_hops = h + 1;
+		return 0;
+	}
 	if (!strcmp(key, "src4"))
 		return parse_prefix(val, t->spec.src4, 4, &t->spec.src4_plen, KEEL_AF_INET4) ?
 			       fail(why, "expected IPv4 ADDR/LEN") : 0;

@@ -53,6 +53,7 @@ struct opts {
 	bool stages;
 	bool quic; /* UDP QUIC VIPs, every packet a short header routed by its server id */
 	uint32_t sources; /* source lists: prefixes on each VIP (0: no list) */
+	uint32_t next_hops; /* 1: the snapshot's gateway alone; more: the per-flow choice (next_hop.h) */
 };
 
 /* --quic: read by the traffic templates and the snapshot (one run, one setting). */
@@ -79,8 +80,9 @@ static void usage(FILE *f)
 		"                   header whose connection ID names backend (flow mod backends)\n"
 		"  --sources N      a source list of N prefixes on each VIP, mode count (IPv4: /28../32 in\n"
 		"                   10.0.0.0/8 around the clients; IPv6: /48../64 in 2001:db8::/32)\n"
+		"  --next-hops N    next hops to spread over per flow (1..%d, default 1)\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
-		MAX_BURST);
+		MAX_BURST, KEEL_MAX_NEXT_HOPS);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -99,6 +101,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "quic", no_argument, NULL, 'Q' },
 		{ "sources", required_argument, NULL, 'L' },
+		{ "next-hops", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,7 +109,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	*o = (struct opts){ .flows = 1000000, .burst = 32, .seconds = 3, .backends = 100,
-			    .table_size = 65537 };
+			    .table_size = 65537, .next_hops = 1 };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		errno = 0;
@@ -121,6 +124,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'm': o->table_size = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'p': o->packets = strtoull(optarg, &end, 0); break;
 		case 'L': o->sources = (uint32_t)strtoul(optarg, &end, 0); break;
+		case 'H': o->next_hops = (uint32_t)strtoul(optarg, &end, 0); break;
 		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
 		case 'Q': o->quic = bench_quic = true; continue;
@@ -135,7 +139,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (o->flows < 1 || o->flows > 16777216 || o->new_share < 0 || o->new_share > 1 ||
 	    o->v6_share < 0 || o->v6_share > 1 || o->burst < 1 || o->burst > MAX_BURST ||
 	    o->seconds <= 0 || o->backends < 1 || o->backends > 4096 ||
-	    o->sources > KEEL_SRC_MAX_PREFIXES / 2) {
+	    o->sources > KEEL_SRC_MAX_PREFIXES / 2 || o->next_hops < 1 ||
+	    o->next_hops > KEEL_MAX_NEXT_HOPS) {
 		fprintf(stderr, "keel-bench: option out of range (see --help)\n");
 		return -1;
 	}
@@ -417,6 +422,13 @@ static void *build_snapshot(const struct opts *o)
 		vips[0].sources = &bench_src[0];
 		vips[1].sources = &bench_src[1];
 	}
+	/* --next-hops: gateways 02:00:00:00:01:00, :01, ... chosen per flow. */
+	for (i = 0; o->next_hops > 1 && i < o->next_hops; i++) {
+		memcpy(spec.next_hop[i].mac, "\x02\x00\x00\x00\x01\x00", 6);
+		spec.next_hop[i].mac[5] = (uint8_t)i;
+		spec.next_hop[i].id = (uint8_t)i;
+		spec.n_next_hops = i + 1;
+	}
 
 	sz = keel_snapshot_size(&spec);
 	s = rte_malloc("snapshot", sz, 64);
@@ -686,6 +698,7 @@ int main(int argc, char **argv)
 		       flow_table_capacity(w.ft), pkts, tx, mpps, ns,
 		       (double)cyc / (double)pkts, gen_ns, ns - gen_ns, cpu_ns, hz, fs.hits, fs.misses,
 		       fs.evictions, ft_rte ? "true" : "false");
+		printf(",\"next_hops\":%u", o.next_hops);
 		printf(",\"pmu\":%s", npmu ? "true" : "false");
 		if (o.quic)
 			printf(",\"quic\":true,\"quic_cid_routed\":%" PRIu64, ctr->quic_cid_routed);

@@ -19,7 +19,7 @@ static void usage(FILE *f)
 		"       keel-seam counters NAME [--json]\n"
 		"       keel-seam flush NAME BACKEND_ID\n"
 		"Talks to the keel-dataplane instance NAME through its shared region.\n"
-		"SPECFILE lines: seed N, mtu N, gw-mac MAC, src4 A/L, src6 A/L,\n"
+		"SPECFILE lines: seed N, mtu N, gw-mac MAC, next-hop MAC (one a next hop), src4 A/L, src6 A/L,\n"
 		"  vip ADDR:PORT/PROTO [gue] [fragments] [size=M] [id=N],\n"
 		"  backend ADDR [weight=N] [state=active|draining|down] [mac=MAC] [id=N]\n"
 		"Exit: 0 ok, 1 failed, 64 usage, 65 bad spec, 69 no such running dataplane.\n");
@@ -192,6 +192,10 @@ static int cmd_counters(int argc, char **argv)
 		       c.kernel_control);
 		printf(",\"quic_cid_routed\":%" PRIu64 ",\"quic_cid_unknown\":%" PRIu64,
 		       k->quic_cid_routed, k->quic_cid_unknown);
+		printf(",\"next_hop_pkts\":[");
+		for (i = 0; i < KEEL_MAX_NEXT_HOPS; i++)
+			printf("%s%" PRIu64, i ? "," : "", k->next_hop_pkts[i]);
+		printf("]");
 		printf(",\"flows\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 ",\"inserts\":%" PRIu64
 		       ",\"evictions\":%" PRIu64 ",\"expirations\":%" PRIu64
 		       ",\"insert_skipped\":%" PRIu64 ",\"occupancy\":%" PRIu64 "}",

@@ -39,8 +39,22 @@ static int status(struct ctl *c, int argc, char **argv)
 	printf("generation   %lld (applies %lld, refused %lld, publishes %lld, failed %lld)\n",
 	       (long long)gen, (long long)jint(st, "applies"), (long long)jint(st, "refused_changes"),
 	       (long long)jint(st, "publishes"), (long long)jint(st, "publish_failures"));
-	printf("next hop     %s%s\n", jstr(nh, "mac"),
-	       json_is_true(json_object_get(nh, "resolved")) ? "" : " (NOT RESOLVED)");
+	if (json_array_size(json_object_get(st, "next_hops")) > 1) {
+		/* Several next hops: each one, whether flows go by it, and how many packets did. */
+		json_t *h;
+		size_t k;
+
+		json_array_foreach(json_object_get(st, "next_hops"), k, h)
+			printf("%-12s %s %s %s, %lld packets\n", k ? "" : "next hops", jstr(h, "next_hop"),
+			       jstr(h, "mac"),
+			       json_is_true(json_object_get(h, "usable")) ? "usable" :
+			       json_is_true(json_object_get(h, "resolved")) ? "NOT USABLE (neighbour failed or port down)" :
+									       "NOT RESOLVED",
+			       (long long)jint(h, "packets"));
+	} else {
+		printf("next hop     %s%s\n", jstr(nh, "mac"),
+		       json_is_true(json_object_get(nh, "resolved")) ? "" : " (NOT RESOLVED)");
+	}
 	printf("config       %s\nstate dir    %s\n", jstr(st, "config"), jstr(st, "state_dir"));
 	if (json_object_get(dp, "capture")) {
 		json_t *cap = json_object_get(dp, "capture");

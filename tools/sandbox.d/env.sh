@@ -60,6 +60,12 @@ keel6() { echo "2001:db8:b::$((9 + $1))"; }
 be4() { echo "203.0.113.$((20 + $1))"; }    # be1 = .21 (keel1..4 are .10-.13)
 be6() { echo "2001:db8:b::$((20 + $1))"; }
 KEEL1_4=$(keel4 1)
+# --uplinks 2 (KEEL_SANDBOX_UPLINKS, or what a running sandbox was brought up with): a second
+# gateway on the server LAN, every Keel host's second next hop.
+SB_UPLINKS=${KEEL_SANDBOX_UPLINKS:-$(cat "$SB_DIR/uplinks" 2>/dev/null || echo 1)}
+NS_GW2=$SB_P-gw2
+GW2_4=203.0.113.2
+GW2_6=2001:db8:b::2
 SB_NAME=${SB_P}k1            # keel-dataplane --name and DPDK --file-prefix of keel1
 SB_SOCK=$SB_DIR/control.sock
 SB_METRICS=$KEEL1_4:9105
