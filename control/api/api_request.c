@@ -59,6 +59,7 @@ static const struct route_def routes[] = {
 	{ "v1/host/undrain", "POST", API_ROUTE_HOST_UNDRAIN },
 	{ "v1/table/digest", "GET", API_ROUTE_TABLE_DIGEST },
 	{ "v1/fleet", "GET", API_ROUTE_FLEET },
+	{ "v1/fleet/health", "GET", API_ROUTE_FLEET_HEALTH },
 	{ "v1/history", "GET", API_ROUTE_HISTORY },
 	{ "v1/trace", "GET", API_ROUTE_TRACE },
 	{ "v1/trace", "POST", API_ROUTE_TRACE_ARM },

@@ -49,6 +49,7 @@ enum api_route {
 	API_ROUTE_HOST_UNDRAIN,   /* POST /v1/host/undrain */
 	API_ROUTE_TABLE_DIGEST,   /* GET /v1/table/digest */
 	API_ROUTE_FLEET,          /* GET /v1/fleet: every host of the fleet (fleet mode) */
+	API_ROUTE_FLEET_HEALTH,   /* GET /v1/fleet/health: own and fleet verdicts per backend (fleet mode) */
 	API_ROUTE_BACKEND_DRAIN_ALL,   /* POST /v1/backends/{addr}/drain: in every VIP */
 	API_ROUTE_BACKEND_UNDRAIN_ALL, /* POST /v1/backends/{addr}/undrain */
 	API_ROUTE_TRACE,          /* GET /v1/trace: the current or last trace and its records */

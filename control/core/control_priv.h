@@ -17,6 +17,7 @@
 #include "steering.h"
 
 struct bgp;
+struct fleet_health;
 
 /*
  * Two locks, always taken in this order:
@@ -68,6 +69,7 @@ struct keel_control {
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
 	struct control_fleet *fleet; /* NULL outside a fleet (control_fleet.c) */
+	struct fleet_health *fleet_health; /* the fleet's verdicts (control_fleet_health.c); NULL outside */
 	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
 	bool drained;            /* a finished host drain: snapshots are published without VIPs */
 	/* Health as last logged, by stable backend id: one log line per transition. */
