@@ -79,12 +79,14 @@ static void h_nap(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Note the revision where a backend's fleet verdict changed: every host notes the same one. */
-static void note_changes(struct fleet_health *h, const json_t *old, const json_t *fold, int64_t rev)
+/* Note the revision where a backend's fleet verdict changed: every host notes the same one.
+ * Whether any did. */
+static bool note_changes(struct fleet_health *h, const json_t *old, const json_t *fold, int64_t rev)
 {
 	const json_t *sides[2] = { old, fold }, *v, *c;
 	const char *vip, *addr;
 	char key[CONFIG_NAME_MAX + INET6_ADDRSTRLEN + 2];
+	bool any = false;
 
 	for (int s = 0; s < 2; s++)
 		json_object_foreach((json_t *)sides[s], vip, v)
@@ -93,7 +95,9 @@ static void note_changes(struct fleet_health *h, const json_t *old, const json_t
 				    fleet_verdict_routable(fold, vip, addr)) {
 					snprintf(key, sizeof(key), "%s %s", vip, addr);
 					json_object_set_new(h->changed, key, json_integer(rev));
+					any = true;
 				}
+	return any;
 }
 
 /* Fold docs again, as of store revision rev (mu held). */
@@ -121,7 +125,10 @@ static void refold(struct fleet_health *h, int64_t rev)
 		const char *key;
 		json_t *cv, *tmp;
 
-		note_changes(h, h->fold, fold, rev);
+		/* Only a verdict that changed republishes: a count that moved (1 of 2 down) must not
+		 * spend the health publish interval that the verdict following it would wait for. */
+		if (note_changes(h, h->fold, fold, rev) || !h->fold)
+			h->gen++;
 		/* Bounded: a backend no live host checks any more is forgotten. */
 		json_object_foreach_safe(h->changed, tmp, key, cv) {
 			const char *sp = strchr(key, ' ');
@@ -131,7 +138,6 @@ static void refold(struct fleet_health *h, int64_t rev)
 			if (!sp || !json_object_get(json_object_get(fold, vip), sp + 1))
 				json_object_del(h->changed, key);
 		}
-		h->gen++;
 	}
 	json_decref(h->fold);
 	h->fold = fold;

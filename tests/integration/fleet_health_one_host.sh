@@ -12,6 +12,7 @@
 # cut healed, host 2 follows the fleet's verdicts again and the digests are equal again.
 # No traffic: the sandbox with etcd (fleet mode) is another engineer's work.
 . "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC2034 # read by lib_fleet.bash
 FLEET_OWN_NS=1
 . "$KT_ROOT/tests/integration/lib_fleet.bash"
 . "$KT_ROOT/tests/integration/lib_fleet_health.bash"

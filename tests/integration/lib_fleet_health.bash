@@ -10,11 +10,13 @@
 #   fh_await TIMEOUT EXPR I...  poll hosts I... every 20 ms until the Python expression holds on
 #                               each: prints the ms it took (the slowest host), exit 1 on timeout.
 #                               In EXPR: slots(b) (b's slots in web's running table), fh(b) (b's
-#                               row of GET /v1/fleet/health), fhv (that whole answer)
+#                               row of GET /v1/fleet/health), fhv (that whole answer); with
+#                               FH_T0=EPOCH_SECONDS the ms are counted from then
 
 FH_NET=${ETCD_NET:-10.99.0}
 FH_B=("" "$FH_NET.201" "$FH_NET.202" "$FH_NET.203" "$FH_NET.204")
 FH_HC='"health_check":{"type":"tcp","interval":"200ms","timeout":"100ms","rise":2,"fall":2}'
+# shellcheck disable=SC2034 # read by fleet_setup (lib_fleet.bash)
 FLEET_SEED='{"version":1,"fleet_seed":"0x6b65656c","vips":[{"name":"web","address":"192.0.2.1","port":80,"protocol":"tcp","maglev_table_size":1021,'$FH_HC',"backends":[{"address":"'${FH_B[1]}'"},{"address":"'${FH_B[2]}'"},{"address":"'${FH_B[3]}'"},{"address":"'${FH_B[4]}'"}]}]}'
 
 fh_backends() {
@@ -45,7 +47,7 @@ fh_nft() { # namespace, chain (input|output), rule...
 fh_nft_flush() { ip netns exec "$1" nft flush table inet kt 2>/dev/null || true; }
 
 cat >"$KT_TMP/fh_await.py" <<'PYEOF'
-import http.client, json, socket, sys, time
+import http.client, json, os, socket, sys, time
 timeout, expr, socks = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
 
 
@@ -70,7 +72,7 @@ def get(path, what):
     return d
 
 
-t0 = time.time()
+t0 = float(os.environ.get('FH_T0') or time.time())  # the event's time, when the caller took it
 done = {}
 last = {}
 while len(done) < len(socks):
