@@ -3,8 +3,9 @@
 
 #include <errno.h>
 
-/* Count one host's list (up or down) into the fold; false on a malformed list. */
-static bool count_list(json_t *fold_vip, const json_t *list, bool down)
+/* Count one host's list (up or down) into the fold, each backend once per host (seen: this host's
+ * backends of this VIP so far); false when out of memory. */
+static bool count_list(json_t *fold_vip, json_t *seen, const json_t *list, bool down)
 {
 	const json_t *a;
 	size_t i;
@@ -17,6 +18,11 @@ static bool count_list(json_t *fold_vip, const json_t *list, bool down)
 		json_t *c;
 
 		if (!json_is_string(a))
+			return false;
+		/* One host, one vote: a backend it lists twice (or as up and down) counts once. */
+		if (json_object_get(seen, json_string_value(a)))
+			continue;
+		if (json_object_set_new(seen, json_string_value(a), json_true()))
 			return false;
 		c = json_object_get(fold_vip, json_string_value(a));
 		if (!c) {
@@ -90,10 +96,12 @@ json_t *fleet_verdict_fold(const struct fleet_verdict_doc *docs, size_t n, uint3
 					return NULL;
 				}
 			}
-			/* A host that lists a backend twice (up and down) counts as checking it twice: the
-			 * builder never does; a hand-written document only hurts its own weight. */
-			if (!count_list(fv, json_object_get(v, "up"), false) ||
-			    !count_list(fv, json_object_get(v, "down"), true)) {
+			json_t *seen = json_object();
+			bool ok = seen && count_list(fv, seen, json_object_get(v, "up"), false) &&
+				  count_list(fv, seen, json_object_get(v, "down"), true);
+
+			json_decref(seen);
+			if (!ok) {
 				json_decref(d);
 				json_decref(fold);
 				return NULL;

@@ -6,7 +6,8 @@
  * A host's document (<prefix>/health/<host>):
  *   {"version":1,"vips":{"web":{"up":["10.0.0.1",...],"down":["10.0.0.2"]}}}
  * A backend listed under "up" or "down" is checked by that host; one in neither (not probed yet,
- * or no check) is not counted. Addresses are in canonical text (config_format_addr).
+ * or no check) is not counted; one listed twice (or as up and down) counts once, as its first
+ * listing (up before down): one host, one vote. Addresses are in canonical text (config_format_addr).
  *
  * The rule, per (VIP, backend): among the live hosts whose document lists it, the fleet says
  * down when a strict majority says down (2 * down > checking). A tie is up; nobody checking is up

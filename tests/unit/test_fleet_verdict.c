@@ -28,8 +28,8 @@ static char *doc(const char *const *verdicts)
 }
 
 struct hosts {
-	struct fleet_verdict_doc d[8];
-	char *text[8];
+	struct fleet_verdict_doc d[16];
+	char *text[16];
 	size_t n;
 };
 
@@ -195,6 +195,19 @@ static void test_dead_and_bad_hosts(void **state)
 	assert_true(fleet_verdict_counts(f, "web", "10.0.0.1", &d, &c));
 	assert_int_equal(d, 1);
 	assert_int_equal(c, 1);
+	json_decref(f);
+	/* One host, one vote: a document that lists a backend three times down (and once up) does not
+	 * outvote two hosts that see it up. */
+	add(&h, 8, UP);
+	add(&h, 9, UP);
+	add_raw(&h, "{\"version\":1,\"vips\":{\"web\":{\"down\":[\"10.0.0.1\",\"10.0.0.1\",\"10.0.0.1\"]}}}");
+	add_raw(&h, "{\"version\":1,\"vips\":{\"web\":{\"up\":[\"10.0.0.1\"],\"down\":[\"10.0.0.1\"]}}}");
+	f = fleet_verdict_fold(h.d, h.n, &ignored);
+	assert_non_null(f);
+	assert_true(fleet_verdict_counts(f, "web", "10.0.0.1", &d, &c));
+	assert_int_equal(d, 1 + 1); /* the lease-5 host and the triple lister */
+	assert_int_equal(c, 1 + 2 + 1 + 1);
+	assert_int_equal(fleet_verdict_routable(f, "web", "10.0.0.1"), 1);
 	json_decref(f);
 	drop(&h);
 }
