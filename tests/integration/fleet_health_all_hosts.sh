@@ -59,8 +59,10 @@ for k in $(seq "$ROUNDS"); do
 	fi
 	fh_nft_flush "$FH_BNS"
 	# shellcheck disable=SC2086
-	fh_await 10 "slots('$B3') > 0 and fh('$B3')['fleet'] == 'up'" $HOSTS >/dev/null ||
+	if ! fh_await 20 "slots('$B3') > 0 and fh('$B3')['fleet'] == 'up'" $HOSTS >/dev/null; then
+		for i in $HOSTS; do grep -E 'publish|fleet_health|backend_' "$KT_TMP/control$i.log" | tail -n 8 | sed "s/^/    host $i: /"; done
 		die "round $k: $B3 not back on every host"
+	fi
 done
 check "back: every host's verdicts at one revision, the digests of the start" wait_until 5 same_revision
 check "... equal digests" wait_until 5 fleet_converged "$r0"
