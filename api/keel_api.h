@@ -77,6 +77,7 @@ enum keel_api_body { KEEL_API_BODY_NONE, KEEL_API_BODY_EDIT, KEEL_API_BODY_CONFI
 	X(HOST_UNDRAIN, POST, "/host/undrain", ADMIN, EDIT)                                        \
 	X(TABLE_DIGEST, GET, "/table/digest", READ, NONE)                                          \
 	X(FLEET, GET, "/fleet", READ, NONE)                                                        \
+	X(FLEET_HEALTH, GET, "/fleet/health", READ, NONE)                                          \
 	X(BACKEND_DRAIN_ALL, POST, "/backends/{addr}/drain", ADMIN, EDIT)                          \
 	X(BACKEND_UNDRAIN_ALL, POST, "/backends/{addr}/undrain", ADMIN, EDIT)                      \
 	X(TRACE, GET, "/trace", READ, NONE)                                                        \

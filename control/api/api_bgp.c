@@ -87,6 +87,16 @@ bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct
 			view(rp, j);
 		return true;
 	}
+	case KEEL_API_ROUTE_FLEET_HEALTH: {
+		json_t *j = control_fleet_health_view(c);
+
+		if (!j && errno == ENOENT)
+			api_routes_error(rp, keel_api_error_status(KEEL_API_CONTROL, ENOENT),
+					 "not in a fleet: keel.yaml has no fleet: section");
+		else
+			view(rp, j);
+		return true;
+	}
 	case KEEL_API_ROUTE_HOST_DRAIN:
 	case KEEL_API_ROUTE_HOST_UNDRAIN:
 		drain(c, rq, rp);

@@ -16,6 +16,7 @@
 #include "config_field.h"
 #include "control_bgp.h"
 #include "control_fleet.h"
+#include "control_fleet_health.h"
 #include "control_lock.h"
 #include "audit.h"
 #include "config_diff.h"
@@ -93,13 +94,15 @@ static int healthy(void *arg, const struct config_vip *v, const struct config_ba
 	struct keel_control *c = arg;
 	struct health_status st;
 	struct health_target t;
+	int own;
 
 	if (v->health.type == CONFIG_HEALTH_NONE || (!v->port && !v->health.port))
 		return 1;
 	control_health_target(v, b, &t);
-	if (health_get(c->health, &t, &st))
-		return 1; /* not checked yet: a new backend starts up */
-	return health_status_routable(&st);
+	own = health_get(c->health, &t, &st) ? 1 /* not checked yet: a new backend starts up */ :
+	      health_status_routable(&st);
+	/* In a fleet the tables follow the fleet's verdict (control_fleet_health.c). */
+	return c->fleet_health ? fleet_health_routable(c->fleet_health, v, b, own) : own;
 }
 
 static void health_sync(struct keel_control *c)
@@ -603,6 +606,9 @@ void control_tick(struct keel_control *c)
 		c->health_logged_gen = hg;
 		health_log_changes(c);
 	}
+	/* In a fleet the tables follow the fleet's verdicts: they, not the local checker, republish. */
+	if (c->fleet_health)
+		hg = fleet_health_tick(c->fleet_health, hg);
 	if (hg != c->health_gen && now - c->last_health_publish_ms >= HEALTH_PUBLISH_MIN_MS) {
 		c->health_gen = hg;
 		c->last_health_publish_ms = now;

@@ -99,6 +99,8 @@ int control_config_apply(struct keel_control *c, struct keel_config *next, unsig
 			 int64_t revision, uint64_t if_match, json_t **report, char *why, size_t whylen);
 /* The fleet view (GET /fleet): this host and every live host's status; NULL + ENOENT outside a fleet. */
 json_t *control_fleet_json(struct keel_control *c);
+/* GET /fleet/health: per backend this host's verdict and the fleet's; NULL + ENOENT outside a fleet. */
+json_t *control_fleet_health_view(struct keel_control *c);
 
 /*
  * One typed edit of the configuration (config_edit.h: a backend's add, del,

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "config_fleet.h"
 #include "control_bgp.h"
+#include "control_fleet_health.h"
 #include "control_priv.h"
 #include "etcd.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct control_fleet {
 	char host_key[CONFIG_FLEET_PREFIX_MAX + CONFIG_FLEET_HOST_MAX + 8];
 	char user[128], password[256];
 	struct keel_etcd *follow_cli, *heart_cli, *edit_cli;
+	struct fleet_health *health; /* the fleet's verdicts (control_fleet_health.c) */
 	pthread_t follow_thr, heart_thr;
 	bool follow_started, heart_started;
 	pthread_mutex_t edit_mu; /* one edit of this host at a time (edit_cli) */
@@ -100,6 +102,8 @@ static void set_store(struct control_fleet *f, bool up, const char *err)
 	f->store_up = up;
 	snprintf(f->store_error, sizeof(f->store_error), "%s", up ? "" : err);
 	pthread_mutex_unlock(&f->mu);
+	if (!up)
+		fleet_health_store_lost(f->health);
 	if (was != up || !known)
 		log_event(up ? LOG_INFO : LOG_ERROR, up ? "fleet_store_up" : "fleet_store_down", "reason=%s",
 			  up ? "answered" : err);
@@ -367,6 +371,10 @@ static void *heart_main(void *arg)
 			}
 		}
 		free(text);
+		if (!rc && lease)
+			rc = fleet_health_put(f->health, f->heart_cli, lease); /* on change only */
+		if (rc == -ENOENT)
+			lease = 0;
 		if (!rc)
 			list_hosts(f, f->heart_cli);
 		set_store(f, !rc, rc ? keel_etcd_errmsg(f->heart_cli) : "");
@@ -376,6 +384,14 @@ static void *heart_main(void *arg)
 		keel_etcd_lease_revoke(f->heart_cli, lease); /* a clean stop leaves the fleet at once */
 	free(last);
 	return NULL;
+}
+
+void control_fleet_poke(struct control_fleet *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->status_dirty = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* --- life cycle ------------------------------------------------------------------------ */
@@ -454,7 +470,14 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 	    !(f->heart_cli = open_client(f, why, whylen)) ||
 	    !(f->edit_cli = open_client(f, why, whylen)))
 		goto fail;
+	{
+		struct keel_etcd *hcli = open_client(f, why, whylen);
+
+		if (!hcli || !(f->health = fleet_health_start(c, &f->conf, hcli, why, whylen)))
+			goto fail;
+	}
 	c->fleet = f;
+	c->fleet_health = f->health;
 	if (pthread_create(&f->follow_thr, NULL, follow_main, f)) {
 		snprintf(why, whylen, "cannot start the fleet follower");
 		goto fail;
@@ -471,6 +494,7 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 fail:
 	control_fleet_stop(f);
 	c->fleet = NULL;
+	c->fleet_health = NULL;
 	return -EINVAL;
 }
 
@@ -488,6 +512,10 @@ void control_fleet_stop(struct control_fleet *f)
 		pthread_join(f->follow_thr, NULL);
 	if (f->heart_started)
 		pthread_join(f->heart_thr, NULL);
+	/* After the heart (it writes this host's verdicts); the control stops using it with us. */
+	if (f->health && f->c->fleet_health == f->health)
+		f->c->fleet_health = NULL;
+	fleet_health_stop(f->health);
 	keel_etcd_close(f->follow_cli);
 	keel_etcd_close(f->heart_cli);
 	keel_etcd_close(f->edit_cli);

@@ -40,6 +40,9 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 /* SIGHUP in a fleet: *next (this host's keel.yaml) with the running spec; 0 or -EINVAL with why. */
 int control_fleet_rebase(struct keel_control *c, struct keel_config **next, char *why, size_t whylen);
 
+/* Wake the status thread now (this host's health verdicts changed: write them). */
+void control_fleet_poke(struct control_fleet *f);
+
 /* The "fleet" object of the status view, the fleet view (every host), the metrics. */
 json_t *control_fleet_status_json(struct control_fleet *f);
 json_t *control_fleet_hosts_json(struct control_fleet *f);

@@ -9,6 +9,7 @@
 #include "control_bgp.h"
 #include "control_fleet.h"
 #include "control_metrics_rows.h"
+#include "control_fleet_health.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "pipeline.h"
@@ -182,6 +183,8 @@ void control_metrics(struct keel_control *c, FILE *f)
 	control_bgp_metrics(c, f); /* announcements and fleet consistency (control_bgp.h) */
 	if (c->fleet)
 		control_fleet_metrics(c->fleet, f); /* the fleet store (control_fleet.c) */
+	if (c->fleet_health)
+		fleet_health_metrics(c->fleet_health, f); /* health the fleet agrees on */
 
 	head(f, "keel_received_packets_total", "counter", "Packets received by the workers.");
 	fprintf(f, "keel_received_packets_total %" PRIu64 "\n", k->core.rx_pkts);

@@ -31,6 +31,7 @@ struct control_next_hop {
 	uint64_t changed_ms;   /* when known, usable or mac last changed */
 	uint64_t transitions;  /* usable <-> not */
 };
+struct fleet_health;
 
 /*
  * Two locks, always taken in this order:
@@ -85,6 +86,7 @@ struct keel_control {
 	bool stalled[KEEL_REGION_MAX_WORKERS];
 
 	struct control_fleet *fleet; /* NULL outside a fleet (control_fleet.c) */
+	struct fleet_health *fleet_health; /* the fleet's verdicts (control_fleet_health.c); NULL outside */
 	struct bgp *bgp;         /* announcements (bgp.h); its own threads and lock */
 	bool drained;            /* a finished host drain: snapshots are published without VIPs */
 	bool host_drained;       /* keelctl host drain, persisted in state.json with the rest: edit */

@@ -15,6 +15,9 @@
 #   fleet_spec_rev             the spec key's mod_revision in the store
 #   fleet_converged REV        every host runs REV with the digests of host 1
 #   fleet_metric I NAME        a metric of host I
+# FLEET_OWN_NS=1 (set before fleet_setup): each keel-control in a namespace of its own on the
+# clients' bridge (FLEET_NS[I], at ETCD_NET.(110+I)), so that a host can be cut from a backend or
+# the store alone (nftables there).
 
 need_root
 need_build
@@ -32,6 +35,8 @@ FLEET_SPEC=$FLEET_PREFIX/spec
 FLEET_N=0
 FLEET_NAME=()
 FLEET_CPID=()
+FLEET_NS=()
+FLEET_OWN_NS=${FLEET_OWN_NS:-0}
 
 fleet_config() { # host index
 	local i=$1
@@ -57,7 +62,7 @@ FLEET_SEED='{"version":1,"fleet_seed":"0x6b65656c","vips":[{"name":"web","addres
 
 fleet_host_start() { # index
 	local i=$1
-	ip netns exec "$ETCD_CLIENT_NS" "$CONTROL" --config "$KT_TMP/keel$i.yaml" \
+	ip netns exec "${FLEET_NS[i]:-$ETCD_CLIENT_NS}" "$CONTROL" --config "$KT_TMP/keel$i.yaml" \
 		--state-dir "$KT_TMP/state$i" >>"$KT_TMP/control$i.log" 2>&1 &
 	FLEET_CPID[i]=$!
 	KT_PIDS+=("$!")
@@ -81,6 +86,10 @@ fleet_setup() { # hosts
 	FLEET_N=$1
 	for ((i = 1; i <= FLEET_N; i++)); do
 		kt_name "FLEET_NAME[$i]" "f$i"
+		if ((FLEET_OWN_NS)); then
+			FLEET_NS[i]=ke${KT_ID}h$i
+			etcd_ns_on_bridge "${FLEET_NS[i]}" $((110 + i))
+		fi
 		fleet_config "$i"
 		# shellcheck disable=SC2046
 		DP_TIMEOUT=300 dp_start "$KT_TMP/dp$i.log" -- --lcores "0@0,1@$((i % $(nproc)))" \
@@ -121,6 +130,6 @@ fleet_converged() { # revision: every host runs it, with the digests of host 1
 }
 
 fleet_metric() { # index name
-	in_etcd_client curl -sS --max-time 5 "http://127.0.0.1:$((20000 + ($$ + $1) % 20000))/metrics" |
+	ip netns exec "${FLEET_NS[$1]:-$ETCD_CLIENT_NS}" curl -sS --max-time 5 "http://127.0.0.1:$((20000 + ($$ + $1) % 20000))/metrics" |
 		awk -v n="$2" '($1 == n || index($1, n "{") == 1) && !v {v = $2} END {print v}'
 }

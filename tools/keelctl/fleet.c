@@ -71,8 +71,11 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	return KEELCTL_OK;
 }
 
+int fleet_health_cmd(struct ctl *c, int argc, char **argv); /* fleet_health.c */
+
 static const struct ctl_verb fleet_verbs[] = {
 	{ "status", "", "every host of the fleet: applied revision, lag, digests equal, liveness", fleet_status },
+	{ "health", "", "per backend: own verdict, the fleet's, hosts down/checking, disagreement", fleet_health_cmd },
 	{ 0 },
 };
 
