@@ -25,11 +25,7 @@ SOCK=$KT_TMP/control.sock
 export KEEL_SOCKET=$SOCK
 ROUNDS=${KEEL_RACE_ROUNDS:-10}
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
+kt_config metrics= >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: 192.0.2.10

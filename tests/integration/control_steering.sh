@@ -30,12 +30,7 @@ done
 
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 7) % 20000))
-cat >"$KT_TMP/keel.yaml" <<YAML
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config ipv6=fd00:1::/64 >"$KT_TMP/keel.yaml" <<YAML
 vips:
   - { name: web, address: 192.0.2.10, port: 80, protocol: tcp, maglev_table_size: 251,
       backends: [ { address: 10.0.0.1 } ] }
