@@ -66,8 +66,8 @@ check "diff: web/10.0.0.2/weight: 1 -> 2" evok -1 "e['diff'] == ['web/10.0.0.2/w
 check "moved share of web named (0 < share < 0.5)" evok -1 "0 < e['moved_share']['web'] < 0.5"
 
 log "a refused API edit: weight of 10.0.0.1 1 -> 20 (moves over half the slots)"
-code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" -X PUT \
-	-H 'Content-Type: application/json' -d '{"weight": 20}' http://keel/v1/vips/web/backends/10.0.0.1/weight)
+code=$(kt_api_code -X PUT -H 'Content-Type: application/json' -d '{"weight": 20}' \
+	/v1/vips/web/backends/10.0.0.1/weight)
 check "refused (409, got $code)" test "$code" = 409
 check "three events" test "$(nevents)" -eq 3
 check "refused, its reason, generation still 2" evok -1 \

@@ -228,8 +228,8 @@ rc=$?
 set -e
 check "refused (exit 65) with file:line:col ($out)" bash -c \
 	"[[ $rc -eq 65 && '$out' == *bad.yaml:*:*:*4294967296* ]]"
-code=$(curl -s -o "$KT_TMP/bad.out" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/yaml' \
-	--data-binary @"$KT_TMP/bad.yaml" http://keel/v1/config/apply)
+code=$(KT_API_BODY=$KT_TMP/bad.out kt_api_code -H 'Content-Type: application/yaml' \
+	--data-binary @"$KT_TMP/bad.yaml" /v1/config/apply)
 api_refused() { [[ $code == 422 ]] && grep -Eq ':[0-9]+:14: bgp.local_asn' "$KT_TMP/bad.out"; }
 check "the API refuses it too: 422 at line:col" api_refused
 check "still announced after the refusal" learned_med 200

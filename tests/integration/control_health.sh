@@ -210,7 +210,7 @@ check_within "metrics: keel_vip_info of web and db" 3000 "$(now)" 3 metrics \
 	"j['keel_vip_info{vip=\"web\",address=\"192.0.2.1\",port=\"80\",protocol=\"tcp\",encap=\"ipip\"}'] == 1 and j['keel_vip_info{vip=\"db\",address=\"192.0.2.2\",port=\"5432\",protocol=\"tcp\",encap=\"ipip\"}'] == 1"
 check_within "metrics: flows tracked per VIP and backend (none on net_null), worker seconds, port names" 3000 "$(now)" 3 metrics \
 	"j['keel_vip_tracked_flows{vip=\"web\"}'] == 0 and j['keel_backend_tracked_flows{$HB1}'] == 0 and j['keel_worker_busy_seconds_total{worker=\"0\"}'] + j['keel_worker_idle_seconds_total{worker=\"0\"}'] > 0.5 and 'keel_port_received_packets_total{port=\"0\",interface=\"net_null0\"}' in j and 'keel_port_missed_packets_total{port=\"1\",interface=\"net_null1\"}' in j"
-api_post() { curl -sS -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://keel$2" "${@:3}"; }
+api_post() { kt_api_code -X "$1" "${@:3}" "$2"; }
 check "drain $B2 of web: 200" test "$(api_post POST "/v1/vips/web/backends/$B2/drain")" = 200
 check_within "metrics: $B2 draining (admin state), weight 1, still up" 3000 "$(now)" 3 metrics \
 	"j['keel_backend_admin_state{$HB2,state=\"draining\"}'] == 1 and j['keel_backend_admin_state{$HB2,state=\"active\"}'] == 0 and j['keel_backend_admin_state{$HB1,state=\"active\"}'] == 1 and j['keel_backend_weight{$HB2}'] == 1 and j['keel_backend_up{$HB2}'] == 1"

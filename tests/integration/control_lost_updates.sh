@@ -41,8 +41,7 @@ control_start timeout -s TERM -k 5 170 --
 api() { # METHOD PATH [curl args...]: prints "STATUS ETAG" then the body on the next lines
 	local m=$1 p=$2
 	shift 2
-	curl -sS -D "$KT_TMP/h" -o "$KT_TMP/b" --max-time 20 --unix-socket "$SOCK" -X "$m" "$@" \
-		"http://keel$p" -w '%{http_code}' >"$KT_TMP/code"
+	KT_API_BODY=$KT_TMP/b kt_api_code -D "$KT_TMP/h" --max-time 20 -X "$m" "$@" "$p" >"$KT_TMP/code"
 	printf '%s %s\n' "$(cat "$KT_TMP/code")" "$(tr -d '\r' <"$KT_TMP/h" | sed -n 's/^ETag: //Ip')"
 	cat "$KT_TMP/b"
 }

@@ -52,9 +52,8 @@ check "the dns address takes UDP fragments" bash -c \
 
 log "a VIP removed by an apply leaves the maps"
 sed -i '/name: dns/,$d' "$KT_TMP/keel.yaml"
-code=$(curl -s -o "$KT_TMP/apply.json" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
-	-X POST -H 'Content-Type: application/yaml' --data-binary @"$KT_TMP/keel.yaml" \
-	'http://keel/v1/config/apply?force=1')
+code=$(KT_API_BODY=$KT_TMP/apply.json kt_api_code -X POST -H 'Content-Type: application/yaml' \
+	--data-binary @"$KT_TMP/keel.yaml" '/v1/config/apply?force=1')
 check "apply without the dns VIP: 200" test "$code" = 200
 check "keel_steer_vips down to 1" wait_until 10 has_entries /sys/fs/bpf/keel_steer_vips 1
 check "keel_steer_addrs down to 1" wait_until 10 has_entries /sys/fs/bpf/keel_steer_addrs 1

@@ -171,7 +171,7 @@ expect dns down
 # The request's own time (curl's time_total), not curl's start-up on a busy machine.
 worst=0
 for _ in 1 2 3 4 5; do
-	t=$(curl -sS -o /dev/null -w '%{time_total}' --max-time 2 --unix-socket "$SOCK" http://keel/v1/status) || t=9
+	t=$(kt_api -o /dev/null -w '%{time_total}' --max-time 2 /v1/status) || t=9
 	worst=$(echo "$worst $t" | awk '{print ($2 > $1) ? $2 : $1}')
 done
 log "MEASURED slowest of 5 x GET /v1/status with every check down: $worst s"
