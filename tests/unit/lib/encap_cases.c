@@ -230,7 +230,10 @@ int encap_stage(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p
 		assert_int_equal((uint32_t)b->headroom + b->len + b->tailroom, room);
 	} else {
 		/* A refusal leaves the buffer as it was (the runner compares the bytes). */
-		assert_memory_equal(b, &before, sizeof(before));
+		assert_ptr_equal(b->data, before.data);
+		assert_int_equal(b->len, before.len);
+		assert_int_equal(b->headroom, before.headroom);
+		assert_int_equal(b->tailroom, before.tailroom);
 		if (r->want_mtu)
 			assert_int_equal(mtu, r->want_mtu);
 	}
