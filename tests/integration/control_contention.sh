@@ -45,8 +45,7 @@ log "keel-control without a dataplane"
 control_start timeout -s TERM -k 5 300 --
 status() { kt_api /v1/status; }
 flush_status() {
-	curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
-		-X POST http://keel/v1/vips/web/backends/10.0.0.1/flush
+	kt_api_code -X POST /v1/vips/web/backends/10.0.0.1/flush
 }
 check "flush without a dataplane: 503 (got $(flush_status))" test "$(flush_status)" = 503
 
@@ -151,9 +150,8 @@ DPP=$(seam_pid=$("$SEAM" status "$NAME" --json | json_get 'j["pid"]') && echo "$
 [[ -n $DPP ]] || die "no dataplane pid"
 kill -STOP "$DPP"
 t0=$(date +%s%N)
-curl -s -o "$KT_TMP/slow.json" --max-time 20 --unix-socket "$SOCK" -X PUT \
-	-H 'Content-Type: application/json' -d '{"weight": 12}' \
-	http://keel/v1/vips/web/backends/10.0.0.1/weight &
+kt_api -o "$KT_TMP/slow.json" --max-time 20 -X PUT -H 'Content-Type: application/json' -d '{"weight": 12}' \
+	/v1/vips/web/backends/10.0.0.1/weight &
 EDIT_PID=$!
 sleep 0.3
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
