@@ -1,4 +1,4 @@
-/* The inside of struct keel_control, shared by control/core/: control.c (state, apply, publish), control_views.c, control_metrics.c, control_digest.c and control_bgp.c. */
+/* The inside of struct keel_control, shared by the files of control/core/ that implement it: control.c (state, apply, publish), control_reload.c, control_views.c, control_metrics.c, control_digest.c, control_bgp.c, control_fleet.c and control_trace.c. */
 #ifndef KEEL_CONTROL_CONTROL_PRIV_H
 #define KEEL_CONTROL_CONTROL_PRIV_H
 

@@ -21,9 +21,11 @@
  * the primary while it has room; a per-bucket overflow count says whether any
  * key of this primary went to its secondary (the role of the overflow counts
  * of folly's F14 tables), so a lookup reads the secondary only then. With
- * both buckets full an expired flow's slot is reused, else one entry moves to
- * its own other bucket (one cuckoo step, ft_displace(), no chains), and only
- * then is the least recently used of the 8 evicted.
+ * both buckets full the oldest expired flow's slot is reused, else one entry
+ * moves to its own other bucket (one cuckoo step, ft_displace(), no chains;
+ * skipped once the table is 7/8 full, where a storm of new flows would pay
+ * the search for nothing), and only then is the least recently used of the 8
+ * evicted.
  *
  * Idle timers count ms modulo 2^28 (about 74 hours), and a hit restarts one
  * only every FLOW_TABLE_TOUCH_MS (see flow_table.h), so hit traffic leaves

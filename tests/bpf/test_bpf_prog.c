@@ -1,6 +1,8 @@
-/* BPF_PROG_TEST_RUN fixtures for steer.bpf.c and decap.bpf.c: input frame, expected verdict, counter and output bytes; decap round trips every encapsulation the packet core makes. */
+/* BPF_PROG_TEST_RUN fixtures for steer.bpf.c and decap.bpf.c: input frame, expected verdict, counter and output bytes; decap round trips every encapsulation the packet core makes (and every row of the unit tests' encap case table). On cmocka: one test per group, failing when any of its cases does. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
+#include <stddef.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -20,8 +22,11 @@
 #include <linux/bpf.h>
 #include <linux/if_xdp.h>
 
+#include <cmocka.h>
+
 #include "decap.skel.h"
 #include "encap.h"
+#include "encap_cases.h"
 #include "keel_bpf.h"
 #include "parse.h"
 #include "pktgen.h"
@@ -296,6 +301,16 @@ static int addr_put(int map_fd, int family, const char *text)
 	k.family = (uint8_t)family;
 	pktgen_addr(family, text, k.addr);
 	return bpf_map_update_elem(map_fd, &k, &one, BPF_ANY);
+}
+
+static void addr_del(int map_fd, int family, const char *text)
+{
+	struct keel_bpf_addr_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = (uint8_t)family;
+	pktgen_addr(family, text, k.addr);
+	bpf_map_delete_elem(map_fd, &k);
 }
 
 /* Returns 0, SKIP when the kernel refuses BPF to us, or -1. */
@@ -1302,9 +1317,95 @@ out:
 	decap_bpf__destroy(e.skel);
 }
 
+/* ---- cmocka: each group of cases is one test, failing when any of its cases failed ---- */
+
+static struct decap_env denv; /* loaded once in main (a skip when the kernel refuses it) */
+
+#define GROUP(name, call)                          \
+	static void name(void **state)             \
+	{                                          \
+		int before = failures;             \
+		(void)state;                       \
+		call;                              \
+		assert_int_equal(failures, before); \
+	}
+
+/*
+ * The unit tests' encap case table (tests/unit/lib/encap_cases.c) through
+ * keel-decap: every row the packet core encapsulates decapsulates to the
+ * outer Ethernet header (inner EtherType) and the client's IP packet as sent.
+ * The rows' backends are made local addresses for the time of the test.
+ */
+static void decap_encap_cases(struct decap_env *e)
+{
+	int local = bpf_map__fd(e->skel->maps.keel_decap_local);
+	static uint8_t mem[2048], input[2048];
+	struct pkt in, want;
+	size_t i, n = 0;
+
+	if (addr_put(local, 4, "10.2.0.5") || addr_put(local, 6, "fd00:2::5")) {
+		report(false, "decap encap cases: the rows' backends as local addresses");
+		return;
+	}
+	for (i = 0; i < encap_cases_n; i++) {
+		const struct pkt_case *c = &encap_cases[i];
+		const struct encap_row *r = c->arg;
+		struct keel_buf b;
+		struct keel_pkt p;
+		uint16_t eth_len;
+		size_t len;
+		char name[160];
+
+		if (c->want != KEEL_DROP_NONE)
+			continue; /* a refusal encapsulates nothing */
+		memset(mem, 0, sizeof(mem));
+		len = pkt_case_build(c, mem + 128, sizeof(mem) - 128);
+		memcpy(input, mem + 128, len);
+		b = (struct keel_buf){ .data = mem + 128, .len = (uint16_t)len, .headroom = 128,
+				       .tailroom = (uint16_t)(sizeof(mem) - 128 - len) };
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(encap_stage(c, &b, &p, NULL), KEEL_DROP_NONE);
+		memcpy(in.b, b.data, b.len);
+		in.len = b.len;
+		eth_len = (p.flags & KEEL_PKT_VLAN) ? 18 : 14;
+		memcpy(want.b, b.data, eth_len);
+		want.b[eth_len - 2] = p.key.family == KEEL_AF_INET6 ? 0x86 : 0x08;
+		want.b[eth_len - 1] = p.key.family == KEEL_AF_INET6 ? 0xdd : 0x00;
+		memcpy(want.b + eth_len, input + p.l3_off, p.l3_len);
+		want.len = (uint32_t)eth_len + p.l3_len;
+		snprintf(name, sizeof(name), "decap encap case '%s'", c->what);
+		decap_run(e, name, &in, XDP_PASS,
+			  r->encap == KEEL_ENCAP_GUE ? KEEL_DECAP_DECAP_GUE : KEEL_DECAP_DECAP_IPIP, &want);
+		n++;
+	}
+	report(n >= 10, "decap encap cases: %zu rows decapsulated", n);
+	addr_del(local, 4, "10.2.0.5");
+	addr_del(local, 6, "fd00:2::5");
+}
+
+GROUP(t_decap_round_trip, test_decap_round_trip(&denv))
+GROUP(t_decap_encap_cases, decap_encap_cases(&denv))
+GROUP(t_decap_ecn, test_decap_ecn(&denv))
+GROUP(t_decap_malformed, test_decap_malformed(&denv))
+GROUP(t_decap_pass, test_decap_pass(&denv))
+GROUP(t_decap_gue_port, test_decap_gue_port())
+GROUP(t_steer, test_steer())
+GROUP(t_second_chance, test_second_chance())
+
 int main(void)
 {
-	struct decap_env e;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_decap_round_trip),
+		cmocka_unit_test(t_decap_encap_cases),
+		cmocka_unit_test(t_decap_ecn),
+		cmocka_unit_test(t_decap_malformed),
+		cmocka_unit_test(t_decap_pass),
+		cmocka_unit_test(t_decap_gue_port),
+		cmocka_unit_test(t_steer),
+		/* last: it moves this process into a network namespace of its own */
+		cmocka_unit_test(t_second_chance),
+	};
+	struct decap_env *e = &denv;
 	int rc;
 
 	if (geteuid() != 0) {
@@ -1312,7 +1413,7 @@ int main(void)
 		return SKIP;
 	}
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
-	rc = decap_open(&e, KEEL_BPF_GUE_DEFAULT_PORT);
+	rc = decap_open(e, KEEL_BPF_GUE_DEFAULT_PORT);
 	if (rc == SKIP) {
 		printf("SKIP: the kernel refuses to load BPF programs here\n");
 		return SKIP;
@@ -1321,17 +1422,8 @@ int main(void)
 		printf("Bail out! decap.bpf.o did not load\n");
 		return 1;
 	}
-	test_decap_round_trip(&e);
-	test_decap_ecn(&e);
-	test_decap_malformed(&e);
-	test_decap_pass(&e);
-	decap_bpf__destroy(e.skel);
-	test_decap_gue_port();
-	test_steer();
-	test_second_chance(); /* last: it moves this process into a network namespace of its own */
-
-	printf("1..%d\n", cases);
-	if (failures)
-		printf("# %d of %d failed\n", failures, cases);
-	return failures ? 1 : 0;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	decap_bpf__destroy(e->skel);
+	printf("# %d cases, %d failed\n", cases, failures);
+	return rc || failures ? 1 : 0;
 }

@@ -32,13 +32,7 @@ expect() {
 	echo "    $(grep -v '^EAL: \|^vdev_probe' "$KT_TMP/err")"
 }
 
-cat >"$KT_TMP/keel.yaml" <<EOC
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $KT_TMP/root-only/control.sock }
-metrics: { listen: "127.0.0.1:$((20000 + ($$ + 11) % 20000))" }
-EOC
+kt_config socket="$KT_TMP/root-only/control.sock" metrics="127.0.0.1:$((20000 + ($$ + 11) % 20000))" >"$KT_TMP/keel.yaml" </dev/null
 mkdir -m 0700 "$KT_TMP/root-only"
 chmod 0644 "$KT_TMP/keel.yaml"
 

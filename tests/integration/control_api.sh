@@ -28,12 +28,7 @@ ADMIN_GROUP=$(getent group "$ADMIN_GID" | cut -d: -f1)
 write_config() { # file, then backends of VIP web as "addr:weight" ("[v6]:weight" for IPv6)
 	local f=$1 b
 	shift
-	cat >"$f" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK, group: $READ_GROUP, admin_group: $ADMIN_GROUP }
-metrics: { listen: "127.0.0.1:$MPORT" }
+	kt_config ipv6=fd00:1::/64 group="$READ_GROUP" admin_group="$ADMIN_GROUP" >"$f" <<EOF
 vips:
   - name: web
     address: 192.0.2.10

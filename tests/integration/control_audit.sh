@@ -15,15 +15,11 @@ KEELCTL=$BUILD/tools/keelctl/keelctl
 kt_tmpdir
 kt_name NAME aud
 SOCK=$KT_TMP/control.sock
+# shellcheck disable=SC2034 # kt_config reads it
 MPORT=$((20000 + ($$ + 13) % 20000))
 
 write_config() { # extra backend lines
-	cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+	kt_config >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: 192.0.2.1
@@ -41,7 +37,7 @@ EOF
 write_config ""
 # No wrapper: SIGHUP must come from this shell, as signalfd reports it.
 control_start
-api() { curl -sS --max-time 10 --unix-socket "$SOCK" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://keel$2"; }
+api() { kt_api -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} "$2"; }
 hist() { "$KEELCTL" --socket "$SOCK" history -j; }
 nevents() { hist | json_get 'len(j["events"])'; }
 ev() { hist | json_get "j['events'][$1]$2"; }
@@ -70,8 +66,8 @@ check "diff: web/10.0.0.2/weight: 1 -> 2" evok -1 "e['diff'] == ['web/10.0.0.2/w
 check "moved share of web named (0 < share < 0.5)" evok -1 "0 < e['moved_share']['web'] < 0.5"
 
 log "a refused API edit: weight of 10.0.0.1 1 -> 20 (moves over half the slots)"
-code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" -X PUT \
-	-H 'Content-Type: application/json' -d '{"weight": 20}' http://keel/v1/vips/web/backends/10.0.0.1/weight)
+code=$(kt_api_code -X PUT -H 'Content-Type: application/json' -d '{"weight": 20}' \
+	/v1/vips/web/backends/10.0.0.1/weight)
 check "refused (409, got $code)" test "$code" = 409
 check "three events" test "$(nevents)" -eq 3
 check "refused, its reason, generation still 2" evok -1 \

@@ -69,12 +69,7 @@ while True:
 }
 backend_up
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:9::/64" }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config ipv6=fd00:9::/64 >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: $VIP
@@ -195,7 +190,7 @@ check "keel_fleet_seed_fingerprint exported" bash -c \
 	"ip netns exec $NS_H curl -s http://127.0.0.1:$MPORT/metrics | grep -q '^keel_fleet_seed_fingerprint [0-9]'"
 check "keelctl bgp: web announced, exported to 1 of 1 peers, serving" wait_until 3 bash -c \
 	"'$KEELCTL' --socket '$SOCK' bgp | grep -E '^web +$VIP +yes +1/1 +normal +100 +serving'"
-bgpj() { local j; j=$(curl -s --max-time 2 --unix-socket "$SOCK" http://keel/v1/bgp) && json_get "$1" <<<"$j"; }
+bgpj() { local j; j=$(kt_api --max-time 2 /v1/bgp) && json_get "$1" <<<"$j"; }
 exported_to() { [[ $(bgpj '[v["exported_to"] for v in j["vips"] if v["vip"] == "web"][0]') == "$1" ]]; }
 check "/v1/bgp: web exported to 10.98.0.1 (BIRD's show route export)" wait_until 3 exported_to "['10.98.0.1']"
 peer_routes() { [[ $(bgpj 'j["peers"][0]["exported_routes"]') == "$1" ]]; }
@@ -233,8 +228,8 @@ rc=$?
 set -e
 check "refused (exit 65) with file:line:col ($out)" bash -c \
 	"[[ $rc -eq 65 && '$out' == *bad.yaml:*:*:*4294967296* ]]"
-code=$(curl -s -o "$KT_TMP/bad.out" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/yaml' \
-	--data-binary @"$KT_TMP/bad.yaml" http://keel/v1/config/apply)
+code=$(KT_API_BODY=$KT_TMP/bad.out kt_api_code -H 'Content-Type: application/yaml' \
+	--data-binary @"$KT_TMP/bad.yaml" /v1/config/apply)
 api_refused() { [[ $code == 422 ]] && grep -Eq ':[0-9]+:14: bgp.local_asn' "$KT_TMP/bad.out"; }
 check "the API refuses it too: 422 at line:col" api_refused
 check "still announced after the refusal" learned_med 200
@@ -278,7 +273,7 @@ check "forwarding goes on during the wait" test "$(bgpj 'j["forwarding_stopped"]
 fwd_stopped() { [[ $(bgpj 'j["forwarding_stopped"]') == True ]]; }
 check "forwarding stopped after the wait" wait_until 4 fwd_stopped
 no_vips() { "$SEAM" status "$NAME" --json | grep -q '"n_vips":0' || \
-	[[ $(curl -s --unix-socket "$SOCK" http://keel/v1/table/digest | json_get 'len(j["vips"])') == 0 ]]; }
+	[[ $(kt_api /v1/table/digest | json_get 'len(j["vips"])') == 0 ]]; }
 check "drained: the dataplane runs a snapshot without VIPs" wait_until 3 no_vips
 
 log "restart keel-control while drained: the drain holds"

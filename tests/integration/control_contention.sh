@@ -27,12 +27,7 @@ N_BACKENDS=24
 READ_MAX_MS=${KEEL_READ_MAX_MS:-500}
 
 {
-	cat <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+	kt_config ipv6=fd00:1::/64 <<EOF
 vips:
   - name: web
     address: 192.0.2.10
@@ -48,10 +43,9 @@ EOF
 
 log "keel-control without a dataplane"
 control_start timeout -s TERM -k 5 300 --
-status() { curl -sS --max-time 10 --unix-socket "$SOCK" http://keel/v1/status; }
+status() { kt_api /v1/status; }
 flush_status() {
-	curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
-		-X POST http://keel/v1/vips/web/backends/10.0.0.1/flush
+	kt_api_code -X POST /v1/vips/web/backends/10.0.0.1/flush
 }
 check "flush without a dataplane: 503 (got $(flush_status))" test "$(flush_status)" = 503
 
@@ -59,29 +53,16 @@ check "flush without a dataplane: 503 (got $(flush_status))" test "$(flush_statu
 # value unique to the round. Prints the JSON verdict of all rounds.
 edits() { # rounds, first weight
 	"$PY" - "$SOCK" "$N_BACKENDS" "$1" "$2" <<'EOF'
-import http.client, json, socket, sys, threading
+import json, sys, threading
+
+import keel_http
 
 sock, n, rounds, w0 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
 
-class Conn(http.client.HTTPConnection):
-    def __init__(self):
-        super().__init__("keel", timeout=30)
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(30)
-        s.connect(sock)
-        self.sock = s
-
-
 def call(method, path, body=None):
-    c = Conn()
-    c.request(method, path, body=body, headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, json.loads(data)
+    st, data = keel_http.call(sock, method, path, body, timeout=30)
+    return st, json.loads(data)
 
 
 bad, lost = [], []
@@ -156,7 +137,7 @@ if [[ -x $KEELCTL ]]; then
 		wait "$p" || kfail=$((kfail + 1))
 	done
 	check "every keelctl exited 0 ($kfail failed)" test "$kfail" -eq 0
-	check "every weight is 41 (no lost update)" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
+	check "every weight is 41 (no lost update)" test "$(kt_api /v1/vips/web |
 		json_get 'all(b["weight"] == 41 for b in j["backends"])')" = True
 	check "generation moved by $N_BACKENDS" test "$(status | json_get 'j["generation"]')" -eq $((g0 + N_BACKENDS))
 	check "the workers run the last generation" wait_until 5 published
@@ -169,23 +150,22 @@ DPP=$(seam_pid=$("$SEAM" status "$NAME" --json | json_get 'j["pid"]') && echo "$
 [[ -n $DPP ]] || die "no dataplane pid"
 kill -STOP "$DPP"
 t0=$(date +%s%N)
-curl -s -o "$KT_TMP/slow.json" --max-time 20 --unix-socket "$SOCK" -X PUT \
-	-H 'Content-Type: application/json' -d '{"weight": 12}' \
-	http://keel/v1/vips/web/backends/10.0.0.1/weight &
+kt_api -o "$KT_TMP/slow.json" --max-time 20 -X PUT -H 'Content-Type: application/json' -d '{"weight": 12}' \
+	/v1/vips/web/backends/10.0.0.1/weight &
 EDIT_PID=$!
 sleep 0.3
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 t=$(date +%s%N)
-st_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" http://keel/v1/status)
+st_code=$(kt_api_code /v1/status)
 status_ms=$(ms "$t")
 t=$(date +%s%N)
 m_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$MPORT/metrics")
 metrics_ms=$(ms "$t")
 t=$(date +%s%N)
-v_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" http://keel/v1/vips/web)
+v_code=$(kt_api_code /v1/vips/web)
 vips_ms=$(ms "$t")
 t=$(date +%s%N)
-tb_code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" http://keel/v1/vips/web/table)
+tb_code=$(kt_api_code /v1/vips/web/table)
 table_ms=$(ms "$t")
 edit_running=0
 kill -0 "$EDIT_PID" 2>/dev/null && edit_running=1

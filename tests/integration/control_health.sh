@@ -65,12 +65,7 @@ for b in $B1 $B2 $B3; do
 	srv_start "$b" 8081
 done
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { gateway: 10.0.0.254 }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config gateway=10.0.0.254 >"$KT_TMP/keel.yaml" <<EOF
 panic_threshold: 0.5
 vips:
   - name: web
@@ -110,31 +105,20 @@ control_start ip netns exec "$NS" --
 # In EXPR: j (the JSON answer; for metrics a dict series -> value), h(vip, backend) (health
 # state from /v1/health), slots(backend) (from a table), b(address) (a backend of /v1/vips/V).
 cat >"$KT_TMP/await.py" <<'EOF'
-import http.client, json, socket, sys, time, urllib.request
+import json, sys, time, urllib.request
+
+import keel_http
+
 sock, mport, t0, timeout, what, expr = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
-
-
-class Conn(http.client.HTTPConnection):
-    def __init__(self):
-        super().__init__("keel", timeout=5)
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(5)
-        s.connect(sock)
-        self.sock = s
 
 
 def fetch():
     if what == "metrics":
         text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % mport, timeout=5).read().decode()
         return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l and l[0] != "#"}
-    c = Conn()
-    c.request("GET", what)
-    r = c.getresponse()
-    d = json.loads(r.read())
-    c.close()
-    return d if r.status == 200 else None
+    st, data = keel_http.call(sock, "GET", what, timeout=5)
+    d = json.loads(data)
+    return d if st == 200 else None
 
 
 def h(vip, backend):
@@ -182,7 +166,7 @@ ALL_SLOTS='all(e["slots"] > 0 and e["state"] == "active" for e in j["backends"])
 log "every backend comes up"
 check_within "all 6 checks up" 5000 "$(now)" 5 /v1/health "$ALL_UP"
 check_within "web's table has all three" 3000 "$(now)" 3 /v1/vips/web/table "$ALL_SLOTS"
-check "health shows the check's latency" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/health |
+check "health shows the check's latency" test "$(kt_api /v1/health |
 	json_get 'all(e["health"]["latency_us"] > 0 and e["health"]["last"] == "ok" for e in j)')" = True
 
 log "HTTP server of $B2 stopped"
@@ -204,7 +188,7 @@ if [[ -x $KEELCTL ]]; then
 	check "keelctl vip list: web 3/3 active, 2/3 healthy" grep -qE '^web +192\.0\.2\.1 +80 +tcp +ipip +1021 +3/3 +2/3 ' "$KT_TMP/vips.txt"
 	check "keelctl vip list: db 3/3 active, 3/3 healthy" grep -qE '^db +192\.0\.2\.2 +5432 +tcp +ipip +1021 +3/3 +3/3 ' "$KT_TMP/vips.txt"
 fi
-check "the TCP check of $B2 (other port) is still up" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/health |
+check "the TCP check of $B2 (other port) is still up" test "$(kt_api /v1/health |
 	json_get '[e["health"]["state"] for e in j if e["vip"] == "db" and e["backend"] == "'$B2'"][0]')" = up
 
 log "HTTP server of $B2 started again"
@@ -226,7 +210,7 @@ check_within "metrics: keel_vip_info of web and db" 3000 "$(now)" 3 metrics \
 	"j['keel_vip_info{vip=\"web\",address=\"192.0.2.1\",port=\"80\",protocol=\"tcp\",encap=\"ipip\"}'] == 1 and j['keel_vip_info{vip=\"db\",address=\"192.0.2.2\",port=\"5432\",protocol=\"tcp\",encap=\"ipip\"}'] == 1"
 check_within "metrics: flows tracked per VIP and backend (none on net_null), worker seconds, port names" 3000 "$(now)" 3 metrics \
 	"j['keel_vip_tracked_flows{vip=\"web\"}'] == 0 and j['keel_backend_tracked_flows{$HB1}'] == 0 and j['keel_worker_busy_seconds_total{worker=\"0\"}'] + j['keel_worker_idle_seconds_total{worker=\"0\"}'] > 0.5 and 'keel_port_received_packets_total{port=\"0\",interface=\"net_null0\"}' in j and 'keel_port_missed_packets_total{port=\"1\",interface=\"net_null1\"}' in j"
-api_post() { curl -sS -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://keel$2" "${@:3}"; }
+api_post() { kt_api_code -X "$1" "${@:3}" "$2"; }
 check "drain $B2 of web: 200" test "$(api_post POST "/v1/vips/web/backends/$B2/drain")" = 200
 check_within "metrics: $B2 draining (admin state), weight 1, still up" 3000 "$(now)" 3 metrics \
 	"j['keel_backend_admin_state{$HB2,state=\"draining\"}'] == 1 and j['keel_backend_admin_state{$HB2,state=\"active\"}'] == 0 and j['keel_backend_admin_state{$HB1,state=\"active\"}'] == 1 and j['keel_backend_weight{$HB2}'] == 1 and j['keel_backend_up{$HB2}'] == 1"
@@ -250,10 +234,10 @@ check_within "keel_vip_panic{vip=\"web\"} 1" $PUBLISH_MAX_MS "$t0" 5 metrics "j[
 check_within "web's table keeps all three (panic)" $PUBLISH_MAX_MS "$t0" 5 /v1/vips/web/table "$ALL_SLOTS"
 # Steady: the panic table holds (no flapping back to one backend).
 sleep 1
-check "after 1 s, still all three in the table" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web/table |
+check "after 1 s, still all three in the table" test "$(kt_api /v1/vips/web/table |
 	json_get 'all(e["slots"] > 0 for e in j["backends"])')" = True
-check "GET /v1/vips/web says panic" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web | json_get 'j["panic"]')" = True
-check "db (TCP checks, all up) is not in panic" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/db | json_get 'j["panic"]')" = False
+check "GET /v1/vips/web says panic" test "$(kt_api /v1/vips/web | json_get 'j["panic"]')" = True
+check "db (TCP checks, all up) is not in panic" test "$(kt_api /v1/vips/db | json_get 'j["panic"]')" = False
 
 log "HTTP servers of $B2 and $B3 started again"
 t0=$(now)
@@ -270,7 +254,7 @@ check_within "$B3 down (tcp) within interval*fall + 1 s" $DOWN_MAX_MS "$t0" 5 /v
 log "MEASURED tcp down after stop: $LAST_MS ms"
 check_within "0 slots for $B3 in db's table" $PUBLISH_MAX_MS "$t0" 5 /v1/vips/db/table \
 	"slots('$B3') == 0 and slots('$B1') + slots('$B2') == 1021"
-check "web (HTTP on 8080) still has $B3" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web/table |
+check "web (HTTP on 8080) still has $B3" test "$(kt_api /v1/vips/web/table |
 	json_get '[e["slots"] for e in j["backends"] if e["backend"] == "'$B3'"][0] > 0')" = True
 t0=$(now)
 srv_start $B3 8081
@@ -279,8 +263,8 @@ log "MEASURED tcp up after start: $LAST_MS ms"
 check_within "$B3 back in db's table" $PUBLISH_MAX_MS "$t0" 5 /v1/vips/db/table "$ALL_SLOTS"
 
 log "next hop: the gateway's MAC changes in the neighbour table"
-gen_before=$(curl -sS --unix-socket "$SOCK" http://keel/v1/status | json_get 'j["generation"]')
-check "next hop resolved to 02:00:5e:10:00:01" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/status |
+gen_before=$(kt_api /v1/status | json_get 'j["generation"]')
+check "next hop resolved to 02:00:5e:10:00:01" test "$(kt_api /v1/status |
 	json_get 'j["next_hop"]["mac"] if j["next_hop"]["resolved"] else None')" = 02:00:5e:10:00:01
 t0=$(now)
 ip -n "$NS" neigh replace $GW lladdr 02:00:5e:10:00:02 dev hc0 nud permanent
@@ -292,7 +276,7 @@ if command -v promtool >/dev/null; then
 	ip netns exec "$NS" curl -s -o "$KT_TMP/metrics" --max-time 5 "http://127.0.0.1:$MPORT/metrics"
 	check "promtool check metrics" promtool check metrics <"$KT_TMP/metrics"
 fi
-st=$(curl -sS --unix-socket "$SOCK" http://keel/v1/status)
+st=$(kt_api /v1/status)
 log "status: generation $(echo "$st" | json_get 'j["generation"]'), publishes $(echo "$st" | json_get 'j["publishes"]'), failures $(echo "$st" | json_get 'j["publish_failures"]')"
 check "no publish failure" test "$(echo "$st" | json_get 'j["publish_failures"]')" -eq 0
 

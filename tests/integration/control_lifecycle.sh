@@ -41,7 +41,7 @@ start_control() {
 	# No `timeout` wrapper: kill -9 must reach keel-control itself (the EXIT trap stops it).
 	CONTROL_CONFIG=$CONFIG control_start
 }
-api_status() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/status; }
+api_status() { kt_api --max-time 5 /v1/status; }
 api_gen() { api_status | json_get 'j["generation"]'; }
 seam_st() { "$SEAM" status "$NAME" --json; }
 workers_at() { seam_st | json_get "all(w['generation'] == $1 for w in j['workers'])" | grep -qx True; }
@@ -76,7 +76,7 @@ check "forwarding" forwarding 1
 log "lookup: a flow of the looping traffic is tracked by a worker; an unseen client is not"
 # gen_bench_pcap.py: flow i comes from 10.0.(i>>8).(i&255), port 1024 + i.
 lookup_reason() { # src sport
-	curl -sS --max-time 5 --unix-socket "$SOCK" "http://keel/v1/lookup?vip=web&src=$1&sport=$2" |
+	kt_api --max-time 5 "/v1/lookup?vip=web&src=$1&sport=$2" |
 		json_get 'j["reason"] + " " + str(j["backend"])'
 }
 check "10.0.0.5:1029 answered from a worker's flow table" bash -c \
@@ -108,7 +108,7 @@ kill -HUP "$CONTROL_PID"
 check "generation $((G + 1)) within 5 s" wait_until 5 api_gen_is $((G + 1))
 check "every worker at generation $((G + 1))" wait_until 5 workers_at $((G + 1))
 check "persisted at generation $((G + 1))" test "$(state_gen)" = $((G + 1))
-check "the running config has weight 2" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
+check "the running config has weight 2" test "$(kt_api /v1/vips/web |
 	json_get '[b["weight"] for b in j["backends"] if b["address"] == "10.0.0.1"][0]')" = 2
 check "reload logged" grep -q 'event=config_reloaded' "$KT_TMP/control.log"
 G=$((G + 1))
@@ -125,7 +125,7 @@ sleep 0.5
 check "generation still $G" test "$(api_gen)" = "$G"
 check "persisted generation still $G" test "$(state_gen)" = "$G"
 check "workers still at $G, no activation" test "$(activations)" = "$A"
-check "the running config still has weight 2" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/vips/web |
+check "the running config still has weight 2" test "$(kt_api /v1/vips/web |
 	json_get '[b["weight"] for b in j["backends"] if b["address"] == "10.0.0.1"][0]')" = 2
 check "still serving (API)" api_up
 check "still forwarding" forwarding 1

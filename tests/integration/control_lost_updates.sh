@@ -25,11 +25,7 @@ SOCK=$KT_TMP/control.sock
 export KEEL_SOCKET=$SOCK
 ROUNDS=${KEEL_RACE_ROUNDS:-10}
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
+kt_config metrics= >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: 192.0.2.10
@@ -45,8 +41,7 @@ control_start timeout -s TERM -k 5 170 --
 api() { # METHOD PATH [curl args...]: prints "STATUS ETAG" then the body on the next lines
 	local m=$1 p=$2
 	shift 2
-	curl -sS -D "$KT_TMP/h" -o "$KT_TMP/b" --max-time 20 --unix-socket "$SOCK" -X "$m" "$@" \
-		"http://keel$p" -w '%{http_code}' >"$KT_TMP/code"
+	KT_API_BODY=$KT_TMP/b kt_api_code -D "$KT_TMP/h" --max-time 20 -X "$m" "$@" "$p" >"$KT_TMP/code"
 	printf '%s %s\n' "$(cat "$KT_TMP/code")" "$(tr -d '\r' <"$KT_TMP/h" | sed -n 's/^ETag: //Ip')"
 	cat "$KT_TMP/b"
 }

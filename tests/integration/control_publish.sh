@@ -36,7 +36,7 @@ dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
 
 log "keel-control (VIP web, 4 backends, Maglev 1021)"
 control_start timeout -s TERM -k 5 600 --
-status() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/status; }
+status() { kt_api --max-time 5 /v1/status; }
 workers_at() { # generation: every worker of the region forwards with it
 	"$SEAM" status "$NAME" --json | json_get "all(w['generation'] == $1 for w in j['workers'])" |
 		grep -qx True
@@ -47,33 +47,20 @@ rx0=$(counter "$NAME" 'j["rx_pkts"]')
 
 log "$APPLIES changes through the API under traffic"
 "$PY" - "$SOCK" "$KT_TMP/keel.yaml" "$APPLIES" "$g0" >"$KT_TMP/applies.json" 2>"$KT_TMP/applies.err" <<'EOF' || true
-import http.client, json, socket, sys, time
+import json, sys, time
+
+import keel_http
 
 sock, base_file, n, gen = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 base = open(base_file, "rb").read()
 
 
-class Conn(http.client.HTTPConnection):
-    def __init__(self):
-        super().__init__("keel", timeout=30)
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(30)
-        s.connect(sock)
-        self.sock = s
-
-
 def call(method, path, body=None, ctype="application/json"):
-    c = Conn()
-    c.request(method, path, body=body, headers={"Content-Type": ctype} if body is not None else {})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
+    status, data = keel_http.call(sock, method, path, body, ctype, timeout=30)
     try:
-        return r.status, json.loads(data)
+        return status, json.loads(data)
     except ValueError:
-        return r.status, {"error": "not JSON: %r" % data[:200]}
+        return status, {"error": "not JSON: %r" % data[:200]}
 
 
 B = "/v1/vips/web/backends"

@@ -29,12 +29,7 @@ MPORT=$((20000 + ($$ + 41) % 20000))
 export KEEL_SOCKET=$SOCK
 F=$KT_TMP/keel.yaml
 
-cat >"$F" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config >"$F" <<EOF
 vips:
   - name: web
     address: 192.0.2.10

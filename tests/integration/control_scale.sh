@@ -22,24 +22,21 @@ NB=16
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 11) % 20000))
 
-gen_config() { # file instance socket metrics-port
-	"$PY" - "$@" "$NV" "$NB" <<'EOF'
+gen_config() { # file: kt_config's head, then $NV VIPs of $NB backends
+	"$PY" - "$NV" "$NB" <<'EOF' | kt_config >"$1"
 import sys
-path, name, sock, mport, nv, nb = sys.argv[1:]
-nv, nb = int(nv), int(nb)
-out = [f"instance: {name}", 'next_hop: { mac: "02:00:5e:10:00:01" }',
-       "encap_source: { ipv4: 172.16.0.0/16 }", f"api: {{ socket: {sock} }}",
-       f'metrics: {{ listen: "127.0.0.1:{mport}" }}', "vips:"]
+nv, nb = (int(a) for a in sys.argv[1:])
+out = ["vips:"]
 for v in range(nv):
     out += [f"  - name: v{v}", f"    address: 198.18.{v // 250}.{v % 250 + 1}", "    port: 80",
             "    protocol: tcp", "    backends:"]
     for b in range(nb):
         n = v * nb + b
         out.append(f"      - {{ address: 10.{n // 65536}.{n // 256 % 256}.{n % 256 + 0}, weight: {1 + b % 3} }}")
-open(path, "w").write("\n".join(out) + "\n")
+print("\n".join(out))
 EOF
 }
-gen_config "$KT_TMP/keel.yaml" "$NAME" "$SOCK" "$MPORT"
+gen_config "$KT_TMP/keel.yaml"
 
 # A slot holds every table and, after edits, the edited VIPs' previous-owner tables.
 SLOT_MB=$(((NV * 65537 * 4) / 1048576 + 16))
@@ -51,7 +48,7 @@ dp() { # log name
 }
 dp "$KT_TMP/dp.log" "$NAME"
 
-api() { curl -sS --max-time 120 --unix-socket "$SOCK" "$@"; }
+api() { kt_api --max-time 120 "$@"; }
 gen_of() { "$SEAM" status "$1" --json | json_get 'min(w["generation"] for w in j["workers"])'; }
 published() { (($(gen_of "$NAME") >= 1)); }
 
@@ -61,24 +58,24 @@ control_start
 check "first publish within 120 s" wait_until 120 published
 log "first publish after $((($(date +%s%N) - t0) / 1000000)) ms (API up included)"
 
-ADDR=$(api http://keel/v1/vips/v7 | json_get 'j["backends"][0]["address"]')
+ADDR=$(api /v1/vips/v7 | json_get 'j["backends"][0]["address"]')
 fails=0
 times=()
 for i in $(seq 1 20); do
 	w=$((2 + i % 5))
 	s=$(date +%s%N)
 	code=$(api -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
-		-d "{\"weight\": $w}" "http://keel/v1/vips/v7/backends/$ADDR/weight?dry_run=1&force=1")
+		-d "{\"weight\": $w}" "/v1/vips/v7/backends/$ADDR/weight?dry_run=1&force=1")
 	[[ $code == 200 ]] || fails=$((fails + 1))
 	code=$(api -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
-		-d "{\"weight\": $w}" "http://keel/v1/vips/v$((i * 13 % NV))/backends/$(api "http://keel/v1/vips/v$((i * 13 % NV))" | json_get 'j["backends"][1]["address"]')/weight?force=1")
+		-d "{\"weight\": $w}" "/v1/vips/v$((i * 13 % NV))/backends/$(api "/v1/vips/v$((i * 13 % NV))" | json_get 'j["backends"][1]["address"]')/weight?force=1")
 	[[ $code == 200 ]] || fails=$((fails + 1))
 	times+=($((($(date +%s%N) - s) / 1000000)))
 done
 log "20 dry runs + 20 edits: ms per pair: ${times[*]}"
 check "20 dry runs and 20 edits answered 200" test "$fails" -eq 0
 check "no publish failed" test "$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "keel_publish_failures_total" {print $2}')" = 0
-g=$(api http://keel/v1/status | json_get 'j["generation"]')
+g=$(api /v1/status | json_get 'j["generation"]')
 at_gen() { test "$(gen_of "$NAME")" = "$g"; }
 check "every worker runs the last generation ($g)" wait_until 30 at_gen
 # The first publish builds every table; an edit's preview builds its one new table, which the
@@ -88,8 +85,8 @@ check "the first publish built $NV tables" test "$(built | head -1)" = "$NV"
 check "no later publish built more than one table" test "$(built | tail -n +2 | sort -n | tail -1)" -le 1
 
 log "a second keel-control from scratch on the final configuration"
-api http://keel/v1/config >"$KT_TMP/final.json"
-api http://keel/v1/table/digest >"$KT_TMP/digest1.json"
+api /v1/config >"$KT_TMP/final.json"
+api /v1/table/digest >"$KT_TMP/digest1.json"
 "$PY" - "$KT_TMP/final.json" "$NAME2" "$KT_TMP/control2.sock" "$((MPORT + 1))" >"$KT_TMP/keel2.json" <<'EOF'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
@@ -105,7 +102,7 @@ mv "$KT_TMP/state" "$KT_TMP/state1"
 control_start
 published2() { (($(gen_of "$NAME2") >= 1)); }
 check "second host's first publish within 120 s" wait_until 120 published2
-api http://keel/v1/table/digest >"$KT_TMP/digest2.json"
+api /v1/table/digest >"$KT_TMP/digest2.json"
 check "digests equal to a from-scratch build ($NV VIPs)" "$PY" -c '
 import json, sys
 a = {v["vip"]: v["digest"] for v in json.load(open(sys.argv[1]))["vips"]}

@@ -21,12 +21,7 @@ getent group nogroup >/dev/null || skip "no group nogroup"
 
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 11) % 20000))
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK, group: nogroup }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config group=nogroup >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - { name: web, address: 192.0.2.10, port: 80, protocol: tcp, backends: [{ address: 10.0.0.1 }] }
 EOF

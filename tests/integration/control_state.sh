@@ -18,13 +18,9 @@ CONTROL=$BUILD/control/keel-control
 [[ -x $CONTROL ]] || skip "no keel-control at $CONTROL (built with the dataplane: needs libdpdk)"
 
 SOCK=$KT_TMP/control.sock
+# shellcheck disable=SC2034 # kt_config reads it
 MPORT=$((20000 + ($$ + 13) % 20000))
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - { name: web, address: 192.0.2.10, port: 80, protocol: tcp, backends: [{ address: 10.0.0.1 }] }
 EOF
@@ -35,11 +31,10 @@ stop() {
 	kill -TERM "$CONTROL_PID"
 	wait "$CONTROL_PID" 2>/dev/null || true
 }
-generation() { curl -s --max-time 5 --unix-socket "$SOCK" http://keel/v1/status | json_get 'j["generation"]'; }
+generation() { kt_api --max-time 5 /v1/status | json_get 'j["generation"]'; }
 weight() { # weight N: prints the HTTP status, the body in $BODY
-	curl -s -o "$BODY" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" -X PUT \
-		-H 'Content-Type: application/json' -d "{\"weight\": $1}" \
-		http://keel/v1/vips/web/backends/10.0.0.1/weight
+	KT_API_BODY=$BODY kt_api_code -X PUT -H 'Content-Type: application/json' -d "{\"weight\": $1}" \
+		/v1/vips/web/backends/10.0.0.1/weight
 }
 body_has() { grep -q -- "$1" "$BODY" || { echo "    no '$1' in: $(cat "$BODY")"; return 1; }; }
 

@@ -30,12 +30,7 @@ done
 
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 7) % 20000))
-cat >"$KT_TMP/keel.yaml" <<YAML
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config ipv6=fd00:1::/64 >"$KT_TMP/keel.yaml" <<YAML
 vips:
   - { name: web, address: 192.0.2.10, port: 80, protocol: tcp, maglev_table_size: 251,
       backends: [ { address: 10.0.0.1 } ] }
@@ -57,9 +52,8 @@ check "the dns address takes UDP fragments" bash -c \
 
 log "a VIP removed by an apply leaves the maps"
 sed -i '/name: dns/,$d' "$KT_TMP/keel.yaml"
-code=$(curl -s -o "$KT_TMP/apply.json" -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
-	-X POST -H 'Content-Type: application/yaml' --data-binary @"$KT_TMP/keel.yaml" \
-	'http://keel/v1/config/apply?force=1')
+code=$(KT_API_BODY=$KT_TMP/apply.json kt_api_code -X POST -H 'Content-Type: application/yaml' \
+	--data-binary @"$KT_TMP/keel.yaml" '/v1/config/apply?force=1')
 check "apply without the dns VIP: 200" test "$code" = 200
 check "keel_steer_vips down to 1" wait_until 10 has_entries /sys/fs/bpf/keel_steer_vips 1
 check "keel_steer_addrs down to 1" wait_until 10 has_entries /sys/fs/bpf/keel_steer_addrs 1

@@ -28,12 +28,7 @@ SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 43) % 20000))
 
 write_config() { # file instance socket metrics-port
-	cat >"$1" <<EOF
-instance: $2
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $3 }
-metrics: { listen: "127.0.0.1:$4" }
+	kt_config instance="$2" socket="$3" metrics="127.0.0.1:$4" >"$1" <<EOF
 vips:
   - { name: web, address: 192.0.2.10, port: 80, protocol: tcp, maglev_table_size: 307,
       backends: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }] }

@@ -56,12 +56,7 @@ KT_PIDS+=($!)
 
 SOCK=$KT_TMP/control.sock
 MPORT=$((20000 + ($$ + 11) % 20000))
-cat >"$KT_TMP/keel.yaml" <<YAML
-instance: $NAME
-next_hop: { mac: "02:00:00:00:00:fe" }
-encap_source: { ipv4: 203.0.113.128/25 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config mac=02:00:00:00:00:fe ipv4=203.0.113.128/25 >"$KT_TMP/keel.yaml" <<YAML
 bgp:
   local_asn: 65001
   router_id: 198.51.100.1
@@ -115,7 +110,7 @@ check "keel-control filled the steering map (found through the program on $DEV_D
 check "dataplane warns: 2 NIC queues, 1 served, with the ethtool fix" grep -q \
 	"event=afxdp_queues_unserved port=$DEV_DP nic_queues=2 start_queue=0 served=1 unserved=1 .*fix=\"ethtool -L $DEV_DP rx 1\"" \
 	"$KT_TMP/dp.log"
-bgpj() { curl -s --max-time 5 --unix-socket "$SOCK" http://keel/v1/bgp | json_get "$1"; }
+bgpj() { kt_api --max-time 5 /v1/bgp | json_get "$1"; }
 steered_announced() { [[ $(bgpj 'j["vips"][0]["announced"], j["vips"][0]["reason"], j["steering"]["maps_visible"]') == "(True, 'serving', True)" ]]; }
 check "/v1/bgp: web announced, serving, steering maps visible" wait_until 10 steered_announced
 

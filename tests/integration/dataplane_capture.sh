@@ -21,6 +21,7 @@ KEELCTL=${KEELCTL:-$BUILD/tools/keelctl/keelctl}
 [[ -x $KEELCTL ]] || skip "no keelctl at $KEELCTL"
 SOCK=$KT_TMP/control.sock
 export KEEL_SOCKET=$SOCK
+# shellcheck disable=SC2034 # kt_config reads it
 MPORT=$((20000 + ($$ + 11) % 20000)) # not the default 9105, which another keel-control may hold
 K=$KEELCTL
 
@@ -35,12 +36,7 @@ ip netns exec "$NS_DP" sysctl -qw "net.ipv6.conf.$DEV_DP.disable_ipv6=1"
 ip netns exec "$NS_PEER" sysctl -qw "net.ipv6.conf.$DEV_PEER.disable_ipv6=1"
 DP_MAC=$(ip netns exec "$NS_DP" cat "/sys/class/net/$DEV_DP/address")
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:00:00:00:fe" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config mac=02:00:00:00:00:fe ipv6=fd00:1::/64 >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: 192.0.2.10

@@ -21,14 +21,10 @@ KEELCTL=$BUILD/tools/keelctl/keelctl
 kt_tmpdir
 kt_name NAME trc
 SOCK=$KT_TMP/control.sock
+# shellcheck disable=SC2034 # kt_config reads it
 MPORT=$((20000 + ($$ + 11) % 20000))
 
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:$MPORT" }
+kt_config >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - name: web
     address: 192.0.2.1
@@ -72,7 +68,7 @@ DP_TIMEOUT=170 dp_start "$KT_TMP/dp.log" -- --lcores '0@0,1@1' $(eal_opts "$NAME
 dp_wait_running "$NAME" "$KT_TMP/dp.log" || die "keel-dataplane did not start"
 control_start timeout -s TERM -k 5 170 --
 ctl() { timeout 30 "$KEELCTL" --socket "$SOCK" "$@"; }
-status() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/status; }
+status() { kt_api --max-time 5 /v1/status; }
 workers_at() { "$SEAM" status "$NAME" --json | json_get "all(w['generation'] == $1 for w in j['workers'])" | grep -qx True; }
 G=$(status | json_get 'j["generation"]')
 check "first publish: every worker at generation $G" wait_until 10 workers_at "$G"
@@ -102,7 +98,7 @@ check "forwarded to a backend of web, Maglev slot < 251" golden "$F" \
 check "outer header: ipip 172.16.x.x -> the backend" golden "$F" \
 	'r["outer"]["proto"] == "4" and r["outer"]["dst"] == r["backend"] and r["outer"]["src"].startswith("172.16.") and r["out_len"] == r["in_len"] + 20'
 check "port 0, queue 0, not second chance" golden "$F" 'r["port"] == 0 and r["queue"] == 0 and r["second_chance"] is False'
-LB=$(curl -sS --max-time 5 --unix-socket "$SOCK" "http://keel/v1/lookup?vip=web&src=198.51.100.10&sport=1111" | json_get 'j["backend"]')
+LB=$(kt_api --max-time 5 "/v1/lookup?vip=web&src=198.51.100.10&sport=1111" | json_get 'j["backend"]')
 check "keelctl lookup names the traced backend ($LB)" golden "$F" "r['backend'] == '$LB'"
 
 log "trace: the answered echo (--proto icmp)"

@@ -59,19 +59,10 @@ client_sports() {
 # owner, and the worker whose flow table tracks it ("-": none; "?": no answer), GET /v1/lookup
 lookups() { # sports-file
 	"$PY" - "$(keel_sock 1)" "$(keel_sock 2)" "$CLIENT4" "$1" <<'PYEOF'
-import http.client, json, socket, sys
-class Unix(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("keel", timeout=10)
-        self.path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
+import json, sys
+import keel_http
 def lookup(sock, src, port):
-    c = Unix(sock)
-    c.request("GET", f"/v1/lookup?vip=stream&src={src}&sport={port}")
-    j = json.loads(c.getresponse().read())
-    c.close()
+    j = json.loads(keel_http.call(sock, "GET", f"/v1/lookup?vip=stream&src={src}&sport={port}")[1])
     # "?": no worker answered the flow-table question in time
     tracked = str(j.get("tracked_by_worker", "-")) if j.get("workers_answered") else "?"
     return [j.get("maglev_backend") or "-", j.get("previous_owner") or "-", tracked]

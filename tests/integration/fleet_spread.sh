@@ -58,19 +58,10 @@ done
 # Every one of those 300 5-tuples, asked of each host's keel-control (keelctl lookup: the flow
 # table, else the Maglev slot): both name the backend the connection reached.
 "$PY" - "$(keel_sock 1)" "$(keel_sock 2)" "$CLIENT4" >"$KT_TMP/lookups" <<'PYEOF'
-import http.client, json, socket, sys
-class Unix(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("keel", timeout=10)
-        self.path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
+import json, sys
+import keel_http
 def lookup(sock, src, port):
-    c = Unix(sock)
-    c.request("GET", f"/v1/lookup?vip=web&src={src}&sport={port}")
-    j = json.loads(c.getresponse().read())
-    c.close()
+    j = json.loads(keel_http.call(sock, "GET", f"/v1/lookup?vip=web&src={src}&sport={port}")[1])
     return j.get("backend", "?")
 for p in range(61000, 61300):
     print(p, lookup(sys.argv[1], sys.argv[3], p), lookup(sys.argv[2], sys.argv[3], p))

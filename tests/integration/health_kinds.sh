@@ -113,12 +113,7 @@ check "the HTTPS server wants SNI and Host svc.test (curl)" test "$(ip netns exe
 	--max-time 2 --resolve svc.test:8443:$SRV https://svc.test:8443/ready)" = 200
 
 T="interval: ${INTERVAL_MS}ms, timeout: 200ms, rise: 1, fall: $FALL"
-cat >"$KT_TMP/keel.yaml" <<EOF
-instance: $NAME
-next_hop: { gateway: 10.0.0.254 }
-encap_source: { ipv4: 172.16.0.0/16 }
-api: { socket: $SOCK }
-metrics: { listen: "127.0.0.1:9107" }
+kt_config gateway=10.0.0.254 metrics=127.0.0.1:9107 >"$KT_TMP/keel.yaml" <<EOF
 vips:
   - { name: web, address: 192.0.2.1, port: 8443, protocol: tcp, maglev_table_size: 251,
       health_check: { type: https, host: svc.test, path: /ready, expect_status: "200-299", $T },
@@ -142,7 +137,7 @@ EOF
 log "keel-control in $NS (no dataplane)"
 control_start ip netns exec "$NS" --
 
-health() { curl -sS --max-time 5 --unix-socket "$SOCK" http://keel/v1/health; }
+health() { kt_api --max-time 5 /v1/health; }
 # state VIP [BACKEND]: the health state (and last result) of the VIP's first or named backend
 state() { health | json_get '[e["health"]["state"] + " " + e["health"].get("last", "") for e in j if e["vip"] == "'"$1"'" and e["backend"] == "'"${2:-$SRV}"'"][0]'; }
 is() { [[ $(state "$1" "${3:-}") == "$2"* ]]; }
@@ -162,7 +157,7 @@ expect dns up ok
 expect dns-gone down "bad_response: nxdomain"
 expect via up ok 10.0.0.50
 expect via up ok 10.0.0.51
-check "GET /v1/config keeps the kinds (canonical form)" test "$(curl -sS --unix-socket "$SOCK" http://keel/v1/config |
+check "GET /v1/config keeps the kinds (canonical form)" test "$(kt_api /v1/config |
 	json_get '[v["health_check"] for v in j["vips"] if v["name"] == "web"][0]["expect_status"] + " " + [v["health_check"] for v in j["vips"] if v["name"] == "dns"][0]["query_type"]')" = "200-299 A"
 
 log "servers stopped, one by one"
@@ -176,7 +171,7 @@ expect dns down
 # The request's own time (curl's time_total), not curl's start-up on a busy machine.
 worst=0
 for _ in 1 2 3 4 5; do
-	t=$(curl -sS -o /dev/null -w '%{time_total}' --max-time 2 --unix-socket "$SOCK" http://keel/v1/status) || t=9
+	t=$(kt_api -o /dev/null -w '%{time_total}' --max-time 2 /v1/status) || t=9
 	worst=$(echo "$worst $t" | awk '{print ($2 > $1) ? $2 : $1}')
 done
 log "MEASURED slowest of 5 x GET /v1/status with every check down: $worst s"

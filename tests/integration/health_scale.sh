@@ -52,12 +52,10 @@ ip -n "$NS" route add 10.64.0.0/16 via 10.63.255.253 dev hs0 onlink
 
 # config TIMEOUT: 10 VIPs x 1000 backends, TCP checks on port 80 (flow style: 10 000 lines).
 config() {
-	"$PY" - "$1" "$NAME" "$SOCK" "$MPORT" "$N_VIPS" "$PER_VIP" "$INTERVAL_MS" <<'EOF'
+	"$PY" - "$1" "$N_VIPS" "$PER_VIP" "$INTERVAL_MS" <<'EOF' | kt_config gateway=10.63.255.253
 import sys
-timeout, name, sock, mport, nv, per, interval = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-out = ["instance: %s" % name, "next_hop: { gateway: 10.63.255.253 }",
-       "encap_source: { ipv4: 172.16.0.0/16 }", "api: { socket: %s }" % sock,
-       'metrics: { listen: "127.0.0.1:%s" }' % mport, "vips:"]
+timeout, nv, per, interval = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+out = ["vips:"]
 for v in range(nv):
     out.append("  - { name: v%d, address: 192.0.2.%d, port: 80, protocol: tcp, maglev_table_size: 1021," % (v, v + 1))
     out.append("      health_check: { type: tcp, interval: %sms, timeout: %s, rise: 1, fall: 1 }," % (interval, timeout))
@@ -74,29 +72,17 @@ log "config: $N_VIPS VIPs x $PER_VIP backends, $(wc -c <"$KT_TMP/keel.yaml") byt
 
 # The health view and the metrics, summarised. Prints a JSON object.
 cat >"$KT_TMP/look.py" <<'EOF'
-import http.client, json, socket, sys, time, urllib.request
+import json, sys, time, urllib.request
+
+import keel_http
+
 sock, mport, what = sys.argv[1], sys.argv[2], sys.argv[3]
-
-
-class Conn(http.client.HTTPConnection):
-    def __init__(self):
-        super().__init__("keel", timeout=10)
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(sock)
-        self.sock = s
 
 
 def get(path):
     t = time.time()
-    c = Conn()
-    c.request("GET", path)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body, time.time() - t
+    status, body = keel_http.call(sock, "GET", path, timeout=10)
+    return status, body, time.time() - t
 
 
 if what == "health":

@@ -23,6 +23,7 @@ install -m 0755 "$KEELCTL" "$KT_TMP/keelctl"
 K=$KT_TMP/keelctl
 
 SOCK=$KT_TMP/control.sock
+# shellcheck disable=SC2034 # kt_config reads it
 MPORT=$((20000 + ($$ + 7) % 20000))
 SOCK_GID=100 # "users": nobody (65534) with --clear-groups is not in it, so the mode refuses
 SOCK_GROUP=$(getent group "$SOCK_GID" | cut -d: -f1)
@@ -32,12 +33,7 @@ export KEEL_SOCKET=$SOCK
 write_config() { # file, then backends of VIP web as "addr:weight"
 	local f=$1 b
 	shift
-	cat >"$f" <<EOC
-instance: $NAME
-next_hop: { mac: "02:00:5e:10:00:01" }
-encap_source: { ipv4: 172.16.0.0/16, ipv6: "fd00:1::/64" }
-api: { socket: $SOCK, group: $SOCK_GROUP }
-metrics: { listen: "127.0.0.1:$MPORT" }
+	kt_config ipv6=fd00:1::/64 group="$SOCK_GROUP" >"$f" <<EOC
 vips:
   - name: web
     address: 192.0.2.10

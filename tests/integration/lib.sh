@@ -19,6 +19,12 @@ PY=${KEEL_PYTHON:-/usr/bin/python3}
 KT_ID=$$
 KT_T0=$SECONDS
 
+# The shared helpers in lib/: the config renderer (kt_config), the API client (kt_api, keel_http.py).
+# shellcheck source=tests/integration/lib/config.bash
+. "$KT_ROOT/tests/integration/lib/config.bash"
+# shellcheck source=tests/integration/lib/http.bash
+. "$KT_ROOT/tests/integration/lib/http.bash"
+
 KT_PIDS=()
 KT_NETNS=()
 KT_LINKS=()

@@ -237,35 +237,6 @@ static void test_ip6_tcp_basic(void **state)
 	assert_int_equal(p.vlan_tci, 0);
 }
 
-static void test_ip6_header_errors(void **state)
-{
-	struct pktgen g = tcp6();
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t len;
-
-	(void)state;
-	len = build(buf, &g);
-	assert_int_equal(parse_len(buf, 14 + 39, &p), KEEL_DROP_IP6_TRUNCATED);
-	assert_int_equal(parse_len(buf, 14, &p), KEEL_DROP_IP6_TRUNCATED);
-	/* Payload length one more than what the frame holds. */
-	assert_int_equal(parse_len(buf, len - 1, &p), KEEL_DROP_IP6_PAYLOAD_LENGTH);
-	put16(buf + 18, 0xffff);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_PAYLOAD_LENGTH);
-	/* Payload length 0 (jumbogram marker) leaves no room for TCP. */
-	put16(buf + 18, 0);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_L4_TRUNCATED);
-	/* Version. */
-	len = build(buf, &g);
-	buf[14] = (uint8_t)((buf[14] & 0x0f) | 0x40);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_VERSION);
-	g = tcp4();
-	g.payload_len = 40;
-	len = build(buf, &g);
-	put16(buf + 12, 0x86dd);
-	assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_VERSION);
-}
-
 static void test_ip6_payload_limit(void **state)
 {
 	/* Offsets are 16-bit: the datagram must end within 65535 bytes of the frame start. */
@@ -289,55 +260,6 @@ static void test_ip6_payload_limit(void **state)
 	put16(buf + 18, 65535);
 	assert_int_equal(parse_len(buf, cap, &p), KEEL_DROP_IP6_PAYLOAD_LENGTH);
 	free(buf);
-}
-
-static void test_ip6_bad_source(void **state)
-{
-	static const char *const bad[] = { "ff02::1", "ff0e::1234", "ff00::", "::1" };
-	static const char *const good[] = { "2001:db8::ff", "::2", "fe00::1", "fec0::1", "::1:0:0:1",
-					    "::fffe:1.2.3.4", "::ffff:0:1.2.3.4", "100::1", "fd00::1" };
-	/* Accepted but flagged: the host may get them, a VIP never does (issue 14 item 3). */
-	static const struct {
-		const char *src;
-		enum keel_drop reason;
-	} scoped[] = {
-		{ "::", KEEL_DROP_IP6_SRC_UNSPECIFIED },
-		{ "fe80::1", KEEL_DROP_IP6_SRC_LINK_LOCAL },
-		{ "febf:ffff:ffff:ffff::1", KEEL_DROP_IP6_SRC_LINK_LOCAL },
-		{ "::ffff:198.51.100.7", KEEL_DROP_IP6_SRC_V4MAPPED },
-		{ "::ffff:0.0.0.0", KEEL_DROP_IP6_SRC_V4MAPPED },
-	};
-	uint8_t buf[BUF_CAP];
-	struct keel_pkt p;
-	size_t i, len;
-
-	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pktgen g = tcp6();
-
-		g.src = bad[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_IP6_BAD_SOURCE);
-	}
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct pktgen g = tcp6();
-
-		g.src = good[i];
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_addr(p.key.src, 6, good[i]);
-		assert_false(p.flags & KEEL_PKT_SRC_SCOPED);
-		assert_int_equal(keel_parse_source_reason(&p), KEEL_DROP_NONE);
-	}
-	for (i = 0; i < sizeof(scoped) / sizeof(scoped[0]); i++) {
-		struct pktgen g = tcp6();
-
-		g.src = scoped[i].src;
-		len = build(buf, &g);
-		assert_int_equal(parse_len(buf, len, &p), KEEL_DROP_NONE);
-		assert_true(p.flags & KEEL_PKT_SRC_SCOPED);
-		assert_int_equal(keel_parse_source_reason(&p), scoped[i].reason);
-	}
 }
 
 /*
@@ -950,6 +872,33 @@ static const uint8_t l4_type1[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 		   .flags = (err) } }
 
 /* ARP to broadcast from the client, its body 28 bytes that look like IPv4 headers, zero after. */
+/* IPv6 sources: refused, accepted, accepted but flagged as scoped (the host may get them, a VIP never does: issue 14 item 3). */
+static void unscoped6(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)c, (void)b, (void)ctx;
+	assert_false(p->flags & KEEL_PKT_SRC_SCOPED);
+	assert_int_equal(keel_parse_source_reason(p), KEEL_DROP_NONE);
+}
+
+static void scoped6(const struct pkt_case *c, const struct keel_buf *b, const struct keel_pkt *p, void *ctx)
+{
+	(void)b, (void)ctx;
+	assert_true(p->flags & KEEL_PKT_SRC_SCOPED);
+	assert_int_equal(keel_parse_source_reason(p), *(const enum keel_drop *)c->arg);
+}
+
+static const enum keel_drop src_unspecified = KEEL_DROP_IP6_SRC_UNSPECIFIED;
+static const enum keel_drop src_link_local = KEEL_DROP_IP6_SRC_LINK_LOCAL;
+static const enum keel_drop src_v4mapped = KEEL_DROP_IP6_SRC_V4MAPPED;
+
+#define BAD6(a) { .what = "source " a, .in = TCP6(.src = a), .want = KEEL_DROP_IP6_BAD_SOURCE }
+#define GOOD6(a)                                                                               \
+	{ .what = "source " a, .in = TCP6(.src = a), .want = KEEL_DROP_NONE, .pkt = { .has = PM_SRC }, \
+	  .check = unscoped6 }
+#define SCOPED6(a, r)                                                                          \
+	{ .what = "scoped source " a, .in = TCP6(.src = a), .want = KEEL_DROP_NONE, .pkt = { .has = PM_SRC }, \
+	  .arg = &(r), .check = scoped6 }
+
 static const uint8_t arp_frame[64] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
 	0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
@@ -1149,6 +1098,29 @@ static const struct pkt_case parse_cases[] = {
 	  .want = KEEL_DROP_TCP_DATA_OFFSET },
 	{ .what = "padded ipv6", .in = TCP6(.pad = 7), .want = KEEL_DROP_NONE,
 	  .pkt = { .has = PM_L3_LEN, .l3_len = 40 + 20 + 10 } },
+
+	/* IPv6 header errors. */
+	{ .what = "ipv6 header of 39 bytes", .in = TCP6(), .len = PKT_LEN(14 + 39), .want = KEEL_DROP_IP6_TRUNCATED },
+	{ .what = "ipv6 frame of 14 bytes", .in = TCP6(), .len = PKT_LEN(14), .want = KEEL_DROP_IP6_TRUNCATED },
+	/* Payload length one more than what the frame holds. */
+	{ .what = "ipv6 payload length past the frame", .in = TCP6(), .len = PKT_LESS(1),
+	  .want = KEEL_DROP_IP6_PAYLOAD_LENGTH },
+	{ .what = "ipv6 payload length 0xffff", .in = TCP6(), .edit = { SET16(18, 0xffff) },
+	  .want = KEEL_DROP_IP6_PAYLOAD_LENGTH },
+	/* Payload length 0 (jumbogram marker) leaves no room for TCP. */
+	{ .what = "ipv6 payload length 0", .in = TCP6(), .edit = { SET16(18, 0) }, .want = KEEL_DROP_L4_TRUNCATED },
+	/* Version: 0x62 (version 6, traffic class 0x2e) becomes 0x42. */
+	{ .what = "ipv6 header of version 4", .in = TCP6(), .edit = { SET8(14, 0x42) }, .want = KEEL_DROP_IP6_VERSION },
+	{ .what = "ipv4 header under the ipv6 ethertype", .in = TCP4(.payload_len = 40), .edit = { SET16(12, 0x86dd) },
+	  .want = KEEL_DROP_IP6_VERSION },
+
+	/* IPv6 sources. */
+	BAD6("ff02::1"), BAD6("ff0e::1234"), BAD6("ff00::"), BAD6("::1"),
+	GOOD6("2001:db8::ff"), GOOD6("::2"), GOOD6("fe00::1"), GOOD6("fec0::1"), GOOD6("::1:0:0:1"),
+	GOOD6("::fffe:1.2.3.4"), GOOD6("::ffff:0:1.2.3.4"), GOOD6("100::1"), GOOD6("fd00::1"),
+	SCOPED6("::", src_unspecified), SCOPED6("fe80::1", src_link_local),
+	SCOPED6("febf:ffff:ffff:ffff::1", src_link_local), SCOPED6("::ffff:198.51.100.7", src_v4mapped),
+	SCOPED6("::ffff:0.0.0.0", src_v4mapped),
 };
 
 static void test_parse_cases(void **state)
@@ -1165,9 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_ip4_options),
 		cmocka_unit_test(test_ip6_tcp_basic),
-		cmocka_unit_test(test_ip6_header_errors),
 		cmocka_unit_test(test_ip6_payload_limit),
-		cmocka_unit_test(test_ip6_bad_source),
 		cmocka_unit_test(test_ip6_exthdr_kinds),
 		cmocka_unit_test(test_ip6_exthdr_order),
 		cmocka_unit_test(test_ip6_exthdr_too_many),
