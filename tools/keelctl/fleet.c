@@ -33,6 +33,9 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	hosts = json_object_get(f, "hosts");
 	top = jint(f, "revision");
 	/* The reference digests: this host's own if it runs the newest revision, else any host's that does. */
+	json_object_foreach(json_object_get(f, "gone"), name, h)
+		if (jint(h, "applied_revision") > top)
+			top = jint(h, "applied_revision");
 	json_object_foreach(hosts, name, h)
 		if (jint(h, "applied_revision") > top)
 			top = jint(h, "applied_revision");
@@ -49,6 +52,12 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	       (long long)jint(f, "applied_revision"));
 	if (!json_is_true(json_object_get(f, "store_up")))
 		printf("store error: %s\n", jstr(f, "store_error"));
+	if (json_is_true(json_object_get(f, "store_lost")))
+		printf("this host is cut from the store past its lease: its BGP announcements are degraded\n");
+	if (json_object_size(json_object_get(f, "gone")))
+		printf("%zu host%s gone (lease expired; last-known record shown)\n",
+		       json_object_size(json_object_get(f, "gone")),
+		       json_object_size(json_object_get(f, "gone")) == 1 ? "" : "s");
 	t = table_new(8, heads);
 	json_object_foreach(hosts, name, h) {
 		int64_t a = jint(h, "applied_revision");
@@ -59,6 +68,15 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 			  a != top ? "behind" : same_digests(json_object_get(h, "digests"), ref) ? "equal" : "DIFFER",
 			  json_is_true(json_object_get(h, "dataplane_alive")) ? "alive" : "DOWN",
 			  json_is_true(json_object_get(h, "announcing")) ? "yes" : "no", jstr(h, "version"),
+			  *jstr(h, "last_refusal") ? jstr(h, "last_refusal") : NULL);
+	}
+	/* Hosts whose lease expired (dead, or cut from the store): their last-known record. */
+	json_object_foreach(json_object_get(f, "gone"), name, h) {
+		int64_t a = jint(h, "applied_revision");
+
+		snprintf(r, sizeof(r), "%lld", (long long)a);
+		snprintf(l, sizeof(l), "%lld", (long long)(top - a));
+		table_add(t, name, r, l, a != top ? "behind" : "?", "GONE", "?", jstr(h, "version"),
 			  *jstr(h, "last_refusal") ? jstr(h, "last_refusal") : NULL);
 	}
 	table_print(c, t);
