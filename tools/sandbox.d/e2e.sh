@@ -55,7 +55,8 @@ e2e_up() {
 	"$SANDBOX" down >/dev/null 2>&1 || true
 	E2E_UP=1
 	local t0=$SECONDS
-	if ! timeout 120 "$SANDBOX" up; then
+	# (up includes the wait for the VIPs to answer, BGP converged: what fleet_up waited for after it)
+	if ! timeout 150 "$SANDBOX" up; then
 		die "tools/sandbox up failed"
 	fi
 	log "sandbox up in $((SECONDS - t0)) s"
