@@ -5,7 +5,6 @@
 # hops and part of the flows move to keel3, which picks the same backends: at least 99.9% of the
 # connections survive, and keel3 forwards some of them.
 . "$(dirname "$0")/lib.sh"
-E2E_FLEET=1 # a sandbox fleet in etcd: keel3 loads the spec from the store
 . "$KT_ROOT/tools/sandbox.d/fleet.sh"
 fleet_up
 

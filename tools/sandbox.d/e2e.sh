@@ -7,7 +7,7 @@ export KEEL_SANDBOX_PREFIX=${KEEL_E2E_PREFIX:-kte}
 # and several hosts); the fleet scenarios set their own before sourcing this file.
 export KEEL_SANDBOX_HOSTS=${E2E_HOSTS:-1} KEEL_SANDBOX_BGP=${E2E_BGP:-0}
 # tools/sandbox's fleet mode (etcd holds the spec) only where a scenario sets E2E_FLEET=1
-# (fleet_add, fleet_store_partition): the others test forwarding, BGP and health on hosts that
+# (fleet_store_partition): the others test forwarding, BGP and health on hosts that
 # agree by construction, and three etcd members would cost each of them seconds.
 export KEEL_SANDBOX_FLEET=${E2E_FLEET:-0}
 export KEEL_BUILD=$BUILD
