@@ -657,6 +657,8 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_ANNOUNCING "announcing"
 #define F_VERSION "version"
 #define F_LAST_REFUSAL "last_refusal"
+#define F_STORE_LOST "store_lost"
+#define F_GONE "gone"
 
 static int64_t get_int(const json_t *o, const char *k)
 {
@@ -987,28 +989,22 @@ json_t *keel_api_worker_status_encode(const struct keel_api_worker_status *w)
 void keel_api_fleet_free(struct keel_api_fleet_status *f)
 {
 	free(f->hosts);
+	free(f->gone);
 	memset(f, 0, sizeof(*f));
 }
 
-int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
+/* {name: status key} of "hosts" and "gone" into an array (strings point into o). */
+static int fleet_hosts_decode(const json_t *o, struct keel_api_fleet_host **out, size_t *n)
 {
-	json_t *hosts = json_object_get(o, F_HOSTS), *h;
 	const char *name;
+	json_t *h;
 
-	memset(f, 0, sizeof(*f));
-	if (!json_is_object(o))
-		return -EINVAL;
-	f->host = get_str(o, F_HOST);
-	f->prefix = get_str(o, F_PREFIX);
-	f->revision = get_int(o, F_REVISION);
-	f->applied_revision = get_int(o, F_APPLIED_REVISION);
-	f->store_up = get_true(o, F_STORE_UP);
-	f->store_error = get_str(o, F_STORE_ERROR);
-	f->hosts = calloc(json_object_size(hosts) + 1, sizeof(*f->hosts));
-	if (!f->hosts)
+	*n = 0;
+	*out = calloc(json_object_size(o) + 1, sizeof(**out));
+	if (!*out)
 		return -ENOMEM;
-	json_object_foreach(hosts, name, h) {
-		struct keel_api_fleet_host *fh = &f->hosts[f->n_hosts++];
+	json_object_foreach((json_t *)o, name, h) {
+		struct keel_api_fleet_host *fh = &(*out)[(*n)++];
 
 		fh->name = name;
 		fh->applied_revision = get_int(h, F_APPLIED_REVISION);
@@ -1021,12 +1017,32 @@ int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
 	return 0;
 }
 
-json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
+int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
 {
-	json_t *hosts = json_object(), *o;
+	memset(f, 0, sizeof(*f));
+	if (!json_is_object(o))
+		return -EINVAL;
+	f->host = get_str(o, F_HOST);
+	f->prefix = get_str(o, F_PREFIX);
+	f->revision = get_int(o, F_REVISION);
+	f->applied_revision = get_int(o, F_APPLIED_REVISION);
+	f->store_up = get_true(o, F_STORE_UP);
+	f->store_lost = get_true(o, F_STORE_LOST);
+	f->store_error = get_str(o, F_STORE_ERROR);
+	if (fleet_hosts_decode(json_object_get(o, F_HOSTS), &f->hosts, &f->n_hosts) ||
+	    fleet_hosts_decode(json_object_get(o, F_GONE), &f->gone, &f->n_gone)) {
+		keel_api_fleet_free(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
 
-	for (size_t i = 0; hosts && i < f->n_hosts; i++) {
-		const struct keel_api_fleet_host *h = &f->hosts[i];
+static json_t *fleet_hosts_encode(const struct keel_api_fleet_host *hs, size_t n)
+{
+	json_t *hosts = json_object();
+
+	for (size_t i = 0; hosts && i < n; i++) {
+		const struct keel_api_fleet_host *h = &hs[i];
 
 		json_object_set_new(hosts, h->name,
 				    json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
@@ -1035,10 +1051,19 @@ json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
 					      F_VERSION, h->version, F_LAST_REFUSAL, h->last_refusal,
 					      F_DIGESTS, h->digests));
 	}
-	o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:o?}", F_HOST, f->host, F_PREFIX, f->prefix,
-		      F_REVISION, (json_int_t)f->revision, F_APPLIED_REVISION,
-		      (json_int_t)f->applied_revision, F_STORE_UP, f->store_up, F_STORE_ERROR,
-		      f->store_error, F_HOSTS, hosts);
+	return hosts;
+}
+
+json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:b,s:s,s:o?}", F_HOST, f->host, F_PREFIX,
+			      f->prefix, F_REVISION, (json_int_t)f->revision, F_APPLIED_REVISION,
+			      (json_int_t)f->applied_revision, F_STORE_UP, f->store_up, F_STORE_LOST,
+			      f->store_lost, F_STORE_ERROR, f->store_error, F_HOSTS,
+			      fleet_hosts_encode(f->hosts, f->n_hosts));
+
+	if (o && f->n_gone)
+		json_object_set_new(o, F_GONE, fleet_hosts_encode(f->gone, f->n_gone));
 	return o;
 }
 

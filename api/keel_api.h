@@ -310,9 +310,12 @@ struct keel_api_fleet_status {
 	const char *prefix;
 	int64_t revision, applied_revision;
 	bool store_up;
+	bool store_lost; /* this host is cut from the store past its lease: BGP degraded */
 	const char *store_error;
 	size_t n_hosts;
 	struct keel_api_fleet_host *hosts;
+	size_t n_gone; /* "gone": the last-known record of each host whose lease expired */
+	struct keel_api_fleet_host *gone;
 };
 int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f);
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f);

@@ -14,6 +14,7 @@
 #include "bgp_guard.h"
 #include "audit.h"
 #include "config.h"
+#include "config_fleet.h"
 #include "control.h"
 #include "control_bgp.h"
 #include "log.h"
@@ -73,6 +74,27 @@ static int bird_config(const char *config_path, const char *dir)
 	return rc;
 }
 
+/* --fleet-spec FILE: the fleet spec of a complete configuration (its spec keys and "version"), one
+ * JSON line, what `etcdctl put <prefix>/spec` takes to seed a fleet (docs/fleet.md). */
+static int print_fleet_spec(const char *path)
+{
+	struct config_error err;
+	struct keel_config *cfg = NULL;
+	json_t *spec;
+	int rc = 0;
+
+	if (config_load_file(path, &cfg, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 65;
+	}
+	spec = config_fleet_spec_json(cfg);
+	if (!spec || json_dumpf(spec, stdout, JSON_COMPACT | JSON_SORT_KEYS) || puts("") == EOF)
+		rc = 1;
+	json_decref(spec);
+	config_free(cfg);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -89,6 +111,7 @@ static void usage(FILE *f)
 		"                        it changed, for backends to hand connections on (default\n"
 		"                        900, the dataplane's TCP idle timeout; 0 off)\n"
 		"  --check FILE          validate FILE and exit (0 valid, 65 refused)\n"
+		"  --fleet-spec FILE     print FILE's fleet spec (JSON, to seed a fleet's store) and exit\n"
 		"  --log-level LEVEL     debug, info (default), warn or error\n"
 		"  --bird-config DIR     write DIR/keel-defs.conf and DIR/keel-peers.conf (BIRD\n"
 		"                        includes of dist/bird/keel-host.conf) from --config's bgp: and exit\n"
@@ -115,6 +138,7 @@ int main(int argc, char **argv)
 		{ "bird-config", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "announce-guard", no_argument, NULL, 'g' },
+		{ "fleet-spec", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -177,6 +201,7 @@ int main(int argc, char **argv)
 			log_set_level(l);
 			break;
 		}
+		case 'f': return print_fleet_spec(optarg);
 		case 'h': usage(stdout); return 0;
 		default:
 			fprintf(stderr, "keel-control: unknown or incomplete option '%s' (see --help)\n",

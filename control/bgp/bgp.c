@@ -75,6 +75,7 @@ struct bgp {
 
 	/* drain */
 	bool draining, persisted, withdrawn_all;
+	bool store_lost; /* bgp_set_store_lost */
 	uint64_t drain_since_ms;
 	uint32_t drain_wait_ms;
 
@@ -192,6 +193,7 @@ static void decide(struct bgp *b, uint64_t now)
 
 	h.draining = b->draining;
 	h.serving = b->in.serving;
+	h.store_lost = b->store_lost;
 	for (i = 0; i < b->n_addrs; i++) {
 		b->addrs[i].want = BGP_PREF_WITHDRAWN;
 		b->addrs[i].want_why = BGP_WHY_NO_INPUT;
@@ -719,6 +721,13 @@ void bgp_set_inputs(struct bgp *b, const struct bgp_inputs *in)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void bgp_set_store_lost(struct bgp *b, bool lost)
+{
+	pthread_mutex_lock(&b->mu);
+	b->store_lost = lost;
+	pthread_mutex_unlock(&b->mu);
+}
+
 /* --- drain ------------------------------------------------------------------------- */
 
 int bgp_drain(struct bgp *b, bool persist, uint32_t wait_ms, char *why, size_t whylen)
@@ -840,6 +849,8 @@ json_t *bgp_json(struct bgp *b)
 		"generation_current", b->host.gen_current, "table", (json_int_t)b->cfg.table,
 		"announces", (json_int_t)b->announces, "withdraws", (json_int_t)b->withdraws,
 		"vips", vips, "peers", peers);
+	if (o)
+		json_object_set_new(o, "store_lost", json_boolean(b->store_lost));
 	pthread_mutex_unlock(&b->mu);
 	if (!o)
 		errno = ENOMEM;

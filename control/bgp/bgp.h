@@ -45,6 +45,8 @@ void bgp_destroy(struct bgp *b);
 void bgp_set_config(struct bgp *b, const struct config_bgp *cfg, const char *instance);
 /* What the control knows (copied). The thread decides from the last one. */
 void bgp_set_inputs(struct bgp *b, const struct bgp_inputs *in);
+/* A fleet host cut from its store past the bound (control_fleet.c): serving VIPs go degraded. */
+void bgp_set_store_lost(struct bgp *b, bool lost);
 
 /*
  * Drain: withdraw everything now, and after wait_ms (UINT32_MAX: the

@@ -14,6 +14,7 @@ static const char *const why_names[BGP_WHY_COUNT] = {
 	[BGP_WHY_SETTLING] = "settling: backend health changed",
 	[BGP_WHY_NO_INPUT] = "starting",
 	[BGP_WHY_NOT_STEERED] = "not steered: no entry in the steering maps",
+	[BGP_WHY_STORE_LOST] = "cut from the fleet store",
 };
 
 const char *bgp_pref_name(enum bgp_pref p)
@@ -51,6 +52,14 @@ enum bgp_pref bgp_vip_want(const struct bgp_policy *pol, const struct bgp_host_v
 		 */
 		*why = BGP_WHY_ALL_DOWN;
 		return pol->down_withdraw ? BGP_PREF_WITHDRAWN : BGP_PREF_DEGRADED;
+	} else if (h->store_lost) {
+		/*
+		 * It serves its last revision, which the others may have left behind: the
+		 * routers prefer hosts that follow the store, and keep this one as a fallback.
+		 * Every host cut at once (the store down) degrades alike: ECMP is unchanged.
+		 */
+		*why = BGP_WHY_STORE_LOST;
+		return BGP_PREF_DEGRADED;
 	} else {
 		*why = BGP_WHY_SERVING;
 		return BGP_PREF_NORMAL;

@@ -24,6 +24,7 @@ enum bgp_why {
 	BGP_WHY_SETTLING,         /* not (yet) raised: its backends' health changed moments ago */
 	BGP_WHY_NO_INPUT,         /* nothing decided yet (keel-control starting) */
 	BGP_WHY_NOT_STEERED,      /* withdrawn: the NIC's steering program has no entry for it */
+	BGP_WHY_STORE_LOST,       /* degraded: a fleet host cut from its store past the bound */
 	BGP_WHY_COUNT,
 };
 
@@ -37,6 +38,7 @@ struct bgp_host_view {
 	bool gen_current; /* every worker at or past the generation keel-control published */
 	bool serving;     /* the published snapshot carries the VIPs (not the drained one) */
 	bool draining;
+	bool store_lost;  /* fleet: cut from the store (etcd) for longer than its lease */
 };
 
 /* Facts about one VIP. */

@@ -18,6 +18,12 @@ int control_bgp_start(struct keel_control *c, char *why, size_t whylen)
 	return c->bgp ? 0 : -ENOMEM;
 }
 
+void control_bgp_store_lost(struct keel_control *c, bool lost)
+{
+	if (c->bgp)
+		bgp_set_store_lost(c->bgp, lost);
+}
+
 /* Same rule as the snapshot builder's: no check, or not checked yet, counts as up. */
 static bool backend_healthy(struct keel_control *c, const struct config_vip *v,
 			    const struct config_backend *b)

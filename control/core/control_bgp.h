@@ -2,6 +2,7 @@
 #ifndef KEEL_CONTROL_CONTROL_BGP_H
 #define KEEL_CONTROL_CONTROL_BGP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -13,6 +14,8 @@ struct keel_control;
 int control_bgp_start(struct keel_control *c, char *why, size_t whylen);
 /* With the control's edit_mu held: hand the BGP runtime what it decides from, and follow a finished drain. */
 void control_bgp_feed(struct keel_control *c);
+/* A fleet host cut from its store past the bound, or back (control_fleet.c): no lock needed. */
+void control_bgp_store_lost(struct keel_control *c, bool lost);
 
 /*
  * keelctl host drain: persisted, then every address withdrawn; after

@@ -2,7 +2,8 @@
  * keel-control in a fleet: the store (etcd) holds the fleet spec at <prefix>/spec, one JSON document
  * (config_fleet_spec_json). Three clients, one per thread that uses it: the follower lists and
  * watches the spec and applies each revision whole; the heart keeps this host's lease and status key
- * (<prefix>/hosts/<host>) and lists the hosts; edits (API threads, one at a time) read, compute,
+ * (<prefix>/hosts/<host>, and its last-known copy without a lease, <prefix>/known/<host>) and
+ * lists the hosts; edits (API threads, one at a time) read, compute,
  * preview and write with a compare on the spec's mod_revision. Nothing here waits for the store
  * while holding the control's locks.
  */
@@ -35,6 +36,8 @@ struct control_fleet {
 	char spec_key[CONFIG_FLEET_PREFIX_MAX + 8];
 	char hosts_key[CONFIG_FLEET_PREFIX_MAX + 8];
 	char host_key[CONFIG_FLEET_PREFIX_MAX + CONFIG_FLEET_HOST_MAX + 8];
+	char known_key[CONFIG_FLEET_PREFIX_MAX + 8];
+	char known_host_key[CONFIG_FLEET_PREFIX_MAX + CONFIG_FLEET_HOST_MAX + 8];
 	char user[128], password[256];
 	struct keel_etcd *follow_cli, *heart_cli, *edit_cli;
 	struct fleet_health *health; /* the fleet's verdicts (control_fleet_health.c) */
@@ -56,6 +59,12 @@ struct control_fleet {
 	char last_refusal[512];
 	uint64_t fingerprint;    /* FNV-1a of the running spec's canonical text */
 	json_t *hosts;           /* {host: status} of the last listing (live hosts only: leased) */
+	json_t *gone;            /* {host: last-known status} of hosts without a live key */
+	/* Cut from the store: no lease kept for lease_ttl (the fleet counts this host as gone); the
+	 * BGP announcements are lowered (degraded) until the follower has listed the store again. */
+	bool store_lost;
+	uint64_t lost_at_ms;     /* when store_lost was set */
+	uint64_t follow_ok_ms;   /* the follower's last list or watch answer */
 };
 
 static uint64_t now_ms(void)
@@ -213,6 +222,13 @@ static void consider(struct control_fleet *f, const char *value, size_t len, int
 		  (unsigned long long)c->generation);
 }
 
+static void follow_ok(struct control_fleet *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->follow_ok_ms = now_ms();
+	pthread_mutex_unlock(&f->mu);
+}
+
 static int watch_cb(void *arg, const struct keel_etcd_watch_resp *r)
 {
 	struct control_fleet *f = arg;
@@ -226,6 +242,7 @@ static int watch_cb(void *arg, const struct keel_etcd_watch_resp *r)
 		else
 			consider(f, e->kv.value, e->kv.value_len, e->kv.mod_revision);
 	}
+	follow_ok(f);
 	return stopping(f);
 }
 
@@ -250,6 +267,7 @@ static void *follow_main(void *arg)
 		set_store(f, true, "");
 		if (r.n)
 			consider(f, r.kvs[0].value, r.kvs[0].value_len, r.kvs[0].mod_revision);
+		follow_ok(f); /* after consider: what the store held is applied (or refused) */
 		w.start_revision = r.revision + 1;
 		keel_etcd_range_free(&r);
 		rc = keel_etcd_watch(f->follow_cli, &w, watch_cb, f, &end);
@@ -301,12 +319,19 @@ static json_t *host_status(struct control_fleet *f)
 
 static void list_hosts(struct control_fleet *f, struct keel_etcd *cli)
 {
-	struct keel_etcd_range r;
-	json_t *hosts;
+	struct keel_etcd_range r, k;
+	json_t *hosts, *gone;
 
 	if (keel_etcd_range(cli, f->hosts_key, KEEL_ETCD_PREFIX, 0, &r))
 		return;
+	/* The last-known records at the same revision: a host without a live key but with one is
+	 * gone (its lease expired: dead, or cut from the store), and its lag still shows. */
+	if (keel_etcd_range(cli, f->known_key, KEEL_ETCD_PREFIX, r.revision, &k)) {
+		keel_etcd_range_free(&r);
+		return;
+	}
 	hosts = json_object();
+	gone = json_object();
 	for (size_t i = 0; hosts && i < r.n; i++) {
 		json_t *v = json_loadb(r.kvs[i].value, r.kvs[i].value_len, 0, NULL);
 		const char *name = r.kvs[i].key + strlen(f->hosts_key);
@@ -315,11 +340,49 @@ static void list_hosts(struct control_fleet *f, struct keel_etcd *cli)
 			json_object_set(hosts, name, v);
 		json_decref(v);
 	}
+	for (size_t i = 0; hosts && gone && i < k.n; i++) {
+		const char *name = k.kvs[i].key + strlen(f->known_key);
+		json_t *v;
+
+		if (json_object_get(hosts, name))
+			continue;
+		v = json_loadb(k.kvs[i].value, k.kvs[i].value_len, 0, NULL);
+		if (v)
+			json_object_set_new(gone, name, v);
+	}
 	keel_etcd_range_free(&r);
+	keel_etcd_range_free(&k);
 	pthread_mutex_lock(&f->mu);
 	json_decref(f->hosts);
+	json_decref(f->gone);
 	f->hosts = hosts;
+	f->gone = gone;
 	pthread_mutex_unlock(&f->mu);
+}
+
+/* Cut from the store for longer than the lease (the others count this host as gone): lower the
+ * announcements; lift them once the store answers and the follower has listed it since. */
+static void watch_store_lost(struct control_fleet *f, bool ok, uint64_t last_ok_ms)
+{
+	bool lost, changed = false;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&f->mu);
+	lost = f->store_lost;
+	if (!lost && !ok && now - last_ok_ms >= f->conf.lease_ttl_ms) {
+		f->store_lost = changed = true;
+		f->lost_at_ms = now;
+	} else if (lost && ok && f->follow_ok_ms > f->lost_at_ms && f->applied >= f->seen) {
+		f->store_lost = false;
+		changed = true;
+	}
+	lost = f->store_lost;
+	pthread_mutex_unlock(&f->mu);
+	if (!changed)
+		return;
+	log_event(lost ? LOG_ERROR : LOG_INFO, lost ? "fleet_store_lost" : "fleet_store_regained",
+		  "bound_ms=%u bgp=%s", f->conf.lease_ttl_ms, lost ? "degraded" : "normal");
+	control_bgp_store_lost(f->c, lost);
 }
 
 static void *heart_main(void *arg)
@@ -327,7 +390,7 @@ static void *heart_main(void *arg)
 	struct control_fleet *f = arg;
 	int64_t lease = 0, ttl = (f->conf.lease_ttl_ms + 999) / 1000;
 	int64_t granted = 0, put_rev = 0;
-	uint64_t kept_ms = 0;
+	uint64_t kept_ms = 0, ok_ms = now_ms();
 	char *last = NULL;
 
 	while (!stopping(f)) {
@@ -352,6 +415,7 @@ static void *heart_main(void *arg)
 		}
 		if (rc) {
 			set_store(f, false, keel_etcd_errmsg(f->heart_cli));
+			watch_store_lost(f, false, ok_ms);
 			nap(f, FLEET_HEART_MS);
 			continue;
 		}
@@ -361,7 +425,18 @@ static void *heart_main(void *arg)
 		text = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(st);
 		if (text && (!last || strcmp(text, last))) {
-			rc = keel_etcd_put(f->heart_cli, f->host_key, text, strlen(text), lease, &put_rev);
+			/* The live key under the lease, and the last-known copy that outlives it. */
+			struct keel_etcd_op ops[2] = {
+				{ .type = KEEL_ETCD_OP_PUT, .key = f->host_key, .value = text,
+				  .value_len = strlen(text), .lease = lease },
+				{ .type = KEEL_ETCD_OP_PUT, .key = f->known_host_key, .value = text,
+				  .value_len = strlen(text) },
+			};
+			bool done = false;
+
+			rc = keel_etcd_txn(f->heart_cli, NULL, 0, ops, 2, &done, &put_rev);
+			if (!rc && !done)
+				rc = -EIO; /* no compare: it cannot fail; were it to, write again */
 			if (rc == -ENOENT) {
 				lease = 0;
 			} else if (!rc) {
@@ -375,9 +450,12 @@ static void *heart_main(void *arg)
 			rc = fleet_health_put(f->health, f->heart_cli, lease); /* on change only */
 		if (rc == -ENOENT)
 			lease = 0;
-		if (!rc)
+		if (!rc) {
 			list_hosts(f, f->heart_cli);
+			ok_ms = now_ms();
+		}
 		set_store(f, !rc, rc ? keel_etcd_errmsg(f->heart_cli) : "");
+		watch_store_lost(f, !rc, ok_ms);
 		nap(f, FLEET_HEART_MS);
 	}
 	if (lease)
@@ -455,6 +533,9 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 	snprintf(f->spec_key, sizeof(f->spec_key), "%s/spec", f->conf.prefix);
 	snprintf(f->hosts_key, sizeof(f->hosts_key), "%s/hosts/", f->conf.prefix);
 	snprintf(f->host_key, sizeof(f->host_key), "%s/hosts/%s", f->conf.prefix, f->conf.host);
+	snprintf(f->known_key, sizeof(f->known_key), "%s/known/", f->conf.prefix);
+	snprintf(f->known_host_key, sizeof(f->known_host_key), "%s/known/%s", f->conf.prefix,
+		 f->conf.host);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_mutex_init(&f->edit_mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
@@ -520,6 +601,7 @@ void control_fleet_stop(struct control_fleet *f)
 	keel_etcd_close(f->heart_cli);
 	keel_etcd_close(f->edit_cli);
 	json_decref(f->hosts);
+	json_decref(f->gone);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	pthread_mutex_destroy(&f->edit_mu);
@@ -716,6 +798,8 @@ json_t *control_fleet_status_json(struct control_fleet *f)
 		      "refused_total", (json_int_t)f->refused_total, "refused_revision",
 		      (json_int_t)f->refused_revision, "last_refusal", f->last_refusal, "fingerprint",
 		      fp, "hosts_live", (int)json_object_size(f->hosts));
+	if (o)
+		json_object_set_new(o, "store_lost", json_boolean(f->store_lost));
 	pthread_mutex_unlock(&f->mu);
 	return o;
 }
@@ -728,6 +812,7 @@ json_t *control_fleet_hosts_json(struct control_fleet *f)
 		return NULL;
 	pthread_mutex_lock(&f->mu);
 	hosts = f->hosts ? json_deep_copy(f->hosts) : json_object();
+	json_object_set_new(o, "gone", f->gone ? json_deep_copy(f->gone) : json_object());
 	pthread_mutex_unlock(&f->mu);
 	json_object_set_new(o, "hosts", hosts);
 	return o;

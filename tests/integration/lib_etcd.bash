@@ -17,6 +17,8 @@
 # ETCD_NET (10.99.0) and ETCD_PEER_NET (10.99.1) pick the /24s; names carry the test's pid, so
 # runs do not collide.
 
+. "$KT_ROOT/tools/sandbox.d/etcd.sh" # the member command line and queries, shared with tools/sandbox
+
 ETCD_NET=${ETCD_NET:-10.99.0}
 ETCD_PEER_NET=${ETCD_PEER_NET:-10.99.1}
 ETCD_MEMBERS=3
@@ -40,15 +42,9 @@ etcdctl_c() {
 # member can be cut from its peers while clients still reach it.
 etcd_ns_on_bridge() { # namespace, host number, [peer]
 	kt_netns "$1"
-	ip link add eth0 netns "$1" type veth peer name "p$2" netns "$ETCD_BR_NS"
-	ip -n "$ETCD_BR_NS" link set "p$2" master br0 up
-	ip -n "$1" addr add "$ETCD_NET.$2/24" dev eth0
-	ip -n "$1" link set eth0 up
+	etcd_veth_to_bridge "$1" eth0 "$ETCD_BR_NS" "p$2" br0 "$ETCD_NET.$2/24"
 	[[ ${3:-} == peer ]] || return 0
-	ip link add eth1 netns "$1" type veth peer name "q$2" netns "$ETCD_BR_NS"
-	ip -n "$ETCD_BR_NS" link set "q$2" master br1 up
-	ip -n "$1" addr add "$ETCD_PEER_NET.$2/24" dev eth1
-	ip -n "$1" link set eth1 up
+	etcd_veth_to_bridge "$1" eth1 "$ETCD_BR_NS" "q$2" br1 "$ETCD_PEER_NET.$2/24"
 }
 
 etcd_cut_peers() { ip -n "${ETCD_NS[$1]}" link set eth1 down; }  # index: raft cut, clients not
@@ -57,24 +53,13 @@ etcd_heal_peers() { ip -n "${ETCD_NS[$1]}" link set eth1 up; }
 etcd_start() { # member index
 	local i=$1 ip=$ETCD_NET.$1 peer=$ETCD_PEER_NET.$1
 	mkdir -p "$KT_TMP/etcd"
-	# Default raft timers (100 ms heartbeat, 1 s election) as a site would run them; progress
-	# notifications every second so that an idle watch is told it is alive; auth tokens (once
-	# auth is enabled) forgotten after 2 s unused, so that their renewal can be seen.
-	ip netns exec "${ETCD_NS[i]}" etcd --name "m$i" --data-dir "$KT_TMP/etcd/m$i" \
-		--listen-client-urls "http://$ip:2379" --advertise-client-urls "http://$ip:2379" \
-		--listen-peer-urls "http://$peer:2380" --initial-advertise-peer-urls "http://$peer:2380" \
-		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new \
-		--initial-cluster-token "keel-$KT_ID" \
-		--experimental-watch-progress-notify-interval 1s --auth-token-ttl 2 \
-		>>"$KT_TMP/etcd/m$i.log" 2>&1 &
+	etcd_member_argv "m$i" "$KT_TMP/etcd/m$i" "$ip" "$peer" "$ETCD_CLUSTER" "keel-$KT_ID"
+	ip netns exec "${ETCD_NS[i]}" etcd "${ETCD_ARGV[@]}" >>"$KT_TMP/etcd/m$i.log" 2>&1 &
 	ETCD_PID[i]=$!
 	KT_PIDS+=("$!")
 }
 
-etcd_member_up() { # index: the member answers its health check
-	ETCDCTL_API=3 ip netns exec "$ETCD_CLIENT_NS" etcdctl --endpoints "${ETCD_EP[$1]}" \
-		--dial-timeout 1s --command-timeout 2s endpoint health >/dev/null 2>&1
-}
+etcd_member_up() { etcd_health_in "$ETCD_CLIENT_NS" "${ETCD_EP[$1]}"; } # index
 
 etcd_running() { # index
 	[[ -n ${ETCD_PID[$1]:-} ]] && kill -0 "${ETCD_PID[$1]}" 2>/dev/null
@@ -125,11 +110,10 @@ etcd_cluster_start() {
 	etcd_wait_healthy 1 2 3
 }
 
-# The leader's index, as the running members report it (etcdctl's "simple" status: endpoint,
-# id, version, size, is-leader, ...).
+# The leader's index, as the running members report it.
 etcd_leader() {
 	local line i
-	line=$(etcdctl_c endpoint status 2>/dev/null | awk -F', ' '$5 == "true" {print $1; exit}')
+	line=$(etcd_leader_in "$ETCD_CLIENT_NS" "$ETCD_ENDPOINTS")
 	for ((i = 1; i <= ETCD_MEMBERS; i++)); do
 		if [[ $line == "${ETCD_EP[i]}" ]]; then
 			echo "$i"

@@ -6,6 +6,7 @@
 # matter to them). Source it after lib.sh.
 #
 #   fleet_setup N              cluster, spec seeded (VIP web, 4 backends), N hosts started
+#   fleet_host_add I           one more host: its dataplane (--slot-size FLEET_SLOT_SIZE, 8M) and control
 #   fleet_host_start I         (re)start host I's keel-control (its dataplane keeps running)
 #   fleet_host_kill I          kill -9 host I's keel-control
 #   fapi I METHOD PATH [curl args]   the API of host I (body on stdout)
@@ -37,6 +38,7 @@ FLEET_NAME=()
 FLEET_CPID=()
 FLEET_NS=()
 FLEET_OWN_NS=${FLEET_OWN_NS:-0}
+FLEET_T0=()
 
 fleet_config() { # host index
 	local i=$1
@@ -62,6 +64,7 @@ FLEET_SEED='{"version":1,"fleet_seed":"0x6b65656c","vips":[{"name":"web","addres
 
 fleet_host_start() { # index
 	local i=$1
+	FLEET_T0[i]=$(($(date +%s%N) / 1000000)) # when it started (ms): tools/fleet-figures
 	ip netns exec "${FLEET_NS[i]:-$ETCD_CLIENT_NS}" "$CONTROL" --config "$KT_TMP/keel$i.yaml" \
 		--state-dir "$KT_TMP/state$i" >>"$KT_TMP/control$i.log" 2>&1 &
 	FLEET_CPID[i]=$!
@@ -84,21 +87,27 @@ fleet_setup() { # hosts
 	etcd_cluster_start
 	etcdctl_c put "$FLEET_SPEC" "$FLEET_SEED" >/dev/null
 	FLEET_N=$1
-	for ((i = 1; i <= FLEET_N; i++)); do
-		kt_name "FLEET_NAME[$i]" "f$i"
-		if ((FLEET_OWN_NS)); then
-			FLEET_NS[i]=ke${KT_ID}h$i
-			etcd_ns_on_bridge "${FLEET_NS[i]}" $((110 + i))
-		fi
-		fleet_config "$i"
-		# shellcheck disable=SC2046
-		DP_TIMEOUT=300 dp_start "$KT_TMP/dp$i.log" -- --lcores "0@0,1@$((i % $(nproc)))" \
-			$(eal_opts "${FLEET_NAME[i]}") --vdev net_null0,no-rx=1 --vdev net_null1,no-rx=1 \
-			-- --name "${FLEET_NAME[i]}" --workers 1 --tx-port 0=1 --slots 4 --slot-size 8M
-		dp_wait_running "${FLEET_NAME[i]}" "$KT_TMP/dp$i.log" || die "keel-dataplane $i did not start"
-		fleet_host_start "$i"
+	for ((i = 1; i <= $1; i++)); do
+		fleet_host_add "$i"
 	done
 	log "$FLEET_N hosts started in fleet $FLEET_PREFIX"
+}
+
+fleet_host_add() { # index
+	local i=$1
+	kt_name "FLEET_NAME[$i]" "f$i"
+	if ((FLEET_OWN_NS)); then
+		FLEET_NS[i]=ke${KT_ID}h$i
+		etcd_ns_on_bridge "${FLEET_NS[i]}" $((110 + i))
+	fi
+	fleet_config "$i"
+	# shellcheck disable=SC2046
+	DP_TIMEOUT=300 dp_start "$KT_TMP/dp$i.log" -- --lcores "0@0,1@$((i % $(nproc)))" \
+		$(eal_opts "${FLEET_NAME[i]}") --vdev net_null0,no-rx=1 --vdev net_null1,no-rx=1 \
+		-- --name "${FLEET_NAME[i]}" --workers 1 --tx-port 0=1 --slots 4 --slot-size "${FLEET_SLOT_SIZE:-8M}"
+	dp_wait_running "${FLEET_NAME[i]}" "$KT_TMP/dp$i.log" || die "keel-dataplane $i did not start"
+	fleet_host_start "$i"
+	((i <= FLEET_N)) || FLEET_N=$i
 }
 
 fapi() { # index method path [curl args]

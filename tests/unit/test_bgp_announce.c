@@ -220,6 +220,31 @@ static void test_settle(void **state)
 	assert_int_equal(st.pref, BGP_PREF_WITHDRAWN);
 }
 
+/* A fleet host cut from its store: a serving VIP goes degraded (still announced, worse preference);
+ * the host reasons still withdraw, and a drain still reads as a drain. */
+static void test_store_lost(void **state)
+{
+	struct bgp_host_view h = up;
+	struct bgp_policy w = pol;
+	enum bgp_why why;
+
+	(void)state;
+	h.store_lost = true;
+	assert_int_equal(want(&pol, &h, &ok, &why), BGP_PREF_DEGRADED);
+	assert_int_equal(why, BGP_WHY_STORE_LOST);
+	assert_string_equal(bgp_why_name(why), "cut from the fleet store");
+	/* every backend down: that reason first (withdraw policy still withdraws) */
+	w.down_withdraw = true;
+	assert_int_equal(want(&w, &h, &(struct bgp_vip_view){ true, false }, &why), BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_ALL_DOWN);
+	h.dp_alive = false;
+	assert_int_equal(want(&pol, &h, &ok, &why), BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_DATAPLANE_DOWN);
+	h = up, h.store_lost = true, h.draining = true;
+	assert_int_equal(want(&pol, &h, &ok, &why), BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_DRAINING);
+}
+
 static void test_names(void **state)
 {
 	int w;
@@ -242,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_slow_changes_not_damped),
 		cmocka_unit_test(test_history_wraps),
 		cmocka_unit_test(test_settle),
+		cmocka_unit_test(test_store_lost),
 		cmocka_unit_test(test_names),
 	};
 

@@ -38,6 +38,9 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	}
 	top = fs.revision;
 	/* The reference digests: this host's own if it runs the newest revision, else any host's that does. */
+	for (i = 0; i < fs.n_gone; i++)
+		if (fs.gone[i].applied_revision > top)
+			top = fs.gone[i].applied_revision;
 	for (i = 0; i < fs.n_hosts; i++)
 		if (fs.hosts[i].applied_revision > top)
 			top = fs.hosts[i].applied_revision;
@@ -52,6 +55,11 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	       fs.n_hosts == 1 ? "" : "s", fs.host, (long long)fs.applied_revision);
 	if (!fs.store_up)
 		printf("store error: %s\n", fs.store_error);
+	if (fs.store_lost)
+		printf("this host is cut from the store past its lease: its BGP announcements are degraded\n");
+	if (fs.n_gone)
+		printf("%zu host%s gone (lease expired; last-known record shown)\n", fs.n_gone,
+		       fs.n_gone == 1 ? "" : "s");
 	t = table_new(8, heads);
 	for (i = 0; i < fs.n_hosts; i++) {
 		const struct keel_api_fleet_host *h = &fs.hosts[i];
@@ -63,6 +71,16 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 			  a != top ? "behind" : same_digests(h->digests, ref) ? "equal" : "DIFFER",
 			  h->dataplane_alive ? "alive" : "DOWN", h->announcing ? "yes" : "no",
 			  h->version, *h->last_refusal ? h->last_refusal : NULL);
+	}
+	/* Hosts whose lease expired (dead, or cut from the store): their last-known record. */
+	for (i = 0; i < fs.n_gone; i++) {
+		const struct keel_api_fleet_host *h = &fs.gone[i];
+		int64_t a = h->applied_revision;
+
+		snprintf(r, sizeof(r), "%lld", (long long)a);
+		snprintf(l, sizeof(l), "%lld", (long long)(top - a));
+		table_add(t, h->name, r, l, a != top ? "behind" : "?", "GONE", "?", h->version,
+			  *h->last_refusal ? h->last_refusal : NULL);
 	}
 	table_print(c, t);
 	table_free(t);

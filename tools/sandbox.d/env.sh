@@ -110,3 +110,22 @@ sb_api_k() { # K METHOD PATH [curl args...]
 sb_prom_query() { # PromQL -> JSON from Prometheus' HTTP API
 	in_ns "$(ns_keel 1)" curl -sS --max-time 10 --data-urlencode "query=$1" "http://$SB_PROM/api/v1/query"
 }
+
+# Fleet mode (the default; `tools/sandbox up --no-fleet` or KEEL_SANDBOX_FLEET=0 leaves it out, as a
+# running sandbox remembers): the hosts' spec lives in a three-member etcd cluster (Debian
+# etcd-server) on a management network of its own, 198.18.0.0/24 (RFC 2544's test range: every
+# documentation /24 is taken above). A bridge in PREFIX-mgmt (198.18.0.254: etcdctl runs there),
+# member I in PREFIX-etcdI at 198.18.0.I, Keel host K on it at 198.18.0.(9+K) (interface PREFIXmK).
+SB_FLEET=${KEEL_SANDBOX_FLEET:-$(cat "$SB_DIR/fleet" 2>/dev/null || echo 1)}
+NS_MGMT=$SB_P-mgmt
+SB_ETCD_MEMBERS=(1 2 3)
+SB_MGMT4=198.18.0.254
+ns_etcd() { echo "$SB_P-etcd$1"; }
+etcd4() { echo "198.18.0.$1"; }
+mgmt4() { echo "198.18.0.$((9 + $1))"; }
+SB_ETCD_ENDPOINTS=http://198.18.0.1:2379,http://198.18.0.2:2379,http://198.18.0.3:2379
+SB_FLEET_PREFIX=/keel/$SB_P   # the spec at PREFIX/spec, hosts at PREFIX/hosts/keelK
+sb_etcdctl() { # etcdctl (API 3) against every member, from the management namespace
+	ETCDCTL_API=3 ip netns exec "$NS_MGMT" etcdctl --endpoints "$SB_ETCD_ENDPOINTS" \
+		--dial-timeout 1s --command-timeout 3s "$@"
+}
