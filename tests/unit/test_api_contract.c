@@ -422,12 +422,15 @@ static void test_views_round_trip(void **state)
 			  " \"numa_mismatch\": true}]}}",
 			  workers_trip);
 	answer_round_trip("{\"host\": \"lb1\", \"prefix\": \"/keel/site1\", \"revision\": 7,"
-			  " \"applied_revision\": 6, \"store_up\": false, \"store_error\": \"no quorum\","
+			  " \"applied_revision\": 6, \"store_up\": false, \"store_lost\": true,"
+			  " \"store_error\": \"no quorum\","
 			  " \"hosts\": {\"lb1\": {\"applied_revision\": 6, \"dataplane_alive\": true,"
 			  " \"announcing\": true, \"version\": \"0.1.0\", \"last_refusal\": \"\","
 			  " \"digests\": {\"web\": \"00ff\"}}, \"lb2\": {\"applied_revision\": 7,"
 			  " \"dataplane_alive\": false, \"announcing\": false, \"version\": \"0.1.0\","
-			  " \"last_refusal\": \"revision 5: refused\"}}}",
+			  " \"last_refusal\": \"revision 5: refused\"}},"
+			  " \"gone\": {\"lb3\": {\"applied_revision\": 4, \"dataplane_alive\": true,"
+			  " \"announcing\": true, \"version\": \"0.1.0\", \"last_refusal\": \"\"}}}",
 			  fleet_trip);
 	/* No dataplane: no workers, told apart from an empty list. */
 	j = parse("{\"dataplane\": {\"alive\": false}}");
