@@ -19,6 +19,7 @@
 #include "api_routes.h"
 #include "audit.h"
 #include "conn_gate.h"
+#include "mhd_glue.h"
 #include "log.h"
 
 /* Bounds of the API (issue 4 item 7): connections, time, memory per connection. */
@@ -71,27 +72,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((forma
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct api *a = cls;
-	unsigned long left_out;
-	char msg[256];
-	size_t n;
 
-	/* One line a second at most: a flood of bad connections must not flood the journal. */
-	if (!log_limit_ok(&a->log_mhd, conn_gate_now_ms(), 1000, &left_out))
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && msg[n - 1] == '\n')
-		msg[--n] = '\0';
-	log_event(LOG_WARN, "api_http_error", "reason=%s left_out=%lu", msg, left_out);
-}
-
-/* The connection's slot in the gate (NULL: refused by it). */
-static struct conn_gate_slot *slot_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci ? ci->socket_context : NULL;
+	mhd_glue_log(&a->log_mhd, "api_http_error", fmt, ap);
 }
 
 /* Admission by uid: root and the admin group may use the reserve (conn_gate.h). */
@@ -169,7 +151,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, struct api_conn *r
 	if (close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	/* An answer on its way is not a slow request: the deadline stops. */
-	conn_gate_busy(rc->gate, slot_of(conn));
+	conn_gate_busy(rc->gate, mhd_glue_slot(conn));
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	rc->answered = true;
@@ -340,7 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	/* Closed by the gate (refused, too slow, or its place given to another): drop it. */
-	if (!conn_gate_open(a->gate, slot_of(conn)))
+	if (!conn_gate_open(a->gate, mhd_glue_slot(conn)))
 		return MHD_NO;
 	if (!rc) {
 		/* Headers only: decide everything we can before a byte of the body is taken. */
@@ -380,7 +362,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (rc->no_memory)
 		return send_error(conn, rc, REQ_STATUS(ENOMEM), NULL, true, "out of memory");
 	/* All in: from here on no deadline cuts it (an apply may wait seconds for the workers). */
-	if (!conn_gate_busy(a->gate, slot_of(conn)))
+	if (!conn_gate_busy(a->gate, mhd_glue_slot(conn)))
 		return MHD_NO;
 	rc->rq.body = rc->body.buf ? rc->body.buf : "";
 	rc->rq.body_len = rc->body.len;
@@ -400,7 +382,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct api *a = cls;
 
 	/* The answer is out: a next request on this connection has its own deadline. */
-	conn_gate_idle(a->gate, slot_of(conn), conn_gate_now_ms());
+	conn_gate_idle(a->gate, mhd_glue_slot(conn), conn_gate_now_ms());
 	if (!rc)
 		return;
 	/* An audit line for every change asked for and every refusal of access. */

@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "conn_gate.h"
+#include "mhd_glue.h"
 #include "control.h"
 #include "metrics_http.h"
 #include "log.h"
@@ -36,26 +37,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((forma
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct metrics_http *m = cls;
-	unsigned long left_out;
-	char msg[256];
-	size_t n;
 
-	/* One line a second at most: a flood of bad connections must not flood the journal. */
-	if (!log_limit_ok(&m->log_mhd, conn_gate_now_ms(), 1000, &left_out))
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && msg[n - 1] == '\n')
-		msg[--n] = '\0';
-	log_event(LOG_WARN, "metrics_http_error", "reason=%s left_out=%lu", msg, left_out);
-}
-
-static struct conn_gate_slot *slot_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci ? ci->socket_context : NULL;
+	mhd_glue_log(&m->log_mhd, "metrics_http_error", fmt, ap);
 }
 
 /*
@@ -103,7 +86,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)con_cls;
 	(void)toe;
-	conn_gate_idle(m->gate, slot_of(conn), conn_gate_now_ms());
+	conn_gate_idle(m->gate, mhd_glue_slot(conn), conn_gate_now_ms());
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
@@ -138,7 +121,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	(void)upload_data;
 	/* Closed by the gate (refused, too slow, its place given to another): drop it. */
-	if (!conn_gate_open(m->gate, slot_of(conn)))
+	if (!conn_gate_open(m->gate, mhd_glue_slot(conn)))
 		return MHD_NO;
 	if (*con_cls) {
 		/* Answered on the first call already: whatever body follows is dropped. */
@@ -147,7 +130,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	*con_cls = &first;
 	/* The request is in (a scrape has no body): the deadline stops. */
-	conn_gate_busy(m->gate, slot_of(conn));
+	conn_gate_busy(m->gate, mhd_glue_slot(conn));
 	/* Everything is decided from the headers: a scrape carries no body. */
 	if (strcmp(url, "/metrics"))
 		return send_text(conn, 404, "text/plain", "not found: try /metrics\n", NULL);
