@@ -89,8 +89,13 @@ void control_next_hop_check(struct keel_control *c)
 		memset(c->nh, 0, sizeof(c->nh));
 		pthread_mutex_unlock(&c->mu);
 		memcpy(c->nh_cfg, cfg->next_hops, sizeof(c->nh_cfg));
+		/*
+		 * At start (no list yet) there is nothing to redo: a restarted
+		 * keel-control must not republish what the dataplane runs.
+		 */
+		if (c->nh_n)
+			c->need_publish = c->need_bump = true;
 		c->nh_n = cfg->n_next_hops;
-		c->need_publish = c->need_bump = true;
 	}
 	/* Every tick only while no next hop has a MAC (nothing to send by): one dead gateway among several does not make it poll. */
 	for (i = 0; i < cfg->n_next_hops; i++)
@@ -124,6 +129,14 @@ void control_next_hop_check(struct keel_control *c)
 		}
 		if (st.usable != c->nh[i].usable || st.known != c->nh[i].known ||
 		    memcmp(st.mac, c->nh[i].mac, 6)) {
+			/*
+			 * A configured MAC learnt at the first check is what every
+			 * snapshot of this configuration carried already (a restart
+			 * publishes nothing new for it); a resolved gateway is news.
+			 */
+			bool first_fixed = h->has_mac && st.usable && !c->nh[i].known &&
+					   !c->nh[i].changed_ms;
+
 			char name[64], mac[24];
 
 			control_next_hop_name(h, name, sizeof(name));
@@ -134,7 +147,7 @@ void control_next_hop_check(struct keel_control *c)
 				  name, st.known ? mac : "none", st.usable ? "yes" : "no",
 				  st.usable || link ? "" : " reason=link_down");
 			st.changed_ms = now;
-			changed = true;
+			changed |= !first_fixed;
 			pthread_mutex_lock(&c->mu);
 			c->nh[i] = st;
 			pthread_mutex_unlock(&c->mu);
