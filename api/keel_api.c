@@ -617,6 +617,7 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_PREVIEW "preview"
 #define F_WARNINGS "warnings"
 #define F_PUBLISH_ERROR "publish_error"
+#define F_PUBLISHED "published"
 #define F_ERROR "error"
 #define F_REPORT "report"
 #define F_VIPS "vips"
@@ -752,15 +753,24 @@ json_t *keel_api_preview_encode(const struct keel_api_preview *p)
 			return NULL;
 		}
 		json_object_set_new(v, F_MOVED_SHARE, json_real(pv->moved_share));
-		if (pv->removed)
+		/*
+		 * As keel-control writes it (plan/spec.c fills this struct): a VIP
+		 * that goes is {"moved_share": 1, "removed": true}; any other has
+		 * "new", "empty" (true or false) and "backends".
+		 */
+		if (pv->removed) {
 			json_object_set_new(v, F_REMOVED, json_true());
-		if (pv->added)
-			json_object_set_new(v, F_NEW, json_true());
-		if (pv->empty)
-			json_object_set_new(v, F_EMPTY, json_true());
+		} else {
+			json_object_set_new(v, F_NEW, json_boolean(pv->added));
+			json_object_set_new(v, F_EMPTY, json_boolean(pv->empty));
+		}
 		if (*pv->sources_before || *pv->sources_after)
 			json_object_set_new(v, F_SOURCES, json_pack("{s:s,s:s}", F_BEFORE, pv->sources_before,
 								     F_AFTER, pv->sources_after));
+		if (pv->removed && !pv->n_backends) {
+			json_decref(bs);
+			continue;
+		}
 		json_object_set_new(v, F_BACKENDS, bs);
 		for (size_t k = 0; k < pv->n_backends; k++) {
 			const struct keel_api_preview_backend *pb = &pv->backends[k];
@@ -815,6 +825,8 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	r->has_converged = json_object_get(o, F_CONVERGED) != NULL;
 	r->converged = get_true(o, F_CONVERGED);
 	r->n_hosts = json_object_size(json_object_get(o, F_HOSTS));
+	r->has_published = json_object_get(o, F_PUBLISHED) != NULL;
+	r->published = get_true(o, F_PUBLISHED);
 	r->publish_error = get_dup(o, F_PUBLISH_ERROR);
 	r->error = get_dup(o, F_ERROR);
 	r->has_preview = json_object_get(o, F_PREVIEW) != NULL;
@@ -880,6 +892,8 @@ json_t *keel_api_report_encode(const struct keel_api_report *r)
 	for (size_t i = 0; a && i < r->n_warnings; i++)
 		json_array_append_new(a, json_string(r->warnings[i]));
 	json_object_set_new(o, F_WARNINGS, a);
+	if (r->has_published)
+		json_object_set_new(o, F_PUBLISHED, json_boolean(r->published));
 	if (r->publish_error)
 		json_object_set_new(o, F_PUBLISH_ERROR, json_string(r->publish_error));
 	if (r->has_vips) {

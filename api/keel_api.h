@@ -221,7 +221,7 @@ struct keel_api_preview_backend {
 struct keel_api_preview_vip {
 	char vip[KEEL_API_NAME_MAX];
 	double moved_share;
-	bool removed, added, empty; /* "removed", "new", "empty" */
+	bool removed, added, empty; /* "removed"; else "new", "empty" (written true or false) */
 	/* "sources": {"before", "after"}: the VIP's source list when it changes (else both "") */
 	char sources_before[64], sources_after[64];
 	size_t n_backends;
@@ -247,6 +247,7 @@ struct keel_api_report {
 	struct keel_api_preview preview;
 	size_t n_warnings;
 	char **warnings;
+	bool has_published, published; /* "published": the dataplane runs this generation */
 	char *publish_error;  /* NULL: none */
 	char *error;          /* a refusal's reason; NULL on success */
 	struct keel_api_report *refused; /* a refusal's "report" (the preview that made it dangerous) */

@@ -331,13 +331,14 @@ static void test_report_round_trip(void **state)
 	/* docs/api.md, "Reports of changes". */
 	answer_round_trip("{\"applied\": true, \"dry_run\": false, \"generation\": 8, \"changed\": true,"
 			  " \"config_generation\": 8,"
-			  " \"preview\": {\"web\": {\"moved_share\": 0.25, \"backends\": {"
+			  " \"preview\": {\"web\": {\"moved_share\": 0.25, \"new\": false, \"empty\": false,"
+			  "  \"backends\": {"
 			  "  \"10.0.0.1\": {\"before\": 510, \"after\": 383},"
 			  "  \"10.0.0.3\": {\"before\": 0, \"after\": 127}}},"
-			  "  \"old\": {\"moved_share\": 1.0, \"removed\": true, \"backends\": {}},"
+			  "  \"old\": {\"moved_share\": 1.0, \"removed\": true},"
 			  "  \"api\": {\"moved_share\": 0.0, \"new\": true, \"empty\": true, \"backends\": {"
 			  "  \"10.0.0.9\": {\"after\": 65537}}}},"
-			  " \"warnings\": [\"w1\", \"w2\"], \"publish_error\": \"timed out\"}",
+			  " \"warnings\": [\"w1\", \"w2\"], \"published\": false, \"publish_error\": \"timed out\"}",
 			  report_trip);
 	/* backend drain --all, and a fleet edit. */
 	answer_round_trip("{\"applied\": false, \"dry_run\": true, \"generation\": 3, \"changed\": false,"
