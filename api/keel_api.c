@@ -639,6 +639,9 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_HEALTH "health"
 #define F_LAST "last"
 #define F_LATENCY_US "latency_us"
+#define F_CHECKS "checks"
+#define F_SINCE_MS "since_ms"
+#define F_LAST_CHECK_MS "last_check_ms"
 #define F_DATAPLANE "dataplane"
 #define F_WORKERS "workers"
 #define F_WORKER "worker"
@@ -934,13 +937,34 @@ int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **o
 		v->health_last = get_str(h, F_LAST);
 		v->has_latency = json_object_get(h, F_LATENCY_US) != NULL;
 		v->latency_us = get_int(h, F_LATENCY_US);
+		v->checks = get_int(h, F_CHECKS);
+		v->since_ms = get_int(h, F_SINCE_MS);
+		v->last_check_ms = get_int(h, F_LAST_CHECK_MS);
 	}
 	return 0;
 }
 
+json_t *keel_api_health_encode(const struct keel_api_backend_view *b)
+{
+	json_t *h = json_object();
+
+	if (!h)
+		return NULL;
+	json_object_set_new(h, F_STATE, json_string(b->health));
+	/* "last" and "latency_us" come from a check that ran: absent while unchecked or unknown. */
+	if (b->has_latency) {
+		json_object_set_new(h, F_LAST, json_string(b->health_last));
+		json_object_set_new(h, F_LATENCY_US, json_integer(b->latency_us));
+		json_object_set_new(h, F_CHECKS, json_integer(b->checks));
+		json_object_set_new(h, F_SINCE_MS, json_integer(b->since_ms));
+		json_object_set_new(h, F_LAST_CHECK_MS, json_integer(b->last_check_ms));
+	}
+	return h;
+}
+
 json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 {
-	json_t *h = json_object(), *o = json_object();
+	json_t *h = keel_api_health_encode(b), *o = json_object();
 
 	if (!h || !o) {
 		json_decref(h);
@@ -950,10 +974,6 @@ json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 	json_object_set_new(o, F_ADDRESS, json_string(b->addr));
 	json_object_set_new(o, F_WEIGHT, json_integer(b->weight));
 	json_object_set_new(o, F_STATE, json_string(b->state));
-	json_object_set_new(h, F_STATE, json_string(b->health));
-	json_object_set_new(h, F_LAST, json_string(b->health_last));
-	if (b->has_latency)
-		json_object_set_new(h, F_LATENCY_US, json_integer(b->latency_us));
 	json_object_set_new(o, F_HEALTH, h);
 	return o;
 }

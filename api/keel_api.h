@@ -275,12 +275,15 @@ struct keel_api_backend_view {
 	const char *state;       /* active, draining, disabled */
 	const char *health;      /* health.state: "" when unchecked */
 	const char *health_last; /* health.last */
-	bool has_latency;
+	bool has_latency;        /* a check ran: last, latency_us and the three below are written */
 	int64_t latency_us;
+	int64_t checks, since_ms, last_check_ms; /* health.checks, .since_ms, .last_check_ms */
 };
 /* The "backends" array of a VIP view: *n items, calloc'd into *out. 0 or -ENOMEM. */
 int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **out, size_t *n);
 json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b);
+/* Its "health" object alone ({"state"}; "last", "latency_us", ... once a check ran): GET /v1/health's too. */
+json_t *keel_api_health_encode(const struct keel_api_backend_view *b);
 
 /* One worker of GET /v1/status: "dataplane"."workers"[i]. */
 struct keel_api_worker_status {
