@@ -1055,21 +1055,26 @@ int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
 	return 0;
 }
 
+json_t *keel_api_fleet_host_encode(const struct keel_api_fleet_host *h)
+{
+	return json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
+			 (json_int_t)h->applied_revision, F_DATAPLANE_ALIVE, h->dataplane_alive,
+			 F_ANNOUNCING, h->announcing, F_VERSION, h->version, F_LAST_REFUSAL,
+			 h->last_refusal, F_DIGESTS, h->digests);
+}
+
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
 {
-	json_t *hosts = json_object(), *o;
+	json_t *hosts = NULL, *o;
 
-	for (size_t i = 0; hosts && i < f->n_hosts; i++) {
-		const struct keel_api_fleet_host *h = &f->hosts[i];
-
-		json_object_set_new(hosts, h->name,
-				    json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
-					      (json_int_t)h->applied_revision, F_DATAPLANE_ALIVE,
-					      h->dataplane_alive, F_ANNOUNCING, h->announcing,
-					      F_VERSION, h->version, F_LAST_REFUSAL, h->last_refusal,
-					      F_DIGESTS, h->digests));
-	}
-	o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:o?}", F_HOST, f->host, F_PREFIX, f->prefix,
+	/* raw_hosts: the hosts' own documents as the store holds them (each written by keel_api_fleet_host_encode). */
+	if (f->raw_hosts)
+		hosts = json_deep_copy(f->raw_hosts);
+	else if (!f->no_hosts)
+		hosts = json_object();
+	for (size_t i = 0; hosts && !f->raw_hosts && i < f->n_hosts; i++)
+		json_object_set_new(hosts, f->hosts[i].name, keel_api_fleet_host_encode(&f->hosts[i]));
+	o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:o*}", F_HOST, f->host, F_PREFIX, f->prefix,
 		      F_REVISION, (json_int_t)f->revision, F_APPLIED_REVISION,
 		      (json_int_t)f->applied_revision, F_STORE_UP, f->store_up, F_STORE_ERROR,
 		      f->store_error, F_HOSTS, hosts);

@@ -317,7 +317,12 @@ struct keel_api_fleet_status {
 	const char *store_error;
 	size_t n_hosts;
 	struct keel_api_fleet_host *hosts;
+	/* encode only: "hosts" written as this {NAME: doc} object instead of hosts[]; or left out (no_hosts) */
+	const json_t *raw_hosts;
+	bool no_hosts;
 };
+/* One host's status document (what each host writes to the store; "hosts"[NAME] of GET /v1/fleet). */
+json_t *keel_api_fleet_host_encode(const struct keel_api_fleet_host *h);
 int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f);
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f);
 void keel_api_fleet_free(struct keel_api_fleet_status *f);

@@ -283,18 +283,25 @@ static json_t *host_status(struct control_fleet *f)
 	announcing = c->cfg->bgp.enabled && !c->drained && alive;
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&f->mu);
-	o = json_pack("{s:s,s:I,s:b,s:b,s:s,s:o,s:s,s:s,s:I}", "host", f->conf.host, "applied_revision",
-		      (json_int_t)f->applied, "dataplane_alive", alive, "announcing", announcing,
-		      "version", FLEET_VERSION, "digests", digests, "fingerprint",
-		      "", "last_refusal", f->last_refusal, "refused_revision",
-		      (json_int_t)f->refused_revision);
+	/* The contract's host document (api/keel_api.h), by its encoder; host, fingerprint and refused_revision (keelctl reads none) added after. */
+	o = keel_api_fleet_host_encode(&(struct keel_api_fleet_host){
+		.applied_revision = f->applied,
+		.dataplane_alive = alive,
+		.announcing = announcing,
+		.version = FLEET_VERSION,
+		.last_refusal = f->last_refusal,
+		.digests = digests,
+	});
 	if (o) {
 		char fp[24];
 
 		snprintf(fp, sizeof(fp), "%012" PRIx64, f->fingerprint & (uint64_t)0xffffffffffff);
+		json_object_set_new(o, "host", json_string(f->conf.host));
 		json_object_set_new(o, "fingerprint", json_string(fp));
+		json_object_set_new(o, "refused_revision", json_integer((json_int_t)f->refused_revision));
 	}
 	pthread_mutex_unlock(&f->mu);
+	json_decref(digests);
 	json_decref(d);
 	return o;
 }
@@ -703,34 +710,48 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 
 /* --- views ------------------------------------------------------------------------------ */
 
-json_t *control_fleet_status_json(struct control_fleet *f)
+/*
+ * GET /v1/fleet (with_hosts: the hosts' store documents) and the "fleet" of
+ * GET /v1/status (without): the contract's fleet status by its encoder;
+ * refused_total, refused_revision, last_refusal, fingerprint and hosts_live
+ * (keelctl reads none) added after it.
+ */
+static json_t *fleet_json(struct control_fleet *f, bool with_hosts)
 {
 	json_t *o;
 	char fp[24];
 
 	pthread_mutex_lock(&f->mu);
 	snprintf(fp, sizeof(fp), "%012" PRIx64, f->fingerprint & (uint64_t)0xffffffffffff);
-	o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:s,s:i}", "host", f->conf.host, "prefix",
-		      f->conf.prefix, "revision", (json_int_t)f->seen, "applied_revision",
-		      (json_int_t)f->applied, "store_up", f->store_up, "store_error", f->store_error,
-		      "refused_total", (json_int_t)f->refused_total, "refused_revision",
-		      (json_int_t)f->refused_revision, "last_refusal", f->last_refusal, "fingerprint",
-		      fp, "hosts_live", (int)json_object_size(f->hosts));
+	o = keel_api_fleet_encode(&(struct keel_api_fleet_status){
+		.host = f->conf.host,
+		.prefix = f->conf.prefix,
+		.revision = f->seen,
+		.applied_revision = f->applied,
+		.store_up = f->store_up,
+		.store_error = f->store_error,
+		.raw_hosts = with_hosts && f->hosts ? f->hosts : NULL,
+		.no_hosts = !with_hosts,
+	});
+	if (o) {
+		json_object_set_new(o, "refused_total", json_integer((json_int_t)f->refused_total));
+		json_object_set_new(o, "refused_revision", json_integer((json_int_t)f->refused_revision));
+		json_object_set_new(o, "last_refusal", json_string(f->last_refusal));
+		json_object_set_new(o, "fingerprint", json_string(fp));
+		json_object_set_new(o, "hosts_live", json_integer((json_int_t)json_object_size(f->hosts)));
+	}
 	pthread_mutex_unlock(&f->mu);
 	return o;
 }
 
+json_t *control_fleet_status_json(struct control_fleet *f)
+{
+	return fleet_json(f, false);
+}
+
 json_t *control_fleet_hosts_json(struct control_fleet *f)
 {
-	json_t *o = control_fleet_status_json(f), *hosts;
-
-	if (!o)
-		return NULL;
-	pthread_mutex_lock(&f->mu);
-	hosts = f->hosts ? json_deep_copy(f->hosts) : json_object();
-	pthread_mutex_unlock(&f->mu);
-	json_object_set_new(o, "hosts", hosts);
-	return o;
+	return fleet_json(f, true);
 }
 
 void control_fleet_metrics(struct control_fleet *f, FILE *out)
