@@ -804,12 +804,15 @@ void keel_api_report_free(struct keel_api_report *r)
 	}
 	free(r->vips);
 	free(r->pending);
+	free(r->hosts);
+	free(r->host_revisions);
 	memset(r, 0, sizeof(*r));
 }
 
 int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 {
 	json_t *a, *v, *rep;
+	const char *name;
 	size_t i;
 	int rc;
 
@@ -827,7 +830,6 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	r->revision = get_int(o, F_REVISION);
 	r->has_converged = json_object_get(o, F_CONVERGED) != NULL;
 	r->converged = get_true(o, F_CONVERGED);
-	r->n_hosts = json_object_size(json_object_get(o, F_HOSTS));
 	r->has_published = json_object_get(o, F_PUBLISHED) != NULL;
 	r->published = get_true(o, F_PUBLISHED);
 	r->publish_error = get_dup(o, F_PUBLISH_ERROR);
@@ -851,6 +853,16 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	json_array_foreach(a, i, v)
 		if (json_is_string(v))
 			snprintf(r->vips[r->n_vips++], sizeof(r->vips[0]), "%s", json_string_value(v));
+	a = json_object_get(o, F_HOSTS);
+	r->has_hosts = json_is_object(a);
+	r->hosts = calloc(json_object_size(a) + 1, sizeof(*r->hosts));
+	r->host_revisions = calloc(json_object_size(a) + 1, sizeof(*r->host_revisions));
+	if (!r->hosts || !r->host_revisions)
+		goto fail;
+	json_object_foreach(a, name, v) {
+		snprintf(r->hosts[r->n_hosts], sizeof(r->hosts[0]), "%s", name);
+		r->host_revisions[r->n_hosts++] = json_integer_value(v);
+	}
 	a = json_object_get(o, F_PENDING_HOSTS);
 	r->pending = calloc(json_array_size(a) + 1, sizeof(*r->pending));
 	if (!r->pending)
@@ -913,6 +925,12 @@ json_t *keel_api_report_encode(const struct keel_api_report *r)
 		for (size_t i = 0; a && i < r->n_pending; i++)
 			json_array_append_new(a, json_string(r->pending[i]));
 		json_object_set_new(o, F_PENDING_HOSTS, a);
+	}
+	if (r->has_hosts) {
+		a = json_object();
+		for (size_t i = 0; a && i < r->n_hosts; i++)
+			json_object_set_new(a, r->hosts[i], json_integer(r->host_revisions[i]));
+		json_object_set_new(o, F_HOSTS, a);
 	}
 	return o;
 }

@@ -257,7 +257,10 @@ struct keel_api_report {
 	/* fleet mode: the store revision the change committed at, and the hosts running it */
 	bool has_revision, has_converged, converged;
 	int64_t revision;
-	size_t n_hosts;       /* "hosts": live hosts (their names) */
+	bool has_hosts;
+	size_t n_hosts;       /* "hosts": live hosts, {NAME: the revision it runs} */
+	char (*hosts)[KEEL_API_NAME_MAX * 2];
+	int64_t *host_revisions;
 	size_t n_pending;
 	char (*pending)[KEEL_API_NAME_MAX * 2];
 };

@@ -562,8 +562,8 @@ static json_t *pending_hosts(struct control_fleet *f, int64_t rev, json_t **appl
 	return pending;
 }
 
-/* Wait (bounded) for this host, then every live host, to run rev. */
-static void wait_hosts(struct control_fleet *f, int64_t rev, json_t *report)
+/* Wait (bounded) for this host, then every live host, to run rev: r's converged, pending and hosts; the ms waited. */
+static uint64_t wait_hosts(struct control_fleet *f, int64_t rev, struct keel_api_report *r)
 {
 	uint64_t deadline = now_ms() + f->conf.wait_ms, t0 = now_ms();
 	json_t *pending = NULL, *applied = NULL;
@@ -583,10 +583,35 @@ static void wait_hosts(struct control_fleet *f, int64_t rev, json_t *report)
 			break;
 		nap(f, 20);
 	}
-	json_object_set_new(report, "converged", json_boolean(!json_array_size(pending)));
-	json_object_set_new(report, "pending_hosts", pending);
-	json_object_set_new(report, "hosts", applied);
-	json_object_set_new(report, "wait_ms", json_integer((json_int_t)(now_ms() - t0)));
+	{
+		const char *name;
+		json_t *v;
+		size_t i;
+
+		/* What a decoded report had (a dry run's: none) is replaced. */
+		free(r->pending);
+		free(r->hosts);
+		free(r->host_revisions);
+		r->n_pending = r->n_hosts = 0;
+		r->has_converged = true;
+		r->converged = !json_array_size(pending);
+		r->pending = calloc(json_array_size(pending) + 1, sizeof(*r->pending));
+		r->has_hosts = true;
+		r->hosts = calloc(json_object_size(applied) + 1, sizeof(*r->hosts));
+		r->host_revisions = calloc(json_object_size(applied) + 1, sizeof(*r->host_revisions));
+		json_array_foreach(pending, i, v)
+			if (r->pending)
+				snprintf(r->pending[r->n_pending++], sizeof(r->pending[0]), "%s",
+					 json_string_value(v));
+		json_object_foreach(applied, name, v)
+			if (r->hosts && r->host_revisions) {
+				snprintf(r->hosts[r->n_hosts], sizeof(r->hosts[0]), "%s", name);
+				r->host_revisions[r->n_hosts++] = json_integer_value(v);
+			}
+	}
+	json_decref(pending);
+	json_decref(applied);
+	return now_ms() - t0;
 }
 
 int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void *arg,
@@ -690,17 +715,31 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 			json_decref(rep);
 		return rc;
 	}
-	if (!rep)
-		rep = json_object();
-	json_object_set_new(rep, "applied", json_true());
-	json_object_set_new(rep, "dry_run", json_false());
-	json_object_set_new(rep, "revision", json_integer(rev));
-	json_object_set_new(rep, "tries", json_integer(tries + 1));
-	if (!(flags & CONTROL_APPLY_NO_WAIT))
-		wait_hosts(f, rev, rep);
-	pthread_mutex_lock(&c->mu);
-	json_object_set_new(rep, "generation", json_integer((json_int_t)c->generation));
-	pthread_mutex_unlock(&c->mu);
+	{
+		/* The dry run's report, completed as the API contract's (api/keel_api.h) and encoded by it; "tries" and "wait_ms" (keelctl reads neither) added after. */
+		struct keel_api_report r;
+		uint64_t waited = 0;
+
+		if (!rep || keel_api_report_decode(rep, &r))
+			memset(&r, 0, sizeof(r));
+		json_decref(rep);
+		r.applied = true;
+		r.dry_run = false;
+		r.has_revision = true;
+		r.revision = rev;
+		if (!(flags & CONTROL_APPLY_NO_WAIT))
+			waited = wait_hosts(f, rev, &r);
+		pthread_mutex_lock(&c->mu);
+		r.generation = (int64_t)c->generation;
+		pthread_mutex_unlock(&c->mu);
+		rep = keel_api_report_encode(&r);
+		keel_api_report_free(&r);
+		if (rep) {
+			json_object_set_new(rep, "tries", json_integer(tries + 1));
+			if (!(flags & CONTROL_APPLY_NO_WAIT))
+				json_object_set_new(rep, "wait_ms", json_integer((json_int_t)waited));
+		}
+	}
 	if (report)
 		*report = rep;
 	else

@@ -343,7 +343,8 @@ static void test_report_round_trip(void **state)
 	/* backend drain --all, and a fleet edit. */
 	answer_round_trip("{\"applied\": false, \"dry_run\": true, \"generation\": 3, \"changed\": false,"
 			  " \"preview\": {}, \"warnings\": [], \"vips\": [\"web\", \"api\"],"
-			  " \"revision\": 17, \"converged\": false, \"pending_hosts\": [\"lb2\"]}",
+			  " \"revision\": 17, \"converged\": false, \"pending_hosts\": [\"lb2\"],"
+			  " \"hosts\": {\"lb1\": 17, \"lb2\": 16}}",
 			  report_trip);
 	/* A refusal with the preview that made it dangerous. */
 	answer_round_trip("{\"error\": \"moves 60% of web\", \"report\": {\"applied\": false,"
