@@ -617,6 +617,7 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_PREVIEW "preview"
 #define F_WARNINGS "warnings"
 #define F_PUBLISH_ERROR "publish_error"
+#define F_PUBLISHED "published"
 #define F_ERROR "error"
 #define F_REPORT "report"
 #define F_VIPS "vips"
@@ -638,6 +639,9 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_HEALTH "health"
 #define F_LAST "last"
 #define F_LATENCY_US "latency_us"
+#define F_CHECKS "checks"
+#define F_SINCE_MS "since_ms"
+#define F_LAST_CHECK_MS "last_check_ms"
 #define F_DATAPLANE "dataplane"
 #define F_WORKERS "workers"
 #define F_WORKER "worker"
@@ -754,15 +758,24 @@ json_t *keel_api_preview_encode(const struct keel_api_preview *p)
 			return NULL;
 		}
 		json_object_set_new(v, F_MOVED_SHARE, json_real(pv->moved_share));
-		if (pv->removed)
+		/*
+		 * As keel-control writes it (plan/spec.c fills this struct): a VIP
+		 * that goes is {"moved_share": 1, "removed": true}; any other has
+		 * "new", "empty" (true or false) and "backends".
+		 */
+		if (pv->removed) {
 			json_object_set_new(v, F_REMOVED, json_true());
-		if (pv->added)
-			json_object_set_new(v, F_NEW, json_true());
-		if (pv->empty)
-			json_object_set_new(v, F_EMPTY, json_true());
+		} else {
+			json_object_set_new(v, F_NEW, json_boolean(pv->added));
+			json_object_set_new(v, F_EMPTY, json_boolean(pv->empty));
+		}
 		if (*pv->sources_before || *pv->sources_after)
 			json_object_set_new(v, F_SOURCES, json_pack("{s:s,s:s}", F_BEFORE, pv->sources_before,
 								     F_AFTER, pv->sources_after));
+		if (pv->removed && !pv->n_backends) {
+			json_decref(bs);
+			continue;
+		}
 		json_object_set_new(v, F_BACKENDS, bs);
 		for (size_t k = 0; k < pv->n_backends; k++) {
 			const struct keel_api_preview_backend *pb = &pv->backends[k];
@@ -793,12 +806,15 @@ void keel_api_report_free(struct keel_api_report *r)
 	}
 	free(r->vips);
 	free(r->pending);
+	free(r->hosts);
+	free(r->host_revisions);
 	memset(r, 0, sizeof(*r));
 }
 
 int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 {
 	json_t *a, *v, *rep;
+	const char *name;
 	size_t i;
 	int rc;
 
@@ -816,7 +832,8 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	r->revision = get_int(o, F_REVISION);
 	r->has_converged = json_object_get(o, F_CONVERGED) != NULL;
 	r->converged = get_true(o, F_CONVERGED);
-	r->n_hosts = json_object_size(json_object_get(o, F_HOSTS));
+	r->has_published = json_object_get(o, F_PUBLISHED) != NULL;
+	r->published = get_true(o, F_PUBLISHED);
 	r->publish_error = get_dup(o, F_PUBLISH_ERROR);
 	r->error = get_dup(o, F_ERROR);
 	r->has_preview = json_object_get(o, F_PREVIEW) != NULL;
@@ -838,6 +855,16 @@ int keel_api_report_decode(const json_t *o, struct keel_api_report *r)
 	json_array_foreach(a, i, v)
 		if (json_is_string(v))
 			snprintf(r->vips[r->n_vips++], sizeof(r->vips[0]), "%s", json_string_value(v));
+	a = json_object_get(o, F_HOSTS);
+	r->has_hosts = json_is_object(a);
+	r->hosts = calloc(json_object_size(a) + 1, sizeof(*r->hosts));
+	r->host_revisions = calloc(json_object_size(a) + 1, sizeof(*r->host_revisions));
+	if (!r->hosts || !r->host_revisions)
+		goto fail;
+	json_object_foreach(a, name, v) {
+		snprintf(r->hosts[r->n_hosts], sizeof(r->hosts[0]), "%s", name);
+		r->host_revisions[r->n_hosts++] = json_integer_value(v);
+	}
 	a = json_object_get(o, F_PENDING_HOSTS);
 	r->pending = calloc(json_array_size(a) + 1, sizeof(*r->pending));
 	if (!r->pending)
@@ -882,6 +909,8 @@ json_t *keel_api_report_encode(const struct keel_api_report *r)
 	for (size_t i = 0; a && i < r->n_warnings; i++)
 		json_array_append_new(a, json_string(r->warnings[i]));
 	json_object_set_new(o, F_WARNINGS, a);
+	if (r->has_published)
+		json_object_set_new(o, F_PUBLISHED, json_boolean(r->published));
 	if (r->publish_error)
 		json_object_set_new(o, F_PUBLISH_ERROR, json_string(r->publish_error));
 	if (r->has_vips) {
@@ -898,6 +927,12 @@ json_t *keel_api_report_encode(const struct keel_api_report *r)
 		for (size_t i = 0; a && i < r->n_pending; i++)
 			json_array_append_new(a, json_string(r->pending[i]));
 		json_object_set_new(o, F_PENDING_HOSTS, a);
+	}
+	if (r->has_hosts) {
+		a = json_object();
+		for (size_t i = 0; a && i < r->n_hosts; i++)
+			json_object_set_new(a, r->hosts[i], json_integer(r->host_revisions[i]));
+		json_object_set_new(o, F_HOSTS, a);
 	}
 	return o;
 }
@@ -922,13 +957,34 @@ int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **o
 		v->health_last = get_str(h, F_LAST);
 		v->has_latency = json_object_get(h, F_LATENCY_US) != NULL;
 		v->latency_us = get_int(h, F_LATENCY_US);
+		v->checks = get_int(h, F_CHECKS);
+		v->since_ms = get_int(h, F_SINCE_MS);
+		v->last_check_ms = get_int(h, F_LAST_CHECK_MS);
 	}
 	return 0;
 }
 
+json_t *keel_api_health_encode(const struct keel_api_backend_view *b)
+{
+	json_t *h = json_object();
+
+	if (!h)
+		return NULL;
+	json_object_set_new(h, F_STATE, json_string(b->health));
+	/* "last" and "latency_us" come from a check that ran: absent while unchecked or unknown. */
+	if (b->has_latency) {
+		json_object_set_new(h, F_LAST, json_string(b->health_last));
+		json_object_set_new(h, F_LATENCY_US, json_integer(b->latency_us));
+		json_object_set_new(h, F_CHECKS, json_integer(b->checks));
+		json_object_set_new(h, F_SINCE_MS, json_integer(b->since_ms));
+		json_object_set_new(h, F_LAST_CHECK_MS, json_integer(b->last_check_ms));
+	}
+	return h;
+}
+
 json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 {
-	json_t *h = json_object(), *o = json_object();
+	json_t *h = keel_api_health_encode(b), *o = json_object();
 
 	if (!h || !o) {
 		json_decref(h);
@@ -938,10 +994,6 @@ json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 	json_object_set_new(o, F_ADDRESS, json_string(b->addr));
 	json_object_set_new(o, F_WEIGHT, json_integer(b->weight));
 	json_object_set_new(o, F_STATE, json_string(b->state));
-	json_object_set_new(h, F_STATE, json_string(b->health));
-	json_object_set_new(h, F_LAST, json_string(b->health_last));
-	if (b->has_latency)
-		json_object_set_new(h, F_LATENCY_US, json_integer(b->latency_us));
 	json_object_set_new(o, F_HEALTH, h);
 	return o;
 }
@@ -1037,33 +1089,37 @@ int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f)
 	return 0;
 }
 
-static json_t *fleet_hosts_encode(const struct keel_api_fleet_host *hs, size_t n)
+json_t *keel_api_fleet_host_encode(const struct keel_api_fleet_host *h)
 {
-	json_t *hosts = json_object();
+	return json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
+			 (json_int_t)h->applied_revision, F_DATAPLANE_ALIVE, h->dataplane_alive,
+			 F_ANNOUNCING, h->announcing, F_VERSION, h->version, F_LAST_REFUSAL,
+			 h->last_refusal, F_DIGESTS, h->digests);
+}
 
-	for (size_t i = 0; hosts && i < n; i++) {
-		const struct keel_api_fleet_host *h = &hs[i];
+/* raw: the hosts' own documents as the store holds them (each written by keel_api_fleet_host_encode). */
+static json_t *fleet_hosts_encode(const json_t *raw, const struct keel_api_fleet_host *hs, size_t n)
+{
+	json_t *hosts;
 
-		json_object_set_new(hosts, h->name,
-				    json_pack("{s:I,s:b,s:b,s:s,s:s,s:O*}", F_APPLIED_REVISION,
-					      (json_int_t)h->applied_revision, F_DATAPLANE_ALIVE,
-					      h->dataplane_alive, F_ANNOUNCING, h->announcing,
-					      F_VERSION, h->version, F_LAST_REFUSAL, h->last_refusal,
-					      F_DIGESTS, h->digests));
-	}
+	if (raw)
+		return json_deep_copy(raw);
+	hosts = json_object();
+	for (size_t i = 0; hosts && i < n; i++)
+		json_object_set_new(hosts, hs[i].name, keel_api_fleet_host_encode(&hs[i]));
 	return hosts;
 }
 
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:b,s:s,s:o?}", F_HOST, f->host, F_PREFIX,
+	json_t *hosts = f->no_hosts ? NULL : fleet_hosts_encode(f->raw_hosts, f->hosts, f->n_hosts);
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:b,s:s,s:o*}", F_HOST, f->host, F_PREFIX,
 			      f->prefix, F_REVISION, (json_int_t)f->revision, F_APPLIED_REVISION,
 			      (json_int_t)f->applied_revision, F_STORE_UP, f->store_up, F_STORE_LOST,
-			      f->store_lost, F_STORE_ERROR, f->store_error, F_HOSTS,
-			      fleet_hosts_encode(f->hosts, f->n_hosts));
+			      f->store_lost, F_STORE_ERROR, f->store_error, F_HOSTS, hosts);
 
-	if (o && f->n_gone)
-		json_object_set_new(o, F_GONE, fleet_hosts_encode(f->gone, f->n_gone));
+	if (o && !f->no_hosts && (f->raw_gone || f->n_gone))
+		json_object_set_new(o, F_GONE, fleet_hosts_encode(f->raw_gone, f->gone, f->n_gone));
 	return o;
 }
 

@@ -221,7 +221,7 @@ struct keel_api_preview_backend {
 struct keel_api_preview_vip {
 	char vip[KEEL_API_NAME_MAX];
 	double moved_share;
-	bool removed, added, empty; /* "removed", "new", "empty" */
+	bool removed, added, empty; /* "removed"; else "new", "empty" (written true or false) */
 	/* "sources": {"before", "after"}: the VIP's source list when it changes (else both "") */
 	char sources_before[64], sources_after[64];
 	size_t n_backends;
@@ -247,6 +247,7 @@ struct keel_api_report {
 	struct keel_api_preview preview;
 	size_t n_warnings;
 	char **warnings;
+	bool has_published, published; /* "published": the dataplane runs this generation */
 	char *publish_error;  /* NULL: none */
 	char *error;          /* a refusal's reason; NULL on success */
 	struct keel_api_report *refused; /* a refusal's "report" (the preview that made it dangerous) */
@@ -256,7 +257,10 @@ struct keel_api_report {
 	/* fleet mode: the store revision the change committed at, and the hosts running it */
 	bool has_revision, has_converged, converged;
 	int64_t revision;
-	size_t n_hosts;       /* "hosts": live hosts (their names) */
+	bool has_hosts;
+	size_t n_hosts;       /* "hosts": live hosts, {NAME: the revision it runs} */
+	char (*hosts)[KEEL_API_NAME_MAX * 2];
+	int64_t *host_revisions;
 	size_t n_pending;
 	char (*pending)[KEEL_API_NAME_MAX * 2];
 };
@@ -274,12 +278,15 @@ struct keel_api_backend_view {
 	const char *state;       /* active, draining, disabled */
 	const char *health;      /* health.state: "" when unchecked */
 	const char *health_last; /* health.last */
-	bool has_latency;
+	bool has_latency;        /* a check ran: last, latency_us and the three below are written */
 	int64_t latency_us;
+	int64_t checks, since_ms, last_check_ms; /* health.checks, .since_ms, .last_check_ms */
 };
 /* The "backends" array of a VIP view: *n items, calloc'd into *out. 0 or -ENOMEM. */
 int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **out, size_t *n);
 json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b);
+/* Its "health" object alone ({"state"}; "last", "latency_us", ... once a check ran): GET /v1/health's too. */
+json_t *keel_api_health_encode(const struct keel_api_backend_view *b);
 
 /* One worker of GET /v1/status: "dataplane"."workers"[i]. */
 struct keel_api_worker_status {
@@ -316,7 +323,15 @@ struct keel_api_fleet_status {
 	struct keel_api_fleet_host *hosts;
 	size_t n_gone; /* "gone": the last-known record of each host whose lease expired */
 	struct keel_api_fleet_host *gone;
+	/*
+	 * encode only: "hosts" (and "gone") written as these {NAME: doc} objects
+	 * instead of hosts[] (gone[]); or "hosts" left out (no_hosts)
+	 */
+	const json_t *raw_hosts, *raw_gone;
+	bool no_hosts;
 };
+/* One host's status document (what each host writes to the store; "hosts"[NAME] of GET /v1/fleet). */
+json_t *keel_api_fleet_host_encode(const struct keel_api_fleet_host *h);
 int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f);
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f);
 void keel_api_fleet_free(struct keel_api_fleet_status *f);

@@ -102,23 +102,20 @@ static void unquote(char *s)
 }
 
 void audit_event(struct audit *a, uint64_t generation, bool applied, const char *why,
-		 const json_t *preview, json_t *diff)
+		 const struct keel_api_preview *preview, json_t *diff)
 {
 	char host[256] = "", lines[1024] = "", reason[512] = "";
 	struct timeval tv;
-	json_t *e, *moved = json_object(), *v, *s;
-	const char *name;
+	json_t *e, *moved = json_object(), *s;
 	size_t i;
 	int rc;
 
 	gethostname(host, sizeof(host) - 1);
 	gettimeofday(&tv, NULL);
-	json_object_foreach((json_t *)preview, name, v) {
-		double share = json_real_value(json_object_get(v, "moved_share"));
-
-		if (share > 0)
-			json_object_set_new(moved, name, json_real(share));
-	}
+	for (i = 0; preview && i < preview->n_vips; i++)
+		if (preview->vips[i].moved_share > 0)
+			json_object_set_new(moved, preview->vips[i].vip,
+					    json_real(preview->vips[i].moved_share));
 	if (!diff)
 		diff = json_array();
 	e = json_pack("{s:I,s:s,s:I,s:I,s:s,s:I,s:s,s:s?,s:o,s:o}", "time_ms",

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "keel_api.h"
+
 #define AUDIT_MAX_EVENTS 200 /* kept in memory and in the state directory's audit.json */
 #define AUDIT_DIFF_LINES 32  /* diff lines kept per event */
 
@@ -26,12 +28,12 @@ void audit_free(struct audit *a);
 
 /*
  * Record one event: applied (at generation) or refused (why), the
- * preview's moved share per VIP (preview: spec_preview's object, may be
+ * preview's moved share per VIP (preview: spec_preview_fill's, may be
  * NULL) and the diff (config_diff's array, stolen; may be NULL). Logged as
  * an "audit" line and persisted (a failed write is logged, the event kept).
  */
 void audit_event(struct audit *a, uint64_t generation, bool applied, const char *why,
-		 const json_t *preview, json_t *diff);
+		 const struct keel_api_preview *preview, json_t *diff);
 
 /* The last n events, newest last. */
 json_t *audit_history_json(struct audit *a, size_t n);

@@ -639,11 +639,11 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 	struct ids *ids = ids_clone(c->ids);
 	double moved = 0;
 	bool emptied = false, changed = !config_equal(c->cfg, next);
-	json_t *preview = NULL, *warn, *diff = NULL;
+	struct keel_api_preview preview = { 0 };
+	json_t *diff = NULL;
 	struct keel_config *swap_cfg;
 	struct ids *swap_ids;
 	int ret = 0;
-	size_t i;
 
 	/* The precondition first: a change computed from an older configuration changes nothing. */
 	if (if_match != CONTROL_IF_ANY && if_match != c->config_generation) {
@@ -662,9 +662,8 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 		ret = -EINVAL;
 		goto out;
 	}
-	preview = spec_preview(c->tables, &(struct spec_side){ c->cfg, c->ids },
-			       &(struct spec_side){ next, ids }, healthy, c, &moved, &emptied);
-	if (!preview) {
+	if (spec_preview_fill(c->tables, &(struct spec_side){ c->cfg, c->ids },
+			      &(struct spec_side){ next, ids }, healthy, c, &moved, &emptied, &preview)) {
 		snprintf(why, whylen, "cannot build the preview");
 		ret = -ENOMEM;
 		goto out;
@@ -716,20 +715,26 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 		pthread_mutex_unlock(&c->mu);
 	}
 	if (report) {
-		warn = json_array();
-		for (i = 0; next && i < next->n_warnings; i++)
-			json_array_append_new(warn, json_string(next->warnings[i]));
-		for (i = 0; !next && i < c->cfg->n_warnings; i++)
-			json_array_append_new(warn, json_string(c->cfg->warnings[i]));
-		*report = json_pack("{s:b,s:b,s:b,s:I,s:O,s:o,s:b,s:s?}", "applied",
-				    !ret && !(flags & CONTROL_APPLY_DRY_RUN) && changed, "dry_run",
-				    !!(flags & CONTROL_APPLY_DRY_RUN), "changed", changed, "generation",
-				    (json_int_t)c->generation, "preview", preview, "warnings", warn,
-				    "published", !c->need_publish, "publish_error",
-				    c->publish_error[0] ? c->publish_error : NULL);
-		if (*report)
-			json_object_set_new(*report, "config_generation",
-					    json_integer((json_int_t)c->config_generation));
+		/* The API contract's report (api/keel_api.h), written by its encoder: no field name here. */
+		const struct keel_config *now = next ? next : c->cfg;
+		struct keel_api_report r = {
+			.applied = !ret && !(flags & CONTROL_APPLY_DRY_RUN) && changed,
+			.dry_run = !!(flags & CONTROL_APPLY_DRY_RUN),
+			.has_changed = true,
+			.changed = changed,
+			.generation = (int64_t)c->generation,
+			.has_config_generation = true,
+			.config_generation = (int64_t)c->config_generation,
+			.has_preview = true,
+			.preview = preview, /* borrowed: freed below, not by keel_api_report_free */
+			.n_warnings = now->n_warnings,
+			.warnings = now->warnings,
+			.has_published = true,
+			.published = !c->need_publish,
+			.publish_error = c->publish_error[0] ? c->publish_error : NULL,
+		};
+
+		*report = keel_api_report_encode(&r);
 	}
 	if (ret) {
 		/* A refused preview is the preview doing its job: counted apart, so it pages nobody. */
@@ -743,11 +748,11 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 out:
 	/* Every change and every refusal (not dry runs, not no-op applies): one audit event. */
 	if (!(flags & CONTROL_APPLY_DRY_RUN) && (changed || ret) && c->audit) {
-		audit_event(c->audit, c->generation, !ret, why, preview, diff);
+		audit_event(c->audit, c->generation, !ret, why, &preview, diff);
 		diff = NULL;
 	}
 	json_decref(diff);
-	json_decref(preview);
+	keel_api_preview_free(&preview);
 	ids_free(ids);
 	config_free(next);
 	return ret;

@@ -301,18 +301,25 @@ static json_t *host_status(struct control_fleet *f)
 	announcing = c->cfg->bgp.enabled && !c->drained && alive;
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&f->mu);
-	o = json_pack("{s:s,s:I,s:b,s:b,s:s,s:o,s:s,s:s,s:I}", "host", f->conf.host, "applied_revision",
-		      (json_int_t)f->applied, "dataplane_alive", alive, "announcing", announcing,
-		      "version", FLEET_VERSION, "digests", digests, "fingerprint",
-		      "", "last_refusal", f->last_refusal, "refused_revision",
-		      (json_int_t)f->refused_revision);
+	/* The contract's host document (api/keel_api.h), by its encoder; host, fingerprint and refused_revision (keelctl reads none) added after. */
+	o = keel_api_fleet_host_encode(&(struct keel_api_fleet_host){
+		.applied_revision = f->applied,
+		.dataplane_alive = alive,
+		.announcing = announcing,
+		.version = FLEET_VERSION,
+		.last_refusal = f->last_refusal,
+		.digests = digests,
+	});
 	if (o) {
 		char fp[24];
 
 		snprintf(fp, sizeof(fp), "%012" PRIx64, f->fingerprint & (uint64_t)0xffffffffffff);
+		json_object_set_new(o, "host", json_string(f->conf.host));
 		json_object_set_new(o, "fingerprint", json_string(fp));
+		json_object_set_new(o, "refused_revision", json_integer((json_int_t)f->refused_revision));
 	}
 	pthread_mutex_unlock(&f->mu);
+	json_decref(digests);
 	json_decref(d);
 	return o;
 }
@@ -637,8 +644,8 @@ static json_t *pending_hosts(struct control_fleet *f, int64_t rev, json_t **appl
 	return pending;
 }
 
-/* Wait (bounded) for this host, then every live host, to run rev. */
-static void wait_hosts(struct control_fleet *f, int64_t rev, json_t *report)
+/* Wait (bounded) for this host, then every live host, to run rev: r's converged, pending and hosts; the ms waited. */
+static uint64_t wait_hosts(struct control_fleet *f, int64_t rev, struct keel_api_report *r)
 {
 	uint64_t deadline = now_ms() + f->conf.wait_ms, t0 = now_ms();
 	json_t *pending = NULL, *applied = NULL;
@@ -658,10 +665,35 @@ static void wait_hosts(struct control_fleet *f, int64_t rev, json_t *report)
 			break;
 		nap(f, 20);
 	}
-	json_object_set_new(report, "converged", json_boolean(!json_array_size(pending)));
-	json_object_set_new(report, "pending_hosts", pending);
-	json_object_set_new(report, "hosts", applied);
-	json_object_set_new(report, "wait_ms", json_integer((json_int_t)(now_ms() - t0)));
+	{
+		const char *name;
+		json_t *v;
+		size_t i;
+
+		/* What a decoded report had (a dry run's: none) is replaced. */
+		free(r->pending);
+		free(r->hosts);
+		free(r->host_revisions);
+		r->n_pending = r->n_hosts = 0;
+		r->has_converged = true;
+		r->converged = !json_array_size(pending);
+		r->pending = calloc(json_array_size(pending) + 1, sizeof(*r->pending));
+		r->has_hosts = true;
+		r->hosts = calloc(json_object_size(applied) + 1, sizeof(*r->hosts));
+		r->host_revisions = calloc(json_object_size(applied) + 1, sizeof(*r->host_revisions));
+		json_array_foreach(pending, i, v)
+			if (r->pending)
+				snprintf(r->pending[r->n_pending++], sizeof(r->pending[0]), "%s",
+					 json_string_value(v));
+		json_object_foreach(applied, name, v)
+			if (r->hosts && r->host_revisions) {
+				snprintf(r->hosts[r->n_hosts], sizeof(r->hosts[0]), "%s", name);
+				r->host_revisions[r->n_hosts++] = json_integer_value(v);
+			}
+	}
+	json_decref(pending);
+	json_decref(applied);
+	return now_ms() - t0;
 }
 
 int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void *arg,
@@ -765,17 +797,31 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 			json_decref(rep);
 		return rc;
 	}
-	if (!rep)
-		rep = json_object();
-	json_object_set_new(rep, "applied", json_true());
-	json_object_set_new(rep, "dry_run", json_false());
-	json_object_set_new(rep, "revision", json_integer(rev));
-	json_object_set_new(rep, "tries", json_integer(tries + 1));
-	if (!(flags & CONTROL_APPLY_NO_WAIT))
-		wait_hosts(f, rev, rep);
-	pthread_mutex_lock(&c->mu);
-	json_object_set_new(rep, "generation", json_integer((json_int_t)c->generation));
-	pthread_mutex_unlock(&c->mu);
+	{
+		/* The dry run's report, completed as the API contract's (api/keel_api.h) and encoded by it; "tries" and "wait_ms" (keelctl reads neither) added after. */
+		struct keel_api_report r;
+		uint64_t waited = 0;
+
+		if (!rep || keel_api_report_decode(rep, &r))
+			memset(&r, 0, sizeof(r));
+		json_decref(rep);
+		r.applied = true;
+		r.dry_run = false;
+		r.has_revision = true;
+		r.revision = rev;
+		if (!(flags & CONTROL_APPLY_NO_WAIT))
+			waited = wait_hosts(f, rev, &r);
+		pthread_mutex_lock(&c->mu);
+		r.generation = (int64_t)c->generation;
+		pthread_mutex_unlock(&c->mu);
+		rep = keel_api_report_encode(&r);
+		keel_api_report_free(&r);
+		if (rep) {
+			json_object_set_new(rep, "tries", json_integer(tries + 1));
+			if (!(flags & CONTROL_APPLY_NO_WAIT))
+				json_object_set_new(rep, "wait_ms", json_integer((json_int_t)waited));
+		}
+	}
 	if (report)
 		*report = rep;
 	else
@@ -785,37 +831,50 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 
 /* --- views ------------------------------------------------------------------------------ */
 
-json_t *control_fleet_status_json(struct control_fleet *f)
+/*
+ * GET /v1/fleet (with_hosts: the hosts' store documents) and the "fleet" of
+ * GET /v1/status (without): the contract's fleet status by its encoder;
+ * refused_total, refused_revision, last_refusal, fingerprint and hosts_live
+ * (keelctl reads none) added after it.
+ */
+static json_t *fleet_json(struct control_fleet *f, bool with_hosts)
 {
 	json_t *o;
 	char fp[24];
 
 	pthread_mutex_lock(&f->mu);
 	snprintf(fp, sizeof(fp), "%012" PRIx64, f->fingerprint & (uint64_t)0xffffffffffff);
-	o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:s,s:i}", "host", f->conf.host, "prefix",
-		      f->conf.prefix, "revision", (json_int_t)f->seen, "applied_revision",
-		      (json_int_t)f->applied, "store_up", f->store_up, "store_error", f->store_error,
-		      "refused_total", (json_int_t)f->refused_total, "refused_revision",
-		      (json_int_t)f->refused_revision, "last_refusal", f->last_refusal, "fingerprint",
-		      fp, "hosts_live", (int)json_object_size(f->hosts));
-	if (o)
-		json_object_set_new(o, "store_lost", json_boolean(f->store_lost));
+	o = keel_api_fleet_encode(&(struct keel_api_fleet_status){
+		.host = f->conf.host,
+		.prefix = f->conf.prefix,
+		.revision = f->seen,
+		.applied_revision = f->applied,
+		.store_up = f->store_up,
+		.store_lost = f->store_lost,
+		.store_error = f->store_error,
+		.raw_hosts = with_hosts && f->hosts ? f->hosts : NULL,
+		.raw_gone = with_hosts && f->gone ? f->gone : NULL,
+		.no_hosts = !with_hosts,
+	});
+	if (o) {
+		json_object_set_new(o, "refused_total", json_integer((json_int_t)f->refused_total));
+		json_object_set_new(o, "refused_revision", json_integer((json_int_t)f->refused_revision));
+		json_object_set_new(o, "last_refusal", json_string(f->last_refusal));
+		json_object_set_new(o, "fingerprint", json_string(fp));
+		json_object_set_new(o, "hosts_live", json_integer((json_int_t)json_object_size(f->hosts)));
+	}
 	pthread_mutex_unlock(&f->mu);
 	return o;
 }
 
+json_t *control_fleet_status_json(struct control_fleet *f)
+{
+	return fleet_json(f, false);
+}
+
 json_t *control_fleet_hosts_json(struct control_fleet *f)
 {
-	json_t *o = control_fleet_status_json(f), *hosts;
-
-	if (!o)
-		return NULL;
-	pthread_mutex_lock(&f->mu);
-	hosts = f->hosts ? json_deep_copy(f->hosts) : json_object();
-	json_object_set_new(o, "gone", f->gone ? json_deep_copy(f->gone) : json_object());
-	pthread_mutex_unlock(&f->mu);
-	json_object_set_new(o, "hosts", hosts);
-	return o;
+	return fleet_json(f, true);
 }
 
 void control_fleet_metrics(struct control_fleet *f, FILE *out)

@@ -398,10 +398,15 @@ int control_reload(struct keel_control *c, unsigned int flags, json_t **report, 
 		pthread_mutex_lock(&c->mu);
 		c->reloads_unchanged += !dry;
 		pthread_mutex_unlock(&c->mu);
-		if (report)
-			*report = json_pack("{s:b,s:b,s:b,s:I,s:s}", "applied", 0, "dry_run", dry,
-					    "changed", 0, "config_generation",
-					    (json_int_t)c->config_generation, "changes", "none");
+		/* The API contract's report (api/keel_api.h) by its encoder; "changes" (keelctl reads none) added after. */
+		if (report && (*report = keel_api_report_encode(&(struct keel_api_report){
+				       .dry_run = dry,
+				       .has_changed = true,
+				       .generation = (int64_t)c->generation,
+				       .has_config_generation = true,
+				       .config_generation = (int64_t)c->config_generation,
+			       })))
+			json_object_set_new(*report, "changes", json_string("none"));
 		pthread_mutex_unlock(&c->edit_mu);
 		log_event(LOG_INFO, "config_reload_unchanged", "file=%s generation=%llu",
 			  c->config_path, (unsigned long long)c->config_generation);

@@ -27,39 +27,66 @@ static bool counters(struct keel_control *c, struct keel_worker_counters *out)
 	return true;
 }
 
+/*
+ * b's health into the contract's backend view (api/keel_api.h): v's check,
+ * its state; st (the caller's) holds the strings bv points to.
+ */
+static void health_fill(struct keel_control *c, const struct config_vip *v,
+			const struct config_backend *b, struct keel_api_backend_view *bv,
+			struct health_status *st)
+{
+	struct health_target t;
+
+	bv->health = "unchecked";
+	bv->health_last = "";
+	if (v->health.type == CONFIG_HEALTH_NONE)
+		return;
+	control_health_target(v, b, &t);
+	bv->health = "unknown";
+	if (health_get(c->health, &t, st))
+		return;
+	bv->health = health_state_name(st->state);
+	bv->health_last = st->last_text;
+	bv->has_latency = true;
+	bv->latency_us = (int64_t)st->last_latency_us;
+	bv->checks = (int64_t)st->checks;
+	bv->since_ms = (int64_t)st->last_change_ms;
+	bv->last_check_ms = (int64_t)st->last_check_ms;
+}
+
+/* The "health" object of GET /v1/health, by the contract's encoder. */
 static json_t *health_of(struct keel_control *c, const struct config_vip *v,
 			 const struct config_backend *b)
 {
+	struct keel_api_backend_view bv = { 0 };
 	struct health_status st;
-	struct health_target t;
 
-	if (v->health.type == CONFIG_HEALTH_NONE)
-		return json_pack("{s:s}", "state", "unchecked");
-	control_health_target(v, b, &t);
-	if (health_get(c->health, &t, &st))
-		return json_pack("{s:s}", "state", "unknown");
-	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "state", health_state_name(st.state), "last",
-			 st.last_text, "latency_us", (json_int_t)st.last_latency_us, "checks",
-			 (json_int_t)st.checks, "since_ms", (json_int_t)st.last_change_ms,
-			 "last_check_ms", (json_int_t)st.last_check_ms);
+	health_fill(c, v, b, &bv, &st);
+	return keel_api_health_encode(&bv);
 }
 
 static json_t *vip_json(struct keel_control *c, const struct config_vip *v, uint32_t idx)
 {
-	json_t *backends = json_array(), *o;
+	json_t *backends = json_array(), *o, *e;
 	char a[CONFIG_TEXT_MAX];
 	uint32_t j;
 
 	for (j = 0; j < v->n_backends; j++) {
 		const struct config_backend *b = &v->backends[j];
+		struct keel_api_backend_view bv = {
+			.addr = config_format_addr(b->addr, b->family, a),
+			.weight = b->weight,
+			.state = config_backend_state_name(b->state),
+		};
+		struct health_status st;
 
-		json_array_append_new(backends,
-				      json_pack("{s:s,s:i,s:I,s:s,s:o}", "address",
-						config_format_addr(b->addr, b->family, a), "id",
-						ids_backend(c->ids, v->name, b->addr, b->family),
-						"weight", (json_int_t)b->weight, "state",
-						config_backend_state_name(b->state), "health",
-						health_of(c, v, b)));
+		/* The contract's backend view, by its encoder; "id" (keelctl reads none) added after it. */
+		health_fill(c, v, b, &bv, &st);
+		e = keel_api_backend_view_encode(&bv);
+		if (e)
+			json_object_set_new(e, "id",
+					    json_integer(ids_backend(c->ids, v->name, b->addr, b->family)));
+		json_array_append_new(backends, e);
 	}
 	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:b,s:I,s:i,s:b,s:o}", "name", v->name, "address",
 		      config_format_addr(v->addr, v->family, a), "protocol",

@@ -122,26 +122,35 @@ void spec_free(struct spec_out *out)
 
 /* --- disruption preview ------------------------------------------------------- */
 
-/* Per backend of VIP v: its slots in table t (0 for those that take none), under `field`. */
-static void count_backends(json_t *backends, const struct config_vip *v, const struct vip_table *t,
-			   const char *field)
+/*
+ * Per backend of VIP v: its slots in table t (0 for those that take none),
+ * as "before" (before = true) or "after" of pv's backend of that address
+ * (added when missing: pv->backends has room for both sides' backends).
+ */
+static void count_backends(struct keel_api_preview_vip *pv, const struct config_vip *v,
+			   const struct vip_table *t, bool before)
 {
 	char a[CONFIG_TEXT_MAX];
 	uint8_t key[17];
 	uint32_t j;
+	size_t k;
 
 	for (j = 0; j < v->n_backends; j++) {
-		json_t *e;
+		struct keel_api_preview_backend *pb = NULL;
 
 		memcpy(key, v->backends[j].addr, 16);
 		key[16] = v->backends[j].family;
 		config_format_addr(key, key[16], a);
-		e = json_object_get(backends, a);
-		if (!e) {
-			e = json_pack("{s:i,s:i}", "before", 0, "after", 0);
-			json_object_set_new(backends, a, e);
+		for (k = 0; k < pv->n_backends && !pb; k++)
+			if (!strcmp(pv->backends[k].addr, a))
+				pb = &pv->backends[k];
+		if (!pb) {
+			/* The server writes both counts of every backend: 0 on the side it is absent from. */
+			pb = &pv->backends[pv->n_backends++];
+			snprintf(pb->addr, sizeof(pb->addr), "%.*s", (int)sizeof(pb->addr) - 1, a); /* an address fits */
+			pb->has_before = true;
 		}
-		json_object_set_new(e, field, json_integer(vip_table_count(t, key)));
+		*(before ? &pb->before : &pb->after) = vip_table_count(t, key);
 	}
 }
 
@@ -187,39 +196,44 @@ static uint32_t moved_slots(const struct vip_table *a, const struct vip_table *b
 	return moved;
 }
 
-json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
-		     const struct spec_side *to, spec_health_fn healthy, void *arg,
-		     double *max_moved, bool *emptied)
+int spec_preview_fill(struct vip_tables *vt, const struct spec_side *from,
+		      const struct spec_side *to, spec_health_fn healthy, void *arg,
+		      double *max_moved, bool *emptied, struct keel_api_preview *p)
 {
 	struct spec_inputs fin = { .cfg = from->cfg, .ids = from->ids, .healthy = healthy, .arg = arg };
 	struct spec_inputs tin = { .cfg = to->cfg, .ids = to->ids, .healthy = healthy, .arg = arg };
 	struct spec_out fo = { 0 }, to_out = { 0 };
 	const uint8_t **ka = calloc(KEEL_MAX_BACKENDS, sizeof(*ka));
 	const uint8_t **kb = calloc(KEEL_MAX_BACKENDS, sizeof(*kb));
-	json_t *out = json_object();
 	uint32_t i, oi;
 
+	memset(p, 0, sizeof(*p));
 	if (max_moved)
 		*max_moved = 0;
 	if (emptied)
 		*emptied = false;
-	if (!ka || !kb || !out || spec_build(&fin, &fo) || spec_build(&tin, &to_out))
+	p->vips = calloc((size_t)to->cfg->n_vips + from->cfg->n_vips + 1, sizeof(*p->vips));
+	if (!ka || !kb || !p->vips || spec_build(&fin, &fo) || spec_build(&tin, &to_out))
 		goto fail;
 	for (i = 0; i < to->cfg->n_vips; i++) {
 		const struct config_vip *nv = &to->cfg->vips[i];
 		const struct config_vip *ov = config_vip_find(from->cfg, nv->name, &oi);
 		const struct vip_table *a = NULL, *b;
-		json_t *backends = json_object();
+		struct keel_api_preview_vip *pv = &p->vips[p->n_vips];
 		uint32_t moved = 0, filled_before = 0, filled_after;
 		double share;
 
 		b = vip_tables_get(vt, &to_out.vips[i], to->cfg->fleet_seed);
 		if (ov)
 			a = vip_tables_get(vt, &fo.vips[oi], from->cfg->fleet_seed);
-		if (!backends || !b || (ov && !a)) {
-			json_decref(backends);
+		pv->backends = calloc((size_t)nv->n_backends + (ov ? ov->n_backends : 0) + 1,
+				      sizeof(*pv->backends));
+		if (!pv->backends || !b || (ov && !a)) {
+			free(pv->backends);
+			pv->backends = NULL;
 			goto fail;
 		}
+		p->n_vips++;
 		filled_after = filled(b);
 		if (a) {
 			filled_before = filled(a);
@@ -228,42 +242,58 @@ json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
 		}
 		share = ov ? (double)moved / b->m : 0.0;
 		if (ov) {
-			count_backends(backends, ov, a, "before");
+			count_backends(pv, ov, a, true);
 			if (max_moved && share > *max_moved)
 				*max_moved = share;
 			if (emptied && filled_before && !filled_after)
 				*emptied = true;
 		}
-		count_backends(backends, nv, b, "after");
-		json_object_set_new(out, nv->name,
-				    json_pack("{s:f,s:b,s:b,s:o}", "moved_share", share, "new", !ov,
-					      "empty", !filled_after, "backends", backends));
+		count_backends(pv, nv, b, false);
+		snprintf(pv->vip, sizeof(pv->vip), "%s", nv->name);
+		pv->moved_share = share;
+		pv->added = !ov;
+		pv->empty = !filled_after;
 		/* Source lists: what the VIP's list becomes, when it changes. */
 		if (!config_sources_equal(ov ? ov->sources : NULL, nv->sources)) {
-			char sa[64], sb[64];
-
-			config_sources_describe(ov ? ov->sources : NULL, sa, sizeof(sa));
-			config_sources_describe(nv->sources, sb, sizeof(sb));
-			json_object_set_new(json_object_get(out, nv->name), "sources",
-					    json_pack("{s:s,s:s}", "before", sa, "after", sb)); /* keel_api_preview_vip */
+			config_sources_describe(ov ? ov->sources : NULL, pv->sources_before,
+						sizeof(pv->sources_before));
+			config_sources_describe(nv->sources, pv->sources_after, sizeof(pv->sources_after));
 		}
 	}
 	for (i = 0; i < from->cfg->n_vips; i++)
-		if (!config_vip_find(to->cfg, from->cfg->vips[i].name, NULL))
-			json_object_set_new(out, from->cfg->vips[i].name,
-					    json_pack("{s:f,s:b}", "moved_share", 1.0, "removed", 1));
+		if (!config_vip_find(to->cfg, from->cfg->vips[i].name, NULL)) {
+			struct keel_api_preview_vip *pv = &p->vips[p->n_vips++];
+
+			snprintf(pv->vip, sizeof(pv->vip), "%s", from->cfg->vips[i].name);
+			pv->moved_share = 1.0;
+			pv->removed = true;
+		}
 	spec_free(&fo);
 	spec_free(&to_out);
 	free(ka);
 	free(kb);
-	return out;
+	return 0;
 fail:
 	spec_free(&fo);
 	spec_free(&to_out);
 	free(ka);
 	free(kb);
-	json_decref(out);
-	return NULL;
+	keel_api_preview_free(p);
+	return -ENOMEM;
+}
+
+json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
+		     const struct spec_side *to, spec_health_fn healthy, void *arg,
+		     double *max_moved, bool *emptied)
+{
+	struct keel_api_preview p;
+	json_t *o;
+
+	if (spec_preview_fill(vt, from, to, healthy, arg, max_moved, emptied, &p))
+		return NULL;
+	o = keel_api_preview_encode(&p);
+	keel_api_preview_free(&p);
+	return o;
 }
 
 int spec_tables(struct spec_out *out, struct vip_tables *vt, vip_tables_progress_fn progress,

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ids.h"
+#include "keel_api.h"
 #include "config_model.h"
 #include "snapshot_build.h"
 #include "tables.h"
@@ -54,14 +55,19 @@ struct spec_side {
 
 /*
  * Share of each VIP's Maglev slots whose owner (by address) changes between
- * two configurations (health as given), with slot counts per backend:
- * {VIP: {"moved_share": f, "new": bool, "empty": bool, "backends": {ADDR: {"before": n, "after": n}}}},
- * and {"moved_share": 1, "removed": true} for a VIP that goes. Tables come
+ * two configurations (health as given), with slot counts per backend, into
+ * p (api/keel_api.h's preview: keel_api_preview_encode writes the API's
+ * {VIP: {"moved_share", "new", "empty", "backends": {ADDR: {"before", "after"}}}},
+ * and {"moved_share": 1, "removed": true} for a VIP that goes). Tables come
  * from vt (built only where the inputs changed). *max_moved and *emptied
  * (may be NULL) report the largest share among VIPs present in both, and
- * whether a VIP that had backends would have none. NULL on ENOMEM or ids
- * missing from a side.
+ * whether a VIP that had backends would have none. 0, or -ENOMEM (also ids
+ * missing from a side); p is freed with keel_api_preview_free.
  */
+int spec_preview_fill(struct vip_tables *vt, const struct spec_side *from,
+		      const struct spec_side *to, spec_health_fn healthy, void *arg,
+		      double *max_moved, bool *emptied, struct keel_api_preview *p);
+/* The same, encoded by the contract (keel_api_preview_encode); NULL on failure. */
 json_t *spec_preview(struct vip_tables *vt, const struct spec_side *from,
 		     const struct spec_side *to, spec_health_fn healthy, void *arg,
 		     double *max_moved, bool *emptied);

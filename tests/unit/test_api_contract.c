@@ -331,18 +331,20 @@ static void test_report_round_trip(void **state)
 	/* docs/api.md, "Reports of changes". */
 	answer_round_trip("{\"applied\": true, \"dry_run\": false, \"generation\": 8, \"changed\": true,"
 			  " \"config_generation\": 8,"
-			  " \"preview\": {\"web\": {\"moved_share\": 0.25, \"backends\": {"
+			  " \"preview\": {\"web\": {\"moved_share\": 0.25, \"new\": false, \"empty\": false,"
+			  "  \"backends\": {"
 			  "  \"10.0.0.1\": {\"before\": 510, \"after\": 383},"
 			  "  \"10.0.0.3\": {\"before\": 0, \"after\": 127}}},"
-			  "  \"old\": {\"moved_share\": 1.0, \"removed\": true, \"backends\": {}},"
+			  "  \"old\": {\"moved_share\": 1.0, \"removed\": true},"
 			  "  \"api\": {\"moved_share\": 0.0, \"new\": true, \"empty\": true, \"backends\": {"
 			  "  \"10.0.0.9\": {\"after\": 65537}}}},"
-			  " \"warnings\": [\"w1\", \"w2\"], \"publish_error\": \"timed out\"}",
+			  " \"warnings\": [\"w1\", \"w2\"], \"published\": false, \"publish_error\": \"timed out\"}",
 			  report_trip);
 	/* backend drain --all, and a fleet edit. */
 	answer_round_trip("{\"applied\": false, \"dry_run\": true, \"generation\": 3, \"changed\": false,"
 			  " \"preview\": {}, \"warnings\": [], \"vips\": [\"web\", \"api\"],"
-			  " \"revision\": 17, \"converged\": false, \"pending_hosts\": [\"lb2\"]}",
+			  " \"revision\": 17, \"converged\": false, \"pending_hosts\": [\"lb2\"],"
+			  " \"hosts\": {\"lb1\": 17, \"lb2\": 16}}",
 			  report_trip);
 	/* A refusal with the preview that made it dangerous. */
 	answer_round_trip("{\"error\": \"moves 60% of web\", \"report\": {\"applied\": false,"
@@ -411,9 +413,10 @@ static void test_views_round_trip(void **state)
 
 	(void)state;
 	answer_round_trip("{\"backends\": [{\"address\": \"10.0.0.1\", \"weight\": 65535, \"state\": \"active\","
-			  " \"health\": {\"state\": \"up\", \"last\": \"HTTP 200\", \"latency_us\": 1500}},"
+			  " \"health\": {\"state\": \"up\", \"last\": \"HTTP 200\", \"latency_us\": 1500,"
+			  " \"checks\": 40, \"since_ms\": 1700000000000, \"last_check_ms\": 1700000009000}},"
 			  " {\"address\": \"2001:db8::1\", \"weight\": 0, \"state\": \"draining\","
-			  " \"health\": {\"state\": \"\", \"last\": \"\"}}]}",
+			  " \"health\": {\"state\": \"unchecked\"}}]}",
 			  backends_trip);
 	answer_round_trip("{\"dataplane\": {\"workers\": [{\"worker\": 0, \"lcore\": 1, \"socket\": 0,"
 			  " \"generation\": 12, \"activations\": 3, \"refused\": 0, \"busy_cycles\": 123456789,"
