@@ -15,6 +15,7 @@
   --sport-base P (http): connection i uses source port P+i and closes with a reset (no
                     TIME_WAIT), so the same 5-tuples can be sent again; the output maps ports to
                     backends ("by_sport").
+SIGUSR2 ends a persist or probe run early (its JSON as at the end of --seconds).
 Times in the output are seconds since "t0" (the epoch time the run started).
 """
 import argparse, collections, concurrent.futures, json, selectors, signal, socket, struct, sys, time
@@ -33,6 +34,10 @@ ap.add_argument("--timeout", type=float, default=3.0)
 ap.add_argument("--gap", type=float, default=0.25)
 ap.add_argument("--sport-base", type=int)
 a = ap.parse_args()
+# SIGUSR2 ends a persist or probe run now, its JSON printed as after --seconds (a scenario whose
+# events took less time than it allowed for them)
+STOP = []
+signal.signal(signal.SIGUSR2, lambda *_: STOP.append(1))
 FAM = socket.AF_INET6 if ":" in a.vip else socket.AF_INET
 
 
@@ -160,7 +165,7 @@ def run_persist():
 
     for _ in range(a.conns):
         open_one()
-    while time.time() < end:
+    while time.time() < end and not STOP:
         now = time.time()
         for c in list(conns):
             if now >= c.next_send:
@@ -222,7 +227,7 @@ def run_probe():
         sel.register(s, selectors.EVENT_READ, p)
         probes.append(p)
     nxt = t0
-    while time.time() < end:
+    while time.time() < end and not STOP:
         now = time.time()
         if now >= nxt:
             for p in probes:
