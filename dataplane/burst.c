@@ -73,6 +73,18 @@ burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf *
 	}
 	if (ndrop)
 		rte_pktmbuf_free_bulk(dropped, ndrop);
+
+	/* Next hops on ports of their own: a pass of its own, so that without them a burst pays this one test. */
+	out->split = w->snap && w->snap->next_hop_ports;
+	if (unlikely(out->split)) {
+		uint16_t k = 0;
+
+		for (i = 0; i < nb; i++)
+			if (verdicts[i] == KEEL_VERDICT_FORWARD)
+				out->tx_port[k++] = bufs[i].port;
+			else if (verdicts[i] == KEEL_VERDICT_REPLY && !replies_apart)
+				out->tx_port[k++] = 0;
+	}
 }
 
 void keel_burst_run(struct keel_worker *w, const struct keel_port *port, struct rte_mbuf **pkts,

@@ -17,6 +17,13 @@ struct keel_burst_out {
 	uint16_t ntx;
 	uint16_t nreply;
 	uint16_t nkernel;
+	/*
+	 * Some next hop names its port (snapshot next_hop_ports): tx_port[j]
+	 * is tx[j]'s port as keel_next_hop.port (0: the RX port's TX port).
+	 * Else tx_port is not written and everything in tx leaves by one port.
+	 */
+	bool split;
+	uint8_t tx_port[KEEL_BURST_MAX];
 };
 
 /*

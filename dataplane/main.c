@@ -561,9 +561,17 @@ static void dataplane_placement(struct dataplane *dp, bool mismatch[])
 static void dataplane_port_stats(struct dataplane *dp)
 {
 	struct rte_eth_stats s;
+	struct rte_eth_link link;
 	uint16_t i;
 
 	for (i = 0; i < dp->n_ports && i < 8; i++) {
+		/* The link, for keel-control to take the port's next hops out of the set while it is down. */
+		memset(&link, 0, sizeof(link));
+		__atomic_store_n(&dp->region->port_mac[i][6],
+				 rte_eth_link_get_nowait(dp->ports[i], &link) ? KEEL_PORT_LINK_UNKNOWN :
+				 link.link_status == RTE_ETH_LINK_UP	      ? KEEL_PORT_LINK_UP :
+										KEEL_PORT_LINK_DOWN,
+				 __ATOMIC_RELAXED);
 		if (rte_eth_stats_get(dp->ports[i], &s))
 			continue;
 		__atomic_store_n(&dp->region->port_missed[i], s.imissed, __ATOMIC_RELAXED);

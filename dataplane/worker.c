@@ -150,6 +150,24 @@ static inline void worker_send(struct worker *wk, uint16_t txi, struct rte_mbuf 
 }
 
 /*
+ * Several next hops on ports of their own (burst.h split): each frame into
+ * its port's TX buffer, so every port still sends in bursts (a buffer
+ * flushes when full, and at the drain). A port the worker does not have
+ * (a snapshot for another set of ports) means the RX port's TX port.
+ */
+static void worker_send_split(struct worker *wk, uint16_t txi, const struct keel_burst_out *out)
+{
+	uint16_t j;
+
+	for (j = 0; j < out->ntx; j++) {
+		uint16_t p = out->tx_port[j];
+		struct worker_tx *t = &wk->tx[p && p <= wk->n_ports ? p - 1 : txi];
+
+		wk->ctr->port_tx[t->index] += rte_eth_tx_buffer(t->port, t->queue, t->buf, out->tx[j]);
+	}
+}
+
+/*
  * The exception path with the host's control protocols first: ARP, ND, BGP,
  * BFD, OSPF (keel_exc_classify) go to the front of the TAP burst and are never
  * limited; the rest passes within the worker's budget, and what is over it is
@@ -208,8 +226,12 @@ static inline uint16_t worker_poll_port(struct worker *wk, uint16_t i, struct ke
 	} else {
 		keel_burst_run(&wk->kw, &wk->port_ctx[i], pkts, n, wk->tx_index[i] != i, out);
 	}
-	if (out->ntx)
-		worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
+	if (likely(!out->split)) {
+		if (out->ntx)
+			worker_send(wk, wk->tx_index[i], out->tx, out->ntx);
+	} else {
+		worker_send_split(wk, wk->tx_index[i], out);
+	}
 	/* Answers carry this port's MAC and go to a neighbour on its link: out of this port. */
 	if (out->nreply)
 		worker_send(wk, i, out->reply, out->nreply);

@@ -40,6 +40,25 @@ static bool link_running(const char *name, int *ifindex)
 	return up;
 }
 
+/*
+ * Whether a next hop's interface is up: a dataplane port of that name must
+ * not report its link down (a DPDK device, which the kernel does not know,
+ * is judged by that alone); a kernel interface must be running as well.
+ */
+static bool interface_up(struct keel_control *c, const char *name, int *ifindex)
+{
+	struct keel_seam_port ports[KEEL_NEXT_HOP_MAX_PORT];
+	uint32_t k, n = c->seam ? keel_seam_ports(c->seam, ports, KEEL_NEXT_HOP_MAX_PORT) : 0;
+
+	for (k = 0; k < n; k++)
+		if (!strcmp(ports[k].name, name)) {
+			if (ports[k].link == KEEL_PORT_LINK_DOWN)
+				return false;
+			return link_running(name, ifindex) || !*ifindex;
+		}
+	return link_running(name, ifindex);
+}
+
 static void format_mac(const uint8_t m[6], char *t, size_t n)
 {
 	snprintf(t, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
@@ -107,7 +126,7 @@ void control_next_hop_check(struct keel_control *c)
 		const struct config_next_hop *h = &cfg->next_hops[i];
 		struct control_next_hop st = c->nh[i];
 		int ifindex = 0;
-		bool link = !h->interface[0] || link_running(h->interface, &ifindex);
+		bool link = !h->interface[0] || interface_up(c, h->interface, &ifindex);
 		uint8_t m[6];
 
 		if (h->has_mac) {
@@ -158,14 +177,39 @@ void control_next_hop_check(struct keel_control *c)
 }
 
 /*
+ * The port a next hop leaves by (keel_next_hop.port): the dataplane port
+ * whose name (its kernel interface, or DPDK's device name) is the next
+ * hop's interface, as its index + 1 with that port's MAC into src_mac;
+ * 0 (the RX port's TX port, keel-dataplane --tx-port) when it names none,
+ * none matches, or the dataplane has one port (every frame leaves by it:
+ * the pipeline then pays nothing for ports).
+ */
+static uint8_t next_hop_port(const struct config_next_hop *h, const struct keel_seam_port *ports,
+			     uint32_t n_ports, uint8_t src_mac[6])
+{
+	uint32_t k;
+
+	if (!h->interface[0] || n_ports < 2)
+		return 0;
+	for (k = 0; k < n_ports; k++)
+		if (!strcmp(ports[k].name, h->interface)) {
+			memcpy(src_mac, ports[k].mac, 6);
+			return (uint8_t)(k + 1);
+		}
+	return 0;
+}
+
+/*
  * The next hops a snapshot carries: the usable ones with a MAC; when none is
  * usable, every one with a MAC (a guess at a stale MAC beats dropping all).
- * in->gw_mac is the first one's (zero while none has a MAC).
+ * in->gw_mac is the first one's (zero while none has a MAC). Each with its
+ * port (next_hop_port).
  */
 void control_next_hop_inputs(struct keel_control *c, struct spec_inputs *in)
 {
 	const struct keel_config *cfg = c->cfg;
-	uint32_t i, n = 0;
+	struct keel_seam_port ports[KEEL_NEXT_HOP_MAX_PORT];
+	uint32_t i, n = 0, n_ports = c->seam ? keel_seam_ports(c->seam, ports, KEEL_NEXT_HOP_MAX_PORT) : 0;
 	int pass;
 
 	memset(in->gw_mac, 0, 6);
@@ -175,8 +219,11 @@ void control_next_hop_inputs(struct keel_control *c, struct spec_inputs *in)
 		for (i = 0; i < cfg->n_next_hops; i++) {
 			if (!c->nh[i].known || (pass == 0 && !c->nh[i].usable))
 				continue;
+			memset(&in->next_hop[n], 0, sizeof(in->next_hop[n]));
 			memcpy(in->next_hop[n].mac, c->nh[i].mac, 6);
 			in->next_hop[n].id = (uint8_t)i;
+			in->next_hop[n].port = next_hop_port(&cfg->next_hops[i], ports, n_ports,
+							     in->next_hop[n].src_mac);
 			n++;
 		}
 	in->n_next_hops = n;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pkt.h"
 #include "snapshot.h"
 
 /*
@@ -41,6 +42,28 @@ static inline void next_hop_set(const struct keel_snapshot *s, uint8_t *frame, u
 		return;
 	nh = &s->next_hop[s->next_hop_slot[entropy >> (32 - KEEL_NEXT_HOP_SLOT_BITS)]];
 	memcpy(frame, nh->mac, 6);
+	pkts[nh->id]++;
+}
+
+/*
+ * next_hop_set when some next hop names its port (s->next_hop_ports): also
+ * the port the frame leaves by into b->port (0 for a backend on the link,
+ * which leaves as before) and, for a next hop with a port, that port's MAC
+ * as the source.
+ */
+static inline void next_hop_set_port(const struct keel_snapshot *s, struct keel_buf *b,
+				     uint32_t entropy, uint64_t *pkts)
+{
+	const struct keel_next_hop *nh;
+
+	b->port = 0;
+	if (memcmp(b->data, s->gw_mac, 6) != 0)
+		return;
+	nh = &s->next_hop[s->next_hop_slot[entropy >> (32 - KEEL_NEXT_HOP_SLOT_BITS)]];
+	memcpy(b->data, nh->mac, 6);
+	if (nh->port)
+		memcpy(b->data + 6, nh->src_mac, 6);
+	b->port = nh->port;
 	pkts[nh->id]++;
 }
 

@@ -603,10 +603,28 @@ uint32_t keel_pipeline_burst(struct keel_worker *w, const struct keel_port *port
 	 * forwarded, so that one next hop costs nothing per packet; then every
 	 * forwarded packet went by it, counted per burst.
 	 */
-	if (s->n_next_hops > 1) {
+	if (s->next_hop_ports) {
+		/*
+		 * Some next hop leaves by a port of its own: every forwarded frame
+		 * is told its port (the runtime sends by it), the QUIC-routed ones
+		 * with the entropy their encapsulation used.
+		 */
+		for (j = 0; j < nl; j++)
+			if (verdicts[idx[j]] == KEEL_VERDICT_FORWARD)
+				next_hop_set_port(s, &bufs[idx[j]], (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
+		for (j = 0; j < q.n; j++)
+			if (verdicts[q.idx[j]] == KEEL_VERDICT_FORWARD)
+				next_hop_set_port(s, &bufs[q.idx[j]], keel_flow_hash(&pkt[q.idx[j]].key, s->fleet_seed),
+						  c->next_hop_pkts);
+	} else if (s->n_next_hops > 1) {
 		for (j = 0; j < nl; j++)
 			if (verdicts[idx[j]] == KEEL_VERDICT_FORWARD)
 				next_hop_set(s, bufs[idx[j]].data, (uint32_t)(hashes[j] >> 32), c->next_hop_pkts);
+		/* The QUIC-routed ones too (else they all went by the first, uncounted). */
+		for (j = 0; j < q.n; j++)
+			if (verdicts[q.idx[j]] == KEEL_VERDICT_FORWARD)
+				next_hop_set(s, bufs[q.idx[j]].data, keel_flow_hash(&pkt[q.idx[j]].key, s->fleet_seed),
+					     c->next_hop_pkts);
 	} else {
 		c->next_hop_pkts[s->next_hop[0].id] += fwd_pkts;
 	}

@@ -93,6 +93,12 @@ struct keel_buf {
 	uint16_t len;
 	uint16_t headroom; /* bytes writable before data */
 	uint16_t tailroom; /* bytes writable after data + len */
+	/*
+	 * The port a forwarded frame leaves by, as keel_next_hop.port (0: the
+	 * RX port's TX port). Written only, and then for every forwarded
+	 * frame, when the snapshot's next_hop_ports is set; else not written.
+	 */
+	uint8_t port;
 };
 
 #endif

@@ -84,9 +84,15 @@ int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const ch
 	/* Next hops (next_hop.h): what the pipeline indexes per packet must stay inside next_hop[]. */
 	if (s->n_next_hops > KEEL_MAX_NEXT_HOPS)
 		return fail(why, "too many next hops");
-	for (i = 0; i < s->n_next_hops; i++)
+	for (i = 0; i < s->n_next_hops; i++) {
 		if (s->next_hop[i].id >= KEEL_MAX_NEXT_HOPS)
 			return fail(why, "bad next hop id");
+		/* The pipeline looks at ports only when the flag says some next hop has one. */
+		if (s->next_hop[i].port > KEEL_NEXT_HOP_MAX_PORT || (s->next_hop[i].port && !s->next_hop_ports))
+			return fail(why, "bad next hop port");
+	}
+	if (s->next_hop_ports > 1)
+		return fail(why, "bad next hop port flag");
 	if (s->n_next_hops > 1) {
 		if (memcmp(s->gw_mac, s->next_hop[0].mac, 6))
 			return fail(why, "gateway MAC is not the first next hop's");

@@ -13,9 +13,10 @@
  */
 
 #define KEEL_SNAPSHOT_MAGIC 0x50414e534c45454bULL /* "KEELSNAP" little-endian */
-#define KEEL_SNAPSHOT_ABI 4 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl;
+#define KEEL_SNAPSHOT_ABI 5 /* 2: keel_vip.prev_off (second chance); 3: keel_backend.tmpl;
 			     * 4: keel_vip.quic_off/quic_n (QUIC server ids), keel_vip.src_off,
-			     *    next hops (n_next_hops, next_hop[], next_hop_slot[]) */
+			     *    next hops (n_next_hops, next_hop[], next_hop_slot[]);
+			     * 5: keel_next_hop.port/src_mac, next_hop_ports (each next hop's port) */
 
 #define KEEL_MAX_VIPS 1024
 #define KEEL_MAX_BACKENDS 16384 /* stable backend ids are < this */
@@ -115,11 +116,19 @@ struct keel_backend {
 #define KEEL_MAX_NEXT_HOPS 8
 #define KEEL_NEXT_HOP_SLOT_BITS 8
 #define KEEL_NEXT_HOP_SLOTS (1u << KEEL_NEXT_HOP_SLOT_BITS)
+#define KEEL_NEXT_HOP_MAX_PORT 8 /* keel_next_hop.port: 0..8 (the region's 8 ports) */
 
 struct keel_next_hop {
 	uint8_t mac[6];
 	uint8_t id;          /* index in the configuration's next hops, < KEEL_MAX_NEXT_HOPS */
-	uint8_t pad;
+	/*
+	 * The port it leaves by: 0, that of the RX port (keel-dataplane
+	 * --tx-port); k + 1, the dataplane's port k, with src_mac that port's
+	 * MAC (a dual-homed host: one port per ToR).
+	 */
+	uint8_t port;
+	uint8_t src_mac[6];
+	uint16_t pad;
 };
 
 _Static_assert(sizeof(struct keel_encap_tmpl) == 96, "encap template layout");
@@ -165,7 +174,8 @@ struct keel_snapshot {
 	 * next_hop[]). 0: none known (gw_mac as given), 1: gw_mac alone.
 	 */
 	uint32_t n_next_hops;
-	uint32_t pad2;
+	uint8_t next_hop_ports; /* 1: some next hop names its port (port != 0); 0: none does */
+	uint8_t pad2[3];
 	struct keel_next_hop next_hop[KEEL_MAX_NEXT_HOPS];
 	uint8_t next_hop_slot[KEEL_NEXT_HOP_SLOTS];
 };

@@ -124,9 +124,13 @@ static int build_next_hops(struct keel_snapshot *s, const struct keel_snapshot_s
 		conf = n;
 	if (n > KEEL_MAX_NEXT_HOPS || conf > KEEL_MAX_NEXT_HOPS || n > conf)
 		return fail(why, "too many next hops", -EINVAL);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (spec->next_hop[i].id >= conf || (i && spec->next_hop[i].id <= spec->next_hop[i - 1].id))
 			return fail(why, "next hop ids not ascending below the configured count", -EINVAL);
+		if (spec->next_hop[i].port > KEEL_NEXT_HOP_MAX_PORT)
+			return fail(why, "next hop port out of range", -EINVAL);
+		s->next_hop_ports |= spec->next_hop[i].port != 0;
+	}
 	s->n_next_hops = n;
 	memcpy(s->next_hop, spec->next_hop, n * sizeof(spec->next_hop[0]));
 	memcpy(s->gw_mac, spec->next_hop[0].mac, 6);

@@ -47,9 +47,14 @@
  * and per-VIP source lists (vip_source_denied, the drop reason
  * source_denied); the slots hold snapshot ABI 4 (QUIC server-id maps,
  * keel_vip.src_off).
+ * 7: each port's link state (port_mac[i][6]); the slots hold snapshot ABI 5
+ * (each next hop's port).
  */
-#define KEEL_REGION_ABI 6
+#define KEEL_REGION_ABI 7
 #define KEEL_REGION_MAX_WORKERS 64
+#define KEEL_PORT_LINK_UNKNOWN 0
+#define KEEL_PORT_LINK_UP 1
+#define KEEL_PORT_LINK_DOWN 2
 #define KEEL_REGION_MAX_SLOTS 8
 #define KEEL_RING_SLOTS 64 /* messages per worker ring (power of two) */
 
@@ -226,7 +231,12 @@ struct keel_region {
 	 */
 	uint64_t port_missed[8];   /* dropped by the NIC: RX queues full */
 	uint64_t port_nombuf[8];   /* RX mbuf allocation failures */
-	/* Each port's MAC (dp: wo before RUNNING): the source MAC keel-control puts in snapshots. */
+	/*
+	 * Each port's MAC (dp: wo before RUNNING): the source MAC keel-control
+	 * puts in snapshots, in bytes 0..5. Byte 6: the port's link as
+	 * KEEL_PORT_LINK_* (dp: relaxed stores with port_missed), which takes a
+	 * port's next hops out of the set while it is down.
+	 */
 	uint8_t port_mac[8][8];
 	/*
 	 * Each port's name for operators (dp: wo before RUNNING): the kernel

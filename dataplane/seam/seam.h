@@ -70,6 +70,7 @@ struct keel_seam_port {
 	uint64_t missed; /* dropped by the NIC: RX queues full */
 	uint64_t nombuf; /* RX mbuf allocation failures */
 	char name[33];   /* the interface or DPDK device name, "" when not reported */
+	uint8_t link;    /* KEEL_PORT_LINK_* (region.h) */
 };
 
 /* Up to max ports into out (the first 8 of the dataplane's); returns how many. */

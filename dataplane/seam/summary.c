@@ -67,6 +67,7 @@ uint32_t keel_seam_ports(struct keel_seam *s, struct keel_seam_port *out, uint32
 		/* relaxed: pairs with the main thread's relaxed stores (region.h): figures, not orders. */
 		out[i].missed = __atomic_load_n(&r->port_missed[i], __ATOMIC_RELAXED);
 		out[i].nombuf = __atomic_load_n(&r->port_nombuf[i], __ATOMIC_RELAXED);
+		out[i].link = __atomic_load_n(&r->port_mac[i][6], __ATOMIC_RELAXED);
 		/* Written before RUNNING; bounded here all the same. */
 		snprintf(out[i].name, sizeof(out[i].name), "%.*s", (int)sizeof(r->port_name[i]),
 			 r->port_name[i]);

@@ -23,6 +23,12 @@ static const uint8_t gw_mac[KEEL_MAX_NEXT_HOPS][6] = {
 	{ 0x02, 0, 0, 0, 0x0a, 4 },
 };
 
+/* The port each configured next hop leaves by (keel_next_hop.port), and port k's MAC at k - 1; all 0 unless a test sets them. */
+static uint8_t hop_port[KEEL_MAX_NEXT_HOPS];
+static const uint8_t port_mac[3][6] = {
+	{ 0x02, 0, 0, 0, 0x0b, 1 }, { 0x02, 0, 0, 0, 0x0b, 2 }, { 0x02, 0, 0, 0, 0x0b, 3 },
+};
+
 /* A spec whose next hops are the configured ones in usable (a bit per configured index). */
 static void with_hops(struct keel_snapshot_spec *spec, uint32_t n_conf, uint32_t usable)
 {
@@ -35,6 +41,9 @@ static void with_hops(struct keel_snapshot_spec *spec, uint32_t n_conf, uint32_t
 			continue;
 		memcpy(spec->next_hop[spec->n_next_hops].mac, gw_mac[i], 6);
 		spec->next_hop[spec->n_next_hops].id = (uint8_t)i;
+		spec->next_hop[spec->n_next_hops].port = hop_port[i];
+		if (hop_port[i])
+			memcpy(spec->next_hop[spec->n_next_hops].src_mac, port_mac[hop_port[i] - 1], 6);
 		spec->n_next_hops++;
 	}
 }
@@ -164,6 +173,9 @@ static const struct keel_port port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x
 struct run_out {
 	uint8_t mac[KEEL_BURST_MAX][6];
 	uint8_t dst[KEEL_BURST_MAX][4]; /* outer destination: the backend */
+	uint8_t src[KEEL_BURST_MAX][6]; /* source MAC */
+	uint8_t port[KEEL_BURST_MAX];   /* keel_buf.port after the burst (0xee: not written) */
+	uint8_t src_mac[6];             /* the snapshot's, the RX side's port */
 	uint64_t hop_pkts[KEEL_MAX_NEXT_HOPS];
 };
 
@@ -204,14 +216,18 @@ static void run_flows(uint32_t n_conf, uint32_t usable, uint16_t sport0, struct 
 		size_t len = pktgen_build(frames[i] + HEADROOM, FRAME_MAX, &g);
 
 		bufs[i] = (struct keel_buf){ .data = frames[i] + HEADROOM, .len = (uint16_t)len,
-					     .headroom = HEADROOM, .tailroom = (uint16_t)(FRAME_MAX - len) };
+					     .headroom = HEADROOM, .tailroom = (uint16_t)(FRAME_MAX - len),
+					     .port = 0xee };
 	}
 	assert_int_equal(keel_pipeline_burst(&w, &port, bufs, verdicts, KEEL_BURST_MAX), KEEL_BURST_MAX);
 	for (i = 0; i < KEEL_BURST_MAX; i++) {
 		assert_int_equal(verdicts[i], KEEL_VERDICT_FORWARD);
 		memcpy(o->mac[i], bufs[i].data, 6);
 		memcpy(o->dst[i], bufs[i].data + 14 + 16, 4);
+		memcpy(o->src[i], bufs[i].data + 6, 6);
+		o->port[i] = bufs[i].port;
 	}
+	memcpy(o->src_mac, s->src_mac, 6);
 	memcpy(o->hop_pkts, ctr->next_hop_pkts, sizeof(o->hop_pkts));
 	assert_int_equal(ctr->fwd_pkts, KEEL_BURST_MAX);
 	free(ctr);
@@ -251,6 +267,77 @@ static void test_pipeline(void **state)
 	assert_int_equal(single.hop_pkts[0], KEEL_BURST_MAX);
 }
 
+/*
+ * Next hops on ports of their own (dual-homed, one port per ToR): next hop
+ * 1 on port 2. Its frames are told port 2 and carry port 2's MAC; next hop
+ * 0's keep the RX side's (port 0: the RX port's TX port). The choice of
+ * next hop and backend is the one without ports. Without ports, keel_buf.port
+ * is not even written (no cost per packet).
+ */
+static void test_ports(void **state)
+{
+	struct run_out plain, two, one;
+	uint32_t i, on2 = 0;
+
+	(void)state;
+	run_flows(2, 3, 40000, &plain);
+	hop_port[1] = 2;
+	run_flows(2, 3, 40000, &two);
+	run_flows(2, 2, 40000, &one); /* next hop 0 gone: everything by port 2 */
+	hop_port[1] = 0;
+	for (i = 0; i < KEEL_BURST_MAX; i++) {
+		int h = !memcmp(two.mac[i], gw_mac[1], 6);
+
+		assert_int_equal(plain.port[i], 0xee);
+		assert_memory_equal(plain.src[i], plain.src_mac, 6);
+		assert_memory_equal(two.mac[i], plain.mac[i], 6);
+		assert_memory_equal(two.dst[i], plain.dst[i], 4);
+		assert_int_equal(two.port[i], h ? 2 : 0);
+		assert_memory_equal(two.src[i], h ? port_mac[1] : two.src_mac, 6);
+		on2 += h;
+		assert_memory_equal(one.mac[i], gw_mac[1], 6);
+		assert_int_equal(one.port[i], 2);
+		assert_memory_equal(one.src[i], port_mac[1], 6);
+		assert_memory_equal(one.dst[i], plain.dst[i], 4);
+	}
+	assert_true(on2 > 8 && on2 < KEEL_BURST_MAX - 8);
+	assert_int_equal(two.hop_pkts[1], on2);
+	assert_int_equal(one.hop_pkts[1], KEEL_BURST_MAX);
+}
+
+/* A snapshot whose next hop names a port must say so (the flag the pipeline tests), and a port past the region's 8 is refused. */
+static void test_ports_refused(void **state)
+{
+	struct keel_snapshot_spec spec;
+	struct keel_snapshot *s;
+	const char *why = NULL;
+	size_t sz;
+	void *buf;
+
+	(void)state;
+	memset(&spec, 0, sizeof(spec));
+	snapfix_spec_defaults(&spec);
+	hop_port[1] = KEEL_NEXT_HOP_MAX_PORT + 1;
+	with_hops(&spec, 2, 3);
+	hop_port[1] = 0;
+	sz = keel_snapshot_size(&spec);
+	buf = aligned_alloc(64, (sz + 63) & ~(size_t)63);
+	assert_int_equal(keel_snapshot_build(buf, sz, &spec, &why), -EINVAL);
+	assert_string_equal(why, "next hop port out of range");
+	free(buf);
+
+	hop_port[1] = 2;
+	s = build(2, 3);
+	hop_port[1] = 0;
+	assert_int_equal(s->next_hop_ports, 1);
+	assert_int_equal(keel_snapshot_validate(s, s->size, &why), 0);
+	s->next_hop_ports = 0;
+	s->checksum = keel_snapshot_checksum(s);
+	assert_int_equal(keel_snapshot_validate(s, s->size, &why), -EINVAL);
+	assert_string_equal(why, "bad next hop port");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +346,8 @@ int main(void)
 		cmocka_unit_test(test_removal),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_pipeline),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_ports_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -299,14 +299,28 @@ int spec_text_line(struct spec_text *t, const char *line, const char **why)
 		return spec_text_mac(val, t->spec.src_mac) ? fail(why, "bad MAC") : 0;
 	if (!strcmp(key, "gw-mac"))
 		return spec_text_mac(val, t->spec.gw_mac) ? fail(why, "bad MAC") : 0;
-	/* Several next hops (next_hop.h): "next-hop MAC", one line each, ids in order. */
+	/*
+	 * Several next hops (next_hop.h): "next-hop MAC [PORT SRC-MAC]", one
+	 * line each, ids in order; PORT (1..8) and SRC-MAC: it leaves by the
+	 * dataplane's port PORT - 1 with that source MAC.
+	 */
 	if (!strcmp(key, "next-hop")) {
 		uint32_t h = t->spec.n_next_hops;
+		char mac[18], src[18];
+		unsigned int port = 0;
+		int got = sscanf(val, "%17s %u %17s", mac, &port, src);
 
 		if (h >= KEEL_MAX_NEXT_HOPS)
 			return fail(why, "too many next hops");
-		if (spec_text_mac(val, t->spec.next_hop[h].mac))
+		if (got != 1 && got != 3)
+			return fail(why, "expected MAC [PORT SRC-MAC]");
+		if (spec_text_mac(mac, t->spec.next_hop[h].mac))
 			return fail(why, "bad MAC");
+		if (got == 3) {
+			if (port < 1 || port > KEEL_NEXT_HOP_MAX_PORT || spec_text_mac(src, t->spec.next_hop[h].src_mac))
+				return fail(why, "bad next-hop port or source MAC");
+			t->spec.next_hop[h].port = (uint8_t)port;
+		}
 		t->spec.next_hop[h].id = (uint8_t)h;
 		t->spec.n_next_hops = h + 1;
 		return 0;

@@ -54,6 +54,7 @@ struct opts {
 	bool quic; /* UDP QUIC VIPs, every packet a short header routed by its server id */
 	uint32_t sources; /* source lists: prefixes on each VIP (0: no list) */
 	uint32_t next_hops; /* 1: the snapshot's gateway alone; more: the per-flow choice (next_hop.h) */
+	bool next_hop_ports; /* each next hop on a port of its own (keel_next_hop.port) */
 };
 
 /* --quic: read by the traffic templates and the snapshot (one run, one setting). */
@@ -81,6 +82,7 @@ static void usage(FILE *f)
 		"  --sources N      a source list of N prefixes on each VIP, mode count (IPv4: /28../32 in\n"
 		"                   10.0.0.0/8 around the clients; IPv6: /48../64 in 2001:db8::/32)\n"
 		"  --next-hops N    next hops to spread over per flow (1..%d, default 1)\n"
+		"  --next-hop-ports each next hop on a port of its own (next hop i: port i)\n"
 		"Without EAL options it runs with: -l <current cpu> --no-pci --in-memory\n",
 		MAX_BURST, KEEL_MAX_NEXT_HOPS);
 }
@@ -102,6 +104,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "quic", no_argument, NULL, 'Q' },
 		{ "sources", required_argument, NULL, 'L' },
 		{ "next-hops", required_argument, NULL, 'H' },
+		{ "next-hop-ports", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -128,6 +131,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->stages = true; continue;
 		case 'j': o->json = true; continue;
 		case 'Q': o->quic = bench_quic = true; continue;
+		case 'O': o->next_hop_ports = true; continue;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -423,10 +427,15 @@ static void *build_snapshot(const struct opts *o)
 		vips[1].sources = &bench_src[1];
 	}
 	/* --next-hops: gateways 02:00:00:00:01:00, :01, ... chosen per flow. */
-	for (i = 0; o->next_hops > 1 && i < o->next_hops; i++) {
+	for (i = 0; (o->next_hops > 1 || o->next_hop_ports) && i < o->next_hops; i++) {
 		memcpy(spec.next_hop[i].mac, "\x02\x00\x00\x00\x01\x00", 6);
 		spec.next_hop[i].mac[5] = (uint8_t)i;
 		spec.next_hop[i].id = (uint8_t)i;
+		if (o->next_hop_ports) {
+			spec.next_hop[i].port = (uint8_t)(i + 1);
+			memcpy(spec.next_hop[i].src_mac, "\x02\x00\x00\x00\x02\x00", 6);
+			spec.next_hop[i].src_mac[5] = (uint8_t)i;
+		}
 		spec.n_next_hops = i + 1;
 	}
 
