@@ -212,7 +212,7 @@ static int backend_op(struct keel_config *next, const struct config_edit *e, cha
 				      "server_id is only for the backends of a VIP with quic: true");
 		if (v->quic && (e->server_id < 1 || e->server_id > 65535))
 			return refuse(why, whylen, -EINVAL,
-				      "VIP %s has quic: true: the backend needs a server_id 1..65535 (docs/quic.md)",
+				      "missing required key \"server_id\" (1..65535): VIP %s has quic: true (docs/quic.md)",
 				      e->vip);
 		for (uint32_t k = 0; v->quic && k < v->n_backends; k++)
 			if (v->backends[k].server_id == e->server_id)

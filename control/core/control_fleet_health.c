@@ -48,6 +48,14 @@ struct fleet_health {
 
 	/* tick only (edit_mu) */
 	uint64_t seen_hg, seen_gen;
+	/*
+	 * A switch between fleet and own verdicts that changes no verdict holds
+	 * the value fleet_health_tick returned before it (last_ret), so nothing
+	 * republishes: a host cut from the store keeps serving its last
+	 * generation. Held until the checker's or the fold's generation moves.
+	 */
+	bool hold;
+	uint64_t hold_hg, hold_gen, last_ret;
 
 	pthread_mutex_t mu; /* below; taken inside the control's locks, never around them */
 	bool stop;
@@ -402,10 +410,31 @@ static void track(struct fleet_health *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Does any checked backend's own verdict differ from the fleet's? h->mu held. */
+static bool verdicts_differ(struct fleet_health *h)
+{
+	struct keel_control *c = h->c;
+	char a[INET6_ADDRSTRLEN];
+
+	for (uint32_t i = 0; i < c->cfg->n_vips; i++) {
+		const struct config_vip *v = &c->cfg->vips[i];
+
+		for (uint32_t j = 0; j < v->n_backends; j++) {
+			const struct config_backend *b = &v->backends[j];
+			int own = own_verdict(c, v, b);
+
+			if (own >= 0 && own != fleet_verdict_routable(h->fold, v->name,
+								       config_format_addr(b->addr, b->family, a)))
+				return true;
+		}
+	}
+	return false;
+}
+
 uint64_t fleet_health_tick(struct fleet_health *h, uint64_t hg)
 {
-	uint64_t now = control_now_ms(), gen;
-	bool fb, changed;
+	uint64_t now = control_now_ms(), gen, ret;
+	bool fb, changed, held;
 
 	pthread_mutex_lock(&h->mu);
 	fb = h->lost_since && now - h->lost_since >= h->lost_bound_ms;
@@ -413,8 +442,19 @@ uint64_t fleet_health_tick(struct fleet_health *h, uint64_t hg)
 	if (changed) {
 		h->fallback = fb;
 		h->gen++;
+		h->hold = !verdicts_differ(h);
+		h->hold_hg = hg;
+		h->hold_gen = h->gen;
 	}
 	gen = h->gen;
+	/* gen moves on every switch, so the two halves never collide across one. */
+	ret = (gen << 32) + (fb ? (hg & 0xffffffffu) : 0);
+	held = h->hold && hg == h->hold_hg && gen == h->hold_gen;
+	if (held)
+		ret = h->last_ret;
+	else
+		h->hold = false;
+	h->last_ret = ret;
 	pthread_mutex_unlock(&h->mu);
 	if (changed)
 		log_event(fb ? LOG_WARN : LOG_INFO, fb ? "fleet_health_own" : "fleet_health_fleet",
@@ -427,8 +467,7 @@ uint64_t fleet_health_tick(struct fleet_health *h, uint64_t hg)
 		h->seen_gen = gen;
 		track(h);
 	}
-	/* gen moves on every switch, so the two halves never collide across one. */
-	return (gen << 32) + (fb ? (hg & 0xffffffffu) : 0);
+	return ret;
 }
 
 json_t *fleet_health_json(struct fleet_health *h)
