@@ -42,7 +42,8 @@ static void with_hops(struct keel_snapshot_spec *spec, uint32_t n_conf, uint32_t
 		memcpy(spec->next_hop[spec->n_next_hops].mac, gw_mac[i], 6);
 		spec->next_hop[spec->n_next_hops].id = (uint8_t)i;
 		spec->next_hop[spec->n_next_hops].port = hop_port[i];
-		if (hop_port[i])
+		/* A port past the fixture's MACs (test_ports_refused) keeps a zero source MAC. */
+		if (hop_port[i] && hop_port[i] <= sizeof(port_mac) / sizeof(port_mac[0]))
 			memcpy(spec->next_hop[spec->n_next_hops].src_mac, port_mac[hop_port[i] - 1], 6);
 		spec->n_next_hops++;
 	}
