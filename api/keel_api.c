@@ -10,9 +10,7 @@
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static void say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
+void keel_api_say(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -232,11 +230,11 @@ int keel_api_match(const char *method, const char *path, struct keel_api_target 
 	*allow = NULL;
 	rc = split_path(path, &sg);
 	if (rc == -EINVAL) {
-		say(why, whylen, "malformed path (bad %%-escape)");
+		keel_api_say(why, whylen, "malformed path (bad %%-escape)");
 		return rc;
 	}
 	if (rc) {
-		say(why, whylen, "no such resource");
+		keel_api_say(why, whylen, "no such resource");
 		return rc;
 	}
 	/* A path may have several methods (/trace): the row of this method, else the first. */
@@ -255,23 +253,23 @@ int keel_api_match(const char *method, const char *path, struct keel_api_target 
 			break;
 	}
 	if (shape == KEEL_API_ROUTE_NONE) {
-		say(why, whylen, "no such resource");
+		keel_api_say(why, whylen, "no such resource");
 		return -ENOENT;
 	}
 	if (strcmp(method, method_names[routes[shape].method])) {
 		*allow = method_names[routes[shape].method];
-		say(why, whylen, "method %.16s not allowed here (allowed: %s)", method, *allow);
+		keel_api_say(why, whylen, "method %.16s not allowed here (allowed: %s)", method, *allow);
 		return -EOPNOTSUPP;
 	}
 	if (vip) {
 		if (!keel_api_name_ok(vip)) {
-			say(why, whylen, "no VIP named \"%.64s\"", vip);
+			keel_api_say(why, whylen, "no VIP named \"%.64s\"", vip);
 			return -ENOENT;
 		}
 		strcpy(t->vip, vip);
 	}
 	if (addr && keel_api_addr_parse(addr, &t->addr)) {
-		say(why, whylen, "\"%.64s\" is not an IPv4 or IPv6 address", addr);
+		keel_api_say(why, whylen, "\"%.64s\" is not an IPv4 or IPv6 address", addr);
 		return -EINVAL;
 	}
 	t->route = shape;
@@ -367,13 +365,13 @@ int keel_api_query_set(struct keel_api_query *q, const char *key, const char *va
 	char *end;
 
 	if (strlen(key) >= sizeof(k) || (value && strlen(value) >= sizeof(v))) {
-		say(why, whylen, "query parameter too long");
+		keel_api_say(why, whylen, "query parameter too long");
 		return -EINVAL;
 	}
 	strcpy(k, key);
 	strcpy(v, value ? value : "");
 	if (keel_api_decode(k) || keel_api_decode(v)) {
-		say(why, whylen, "malformed query (bad %%-escape)");
+		keel_api_say(why, whylen, "malformed query (bad %%-escape)");
 		return -EINVAL;
 	}
 	if (!strcmp(k, Q_DRY_RUN))
@@ -384,7 +382,7 @@ int keel_api_query_set(struct keel_api_query *q, const char *key, const char *va
 		flag = &q->no_wait;
 	if (flag) {
 		if (parse_flag(value ? v : NULL, flag)) {
-			say(why, whylen, "%s: expected 1, 0, true or false", k);
+			keel_api_say(why, whylen, "%s: expected 1, 0, true or false", k);
 			return -EINVAL;
 		}
 	} else if (!strcmp(k, Q_REVISION)) {
@@ -393,20 +391,20 @@ int keel_api_query_set(struct keel_api_query *q, const char *key, const char *va
 		errno = 0;
 		r = strtoll(v, &end, 10);
 		if (!*v || *end || errno || r < 1) {
-			say(why, whylen, "revision: \"%.24s\" is not a store revision (1 or more)", v);
+			keel_api_say(why, whylen, "revision: \"%.24s\" is not a store revision (1 or more)", v);
 			return -EINVAL;
 		}
 		q->revision = r;
 	} else if (!strcmp(k, Q_VIP)) {
 		if (!keel_api_name_ok(v)) {
-			say(why, whylen, "vip: \"%.64s\" is not a VIP name", v);
+			keel_api_say(why, whylen, "vip: \"%.64s\" is not a VIP name", v);
 			return -EINVAL;
 		}
 		strcpy(q->vip, v);
 		q->has_vip = true;
 	} else if (!strcmp(k, Q_SRC)) {
 		if (keel_api_addr_parse(v, &q->src)) {
-			say(why, whylen, "src: \"%.64s\" is not an IPv4 or IPv6 address", v);
+			keel_api_say(why, whylen, "src: \"%.64s\" is not an IPv4 or IPv6 address", v);
 			return -EINVAL;
 		}
 		q->has_src = true;
@@ -414,7 +412,7 @@ int keel_api_query_set(struct keel_api_query *q, const char *key, const char *va
 		errno = 0;
 		port = strtoul(v, &end, 10);
 		if (!*v || *end || v[0] == '-' || v[0] == '+' || errno || port > 65535) {
-			say(why, whylen, "%s: \"%.16s\" is not a port (0..65535)", k, v);
+			keel_api_say(why, whylen, "%s: \"%.16s\" is not a port (0..65535)", k, v);
 			return -EINVAL;
 		}
 		if (k[0] == 's') {
@@ -425,7 +423,7 @@ int keel_api_query_set(struct keel_api_query *q, const char *key, const char *va
 			q->has_dport = true;
 		}
 	} else {
-		say(why, whylen, "unknown query parameter \"%.31s\"", k);
+		keel_api_say(why, whylen, "unknown query parameter \"%.31s\"", k);
 		return -EINVAL;
 	}
 	return 0;
@@ -487,7 +485,7 @@ int keel_api_known_keys(const json_t *o, const char *const *known, char *why, si
 		for (i = 0; known[i] && strcmp(key, known[i]); i++)
 			;
 		if (!known[i]) {
-			say(why, whylen, "unknown key \"%.64s\"", key);
+			keel_api_say(why, whylen, "unknown key \"%.64s\"", key);
 			return -EINVAL;
 		}
 	}
@@ -514,7 +512,7 @@ int keel_api_backend_body_decode(const json_t *o, bool want_addr, struct keel_ap
 	v = json_object_get(o, B_WEIGHT);
 	if (v) {
 		if (!json_is_integer(v) || !keel_api_weight_ok(json_integer_value(v))) {
-			say(why, whylen, "weight: expected an integer 0..%u", KEEL_API_WEIGHT_MAX);
+			keel_api_say(why, whylen, "weight: expected an integer 0..%u", KEEL_API_WEIGHT_MAX);
 			return -EINVAL;
 		}
 		b->weight = (uint32_t)json_integer_value(v);
@@ -524,7 +522,7 @@ int keel_api_backend_body_decode(const json_t *o, bool want_addr, struct keel_ap
 	if (v) {
 		/* A QUIC VIP's backend; the configuration check says whether it fits the VIP. */
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535) {
-			say(why, whylen, "server_id: expected an integer 1..65535");
+			keel_api_say(why, whylen, "server_id: expected an integer 1..65535");
 			return -EINVAL;
 		}
 		b->server_id = (uint32_t)json_integer_value(v);
@@ -532,17 +530,17 @@ int keel_api_backend_body_decode(const json_t *o, bool want_addr, struct keel_ap
 	v = json_object_get(o, B_ADDRESS);
 	if (v) {
 		if (!json_is_string(v) || keel_api_addr_parse(json_string_value(v), &b->addr)) {
-			say(why, whylen, "address: expected an IPv4 or IPv6 address");
+			keel_api_say(why, whylen, "address: expected an IPv4 or IPv6 address");
 			return -EINVAL;
 		}
 		b->has_addr = true;
 	}
 	if (want_addr && !b->has_addr) {
-		say(why, whylen, "address: required");
+		keel_api_say(why, whylen, "address: required");
 		return -EINVAL;
 	}
 	if (!want_addr && !b->has_weight) {
-		say(why, whylen, "weight: required");
+		keel_api_say(why, whylen, "weight: required");
 		return -EINVAL;
 	}
 	return 0;
@@ -573,14 +571,14 @@ int keel_api_host_drain_decode(const json_t *o, struct keel_api_host_drain *d, c
 	if (keel_api_known_keys(o, keys, why, whylen)) {
 		size_t n = strlen(why ? why : "");
 
-		say(why ? why + n : NULL, why ? whylen - n : 0, " (known: wait)");
+		keel_api_say(why ? why + n : NULL, why ? whylen - n : 0, " (known: wait)");
 		return -EINVAL;
 	}
 	w = json_object_get(o, B_WAIT);
 	if (!w)
 		return 0;
 	if (!json_is_string(w) || strlen(json_string_value(w)) >= sizeof(d->wait)) {
-		say(why, whylen, "wait: a duration up to 10m, like \"5s\"");
+		keel_api_say(why, whylen, "wait: a duration up to 10m, like \"5s\"");
 		return -EINVAL;
 	}
 	strcpy(d->wait, json_string_value(w));
@@ -600,7 +598,7 @@ json_t *keel_api_host_drain_encode(const struct keel_api_host_drain *d)
 int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 {
 	if (o && json_object_size(o)) {
-		say(why, whylen, "this call takes no body (or {})");
+		keel_api_say(why, whylen, "this call takes no body (or {})");
 		return -EINVAL;
 	}
 	return 0;

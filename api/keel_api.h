@@ -336,6 +336,9 @@ int keel_api_fleet_decode(const json_t *o, struct keel_api_fleet_status *f);
 json_t *keel_api_fleet_encode(const struct keel_api_fleet_status *f);
 void keel_api_fleet_free(struct keel_api_fleet_status *f);
 
+/* printf into why (when why and whylen): the reason a decoder or request check gives. */
+void keel_api_say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- errors ---------------------------------------------------------- */
 
 /* keelctl's exit codes of a failed call (keelctl(8)): sysexits(3). */

@@ -8,19 +8,6 @@
 
 #include "api_request.h"
 
-static void say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whylen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -94,7 +81,7 @@ int api_request_if_match(const char *value, uint64_t *gen, char *why, size_t why
 	*gen = v;
 	return 0;
 bad:
-	say(why, whylen,
+	keel_api_say(why, whylen,
 	    "If-Match: expected one entity tag, the configuration's generation as GET /v1/config's "
 	    "ETag gives it (\"42\"), or *");
 	return -EINVAL;
@@ -176,12 +163,12 @@ int api_request_json(const char *buf, size_t len, json_t **out, char *why, size_
 
 	j = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &err);
 	if (!j) {
-		say(why, whylen, "malformed JSON: %d:%d: %s", err.line, err.column, err.text);
+		keel_api_say(why, whylen, "malformed JSON: %d:%d: %s", err.line, err.column, err.text);
 		return -EINVAL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		say(why, whylen, "the body must be a JSON object");
+		keel_api_say(why, whylen, "the body must be a JSON object");
 		return -EINVAL;
 	}
 	*out = j;
