@@ -77,7 +77,7 @@ static bool health_equal(const struct config_health *a, const struct config_heal
 	       a->expect_status_max == b->expect_status_max && a->qtype == b->qtype &&
 	       !strcmp(a->host, b->host) && a->send_len == b->send_len &&
 	       a->expect_len == b->expect_len && !memcmp(a->send, b->send, a->send_len) &&
-	       !memcmp(a->expect, b->expect, a->expect_len);
+	       !memcmp(a->expect, b->expect, a->expect_len) && a->via == b->via;
 }
 
 static bool backend_equal(const struct config_backend *a, const struct config_backend *b)
@@ -267,7 +267,8 @@ static json_t *done(struct jb *b)
 	return b->obj;
 }
 
-static json_t *health_to_json(const struct config_health *h, bool with_type)
+/* via is written when it is tunnel, or when force (it differs from health_defaults' tunnel). */
+static json_t *health_to_json(const struct config_health *h, bool with_type, bool force_via)
 {
 	struct jb b = { .obj = json_object(), .failed = false };
 
@@ -307,6 +308,8 @@ static json_t *health_to_json(const struct config_health *h, bool with_type)
 	put_duration(&b, "timeout", h->timeout_ms);
 	put_int(&b, "rise", h->rise);
 	put_int(&b, "fall", h->fall);
+	if (h->via || force_via)
+		put_str(&b, "via", h->via ? "tunnel" : "direct");
 	return done(&b);
 }
 
@@ -324,7 +327,7 @@ static json_t *backend_to_json(const struct config_backend *be)
 	return done(&b);
 }
 
-static json_t *vip_to_json(const struct config_vip *v)
+static json_t *vip_to_json(const struct config_vip *v, uint8_t default_via)
 {
 	struct jb b = { .obj = json_object(), .failed = false };
 	json_t *arr = json_array();
@@ -342,7 +345,9 @@ static json_t *vip_to_json(const struct config_vip *v)
 	put_str(&b, "encap", config_encap_name(v->encap));
 	put(&b, "fragments", json_boolean(v->fragments));
 	put_int(&b, "maglev_table_size", v->table_size);
-	put(&b, "health_check", health_to_json(&v->health, true));
+	put(&b, "health_check", health_to_json(&v->health, true,
+						default_via && v->health.type == CONFIG_HEALTH_TCP &&
+							!v->health.family));
 	if (v->quic)
 		put(&b, "quic", json_true());
 	for (i = 0; i < v->n_backends; i++)
@@ -402,11 +407,11 @@ json_t *config_to_json(const struct keel_config *cfg)
 			 t, cfg->metrics_port);
 		put_str(&s, "listen", hp);
 	}
-	put(&b, "health_defaults", health_to_json(&cfg->health_defaults, false));
+	put(&b, "health_defaults", health_to_json(&cfg->health_defaults, false, false));
 	put(&b, "panic_threshold", json_real(cfg->panic_threshold));
 	vips = json_array();
 	for (i = 0; vips && i < cfg->n_vips; i++)
-		if (json_array_append_new(vips, vip_to_json(&cfg->vips[i])))
+		if (json_array_append_new(vips, vip_to_json(&cfg->vips[i], cfg->health_defaults.via)))
 			b.failed = true;
 	put(&b, "vips", vips);
 	if (cfg->bgp.local_asn) /* a bgp: section was given (local_asn is required in it) */

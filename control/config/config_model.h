@@ -62,6 +62,12 @@ struct config_health {
 	char host[CONFIG_HEALTH_HOST_MAX]; /* HTTP(S): Host and SNI ("" = address); DNS: query name */
 	uint8_t send[CONFIG_HEALTH_PAYLOAD_MAX];
 	uint8_t expect[CONFIG_HEALTH_PAYLOAD_MAX];
+	uint8_t via; /* enum config_health_via: tcp checks through Keel's encapsulation (docs/health.md) */
+};
+
+enum config_health_via {
+	CONFIG_VIA_DIRECT = 0, /* to the backend's address from this host */
+	CONFIG_VIA_TUNNEL = 1, /* encapsulated to the backend with the VIP as destination */
 };
 
 struct config_backend {

@@ -28,8 +28,13 @@ static const char *const backend_keys[] = { "address", "weight", "state",
 	"server_id", /* config_quic.c */
 	NULL };
 static const char *const health_keys[] = { "type", "port", "path", "expect_status", "interval",
-	"timeout", "rise", "fall", "address", "host", "send", "expect", "query", "query_type", NULL };
-static const char *const timing_keys[] = { "interval", "timeout", "rise", "fall", NULL };
+	"timeout", "rise", "fall", "address", "host", "send", "expect", "query", "query_type",
+	"via", /* checks through the encapsulation (health_tunnel.h) */
+	NULL };
+static const char *const timing_keys[] = { "interval", "timeout", "rise", "fall",
+	"via", /* health_defaults: the fleet's backends run keel-decap */
+	NULL };
+static const char *const health_vias[] = { "direct", "tunnel", NULL };
 
 /* Indexed by the enums of config_model.h and snapshot.h. */
 static const char *const health_types[] = { "none", "tcp", "http", "https", "udp", "dns", NULL };
@@ -233,6 +238,32 @@ static int check_status_range(struct check *c, const struct loc *at, const json_
 	return 0;
 }
 
+/*
+ * via: tunnel probes are TCP SYNs in IPv4 (health_tunnel.h). Asked for in the
+ * check, anything else is an error; inherited from health_defaults, it applies
+ * to the checks it can (tcp, IPv4, no separate address) and the others stay direct.
+ */
+static int check_via(struct check *c, const struct loc *at, const json_t *o,
+		     const struct config_vip *v, struct config_health *h)
+{
+	struct loc l = LOC_KEY(at, o, "via");
+	bool asked = json_object_get(o, "via") != NULL;
+	int rc;
+
+	if ((rc = check_enum(c, at, o, "via", OPTIONAL, health_vias, &h->via)))
+		return rc;
+	if (h->via != CONFIG_VIA_TUNNEL)
+		return 0;
+	if (h->type == CONFIG_HEALTH_TCP && v->family == KEEL_AF_INET4 && !h->family)
+		return 0;
+	if (!asked) {
+		h->via = CONFIG_VIA_DIRECT;
+		return 0;
+	}
+	return check_bad(c, &l, "via tunnel applies only to type tcp checks of IPv4 VIPs without "
+			 "a check address");
+}
+
 static int check_health(struct check *c, const struct loc *at, const json_t *o,
 			const struct config_vip *v, struct config_health *h)
 {
@@ -295,6 +326,8 @@ static int check_health(struct check *c, const struct loc *at, const json_t *o,
 			return check_bad(c, &l, "\"%.20s\" is not a DNS query type: A, AAAA, CNAME, MX, "
 					 "NS, PTR, SOA, SRV, TXT or TYPE<1..65535>", qt);
 	}
+	if ((rc = check_via(c, at, o, v, h)))
+		return rc;
 	return check_timing(c, at, o, h, true);
 }
 
@@ -463,6 +496,27 @@ static int check_port(struct check *c, const struct loc *at, const json_t *o,
 	return 0;
 }
 
+/* A tunnel check's outer header is IPv4 (health_tunnel.h): IPv6 backends are checked direct. */
+static int check_via_backends(struct check *c, const struct loc *at, const json_t *o,
+			      struct config_vip *v)
+{
+	const json_t *hc = json_object_get(o, "health_check");
+	struct loc l = LOC_KEY(at, o, "health_check");
+
+	if (v->health.via != CONFIG_VIA_TUNNEL)
+		return 0;
+	for (uint32_t i = 0; i < v->n_backends; i++) {
+		if (v->backends[i].family == KEEL_AF_INET4)
+			continue;
+		if (hc && json_object_get(hc, "via"))
+			return check_bad(c, &l, "via tunnel needs IPv4 backends: backends[%u] is IPv6",
+					 i);
+		v->health.via = CONFIG_VIA_DIRECT;
+		break;
+	}
+	return 0;
+}
+
 static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 		     struct config_vip *v)
 {
@@ -491,7 +545,7 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	} else {
 		memset(&v->health, 0, sizeof(v->health));
 	}
-	if ((rc = check_backends(c, at, o, v)) ||
+	if ((rc = check_backends(c, at, o, v)) || (rc = check_via_backends(c, at, o, v)) ||
 	    (rc = config_sources_check(c, at, o, v)) ||
 	    (rc = config_quic_check_vip(c, at, o, v)))
 		return rc;
@@ -704,7 +758,9 @@ static int check_health_defaults(struct check *c, const struct loc *root, const 
 
 	if (!o)
 		return 0;
-	if ((rc = check_object(c, &at, o, "the health check defaults", timing_keys)))
+	if ((rc = check_object(c, &at, o, "the health check defaults", timing_keys)) ||
+	    (rc = check_enum(c, &at, o, "via", OPTIONAL, health_vias,
+			     &c->cfg->health_defaults.via)))
 		return rc;
 	return check_timing(c, &at, o, &c->cfg->health_defaults, false);
 }

@@ -24,6 +24,7 @@
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
+#include "health_tunnel.h"
 #include "ids.h"
 #include "log.h"
 #include "maglev.h"
@@ -86,6 +87,12 @@ void control_health_target(const struct config_vip *v, const struct config_backe
 	t->timeout_ms = v->health.timeout_ms;
 	t->rise = v->health.rise;
 	t->fall = v->health.fall;
+	/* via tunnel: a SYN to the VIP, encapsulated as the dataplane does (health_tunnel.h). */
+	if (hc->via == CONFIG_VIA_TUNNEL) {
+		t->via = HEALTH_VIA_TUNNEL;
+		t->encap = v->encap;
+		memcpy(t->vip, v->addr, 4);
+	}
 }
 
 /* spec_health_fn over the live checker (edit_mu or mu is held: the configuration is stable). */
@@ -126,6 +133,11 @@ static void health_sync(struct keel_control *c)
 		for (j = 0; j < v->n_backends; j++)
 			control_health_target(v, &v->backends[j], &t[n++]);
 	}
+	/* Tunnel probes are encapsulated with the dataplane's parameters (as plan/spec.c gives them). */
+	struct health_tunnel_conf tc = { .src4_plen = cfg->has_src4 ? cfg->src4_plen : 32,
+					 .gue_port = cfg->gue_port, .mtu = cfg->mtu };
+	memcpy(tc.src4, cfg->src4, 4);
+	health_set_tunnel(c->health, &tc);
 	health_set_targets(c->health, t, n);
 	free(t);
 }

@@ -17,6 +17,7 @@
 
 #include "health.h"
 #include "health_probe.h"
+#include "health_tunnel.h"
 #include "log.h"
 
 /*
@@ -113,6 +114,7 @@ struct health {
 	int timer_fd; /* timerfd armed at the earliest due_ns */
 	int event_fd; /* eventfd: checker -> keel-control, on generation bumps */
 	pthread_t thread;
+	struct health_tunnel_conf tunnel; /* under lock; every probe points at it */
 };
 
 static uint64_t now_mono_ns(void)
@@ -234,6 +236,11 @@ bool health_target_valid(const struct health_target *t)
 	default:
 		return false;
 	}
+	/* Tunnel probes: a TCP SYN in IPv4 (health_tunnel.h), IPIP or GUE. */
+	if (t->via > HEALTH_VIA_TUNNEL ||
+	    (t->via == HEALTH_VIA_TUNNEL &&
+	     (t->type != HEALTH_TCP || t->family != HEALTH_AF_INET4 || t->encap > 1)))
+		return false;
 	/* timeout <= interval: at most one probe per target is ever in flight. */
 	return t->interval_ms >= 1 && t->timeout_ms >= 1 && t->timeout_ms <= t->interval_ms &&
 	       t->rise >= 1 && t->fall >= 1;
@@ -274,6 +281,11 @@ static void target_normalise(struct health_target *dst, const struct health_targ
 	dst->timeout_ms = src->timeout_ms;
 	dst->rise = src->rise;
 	dst->fall = src->fall;
+	if (src->via == HEALTH_VIA_TUNNEL) {
+		dst->via = src->via;
+		dst->encap = src->encap;
+		memcpy(dst->vip, src->vip, 4);
+	}
 }
 
 static bool target_equal(const struct health_target *a, const struct health_target *b)
@@ -285,7 +297,8 @@ static bool target_equal(const struct health_target *a, const struct health_targ
 	       a->payload_len == b->payload_len && a->expect_len == b->expect_len &&
 	       memcmp(a->payload, b->payload, a->payload_len) == 0 &&
 	       memcmp(a->expect, b->expect, a->expect_len) == 0 && a->interval_ms == b->interval_ms &&
-	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall;
+	       a->timeout_ms == b->timeout_ms && a->rise == b->rise && a->fall == b->fall &&
+	       a->via == b->via && a->encap == b->encap && memcmp(a->vip, b->vip, 16) == 0;
 }
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
@@ -318,6 +331,9 @@ static uint64_t target_hash(const struct health_target *t)
 	h = fnv1a(h, &t->timeout_ms, sizeof(t->timeout_ms));
 	h = fnv1a(h, &t->rise, sizeof(t->rise));
 	h = fnv1a(h, &t->fall, sizeof(t->fall));
+	h = fnv1a(h, &t->via, sizeof(t->via));
+	h = fnv1a(h, &t->encap, sizeof(t->encap));
+	h = fnv1a(h, t->vip, sizeof(t->vip));
 	return h;
 }
 
@@ -780,6 +796,9 @@ struct health *health_create_budget(uint32_t max_in_flight)
 	if (!h)
 		return NULL;
 	h->budget = h->budget_eff = max_in_flight;
+	h->tunnel.src4_plen = 32; /* 0.0.0.0/32: the kernel fills the outer source in */
+	h->tunnel.gue_port = 6080;
+	h->tunnel.mtu = 1500;
 	if (getrandom(&h->rng, sizeof(h->rng), GRND_NONBLOCK) != sizeof(h->rng))
 		h->rng = now_mono_ns();
 	h->rng |= 1; /* xorshift must not start at 0 */
@@ -859,6 +878,13 @@ void health_destroy(struct health *h)
 	free(h);
 }
 
+void health_set_tunnel(struct health *h, const struct health_tunnel_conf *conf)
+{
+	pthread_mutex_lock(&h->lock);
+	h->tunnel = *conf;
+	pthread_mutex_unlock(&h->lock);
+}
+
 static struct health_entry *entry_new(struct health *h, const struct health_target *key,
 				      uint64_t hash, uint64_t now_ns)
 {
@@ -870,6 +896,7 @@ static struct health_entry *entry_new(struct health *h, const struct health_targ
 	e->hash = hash;
 	e->fresh = true;
 	health_probe_init(&e->probe, h->epfd, e);
+	e->probe.tunnel = &h->tunnel; /* read by the checker under lock, as the entry */
 	e->st.state = key->type == HEALTH_NONE ? HEALTH_STATE_UP : HEALTH_STATE_UNKNOWN;
 	e->st.last_change_ms = now_real_ms();
 	snprintf(e->st.last_text, sizeof(e->st.last_text), "none");

@@ -70,7 +70,18 @@ struct health_target {
 	uint32_t timeout_ms;        /* 1..interval_ms */
 	uint8_t rise;               /* consecutive successes DOWN -> UP, >= 1 */
 	uint8_t fall;               /* consecutive failures -> DOWN, >= 1 */
+	/*
+	 * HEALTH_VIA_TUNNEL (health_tunnel.h): the probe is a SYN to vip:port
+	 * encapsulated (encap) to addr as the dataplane sends it. TCP and IPv4
+	 * only; vip and encap are zero for HEALTH_VIA_DIRECT.
+	 */
+	uint8_t via;
+	uint8_t encap;              /* KEEL_ENCAP_IPIP (0) or KEEL_ENCAP_GUE (1) */
+	uint8_t vip[16];            /* IPv4 in the first 4 bytes */
 };
+
+#define HEALTH_VIA_DIRECT 0 /* to the backend's (or the check's) address and port, from this host */
+#define HEALTH_VIA_TUNNEL 1 /* through Keel's encapsulation to the VIP, as clients' packets go */
 
 enum health_state {
 	HEALTH_STATE_UNKNOWN = 0, /* not proven either way yet; routable */
@@ -162,6 +173,15 @@ struct health_stats {
 
 /* The checker's figures now. */
 void health_stats(struct health *h, struct health_stats *out);
+
+struct health_tunnel_conf;
+
+/*
+ * The dataplane's encapsulation parameters (outer source prefix, TTL, GUE
+ * port, MTU) tunnel probes are built with; copied. Until it is called they
+ * are 0.0.0.0/32 (the kernel picks the outer source), TTL 64, GUE 6080, MTU 1500.
+ */
+void health_set_tunnel(struct health *h, const struct health_tunnel_conf *conf);
 
 /* Stops the checker thread, closes every probe, frees everything. NULL is fine. */
 void health_destroy(struct health *h);

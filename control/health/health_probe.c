@@ -301,6 +301,20 @@ int health_probe_start(struct health_probe *p, const struct health_target *t, ui
 	p->started_ns = now_ns;
 	p->req_len = p->req_off = p->line_len = p->drained = 0;
 	p->phase = HEALTH_PROBE_CONNECTING;
+	p->via_tunnel = t->via == HEALTH_VIA_TUNNEL;
+	if (p->via_tunnel) {
+		/* Sent at once on a raw socket (health_tunnel.c): wait for the answer. */
+		int fd = health_tunnel_open(t, p->tunnel, &p->flow, now_ns);
+
+		/* No CAP_NET_RAW is ours to fix, not the backend's: LOCAL_ERROR keeps its state. */
+		if (fd == -EPERM || fd == -EACCES)
+			return probe_finish(p, HEALTH_RESULT_LOCAL_ERROR, -fd, now_ns);
+		if (fd < 0)
+			return probe_fail(p, -fd, now_ns);
+		p->fd = fd;
+		p->phase = HEALTH_PROBE_READING;
+		return probe_wait(p, now_ns);
+	}
 
 	memset(&ss, 0, sizeof(ss));
 	if (t->family == HEALTH_AF_INET6) {
@@ -611,6 +625,20 @@ static int probe_dgram_read(struct health_probe *p, uint64_t now_ns)
 	}
 }
 
+/* A tunnel probe's raw socket is readable: SYN-ACK up, RST refused, else wait for the deadline. */
+static int probe_tunnel_read(struct health_probe *p, uint64_t now_ns)
+{
+	int r = health_tunnel_recv(p->fd, &p->flow);
+
+	if (r == 1)
+		return probe_finish(p, HEALTH_RESULT_OK, 0, now_ns);
+	if (r == 2)
+		return probe_finish(p, HEALTH_RESULT_REFUSED, 0, now_ns);
+	if (r < 0)
+		return probe_fail(p, -r, now_ns);
+	return probe_wait(p, now_ns);
+}
+
 int health_probe_step(struct health_probe *p, uint64_t now_ns)
 {
 	int err = 0;
@@ -630,6 +658,8 @@ int health_probe_step(struct health_probe *p, uint64_t now_ns)
 	case HEALTH_PROBE_SENDING:
 		return is_dgram(p->type) ? probe_dgram_send(p, now_ns) : probe_send(p, now_ns);
 	case HEALTH_PROBE_READING:
+		if (p->via_tunnel)
+			return probe_tunnel_read(p, now_ns);
 		return is_dgram(p->type) ? probe_dgram_read(p, now_ns) : probe_read_status(p, now_ns);
 	case HEALTH_PROBE_DRAINING:
 		return probe_drain(p);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "health.h"
+#include "health_tunnel.h"
 
 /*
  * A probe owns its socket and that socket's registration in the caller's epoll
@@ -59,6 +60,9 @@ struct health_probe {
 	void *ssl;           /* HTTPS: the OpenSSL connection (SSL *), NULL otherwise */
 	void *session;       /* HTTPS: the last resumable session (SSL_SESSION *), kept across probes */
 	uint64_t started_ns; /* CLOCK_MONOTONIC */
+	const struct health_tunnel_conf *tunnel; /* via tunnel: the checker's parameters */
+	struct health_tunnel_flow flow;          /* via tunnel: the probe in flight */
+	bool via_tunnel;                         /* this probe is a tunnel probe (fd is raw) */
 	struct health_probe_verdict verdict; /* valid once the phase is DRAINING or DONE */
 	size_t req_len, req_off;
 	size_t line_len, drained;
