@@ -60,9 +60,10 @@ static void tunnel_snapshot(struct keel_snapshot *s, const struct health_tunnel_
 	memset(s, 0, sizeof(*s));
 	memcpy(s->src4, conf->src4, 4);
 	s->src4_plen = conf->src4_plen;
-	s->ttl = conf->ttl ? conf->ttl : 64; /* keel_snapshot_build's default */
-	s->gue_port = conf->gue_port;
-	s->mtu = conf->mtu;
+	/* Zero means keel_snapshot_build()'s default, there as here. */
+	s->ttl = conf->ttl ? conf->ttl : 64;
+	s->gue_port = conf->gue_port ? conf->gue_port : ENCAP_GUE_DEFAULT_PORT;
+	s->mtu = conf->mtu ? conf->mtu : 1500;
 }
 
 int health_tunnel_build(uint8_t *out, size_t size, const struct health_tunnel_conf *conf,
@@ -85,10 +86,10 @@ int health_tunnel_build(uint8_t *out, size_t size, const struct health_tunnel_co
 	be.family = KEEL_AF_INET4;
 	keel_encap_tmpl_fill(&be.tmpl, &s, &be);
 
-	if (conf->mtu < overhead + HEALTH_TUNNEL_SYN_LEN)
+	if (s.mtu < overhead + HEALTH_TUNNEL_SYN_LEN)
 		return -EINVAL;
 	wire_put16(eth + 12, WIRE_ETH_P_IPV4);
-	health_tunnel_syn(eth + WIRE_ETH_HLEN, f, (uint16_t)(conf->mtu - overhead - 40));
+	health_tunnel_syn(eth + WIRE_ETH_HLEN, f, (uint16_t)(s.mtu - overhead - 40));
 	if (keel_parse(eth, WIRE_ETH_HLEN + HEALTH_TUNNEL_SYN_LEN, &p) != KEEL_DROP_NONE)
 		return -EINVAL;
 	b.data = eth;

@@ -28,7 +28,11 @@
  * stack in keel-control). Needs CAP_NET_RAW.
  */
 
-/* The dataplane's output parameters the probe is encapsulated with (from the configuration). */
+/*
+ * The dataplane's output parameters the probe is encapsulated with (from the
+ * configuration, as plan/spec.c gives them to the snapshot builder; a zero
+ * TTL, GUE port or MTU means the builder's default, 64, 6080, 1500).
+ */
 struct health_tunnel_conf {
 	uint8_t src4[4];   /* outer source prefix (encap_source); 0.0.0.0/32: the kernel picks */
 	uint8_t src4_plen; /* 0..32 */

@@ -48,7 +48,7 @@ tunnel_cleanup() {
 	set +e
 	in_b "$DECAP" detach "$IFB" >/dev/null 2>&1
 	rm -rf "$PINS"
-	(exit $rc)
+	(exit "$rc")
 	kt_cleanup
 }
 trap tunnel_cleanup EXIT
@@ -60,7 +60,7 @@ ip -n "$NSL" addr add $LB4/24 dev "$IFL"
 # The SYN-ACKs come from the VIPs: route them back the way they come (strict rp_filter passes).
 ip -n "$NSL" route add 198.51.100.0/24 via $BE4
 ip -n "$NSB" addr add $BE4/24 dev "$IFB"
-for v in $VIP_TUN $VIP_GUE $VIP_DIRECT; do ip -n "$NSB" addr add $v/32 dev lo; done
+for v in $VIP_TUN $VIP_GUE $VIP_DIRECT; do ip -n "$NSB" addr add "$v/32" dev lo; done
 for k in all.arp_ignore=1 all.arp_announce=2 all.rp_filter=1 "$IFB.rp_filter=1"; do
 	ip netns exec "$NSB" sysctl -qw "net.ipv4.conf.$k"
 done
