@@ -222,6 +222,18 @@ static const struct bad_case bad_cases[] = {
 	{ "health dns query name", HEAD VIPK("health_check: {type: dns, query: \"a..b\"}"), 5, 96,
 	  "is not a DNS name" },
 	{ "health dns without query", HEAD VIPK("health_check: {type: dns}"), 5, 77, "missing required key \"query\"" },
+	/* health_check.via (checks through the encapsulation, health_tunnel.h) */
+	{ "health via value", HEAD VIPK("health_check: {type: tcp, via: gre}"), 5, 94,
+	  "\"gre\" is not one of: direct, tunnel" },
+	{ "health via on http", HEAD VIPK("health_check: {type: http, via: tunnel}"), 5, 95,
+	  "via tunnel applies only to type tcp checks of IPv4 VIPs" },
+	{ "health via with address", HEAD VIPK("health_check: {type: tcp, address: 10.0.0.9, via: tunnel}"), 5, 113,
+	  "without a check address" },
+	{ "health via on IPv6 VIP", HEAD "vips:\n  - {name: web, address: \"2001:db8::10\", port: 80, protocol: tcp,"
+				   " health_check: {type: tcp, via: tunnel}}\n", 5, 98, "IPv4 VIPs" },
+	{ "health via IPv6 backend", HEAD VIPK("health_check: {type: tcp, via: tunnel}, backends: [{address: \"fd00::1\"}]"),
+	  5, 77, "via tunnel needs IPv4 backends: backends[0] is IPv6" },
+	{ "defaults via value", HEAD "health_defaults: {via: yes}\n", 4, 24, "is not one of: direct, tunnel" },
 	/* bgp: (line 4; BGP(x) adds keys x to a valid section) */
 	{ "bgp asn 0", HEAD "bgp: {local_asn: 0, router_id: 192.0.2.21, neighbours: [{address: 10.0.0.1, asn: 65000}]}\n",
 	  4, 18, "0 is out of range 1..4294967295" },

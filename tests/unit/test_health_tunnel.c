@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "config.h"
+#include "config_model.h"
 #include "csum.h"
 #include "encap.h"
 #include "flow_table.h"
@@ -234,6 +236,53 @@ static void test_mtu_too_small(void **state)
 	assert_int_equal(health_tunnel_build(p, sizeof(p), &conf, &f, 0), 76);
 }
 
+/*
+ * health_check.via: asked for, it is kept; from health_defaults, it applies to
+ * the checks that can go through the tunnel (tcp, IPv4 VIP and backends, no
+ * check address) and the others stay direct; the canonical JSON form reads
+ * back equal (an explicit direct under a tunnel default included).
+ */
+static void test_config_via(void **state)
+{
+	static const char yaml[] =
+		"instance: e1\n"
+		"next_hop: {gateway: 192.0.2.254}\n"
+		"encap_source: {ipv4: 172.16.0.0/16, ipv6: \"fd00::/64\"}\n"
+		"health_defaults: {via: tunnel}\n"
+		"vips:\n"
+		"  - {name: a, address: 192.0.2.10, port: 80, protocol: tcp,\n"
+		"     health_check: {type: tcp}, backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: b, address: 192.0.2.11, port: 80, protocol: tcp,\n"
+		"     health_check: {type: http}, backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: c, address: 192.0.2.12, port: 80, protocol: tcp,\n"
+		"     health_check: {type: tcp, address: 10.0.0.9}, backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: d, address: 192.0.2.13, port: 80, protocol: tcp,\n"
+		"     health_check: {type: tcp}, backends: [{address: \"2001:db8:be::1\"}]}\n"
+		"  - {name: e, address: 192.0.2.14, port: 80, protocol: tcp,\n"
+		"     health_check: {type: tcp, via: direct}, backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: f, address: 192.0.2.15, port: 80, protocol: tcp, encap: gue,\n"
+		"     health_check: {type: tcp, via: tunnel}, backends: [{address: 10.0.0.1}]}\n";
+	static const uint8_t want[] = { 1, 0, 0, 0, 0, 1 };
+	struct keel_config *cfg = NULL, *back = NULL;
+	struct config_error err;
+	json_t *j;
+
+	(void)state;
+	if (config_load_buffer(yaml, sizeof(yaml) - 1, "via.yaml", &cfg, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(cfg->health_defaults.via, CONFIG_VIA_TUNNEL);
+	assert_int_equal(cfg->n_vips, 6);
+	for (uint32_t i = 0; i < cfg->n_vips; i++)
+		assert_int_equal(cfg->vips[i].health.via, want[i]);
+	j = config_to_json(cfg);
+	assert_non_null(j);
+	assert_int_equal(config_from_json(j, "canonical", &back, &err), 0);
+	assert_true(config_equal(cfg, back));
+	json_decref(j);
+	config_free(back);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_syn_bytes),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_mtu_too_small),
+		cmocka_unit_test(test_config_via),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
