@@ -306,6 +306,8 @@ int health_probe_start(struct health_probe *p, const struct health_target *t, ui
 		/* Sent at once on a raw socket (health_tunnel.c): wait for the answer. */
 		int fd = health_tunnel_open(t, p->tunnel, &p->flow, now_ns);
 
+		if (fd < 0)
+			p->flow.src_uses = 0;
 		/* No CAP_NET_RAW is ours to fix, not the backend's: LOCAL_ERROR keeps its state. */
 		if (fd == -EPERM || fd == -EACCES)
 			return probe_finish(p, HEALTH_RESULT_LOCAL_ERROR, -fd, now_ns);
@@ -632,6 +634,7 @@ static int probe_tunnel_read(struct health_probe *p, uint64_t now_ns)
 
 	if (r == 1)
 		return probe_finish(p, HEALTH_RESULT_OK, 0, now_ns);
+	p->flow.src_uses = 0; /* not passed: the next probe asks the routing table again */
 	if (r == 2)
 		return probe_finish(p, HEALTH_RESULT_REFUSED, 0, now_ns);
 	if (r < 0)
@@ -672,6 +675,7 @@ int health_probe_step(struct health_probe *p, uint64_t now_ns)
 
 void health_probe_timeout(struct health_probe *p, uint64_t now_ns)
 {
+	p->flow.src_uses = 0; /* a tunnel probe's source is looked up again after a failure */
 	if (p->phase == HEALTH_PROBE_DRAINING) { /* verdict already known: keep it */
 		probe_close(p);
 		p->phase = HEALTH_PROBE_DONE;

@@ -22,6 +22,7 @@
 #define SYN_WINDOW 64240
 #define EPH_BASE 32768u /* Linux's default ip_local_port_range */
 #define EPH_SPAN 28232u
+#define SOURCE_REUSE 64 /* probes of a target between two source look-ups */
 
 size_t health_tunnel_syn(uint8_t out[HEALTH_TUNNEL_SYN_LEN], const struct health_tunnel_flow *f,
 			 uint16_t mss)
@@ -191,15 +192,25 @@ int health_tunnel_open(const struct health_target *t, const struct health_tunnel
 	uint64_t r = mix64(now_ns ^ ((uint64_t)t->port << 48) ^ wire_get32(t->addr));
 	int fd, n, one = 1, rc;
 
-	memset(f, 0, sizeof(*f));
+	/*
+	 * The inner source: asked of the routing table again every
+	 * SOURCE_REUSE probes of a target (a UDP socket and two calls, a fair
+	 * part of a probe's cost), and after any probe that did not pass.
+	 */
+	if (memcmp(f->backend, t->addr, 4) || f->src_uses == 0 || f->src_uses >= SOURCE_REUSE) {
+		memcpy(f->backend, t->addr, 4);
+		if ((rc = source_towards(f->backend, f->src))) {
+			f->src_uses = 0;
+			return rc;
+		}
+		f->src_uses = 0;
+	}
+	f->src_uses++;
 	memcpy(f->vip, t->vip, 4);
-	memcpy(f->backend, t->addr, 4);
 	f->dport = t->port;
 	f->encap = t->encap;
 	f->sport = (uint16_t)(EPH_BASE + r % EPH_SPAN);
 	f->seq = (uint32_t)(r >> 32);
-	if ((rc = source_towards(f->backend, f->src)))
-		return rc;
 	/* The entropy the dataplane's flow hash would give this 5-tuple (with a zero seed). */
 	memset(&key, 0, sizeof(key));
 	memcpy(key.src, f->src, 4);

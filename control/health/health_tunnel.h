@@ -49,6 +49,7 @@ struct health_tunnel_flow {
 	uint16_t sport, dport; /* host byte order */
 	uint32_t seq;
 	uint8_t encap;      /* KEEL_ENCAP_IPIP or KEEL_ENCAP_GUE */
+	uint8_t src_uses;   /* health_tunnel_open: probes sent from src since it was looked up; 0 = look up */
 };
 
 /* Bytes of the inner SYN: IPv4 20 + TCP 20 + MSS option 4. */
@@ -80,8 +81,9 @@ int health_tunnel_answer(const uint8_t *pkt, size_t len, const struct health_tun
 
 /*
  * Opens p's raw socket (non-blocking, CLOEXEC, with the answer filter),
- * picks the inner source (the kernel's source address towards t's backend), a
- * port and a sequence number into *f, and sends the encapsulated SYN. Returns
+ * picks the inner source (the kernel's source address towards t's backend,
+ * kept in *f for the target's next probes: *f persists between them, zero at
+ * first), a port and a sequence number into *f, and sends the encapsulated SYN. Returns
  * the socket, or -errno (the socket closed): -EPERM without CAP_NET_RAW,
  * -EMSGSIZE and routing errors from sendto().
  */
