@@ -16,10 +16,10 @@
  * the outer packet to the backend on a raw IPv4 socket. The backend's
  * keel-decap strips the outer header; its kernel, with the VIP on lo, answers
  * the SYN with a SYN-ACK straight to our address (DSR), or a RST when nothing
- * listens. The same raw socket (IPPROTO_TCP, so it gets a copy of every TCP
- * segment the host receives) carries a classic BPF filter that keeps only
- * segments from VIP:port to our address and probe port; the probe reads them
- * and checks ack = our seq + 1. SYN-ACK: OK; RST: REFUSED; nothing by the
+ * listens. The same raw socket (IPPROTO_TCP: it gets a copy of the TCP
+ * segments the host receives), bound to our address and connected to the VIP
+ * so that the kernel queues only segments from the VIP to us, receives it; the
+ * probe checks the ports and ack = our seq + 1. SYN-ACK: OK; RST: REFUSED; nothing by the
  * timeout: TIMEOUT. The host's kernel has no socket for the SYN-ACK and
  * answers it with a RST, which closes the half-open connection on the backend.
  *
@@ -80,7 +80,7 @@ int health_tunnel_build(uint8_t *out, size_t size, const struct health_tunnel_co
 int health_tunnel_answer(const uint8_t *pkt, size_t len, const struct health_tunnel_flow *f);
 
 /*
- * Opens p's raw socket (non-blocking, CLOEXEC, with the answer filter),
+ * Opens p's raw socket (non-blocking, CLOEXEC, bound to the answer's addresses),
  * picks the inner source (the kernel's source address towards t's backend,
  * kept in *f for the target's next probes: *f persists between them, zero at
  * first), a port and a sequence number into *f, and sends the encapsulated SYN. Returns
