@@ -236,6 +236,39 @@ static void test_mtu_too_small(void **state)
 	assert_int_equal(health_tunnel_build(p, sizeof(p), &conf, &f, 0), 76);
 }
 
+/* The checker takes tunnel targets only where a probe can be built: TCP, IPv4, IPIP or GUE. */
+static void test_target_valid(void **state)
+{
+	struct health_target t;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.family = HEALTH_AF_INET4;
+	t.addr[0] = 10, t.addr[3] = 1;
+	t.port = 8080;
+	t.type = HEALTH_TCP;
+	t.interval_ms = 1000;
+	t.timeout_ms = 500;
+	t.rise = t.fall = 1;
+	t.via = HEALTH_VIA_TUNNEL;
+	t.vip[0] = 198, t.vip[1] = 51, t.vip[2] = 100, t.vip[3] = 10;
+	assert_true(health_target_valid(&t));
+	t.encap = KEEL_ENCAP_GUE;
+	assert_true(health_target_valid(&t));
+	t.encap = 2;
+	assert_false(health_target_valid(&t));
+	t.encap = KEEL_ENCAP_IPIP;
+	t.via = 2;
+	assert_false(health_target_valid(&t));
+	t.via = HEALTH_VIA_TUNNEL;
+	t.family = HEALTH_AF_INET6;
+	assert_false(health_target_valid(&t));
+	t.family = HEALTH_AF_INET4;
+	t.type = HEALTH_UDP;
+	t.payload_len = 1;
+	assert_false(health_target_valid(&t));
+}
+
 /*
  * health_check.via: asked for, it is kept; from health_defaults, it applies to
  * the checks that can go through the tunnel (tcp, IPv4 VIP and backends, no
@@ -291,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_syn_bytes),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_mtu_too_small),
+		cmocka_unit_test(test_target_valid),
 		cmocka_unit_test(test_config_via),
 	};
 
