@@ -1,4 +1,4 @@
-/* libFuzzer harness: what the health checker reads from backends (HTTP status lines, DNS answers, UDP answers), and its DNS query encoder, on arbitrary bytes. */
+/* libFuzzer harness: what the health checker reads from backends (HTTP status lines, DNS answers, UDP answers, tunnel probes' TCP answers), and its DNS query encoder, on arbitrary bytes. */
 #include <arpa/nameser.h>
 #include <errno.h>
 #include <resolv.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "health_probe.h"
+#include "health_tunnel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,6 +40,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc != 0 && !detail)
 		abort();
+
+	/*
+	 * A tunnel probe's answer (an IPv4 packet read from the raw socket), for a
+	 * flow taken from the packet itself so that the ports and ack checks are reached.
+	 */
+	if (size >= 40) {
+		struct health_tunnel_flow f = { 0 };
+
+		memcpy(f.vip, data + 12, 4);
+		memcpy(f.src, data + 16, 4);
+		f.dport = (uint16_t)(data[20] << 8 | data[21]);
+		f.sport = (uint16_t)(data[22] << 8 | data[23]);
+		f.seq = ((uint32_t)data[28] << 24 | (uint32_t)data[29] << 16 |
+			 (uint32_t)data[30] << 8 | data[31]) - 1;
+		rc = health_tunnel_answer(buf, size, &f);
+		if (rc < 0 || rc > 2)
+			abort();
+	} else if (health_tunnel_answer(buf, size, &(struct health_tunnel_flow){ 0 }) != 0) {
+		abort(); /* shorter than IPv4 + TCP headers: never an answer */
+	}
 
 	/* A UDP answer against an expectation cut from the same bytes. */
 	(void)health_probe_udp_ok(buf, size, buf + size / 2, size - size / 2);
