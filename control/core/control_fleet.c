@@ -66,6 +66,24 @@ void fleet_set_store(struct control_fleet *f, bool up, const char *err)
 			  up ? "answered" : err);
 }
 
+void fleet_store_why(struct control_fleet *f, const char *err, int rc, char *why, size_t whylen)
+{
+	int64_t applied;
+
+	pthread_mutex_lock(&f->mu);
+	applied = f->applied;
+	pthread_mutex_unlock(&f->mu);
+	/* Wrong credentials do not go away by waiting: said as such, with the file to fix. */
+	if (rc == -EACCES)
+		snprintf(why, whylen, "the fleet store refused this host's credentials (%s; fleet."
+			 "credentials_file %s, fleet.tls): edits are refused; this host goes on forwarding "
+			 "revision %lld", err, f->conf.credentials_file[0] ? f->conf.credentials_file :
+			 "not set", (long long)applied);
+	else
+		snprintf(why, whylen, "the fleet store is unreachable (%s): edits are refused; this host "
+			 "goes on forwarding revision %lld", err, (long long)applied);
+}
+
 uint64_t fleet_fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -145,9 +163,21 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 	snprintf(f->known_key, sizeof(f->known_key), "%s/known/", f->conf.prefix);
 	snprintf(f->known_host_key, sizeof(f->known_host_key), "%s/known/%s", f->conf.prefix,
 		 f->conf.host);
+	snprintf(f->fleet_key, sizeof(f->fleet_key), "%s/fleet", f->conf.prefix);
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_mutex_init(&f->edit_mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
+	pthread_mutex_init(&f->view_mu, NULL);
+	{
+		/* fleet_nap's deadlines are CLOCK_MONOTONIC: the condition must wait on that clock
+		 * (the default, CLOCK_REALTIME, took every nap's deadline as long past, and the heart
+		 * then called the store in a loop as fast as it answered). */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	/* What runs now is the last applied revision: forwarded at once, never waiting for the store. */
 	f->applied = f->seen = state_load_revision(c->state_dir);
 	run = config_fleet_spec_json(c->cfg);
@@ -158,16 +188,13 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 	if (read_credentials(f, why, whylen) ||
 	    !(f->follow_cli = open_client(f, why, whylen)) ||
 	    !(f->heart_cli = open_client(f, why, whylen)) ||
-	    !(f->edit_cli = open_client(f, why, whylen)))
+	    !(f->edit_cli = open_client(f, why, whylen)) ||
+	    !(f->view_cli = open_client(f, why, whylen)) ||
+	    /* The health watcher gets it once the fleet is joined (control_fleet_identity.c): until
+	     * then the tables follow this host's own checks, as a single host's do. */
+	    !(f->health_cli = open_client(f, why, whylen)))
 		goto fail;
-	{
-		struct keel_etcd *hcli = open_client(f, why, whylen);
-
-		if (!hcli || !(f->health = fleet_health_start(c, &f->conf, hcli, why, whylen)))
-			goto fail;
-	}
 	c->fleet = f;
-	c->fleet_health = f->health;
 	if (pthread_create(&f->follow_thr, NULL, fleet_follow_main, f)) {
 		snprintf(why, whylen, "cannot start the fleet follower");
 		goto fail;
@@ -178,8 +205,8 @@ int control_fleet_start(struct keel_control *c, char *why, size_t whylen)
 		goto fail;
 	}
 	f->heart_started = true;
-	log_event(LOG_INFO, "fleet_started", "host=%s prefix=%s applied_revision=%lld", f->conf.host,
-		  f->conf.prefix, (long long)f->applied);
+	log_event(LOG_INFO, "fleet_started", "host=%s name=%s prefix=%s applied_revision=%lld",
+		  f->conf.host, f->conf.name, f->conf.prefix, (long long)f->applied);
 	return 0;
 fail:
 	control_fleet_stop(f);
@@ -209,10 +236,13 @@ void control_fleet_stop(struct control_fleet *f)
 	keel_etcd_close(f->follow_cli);
 	keel_etcd_close(f->heart_cli);
 	keel_etcd_close(f->edit_cli);
+	keel_etcd_close(f->view_cli);
+	keel_etcd_close(f->health_cli); /* never handed over: the fleet was not joined */
 	json_decref(f->hosts);
 	json_decref(f->gone);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	pthread_mutex_destroy(&f->edit_mu);
+	pthread_mutex_destroy(&f->view_mu);
 	free(f);
 }

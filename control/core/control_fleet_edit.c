@@ -8,10 +8,9 @@
 #include "config.h"
 #include "control_priv.h"
 
-static int store_refused(struct control_fleet *f, char *why, size_t whylen)
+static int store_refused(struct control_fleet *f, int err, char *why, size_t whylen)
 {
-	snprintf(why, whylen, "the fleet store is unreachable (%s): edits are refused; this host goes "
-		 "on forwarding revision %lld", keel_etcd_errmsg(f->edit_cli), (long long)f->applied);
+	fleet_store_why(f, keel_etcd_errmsg(f->edit_cli), err, why, whylen);
 	fleet_set_store(f, false, keel_etcd_errmsg(f->edit_cli));
 	return -ENOLINK;
 }
@@ -46,7 +45,7 @@ static uint64_t wait_hosts(struct control_fleet *f, int64_t rev, struct keel_api
 		json_decref(applied);
 		/* edit_cli is one thread's at a time: another edit may be using it. */
 		pthread_mutex_lock(&f->edit_mu);
-		fleet_list_hosts(f, f->edit_cli);
+		fleet_list_hosts(f, f->edit_cli, false);
 		pthread_mutex_unlock(&f->edit_mu);
 		pending = pending_hosts(f, rev, &applied);
 		pthread_mutex_lock(&f->mu);
@@ -97,6 +96,13 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 	int rc = 0, tries;
 
 	pthread_mutex_lock(&f->edit_mu);
+	/* Nothing is written under another fleet's prefix (control_fleet_identity.c). */
+	if ((rc = fleet_may_write(f, f->edit_cli, why, whylen))) {
+		pthread_mutex_unlock(&f->edit_mu);
+		if (rc == -ENOLINK)
+			fleet_set_store(f, false, keel_etcd_errmsg(f->edit_cli));
+		return rc;
+	}
 	for (tries = 0; tries < FLEET_EDIT_TRIES; tries++) {
 		struct config_error err = { .msg = "" };
 		struct keel_config *base = NULL, *next = NULL;
@@ -108,8 +114,8 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 
 		json_decref(rep);
 		rep = NULL;
-		if (keel_etcd_range(f->edit_cli, f->spec_key, 0, 0, &r)) {
-			rc = store_refused(f, why, whylen);
+		if ((rc = keel_etcd_range(f->edit_cli, f->spec_key, 0, 0, &r))) {
+			rc = store_refused(f, rc, why, whylen);
 			break;
 		}
 		if (r.n) {
@@ -161,7 +167,7 @@ int control_fleet_edit(struct control_fleet *f, control_fleet_edit_fn edit, void
 		rc = keel_etcd_txn(f->edit_cli, &cmp, 1, &op, 1, &ok, &rev);
 		free(text);
 		if (rc) {
-			rc = store_refused(f, why, whylen);
+			rc = store_refused(f, rc, why, whylen);
 			if (keel_etcd_errmsg(f->edit_cli)[0] && rc == -ENOLINK)
 				strncat(why, " (a write that timed out may still have been committed)",
 					whylen - strlen(why) - 1);

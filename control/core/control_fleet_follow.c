@@ -134,11 +134,17 @@ void *fleet_follow_main(void *arg)
 		struct keel_etcd_range r;
 		int rc;
 
+		/* Nothing of the prefix is read before it is known to be this host's fleet's. */
+		if ((rc = fleet_join(f))) {
+			fleet_nap(f, rc == -EXDEV ? FLEET_JOIN_RECHECK_MS :
+				  rc == -EACCES ? FLEET_DENIED_MS : FLEET_RETRY_MS);
+			continue;
+		}
 		/* Linearizable: a member cut from the others does not answer with an old spec. */
 		rc = keel_etcd_range(f->follow_cli, f->spec_key, 0, 0, &r);
 		if (rc) {
 			fleet_set_store(f, false, keel_etcd_errmsg(f->follow_cli));
-			fleet_nap(f, 1000);
+			fleet_nap(f, rc == -EACCES ? FLEET_DENIED_MS : FLEET_RETRY_MS);
 			continue;
 		}
 		fleet_set_store(f, true, "");

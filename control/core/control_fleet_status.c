@@ -7,18 +7,19 @@
 
 #include "control_priv.h"
 
-void fleet_list_hosts(struct control_fleet *f, struct keel_etcd *cli)
+int fleet_list_hosts(struct control_fleet *f, struct keel_etcd *cli, bool with_known)
 {
-	struct keel_etcd_range r, k;
+	struct keel_etcd_range r, k = { 0 };
 	json_t *hosts, *gone;
+	int rc;
 
-	if (keel_etcd_range(cli, f->hosts_key, KEEL_ETCD_PREFIX, 0, &r))
-		return;
+	if ((rc = keel_etcd_range(cli, f->hosts_key, KEEL_ETCD_PREFIX, 0, &r)))
+		return rc;
 	/* The last-known records at the same revision: a host without a live key but with one is
 	 * gone (its lease expired: dead, or cut from the store), and its lag still shows. */
-	if (keel_etcd_range(cli, f->known_key, KEEL_ETCD_PREFIX, r.revision, &k)) {
+	if (with_known && (rc = keel_etcd_range(cli, f->known_key, KEEL_ETCD_PREFIX, r.revision, &k))) {
 		keel_etcd_range_free(&r);
-		return;
+		return rc;
 	}
 	hosts = json_object();
 	gone = json_object();
@@ -44,10 +45,16 @@ void fleet_list_hosts(struct control_fleet *f, struct keel_etcd *cli)
 	keel_etcd_range_free(&k);
 	pthread_mutex_lock(&f->mu);
 	json_decref(f->hosts);
-	json_decref(f->gone);
 	f->hosts = hosts;
-	f->gone = gone;
+	if (with_known) { /* an edit's wait reads the live hosts only: the gone ones stay as listed */
+		json_decref(f->gone);
+		f->gone = gone;
+		gone = NULL;
+	}
+	f->hosts_live = (int64_t)json_object_size(hosts);
 	pthread_mutex_unlock(&f->mu);
+	json_decref(gone);
+	return 0;
 }
 
 /*
@@ -80,7 +87,12 @@ static json_t *fleet_json(struct control_fleet *f, bool with_hosts)
 		json_object_set_new(o, "refused_revision", json_integer((json_int_t)f->refused_revision));
 		json_object_set_new(o, "last_refusal", json_string(f->last_refusal));
 		json_object_set_new(o, "fingerprint", json_string(fp));
-		json_object_set_new(o, "hosts_live", json_integer((json_int_t)json_object_size(f->hosts)));
+		json_object_set_new(o, "hosts_live", json_integer((json_int_t)f->hosts_live));
+		/* Another fleet's prefix (control_fleet_identity.c): this host reads and writes none of it. */
+		json_object_set_new(o, "name", json_string(f->conf.name));
+		json_object_set_new(o, "joined", json_boolean(f->joined));
+		if (f->join_refused)
+			json_object_set_new(o, "join_refused", json_string(f->join_error));
 	}
 	pthread_mutex_unlock(&f->mu);
 	return o;
@@ -91,8 +103,24 @@ json_t *control_fleet_status_json(struct control_fleet *f)
 	return fleet_json(f, false);
 }
 
+/* The hosts' documents are read from the store when asked (keelctl fleet status), not kept fresh
+ * by polling: with the store known down, or the fleet not joined, the last listing is shown. */
 json_t *control_fleet_hosts_json(struct control_fleet *f)
 {
+	bool ask;
+
+	pthread_mutex_lock(&f->mu);
+	ask = f->joined && (f->store_up || !f->store_known);
+	pthread_mutex_unlock(&f->mu);
+	if (ask) {
+		int rc;
+
+		pthread_mutex_lock(&f->view_mu);
+		rc = fleet_list_hosts(f, f->view_cli, true);
+		if (rc)
+			fleet_set_store(f, false, keel_etcd_errmsg(f->view_cli));
+		pthread_mutex_unlock(&f->view_mu);
+	}
 	return fleet_json(f, true);
 }
 
@@ -108,8 +136,10 @@ void control_fleet_metrics(struct control_fleet *f, FILE *out)
 	fprintf(out, "# HELP keel_fleet_store_up 1 while the fleet store (etcd) answers.\n"
 		"# TYPE keel_fleet_store_up gauge\nkeel_fleet_store_up %d\n", f->store_up ? 1 : 0);
 	fprintf(out, "# HELP keel_fleet_hosts_live Hosts with a live status key in the store.\n"
-		"# TYPE keel_fleet_hosts_live gauge\nkeel_fleet_hosts_live %zu\n",
-		json_object_size(f->hosts));
+		"# TYPE keel_fleet_hosts_live gauge\nkeel_fleet_hosts_live %lld\n",
+		(long long)f->hosts_live);
+	fprintf(out, "# HELP keel_fleet_join_refused 1 while this host refuses to join: its prefix belongs to another fleet.\n"
+		"# TYPE keel_fleet_join_refused gauge\nkeel_fleet_join_refused %d\n", f->join_refused ? 1 : 0);
 	fprintf(out, "# HELP keel_fleet_refused_total Fleet spec revisions refused by this host.\n"
 		"# TYPE keel_fleet_refused_total counter\nkeel_fleet_refused_total %llu\n",
 		(unsigned long long)f->refused_total);
