@@ -128,7 +128,7 @@ sys.exit(0 if all(f.get(k) == v for k, v in w.items() if k not in ("timeout", "l
 	wait_until 10 taken || log "    (h2 did not take the file: $(tail -n2 "$KT_TMP/control2.log"))"
 	h2_stop
 	T_STOP=$(($(date +%s%N) / 1000000))
-	KR=$(known_rev || echo none) # its last-known record as the stop left it
+	KR=$(known_rev 2>/dev/null || echo none) # its last-known record as the stop left it
 	fleet_host_start 2
 	S0=$(state2)
 }
