@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck disable=SC2317 # small predicates are called through wait_until and check
+# shellcheck disable=SC2317,SC2016 # predicates called through wait_until and check; evals expand later
 # Bad input to a fleet, end to end, on one etcd cluster (issue 21's
 # "Bad input"; docs/fleet.md): each is refused with file:line:col or one line that says why, the
 # running state is unchanged, nothing hangs.
@@ -55,6 +55,7 @@ start_bad() { # what, sed expression on keel2.yaml, where (bad.yaml:LINE:COL: or
 	local rc=0 t0=$SECONDS
 	ip netns exec "$ETCD_CLIENT_NS" timeout 10 "$CONTROL" --config "$KT_TMP/bad.yaml" \
 		--state-dir "$KT_TMP/state-bad" >"$KT_TMP/bad.out" 2>&1 || rc=$?
+	# shellcheck disable=SC2034 # read by the check's eval
 	BAD_WHERE=$3 BAD_TEXT=$4
 	echo "    $(tail -n1 "$KT_TMP/bad.out")"
 	check "$1: exit 1 ($rc) in $((SECONDS - t0)) s, saying ${3:+$3 ... }\"$4\"" \
@@ -88,7 +89,6 @@ check "refused by both hosts (revision $rbad), revision $r1 kept" \
 etcdctl_c put "$FLEET_SPEC" "${FLEET_SEED/10.0.0.4/10.0.0.5}" >/dev/null
 r2=$(fleet_spec_rev)
 check "a good spec after it (revision $r2) runs on both" wait_until 10 fleet_converged "$r2"
-g2=$(fstatus 2 'j["generation"]')
 
 log "3. keelctl fleet forget: refused for a live host, an unknown one, this host"
 forget_refused() { # host to forget, expected text
@@ -118,13 +118,13 @@ log "5. a prefix another fleet uses: h2 restarted with fleet.name green"
 # changed file is taken by a reload (SIGHUP) and, for the fleet: section, the restart after it.
 h2_reconf() { # sed expression on the good keel2.yaml ("" for it as it is); h2 reloads it, restarts
 	sed -e "$1" "$KT_TMP/keel2.good" >"$KT_TMP/keel2.yaml"
-	want=$("$PY" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["fleet"], sort_keys=True))' \
+	FWANT=$("$PY" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["fleet"], sort_keys=True))' \
 		"$KT_TMP/keel2.yaml" 2>/dev/null || true)
 	kill -HUP "${FLEET_CPID[2]}"
 	taken() { fapi 2 GET /v1/config | "$PY" -c 'import json, sys
 f = json.load(sys.stdin)["fleet"]
 w = json.loads(sys.argv[1])
-sys.exit(0 if all(f.get(k) == v for k, v in w.items() if k not in ("timeout", "lease_ttl", "watch_idle_timeout", "wait_timeout", "forget_after")) else 1)' "$want"; }
+sys.exit(0 if all(f.get(k) == v for k, v in w.items() if k not in ("timeout", "lease_ttl", "watch_idle_timeout", "wait_timeout", "forget_after")) else 1)' "$FWANT"; }
 	wait_until 10 taken || log "    (h2 did not take the file: $(tail -n2 "$KT_TMP/control2.log"))"
 	h2_stop
 	T_STOP=$(($(date +%s%N) / 1000000))
