@@ -78,6 +78,7 @@ enum keel_api_body { KEEL_API_BODY_NONE, KEEL_API_BODY_EDIT, KEEL_API_BODY_CONFI
 	X(TABLE_DIGEST, GET, "/table/digest", READ, NONE)                                          \
 	X(FLEET, GET, "/fleet", READ, NONE)                                                        \
 	X(FLEET_HEALTH, GET, "/fleet/health", READ, NONE)                                          \
+	X(FLEET_FORGET, DELETE, "/fleet/hosts/{vip}", ADMIN, EDIT) /* {vip}: a host name */        \
 	X(BACKEND_DRAIN_ALL, POST, "/backends/{addr}/drain", ADMIN, EDIT)                          \
 	X(BACKEND_UNDRAIN_ALL, POST, "/backends/{addr}/undrain", ADMIN, EDIT)                      \
 	X(TRACE, GET, "/trace", READ, NONE)                                                        \
@@ -385,6 +386,7 @@ enum keel_api_layer { KEEL_API_CONTROL, KEEL_API_REQUEST, KEEL_API_HOST, KEEL_AP
 	X(EBUSY, CONTROL, 503, UNAVAILABLE, "the dataplane has not acknowledged an older snapshot") \
 	X(EIO, CONTROL, 500, UNAVAILABLE, "state not persisted")                                   \
 	X(ENOLINK, CONTROL, 503, UNAVAILABLE, "the fleet store is unreachable: edits are refused")  \
+	X(EXDEV, CONTROL, 409, DATAERR, "the fleet prefix belongs to another fleet: not joined")    \
 	X(ENOMEM, CONTROL, 500, UNAVAILABLE, "out of memory")                                      \
 	X(EINVAL, REQUEST, 400, DATAERR, "malformed request")                                      \
 	X(ENOENT, REQUEST, 404, DATAERR, "no such resource")                                       \

@@ -97,6 +97,17 @@ bool api_bgp_handle(struct keel_control *c, const struct api_request *rq, struct
 			view(rp, j);
 		return true;
 	}
+	case KEEL_API_ROUTE_FLEET_FORGET: { /* a gone host's last-known record (control_fleet_forget.c) */
+		char why[512] = "";
+		json_t *j = NULL;
+		int rc = control_fleet_forget(c, rq->t.vip, &j, why, sizeof(why));
+
+		if (rc)
+			api_routes_fail(rp, KEEL_API_CONTROL, -rc, why);
+		else
+			view(rp, j);
+		return true;
+	}
 	case KEEL_API_ROUTE_HOST_DRAIN:
 	case KEEL_API_ROUTE_HOST_UNDRAIN:
 		drain(c, rq, rp);

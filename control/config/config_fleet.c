@@ -16,7 +16,9 @@
 static const char *const spec_keys[] = { "fleet_seed", "maglev_table_size", "mtu", "gue_port",
 	"health_defaults", "panic_threshold", "vips", NULL };
 static const char *const fleet_keys[] = { "endpoints", "prefix", "host", "credentials_file",
-	"tls", "timeout", "lease_ttl", "watch_idle_timeout", "wait_timeout", NULL };
+	"tls", "timeout", "lease_ttl", "watch_idle_timeout", "wait_timeout",
+	"name", "forget_after", /* the fleet's identity, last-known records' age */
+	NULL };
 static const char *const tls_keys[] = { "ca", "cert", "key", NULL };
 static const char *const host_keys[] = { "instance", "next_hop", "encap_source", "api", "metrics",
 	"bgp", "fleet",
@@ -38,6 +40,15 @@ void config_fleet_defaults(struct config_fleet *f)
 	f->lease_ttl_ms = 5000;
 	f->watch_idle_ms = 10000;
 	f->wait_ms = 10000;
+	f->forget_after_ms = 24u * 3600 * 1000;
+}
+
+/* The prefix's last segment: "/keel/site1" is fleet "site1" unless fleet.name says otherwise. */
+static void default_name(struct config_fleet *f)
+{
+	const char *s = strrchr(f->prefix, '/');
+
+	snprintf(f->name, sizeof(f->name), "%s", s ? s + 1 : f->prefix);
 }
 
 bool config_fleet_is_spec_key(const char *key)
@@ -63,6 +74,20 @@ static bool url_ok(const char *s)
 		return false;
 	for (; *s; s++)
 		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+/* What a prefix segment may hold (the default name is one), below CONFIG_FLEET_HOST_MAX. */
+static bool fleet_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= CONFIG_FLEET_HOST_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-' || *s == '.'))
 			return false;
 	return true;
 }
@@ -168,6 +193,19 @@ int config_fleet_check(struct check *c, const struct loc *root, const json_t *to
 		return check_bad(c, &hl, "\"%.64s\" is not a host name: letters, digits, '_', '.' or '-'",
 				 s);
 	snprintf(f->host, sizeof(f->host), "%s", s ? s : c->cfg->instance);
+	s = NULL;
+	if ((rc = check_string(c, &at, o, "name", OPTIONAL, &s)))
+		return rc;
+	if (s && !fleet_name_ok(s)) {
+		struct loc nl = LOC_KEY(&at, o, "name");
+
+		return check_bad(c, &nl, "\"%.64s\" is not a fleet name: 1 to %d letters, digits, "
+				 "'_', '.' or '-'", s, CONFIG_FLEET_HOST_MAX - 1);
+	}
+	if (s)
+		snprintf(f->name, sizeof(f->name), "%s", s);
+	else
+		default_name(f);
 	if ((rc = check_path(c, &at, o, "credentials_file", f->credentials_file)))
 		return rc;
 	if ((tls = json_object_get(o, "tls"))) {
@@ -184,8 +222,16 @@ int config_fleet_check(struct check *c, const struct loc *root, const json_t *to
 	if ((rc = check_duration(c, &at, o, "timeout", 100, 60000, &f->timeout_ms)) ||
 	    (rc = check_duration(c, &at, o, "lease_ttl", 2000, 600000, &f->lease_ttl_ms)) ||
 	    (rc = check_duration(c, &at, o, "watch_idle_timeout", 1000, 600000, &f->watch_idle_ms)) ||
-	    (rc = check_duration(c, &at, o, "wait_timeout", 0, 600000, &f->wait_ms)))
+	    (rc = check_duration(c, &at, o, "wait_timeout", 0, 600000, &f->wait_ms)) ||
+	    (rc = check_duration(c, &at, o, "forget_after", 0, 30u * 24 * 3600 * 1000,
+				 &f->forget_after_ms)))
 		return rc;
+	/* A last-known record that went before the live key would hide a host that is only late. */
+	if (f->forget_after_ms && f->forget_after_ms < f->lease_ttl_ms) {
+		struct loc fl = LOC_KEY(&at, o, "forget_after");
+
+		return check_bad(c, &fl, "must be 0 (never) or at least lease_ttl");
+	}
 	/* A host's keel.yaml (not an API body, which is a whole configuration whose spec keys go to
 	 * the store). */
 	if (c->host_file)
@@ -222,6 +268,7 @@ json_t *config_fleet_to_json(const struct config_fleet *f)
 		bad |= json_object_set(o, "endpoints", e);
 		bad |= put_str(o, "prefix", f->prefix);
 		bad |= put_str(o, "host", f->host);
+		bad |= put_str(o, "name", f->name);
 		if (f->credentials_file[0])
 			bad |= put_str(o, "credentials_file", f->credentials_file);
 		if (f->ca_file[0])
@@ -236,6 +283,7 @@ json_t *config_fleet_to_json(const struct config_fleet *f)
 		bad |= put_ms(o, "lease_ttl", f->lease_ttl_ms);
 		bad |= put_ms(o, "watch_idle_timeout", f->watch_idle_ms);
 		bad |= put_ms(o, "wait_timeout", f->wait_ms);
+		bad |= put_ms(o, "forget_after", f->forget_after_ms);
 	}
 	json_decref(e);
 	json_decref(tls);

@@ -34,6 +34,10 @@ struct config_fleet {
 	uint32_t lease_ttl_ms;    /* this host's status key outlives it by this much (5s) */
 	uint32_t watch_idle_ms;   /* a watch silent for this long is listed again (10s) */
 	uint32_t wait_ms;         /* an edit waits this long for the live hosts to apply it (10s) */
+	/* The fleet's identity (<prefix>/fleet, docs/fleet.md): a host whose name differs from the one
+	 * the store holds refuses to join. Default: the prefix's last segment. */
+	char name[CONFIG_FLEET_HOST_MAX];
+	uint32_t forget_after_ms; /* this host's last-known record outlives its renewal so long; 0: ever */
 };
 
 void config_fleet_defaults(struct config_fleet *f);

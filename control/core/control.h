@@ -101,6 +101,11 @@ int control_config_apply(struct keel_control *c, struct keel_config *next, unsig
 json_t *control_fleet_json(struct keel_control *c);
 /* GET /fleet/health: per backend this host's verdict and the fleet's; NULL + ENOENT outside a fleet. */
 json_t *control_fleet_health_view(struct keel_control *c);
+/* DELETE /fleet/hosts/{host}: a gone host's last-known record taken out (control_fleet_forget.c).
+ * 0 with *out, or -ENOENT (not in a fleet, no such record), -EEXIST (the host is live), -EXDEV
+ * (another fleet's prefix), -ENOLINK (the store is unreachable), with why. */
+int control_fleet_forget(struct keel_control *c, const char *host, json_t **out, char *why,
+			 size_t whylen);
 
 /*
  * One typed edit of the configuration (config_edit.h: a backend's add, del,

@@ -46,6 +46,7 @@ struct keel_etcd;
 /* Flags of range, delete, compares and watches. */
 #define KEEL_ETCD_PREFIX       0x1u /* every key that starts with key (key "" is every key) */
 #define KEEL_ETCD_SERIALIZABLE 0x2u /* range: the member's local copy, no quorum round (may be stale) */
+#define KEEL_ETCD_KEYS_ONLY    0x4u /* range: keys and their revisions and leases, values empty */
 
 struct keel_etcd_kv {
 	char *key;   /* NUL-terminated (keys with a NUL byte are refused as -EPROTO) */

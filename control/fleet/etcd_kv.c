@@ -74,6 +74,8 @@ int keel_etcd_range(struct keel_etcd *c, const char *key, unsigned flags, int64_
 		rc = etcd_set_i64(req, "revision", revision);
 	if (!rc && (flags & KEEL_ETCD_SERIALIZABLE))
 		rc = json_object_set_new(req, "serializable", json_true()) ? -ENOMEM : 0;
+	if (!rc && (flags & KEEL_ETCD_KEYS_ONLY))
+		rc = json_object_set_new(req, "keys_only", json_true()) ? -ENOMEM : 0;
 	if (rc)
 		return json_decref(req), etcd_fail(c, rc, "range");
 	rc = etcd_call(c, "/v3/kv/range", req, true, &root);

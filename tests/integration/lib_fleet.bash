@@ -16,6 +16,7 @@
 #   fleet_spec_rev             the spec key's mod_revision in the store
 #   fleet_converged REV        every host runs REV with the digests of host 1
 #   fleet_metric I NAME        a metric of host I
+# FLEET_YAML_EXTRA: lines added to every host's fleet: section (indented by two spaces).
 # FLEET_OWN_NS=1 (set before fleet_setup): each keel-control in a namespace of its own on the
 # clients' bridge (FLEET_NS[I], at ETCD_NET.(110+I)), so that a host can be cut from a backend or
 # the store alone (nftables there).
@@ -56,6 +57,7 @@ fleet:
   lease_ttl: 3s
   watch_idle_timeout: 5s
   wait_timeout: 10s
+${FLEET_YAML_EXTRA:-}
 EOF
 }
 

@@ -55,6 +55,8 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	       fs.n_hosts == 1 ? "" : "s", fs.host, (long long)fs.applied_revision);
 	if (!fs.store_up)
 		printf("store error: %s\n", fs.store_error);
+	if (*jstr(f, "join_refused")) /* another fleet's prefix (docs/fleet.md, the fleet's identity) */
+		printf("NOT JOINED: %s\n", jstr(f, "join_refused"));
 	if (fs.store_lost)
 		printf("this host is cut from the store past its lease: its BGP announcements are degraded\n");
 	if (fs.n_gone)
@@ -89,11 +91,42 @@ static int fleet_status(struct ctl *c, int argc, char **argv)
 	return KEELCTL_OK;
 }
 
+/* keelctl fleet forget HOST: a gone host's last-known record out of the store (a live one is refused). */
+static int fleet_forget(struct ctl *c, int argc, char **argv)
+{
+	char *pos[1];
+	json_t *out = NULL;
+	int n, rc, status = 0;
+
+	if ((rc = ctl_parse(c, &fleet_object, argc, argv, NULL, pos, 1, &n)))
+		return rc;
+	if (n != 1 || !api_arg_fits(pos[0])) {
+		fprintf(stderr, "keelctl: fleet forget: one host name expected\n");
+		return KEELCTL_USAGE;
+	}
+	if ((rc = api_call(c, KEEL_API_ROUTE_FLEET_FORGET, pos[0], NULL, NULL, NULL, "", 0, &status,
+			   &out)))
+		return rc;
+	if (status != 200) {
+		rc = api_fail(c, "fleet forget", status, out);
+		json_decref(out);
+		return rc;
+	}
+	if (c->json)
+		json_print(out);
+	else
+		printf("forgot host %s (store revision %lld)\n", pos[0],
+		       (long long)json_integer_value(json_object_get(out, "revision")));
+	json_decref(out);
+	return KEELCTL_OK;
+}
+
 int fleet_health_cmd(struct ctl *c, int argc, char **argv); /* fleet_health.c */
 
 static const struct ctl_verb fleet_verbs[] = {
 	{ "status", "", "every host of the fleet: applied revision, lag, digests equal, liveness", fleet_status },
 	{ "health", "", "per backend: own verdict, the fleet's, hosts down/checking, disagreement", fleet_health_cmd },
+	{ "forget", "HOST", "take a gone host's last-known record out of the store (a live host is refused)", fleet_forget },
 	{ 0 },
 };
 
