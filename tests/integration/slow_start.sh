@@ -93,19 +93,19 @@ print(d.decode())' "$KT_ROOT/tests/integration/lib" "$SOCK" "$@"
 }
 slots() { api GET /v1/vips/web/table | json_get "[b['slots'] for b in j['backends'] if b['backend'] == '$1'][0]"; }
 ramp() { api GET /v1/vips/web | json_get "[b.get('slow_start', {}).get('percent', 100) for b in j['backends'] if b['address'] == '$1'][0]"; }
-full() { [[ $(slots $B1) -gt 300 && $(slots $B2) -gt 300 && $(slots $B3) -gt 300 ]]; }
-b2_out() { [[ $(slots $B2) == 0 ]]; }
+full() { [[ $(slots "$B1") -gt 300 && $(slots "$B2") -gt 300 && $(slots "$B3") -gt 300 ]]; }
+b2_out() { [[ $(slots "$B2") == 0 ]]; }
 
 log "every backend up, each about a third of the table"
 wait_until 10 full || die "the table never had all three backends: $(api GET /v1/vips/web/table)"
-check "keel-control's first publish ramps nothing (a restart must not)" test "$(ramp $B2)" = 100
+check "keel-control's first publish ramps nothing (a restart must not)" test "$(ramp "$B2")" = 100
 
 log "HTTP server of $B2 stopped"
-srv_stop $B2
+srv_stop "$B2"
 wait_until 5 b2_out || die "$B2 kept its slots: $(api GET /v1/vips/web/table)"
 
 log "HTTP server of $B2 started again: sampling its ramp"
-srv_start $B2
+srv_start "$B2"
 ip netns exec "$NS" "$PY" "$KT_ROOT/tests/integration/slow_start_sample.py" "$KT_ROOT/tests/integration/lib" \
 	"$SOCK" "$MPORT" "$B2" "$WINDOW_MS" "$KEELCTL" >"$KT_TMP/ramp.json" || die "the sampler failed"
 judge() { "$PY" "$KT_ROOT/tests/integration/slow_start_sample.py" --judge "$KT_TMP/ramp.json" "$M" "$WINDOW_MS" "$1"; }
@@ -124,19 +124,19 @@ log "audited slow-start steps: $steps"
 check "every step audited with its moved share (>= 3)" test "$steps" -ge 3
 
 log "drain, then undrain $B2: the ramp begins again"
-K backend drain web $B2 >/dev/null || die "drain failed"
+K backend drain web "$B2" >/dev/null || die "drain failed"
 wait_until 5 b2_out || die "$B2 kept its slots after the drain"
-api POST /v1/vips/web/backends/$B2/undrain >"$KT_TMP/undrain.json"
+api POST /v1/vips/web/backends/"$B2"/undrain >"$KT_TMP/undrain.json"
 after=$(json_get "j['preview']['web']['backends']['$B2']['after']" <"$KT_TMP/undrain.json") ||
 	die "no preview in the undrain's answer: $(cat "$KT_TMP/undrain.json")"
 log "undrain preview: $B2 after = $after slots (first step: about $((M * 20 / 220)), whole weight: about $((M / 3)))"
 check "the undrain's preview counts the first step" test "$after" -gt 0 -a "$after" -lt 150
-check "undrained: the ramp begins" test "$(ramp $B2)" -lt 100
+check "undrained: the ramp begins" test "$(ramp "$B2")" -lt 100
 # The first step lasts up to one step (it ends at a wall-clock boundary): a later one may be running.
-n=$(slots $B2)
+n=$(slots "$B2")
 check "undrained: some slots, not its whole share ($n)" test "$n" -gt 0 -a "$n" -lt 300
-K backend drain web $B2 >/dev/null || die "drain failed"
+K backend drain web "$B2" >/dev/null || die "drain failed"
 check "drained mid-ramp: 0 slots" b2_out
-check "drained mid-ramp: the ramp is cancelled" test "$(ramp $B2)" = 100
+check "drained mid-ramp: the ramp is cancelled" test "$(ramp "$B2")" = 100
 check "the cancellation is logged" grep -q 'slow_start_cancelled.*backend=10.0.0.2' "$KT_TMP/control.log"
 finish
