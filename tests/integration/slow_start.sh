@@ -14,7 +14,9 @@
 #  - every step is an audited change (GET /v1/history: source slow_start, moved share);
 #  - keelctl backend list shows "NN% until HH:MM:SSZ";
 #  - drain then undrain: the undrain's preview counts the first step (not the whole weight), the
-#    ramp begins again; drained in the middle of it: the ramp is cancelled.
+#    ramp begins again; drained in the middle of it: the ramp is cancelled;
+#  - keel-control restarted with --max-move 0.05: the steps that move more are held (audited as
+#    refused), the last one (the configured weight) is published at the end of the window.
 # Addresses are documentation/private ones (RFC 5737, RFC 1918).
 . "$(dirname "$0")/lib.sh"
 
@@ -139,4 +141,28 @@ K backend drain web "$B2" >/dev/null || die "drain failed"
 check "drained mid-ramp: 0 slots" b2_out
 check "drained mid-ramp: the ramp is cancelled" test "$(ramp "$B2")" = 100
 check "the cancellation is logged" grep -q 'slow_start_cancelled.*backend=10.0.0.2' "$KT_TMP/control.log"
+
+log "keel-control restarted with --max-move 0.05: the steps between are held, the last is not"
+kill -TERM "$CONTROL_PID"
+wait "$CONTROL_PID" 2>/dev/null || true
+control_start ip netns exec "$NS" -- --max-move 0.05
+api POST "/v1/vips/web/backends/$B2/undrain?force=1" >/dev/null
+# Times from the audit log (keel-control's clock), not from this loop's polls.
+t0=$(api GET /v1/history | json_get "j['events'][-1]['time_ms']")
+seen=()
+for _ in $(seq 80); do # 16 s at most
+	n=$(slots "$B2")
+	seen+=("$n")
+	((n > 300)) && break
+	sleep 0.2
+done
+ms=$(api GET /v1/history | json_get "[e['time_ms'] - $t0 for e in j['events'] if e['source'] == 'slow_start' and e['result'] == 'applied' and e['time_ms'] > $t0][0]")
+levels=$(printf '%s\n' "${seen[@]}" | sort -nu | tr '\n' ' ')
+log "slots of $B2 seen: $levels(the last step $ms ms after the undrain)"
+check "held steps: only the first step's and the whole share seen" \
+	test "$(printf '%s\n' "${seen[@]}" | sort -nu | awk '$1 > 0' | wc -l)" = 2
+check "the last step published anyway, within the window + 1 s" test "$ms" -le $((WINDOW_MS + 1000)) -a "${n:-0}" -gt 300
+held=$(api GET /v1/history | json_get "len([e for e in j['events'] if e['source'] == 'slow_start' and e['result'] == 'refused' and 'held' in e.get('reason', '')])")
+log "held steps audited as refused: $held"
+check "held steps audited as refused (>= 2)" test "$held" -ge 2
 finish
