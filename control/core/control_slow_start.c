@@ -85,11 +85,17 @@ static uint32_t weight_at(void *arg, const struct config_vip *v, const struct co
 
 static struct control_slow_start *state(struct keel_control *c)
 {
+	struct control_slow_start *s;
+
 	if (!c->slow_start) {
-		c->slow_start = calloc(1, sizeof(*c->slow_start));
-		if (!c->slow_start)
+		s = calloc(1, sizeof(*s));
+		if (!s)
 			return NULL;
-		c->slow_start->published.s = c->slow_start;
+		s->published.s = s;
+		/* Views read the pointer under mu. */
+		pthread_mutex_lock(&c->mu);
+		c->slow_start = s;
+		pthread_mutex_unlock(&c->mu);
 	}
 	return c->slow_start;
 }
