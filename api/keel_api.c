@@ -640,6 +640,9 @@ int keel_api_empty_body_decode(const json_t *o, char *why, size_t whylen)
 #define F_CHECKS "checks"
 #define F_SINCE_MS "since_ms"
 #define F_LAST_CHECK_MS "last_check_ms"
+#define F_SLOW_START "slow_start" /* a backend's ramp */
+#define F_PERCENT "percent"
+#define F_UNTIL_MS "until_ms"
 #define F_DATAPLANE "dataplane"
 #define F_WORKERS "workers"
 #define F_WORKER "worker"
@@ -958,6 +961,10 @@ int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **o
 		v->checks = get_int(h, F_CHECKS);
 		v->since_ms = get_int(h, F_SINCE_MS);
 		v->last_check_ms = get_int(h, F_LAST_CHECK_MS);
+		h = json_object_get(b, F_SLOW_START);
+		v->has_slow_start = json_is_object(h);
+		v->slow_start_percent = get_int(h, F_PERCENT);
+		v->slow_start_until_ms = get_int(h, F_UNTIL_MS);
 	}
 	return 0;
 }
@@ -993,6 +1000,10 @@ json_t *keel_api_backend_view_encode(const struct keel_api_backend_view *b)
 	json_object_set_new(o, F_WEIGHT, json_integer(b->weight));
 	json_object_set_new(o, F_STATE, json_string(b->state));
 	json_object_set_new(o, F_HEALTH, h);
+	if (b->has_slow_start)
+		json_object_set_new(o, F_SLOW_START,
+				    json_pack("{s:I,s:I}", F_PERCENT, (json_int_t)b->slow_start_percent,
+					      F_UNTIL_MS, (json_int_t)b->slow_start_until_ms));
 	return o;
 }
 

@@ -282,6 +282,10 @@ struct keel_api_backend_view {
 	bool has_latency;        /* a check ran: last, latency_us and the three below are written */
 	int64_t latency_us;
 	int64_t checks, since_ms, last_check_ms; /* health.checks, .since_ms, .last_check_ms */
+	/* "slow_start": {"percent", "until_ms"} while its weight ramps (docs/config.md), else absent. */
+	bool has_slow_start;
+	int64_t slow_start_percent;  /* of the configured weight in the running table */
+	int64_t slow_start_until_ms; /* wall clock, ms: the configured weight from then */
 };
 /* The "backends" array of a VIP view: *n items, calloc'd into *out. 0 or -ENOMEM. */
 int keel_api_backends_decode(const json_t *vip, struct keel_api_backend_view **out, size_t *n);

@@ -83,6 +83,12 @@ static void vip_diff(struct diff *d, const struct config_vip *a, const struct co
 		line(d, "%s/health: changed", a->name);
 	if (a->quic != b->quic)
 		line(d, "%s/quic: %s -> %s", a->name, a->quic ? "yes" : "no", b->quic ? "yes" : "no");
+	if (a->slow_start_ms != b->slow_start_ms) {
+		config_format_duration(a->slow_start_ms, x);
+		config_format_duration(b->slow_start_ms, y);
+		line(d, "%s/slow_start: %s -> %s", a->name, a->slow_start_ms ? x : "off",
+		     b->slow_start_ms ? y : "off");
+	}
 	if (!config_sources_equal(a->sources, b->sources)) { /* source lists */
 		char sa[64], sb[64];
 

@@ -94,7 +94,7 @@ static bool vip_equal(const struct config_vip *a, const struct config_vip *b)
 	    a->proto != b->proto || a->port != b->port || a->all_ports != b->all_ports ||
 	    a->fragments != b->fragments || a->encap != b->encap ||
 	    a->table_size != b->table_size || !health_equal(&a->health, &b->health) ||
-	    a->quic != b->quic ||
+	    a->quic != b->quic || a->slow_start_ms != b->slow_start_ms ||
 	    a->n_backends != b->n_backends || !config_sources_equal(a->sources, b->sources))
 		return false;
 	for (i = 0; i < a->n_backends; i++)
@@ -356,6 +356,8 @@ static json_t *vip_to_json(const struct config_vip *v, uint8_t default_via)
 	put(&b, "backends", arr);
 	if (v->sources)
 		put(&b, "sources", config_sources_to_json(v->sources, v->family));
+	if (v->slow_start_ms)
+		put_duration(&b, "slow_start", v->slow_start_ms);
 	return done(&b);
 }
 

@@ -94,6 +94,8 @@ struct config_vip {
 	struct config_backend *backends;
 	/* Source lists: NULL, or the VIP's allow/deny list (config_sources.c). */
 	struct keel_src_spec *sources;
+	/* Slow start (control/plan/slow_start.h): 0 off, else the ramp's window of a returning backend. */
+	uint32_t slow_start_ms;
 };
 
 /* One next hop: a gateway whose MAC is resolved at run time, or a fixed MAC; optionally its port. */

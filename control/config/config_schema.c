@@ -23,6 +23,7 @@ static const char *const vip_keys[] = { "name", "address", "port", "protocol", "
 	"fragments", "maglev_table_size", "health_check", "backends",
 	"quic", /* config_quic.c */
 	"sources", /* source lists */
+	"slow_start", /* a returning backend's ramp (control/plan/slow_start.h) */
 	NULL };
 static const char *const backend_keys[] = { "address", "weight", "state",
 	"server_id", /* config_quic.c */
@@ -517,6 +518,20 @@ static int check_via_backends(struct check *c, const struct loc *at, const json_
 	return 0;
 }
 
+/* slow_start: "0s" (off) or a window of 1 s to 60 min; shorter steps than 250 ms would be publishes, not a ramp. */
+static int check_slow_start(struct check *c, const struct loc *at, const json_t *o,
+			    struct config_vip *v)
+{
+	int rc = check_duration(c, at, o, "slow_start", 0, TIMING_MAX_MS, &v->slow_start_ms);
+
+	if (!rc && v->slow_start_ms && v->slow_start_ms < 1000) {
+		struct loc l = LOC_KEY(at, o, "slow_start");
+
+		return check_bad(c, &l, "must be 0s (off) or between 1s and 60m");
+	}
+	return rc;
+}
+
 static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 		     struct config_vip *v)
 {
@@ -547,7 +562,8 @@ static int check_vip(struct check *c, const struct loc *at, const json_t *o,
 	}
 	if ((rc = check_backends(c, at, o, v)) || (rc = check_via_backends(c, at, o, v)) ||
 	    (rc = config_sources_check(c, at, o, v)) ||
-	    (rc = config_quic_check_vip(c, at, o, v)))
+	    (rc = config_quic_check_vip(c, at, o, v)) ||
+	    (rc = check_slow_start(c, at, o, v)))
 		return rc;
 	return check_vip_table(c, at, o, v);
 }

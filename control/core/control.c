@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "config_diff.h"
 #include "control_metrics_rows.h"
+#include "control_slow_start.h"
 #include "control_priv.h"
 #include "drop.h"
 #include "health.h"
@@ -110,6 +111,11 @@ static int healthy(void *arg, const struct config_vip *v, const struct config_ba
 	      health_status_routable(&st);
 	/* In a fleet the tables follow the fleet's verdict (control_fleet_health.c). */
 	return c->fleet_health ? fleet_health_routable(c->fleet_health, v, b, own) : own;
+}
+
+int control_backend_healthy(void *arg, const struct config_vip *v, const struct config_backend *b)
+{
+	return healthy(arg, v, b);
 }
 
 static void health_sync(struct keel_control *c)
@@ -304,6 +310,7 @@ static int publish(struct keel_control *c, bool bump)
 	}
 	control_next_hop_check(c);
 	control_next_hop_inputs(c, &in);
+	control_slow_start_inputs(c, &in); /* slow start's weights: ramps begin and end here */
 	if (keel_seam_ports(c->seam, &port0, 1) == 1)
 		memcpy(in.src_mac, port0.mac, 6);
 	in.generation = gen;
@@ -529,6 +536,7 @@ void control_destroy(struct keel_control *c)
 		close(c->lock_state_fd);
 	audit_free(c->audit);
 	control_metrics_free(c);
+	control_slow_start_free(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->edit_mu);
 	free(c);
@@ -613,6 +621,7 @@ void control_tick(struct keel_control *c)
 		c->steer_checked_ms = now;
 		control_steer(c);
 	}
+	control_slow_start_tick(c); /* a ramp's step boundary: preview, guard, audit, publish below */
 	hg = health_generation(c->health);
 	if (hg != c->health_logged_gen) {
 		c->health_logged_gen = hg;
@@ -674,8 +683,9 @@ int control_apply_locked(struct keel_control *c, struct keel_config *next, unsig
 		ret = -EINVAL;
 		goto out;
 	}
-	if (spec_preview_fill(c->tables, &(struct spec_side){ c->cfg, c->ids },
-			      &(struct spec_side){ next, ids }, healthy, c, &moved, &emptied, &preview)) {
+	if (spec_preview_fill(c->tables, control_slow_start_side(c, &(struct spec_side){ c->cfg, c->ids }),
+			      control_slow_start_side(c, &(struct spec_side){ next, ids }), healthy, c, &moved,
+			      &emptied, &preview)) {
 		snprintf(why, whylen, "cannot build the preview");
 		ret = -ENOMEM;
 		goto out;
@@ -829,8 +839,9 @@ json_t *control_diff_json(struct keel_control *c, const struct keel_config *next
 	pthread_mutex_lock(&c->edit_mu);
 	ids = ids_clone(c->ids);
 	if (ids && !ids_sync(ids, next, control_now_ms()))
-		p = spec_preview(c->tables, &(struct spec_side){ c->cfg, c->ids },
-				 &(struct spec_side){ next, ids }, healthy, c, NULL, NULL);
+		p = spec_preview(c->tables, control_slow_start_side(c, &(struct spec_side){ c->cfg, c->ids }),
+				 control_slow_start_side(c, &(struct spec_side){ next, ids }), healthy, c, NULL,
+				 NULL);
 	ids_free(ids);
 	pthread_mutex_unlock(&c->edit_mu);
 	return p;

@@ -11,6 +11,7 @@
 #include "control_metrics_rows.h"
 #include "control_fleet_health.h"
 #include "control_priv.h"
+#include "control_slow_start.h"
 #include "drop.h"
 #include "pipeline.h"
 #include "steering.h"
@@ -304,6 +305,18 @@ void control_metrics(struct keel_control *c, FILE *f)
 
 	fwrite(m->static_text, 1, m->admin_len, f); /* keel_backend_weight, keel_backend_admin_state */
 	backend_health_metrics(cfg, m, f);
+	/* Slow start (control_slow_start.c): the weight a backend has in the running table. */
+	head(f, "keel_backend_effective_weight", "gauge",
+	     "The configured weight times the share slow start gives it while it ramps (health and admin state: keel_backend_up, keel_backend_admin_state).");
+	for (j = 0; j < m->n_rows; j++) {
+		uint32_t pct = 100;
+		uint64_t until;
+
+		if (!control_slow_start_ramp(c, m->rows[j].id, &pct, &until))
+			pct = 100;
+		metrics_line_micro(f, "keel_backend_effective_weight", metrics_row_label(m, j), NULL,
+				   (uint64_t)m->rows[j].b->weight * pct * 10000);
+	}
 
 	{
 		uint64_t sp[KEEL_STEER_MAX], sb[KEEL_STEER_MAX];

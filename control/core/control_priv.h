@@ -114,6 +114,9 @@ struct keel_control {
 	uint64_t applies_at_file; /* applies when the file was last loaded */
 	int lock_state_fd, lock_instance_fd; /* -1: not held */
 
+	/* Slow start's ramps (control_slow_start.c): written under edit_mu and mu, read under either. */
+	struct control_slow_start *slow_start;
+
 };
 
 /* A worker whose heartbeat has not moved for this long is reported stalled. */
@@ -168,6 +171,9 @@ uint64_t control_wall_ms(void);
 /* The health target of a backend under its VIP's check. */
 void control_health_target(const struct config_vip *v, const struct config_backend *b,
 			   struct health_target *t);
+
+/* spec_health_fn over the live checker (or the fleet's verdicts): 1 routable, 0 not. */
+int control_backend_healthy(void *arg, const struct config_vip *v, const struct config_backend *b);
 
 /* Free the digest cache (control_digest.c). */
 void control_digest_free(struct keel_control *c);

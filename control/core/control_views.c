@@ -12,6 +12,7 @@
 #include "control_bgp.h"
 #include "control_fleet.h"
 #include "control_priv.h"
+#include "control_slow_start.h"
 #include "dataplane_eal.h"
 #include "drop.h"
 #include "keel_api.h"
@@ -79,9 +80,16 @@ static json_t *vip_json(struct keel_control *c, const struct config_vip *v, uint
 			.state = config_backend_state_name(b->state),
 		};
 		struct health_status st;
+		uint32_t pct;
+		uint64_t until;
 
 		/* The contract's backend view, by its encoder; "id" (keelctl reads none) added after it. */
 		health_fill(c, v, b, &bv, &st);
+		if (control_slow_start_ramp(c, ids_backend(c->ids, v->name, b->addr, b->family), &pct, &until)) {
+			bv.has_slow_start = true;
+			bv.slow_start_percent = pct;
+			bv.slow_start_until_ms = (int64_t)until;
+		}
 		e = keel_api_backend_view_encode(&bv);
 		if (e)
 			json_object_set_new(e, "id",

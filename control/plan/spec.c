@@ -89,7 +89,7 @@ int spec_build(const struct spec_inputs *in, struct spec_out *out)
 			memcpy(bs->addr, b->addr, 16);
 			bs->family = b->family;
 			bs->id = (uint16_t)bid;
-			bs->weight = b->weight;
+			bs->weight = in->weight ? in->weight(in->weight_arg, v, b, bid) : b->weight;
 			bs->server_id = b->server_id; /* 0 unless the VIP has quic */
 			bs->state = backend_state(v, b, out->panic[i], in->healthy, in->arg);
 		}
@@ -200,8 +200,10 @@ int spec_preview_fill(struct vip_tables *vt, const struct spec_side *from,
 		      const struct spec_side *to, spec_health_fn healthy, void *arg,
 		      double *max_moved, bool *emptied, struct keel_api_preview *p)
 {
-	struct spec_inputs fin = { .cfg = from->cfg, .ids = from->ids, .healthy = healthy, .arg = arg };
-	struct spec_inputs tin = { .cfg = to->cfg, .ids = to->ids, .healthy = healthy, .arg = arg };
+	struct spec_inputs fin = { .cfg = from->cfg, .ids = from->ids, .healthy = healthy, .arg = arg,
+				   .weight = from->weight, .weight_arg = from->weight_arg };
+	struct spec_inputs tin = { .cfg = to->cfg, .ids = to->ids, .healthy = healthy, .arg = arg,
+				   .weight = to->weight, .weight_arg = to->weight_arg };
 	struct spec_out fo = { 0 }, to_out = { 0 };
 	const uint8_t **ka = calloc(KEEL_MAX_BACKENDS, sizeof(*ka));
 	const uint8_t **kb = calloc(KEEL_MAX_BACKENDS, sizeof(*kb));

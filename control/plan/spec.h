@@ -16,6 +16,14 @@
 /* Whether a backend passes its health check now (1), fails it (0). */
 typedef int (*spec_health_fn)(void *arg, const struct config_vip *v, const struct config_backend *b);
 
+/*
+ * The weight a backend goes into its VIP's table with (slow start,
+ * control/plan/slow_start.h); bid is its id in the side's ids. NULL: the
+ * configured weight.
+ */
+typedef uint32_t (*spec_weight_fn)(void *arg, const struct config_vip *v, const struct config_backend *b,
+				   int bid);
+
 struct spec_inputs {
 	const struct keel_config *cfg;
 	const struct ids *ids;
@@ -28,6 +36,8 @@ struct spec_inputs {
 	uint32_t n_next_hops;
 	struct keel_next_hop next_hop[KEEL_MAX_NEXT_HOPS];
 	uint32_t n_next_hops_configured;
+	spec_weight_fn weight;  /* NULL: configured weights */
+	void *weight_arg;
 };
 
 struct spec_out {
@@ -51,6 +61,8 @@ void spec_free(struct spec_out *out);
 struct spec_side {
 	const struct keel_config *cfg;
 	const struct ids *ids;
+	spec_weight_fn weight;  /* NULL: configured weights (slow start's steps differ) */
+	void *weight_arg;
 };
 
 /*

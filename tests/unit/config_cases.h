@@ -290,6 +290,13 @@ static const struct bad_case bad_cases[] = {
 	{ "server_id without quic", HEAD VIP("{address: 10.0.0.1, server_id: 7}"), 5, 94,
 	  "server_id is only for the backends of a VIP with quic: true" },
 #undef QVIP
+	/* slow start (line 5): a window of 0 (off) or 1 s .. 60 min */
+	{ "slow_start too short", HEAD VIPK("slow_start: 500ms, backends: [{address: 10.0.0.1}]"), 5, 75,
+	  "must be 0s (off) or between 1s and 60m" },
+	{ "slow_start too long", HEAD VIPK("slow_start: 61m, backends: [{address: 10.0.0.1}]"), 5, 75,
+	  "must be between" },
+	{ "slow_start not a duration", HEAD VIPK("slow_start: soon, backends: [{address: 10.0.0.1}]"), 5, 75,
+	  "\"soon\": " },
 	/* source lists (line 5): columns from the VIPK prefix */
 	{ "sources bad CIDR", HEAD VIPK("sources: {deny: [10.0.0.300/8]}, backends: [{address: 10.0.0.1}]"), 5, 80,
 	  "\"10.0.0.300/8\": " },

@@ -416,7 +416,10 @@ static void test_views_round_trip(void **state)
 			  " \"health\": {\"state\": \"up\", \"last\": \"HTTP 200\", \"latency_us\": 1500,"
 			  " \"checks\": 40, \"since_ms\": 1700000000000, \"last_check_ms\": 1700000009000}},"
 			  " {\"address\": \"2001:db8::1\", \"weight\": 0, \"state\": \"draining\","
-			  " \"health\": {\"state\": \"unchecked\"}}]}",
+			  " \"health\": {\"state\": \"unchecked\"}},"
+			  " {\"address\": \"10.0.0.3\", \"weight\": 2, \"state\": \"active\","
+			  " \"health\": {\"state\": \"unchecked\"},"
+			  " \"slow_start\": {\"percent\": 40, \"until_ms\": 1700000012500}}]}",
 			  backends_trip);
 	answer_round_trip("{\"dataplane\": {\"workers\": [{\"worker\": 0, \"lcore\": 1, \"socket\": 0,"
 			  " \"generation\": 12, \"activations\": 3, \"refused\": 0, \"busy_cycles\": 123456789,"

@@ -675,6 +675,26 @@ static void test_quic(void **state)
 	config_free(cfg);
 }
 
+/* Slow start's window: read, 0 when absent, through the canonical form and back, and in a diff. */
+static void test_slow_start(void **state)
+{
+	static const char *yaml = "instance: e1\nnext_hop: {gateway: 192.0.2.254}\n"
+		"encap_source: {ipv4: 172.16.0.0/16}\n"
+		"vips:\n  - {name: a, address: 192.0.2.10, port: 80, protocol: tcp, slow_start: 30s,"
+		" backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: b, address: 192.0.2.11, port: 80, protocol: tcp, slow_start: 0s,"
+		" backends: [{address: 10.0.0.1}]}\n"
+		"  - {name: c, address: 192.0.2.12, port: 80, protocol: tcp, backends: [{address: 10.0.0.3}]}\n";
+	struct keel_config *cfg = load_ok(yaml);
+
+	(void)state;
+	assert_int_equal(cfg->vips[0].slow_start_ms, 30000);
+	assert_int_equal(cfg->vips[1].slow_start_ms, 0);
+	assert_int_equal(cfg->vips[2].slow_start_ms, 0);
+	assert_round_trip(cfg);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_json_paths),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_slow_start),
 		cmocka_unit_test(test_yaml_edges),
 		cmocka_unit_test(test_fleet_split),
 		cmocka_unit_test(test_quic),

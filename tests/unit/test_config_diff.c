@@ -78,6 +78,17 @@ static void test_vips(void **state)
 	       HEAD WEB("80", "      - { address: 10.0.0.1 }\n"), 10, "dns: removed");
 }
 
+/* Slow start's window, on and off. */
+static void test_slow_start(void **state)
+{
+	(void)state;
+	expect(HEAD WEB("80", "      - { address: 10.0.0.1 }\n"),
+	       HEAD WEB("80", "      - { address: 10.0.0.1 }\n") "    slow_start: 30s\n", 10,
+	       "web/slow_start: off -> 30s");
+	expect(HEAD WEB("80", "      - { address: 10.0.0.1 }\n") "    slow_start: 1m\n",
+	       HEAD WEB("80", "      - { address: 10.0.0.1 }\n"), 10, "web/slow_start: 1m -> off");
+}
+
 /* Bounded: past max lines, a count. */
 static void test_bounded(void **state)
 {
@@ -95,6 +106,7 @@ int main(void)
 		cmocka_unit_test(test_backend_fields),
 		cmocka_unit_test(test_vips),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_slow_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,16 +2,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keelctl.h"
 
+/* Slow start's ramp: "40% until 12:00:05Z" (UTC), or "" while the backend has its whole weight. */
+static void ramp_text(const struct keel_api_backend_view *b, char *out, size_t n)
+{
+	time_t t = (time_t)(b->slow_start_until_ms / 1000);
+	char when[16] = "?";
+	struct tm tm;
+
+	out[0] = '\0';
+	if (!b->has_slow_start)
+		return;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%SZ", &tm);
+	snprintf(out, n, "%lld%% until %s", (long long)b->slow_start_percent, when);
+}
+
 static int backend_list(struct ctl *c, int argc, char **argv)
 {
-	static const char *const heads[] = { "BACKEND", "WEIGHT", "STATE", "HEALTH", "LAST", "LATENCY" };
+	static const char *const heads[] = { "BACKEND", "WEIGHT", "STATE", "HEALTH", "LAST", "LATENCY",
+					     "RAMP" };
 	bool quiet = false;
 	const struct ctl_opt opts[] = { { "quiet", 'q', false, NULL, &quiet }, { 0 } };
 	struct keel_api_backend_view *bv = NULL;
-	char w[16], lat[24];
+	char w[16], lat[24], ramp[48];
 	struct table *t;
 	json_t *v;
 	char *pos[1];
@@ -40,7 +57,7 @@ static int backend_list(struct ctl *c, int argc, char **argv)
 		for (i = 0; i < nb; i++)
 			puts(bv[i].addr);
 	} else {
-		t = table_new(6, heads);
+		t = table_new(7, heads);
 		table_right(t, 1);
 		table_right(t, 5);
 		table_flex(t, 4);
@@ -49,8 +66,9 @@ static int backend_list(struct ctl *c, int argc, char **argv)
 			lat[0] = '\0';
 			if (bv[i].has_latency)
 				snprintf(lat, sizeof(lat), "%.1f ms", (double)bv[i].latency_us / 1000);
+			ramp_text(&bv[i], ramp, sizeof(ramp));
 			table_add(t, bv[i].addr, w, bv[i].state, bv[i].health, dash(bv[i].health_last),
-				  dash(lat));
+				  dash(lat), dash(ramp));
 		}
 		table_print(c, t);
 		table_free(t);
