@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "burst_env.h"
 #include "flow_table.h"
 #include "hash.h"
 #include "maglev.h"
@@ -17,23 +18,6 @@
 #include "pipeline.h"
 #include "pktgen.h"
 #include "snapfix.h"
-
-#define HEADROOM 128
-#define FRAME_MAX 2048
-
-struct env {
-	struct keel_worker w;
-	struct keel_counters ctr;
-	void *ftmem;
-	struct keel_snapshot *snap;
-	uint8_t frames[KEEL_BURST_MAX][HEADROOM + FRAME_MAX];
-	struct keel_buf bufs[KEEL_BURST_MAX];
-	uint8_t verdicts[KEEL_BURST_MAX];
-};
-
-/* The port the test frames arrive on: pktgen addresses them to its MAC. */
-static const struct keel_port test_port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
-					    .mtu = 1500 };
 
 static struct keel_backend_spec be[8];
 static struct keel_vip_spec vips[4];
@@ -65,111 +49,34 @@ static void make_spec(struct keel_snapshot_spec *spec, uint8_t state2, uint32_t 
 
 static int setup(void **state)
 {
-	struct flow_table_params fp = {
-		.capacity = 4096,
-		.secret = 7,
-		.timeout_ms = { 60000, 5000, 30000 },
-	};
 	struct keel_snapshot_spec spec;
-	struct env *e = calloc(1, sizeof(*e));
-	size_t sz = flow_table_mem_size(fp.capacity);
+	struct burst_env *e = malloc(sizeof(*e));
 
 	assert_non_null(e);
 	make_spec(&spec, KEEL_BACKEND_ACTIVE, 1);
-	e->snap = snapfix_build(&spec);
-	e->ftmem = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	e->w.ft = flow_table_init(e->ftmem, sz, &fp);
-	assert_non_null(e->w.ft);
-	e->w.snap = e->snap;
-	e->w.ctr = &e->ctr;
-	e->w.now_ms = 1000;
-	e->w.non_vip_to_kernel = true;
+	burst_env_init(e, &spec, 4096);
 	*state = e;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 
-	free(e->snap);
-	free(e->ftmem);
+	burst_env_fini(e);
 	free(e);
 	return 0;
 }
 
-/* Put frame i of the burst in place; returns its length. */
-static size_t load(struct env *e, int i, const struct pktgen *g)
+/* The backend id a forwarded frame was sent to, from its outer destination. */
+static int outer_backend(const struct burst_env *e, int i)
 {
-	size_t len = pktgen_build(e->frames[i] + HEADROOM, FRAME_MAX, g);
-
-	assert_true(len > 0);
-	e->bufs[i].data = e->frames[i] + HEADROOM;
-	e->bufs[i].len = (uint16_t)len;
-	e->bufs[i].headroom = HEADROOM;
-	e->bufs[i].tailroom = (uint16_t)(FRAME_MAX - len);
-	return len;
+	return burst_env_outer_backend(e, i, be, 7);
 }
 
-static uint32_t run(struct env *e, uint32_t n)
+static uint16_t expected_backend(const struct burst_env *e, const struct pktgen *g)
 {
-	return keel_pipeline_burst(&e->w, &test_port, e->bufs, e->verdicts, n);
-}
-
-/* The backend id a forwarded IPIP/IPv4 frame was sent to, from its outer destination. */
-static int outer_backend(const struct env *e, int i)
-{
-	const uint8_t *f = e->bufs[i].data;
-	uint32_t k;
-
-	for (k = 0; k < 7; k++) {
-		if (be[k].family == 4 && f[12] == 0x08 && f[13] == 0x00 &&
-		    !memcmp(f + 14 + 16, be[k].addr, 4))
-			return (int)k;
-		if (be[k].family == 6 && f[12] == 0x86 && f[13] == 0xdd &&
-		    !memcmp(f + 14 + 24, be[k].addr, 16))
-			return (int)k;
-	}
-	return -1;
-}
-
-static uint16_t lookup_in(const struct keel_snapshot *s, const struct pktgen *g);
-
-static uint16_t expected_backend(const struct env *e, const struct pktgen *g)
-{
-	return lookup_in(e->snap, g);
-}
-
-static uint16_t lookup_in(const struct keel_snapshot *s, const struct pktgen *g)
-{
-	struct keel_flow_key k = { 0 };
-	struct keel_lookup lk;
-
-	pktgen_addr(g->family, g->src, k.src);
-	pktgen_addr(g->family, g->dst, k.dst);
-	k.sport = htons(g->sport);
-	k.dport = htons(g->dport);
-	k.proto = g->proto;
-	k.family = (uint8_t)g->family;
-	keel_pipeline_lookup(s, &k, &lk);
-	return lk.backend;
-}
-
-static uint64_t drops_total(const struct keel_counters *c)
-{
-	uint64_t t = 0;
-	int i;
-
-	for (i = 0; i < KEEL_DROP_MAX; i++)
-		t += c->drops[i];
-	return t;
-}
-
-static void assert_accounted(const struct env *e)
-{
-	const struct keel_counters *c = &e->ctr;
-
-	assert_int_equal(c->rx_pkts, c->fwd_pkts + c->reply_pkts + c->kernel_pkts + drops_total(c));
+	return burst_env_lookup(e->snap, g);
 }
 
 static const struct pktgen tcp4 = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1",
@@ -178,14 +85,14 @@ static const struct pktgen tcp4 = { .family = 4, .src = "198.51.100.7", .dst = "
 
 static void test_forward_v4(void **state)
 {
-	struct env *e = *state;
-	uint8_t inner[FRAME_MAX];
-	size_t len = load(e, 0, &tcp4);
+	struct burst_env *e = *state;
+	uint8_t inner[BURST_ENV_FRAME_MAX];
+	size_t len = burst_env_load(e, 0, &tcp4);
 	const uint8_t *f;
 	int b;
 
 	memcpy(inner, e->bufs[0].data + 14, len - 14);
-	assert_int_equal(run(e, 1), 1);
+	assert_int_equal(burst_env_run(e, 1), 1);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
 	f = e->bufs[0].data;
 	assert_int_equal(e->bufs[0].len, len + 20);
@@ -199,13 +106,13 @@ static void test_forward_v4(void **state)
 	assert_int_equal(e->ctr.fwd_pkts, 1);
 	assert_int_equal(e->ctr.backend[b].new_flows, 1);
 	assert_int_equal(e->ctr.vip[0].pkts, 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* Many clients: every packet goes where keel_pipeline_lookup says, and all three backends are used. */
 static void test_spread_matches_lookup(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	int seen[3] = { 0 }, i, round;
 
 	for (round = 0; round < 20; round++) {
@@ -217,9 +124,9 @@ static void test_spread_matches_lookup(void **state)
 			snprintf(src[i], sizeof(src[i]), "198.51.%d.%d", round, i + 1);
 			g[i].src = src[i];
 			g[i].sport = (uint16_t)(1000 + i);
-			load(e, i, &g[i]);
+			burst_env_load(e, i, &g[i]);
 		}
-		assert_int_equal(run(e, 32), 32);
+		assert_int_equal(burst_env_run(e, 32), 32);
 		for (i = 0; i < 32; i++) {
 			int b = outer_backend(e, i);
 
@@ -230,7 +137,7 @@ static void test_spread_matches_lookup(void **state)
 	}
 	for (i = 0; i < 3; i++)
 		assert_in_range(seen[i], 120, 310);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /*
@@ -244,7 +151,7 @@ static void test_all_ports_lookup_agrees(void **state)
 {
 	static struct keel_backend_spec abe[4];
 	static struct keel_vip_spec av;
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct keel_snapshot_spec spec;
 	struct keel_snapshot *snap;
 	int agree = 0, port0_agree = 0, used[4] = { 0 }, i, k;
@@ -274,13 +181,13 @@ static void test_all_ports_lookup_agrees(void **state)
 			g[i].dst = "192.0.2.9";
 			g[i].sport = (uint16_t)(33000 + k * 25 + i);
 			g[i].dport = (uint16_t)(1000 + 7 * (k * 25 + i));
-			load(e, i, &g[i]);
+			burst_env_load(e, i, &g[i]);
 		}
-		assert_int_equal(run(e, 25), 25);
+		assert_int_equal(burst_env_run(e, 25), 25);
 		for (i = 0; i < 25; i++) {
 			const uint8_t *f = e->bufs[i].data;
 			struct pktgen g0 = g[i];
-			uint16_t want = lookup_in(snap, &g[i]);
+			uint16_t want = burst_env_lookup(snap, &g[i]);
 			int b = -1, j;
 
 			assert_int_equal(e->verdicts[i], KEEL_VERDICT_FORWARD);
@@ -291,7 +198,7 @@ static void test_all_ports_lookup_agrees(void **state)
 			used[b]++;
 			agree += want == b;
 			g0.dport = 0;
-			port0_agree += lookup_in(snap, &g0) == b;
+			port0_agree += burst_env_lookup(snap, &g0) == b;
 		}
 	}
 	assert_int_equal(agree, 100);
@@ -299,14 +206,14 @@ static void test_all_ports_lookup_agrees(void **state)
 		assert_true(used[i] > 0);
 	/* About one in four by chance: the destination port does matter to the hash. */
 	assert_true(port0_agree < 60);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 	e->w.snap = e->snap;
 	free(snap);
 }
 
 static void test_flow_hit_and_drain(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct keel_snapshot_spec spec;
 	struct keel_snapshot *drained;
 	struct flow_table_stats st;
@@ -318,9 +225,9 @@ static void test_flow_hit_and_drain(void **state)
 		g[i] = tcp4;
 		snprintf(src[i], sizeof(src[i]), "203.0.113.%d", i + 1);
 		g[i].src = src[i];
-		load(e, i, &g[i]);
+		burst_env_load(e, i, &g[i]);
 	}
-	run(e, 64);
+	burst_env_run(e, 64);
 	for (i = 0; i < 64; i++)
 		first[i] = outer_backend(e, i);
 
@@ -330,8 +237,8 @@ static void test_flow_hit_and_drain(void **state)
 	drained = snapfix_build(&spec);
 	e->w.snap = drained;
 	for (i = 0; i < 64; i++)
-		load(e, i, &g[i]);
-	run(e, 64);
+		burst_env_load(e, i, &g[i]);
+	burst_env_run(e, 64);
 	for (i = 0; i < 64; i++)
 		assert_int_equal(outer_backend(e, i), first[i]);
 	flow_table_get_stats(e->w.ft, &st);
@@ -340,9 +247,9 @@ static void test_flow_hit_and_drain(void **state)
 	for (i = 0; i < 64; i++) {
 		g[i].src = "198.18.0.1";
 		g[i].sport = (uint16_t)(2000 + i);
-		load(e, i, &g[i]);
+		burst_env_load(e, i, &g[i]);
 	}
-	run(e, 64);
+	burst_env_run(e, 64);
 	for (i = 0; i < 64; i++)
 		assert_int_not_equal(outer_backend(e, i), 2);
 
@@ -356,9 +263,9 @@ static void test_flow_hit_and_drain(void **state)
 		snprintf(src[i], sizeof(src[i]), "203.0.113.%d", i + 1);
 		g[i] = tcp4;
 		g[i].src = src[i];
-		load(e, i, &g[i]);
+		burst_env_load(e, i, &g[i]);
 	}
-	run(e, 64);
+	burst_env_run(e, 64);
 	for (i = 0; i < 64; i++) {
 		int b = outer_backend(e, i);
 
@@ -371,12 +278,12 @@ static void test_flow_hit_and_drain(void **state)
 	assert_true(moved > 0);
 	e->w.snap = e->snap;
 	free(drained);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 static void test_icmp_echo(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen g = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 1,
 			    .icmp_type = 8, .payload_len = 32 };
 	struct pktgen g6 = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1",
@@ -384,23 +291,23 @@ static void test_icmp_echo(void **state)
 	struct pktgen other = g;
 
 	other.dst = "192.0.2.77";
-	load(e, 0, &g);
-	load(e, 1, &g6);
-	load(e, 2, &other);
-	assert_int_equal(run(e, 3), 2);
+	burst_env_load(e, 0, &g);
+	burst_env_load(e, 1, &g6);
+	burst_env_load(e, 2, &other);
+	assert_int_equal(burst_env_run(e, 3), 2);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_REPLY);
 	assert_int_equal(e->bufs[0].data[14 + 20], 0); /* echo reply */
 	assert_int_equal(e->verdicts[1], KEEL_VERDICT_REPLY);
 	assert_int_equal(e->bufs[1].data[14 + 40], 129);
 	assert_int_equal(e->verdicts[2], KEEL_VERDICT_KERNEL);
 	assert_int_equal(e->ctr.icmp_echo, 2);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* A "fragmentation needed" about a VIP connection reaches that connection's backend. */
 static void test_icmp_error_follows_flow(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen reply = { .family = 4, .src = "192.0.2.1", .dst = "198.51.100.7", .proto = 6,
 				.sport = 80, .dport = 40000, .payload_len = 20 };
 	uint8_t quote[128], icmp[8 + 128];
@@ -410,8 +317,8 @@ static void test_icmp_error_follows_flow(void **state)
 	int b;
 
 	/* The flow first, so it is tracked. */
-	load(e, 0, &tcp4);
-	run(e, 1);
+	burst_env_load(e, 0, &tcp4);
+	burst_env_run(e, 1);
 	b = outer_backend(e, 0);
 
 	qlen = pktgen_build_ip(quote, sizeof(quote), &reply);
@@ -430,16 +337,16 @@ static void test_icmp_error_follows_flow(void **state)
 	}
 	err.l4_override = icmp;
 	err.l4_override_len = 36;
-	load(e, 0, &err);
-	assert_int_equal(run(e, 1), 1);
+	burst_env_load(e, 0, &err);
+	assert_int_equal(burst_env_run(e, 1), 1);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
 	assert_int_equal(outer_backend(e, 0), b);
 	assert_int_equal(e->ctr.icmp_errors_fwd, 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* An ICMPv4 frag-needed from a router to dst quoting 28 bytes of the reply q, loaded as frame i. */
-static void load_frag_needed(struct env *e, int i, const char *dst, const struct pktgen *q)
+static void load_frag_needed(struct burst_env *e, int i, const char *dst, const struct pktgen *q)
 {
 	uint8_t quote[128], icmp[8 + 28];
 	struct pktgen err = { .family = 4, .src = "203.0.113.254", .dst = dst, .proto = 1,
@@ -457,7 +364,7 @@ static void load_frag_needed(struct env *e, int i, const char *dst, const struct
 	icmp[3] = (uint8_t)c;
 	err.l4_override = icmp;
 	err.l4_override_len = sizeof(icmp);
-	load(e, i, &err);
+	burst_env_load(e, i, &err);
 }
 
 /*
@@ -467,7 +374,7 @@ static void load_frag_needed(struct env *e, int i, const char *dst, const struct
  */
 static void test_icmp_error_outer_destination(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen reply = { .family = 4, .src = "192.0.2.1", .dst = "198.51.100.7", .proto = 6,
 				.sport = 80, .dport = 40000, .payload_len = 20 };
 	struct pktgen reply6 = { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:c::7", .proto = 6,
@@ -480,9 +387,9 @@ static void test_icmp_error_outer_destination(void **state)
 	size_t n;
 
 	/* The connections first, so they are tracked. */
-	load(e, 0, &tcp4);
-	load(e, 1, &flow6);
-	assert_int_equal(run(e, 2), 2);
+	burst_env_load(e, 0, &tcp4);
+	burst_env_load(e, 1, &flow6);
+	assert_int_equal(burst_env_run(e, 2), 2);
 
 	load_frag_needed(e, 0, "192.0.2.1", &reply);      /* to the VIP: its backend */
 	load_frag_needed(e, 1, "203.0.113.10", &reply);   /* to the host: the kernel's */
@@ -495,29 +402,29 @@ static void test_icmp_error_outer_destination(void **state)
 	memcpy(icmp6 + 8, q6, 48);
 	err6.l4_override = icmp6;
 	err6.l4_override_len = sizeof(icmp6);
-	load(e, 3, &err6);                                 /* IPv6, to a non-VIP address */
-	assert_int_equal(run(e, 4), 1);
+	burst_env_load(e, 3, &err6);                                 /* IPv6, to a non-VIP address */
+	assert_int_equal(burst_env_run(e, 4), 1);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
 	assert_int_equal(e->verdicts[1], KEEL_VERDICT_KERNEL);
 	assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
 	assert_int_equal(e->verdicts[3], KEEL_VERDICT_KERNEL);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_ICMP_ERROR_MISMATCH], 1);
 	assert_int_equal(e->ctr.icmp_errors_fwd, 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 
 	/* Without an exception path, one to the host is dropped as any packet for no VIP. */
 	e->w.non_vip_to_kernel = false;
 	load_frag_needed(e, 0, "203.0.113.10", &reply);
-	assert_int_equal(run(e, 1), 0);
+	assert_int_equal(burst_env_run(e, 1), 0);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_NOT_VIP], 1);
 	assert_int_equal(e->ctr.icmp_errors_fwd, 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 static void test_fragments(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen first = { .family = 4, .src = "198.51.100.9", .dst = "192.0.2.1", .proto = 17,
 				.sport = 5000, .dport = 53, .payload_len = 64, .more_frags = true };
 	struct pktgen later = first;
@@ -529,11 +436,11 @@ static void test_fragments(void **state)
 	whole.more_frags = false;
 	whole.sport = 6000;
 	tcp_later.frag_offset = 100;
-	load(e, 0, &first);
-	load(e, 1, &later);
-	load(e, 2, &whole);
-	load(e, 3, &tcp_later);
-	run(e, 4);
+	burst_env_load(e, 0, &first);
+	burst_env_load(e, 1, &later);
+	burst_env_load(e, 2, &whole);
+	burst_env_load(e, 3, &tcp_later);
+	burst_env_run(e, 4);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
 	assert_int_equal(e->verdicts[1], KEEL_VERDICT_FORWARD);
 	assert_int_equal(e->verdicts[2], KEEL_VERDICT_FORWARD);
@@ -543,19 +450,19 @@ static void test_fragments(void **state)
 	/* A TCP VIP without the fragments flag drops non-first fragments. */
 	assert_int_equal(e->verdicts[3], KEEL_VERDICT_DROP);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_FRAGMENT], 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 static void test_v6_gue(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen g = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1", .proto = 6,
 			    .sport = 50000, .dport = 443, .payload_len = 100 };
-	size_t len = load(e, 0, &g);
+	size_t len = burst_env_load(e, 0, &g);
 	const uint8_t *f;
 	int b;
 
-	assert_int_equal(run(e, 1), 1);
+	assert_int_equal(burst_env_run(e, 1), 1);
 	f = e->bufs[0].data;
 	assert_int_equal(e->bufs[0].len, len + 40 + 8 + 4);
 	assert_int_equal(f[14 + 6], 17); /* UDP */
@@ -563,21 +470,21 @@ static void test_v6_gue(void **state)
 	assert_true(pktgen_l4_csum_ok(6, f + 14, f + 54, len - 14 + 12, 17));
 	b = outer_backend(e, 0);
 	assert_int_equal(b, expected_backend(e, &g));
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 static void test_too_big(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen df = tcp4, nodf = tcp4;
 	uint32_t i;
 
 	df.payload_len = 1460; /* 1500-byte packet: 1520 with IPIP */
 	df.df = true;
 	nodf.payload_len = 1460;
-	load(e, 0, &df);
-	load(e, 1, &nodf);
-	assert_int_equal(run(e, 2), 1);
+	burst_env_load(e, 0, &df);
+	burst_env_load(e, 1, &nodf);
+	assert_int_equal(burst_env_run(e, 2), 1);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_REPLY);
 	assert_int_equal(e->bufs[0].data[14 + 20], 3);
 	assert_int_equal(e->bufs[0].data[14 + 21], 4);
@@ -589,18 +496,18 @@ static void test_too_big(void **state)
 	/* At most icmp_rate answers per second. */
 	e->w.now_ms += 5000;
 	for (i = 0; i < 150; i++) {
-		load(e, 0, &df);
-		run(e, 1);
+		burst_env_load(e, 0, &df);
+		burst_env_run(e, 1);
 	}
 	assert_int_equal(e->ctr.icmp_too_big, 1 + e->snap->icmp_rate);
 	assert_int_equal(e->ctr.drops[KEEL_DROP_ICMP_RATE_LIMIT], 150 - e->snap->icmp_rate);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* Above the new-flow rate, new flows are forwarded by hash, untracked, and counted. */
 static void test_new_flow_rate(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct flow_table_params fp = {
 		.capacity = 1024,
 		.secret = 9,
@@ -622,9 +529,9 @@ static void test_new_flow_rate(void **state)
 		g[i] = tcp4;
 		snprintf(src[i], sizeof(src[i]), "198.51.100.%d", i + 100);
 		g[i].src = src[i];
-		load(e, i, &g[i]);
+		burst_env_load(e, i, &g[i]);
 	}
-	assert_int_equal(run(e, 32), 32);
+	assert_int_equal(burst_env_run(e, 32), 32);
 	for (i = 0; i < 32; i++)
 		assert_int_equal(outer_backend(e, i), expected_backend(e, &g[i]));
 	flow_table_get_stats(e->w.ft, &st);
@@ -632,23 +539,11 @@ static void test_new_flow_rate(void **state)
 	assert_int_equal(e->ctr.untracked, 22);
 	e->w.ft = saved;
 	free(mem);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 
 /* ---- Hardening (issue 14): every test below failed before its fix. ---- */
-
-/* Count of the drop reason named name; fails the test when no reason has that name. */
-static uint64_t drops_named(const struct env *e, const char *name)
-{
-	unsigned int k;
-
-	for (k = 0; k < KEEL_DROP_MAX; k++)
-		if (!strcmp(keel_drop_name(k), name))
-			return e->ctr.drops[k];
-	fail_msg("no drop reason named %s", name);
-	return 0;
-}
 
 /*
  * Item 1: the ICMP answer bucket on a simulated clock, for rates R of 1 to
@@ -665,7 +560,7 @@ static void test_icmp_rate_simulated_clock(void **state)
 {
 	static const uint32_t rates[] = { 1, 10, 100, 1000, 10000 };
 	static const double factors[] = { 0.5, 0.9, 1.11, 3.0 };
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct keel_snapshot_spec spec;
 	struct pktgen df = tcp4;
 	const uint64_t T_ms = 10000;
@@ -688,8 +583,8 @@ static void test_icmp_rate_simulated_clock(void **state)
 
 			for (k = 0; k < n_events; k++) {
 				w.now_ms = 1 + (uint64_t)((double)k * 1000.0 / ev_rate);
-				load(e, 0, &df);
-				keel_pipeline_burst(&w, &test_port, e->bufs, e->verdicts, 1);
+				burst_env_load(e, 0, &df);
+				keel_pipeline_burst(&w, &burst_env_port, e->bufs, e->verdicts, 1);
 				/* The oracle. */
 				tokens += (double)(w.now_ms - last) * rates[ri] / 1000.0;
 				if (tokens > rates[ri])
@@ -718,13 +613,13 @@ static void test_icmp_rate_simulated_clock(void **state)
 		}
 		free(snap);
 	}
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* Item 1, the reported case: a continuous stream of oversized DF packets keeps being answered at the rate. */
 static void test_icmp_rate_continuous_stream(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen df = tcp4;
 	uint64_t ms;
 
@@ -736,45 +631,45 @@ static void test_icmp_rate_continuous_stream(void **state)
 
 		e->w.now_ms = 1000 + ms;
 		for (i = 0; i < 4; i++)
-			load(e, i, &df);
-		run(e, 4);
+			burst_env_load(e, i, &df);
+		burst_env_run(e, 4);
 	}
 	/* The first burst of 100, then 100 per second: 1100, within one per second of slack. */
 	assert_in_range(e->ctr.icmp_too_big, 1090, 1101);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* Item 4: an echo request with a bad ICMP checksum is not answered; nor one whose reply exceeds the port MTU. */
 static void test_echo_checksum_and_mtu(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen g = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 1,
 			    .icmp_type = 8, .payload_len = 32 };
 	struct pktgen g6 = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1",
 			     .proto = 58, .icmp_type = 128, .payload_len = 32 };
 	struct pktgen big = g;
 
-	load(e, 0, &g);
+	burst_env_load(e, 0, &g);
 	e->bufs[0].data[14 + 20 + 2] ^= 0x01;
-	load(e, 1, &g6);
+	burst_env_load(e, 1, &g6);
 	e->bufs[1].data[14 + 40 + 8] ^= 0x80; /* payload byte: the checksum no longer matches */
 	big.payload_len = 1500 - 28 + 1;      /* reply one byte over the 1500-byte port MTU */
-	load(e, 2, &big);
+	burst_env_load(e, 2, &big);
 	big.payload_len = 1500 - 28;          /* exactly the MTU: answered */
-	load(e, 3, &big);
-	assert_int_equal(run(e, 4), 1);
+	burst_env_load(e, 3, &big);
+	assert_int_equal(burst_env_run(e, 4), 1);
 	assert_int_equal(e->verdicts[0], KEEL_VERDICT_DROP);
 	assert_int_equal(e->verdicts[1], KEEL_VERDICT_DROP);
 	assert_int_equal(e->verdicts[2], KEEL_VERDICT_DROP);
 	assert_int_equal(e->verdicts[3], KEEL_VERDICT_REPLY);
-	assert_int_equal(drops_named(e, "icmp_checksum"), 2);
-	assert_int_equal(drops_named(e, "echo_too_big"), 1);
+	assert_int_equal(burst_env_drops_named(e, "icmp_checksum"), 2);
+	assert_int_equal(burst_env_drops_named(e, "echo_too_big"), 1);
 	assert_int_equal(e->ctr.icmp_echo, 1);
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* An ICMPv6 packet too big from a router, quoting q (the VIP's packet to the client). */
-static void load_ptb6(struct env *e, int i, const struct pktgen *q)
+static void load_ptb6(struct burst_env *e, int i, const struct pktgen *q)
 {
 	uint8_t quote[256], icmp[8 + 256];
 	struct pktgen err = { .family = 6, .src = "2001:db8:ffff::1", .dst = "2001:db8::1",
@@ -788,13 +683,13 @@ static void load_ptb6(struct env *e, int i, const struct pktgen *q)
 	memcpy(icmp + 8, quote, qlen);
 	err.l4_override = icmp;
 	err.l4_override_len = (uint16_t)(8 + qlen);
-	load(e, i, &err);
+	burst_env_load(e, i, &err);
 }
 
 /* Item 5: a packet too big quoting extension headers (Fragment, Hop-by-Hop) reaches the connection's backend. */
 static void test_ptb_quoting_exthdrs(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	struct pktgen flow = { .family = 6, .src = "2001:db8:c::7", .dst = "2001:db8::1", .proto = 6,
 			       .sport = 50000, .dport = 443, .payload_len = 20 };
 	struct pktgen q = { .family = 6, .src = "2001:db8::1", .dst = "2001:db8:c::7", .proto = 6,
@@ -802,8 +697,8 @@ static void test_ptb_quoting_exthdrs(void **state)
 	struct pktgen qfrag = q, qhbh = q, qlater = q;
 	const uint8_t *dst0, *f;
 
-	load(e, 0, &flow);
-	assert_int_equal(run(e, 1), 1);
+	burst_env_load(e, 0, &flow);
+	assert_int_equal(burst_env_run(e, 1), 1);
 	f = e->bufs[0].data;
 	dst0 = f + 14 + 24;
 	{
@@ -819,7 +714,7 @@ static void test_ptb_quoting_exthdrs(void **state)
 		load_ptb6(e, 0, &qfrag);
 		load_ptb6(e, 1, &qhbh);
 		load_ptb6(e, 2, &qlater);
-		assert_int_equal(run(e, 3), 2);
+		assert_int_equal(burst_env_run(e, 3), 2);
 		assert_int_equal(e->verdicts[0], KEEL_VERDICT_FORWARD);
 		assert_int_equal(e->verdicts[1], KEEL_VERDICT_FORWARD);
 		assert_memory_equal(e->bufs[0].data + 14 + 24, backend, 16);
@@ -828,7 +723,7 @@ static void test_ptb_quoting_exthdrs(void **state)
 		assert_int_equal(e->ctr.drops[KEEL_DROP_ICMP_ERROR_INNER], 1);
 		assert_int_equal(e->ctr.icmp_errors_fwd, 2);
 	}
-	assert_accounted(e);
+	burst_env_assert_accounted(e);
 }
 
 /* ---- One frame per row through the burst (lib/pkt_case.h): verdict, the counter it moves, the drop reason ---- */
@@ -842,7 +737,7 @@ struct pipe_row {
 
 static const struct pipe_row host = { .to_kernel = true };
 
-static uint64_t verdict_count(const struct env *e, uint8_t v)
+static uint64_t verdict_count(const struct burst_env *e, uint8_t v)
 {
 	switch (v) {
 	case KEEL_VERDICT_FORWARD:
@@ -852,28 +747,28 @@ static uint64_t verdict_count(const struct env *e, uint8_t v)
 	case KEEL_VERDICT_KERNEL:
 		return e->ctr.kernel_pkts;
 	default:
-		return drops_total(&e->ctr);
+		return burst_env_drops(&e->ctr);
 	}
 }
 
 /* The stage: a burst of one; the counter of the verdict and the named drop reason move by one. */
 static int pipeline_stage(const struct pkt_case *c, struct keel_buf *b, struct keel_pkt *p, void *ctx)
 {
-	struct env *e = ctx;
+	struct burst_env *e = ctx;
 	const struct pipe_row *r = c->arg;
-	uint64_t named = r->drop ? drops_named(e, r->drop) : 0, counted = verdict_count(e, (uint8_t)c->want);
+	uint64_t named = r->drop ? burst_env_drops_named(e, r->drop) : 0, counted = verdict_count(e, (uint8_t)c->want);
 	uint8_t verdict = 0xff;
 
 	(void)p;
 	e->w.non_vip_to_kernel = r->to_kernel;
 	e->w.snap = r->no_snapshot ? NULL : e->snap;
-	keel_pipeline_burst(&e->w, &test_port, b, &verdict, 1);
+	keel_pipeline_burst(&e->w, &burst_env_port, b, &verdict, 1);
 	e->w.snap = e->snap;
 	if (verdict == c->want)
 		assert_int_equal(verdict_count(e, verdict), counted + 1);
 	if (r->drop)
-		assert_int_equal(drops_named(e, r->drop), named + 1);
-	assert_accounted(e);
+		assert_int_equal(burst_env_drops_named(e, r->drop), named + 1);
+	burst_env_assert_accounted(e);
 	return verdict;
 }
 
@@ -965,7 +860,7 @@ static const struct pkt_case pipeline_cases[] = {
 
 static void test_pipeline_cases(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 
 	pkt_case_run(PKT_CASES(pipeline_cases), pipeline_stage, e);
 }
