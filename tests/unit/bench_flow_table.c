@@ -1,7 +1,8 @@
 /* Microbenchmark, not a test: ns per key of flow_table_lookup_burst over established flows in random order. */
 /*
  * gcc -std=gnu11 -O2 -march=native -Idataplane/core tests/unit/bench_flow_table.c \
- *     dataplane/core/flow_table.c -o /tmp/bench_ft && /tmp/bench_ft [flows] [capacity]
+ *     dataplane/core/flow_table.c dataplane/core/flow_table_lookup.c \
+ *     dataplane/core/flow_table_insert.c -o /tmp/bench_ft && /tmp/bench_ft [flows] [capacity]
  *
  * Keys are rebuilt per burst from a shuffled index (sequential reads only),
  * as the pipeline has them hot in packet metadata; that build cost is

@@ -74,3 +74,15 @@ struct keel_snapshot *snapfix_build(const struct keel_snapshot_spec *spec)
 	assert_int_equal(keel_snapshot_validate(s, sz, &why), 0);
 	return s;
 }
+
+int snapfix_build_err(const struct keel_snapshot_spec *spec, const char **why)
+{
+	size_t sz = keel_snapshot_size(spec);
+	void *buf = aligned_alloc(64, (sz + 63) & ~(size_t)63);
+	int ret;
+
+	assert_non_null(buf);
+	ret = keel_snapshot_build(buf, sz, spec, why);
+	free(buf);
+	return ret;
+}

@@ -21,4 +21,7 @@ void snapfix_spec_defaults(struct keel_snapshot_spec *spec);
 /* Build (malloc'd, caller frees) or fail the test. */
 struct keel_snapshot *snapfix_build(const struct keel_snapshot_spec *spec);
 
+/* Hand the builder a spec it should refuse, in a scratch area: its result (0: it built) and its reason in *why. */
+int snapfix_build_err(const struct keel_snapshot_spec *spec, const char **why);
+
 #endif

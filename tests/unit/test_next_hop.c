@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "burst_env.h"
 #include "flow_table.h"
 #include "next_hop.h"
 #include "pipeline.h"
@@ -49,13 +50,19 @@ static void with_hops(struct keel_snapshot_spec *spec, uint32_t n_conf, uint32_t
 	}
 }
 
+/* A spec of no VIP whose next hops are as with_hops makes them. */
+static void hops_spec(struct keel_snapshot_spec *spec, uint32_t n_conf, uint32_t usable)
+{
+	memset(spec, 0, sizeof(*spec));
+	snapfix_spec_defaults(spec);
+	with_hops(spec, n_conf, usable);
+}
+
 static struct keel_snapshot *build(uint32_t n_conf, uint32_t usable)
 {
 	struct keel_snapshot_spec spec;
 
-	memset(&spec, 0, sizeof(spec));
-	snapfix_spec_defaults(&spec);
-	with_hops(&spec, n_conf, usable);
+	hops_spec(&spec, n_conf, usable);
 	return snapfix_build(&spec);
 }
 
@@ -143,18 +150,11 @@ static void test_refused(void **state)
 	struct keel_snapshot_spec spec;
 	struct keel_snapshot *s;
 	const char *why = NULL;
-	size_t sz;
-	void *buf;
 
 	(void)state;
-	memset(&spec, 0, sizeof(spec));
-	snapfix_spec_defaults(&spec);
-	with_hops(&spec, 2, 3);
+	hops_spec(&spec, 2, 3);
 	spec.next_hop[1].id = 0; /* not ascending */
-	sz = keel_snapshot_size(&spec);
-	buf = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	assert_int_equal(keel_snapshot_build(buf, sz, &spec, &why), -EINVAL);
-	free(buf);
+	assert_int_equal(snapfix_build_err(&spec, &why), -EINVAL);
 
 	/* A slot past the set is refused by a worker's validation. */
 	s = build(2, 3);
@@ -166,11 +166,6 @@ static void test_refused(void **state)
 }
 
 /* Through the pipeline: each connection's packets leave by one next hop; the backend does not depend on it. */
-#define HEADROOM 128
-#define FRAME_MAX 512
-
-static const struct keel_port port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 }, .mtu = 1500 };
-
 struct run_out {
 	uint8_t mac[KEEL_BURST_MAX][6];
 	uint8_t dst[KEEL_BURST_MAX][4]; /* outer destination: the backend */
@@ -182,18 +177,10 @@ struct run_out {
 
 static void run_flows(uint32_t n_conf, uint32_t usable, uint16_t sport0, struct run_out *o)
 {
-	static uint8_t frames[KEEL_BURST_MAX][HEADROOM + FRAME_MAX];
+	static struct burst_env e;
 	struct keel_backend_spec be[3];
 	struct keel_vip_spec vip;
 	struct keel_snapshot_spec spec;
-	struct flow_table_params fp = { .capacity = 1024, .secret = 7, .timeout_ms = { 60000, 5000, 30000 } };
-	size_t sz = flow_table_mem_size(fp.capacity);
-	void *ftmem = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	struct keel_counters *ctr = calloc(1, sizeof(*ctr));
-	struct keel_buf bufs[KEEL_BURST_MAX];
-	uint8_t verdicts[KEEL_BURST_MAX];
-	struct keel_worker w = { 0 };
-	struct keel_snapshot *s;
 	uint32_t i;
 
 	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
@@ -205,35 +192,26 @@ static void run_flows(uint32_t n_conf, uint32_t usable, uint16_t sport0, struct 
 	spec.vips = &vip;
 	snapfix_spec_defaults(&spec);
 	with_hops(&spec, n_conf, usable);
-	s = snapfix_build(&spec);
-	assert_non_null(ctr);
-	w.ft = flow_table_init(ftmem, sz, &fp);
-	w.snap = s;
-	w.ctr = ctr;
-	w.now_ms = 1000;
+	burst_env_init(&e, &spec, 1024);
 	for (i = 0; i < KEEL_BURST_MAX; i++) {
 		struct pktgen g = { .family = 4, .src = "198.51.100.7", .dst = "192.0.2.1", .proto = 6,
 				    .sport = (uint16_t)(sport0 + i), .dport = 80, .tcp_flags = 0x02 };
-		size_t len = pktgen_build(frames[i] + HEADROOM, FRAME_MAX, &g);
 
-		bufs[i] = (struct keel_buf){ .data = frames[i] + HEADROOM, .len = (uint16_t)len,
-					     .headroom = HEADROOM, .tailroom = (uint16_t)(FRAME_MAX - len),
-					     .port = 0xee };
+		burst_env_load(&e, (int)i, &g);
+		e.bufs[i].port = 0xee;
 	}
-	assert_int_equal(keel_pipeline_burst(&w, &port, bufs, verdicts, KEEL_BURST_MAX), KEEL_BURST_MAX);
+	assert_int_equal(burst_env_run(&e, KEEL_BURST_MAX), KEEL_BURST_MAX);
 	for (i = 0; i < KEEL_BURST_MAX; i++) {
-		assert_int_equal(verdicts[i], KEEL_VERDICT_FORWARD);
-		memcpy(o->mac[i], bufs[i].data, 6);
-		memcpy(o->dst[i], bufs[i].data + 14 + 16, 4);
-		memcpy(o->src[i], bufs[i].data + 6, 6);
-		o->port[i] = bufs[i].port;
+		assert_int_equal(e.verdicts[i], KEEL_VERDICT_FORWARD);
+		memcpy(o->mac[i], e.bufs[i].data, 6);
+		memcpy(o->dst[i], e.bufs[i].data + 14 + 16, 4);
+		memcpy(o->src[i], e.bufs[i].data + 6, 6);
+		o->port[i] = e.bufs[i].port;
 	}
-	memcpy(o->src_mac, s->src_mac, 6);
-	memcpy(o->hop_pkts, ctr->next_hop_pkts, sizeof(o->hop_pkts));
-	assert_int_equal(ctr->fwd_pkts, KEEL_BURST_MAX);
-	free(ctr);
-	free(ftmem);
-	free(s);
+	memcpy(o->src_mac, e.snap->src_mac, 6);
+	memcpy(o->hop_pkts, e.ctr.next_hop_pkts, sizeof(o->hop_pkts));
+	assert_int_equal(e.ctr.fwd_pkts, KEEL_BURST_MAX);
+	burst_env_fini(&e);
 }
 
 static void test_pipeline(void **state)
@@ -312,20 +290,13 @@ static void test_ports_refused(void **state)
 	struct keel_snapshot_spec spec;
 	struct keel_snapshot *s;
 	const char *why = NULL;
-	size_t sz;
-	void *buf;
 
 	(void)state;
-	memset(&spec, 0, sizeof(spec));
-	snapfix_spec_defaults(&spec);
 	hop_port[1] = KEEL_NEXT_HOP_MAX_PORT + 1;
-	with_hops(&spec, 2, 3);
+	hops_spec(&spec, 2, 3);
 	hop_port[1] = 0;
-	sz = keel_snapshot_size(&spec);
-	buf = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	assert_int_equal(keel_snapshot_build(buf, sz, &spec, &why), -EINVAL);
+	assert_int_equal(snapfix_build_err(&spec, &why), -EINVAL);
 	assert_string_equal(why, "next hop port out of range");
-	free(buf);
 
 	hop_port[1] = 2;
 	s = build(2, 3);

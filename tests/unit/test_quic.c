@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "burst_env.h"
 #include "flow_table.h"
 #include "pipeline.h"
 #include "pktgen.h"
@@ -225,22 +226,6 @@ static void test_server_id_agrees(void **state)
 
 /* --- the map in the snapshot and routing in the pipeline ------------------ */
 
-#define HEADROOM 128
-#define FRAME_MAX 2048
-
-struct env {
-	struct keel_worker w;
-	struct keel_counters ctr;
-	void *ftmem;
-	struct keel_snapshot *snap;
-	uint8_t frames[KEEL_BURST_MAX][HEADROOM + FRAME_MAX];
-	struct keel_buf bufs[KEEL_BURST_MAX];
-	uint8_t verdicts[KEEL_BURST_MAX];
-};
-
-static const struct keel_port test_port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
-					    .mtu = 1500 };
-
 /*
  * VIP 0: 192.0.2.10:443/udp quic, backends 0-3 with server ids 0x0101,
  * 0x0202, 0x0303 (down), 0x0404 (draining). VIP 1: 192.0.2.11:443/udp
@@ -249,10 +234,9 @@ static const struct keel_port test_port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x0
 static struct keel_backend_spec be[6];
 static struct keel_vip_spec vips[2];
 
-static struct keel_snapshot *build(void)
+static void make_spec(struct keel_snapshot_spec *spec)
 {
-	struct keel_snapshot_spec spec = { 0 };
-
+	memset(spec, 0, sizeof(*spec));
 	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
 	be[1] = snapfix_backend("10.0.0.2", 1, 1, KEEL_BACKEND_ACTIVE);
 	be[2] = snapfix_backend("10.0.0.3", 2, 1, KEEL_BACKEND_DOWN);
@@ -268,100 +252,59 @@ static struct keel_snapshot *build(void)
 			      251, be, 4);
 	vips[1] = snapfix_vip("192.0.2.11", 443, KEEL_PROTO_UDP, 0, KEEL_ENCAP_IPIP, 1, 251, &be[4],
 			      2);
-	spec.n_vips = 2;
-	spec.vips = vips;
-	snapfix_spec_defaults(&spec);
-	return snapfix_build(&spec);
+	spec->n_vips = 2;
+	spec->vips = vips;
+	snapfix_spec_defaults(spec);
 }
 
 static int setup(void **state)
 {
-	struct flow_table_params fp = { .capacity = 4096, .secret = 7,
-					.timeout_ms = { 60000, 5000, 30000 } };
-	struct env *e = calloc(1, sizeof(*e));
-	size_t sz = flow_table_mem_size(fp.capacity);
+	struct keel_snapshot_spec spec;
+	struct burst_env *e = malloc(sizeof(*e));
 
 	assert_non_null(e);
-	e->snap = build();
-	e->ftmem = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	e->w.ft = flow_table_init(e->ftmem, sz, &fp);
-	assert_non_null(e->w.ft);
-	e->w.snap = e->snap;
-	e->w.ctr = &e->ctr;
-	e->w.now_ms = 1000;
-	e->w.non_vip_to_kernel = true;
+	make_spec(&spec);
+	burst_env_init(e, &spec, 4096);
 	*state = e;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 
-	free(e->snap);
-	free(e->ftmem);
+	burst_env_fini(e);
 	free(e);
 	return 0;
 }
 
 /* Frame i: UDP from src:sport to dst:443 carrying the QUIC bytes q (checksum 0: RFC 768 allows it over IPv4). */
-static void load_udp(struct env *e, int i, const char *src, uint16_t sport, const char *dst,
+static void load_udp(struct burst_env *e, int i, const char *src, uint16_t sport, const char *dst,
 		     const uint8_t *q, size_t qlen)
 {
 	uint8_t l4[256];
 	struct pktgen g = { .family = 4, .src = src, .dst = dst, .proto = 17, .sport = sport,
 			    .dport = 443, .l4_override = l4, .l4_override_len = (uint16_t)(8 + qlen) };
-	size_t len;
 
 	l4[0] = (uint8_t)(sport >> 8), l4[1] = (uint8_t)sport;
 	l4[2] = 443 >> 8, l4[3] = 443 & 0xff;
 	l4[4] = (uint8_t)((8 + qlen) >> 8), l4[5] = (uint8_t)(8 + qlen);
 	l4[6] = l4[7] = 0;
 	memcpy(l4 + 8, q, qlen);
-	len = pktgen_build(e->frames[i] + HEADROOM, FRAME_MAX, &g);
-	assert_true(len > 0);
-	e->bufs[i].data = e->frames[i] + HEADROOM;
-	e->bufs[i].len = (uint16_t)len;
-	e->bufs[i].headroom = HEADROOM;
-	e->bufs[i].tailroom = (uint16_t)(FRAME_MAX - len);
-}
-
-static uint32_t run(struct env *e, uint32_t n)
-{
-	return keel_pipeline_burst(&e->w, &test_port, e->bufs, e->verdicts, n);
-}
-
-/* The backend id a forwarded IPIP frame went to, from its outer destination. */
-static int outer_backend(const struct env *e, int i)
-{
-	const uint8_t *f = e->bufs[i].data;
-	int k;
-
-	for (k = 0; k < 6; k++)
-		if (f[12] == 0x08 && f[13] == 0x00 && !memcmp(f + 14 + 16, be[k].addr, 4))
-			return k;
-	return -1;
+	burst_env_load(e, i, &g);
 }
 
 /* Maglev's answer for this 5-tuple, as keel-control's lookup would give it. */
-static uint16_t by_hash(const struct env *e, const char *src, uint16_t sport, const char *dst)
+static uint16_t by_hash(const struct burst_env *e, const char *src, uint16_t sport, const char *dst)
 {
-	struct keel_flow_key k = { 0 };
-	struct keel_lookup lk;
+	struct pktgen g = { .family = 4, .src = src, .dst = dst, .proto = 17, .sport = sport, .dport = 443 };
 
-	pktgen_addr(4, src, k.src);
-	pktgen_addr(4, dst, k.dst);
-	k.sport = htons(sport);
-	k.dport = htons(443);
-	k.proto = 17;
-	k.family = 4;
-	keel_pipeline_lookup(e->snap, &k, &lk);
-	return lk.backend;
+	return burst_env_lookup(e->snap, &g);
 }
 
 static void test_map_built(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	const struct keel_vip *v = &keel_snapshot_vips(e->snap)[0];
 	const struct keel_quic_sid *m = keel_snapshot_quic(e->snap, v);
 
@@ -380,7 +323,7 @@ static void test_map_built(void **state)
 /* A short header goes to the backend its server id names, from any address and port. */
 static void test_short_routed(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	uint8_t q[64];
 	size_t n = short_hdr(q, 0, 0x0202);
 	char src[32];
@@ -390,10 +333,10 @@ static void test_short_routed(void **state)
 		snprintf(src, sizeof(src), "198.51.100.%d", i + 1);
 		load_udp(e, i, src, (uint16_t)(20000 + 37 * i), "192.0.2.10", q, n);
 	}
-	assert_int_equal(run(e, 32), 32);
+	assert_int_equal(burst_env_run(e, 32), 32);
 	for (i = 0; i < 32; i++) {
 		assert_int_equal(e->verdicts[i], KEEL_VERDICT_FORWARD);
-		assert_int_equal(outer_backend(e, i), 0);
+		assert_int_equal(burst_env_outer_backend(e, i, be, 6), 0);
 	}
 	assert_int_equal(e->ctr.quic_cid_routed, 32);
 	assert_int_equal(e->ctr.quic_cid_unknown, 0);
@@ -412,7 +355,7 @@ static void test_short_routed(void **state)
  */
 static void test_rebinding(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	static const uint16_t sids[] = { 0x0101, 0x0202 };
 	uint8_t q[64];
 	uint16_t hashed, other, port = 0;
@@ -428,8 +371,8 @@ static void test_rebinding(void **state)
 
 	n = long_hdr(q, 0xc0, KEEL_QUIC_VERSION_V1, 8, 8);
 	load_udp(e, 0, "198.51.100.50", port, "192.0.2.10", q, n);
-	assert_int_equal(run(e, 1), 1);
-	assert_int_equal(outer_backend(e, 0), hashed);
+	assert_int_equal(burst_env_run(e, 1), 1);
+	assert_int_equal(burst_env_outer_backend(e, 0, be, 6), hashed);
 	assert_int_equal(e->ctr.backend[hashed].new_flows, 1); /* tracked */
 
 	/* Server ids chosen by the other backend: the CID wins over the 5-tuple's flow entry. */
@@ -437,17 +380,17 @@ static void test_rebinding(void **state)
 	load_udp(e, 0, "198.51.100.50", port, "192.0.2.10", q, n);
 	load_udp(e, 1, "198.51.100.50", (uint16_t)(port + 1000), "192.0.2.10", q, n);
 	load_udp(e, 2, "203.0.113.9", 5555, "192.0.2.10", q, n);
-	assert_int_equal(run(e, 3), 3);
-	assert_int_equal(outer_backend(e, 0), other);
-	assert_int_equal(outer_backend(e, 1), other);
-	assert_int_equal(outer_backend(e, 2), other);
+	assert_int_equal(burst_env_run(e, 3), 3);
+	assert_int_equal(burst_env_outer_backend(e, 0, be, 6), other);
+	assert_int_equal(burst_env_outer_backend(e, 1, be, 6), other);
+	assert_int_equal(burst_env_outer_backend(e, 2, be, 6), other);
 	assert_int_equal(e->ctr.quic_cid_routed, 3);
 }
 
 /* Unknown ids, down backends and other configurations fall back to the flow hash and are counted. */
 static void test_unknown_falls_back(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	uint8_t q[4][64];
 	size_t n[4];
 	int i;
@@ -458,12 +401,12 @@ static void test_unknown_falls_back(void **state)
 	q[3][0] = 0x41, n[3] = 2;           /* cut before the server id */
 	for (i = 0; i < 4; i++)
 		load_udp(e, i, "198.51.100.60", (uint16_t)(40000 + i), "192.0.2.10", q[i], n[i]);
-	assert_int_equal(run(e, 4), 4);
+	assert_int_equal(burst_env_run(e, 4), 4);
 	for (i = 0; i < 4; i++) {
 		uint16_t want = by_hash(e, "198.51.100.60", (uint16_t)(40000 + i), "192.0.2.10");
 
 		assert_int_equal(e->verdicts[i], KEEL_VERDICT_FORWARD);
-		assert_int_equal(outer_backend(e, i), want);
+		assert_int_equal(burst_env_outer_backend(e, i, be, 6), want);
 	}
 	assert_int_equal(e->ctr.quic_cid_unknown, 4);
 	assert_int_equal(e->ctr.quic_cid_routed, 0);
@@ -472,29 +415,29 @@ static void test_unknown_falls_back(void **state)
 /* A draining backend keeps its connections: its server id still routes. */
 static void test_draining_routed(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	uint8_t q[64];
 	size_t n = short_hdr(q, 0, 0x0404);
 
 	load_udp(e, 0, "198.51.100.70", 1234, "192.0.2.10", q, n);
-	assert_int_equal(run(e, 1), 1);
-	assert_int_equal(outer_backend(e, 0), 3);
+	assert_int_equal(burst_env_run(e, 1), 1);
+	assert_int_equal(burst_env_outer_backend(e, 0, be, 6), 3);
 	assert_int_equal(e->ctr.quic_cid_routed, 1);
 }
 
 /* Long headers and VIPs without quic: Maglev and the flow table, no QUIC counter moves. */
 static void test_long_and_plain_udp(void **state)
 {
-	struct env *e = *state;
+	struct burst_env *e = *state;
 	uint8_t q[2][64];
 	size_t n0 = long_hdr(q[0], 0xd0 /* 0-RTT */, KEEL_QUIC_VERSION_V1, 8, 0);
 	size_t n1 = short_hdr(q[1], 0, 0x0101);
 
 	load_udp(e, 0, "198.51.100.80", 999, "192.0.2.10", q[0], n0);
 	load_udp(e, 1, "198.51.100.80", 999, "192.0.2.11", q[1], n1);
-	assert_int_equal(run(e, 2), 2);
-	assert_int_equal(outer_backend(e, 0), by_hash(e, "198.51.100.80", 999, "192.0.2.10"));
-	assert_int_equal(outer_backend(e, 1), by_hash(e, "198.51.100.80", 999, "192.0.2.11"));
+	assert_int_equal(burst_env_run(e, 2), 2);
+	assert_int_equal(burst_env_outer_backend(e, 0, be, 6), by_hash(e, "198.51.100.80", 999, "192.0.2.10"));
+	assert_int_equal(burst_env_outer_backend(e, 1, be, 6), by_hash(e, "198.51.100.80", 999, "192.0.2.11"));
 	assert_int_equal(e->ctr.quic_cid_routed + e->ctr.quic_cid_unknown, 0);
 }
 

@@ -10,25 +10,14 @@
 
 #include <cmocka.h>
 
+#include "burst_env.h"
 #include "flow_table.h"
 #include "pipeline.h"
 #include "pktgen.h"
 #include "snapfix.h"
 #include "trace.h"
 
-#define HEADROOM 128
-#define FRAME_MAX 2048
 #define NREC 8
-
-struct env {
-	struct keel_worker w;
-	struct keel_counters ctr;
-	void *ftmem;
-	struct keel_snapshot *snap;
-	uint8_t frames[KEEL_BURST_MAX][HEADROOM + FRAME_MAX];
-	struct keel_buf bufs[KEEL_BURST_MAX];
-	uint8_t verdicts[KEEL_BURST_MAX];
-};
 
 /* A sink over a small array, as a worker's ring is: take the next, commit moves on. */
 struct arr_sink {
@@ -51,18 +40,13 @@ static void arr_commit(void *arg, struct keel_trace_record *rec)
 	a->n++;
 }
 
-static const struct keel_port test_port = { .mac = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 },
-					    .mtu = 1500 };
-
 static struct keel_backend_spec be[4];
 static struct keel_vip_spec vips[2];
 
 /* VIP id 7: 192.0.2.1:80/tcp, backends 0-2. VIP id 9: 192.0.2.2:80/tcp, no backend. */
-static void env_init(struct env *e)
+static void env_init(struct burst_env *e)
 {
-	struct flow_table_params fp = { .capacity = 1024, .secret = 7, .timeout_ms = { 60000, 5000, 30000 } };
 	struct keel_snapshot_spec spec;
-	size_t sz = flow_table_mem_size(fp.capacity);
 
 	be[0] = snapfix_backend("10.0.0.1", 0, 1, KEEL_BACKEND_ACTIVE);
 	be[1] = snapfix_backend("10.0.0.2", 1, 1, KEEL_BACKEND_ACTIVE);
@@ -73,32 +57,7 @@ static void env_init(struct env *e)
 	spec.n_vips = 2;
 	spec.vips = vips;
 	snapfix_spec_defaults(&spec);
-	memset(e, 0, sizeof(*e));
-	e->snap = snapfix_build(&spec);
-	e->ftmem = aligned_alloc(64, (sz + 63) & ~(size_t)63);
-	e->w.ft = flow_table_init(e->ftmem, sz, &fp);
-	assert_non_null(e->w.ft);
-	e->w.snap = e->snap;
-	e->w.ctr = &e->ctr;
-	e->w.now_ms = 1000;
-	e->w.non_vip_to_kernel = true;
-}
-
-static void env_fini(struct env *e)
-{
-	free(e->snap);
-	free(e->ftmem);
-}
-
-static void load(struct env *e, int i, const struct pktgen *g)
-{
-	size_t len = pktgen_build(e->frames[i] + HEADROOM, FRAME_MAX, g);
-
-	assert_true(len > 0);
-	e->bufs[i].data = e->frames[i] + HEADROOM;
-	e->bufs[i].len = (uint16_t)len;
-	e->bufs[i].headroom = HEADROOM;
-	e->bufs[i].tailroom = (uint16_t)(FRAME_MAX - len);
+	burst_env_init(e, &spec, 1024);
 }
 
 static struct keel_trace_filter any_filter(void)
@@ -194,7 +153,7 @@ static void test_filter_fate_and_check(void **state)
  */
 static void test_traced_burst_agrees(void **state)
 {
-	static struct env plain, traced;
+	static struct burst_env plain, traced;
 	struct arr_sink a = { .max = NREC };
 	struct keel_trace_filter f = any_filter();
 	struct keel_trace_sink sink = { .f = &f, .port = 1, .queue = 2, .take = arr_take, .commit = arr_commit,
@@ -204,7 +163,7 @@ static void test_traced_burst_agrees(void **state)
 	struct pktgen other = tcp, nob = tcp, echo = { .family = 4, .src = "198.51.100.8",
 						      .dst = "192.0.2.1", .proto = 1, .icmp_type = 8,
 						      .payload_len = 8 };
-	struct env *envs[2] = { &plain, &traced };
+	struct burst_env *envs[2] = { &plain, &traced };
 	uint32_t ntx[2], i, k;
 
 	(void)state;
@@ -214,18 +173,18 @@ static void test_traced_burst_agrees(void **state)
 	pktgen_addr(4, "198.51.100.0", f.src);
 	f.src_len = 24;
 	for (k = 0; k < 2; k++) {
-		struct env *e = envs[k];
+		struct burst_env *e = envs[k];
 
 		env_init(e);
-		load(e, 0, &tcp);   /* new flow: inserted */
-		load(e, 1, &other); /* not taken by the filter */
-		load(e, 2, &tcp);   /* same flow again: hit */
-		load(e, 3, &echo);  /* answered */
+		burst_env_load(e, 0, &tcp);   /* new flow: inserted */
+		burst_env_load(e, 1, &other); /* not taken by the filter */
+		burst_env_load(e, 2, &tcp);   /* same flow again: hit */
+		burst_env_load(e, 3, &echo);  /* answered */
 		nob.src = "198.51.100.9";
-		load(e, 4, &nob);   /* no backend */
-		load(e, 5, &other);
-		ntx[k] = k ? keel_trace_pipeline(&e->w, &test_port, e->bufs, e->verdicts, 6, &sink) :
-			     keel_pipeline_burst(&e->w, &test_port, e->bufs, e->verdicts, 6);
+		burst_env_load(e, 4, &nob);   /* no backend */
+		burst_env_load(e, 5, &other);
+		ntx[k] = k ? keel_trace_pipeline(&e->w, &burst_env_port, e->bufs, e->verdicts, 6, &sink) :
+			     keel_pipeline_burst(&e->w, &burst_env_port, e->bufs, e->verdicts, 6);
 	}
 	assert_int_equal(ntx[0], ntx[1]);
 	for (i = 0; i < 6; i++) {
@@ -260,14 +219,14 @@ static void test_traced_burst_agrees(void **state)
 	assert_int_equal(a.rec[3].drop, KEEL_DROP_NO_BACKEND);
 	assert_int_equal(a.rec[3].vip, 9);
 	assert_int_equal(a.rec[3].out_caplen, 0);
-	env_fini(&plain);
-	env_fini(&traced);
+	burst_env_fini(&plain);
+	burst_env_fini(&traced);
 }
 
 /* A drop filter keeps only drops of its reason; a full sink stops taking, and the burst still runs whole. */
 static void test_drop_filter_and_full(void **state)
 {
-	static struct env e;
+	static struct burst_env e;
 	struct arr_sink a = { .max = NREC };
 	struct keel_trace_filter f = any_filter();
 	struct keel_trace_sink sink = { .f = &f, .take = arr_take, .commit = arr_commit, .arg = &a };
@@ -279,21 +238,21 @@ static void test_drop_filter_and_full(void **state)
 	(void)state;
 	env_init(&e);
 	nob.dst = "192.0.2.2";
-	load(&e, 0, &tcp);
-	load(&e, 1, &nob);
-	load(&e, 2, &tcp);
+	burst_env_load(&e, 0, &tcp);
+	burst_env_load(&e, 1, &nob);
+	burst_env_load(&e, 2, &tcp);
 	e.bufs[2].data[14 + 10] ^= 0xff; /* IPv4 header checksum */
 	f.drop = KEEL_DROP_NO_BACKEND;
-	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 3, &sink);
+	keel_trace_pipeline(&e.w, &burst_env_port, e.bufs, e.verdicts, 3, &sink);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(a.rec[0].drop, KEEL_DROP_NO_BACKEND);
 	assert_int_equal(e.verdicts[0], KEEL_VERDICT_FORWARD);
 
 	f.drop = KEEL_DROP_IP4_CHECKSUM; /* the parser's refusal: no tuple, taken by a tuple-less filter */
 	a.n = 0;
-	load(&e, 0, &tcp);
+	burst_env_load(&e, 0, &tcp);
 	e.bufs[0].data[14 + 10] ^= 0xff;
-	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 1, &sink);
+	keel_trace_pipeline(&e.w, &burst_env_port, e.bufs, e.verdicts, 1, &sink);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(a.rec[0].parsed, 0);
 	assert_int_equal(a.rec[0].drop, KEEL_DROP_IP4_CHECKSUM);
@@ -303,12 +262,12 @@ static void test_drop_filter_and_full(void **state)
 	a.n = 0;
 	a.max = 2;
 	for (i = 0; i < 5; i++)
-		load(&e, (int)i, &tcp);
-	assert_int_equal(keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 5, &sink), 5);
+		burst_env_load(&e, (int)i, &tcp);
+	assert_int_equal(keel_trace_pipeline(&e.w, &burst_env_port, e.bufs, e.verdicts, 5, &sink), 5);
 	assert_int_equal(a.n, 2);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(e.verdicts[i], KEEL_VERDICT_FORWARD);
-	env_fini(&e);
+	burst_env_fini(&e);
 }
 
 /*
@@ -318,7 +277,7 @@ static void test_drop_filter_and_full(void **state)
  */
 static void test_second_chance(void **state)
 {
-	static struct env e;
+	static struct burst_env e;
 	static uint16_t prev[251];
 	struct arr_sink a = { .max = NREC };
 	struct keel_trace_filter f = any_filter();
@@ -350,9 +309,9 @@ static void test_second_chance(void **state)
 	e.snap = snapfix_build(&spec);
 	e.w.snap = e.snap;
 
-	load(&e, 0, &ack);
-	load(&e, 1, &ack);
-	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 2, &sink);
+	burst_env_load(&e, 0, &ack);
+	burst_env_load(&e, 1, &ack);
+	keel_trace_pipeline(&e.w, &burst_env_port, e.bufs, e.verdicts, 2, &sink);
 	assert_int_equal(a.n, 2);
 	for (i = 0; i < 2; i++) {
 		const struct keel_trace_record *r = &a.rec[i];
@@ -369,13 +328,13 @@ static void test_second_chance(void **state)
 		assert_int_equal(r->out[14 + 19], r->backend + 1);
 	}
 	assert_int_equal(e.ctr.second_chance, 2);
-	env_fini(&e);
+	burst_env_fini(&e);
 }
 
 /* A QUIC short header routed by its server id: the trace names that backend and no flow entry. */
 static void test_quic_cid(void **state)
 {
-	static struct env e;
+	static struct burst_env e;
 	static const uint8_t l4[8 + 24] = { 0x9c, 0x40, 0x01, 0xbb, 0, 32, 0, 0,
 					    0x40, 0x07, 0x00, 0x02 /* server id 2 */, 0x5a, 0x5a };
 	struct arr_sink a = { .max = NREC };
@@ -405,15 +364,15 @@ static void test_quic_cid(void **state)
 	e.snap = snapfix_build(&spec);
 	e.w.snap = e.snap;
 
-	load(&e, 0, &g);
-	keel_trace_pipeline(&e.w, &test_port, e.bufs, e.verdicts, 1, &sink);
+	burst_env_load(&e, 0, &g);
+	keel_trace_pipeline(&e.w, &burst_env_port, e.bufs, e.verdicts, 1, &sink);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(a.rec[0].verdict, KEEL_VERDICT_FORWARD);
 	assert_int_equal(a.rec[0].backend, 1); /* server id 2 is backend id 1 */
 	assert_int_equal(a.rec[0].flow, KEEL_TRACE_FLOW_NONE);
 	assert_int_equal(a.rec[0].out[14 + 19], 2); /* outer destination 10.0.0.2 */
 	assert_int_equal(e.ctr.quic_cid_routed, 1);
-	env_fini(&e);
+	burst_env_fini(&e);
 }
 
 int main(void)
