@@ -218,6 +218,6 @@ check "UDP to the VIP is steered (no AF_XDP socket here: pass_no_xsk)" \
 	wait_until 5 bash -c "test \"\$(nsenter --net=/var/run/netns/$NSB $STEER_ATTACH counters $STEER_PINS | awk '\$1 == \"pass_no_xsk\" {print \$2}')\" -ge 1"
 check "steer detach" in_b "$STEER_ATTACH" detach "$IFB"
 log "AF_XDP with keel-dataplane's af_xdp port is not exercised here: that needs the dataplane's" \
-	"af_xdp port options (xdp_prog=steer.bpf.o); the program's redirect is covered by test_bpf_prog"
+	"af_xdp port options (xdp_prog=steer.bpf.o); the program's redirect is covered by test_bpf_steer"
 
 finish
