@@ -12,7 +12,9 @@
 #                               from then until it held on every host.
 #                               In EXPR: slots(b) (b's slots in FH_VIP's running table, stream
 #                               by default), fh(b) (b's row of FH_VIP in GET /v1/fleet/health),
-#                               fhv (that whole answer), tab (the table)
+#                               fhv (that whole answer), tab (the table). With FH_ACROSS=1, EXPR
+#                               once over every host's answers: H (health), T (tables), row(h, b)
+#   fh_across TIMEOUT EXPR K... fh_await with FH_ACROSS=1
 #   fh_converged [TIMEOUT]      every host at the store's spec revision, with keel1's digests
 #   fh_disagree K BACKEND V     keel_health_disagreement{vip=FH_VIP,backend} is V on host K
 #   vip_via_only K              the router sends VIP4 to host K alone
@@ -61,6 +63,20 @@ vip = os.environ.get("FH_VIP", "stream")
 t0 = float(os.environ.get('FH_T0') or time.time())  # the event's time, when the caller took it
 done = {}
 last = {}
+row = lambda h, b: [e for e in h["backends"] if e["backend"] == b and e["vip"] == vip][0]
+while os.environ.get("FH_ACROSS"):  # one expression over every host's answers: H, T
+    try:
+        H = [get(p, "/v1/fleet/health") for p in socks]
+        T = [get(p, "/v1/vips/%s/table" % vip) for p in socks]
+        last = [{"revision": h["revision"], "rows": [e for e in h["backends"] if e["vip"] == vip]} for h in H]
+        if eval(expr):
+            sys.exit(0)
+    except Exception as e:
+        last = repr(e)
+    if time.time() - t0 > timeout:
+        print("    timeout after %.1f s: %s; last: %s" % (timeout, expr, json.dumps(last)[:2000]), file=sys.stderr)
+        sys.exit(1)
+    time.sleep(0.05)
 while len(done) < len(socks):
     for p in socks:
         if p in done:
@@ -125,8 +141,10 @@ fh_await() { # timeout_s expr host...
 	local t=$1 e=$2 k socks=()
 	shift 2
 	for k in "$@"; do socks+=("$(keel_sock "$k")"); done
-	FH_VIP=$FH_VIP "$PY" "$KT_TMP/fh_await.py" "$t" "$e" "${socks[@]}"
+	FH_VIP=$FH_VIP FH_ACROSS=${FH_ACROSS:-} "$PY" "$KT_TMP/fh_await.py" "$t" "$e" "${socks[@]}"
 }
+
+fh_across() { FH_ACROSS=1 fh_await "$@"; } # timeout expr K...: EXPR over H and T at once
 
 fh_spec_rev() { sb_etcdctl get "$SB_FLEET_PREFIX/spec" -w json | json_get 'j["kvs"][0]["mod_revision"]'; }
 fh_digests() { sb_api_k "$1" GET /v1/table/digest | json_get 'sorted((v["vip"], v["digest"]) for v in j["vips"])'; }
