@@ -63,8 +63,8 @@ check "keel2's own checks: every stream backend down; the fleet's: up (1 of 2)" 
 	"all(e['own'] == 'down' and e['fleet'] == 'up' and e['hosts_down'] == 1 for e in fhv['backends'] if e['vip'] == 'stream')" 2
 table_whole() { fh_await 5 "all(e['slots'] > 0 for e in tab['backends'])" 2 >/dev/null && fh_converged 0; }
 check "keel2's table keeps every backend, keel1's digests" table_whole
-"$SANDBOX" link 2 up
 UP=$(date +%s.%N)
+"$SANDBOX" link 2 up
 B=$(time_until "$UP" 40 has_nexthop "$VIP4" "$(keel4 2)") || true
 log "keel2's link up; announced again after ${B}s"
 check "keel2 announced again after its link came back (${B}s)" test "$B" != never
