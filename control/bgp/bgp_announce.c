@@ -15,6 +15,7 @@ static const char *const why_names[BGP_WHY_COUNT] = {
 	[BGP_WHY_NO_INPUT] = "starting",
 	[BGP_WHY_NOT_STEERED] = "not steered: no entry in the steering maps",
 	[BGP_WHY_STORE_LOST] = "cut from the fleet store",
+	[BGP_WHY_DEAD_HERE] = "a backend the fleet keeps is down from here",
 };
 
 const char *bgp_pref_name(enum bgp_pref p)
@@ -59,6 +60,15 @@ enum bgp_pref bgp_vip_want(const struct bgp_policy *pol, const struct bgp_host_v
 		 * Every host cut at once (the store down) degrades alike: ECMP is unchanged.
 		 */
 		*why = BGP_WHY_STORE_LOST;
+		return BGP_PREF_DEGRADED;
+	} else if (v->dead_here) {
+		/*
+		 * The fleet keeps a backend this host cannot reach (its own check, past the
+		 * disagreement bound): its table sends that backend's share where it may not
+		 * arrive, so the routers prefer the hosts that reach every backend, and keep
+		 * this one as a fallback. Only this host's path is in doubt: the others stay.
+		 */
+		*why = BGP_WHY_DEAD_HERE;
 		return BGP_PREF_DEGRADED;
 	} else {
 		*why = BGP_WHY_SERVING;

@@ -25,6 +25,7 @@ enum bgp_why {
 	BGP_WHY_NO_INPUT,         /* nothing decided yet (keel-control starting) */
 	BGP_WHY_NOT_STEERED,      /* withdrawn: the NIC's steering program has no entry for it */
 	BGP_WHY_STORE_LOST,       /* degraded: a fleet host cut from its store past the bound */
+	BGP_WHY_DEAD_HERE,        /* degraded: a backend the fleet keeps is down from this host */
 	BGP_WHY_COUNT,
 };
 
@@ -47,6 +48,9 @@ struct bgp_vip_view {
 	bool healthy;       /* ... and one of those passes its health check */
 	uint32_t n_healthy; /* how many pass: a change restarts the settle time (bgp.c) */
 	bool unsteered;     /* AF_XDP: the steering program would pass its packets to the kernel */
+	/* fleet: a backend the fleet's verdict keeps is down by this host's own check, for longer
+	 * than the disagreement bound (docs/fleet.md "Health the fleet agrees on") */
+	bool dead_here;
 };
 
 struct bgp_policy {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bgp.h"
+#include "control_fleet_health.h"
 #include "control_priv.h"
 #include "health.h"
 #include "log.h"
@@ -81,6 +82,8 @@ void control_bgp_feed(struct keel_control *c)
 				vi[i].view.n_healthy++;
 			}
 		}
+		/* The rules above read this host's own checks; this one compares them with the fleet's. */
+		vi[i].view.dead_here = c->fleet_health && fleet_health_dead_here(c->fleet_health, v);
 	}
 	in = (struct bgp_inputs){
 		.generation = c->seam && !c->need_publish ? c->generation : 0,

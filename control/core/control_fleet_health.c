@@ -386,7 +386,12 @@ static void track(struct fleet_health *h)
 	if (!since)
 		return;
 	pthread_mutex_lock(&h->mu);
-	for (uint32_t i = 0; i < c->cfg->n_vips && !h->fallback; i++) {
+	/*
+	 * In fallback too, against the last fold (what the others had): a disagreement that outlives a
+	 * store cut keeps its start, so the BGP preference it lowered (fleet_health_dead_here) does not
+	 * come back up for the bound's length when the store answers again.
+	 */
+	for (uint32_t i = 0; i < c->cfg->n_vips; i++) {
 		const struct config_vip *v = &c->cfg->vips[i];
 
 		for (uint32_t j = 0; j < v->n_backends; j++) {
@@ -468,6 +473,33 @@ uint64_t fleet_health_tick(struct fleet_health *h, uint64_t hg)
 		track(h);
 	}
 	return ret;
+}
+
+bool fleet_health_dead_here(struct fleet_health *h, const struct config_vip *v)
+{
+	uint64_t now = control_now_ms();
+	char a[INET6_ADDRSTRLEN], key[CONFIG_NAME_MAX + INET6_ADDRSTRLEN + 2];
+	bool dead = false;
+
+	pthread_mutex_lock(&h->mu);
+	/* In fallback against the last fold: the store lost, the others still keep what it kept. */
+	for (uint32_t j = 0; !dead && j < v->n_backends; j++) {
+		const struct config_backend *b = &v->backends[j];
+		json_t *s;
+
+		/* Only a backend that takes traffic: a drained one's share is not this host's to lose. */
+		if (b->state != CONFIG_BACKEND_ACTIVE || !b->weight || own_verdict(h->c, v, b) != 0)
+			continue;
+		config_format_addr(b->addr, b->family, a);
+		if (fleet_verdict_routable(h->fold, v->name, a) != 1)
+			continue;
+		/* track() keeps when own and fleet began to differ: the same bound as the metric's. */
+		snprintf(key, sizeof(key), "%s %s", v->name, a);
+		s = json_object_get(h->since, key);
+		dead = s && now - (uint64_t)json_integer_value(s) >= FLEET_HEALTH_DISAGREE_MS;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return dead;
 }
 
 json_t *fleet_health_json(struct fleet_health *h)

@@ -45,6 +45,10 @@ int fleet_health_routable(struct fleet_health *h, const struct config_vip *v,
  * tables follow may have (the fold, the fallback, and in fallback the local checker). */
 uint64_t fleet_health_tick(struct fleet_health *h, uint64_t hg);
 
+/* BGP (control_bgp_feed, edit_mu held): does this host's own check say an active backend of v that
+ * the fleet keeps (in fallback: the last fold) is down, for FLEET_HEALTH_DISAGREE_MS or longer? */
+bool fleet_health_dead_here(struct fleet_health *h, const struct config_vip *v);
+
 /* GET /v1/fleet/health (mu held) and the keel_health_disagreement gauges (mu held). */
 json_t *fleet_health_json(struct fleet_health *h);
 void fleet_health_metrics(struct fleet_health *h, FILE *out);

@@ -245,6 +245,62 @@ static void test_store_lost(void **state)
 	assert_int_equal(why, BGP_WHY_DRAINING);
 }
 
+/* A fleet host whose own check says a backend the fleet keeps is dead from here: that VIP goes
+ * degraded (announced, worse preference) and back to normal when the disagreement ends; every
+ * stronger reason still wins, and an address with another serving VIP stays normal. */
+static void test_dead_here(void **state)
+{
+	struct bgp_vip_view v = ok;
+	struct bgp_host_view h = up;
+	struct bgp_policy w = pol;
+	struct bgp_addr_state st = { 0 };
+	enum bgp_pref p = BGP_PREF_WITHDRAWN, vp;
+	enum bgp_why why = BGP_WHY_NO_INPUT, vw;
+	uint64_t until;
+
+	(void)state;
+	v.dead_here = true;
+	assert_int_equal(want(&pol, &h, &v, &why), BGP_PREF_DEGRADED);
+	assert_int_equal(why, BGP_WHY_DEAD_HERE);
+	assert_string_equal(bgp_why_name(why), "a backend the fleet keeps is down from here");
+	/* through the state machine: degraded at once, normal again once it ends (no settle) */
+	assert_true(bgp_addr_step(&pol, &st, BGP_PREF_NORMAL, BGP_WHY_SERVING, 1000, 0, &until));
+	p = want(&pol, &h, &v, &why);
+	assert_true(bgp_addr_step(&pol, &st, p, why, 2000, 0, &until));
+	assert_int_equal(st.pref, BGP_PREF_DEGRADED);
+	assert_int_equal(st.why, BGP_WHY_DEAD_HERE);
+	v.dead_here = false;
+	p = want(&pol, &h, &v, &why);
+	assert_true(bgp_addr_step(&pol, &st, p, why, 3000, 0, &until));
+	assert_int_equal(st.pref, BGP_PREF_NORMAL);
+	assert_int_equal(st.why, BGP_WHY_SERVING);
+	/* stronger reasons first: every backend down (withdraw policy), the store lost, the host */
+	v.dead_here = true;
+	w.down_withdraw = true;
+	v.healthy = false;
+	assert_int_equal(want(&w, &h, &v, &why), BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_ALL_DOWN);
+	v.healthy = true;
+	h.store_lost = true;
+	assert_int_equal(want(&pol, &h, &v, &why), BGP_PREF_DEGRADED);
+	assert_int_equal(why, BGP_WHY_STORE_LOST);
+	h = up, h.draining = true;
+	assert_int_equal(want(&pol, &h, &v, &why), BGP_PREF_WITHDRAWN);
+	assert_int_equal(why, BGP_WHY_DRAINING);
+	/* one address, two VIPs: one dead here, one serving: the address stays normal */
+	h = up;
+	p = BGP_PREF_WITHDRAWN;
+	why = BGP_WHY_NO_INPUT;
+	vp = want(&pol, &h, &v, &vw);
+	bgp_addr_fold(&p, &why, vp, vw);
+	assert_int_equal(p, BGP_PREF_DEGRADED);
+	assert_int_equal(why, BGP_WHY_DEAD_HERE);
+	vp = want(&pol, &h, &ok, &vw);
+	bgp_addr_fold(&p, &why, vp, vw);
+	assert_int_equal(p, BGP_PREF_NORMAL);
+	assert_int_equal(why, BGP_WHY_SERVING);
+}
+
 static void test_names(void **state)
 {
 	int w;
@@ -268,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_history_wraps),
 		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_store_lost),
+		cmocka_unit_test(test_dead_here),
 		cmocka_unit_test(test_names),
 	};
 
