@@ -116,7 +116,7 @@ static struct vip_table *find(struct vip_tables *vt, const struct vip_table *wan
 /* Build t's slots and counts (any thread: touches t alone). */
 static int entry_build(struct vip_table *t)
 {
-	uint32_t s, i;
+	uint32_t s, i, *idx;
 	int rc;
 
 	t->slots = malloc(sizeof(*t->slots) * t->m);
@@ -126,18 +126,21 @@ static int entry_build(struct vip_table *t)
 	rc = keel_vip_table_fill(t->slots, t->m, t->in, t->n, t->seed);
 	if (rc)
 		return rc;
-	/* Inputs are few (a VIP's backends): a linear scan per distinct id run is enough. */
+	/* Slots per input through an id -> input index map: one lookup per slot, not a scan of the inputs. */
+	idx = calloc(KEEL_MAX_BACKENDS, sizeof(*idx)); /* index + 1; 0: not an input */
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++)
+		if (t->in[i].id < KEEL_MAX_BACKENDS)
+			idx[t->in[i].id] = i + 1;
 	for (s = 0; s < t->m; s++) {
 		uint16_t id = t->slots[s];
 
-		if (id == KEEL_BACKEND_NONE)
-			continue;
-		for (i = 0; i < t->n; i++)
-			if (t->in[i].id == id) {
-				t->counts[i]++;
-				break;
-			}
+		/* The table holds only the inputs' ids, or NONE (past the map). */
+		if (id < KEEL_MAX_BACKENDS && idx[id])
+			t->counts[idx[id] - 1]++;
 	}
+	free(idx);
 	return 0;
 }
 
