@@ -302,6 +302,8 @@ static int publish(struct keel_control *c, bool bump)
 	}
 	t0 = control_now_ms();
 	builds = vip_tables_builds(c->tables);
+	/* The sweep after this publish keeps only the tables it uses (not the last ones, not a preview's). */
+	vip_tables_begin(c->tables);
 	ret = spec_build(&in, &out);
 	/* Each changed table is built once, spread over the control cores; the rest are reused. */
 	if (!ret)
@@ -356,8 +358,12 @@ static int publish(struct keel_control *c, bool bump)
 		  (unsigned long long)(vip_tables_builds(c->tables) - builds), (unsigned long long)(t1 - t0),
 		  (unsigned long long)(t2 - t1));
 	spec_free(&out);
-	/* What neither this snapshot nor the last preview used is not needed any more. */
-	vip_tables_sweep(c->tables);
+	/*
+	 * Only this snapshot's tables stay cached (vip_tables_begin above): the previews' and the
+	 * last ones go. Not after a drained one: second chance holds the tables of before the drain.
+	 */
+	if (!c->drained)
+		vip_tables_sweep(c->tables);
 	c->need_publish = false;
 	c->need_bump = false;
 	if (moved) {
@@ -413,6 +419,8 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		free(c);
 		return NULL;
 	}
+	/* Second chance remembers the running tables by reference, not in copies of its own. */
+	second_chance_use_tables(c->sc, c->tables);
 	if (!c->p.max_move_share)
 		c->p.max_move_share = 0.5;
 	if (!c->p.publish_timeout_ms)

@@ -17,6 +17,7 @@ struct vip_tables {
 	struct vip_table *bucket[VT_BUCKETS];
 	uint64_t epoch;
 	uint64_t builds;
+	uint64_t serials;
 	uint32_t n;
 	uint64_t bytes;
 	unsigned int threads;
@@ -149,6 +150,7 @@ static void insert(struct vip_tables *vt, struct vip_table *t)
 	struct vip_table **head = &vt->bucket[t->key & (VT_BUCKETS - 1)];
 
 	t->used = vt->epoch;
+	t->serial = ++vt->serials;
 	t->next = *head;
 	*head = t;
 	vt->n++;
@@ -330,6 +332,22 @@ void vip_tables_sweep(struct vip_tables *vt)
 		}
 	}
 	vt->epoch++;
+}
+
+void vip_tables_begin(struct vip_tables *vt)
+{
+	vt->epoch++;
+}
+
+bool vip_tables_live(const struct vip_tables *vt, const struct vip_table *t, uint64_t key,
+		     uint64_t serial)
+{
+	const struct vip_table *e;
+
+	for (e = vt->bucket[key & (VT_BUCKETS - 1)]; e; e = e->next)
+		if (e == t && e->serial == serial)
+			return true;
+	return false;
 }
 
 uint64_t vip_tables_builds(const struct vip_tables *vt)
