@@ -164,7 +164,12 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	if (l.size > UINT32_MAX)
 		return fail(why, "snapshot larger than 4 GiB", -EINVAL);
 
-	memset(base, 0, l.size);
+	/*
+	 * Zero what comes before the tables; each table region is zeroed as it is
+	 * written below, and the Maglev tables (most of the bytes) are written
+	 * whole: no pass over them just to clear them.
+	 */
+	memset(base, 0, l.tables_off);
 	s->magic = KEEL_SNAPSHOT_MAGIC;
 	s->abi = KEEL_SNAPSHOT_ABI;
 	s->generation = spec->generation;
@@ -274,6 +279,9 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		}
 		table = (uint16_t *)(base + table_off);
 		/* Built once per publish by the caller (vs->table), or here: the same builder either way. */
+		/* The pad after an odd table size: the checksum reads whole words. */
+		memset((uint8_t *)table + (size_t)v->table_size * 2, 0,
+		       ALIGN8((size_t)v->table_size * 2) - (size_t)v->table_size * 2);
 		if (vs->table)
 			memcpy(table, vs->table, (size_t)v->table_size * 2);
 		else if ((rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
@@ -283,6 +291,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		}
 		table_off += ALIGN8((size_t)v->table_size * 2);
 		if (vs->prev_owner) {
+			memset(base + table_off, 0, ALIGN8((size_t)v->table_size * 2));
 			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
 			v->prev_off = (uint32_t)table_off;
 			table_off += ALIGN8((size_t)v->table_size * 2);
@@ -293,6 +302,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 				fail(why, "quic on a VIP that is not UDP", rc = -EINVAL);
 				goto out_free;
 			}
+			memset(base + table_off, 0, keel_quic_map_bytes(vs));
 			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + table_off), vs, why);
 			if (rc < 0)
 				goto out_free;
@@ -301,7 +311,10 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			table_off += keel_quic_map_bytes(vs);
 		}
 		if (vs->sources) {
-			long used = keel_src_list_write(base, table_off, vs->sources, vs->family);
+			long used;
+
+			memset(base + table_off, 0, ALIGN8(keel_src_list_size(vs->sources, vs->family)));
+			used = keel_src_list_write(base, table_off, vs->sources, vs->family);
 
 			if (used < 0) {
 				fail(why, used == -ENOMEM ? "out of memory" :
@@ -313,6 +326,9 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 			table_off += ALIGN8((size_t)used);
 		}
 	}
+	/* What the plan left room for and nothing wrote (a source list shorter than its bound). */
+	if (table_off < l.size)
+		memset(base + table_off, 0, l.size - table_off);
 	/* Every backend's outer headers, now that the output parameters are set. */
 	for (i = 0; i < l.n_backends; i++)
 		if (be[i].state != KEEL_BACKEND_UNUSED)

@@ -308,6 +308,43 @@ static void test_vip_port_network_order(void **state)
 	}
 }
 
+/*
+ * The builder writes every byte of the snapshot: into a buffer full of
+ * garbage (a reused slot) it gives the same bytes as into a zeroed one, with
+ * previous owners, a source list with overlapping prefixes (shorter than its
+ * bound) and an odd table size.
+ */
+static void test_dirty_buffer(void **state)
+{
+	static uint16_t prev[251];
+	struct keel_src_prefix allow[3] = { { .addr = { 198, 51, 100 }, .plen = 24 },
+					    { .addr = { 198, 51, 100, 128 }, .plen = 25 },
+					    { .addr = { 203, 0, 113 }, .plen = 24 } };
+	struct keel_src_spec src = { .mode = KEEL_SRC_ENFORCE, .n_allow = 3, .allow = allow };
+	struct keel_snapshot *a;
+	uint8_t *dirty;
+	size_t size;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; i < 251; i++)
+		prev[i] = i % 3 ? KEEL_BACKEND_NONE : 1;
+	vips[0].prev_owner = prev;
+	vips[0].sources = &src;
+	size = keel_snapshot_size(&spec);
+	a = calloc(1, size);
+	dirty = malloc(size);
+	assert_non_null(a);
+	assert_non_null(dirty);
+	assert_int_equal(keel_snapshot_build(a, size, &spec, NULL), 0);
+	memset(dirty, 0xa5, size);
+	assert_int_equal(keel_snapshot_build(dirty, size, &spec, NULL), 0);
+	assert_memory_equal(dirty, a, size);
+	assert_int_equal(keel_snapshot_validate((struct keel_snapshot *)dirty, size, NULL), 0);
+	free(dirty);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup(test_spec_refused, setup),
 		cmocka_unit_test_setup(test_empty_vip, setup),
 		cmocka_unit_test_setup(test_vip_port_network_order, setup),
+		cmocka_unit_test_setup(test_dirty_buffer, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
