@@ -142,6 +142,8 @@ static int entry_build(struct vip_table *t)
 			t->counts[idx[id] - 1]++;
 	}
 	free(idx);
+	/* One pass now, so a publish adds the table to the snapshot's checksum without reading it. */
+	keel_snapshot_sum_table(t->slots, t->m, t->sum);
 	return 0;
 }
 

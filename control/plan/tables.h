@@ -19,6 +19,7 @@ struct vip_table {
 	uint16_t *slots;           /* m backend ids, KEEL_BACKEND_NONE where empty */
 	uint64_t used;             /* sweep epoch of the last use */
 	uint64_t serial;           /* unique in its cache for the cache's life: names this very table */
+	uint64_t sum[2];           /* checksum sums of slots (keel_snapshot_sum_table) */
 	struct vip_table *next;    /* hash chain */
 };
 

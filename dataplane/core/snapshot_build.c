@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encap.h"
+#include "hash.h"
 #include "next_hop.h"
 #include "maglev.h"
 #include "vip_table.h"
@@ -138,9 +140,74 @@ static int build_next_hops(struct keel_snapshot *s, const struct keel_snapshot_s
 	return 0;
 }
 
+/*
+ * keel_snapshot_checksum (snapshot.c), in pieces: a += w, b += a over the
+ * 64-bit words. A run of k words with sums S = sum w_j and
+ * T = sum (k - j + 1) w_j moves (a, b) to (a + S, b + k a + T), so a table
+ * whose S and T are known enters without being read.
+ */
+struct csum {
+	uint64_t a, b;
+};
+
+static void csum_fold(struct csum *c, const uint8_t *p, size_t bytes)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= bytes; i += 8) {
+		c->a += keel_load64_le(p + i);
+		c->b += c->a;
+	}
+}
+
+void keel_snapshot_sum_table(const uint16_t *table, uint32_t m, uint64_t sum[2])
+{
+	struct csum c = { 0, 0 };
+	size_t bytes = (size_t)m * 2, whole = bytes & ~(size_t)7;
+	uint8_t tail[8] = { 0 };
+
+	csum_fold(&c, (const uint8_t *)table, whole);
+	if (bytes > whole) {
+		memcpy(tail, (const uint8_t *)table + whole, bytes - whole);
+		csum_fold(&c, tail, 8);
+	}
+	sum[0] = c.a;
+	sum[1] = c.b;
+}
+
+/* The checksum of a built snapshot, tables with known sums not read (the checksum field is still 0). */
+static uint32_t csum_snapshot(const uint8_t *base, size_t size, const struct keel_snapshot_spec *spec,
+			      const struct keel_vip *vips)
+{
+	struct csum c = { 0x4b45454c, 0 };
+	size_t at = 0;
+	uint32_t i;
+
+	for (i = 0; i < spec->n_vips; i++) {
+		const struct keel_vip_spec *vs = &spec->vips[i];
+		size_t off = vips[i].table_off, len = ALIGN8((size_t)vips[i].table_size * 2);
+
+		if (!vs->table || !vs->table_serial)
+			continue;
+		csum_fold(&c, base + at, off - at);
+		c.b += (len / 8) * c.a + vs->table_sum[1];
+		c.a += vs->table_sum[0];
+		at = off + len;
+	}
+	csum_fold(&c, base + at, size - at);
+	return (uint32_t)(keel_mix64(c.a ^ keel_mix64(c.b)) >> 16);
+}
+
 int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
 			const char **why)
 {
+	return keel_snapshot_build_over(buf, cap, spec, NULL, why);
+}
+
+int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
+			     struct keel_slot_memo *memo, const char **why)
+{
+	uint32_t known = 0;
 	uint8_t *base = buf;
 	struct keel_snapshot *s = buf;
 	struct keel_backend *be;
@@ -169,6 +236,11 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	 * written below, and the Maglev tables (most of the bytes) are written
 	 * whole: no pass over them just to clear them.
 	 */
+	/* The memo is false from the first byte written until the build is complete. */
+	if (memo) {
+		known = memo->n;
+		memo->n = 0;
+	}
 	memset(base, 0, l.tables_off);
 	s->magic = KEEL_SNAPSHOT_MAGIC;
 	s->abi = KEEL_SNAPSHOT_ABI;
@@ -210,6 +282,7 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		const struct keel_vip_spec *vs = &spec->vips[i];
 		struct keel_vip *v = &vips[i];
 		uint16_t *table;
+		bool in_place;
 
 		rc = -EINVAL;
 		if (check_addr(vs->addr, vs->family)) {
@@ -282,9 +355,12 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		/* The pad after an odd table size: the checksum reads whole words. */
 		memset((uint8_t *)table + (size_t)v->table_size * 2, 0,
 		       ALIGN8((size_t)v->table_size * 2) - (size_t)v->table_size * 2);
-		if (vs->table)
+		/* This very table there already (the memo, read before anything is recorded in it)? */
+		in_place = vs->table && vs->table_serial && i < known && memo->vip[i].serial == vs->table_serial &&
+			   memo->vip[i].off == table_off && memo->vip[i].m == v->table_size;
+		if (!in_place && vs->table)
 			memcpy(table, vs->table, (size_t)v->table_size * 2);
-		else if ((rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
+		else if (!in_place && (rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
 			fail(why, rc == -ENOMEM ? "out of memory" :
 				  "Maglev build refused (duplicate backend address?)", rc);
 			goto out_free;
@@ -333,7 +409,15 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	for (i = 0; i < l.n_backends; i++)
 		if (be[i].state != KEEL_BACKEND_UNUSED)
 			keel_encap_tmpl_fill(&be[i].tmpl, s, &be[i]);
-	s->checksum = keel_snapshot_checksum(s);
+	s->checksum = csum_snapshot(base, l.size, spec, vips);
+	if (memo) {
+		for (i = 0; i < spec->n_vips; i++) {
+			memo->vip[i].serial = spec->vips[i].table ? spec->vips[i].table_serial : 0;
+			memo->vip[i].off = vips[i].table_off;
+			memo->vip[i].m = vips[i].table_size;
+		}
+		memo->n = spec->n_vips;
+	}
 	rc = 0;
 out_free:
 	free(vip_ids);
