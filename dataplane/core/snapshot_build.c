@@ -213,7 +213,7 @@ int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_s
 	struct keel_backend *be;
 	struct keel_vip *vips;
 	uint8_t *vip_ids = NULL;
-	size_t table_off;
+	size_t table_off, extra_off;
 	struct layout l;
 	uint16_t *vh;
 	uint32_t i, j;
@@ -277,7 +277,16 @@ int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_s
 	if (!vip_ids)
 		return fail(why, "out of memory", -ENOMEM);
 
+	/*
+	 * Every VIP's Maglev table first, then the extras (previous owners, QUIC
+	 * maps, source lists): a VIP that gains or loses previous owners moves no
+	 * other VIP's table, so a slot's unchanged tables stay where they are
+	 * (keel_snapshot_build_over).
+	 */
 	table_off = l.tables_off;
+	extra_off = l.tables_off;
+	for (i = 0; i < spec->n_vips; i++)
+		extra_off += ALIGN8((size_t)table_size_of(&spec->vips[i]) * 2);
 	for (i = 0; i < spec->n_vips; i++) {
 		const struct keel_vip_spec *vs = &spec->vips[i];
 		struct keel_vip *v = &vips[i];
@@ -367,10 +376,10 @@ int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_s
 		}
 		table_off += ALIGN8((size_t)v->table_size * 2);
 		if (vs->prev_owner) {
-			memset(base + table_off, 0, ALIGN8((size_t)v->table_size * 2));
-			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
-			v->prev_off = (uint32_t)table_off;
-			table_off += ALIGN8((size_t)v->table_size * 2);
+			memset(base + extra_off, 0, ALIGN8((size_t)v->table_size * 2));
+			memcpy(base + extra_off, vs->prev_owner, (size_t)v->table_size * 2);
+			v->prev_off = (uint32_t)extra_off;
+			extra_off += ALIGN8((size_t)v->table_size * 2);
 		}
 		/* QUIC VIPs: the server-id map after the tables (quic_map.h). */
 		if (vs->flags & KEEL_VIP_QUIC) {
@@ -378,33 +387,32 @@ int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_s
 				fail(why, "quic on a VIP that is not UDP", rc = -EINVAL);
 				goto out_free;
 			}
-			memset(base + table_off, 0, keel_quic_map_bytes(vs));
-			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + table_off), vs, why);
+			memset(base + extra_off, 0, keel_quic_map_bytes(vs));
+			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + extra_off), vs, why);
 			if (rc < 0)
 				goto out_free;
 			v->quic_n = (uint32_t)rc;
-			v->quic_off = rc ? (uint32_t)table_off : 0;
-			table_off += keel_quic_map_bytes(vs);
+			v->quic_off = rc ? (uint32_t)extra_off : 0;
+			extra_off += keel_quic_map_bytes(vs);
 		}
 		if (vs->sources) {
 			long used;
 
-			memset(base + table_off, 0, ALIGN8(keel_src_list_size(vs->sources, vs->family)));
-			used = keel_src_list_write(base, table_off, vs->sources, vs->family);
-
+			memset(base + extra_off, 0, ALIGN8(keel_src_list_size(vs->sources, vs->family)));
+			used = keel_src_list_write(base, extra_off, vs->sources, vs->family);
 			if (used < 0) {
 				fail(why, used == -ENOMEM ? "out of memory" :
 					  "bad source prefix (family, length or host bits)", rc = (int)used);
 				goto out_free;
 			}
-			v->src_off = (uint32_t)table_off;
+			v->src_off = (uint32_t)extra_off;
 			v->flags |= KEEL_VIP_SOURCES;
-			table_off += ALIGN8((size_t)used);
+			extra_off += ALIGN8((size_t)used);
 		}
 	}
 	/* What the plan left room for and nothing wrote (a source list shorter than its bound). */
-	if (table_off < l.size)
-		memset(base + table_off, 0, l.size - table_off);
+	if (extra_off < l.size)
+		memset(base + extra_off, 0, l.size - extra_off);
 	/* Every backend's outer headers, now that the output parameters are set. */
 	for (i = 0; i < l.n_backends; i++)
 		if (be[i].state != KEEL_BACKEND_UNUSED)
