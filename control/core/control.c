@@ -254,13 +254,16 @@ static void tables_progress(void *arg, uint32_t done, uint32_t total)
 }
 
 /*
- * Each worker validates (checksums) the whole snapshot between two bursts,
- * and the publisher copies it: allow for both at a pessimistic 50 MB/s on
- * top of the configured time, so a large publish never fails spuriously.
+ * Each worker validates (checksums, and checks every table slot of) the
+ * whole snapshot between two bursts, and the publisher writes what changed:
+ * allow for both at a pessimistic 20 MB/s on top of the configured time, so
+ * a large publish never fails spuriously (50 MB/s did, for 39 MB snapshots
+ * on a 2-core machine at a load average of 25). A worker that is gone is
+ * noticed at once anyway (keel_seam_alive).
  */
 static uint32_t publish_timeout_ms(const struct keel_control *c, const struct keel_snapshot_spec *spec)
 {
-	uint64_t t = c->p.publish_timeout_ms + keel_snapshot_size(spec) / 50000;
+	uint64_t t = c->p.publish_timeout_ms + keel_snapshot_size(spec) / 20000;
 
 	return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
@@ -321,6 +324,8 @@ static int publish(struct keel_control *c, bool bump)
 	}
 	t0 = control_now_ms();
 	builds = vip_tables_builds(c->tables);
+	/* The sweep after this publish keeps only the tables it uses (not the last ones, not a preview's). */
+	vip_tables_begin(c->tables);
 	ret = spec_build(&in, &out);
 	/* Each changed table is built once, spread over the control cores; the rest are reused. */
 	if (!ret)
@@ -375,8 +380,12 @@ static int publish(struct keel_control *c, bool bump)
 		  (unsigned long long)(vip_tables_builds(c->tables) - builds), (unsigned long long)(t1 - t0),
 		  (unsigned long long)(t2 - t1));
 	spec_free(&out);
-	/* What neither this snapshot nor the last preview used is not needed any more. */
-	vip_tables_sweep(c->tables);
+	/*
+	 * Only this snapshot's tables stay cached (vip_tables_begin above): the previews' and the
+	 * last ones go. Not after a drained one: second chance holds the tables of before the drain.
+	 */
+	if (!c->drained)
+		vip_tables_sweep(c->tables);
 	c->need_publish = false;
 	c->need_bump = false;
 	if (moved) {
@@ -432,6 +441,8 @@ struct keel_control *control_create(const struct control_params *p, char *why, s
 		free(c);
 		return NULL;
 	}
+	/* Second chance remembers the running tables by reference, not in copies of its own. */
+	second_chance_use_tables(c->sc, c->tables);
 	if (!c->p.max_move_share)
 		c->p.max_move_share = 0.5;
 	if (!c->p.publish_timeout_ms)

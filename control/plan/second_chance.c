@@ -15,7 +15,9 @@
  */
 struct sc_vip {
 	uint32_t m;           /* table size; a new size starts the history again */
-	uint16_t *cur;        /* the table last published */
+	uint16_t *cur;        /* the table last published, a copy of our own (no table cache); or NULL */
+	const struct vip_table *cur_t; /* or that table in the cache: compared by key and serial first */
+	uint64_t cur_key, cur_serial;
 	uint16_t *prev;       /* per slot: owner before its last change, or KEEL_BACKEND_NONE; or NULL */
 	uint32_t *changed;    /* per slot: when that change was published (ms after base_ms); or NULL */
 };
@@ -24,8 +26,14 @@ struct second_chance {
 	uint64_t window_ms;
 	uint64_t base_ms; /* changed[] counts from here: 32 bits of ms, moved on before they wrap */
 	uint64_t slots;
+	struct vip_tables *vt; /* NULL: copies of our own */
 	struct sc_vip vip[KEEL_MAX_VIPS]; /* by stable VIP id */
 };
+
+void second_chance_use_tables(struct second_chance *sc, struct vip_tables *vt)
+{
+	sc->vt = vt;
+}
 
 struct second_chance *second_chance_new(uint64_t window_ms)
 {
@@ -58,12 +66,14 @@ uint64_t second_chance_slots(const struct second_chance *sc)
 	return sc ? sc->slots : 0;
 }
 
-static int sc_vip_alloc(struct sc_vip *v, uint32_t m)
+static int sc_vip_alloc(struct sc_vip *v, uint32_t m, bool own)
 {
 	sc_vip_free(v);
-	v->cur = malloc((size_t)m * sizeof(*v->cur));
-	if (!v->cur)
-		return -ENOMEM;
+	if (own) {
+		v->cur = malloc((size_t)m * sizeof(*v->cur));
+		if (!v->cur)
+			return -ENOMEM;
+	}
 	v->m = m;
 	return 0;
 }
@@ -121,7 +131,8 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 {
 	uint32_t now_rel;
 	uint8_t *present = NULL;
-	const uint16_t *t;
+	const uint16_t *t, *old;
+	const struct vip_table *nt;
 	uint16_t *own = NULL;
 	int rc = 0;
 
@@ -144,7 +155,15 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 			continue;
 		v = &sc->vip[vs->id];
 		/* The table the snapshot will carry: built once (spec_tables), or here by the same builder. */
-		if (vs->table) {
+		nt = NULL;
+		if (vs->table && sc->vt) {
+			nt = vip_tables_get(sc->vt, vs, spec->fleet_seed); /* found: spec_tables put it there */
+			if (!nt) {
+				rc = -ENOMEM;
+				break;
+			}
+			t = nt->slots;
+		} else if (vs->table) {
 			t = vs->table;
 		} else {
 			free(own);
@@ -155,15 +174,27 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 			}
 			t = own;
 		}
-		fresh = v->m != m;
-		if (fresh && sc_vip_alloc(v, m)) {
-			rc = -ENOMEM;
-			break;
+		/* The last table by reference: gone from the cache, the history starts again. */
+		old = v->cur;
+		if (v->cur_t)
+			old = vip_tables_live(sc->vt, v->cur_t, v->cur_key, v->cur_serial) ? v->cur_t->slots : NULL;
+		fresh = v->m != m || !old || !nt != !v->cur_t;
+		if (fresh) {
+			if (sc_vip_alloc(v, m, !nt)) {
+				rc = -ENOMEM;
+				break;
+			}
+			old = NULL;
 		}
-		same = !fresh && !memcmp(t, v->cur, (size_t)m * sizeof(*t));
+		same = !fresh && (old == t || !memcmp(t, old, (size_t)m * sizeof(*t)));
+		if (nt) {
+			v->cur_t = nt;
+			v->cur_key = nt->key;
+			v->cur_serial = nt->serial;
+		}
 		if (fresh || (same && !v->prev)) {
 			/* A first table has no history; an unchanged one with none has nothing to expire. */
-			if (fresh)
+			if (fresh && v->cur)
 				memcpy(v->cur, t, (size_t)m * sizeof(*t));
 			continue;
 		}
@@ -176,11 +207,10 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 			if (vs->backends[j].id < KEEL_MAX_BACKENDS)
 				present[vs->backends[j].id] = 1;
 		for (uint32_t s = 0; s < m; s++) {
-			if (t[s] != v->cur[s] && v->cur[s] != KEEL_BACKEND_NONE) {
-				v->prev[s] = v->cur[s];
+			if (t[s] != old[s] && old[s] != KEEL_BACKEND_NONE) {
+				v->prev[s] = old[s];
 				v->changed[s] = now_rel;
 			}
-			v->cur[s] = t[s];
 			/* Out of the window, back to its owner, or gone from the VIP: nothing to name. */
 			if (v->prev[s] != KEEL_BACKEND_NONE &&
 			    (now_rel - v->changed[s] > sc->window_ms || v->prev[s] == t[s] || !present[v->prev[s]]))
@@ -190,6 +220,9 @@ int second_chance_apply(struct second_chance *sc, struct keel_snapshot_spec *spe
 				sc->slots++;
 			}
 		}
+		/* Our own copy follows the table (the cache's entries are read-only). */
+		if (v->cur && v->cur != t)
+			memcpy(v->cur, t, (size_t)m * sizeof(*t));
 		if (any)
 			vs->prev_owner = v->prev;
 		else

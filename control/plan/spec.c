@@ -311,6 +311,9 @@ int spec_tables(struct spec_out *out, struct vip_tables *vt, vip_tables_progress
 		if (!t)
 			return -errno;
 		out->vips[i].table = t->slots;
+		/* Its name and sums: a slot that holds this very table keeps it (keel_snapshot_build_over). */
+		out->vips[i].table_serial = t->serial;
+		memcpy(out->vips[i].table_sum, t->sum, sizeof(t->sum));
 	}
 	return rc;
 }

@@ -17,6 +17,7 @@ struct vip_tables {
 	struct vip_table *bucket[VT_BUCKETS];
 	uint64_t epoch;
 	uint64_t builds;
+	uint64_t serials;
 	uint32_t n;
 	uint64_t bytes;
 	unsigned int threads;
@@ -116,7 +117,7 @@ static struct vip_table *find(struct vip_tables *vt, const struct vip_table *wan
 /* Build t's slots and counts (any thread: touches t alone). */
 static int entry_build(struct vip_table *t)
 {
-	uint32_t s, i;
+	uint32_t s, i, *idx;
 	int rc;
 
 	t->slots = malloc(sizeof(*t->slots) * t->m);
@@ -126,18 +127,23 @@ static int entry_build(struct vip_table *t)
 	rc = keel_vip_table_fill(t->slots, t->m, t->in, t->n, t->seed);
 	if (rc)
 		return rc;
-	/* Inputs are few (a VIP's backends): a linear scan per distinct id run is enough. */
+	/* Slots per input through an id -> input index map: one lookup per slot, not a scan of the inputs. */
+	idx = calloc(KEEL_MAX_BACKENDS, sizeof(*idx)); /* index + 1; 0: not an input */
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++)
+		if (t->in[i].id < KEEL_MAX_BACKENDS)
+			idx[t->in[i].id] = i + 1;
 	for (s = 0; s < t->m; s++) {
 		uint16_t id = t->slots[s];
 
-		if (id == KEEL_BACKEND_NONE)
-			continue;
-		for (i = 0; i < t->n; i++)
-			if (t->in[i].id == id) {
-				t->counts[i]++;
-				break;
-			}
+		/* The table holds only the inputs' ids, or NONE (past the map). */
+		if (id < KEEL_MAX_BACKENDS && idx[id])
+			t->counts[idx[id] - 1]++;
 	}
+	free(idx);
+	/* One pass now, so a publish adds the table to the snapshot's checksum without reading it. */
+	keel_snapshot_sum_table(t->slots, t->m, t->sum);
 	return 0;
 }
 
@@ -146,6 +152,7 @@ static void insert(struct vip_tables *vt, struct vip_table *t)
 	struct vip_table **head = &vt->bucket[t->key & (VT_BUCKETS - 1)];
 
 	t->used = vt->epoch;
+	t->serial = ++vt->serials;
 	t->next = *head;
 	*head = t;
 	vt->n++;
@@ -327,6 +334,22 @@ void vip_tables_sweep(struct vip_tables *vt)
 		}
 	}
 	vt->epoch++;
+}
+
+void vip_tables_begin(struct vip_tables *vt)
+{
+	vt->epoch++;
+}
+
+bool vip_tables_live(const struct vip_tables *vt, const struct vip_table *t, uint64_t key,
+		     uint64_t serial)
+{
+	const struct vip_table *e;
+
+	for (e = vt->bucket[key & (VT_BUCKETS - 1)]; e; e = e->next)
+		if (e == t && e->serial == serial)
+			return true;
+	return false;
 }
 
 uint64_t vip_tables_builds(const struct vip_tables *vt)

@@ -2,6 +2,7 @@
 #ifndef KEEL_CONTROL_TABLES_H
 #define KEEL_CONTROL_TABLES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "maglev.h"
@@ -17,6 +18,8 @@ struct vip_table {
 	uint32_t *counts;          /* slots owned by each input */
 	uint16_t *slots;           /* m backend ids, KEEL_BACKEND_NONE where empty */
 	uint64_t used;             /* sweep epoch of the last use */
+	uint64_t serial;           /* unique in its cache for the cache's life: names this very table */
+	uint64_t sum[2];           /* checksum sums of slots (keel_snapshot_sum_table) */
 	struct vip_table *next;    /* hash chain */
 };
 
@@ -58,6 +61,21 @@ uint32_t vip_table_count(const struct vip_table *t, const uint8_t key[17]);
  * preview stay.
  */
 void vip_tables_sweep(struct vip_tables *vt);
+
+/*
+ * Start a new epoch without forgetting anything: the next sweep then keeps
+ * only what was asked for since. keel-control calls it before it builds a
+ * snapshot, so the sweep after the publish keeps just the running tables
+ * (not also the previous ones and the apply's preview of them).
+ */
+void vip_tables_begin(struct vip_tables *vt);
+
+/*
+ * Whether the table that had this key and serial is still in the cache (t
+ * is compared, never dereferenced, so it may point at freed memory).
+ */
+bool vip_tables_live(const struct vip_tables *vt, const struct vip_table *t, uint64_t key,
+		     uint64_t serial);
 
 /* Tables built so far (tests, logs). */
 uint64_t vip_tables_builds(const struct vip_tables *vt);

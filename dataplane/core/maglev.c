@@ -111,6 +111,45 @@ static uint64_t turn_round(uint64_t k, uint32_t w, uint32_t wmax)
  * (round, rank) replays the rounds without visiting idle backends: O(m log n)
  * however skewed the weights are.
  */
+/*
+ * The same fill replayed round by round: every round each backend earns its
+ * weight in credit and, holding at least W, spends W on one turn; within a
+ * round, turns go in key (rank) order. Backend i's k-th turn then falls in
+ * round ceil(k * W / w_i), in rank order within the round: exactly the heap's
+ * (round, rank) order, so the table is the same byte for byte. It visits
+ * every backend every round, which is cheaper than a heap step per turn when
+ * most of them turn in most rounds (weights within a small ratio, the common
+ * case): additions and compares only, no division and no sifting.
+ */
+static void maglev_fill_rounds(uint16_t *table, uint32_t m, struct maglev_turn *t, uint32_t nt,
+			       uint32_t wmax)
+{
+	uint32_t filled = 0, i;
+
+	for (i = 0; i < m; i++)
+		table[i] = KEEL_BACKEND_NONE;
+	for (i = 0; i < nt; i++)
+		t[i].turns = 0; /* the credit, below W between rounds */
+	while (filled < m) {
+		for (i = 0; i < nt && filled < m; i++) {
+			struct maglev_turn *b = &t[i];
+
+			b->turns += b->weight;
+			if (b->turns < wmax)
+				continue;
+			b->turns -= wmax;
+			/* m is prime, so the permutation reaches every empty slot: this ends. */
+			while (table[b->pos] != KEEL_BACKEND_NONE) {
+				b->pos += b->skip;
+				if (b->pos >= m)
+					b->pos -= m;
+			}
+			table[b->pos] = b->id;
+			filled++;
+		}
+	}
+}
+
 static void maglev_fill(uint16_t *table, uint32_t m, struct maglev_turn *t, uint32_t nt,
 			uint32_t *heap, uint32_t wmax)
 {
@@ -150,6 +189,7 @@ int maglev_build(uint16_t *table, uint32_t m, const struct maglev_backend *backe
 	struct maglev_turn *turns = NULL;
 	uint32_t *heap = NULL;
 	uint32_t i, nt = 0, wmax = 0;
+	uint64_t sumw = 0;
 	int ret = 0;
 
 	if (!table || (n && !backends))
@@ -213,9 +253,18 @@ int maglev_build(uint16_t *table, uint32_t m, const struct maglev_backend *backe
 						     seed ^ MAGLEV_SKIP_TWEAK) % (m - 1)) + 1;
 		t->weight = b->weight;
 		t->id = b->id;
+		sumw += b->weight;
 	}
 
-	maglev_fill(table, m, turns, nt, heap, wmax);
+	/*
+	 * Rounds when on average at least a quarter of the backends turn in a
+	 * round (sum of weights >= nt * W / 4), the heap otherwise (very uneven
+	 * weights, where most rounds would visit idle backends).
+	 */
+	if ((uint64_t)nt * wmax <= 4 * sumw)
+		maglev_fill_rounds(table, m, turns, nt, wmax);
+	else
+		maglev_fill(table, m, turns, nt, heap, wmax);
 
 out_free_scratch:
 	free(heap);

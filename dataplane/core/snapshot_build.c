@@ -3,10 +3,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encap.h"
+#include "hash.h"
 #include "next_hop.h"
 #include "maglev.h"
 #include "vip_table.h"
@@ -138,15 +140,80 @@ static int build_next_hops(struct keel_snapshot *s, const struct keel_snapshot_s
 	return 0;
 }
 
+/*
+ * keel_snapshot_checksum (snapshot.c), in pieces: a += w, b += a over the
+ * 64-bit words. A run of k words with sums S = sum w_j and
+ * T = sum (k - j + 1) w_j moves (a, b) to (a + S, b + k a + T), so a table
+ * whose S and T are known enters without being read.
+ */
+struct csum {
+	uint64_t a, b;
+};
+
+static void csum_fold(struct csum *c, const uint8_t *p, size_t bytes)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= bytes; i += 8) {
+		c->a += keel_load64_le(p + i);
+		c->b += c->a;
+	}
+}
+
+void keel_snapshot_sum_table(const uint16_t *table, uint32_t m, uint64_t sum[2])
+{
+	struct csum c = { 0, 0 };
+	size_t bytes = (size_t)m * 2, whole = bytes & ~(size_t)7;
+	uint8_t tail[8] = { 0 };
+
+	csum_fold(&c, (const uint8_t *)table, whole);
+	if (bytes > whole) {
+		memcpy(tail, (const uint8_t *)table + whole, bytes - whole);
+		csum_fold(&c, tail, 8);
+	}
+	sum[0] = c.a;
+	sum[1] = c.b;
+}
+
+/* The checksum of a built snapshot, tables with known sums not read (the checksum field is still 0). */
+static uint32_t csum_snapshot(const uint8_t *base, size_t size, const struct keel_snapshot_spec *spec,
+			      const struct keel_vip *vips)
+{
+	struct csum c = { 0x4b45454c, 0 };
+	size_t at = 0;
+	uint32_t i;
+
+	for (i = 0; i < spec->n_vips; i++) {
+		const struct keel_vip_spec *vs = &spec->vips[i];
+		size_t off = vips[i].table_off, len = ALIGN8((size_t)vips[i].table_size * 2);
+
+		if (!vs->table || !vs->table_serial)
+			continue;
+		csum_fold(&c, base + at, off - at);
+		c.b += (len / 8) * c.a + vs->table_sum[1];
+		c.a += vs->table_sum[0];
+		at = off + len;
+	}
+	csum_fold(&c, base + at, size - at);
+	return (uint32_t)(keel_mix64(c.a ^ keel_mix64(c.b)) >> 16);
+}
+
 int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
 			const char **why)
 {
+	return keel_snapshot_build_over(buf, cap, spec, NULL, why);
+}
+
+int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
+			     struct keel_slot_memo *memo, const char **why)
+{
+	uint32_t known = 0;
 	uint8_t *base = buf;
 	struct keel_snapshot *s = buf;
 	struct keel_backend *be;
 	struct keel_vip *vips;
 	uint8_t *vip_ids = NULL;
-	size_t table_off;
+	size_t table_off, extra_off;
 	struct layout l;
 	uint16_t *vh;
 	uint32_t i, j;
@@ -164,7 +231,17 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	if (l.size > UINT32_MAX)
 		return fail(why, "snapshot larger than 4 GiB", -EINVAL);
 
-	memset(base, 0, l.size);
+	/*
+	 * Zero what comes before the tables; each table region is zeroed as it is
+	 * written below, and the Maglev tables (most of the bytes) are written
+	 * whole: no pass over them just to clear them.
+	 */
+	/* The memo is false from the first byte written until the build is complete. */
+	if (memo) {
+		known = memo->n;
+		memo->n = 0;
+	}
+	memset(base, 0, l.tables_off);
 	s->magic = KEEL_SNAPSHOT_MAGIC;
 	s->abi = KEEL_SNAPSHOT_ABI;
 	s->generation = spec->generation;
@@ -200,11 +277,21 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 	if (!vip_ids)
 		return fail(why, "out of memory", -ENOMEM);
 
+	/*
+	 * Every VIP's Maglev table first, then the extras (previous owners, QUIC
+	 * maps, source lists): a VIP that gains or loses previous owners moves no
+	 * other VIP's table, so a slot's unchanged tables stay where they are
+	 * (keel_snapshot_build_over).
+	 */
 	table_off = l.tables_off;
+	extra_off = l.tables_off;
+	for (i = 0; i < spec->n_vips; i++)
+		extra_off += ALIGN8((size_t)table_size_of(&spec->vips[i]) * 2);
 	for (i = 0; i < spec->n_vips; i++) {
 		const struct keel_vip_spec *vs = &spec->vips[i];
 		struct keel_vip *v = &vips[i];
 		uint16_t *table;
+		bool in_place;
 
 		rc = -EINVAL;
 		if (check_addr(vs->addr, vs->family)) {
@@ -274,18 +361,25 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 		}
 		table = (uint16_t *)(base + table_off);
 		/* Built once per publish by the caller (vs->table), or here: the same builder either way. */
-		if (vs->table)
+		/* The pad after an odd table size: the checksum reads whole words. */
+		memset((uint8_t *)table + (size_t)v->table_size * 2, 0,
+		       ALIGN8((size_t)v->table_size * 2) - (size_t)v->table_size * 2);
+		/* This very table there already (the memo, read before anything is recorded in it)? */
+		in_place = vs->table && vs->table_serial && i < known && memo->vip[i].serial == vs->table_serial &&
+			   memo->vip[i].off == table_off && memo->vip[i].m == v->table_size;
+		if (!in_place && vs->table)
 			memcpy(table, vs->table, (size_t)v->table_size * 2);
-		else if ((rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
+		else if (!in_place && (rc = keel_vip_table_build(table, vs, spec->fleet_seed))) {
 			fail(why, rc == -ENOMEM ? "out of memory" :
 				  "Maglev build refused (duplicate backend address?)", rc);
 			goto out_free;
 		}
 		table_off += ALIGN8((size_t)v->table_size * 2);
 		if (vs->prev_owner) {
-			memcpy(base + table_off, vs->prev_owner, (size_t)v->table_size * 2);
-			v->prev_off = (uint32_t)table_off;
-			table_off += ALIGN8((size_t)v->table_size * 2);
+			memset(base + extra_off, 0, ALIGN8((size_t)v->table_size * 2));
+			memcpy(base + extra_off, vs->prev_owner, (size_t)v->table_size * 2);
+			v->prev_off = (uint32_t)extra_off;
+			extra_off += ALIGN8((size_t)v->table_size * 2);
 		}
 		/* QUIC VIPs: the server-id map after the tables (quic_map.h). */
 		if (vs->flags & KEEL_VIP_QUIC) {
@@ -293,31 +387,45 @@ int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *
 				fail(why, "quic on a VIP that is not UDP", rc = -EINVAL);
 				goto out_free;
 			}
-			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + table_off), vs, why);
+			memset(base + extra_off, 0, keel_quic_map_bytes(vs));
+			rc = keel_quic_map_fill((struct keel_quic_sid *)(base + extra_off), vs, why);
 			if (rc < 0)
 				goto out_free;
 			v->quic_n = (uint32_t)rc;
-			v->quic_off = rc ? (uint32_t)table_off : 0;
-			table_off += keel_quic_map_bytes(vs);
+			v->quic_off = rc ? (uint32_t)extra_off : 0;
+			extra_off += keel_quic_map_bytes(vs);
 		}
 		if (vs->sources) {
-			long used = keel_src_list_write(base, table_off, vs->sources, vs->family);
+			long used;
 
+			memset(base + extra_off, 0, ALIGN8(keel_src_list_size(vs->sources, vs->family)));
+			used = keel_src_list_write(base, extra_off, vs->sources, vs->family);
 			if (used < 0) {
 				fail(why, used == -ENOMEM ? "out of memory" :
 					  "bad source prefix (family, length or host bits)", rc = (int)used);
 				goto out_free;
 			}
-			v->src_off = (uint32_t)table_off;
+			v->src_off = (uint32_t)extra_off;
 			v->flags |= KEEL_VIP_SOURCES;
-			table_off += ALIGN8((size_t)used);
+			extra_off += ALIGN8((size_t)used);
 		}
 	}
+	/* What the plan left room for and nothing wrote (a source list shorter than its bound). */
+	if (extra_off < l.size)
+		memset(base + extra_off, 0, l.size - extra_off);
 	/* Every backend's outer headers, now that the output parameters are set. */
 	for (i = 0; i < l.n_backends; i++)
 		if (be[i].state != KEEL_BACKEND_UNUSED)
 			keel_encap_tmpl_fill(&be[i].tmpl, s, &be[i]);
-	s->checksum = keel_snapshot_checksum(s);
+	s->checksum = csum_snapshot(base, l.size, spec, vips);
+	if (memo) {
+		for (i = 0; i < spec->n_vips; i++) {
+			memo->vip[i].serial = spec->vips[i].table ? spec->vips[i].table_serial : 0;
+			memo->vip[i].off = vips[i].table_off;
+			memo->vip[i].m = vips[i].table_size;
+		}
+		memo->n = spec->n_vips;
+	}
 	rc = 0;
 out_free:
 	free(vip_ids);

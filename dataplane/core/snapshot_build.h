@@ -42,6 +42,14 @@ struct keel_vip_spec {
 	const uint16_t *table;
 	/* Source lists: NULL, or the VIP's allow/deny list (source_list.h), prefixes of its family. */
 	const struct keel_src_spec *sources;
+	/*
+	 * With table: a name for that very table, unique in the publishing
+	 * process (keel-control's cache serial; 0: none), and its checksum sums
+	 * (keel_snapshot_sum_table). keel_snapshot_build_over then leaves a slot's
+	 * copy of it in place and adds it to the checksum without reading it.
+	 */
+	uint64_t table_serial;
+	uint64_t table_sum[2];
 };
 
 struct keel_snapshot_spec {
@@ -81,5 +89,33 @@ size_t keel_snapshot_size(const struct keel_snapshot_spec *spec);
  */
 int keel_snapshot_build(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
 			const char **why);
+
+/*
+ * What a buffer (a snapshot slot) holds after a keel_snapshot_build_over:
+ * per VIP index, the table_serial written at which offset. n == 0: nothing
+ * known (new, or a build that failed half way).
+ */
+struct keel_slot_memo {
+	uint32_t n;
+	struct {
+		uint64_t serial;
+		uint64_t off;
+		uint32_t m;
+	} vip[KEEL_MAX_VIPS];
+};
+
+/*
+ * keel_snapshot_build into a buffer that memo describes (NULL: nothing
+ * known): a VIP's table with the serial and offset the memo has there is
+ * not written again, and every table with a serial enters the checksum by
+ * its sums. The memo then describes what was written. The caller must keep
+ * the memo true: cleared whenever anything else may have written the buffer
+ * (keel-control clears its memos when a publish fails).
+ */
+int keel_snapshot_build_over(void *buf, size_t cap, const struct keel_snapshot_spec *spec,
+			     struct keel_slot_memo *memo, const char **why);
+
+/* A table's checksum sums (keel_vip_spec.table_sum): its m entries and the zero pad to 8 bytes. */
+void keel_snapshot_sum_table(const uint16_t *table, uint32_t m, uint64_t sum[2]);
 
 #endif

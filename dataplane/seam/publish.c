@@ -106,6 +106,8 @@ void keel_seam_close(struct keel_seam *s)
 {
 	if (!s)
 		return;
+	for (uint32_t i = 0; i < KEEL_REGION_MAX_SLOTS; i++)
+		free(s->memo[i]);
 	pthread_rwlock_destroy(&s->slot_rw);
 	pthread_mutex_destroy(&s->summary_mu);
 	pthread_mutex_destroy(&s->post_mu);
@@ -195,8 +197,29 @@ static int post(struct keel_seam *s, struct keel_cmd *cmd, uint64_t deadline)
 	return ret;
 }
 
+static void memos_forget(struct keel_seam *s)
+{
+	for (uint32_t i = 0; i < KEEL_REGION_MAX_SLOTS; i++)
+		if (s->memo[i])
+			s->memo[i]->n = 0;
+}
+
+static int publish_once(struct keel_seam *s, const struct keel_snapshot_spec *spec,
+			uint32_t timeout_ms, const char **why);
+
 int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec,
 		      uint32_t timeout_ms, const char **why)
+{
+	int ret = publish_once(s, spec, timeout_ms, why);
+
+	/* Whatever went wrong, the next publish writes every byte again. */
+	if (ret)
+		memos_forget(s);
+	return ret;
+}
+
+static int publish_once(struct keel_seam *s, const struct keel_snapshot_spec *spec,
+			uint32_t timeout_ms, const char **why)
 {
 	uint64_t deadline = keel_seam_now_ms() + timeout_ms, refused[KEEL_REGION_MAX_WORKERS];
 	struct keel_cmd cmd = { .type = KEEL_CMD_ACTIVATE, .generation = spec->generation };
@@ -224,7 +247,10 @@ int keel_seam_publish(struct keel_seam *s, const struct keel_snapshot_spec *spec
 		return -ENOSPC;
 	}
 	pthread_rwlock_wrlock(&s->slot_rw);
-	ret = keel_snapshot_build(keel_region_slot(s->r, slot), s->r->slot_size, spec, why);
+	/* Best effort: without a memo every table is copied. */
+	if (!s->memo[slot])
+		s->memo[slot] = calloc(1, sizeof(*s->memo[slot]));
+	ret = keel_snapshot_build_over(keel_region_slot(s->r, slot), s->r->slot_size, spec, s->memo[slot], why);
 	pthread_rwlock_unlock(&s->slot_rw);
 	if (ret)
 		return ret;

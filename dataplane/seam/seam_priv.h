@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "region.h"
+#include "snapshot_build.h"
 
 struct keel_seam {
 	int fd;
@@ -51,6 +52,13 @@ struct keel_seam {
 	uint64_t hb_moved_ms[KEEL_REGION_MAX_WORKERS];
 	/* The last trace number this process armed (trace.c): a disarmed region says 0. */
 	uint64_t trace_last;
+	/*
+	 * What this process last wrote into each slot (keel_snapshot_build_over):
+	 * unchanged tables stay in place. NULL until first used; all cleared when
+	 * a publish fails (a worker that refused a snapshot may have seen a slot
+	 * that another publisher wrote).
+	 */
+	struct keel_slot_memo *memo[KEEL_REGION_MAX_SLOTS];
 };
 
 uint64_t keel_seam_now_ms(void);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ids.h"
 #include "pkt.h"
+#include "../plan/second_chance.h" /* control/plan's, not the packet core's second_chance.h */
 #include "snapshot.h"
 #include "spec.h"
 #include "tables.h"
@@ -125,6 +126,75 @@ static void test_edit_rebuilds_one_table(void **state)
 	side_free(&b);
 	free(scratch);
 	vip_tables_free(vt);
+}
+
+/*
+ * Second chance remembering the running tables by reference in the cache
+ * names the very previous owners that it names with copies of its own,
+ * through edits, a publish of no VIPs (a drained host, after which
+ * keel-control does not sweep: the tables stay for the history) and back;
+ * and a sweep after vip_tables_begin keeps only the tables used since.
+ */
+static void test_second_chance_by_reference(void **state)
+{
+	static const uint32_t w0[] = { 1, 5, 5, 2, 0, 1, 3 };
+	struct second_chance *own = second_chance_new(60000), *ref = second_chance_new(60000);
+	struct vip_tables *vt = vip_tables_new(1);
+	struct ids *ids = ids_new();
+	struct keel_config *last_cfg = NULL;
+	struct spec_out last = { 0 };
+	uint64_t now = 1000;
+	uint32_t k, i, named = 0;
+
+	(void)state;
+	assert_true(own && ref && vt && ids);
+	second_chance_use_tables(ref, vt);
+	for (k = 0; k < sizeof(w0) / sizeof(w0[0]); k++) {
+		struct keel_config *cfg = config_with(k % 2 ? 3 : 7, w0[k]);
+		struct spec_inputs in = { .cfg = cfg, .ids = ids };
+		struct spec_out a, b;
+
+		assert_int_equal(ids_sync(ids, cfg, now), 0);
+		assert_int_equal(spec_build(&in, &a), 0);
+		assert_int_equal(spec_build(&in, &b), 0);
+		if (k == 4) /* drained: the same configuration without its VIPs */
+			a.spec.n_vips = b.spec.n_vips = 0;
+		/* An apply's preview asks for the running tables again (its "before" side). */
+		if (k)
+			assert_int_equal(spec_tables(&last, vt, NULL, NULL), 0);
+		vip_tables_begin(vt);
+		assert_int_equal(spec_tables(&b, vt, NULL, NULL), 0);
+		assert_int_equal(second_chance_apply(own, &a.spec, a.vips, now), 0);
+		assert_int_equal(second_chance_apply(ref, &b.spec, b.vips, now), 0);
+		for (i = 0; i < a.spec.n_vips; i++) {
+			assert_int_equal(!a.vips[i].prev_owner, !b.vips[i].prev_owner);
+			if (a.vips[i].prev_owner) {
+				assert_memory_equal(a.vips[i].prev_owner, b.vips[i].prev_owner,
+						    1021 * sizeof(uint16_t));
+				named++;
+			}
+		}
+		assert_int_equal(second_chance_slots(own), second_chance_slots(ref));
+		if (k != 4) {
+			vip_tables_sweep(vt);
+			/* Only this publish's tables stay. */
+			assert_int_equal(vip_tables_count(vt, NULL), N_VIPS);
+		}
+		spec_free(&a);
+		spec_free(&last);
+		last = b;
+		config_free(last_cfg);
+		last_cfg = cfg;
+		now += 1000;
+	}
+	spec_free(&last);
+	config_free(last_cfg);
+	/* The edits moved slots: some publishes named previous owners. */
+	assert_true(named > 0);
+	second_chance_free(own);
+	second_chance_free(ref);
+	vip_tables_free(vt);
+	ids_free(ids);
 }
 
 /* The preview of a one-VIP edit: moved share and slot counts from a naive count over fresh tables. */
@@ -275,6 +345,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edit_rebuilds_one_table),
+		cmocka_unit_test(test_second_chance_by_reference),
 		cmocka_unit_test(test_preview_matches_scratch),
 		cmocka_unit_test(test_sources_spec_and_preview),
 		cmocka_unit_test(test_at_the_limits),
