@@ -1,4 +1,4 @@
-/* Management API requests: the access log's path, If-Match, content types, bounded bodies (no I/O; routes are api/keel_api.c's). */
+/* Management API requests: the access log's path, If-Match, content types, bounded bodies (no I/O; routes are api/keel_api_routes.c's). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
