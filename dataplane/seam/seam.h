@@ -103,13 +103,30 @@ void keel_seam_read_done(struct keel_seam *s);
 typedef void (*keel_seam_digest_fn)(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation);
 
 /*
+ * Digests already computed, by VIP id, each with a fingerprint of what it
+ * was computed from: the table's raw ids (maglev_table_fingerprint), its
+ * size and the keys of the VIP's backends. A VIP whose fingerprint is
+ * unchanged in a later snapshot keeps its digest without being hashed again:
+ * at 1000 VIPs x M = 65537 hashing every table costs hundreds of
+ * milliseconds, and an edit changes one table. Zeroed: empty.
+ */
+struct keel_seam_digest_memo {
+	uint64_t fp[KEEL_MAX_VIPS];
+	uint64_t digest[KEEL_MAX_VIPS];
+	uint8_t have[KEEL_MAX_VIPS];
+	uint32_t hashed, reused; /* by the last keel_seam_digests: digests computed, taken from the memo */
+};
+
+/*
  * Each VIP's Maglev table digest in the snapshot worker 0 runs, keyed by
  * backend address (maglev_digest: hosts with other backend ids agree), read
  * through keel_seam_read_active/read_done so no publish rewrites the slot
- * meanwhile. fn is called with the slot held: keep it short. Returns 0,
- * -EAGAIN when no snapshot is active yet, or -ENOMEM.
+ * meanwhile. With a memo (or NULL), tables unchanged since it was filled are
+ * not hashed again, and it is updated. fn is called with the slot held: keep
+ * it short. Returns 0, -EAGAIN when no snapshot is active yet, or -ENOMEM.
  */
-int keel_seam_digests(struct keel_seam *s, keel_seam_digest_fn fn, void *arg);
+int keel_seam_digests(struct keel_seam *s, struct keel_seam_digest_memo *memo, keel_seam_digest_fn fn,
+		      void *arg);
 
 /*
  * The worker's side, between two bursts: dequeue at most one command from
