@@ -129,15 +129,39 @@ int keel_seam_digests(struct keel_seam *s, struct keel_seam_digest_memo *memo, k
 		      void *arg);
 
 /*
- * The worker's side, between two bursts: dequeue at most one command from
- * worker w's ring. An ACTIVATE is bounded and validated here; a valid one
- * sets *snap and reports the generation in the worker's status, an invalid
- * one is refused (counted in the status, *snap unchanged). Returns the
- * command's type (cmd filled) for the caller to act on the others, or 0
- * when the ring was empty.
+ * A worker's side of the seam across polls: the activation it is
+ * validating, a step at a time (keel_snapshot_check_step). Zeroed: idle.
+ * Worker-private (never in the region).
  */
-uint32_t keel_seam_worker_poll(struct keel_region *r, uint32_t w, const struct keel_snapshot **snap,
-			       struct keel_cmd *cmd);
+struct keel_seam_consumer {
+	struct keel_snapshot_check check;
+	struct keel_cmd cmd; /* the ACTIVATE being validated */
+	bool checking;
+};
+
+/*
+ * Units of validation per poll (keel_snapshot_check_step): some 64 K table
+ * slots or 512 KB of checksum, tens of microseconds, so that a worker never
+ * stops forwarding for the whole validation of a large snapshot (1000 VIPs
+ * at M = 65537: 100-300 ms in one go).
+ */
+#define KEEL_SEAM_CHECK_BUDGET 65536u
+#define KEEL_SEAM_CHECKING 0x100u /* keel_seam_worker_poll: an activation is being validated */
+
+/*
+ * The worker's side, between two bursts: while an activation is being
+ * validated, one more step of it; otherwise dequeue at most one command from
+ * worker w's ring. An ACTIVATE is bounded and validated in steps, one per
+ * poll, and no other command is taken meanwhile (they stay in order); a
+ * valid one sets *snap and reports the generation in the worker's status,
+ * an invalid one is refused (counted in the status, *snap unchanged).
+ * Returns the command's type (cmd filled) when one was obeyed or is for the
+ * caller to act on (KEEL_CMD_ACTIVATE once the verdict is in),
+ * KEEL_SEAM_CHECKING while a validation goes on (call again soon: no idle
+ * back-off), or 0 when the ring was empty.
+ */
+uint32_t keel_seam_worker_poll(struct keel_region *r, uint32_t w, struct keel_seam_consumer *cons,
+			       const struct keel_snapshot **snap, struct keel_cmd *cmd);
 
 /* Ask every worker to drop the tracked flows of a backend id. */
 int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);

@@ -37,6 +37,7 @@ static void *worker_loop(void *arg)
 	struct fake_worker *fw = arg;
 	struct keel_worker_status *st = keel_region_status(fw->r, fw->id);
 	const struct keel_snapshot *snap = NULL, *before;
+	struct keel_seam_consumer cons = { .checking = false };
 	struct keel_cmd cmd;
 	uint32_t using = UINT32_MAX, sum = 0, type;
 
@@ -46,7 +47,7 @@ static void *worker_loop(void *arg)
 			continue;
 		}
 		before = snap;
-		while ((type = keel_seam_worker_poll(fw->r, fw->id, &snap, &cmd)) != 0) {
+		while ((type = keel_seam_worker_poll(fw->r, fw->id, &cons, &snap, &cmd)) != 0) {
 			if (type == KEEL_CMD_ACTIVATE && snap != before) {
 				using = cmd.slot;
 				sum = snap->checksum;
