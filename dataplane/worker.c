@@ -65,6 +65,8 @@ struct worker {
 	uint16_t taps[WORKER_MAX_PORTS];
 	struct worker_tx tx[WORKER_MAX_PORTS];
 	struct keel_exc_budget exc_budget; /* non-control frames to the kernel (--exception-rate) */
+	struct keel_seam_consumer seam;    /* an activation validated a step per loop (seam.h) */
+	bool activating;                   /* ... under way: no idle back-off */
 	uint64_t tsc_per_ms;
 	uint64_t drain_tsc;
 	struct flow_store flows; /* the flow table's file: outlives this process (flow_store.c) */
@@ -350,15 +352,22 @@ static void worker_lookup(struct worker *wk, uint64_t seq)
 	__atomic_store_n(&rep->seq, seq, __ATOMIC_RELEASE);
 }
 
-/* Between bursts: at most one message per loop, so a validation never delays more than one burst. */
+/*
+ * Between bursts: at most one message per loop, and of an activation one
+ * step of its validation (KEEL_SEAM_CHECK_BUDGET), so that validating a
+ * large snapshot never stops forwarding for more than tens of microseconds.
+ */
 static void worker_command(struct worker *wk)
 {
 	struct keel_cmd c;
+	uint32_t type;
 
 	const struct keel_snapshot *before = wk->kw.snap;
 
 	/* Activations are the seam's business (validated there); the rest is this worker's. */
-	switch (keel_seam_worker_poll(wk->region, wk->queue /* worker w owns queue w */, &wk->kw.snap, &c)) {
+	type = keel_seam_worker_poll(wk->region, wk->queue /* worker w owns queue w */, &wk->seam, &wk->kw.snap, &c);
+	wk->activating = type == KEEL_SEAM_CHECKING;
+	switch (type) {
 	case KEEL_CMD_ACTIVATE:
 		/* An adopted table is checked against the first snapshot that activates. */
 		if (wk->kw.snap != before && wk->adopt_check) {
@@ -442,7 +451,8 @@ int worker_main(void *arg)
 			empty = 0;
 			sleep_ns = WORKER_SLEEP_MIN_NS;
 		} else {
-			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing && !wk->adopt_checking)
+			if (wk->idle == WORKER_IDLE_BACKOFF && !wk->flushing && !wk->adopt_checking &&
+			    !wk->activating)
 				worker_backoff(&empty, &sleep_ns);
 		}
 		t0 = t1;

@@ -22,13 +22,16 @@ uint64_t control_seed_fingerprint(uint64_t seed)
 /*
  * The digests of one snapshot. A snapshot never changes once active, so
  * they are computed once per (epoch, generation) and kept: a scrape of 1000
- * VIPs at M = 65537 would otherwise hash 65 M slots every time.
+ * VIPs at M = 65537 would otherwise hash 65 M slots every time. A new
+ * generation hashes only the tables it changed (memo, keel_seam_digests):
+ * the first scrape after a one-backend edit would otherwise pay for all.
  */
 struct control_digests {
 	uint64_t epoch, generation;
 	bool valid;
 	uint64_t d[KEEL_MAX_VIPS];
 	bool have[KEEL_MAX_VIPS];
+	struct keel_seam_digest_memo memo; /* kept across generations and dataplanes */
 };
 
 static void collect(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation)
@@ -73,8 +76,9 @@ static int each_digest(struct keel_control *c, void (*fn)(void *, const char *, 
 	/* Worker 0's snapshot is the one read: reuse while every worker runs the cached generation. */
 	if (!ds->valid || ds->epoch != sum.epoch || sum.min_generation != ds->generation ||
 	    sum.max_generation != ds->generation) {
-		memset(ds, 0, sizeof(*ds));
-		ret = keel_seam_digests(c->seam, collect, ds);
+		ds->valid = false;
+		memset(ds->have, 0, sizeof(ds->have));
+		ret = keel_seam_digests(c->seam, &ds->memo, collect, ds);
 		ds->epoch = sum.epoch;
 		ds->valid = !ret;
 	}

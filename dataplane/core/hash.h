@@ -34,12 +34,27 @@ static inline uint64_t keel_mix64(uint64_t x)
 	return x;
 }
 
+/*
+ * keel_hash_step in two halves, for loops that absorb the same words many
+ * times (maglev_digest_n): the word's multiply, done once per word, and the
+ * part that depends on the state.
+ */
+static inline uint64_t keel_hash_word(uint64_t w)
+{
+	return w * 0x9e3779b97f4a7c15ULL;
+}
+
+static inline uint64_t keel_hash_absorb(uint64_t h, uint64_t hashed_word)
+{
+	h ^= hashed_word;
+	h = (h << 29) | (h >> 35);
+	return h * 0xbf58476d1ce4e5b9ULL;
+}
+
 /* One absorption step: multiply-rotate, cheap and with a short dependency chain. */
 static inline uint64_t keel_hash_step(uint64_t h, uint64_t w)
 {
-	h ^= w * 0x9e3779b97f4a7c15ULL;
-	h = (h << 29) | (h >> 35);
-	return h * 0xbf58476d1ce4e5b9ULL;
+	return keel_hash_absorb(h, keel_hash_word(w));
 }
 
 /* Hash of an arbitrary byte string; used off the hot path (backend keys, VIP keys, digests). */

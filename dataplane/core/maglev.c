@@ -300,3 +300,84 @@ uint64_t maglev_digest(const uint16_t *table, uint32_t m, const uint8_t (*keys)[
 	}
 	return keel_mix64(h);
 }
+
+uint64_t maglev_table_fingerprint(const uint16_t *table, uint32_t m)
+{
+	const uint8_t *p = (const uint8_t *)table;
+	uint64_t h0 = keel_hash_step(MAGLEV_DIGEST_SEED, m), h1 = h0 + 1, h2 = h0 + 2, h3 = h0 + 3;
+	uint32_t i;
+
+	/* 16 slots (32 bytes) a round, one 64-bit word to each lane: the lanes' chains overlap. */
+	for (i = 0; i + 16 <= m; i += 16, p += 32) {
+		h0 = keel_hash_step(h0, keel_load64_le(p));
+		h1 = keel_hash_step(h1, keel_load64_le(p + 8));
+		h2 = keel_hash_step(h2, keel_load64_le(p + 16));
+		h3 = keel_hash_step(h3, keel_load64_le(p + 24));
+	}
+	for (; i < m; i++)
+		h0 = keel_hash_step(h0, table[i]);
+	return keel_mix64(keel_hash_step(keel_hash_step(keel_hash_step(h0, h1), h2), h3));
+}
+
+/* The three hashed words a slot owned by a key absorbs (maglev_digest). */
+struct digest_key {
+	uint64_t w[3];
+};
+
+static inline uint64_t digest_slot(uint64_t h, const struct digest_key *k)
+{
+	return keel_hash_absorb(keel_hash_absorb(keel_hash_absorb(h, k->w[0]), k->w[1]), k->w[2]);
+}
+
+#define DIGEST_LANES 4
+
+int maglev_digest_n(const uint16_t *const *tables, const uint32_t *m, uint32_t n, const uint8_t (*keys)[17],
+		    uint32_t nkeys, uint64_t *out)
+{
+	struct digest_key *dk = malloc(((size_t)nkeys + 1) * sizeof(*dk));
+	uint32_t j, i, l;
+
+	if (!dk)
+		return -ENOMEM;
+	/* dk[nkeys]: the zero key of empty slots and of ids without a key. */
+	for (i = 0; i <= nkeys; i++) {
+		static const uint8_t zero[17];
+		const uint8_t *k = i < nkeys && keys ? keys[i] : zero;
+
+		dk[i].w[0] = keel_hash_word(keel_load64_le(k));
+		dk[i].w[1] = keel_hash_word(keel_load64_le(k + 8));
+		dk[i].w[2] = keel_hash_word(k[16]);
+	}
+	for (j = 0; j < n; j += DIGEST_LANES) {
+		uint32_t lanes = n - j < DIGEST_LANES ? n - j : DIGEST_LANES, common = UINT32_MAX;
+		uint64_t h[DIGEST_LANES];
+
+		for (l = 0; l < lanes; l++) {
+			h[l] = keel_hash_step(MAGLEV_DIGEST_SEED, m[j + l]);
+			common = m[j + l] < common ? m[j + l] : common;
+		}
+		if (lanes == DIGEST_LANES) {
+			const uint16_t *t0 = tables[j], *t1 = tables[j + 1], *t2 = tables[j + 2], *t3 = tables[j + 3];
+
+			/* The four chains are independent: the CPU overlaps their multiplies. */
+			for (i = 0; i < common; i++) {
+				h[0] = digest_slot(h[0], &dk[t0[i] < nkeys ? t0[i] : nkeys]);
+				h[1] = digest_slot(h[1], &dk[t1[i] < nkeys ? t1[i] : nkeys]);
+				h[2] = digest_slot(h[2], &dk[t2[i] < nkeys ? t2[i] : nkeys]);
+				h[3] = digest_slot(h[3], &dk[t3[i] < nkeys ? t3[i] : nkeys]);
+			}
+		} else {
+			common = 0;
+		}
+		/* Tables longer than the group's shortest, or a group short of four: one chain at a time. */
+		for (l = 0; l < lanes; l++) {
+			const uint16_t *t = tables[j + l];
+
+			for (i = common; i < m[j + l]; i++)
+				h[l] = digest_slot(h[l], &dk[t[i] < nkeys ? t[i] : nkeys]);
+			out[j + l] = keel_mix64(h[l]);
+		}
+	}
+	free(dk);
+	return 0;
+}

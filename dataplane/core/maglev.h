@@ -51,4 +51,21 @@ static inline uint16_t maglev_lookup(const uint16_t *table, uint32_t m, uint32_t
 uint64_t maglev_digest(const uint16_t *table, uint32_t m, const uint8_t (*keys)[17],
 		       uint32_t nkeys);
 
+/*
+ * maglev_digest of n tables (tables[j] of m[j] slots) into out[j], the same
+ * values, several times faster: one digest is a chain of dependent steps,
+ * and here four tables' chains are interleaved, with each key's words
+ * multiplied once. Returns 0 or -ENOMEM.
+ */
+int maglev_digest_n(const uint16_t *const *tables, const uint32_t *m, uint32_t n, const uint8_t (*keys)[17],
+		    uint32_t nkeys, uint64_t *out);
+
+/*
+ * A fast fingerprint of a table's raw ids (not keyed by address: not for
+ * comparing hosts): four independent hash lanes, about 20 times cheaper than
+ * maglev_digest, whose three dependent steps a slot bound it. It tells a
+ * table unchanged since its digest was computed (keel_seam_digests' memo).
+ */
+uint64_t maglev_table_fingerprint(const uint16_t *table, uint32_t m);
+
 #endif

@@ -235,4 +235,27 @@ uint32_t keel_snapshot_checksum(const struct keel_snapshot *s);
  */
 int keel_snapshot_validate(const struct keel_snapshot *s, size_t avail, const char **why);
 
+/*
+ * The same validation spread over calls, for a worker that must not stop
+ * forwarding for the whole of it (1000 VIPs at M = 65537: 65 M slots and a
+ * 130 MB checksum, 100-300 ms in one go). Each step does about budget units
+ * of work (a unit: 8 bytes of checksum, a table slot, a VIP hash entry; a
+ * backend is 16) in keel_snapshot_validate's order, so the verdict and the
+ * reason are the same. Returns 1 while there is more to check, then 0
+ * (valid) or -EINVAL with *why set, and the same again if called after.
+ * The snapshot must not change between start and the verdict.
+ */
+struct keel_snapshot_check {
+	const struct keel_snapshot *s;
+	size_t avail;
+	uint32_t stage;      /* enum check_stage (snapshot.c) */
+	uint32_t i, j;       /* entry, VIP or backend; slot in a table */
+	int result;
+	const char *reason;
+	uint64_t pos, a, b;  /* checksum: bytes summed, its two sums */
+};
+
+void keel_snapshot_check_start(struct keel_snapshot_check *c, const struct keel_snapshot *s, size_t avail);
+int keel_snapshot_check_step(struct keel_snapshot_check *c, uint32_t budget, const char **why);
+
 #endif

@@ -103,24 +103,65 @@ void keel_seam_read_done(struct keel_seam *s);
 typedef void (*keel_seam_digest_fn)(void *arg, uint16_t vip_id, uint64_t digest, uint64_t generation);
 
 /*
+ * Digests already computed, by VIP id, each with a fingerprint of what it
+ * was computed from: the table's raw ids (maglev_table_fingerprint), its
+ * size and the keys of the VIP's backends. A VIP whose fingerprint is
+ * unchanged in a later snapshot keeps its digest without being hashed again:
+ * at 1000 VIPs x M = 65537 hashing every table costs hundreds of
+ * milliseconds, and an edit changes one table. Zeroed: empty.
+ */
+struct keel_seam_digest_memo {
+	uint64_t fp[KEEL_MAX_VIPS];
+	uint64_t digest[KEEL_MAX_VIPS];
+	uint8_t have[KEEL_MAX_VIPS];
+	uint32_t hashed, reused; /* by the last keel_seam_digests: digests computed, taken from the memo */
+};
+
+/*
  * Each VIP's Maglev table digest in the snapshot worker 0 runs, keyed by
  * backend address (maglev_digest: hosts with other backend ids agree), read
  * through keel_seam_read_active/read_done so no publish rewrites the slot
- * meanwhile. fn is called with the slot held: keep it short. Returns 0,
- * -EAGAIN when no snapshot is active yet, or -ENOMEM.
+ * meanwhile. With a memo (or NULL), tables unchanged since it was filled are
+ * not hashed again, and it is updated. fn is called with the slot held: keep
+ * it short. Returns 0, -EAGAIN when no snapshot is active yet, or -ENOMEM.
  */
-int keel_seam_digests(struct keel_seam *s, keel_seam_digest_fn fn, void *arg);
+int keel_seam_digests(struct keel_seam *s, struct keel_seam_digest_memo *memo, keel_seam_digest_fn fn,
+		      void *arg);
 
 /*
- * The worker's side, between two bursts: dequeue at most one command from
- * worker w's ring. An ACTIVATE is bounded and validated here; a valid one
- * sets *snap and reports the generation in the worker's status, an invalid
- * one is refused (counted in the status, *snap unchanged). Returns the
- * command's type (cmd filled) for the caller to act on the others, or 0
- * when the ring was empty.
+ * A worker's side of the seam across polls: the activation it is
+ * validating, a step at a time (keel_snapshot_check_step). Zeroed: idle.
+ * Worker-private (never in the region).
  */
-uint32_t keel_seam_worker_poll(struct keel_region *r, uint32_t w, const struct keel_snapshot **snap,
-			       struct keel_cmd *cmd);
+struct keel_seam_consumer {
+	struct keel_snapshot_check check;
+	struct keel_cmd cmd; /* the ACTIVATE being validated */
+	bool checking;
+};
+
+/*
+ * Units of validation per poll (keel_snapshot_check_step): some 64 K table
+ * slots or 512 KB of checksum, tens of microseconds, so that a worker never
+ * stops forwarding for the whole validation of a large snapshot (1000 VIPs
+ * at M = 65537: 100-300 ms in one go).
+ */
+#define KEEL_SEAM_CHECK_BUDGET 65536u
+#define KEEL_SEAM_CHECKING 0x100u /* keel_seam_worker_poll: an activation is being validated */
+
+/*
+ * The worker's side, between two bursts: while an activation is being
+ * validated, one more step of it; otherwise dequeue at most one command from
+ * worker w's ring. An ACTIVATE is bounded and validated in steps, one per
+ * poll, and no other command is taken meanwhile (they stay in order); a
+ * valid one sets *snap and reports the generation in the worker's status,
+ * an invalid one is refused (counted in the status, *snap unchanged).
+ * Returns the command's type (cmd filled) when one was obeyed or is for the
+ * caller to act on (KEEL_CMD_ACTIVATE once the verdict is in),
+ * KEEL_SEAM_CHECKING while a validation goes on (call again soon: no idle
+ * back-off), or 0 when the ring was empty.
+ */
+uint32_t keel_seam_worker_poll(struct keel_region *r, uint32_t w, struct keel_seam_consumer *cons,
+			       const struct keel_snapshot **snap, struct keel_cmd *cmd);
 
 /* Ask every worker to drop the tracked flows of a backend id. */
 int keel_seam_flush_backend(struct keel_seam *s, uint16_t backend_id);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hash.h"
 #include "maglev.h"
 #include "snapshot.h"
 
@@ -101,36 +102,123 @@ struct keel_seam *keel_seam_attach(const char *name, const char **why)
 	return s;
 }
 
-int keel_seam_digests(struct keel_seam *s, keel_seam_digest_fn fn, void *arg)
+/*
+ * The fingerprint of everything VIP i's digest depends on: its table's size
+ * and raw ids, and the keys of its backends (kh[i], in id order). In an
+ * active snapshot every id in VIP i's table is a backend of VIP i (the
+ * worker validated it), so no other key enters its digest.
+ */
+static uint64_t digest_fingerprint(const struct keel_snapshot *snap, const struct keel_vip *kv, uint64_t kh)
+{
+	return keel_hash_step(maglev_table_fingerprint(keel_snapshot_table(snap, kv), kv->table_size), kh);
+}
+
+/* The scratch of one keel_seam_digests: per VIP its digest, and the tables to hash. */
+struct digest_work {
+	uint8_t (*keys)[17]; /* n_backends + 1 */
+	uint64_t *kh;        /* n_vips: hash of the VIP's backends' ids and keys (fingerprints) */
+	uint64_t *fp, *d;    /* n_vips */
+	uint64_t *out;       /* the digests of the tables hashed */
+	const uint16_t **tables;
+	uint32_t *m, *which; /* the tables to hash: VIP index of each */
+};
+
+static void digest_work_free(struct digest_work *w)
+{
+	free(w->keys);
+	free(w->kh);
+	free(w->fp);
+	free(w->d);
+	free(w->out);
+	free(w->tables);
+	free(w->m);
+	free(w->which);
+}
+
+static int digest_work_alloc(struct digest_work *w, uint32_t n_backends, uint32_t n_vips)
+{
+	size_t nv = (size_t)n_vips + 1;
+
+	memset(w, 0, sizeof(*w));
+	w->keys = calloc(n_backends + 1u, sizeof(*w->keys));
+	w->kh = calloc(nv, sizeof(*w->kh));
+	w->fp = calloc(nv, sizeof(*w->fp));
+	w->d = calloc(nv, sizeof(*w->d));
+	w->out = calloc(nv, sizeof(*w->out));
+	w->tables = calloc(nv, sizeof(*w->tables));
+	w->m = calloc(nv, sizeof(*w->m));
+	w->which = calloc(nv, sizeof(*w->which));
+	if (w->keys && w->kh && w->fp && w->d && w->out && w->tables && w->m && w->which)
+		return 0;
+	digest_work_free(w);
+	return -ENOMEM;
+}
+
+int keel_seam_digests(struct keel_seam *s, struct keel_seam_digest_memo *memo, keel_seam_digest_fn fn,
+		      void *arg)
 {
 	const struct keel_snapshot *snap;
 	const struct keel_backend *be;
-	uint8_t(*keys)[17];
-	uint32_t n_backends, i;
+	const struct keel_vip *vips;
+	struct digest_work w;
+	uint32_t n_backends, n_vips, i, n = 0;
+	int ret;
 
 	snap = keel_seam_read_active(s);
 	if (!snap)
 		return -EAGAIN;
 	/* Read once: the slot cannot change until read_done, but one count sizes and bounds the keys. */
 	n_backends = snap->n_backends;
-	keys = calloc(n_backends + 1u, sizeof(*keys));
-	if (!keys) {
+	n_vips = snap->n_vips;
+	if (digest_work_alloc(&w, n_backends, n_vips)) {
 		keel_seam_read_done(s);
 		return -ENOMEM;
 	}
 	be = keel_snapshot_backends(snap);
+	vips = keel_snapshot_vips(snap);
 	for (i = 0; i < n_backends; i++) {
-		memcpy(keys[i], be[i].addr, 16);
-		keys[i][16] = be[i].family;
+		memcpy(w.keys[i], be[i].addr, 16);
+		w.keys[i][16] = be[i].family;
+		if (memo && be[i].state != KEEL_BACKEND_UNUSED && be[i].vip < n_vips)
+			w.kh[be[i].vip] = keel_hash_step(keel_hash_bytes(w.keys[i], 17, w.kh[be[i].vip]), i);
 	}
-	for (i = 0; i < snap->n_vips; i++) {
-		const struct keel_vip *kv = &keel_snapshot_vips(snap)[i];
+	/* The memo's digests where the fingerprint says the table is the one they were computed from. */
+	for (i = 0; i < n_vips; i++) {
+		const struct keel_vip *kv = &vips[i];
 
-		fn(arg, kv->id, maglev_digest(keel_snapshot_table(snap, kv), kv->table_size,
-					      (const uint8_t(*)[17])keys, n_backends),
-		   snap->generation);
+		if (memo && kv->id < KEEL_MAX_VIPS) {
+			w.fp[i] = digest_fingerprint(snap, kv, w.kh[i]);
+			if (memo->have[kv->id] && memo->fp[kv->id] == w.fp[i]) {
+				w.d[i] = memo->digest[kv->id];
+				continue;
+			}
+		}
+		w.tables[n] = keel_snapshot_table(snap, kv);
+		w.m[n] = kv->table_size;
+		w.which[n++] = i;
+	}
+	/* The others all at once: maglev_digest_n interleaves them. */
+	ret = maglev_digest_n(w.tables, w.m, n, (const uint8_t(*)[17])w.keys, n_backends, w.out);
+	if (!ret) {
+		for (i = 0; i < n; i++) {
+			uint32_t v = w.which[i];
+			uint16_t id = vips[v].id;
+
+			w.d[v] = w.out[i];
+			if (memo && id < KEEL_MAX_VIPS) {
+				memo->fp[id] = w.fp[v];
+				memo->digest[id] = w.out[i];
+				memo->have[id] = 1;
+			}
+		}
+		if (memo) {
+			memo->hashed = n;
+			memo->reused = n_vips - n;
+		}
+		for (i = 0; i < n_vips; i++)
+			fn(arg, vips[i].id, w.d[i], snap->generation);
 	}
 	keel_seam_read_done(s);
-	free(keys);
-	return 0;
+	digest_work_free(&w);
+	return ret;
 }

@@ -668,6 +668,53 @@ static void test_digest(void **state)
 	free(b);
 }
 
+/*
+ * maglev_digest_n gives maglev_digest's values: groups of four and the rest,
+ * tables of different sizes in one group, empty slots and ids without a key,
+ * and no keys at all.
+ */
+static void test_digest_n(void **state)
+{
+	static const uint32_t sizes[] = { 251, 251, 257, 13, 251, 65537, 251, 263, 251, 17, 65537 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]), NB = 40 };
+	struct maglev_backend *b = make_backends(NB, 1);
+	const uint16_t *tables[N];
+	uint16_t *t[N];
+	uint8_t keys[NB][17];
+	uint64_t out[N];
+	uint32_t i, j;
+
+	(void)state;
+	for (i = 0; i < NB; i++)
+		memcpy(keys[i], b[i].key, 17);
+	for (j = 0; j < N; j++) {
+		t[j] = alloc_table(sizes[j]);
+		tables[j] = t[j];
+		/* Four backends of the forty per table, as a VIP has; a few empty slots and foreign ids. */
+		assert_int_equal(maglev_build(t[j], sizes[j], b + (j * 4) % (NB - 4), 4, j), 0);
+		t[j][j % sizes[j]] = KEEL_BACKEND_NONE;
+		t[j][(j * 7 + 3) % sizes[j]] = (uint16_t)(NB + j);
+	}
+	assert_int_equal(maglev_digest_n(tables, sizes, N, (const uint8_t (*)[17])keys, NB, out), 0);
+	for (j = 0; j < N; j++)
+		assert_int_equal(out[j], maglev_digest(t[j], sizes[j], (const uint8_t (*)[17])keys, NB));
+	/* Every count of tables from 0 to N (each group size, with a tail). */
+	for (i = 0; i <= N; i++) {
+		memset(out, 0, sizeof(out));
+		assert_int_equal(maglev_digest_n(tables + N - i, sizes + N - i, i, (const uint8_t (*)[17])keys, NB,
+						 out), 0);
+		for (j = 0; j < i; j++)
+			assert_int_equal(out[j], maglev_digest(t[N - i + j], sizes[N - i + j],
+							       (const uint8_t (*)[17])keys, NB));
+	}
+	assert_int_equal(maglev_digest_n(tables, sizes, N, NULL, 0, out), 0);
+	for (j = 0; j < N; j++)
+		assert_int_equal(out[j], maglev_digest(t[j], sizes[j], NULL, 0));
+	for (j = 0; j < N; j++)
+		free(t[j]);
+	free(b);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -719,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_golden_digests),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_digest_n),
 		cmocka_unit_test(test_build_time),
 	};
 

@@ -115,14 +115,105 @@ static void test_deterministic(void **state)
 	free(b);
 }
 
-/* Each corruption, fixed checksum or not, must be refused. */
+/*
+ * The validation a worker spreads over its loop (keel_snapshot_check_step),
+ * in steps of budget units: the verdict and reason it ends with, and how many
+ * steps it took.
+ */
+static int check_in_steps(const struct keel_snapshot *s, size_t avail, uint32_t budget, const char **why,
+			  uint64_t *steps)
+{
+	struct keel_snapshot_check c;
+	int ret;
+
+	*steps = 0;
+	keel_snapshot_check_start(&c, s, avail);
+	do {
+		ret = keel_snapshot_check_step(&c, budget, why);
+		++*steps;
+	} while (ret > 0 && *steps < 100000000);
+	return ret;
+}
+
+static const uint32_t budgets[] = { 1, 3, 64, 4096 };
+
+/* Each corruption, fixed checksum or not, must be refused, whole or in steps, for the same reason. */
 static void expect_refused(struct keel_snapshot *s, size_t avail, const char *reason)
 {
 	const char *why = NULL;
+	uint64_t steps;
+	uint32_t k;
 
 	assert_int_equal(keel_snapshot_validate(s, avail, &why), -EINVAL);
 	assert_non_null(why);
 	assert_string_equal(why, reason);
+	for (k = 0; k < sizeof(budgets) / sizeof(budgets[0]); k++) {
+		why = NULL;
+		assert_int_equal(check_in_steps(s, avail, budgets[k], &why, &steps), -EINVAL);
+		assert_non_null(why);
+		assert_string_equal(why, reason);
+	}
+}
+
+/* A valid snapshot passes in steps of any budget, in about size / (8 x budget) steps or more. */
+static void expect_valid_in_steps(const struct keel_snapshot *s)
+{
+	const char *why = NULL;
+	uint64_t steps, prev = UINT64_MAX;
+	uint32_t k;
+
+	assert_int_equal(keel_snapshot_validate(s, s->size, &why), 0);
+	for (k = 0; k < sizeof(budgets) / sizeof(budgets[0]); k++) {
+		if (check_in_steps(s, s->size, budgets[k], &why, &steps))
+			fail_msg("budget %u: %s", budgets[k], why);
+		assert_true(steps >= s->size / 8 / budgets[k]);
+		assert_true(steps <= prev);
+		prev = steps;
+	}
+}
+
+static void test_valid_in_steps(void **state)
+{
+	struct keel_snapshot *s = snapfix_build(&spec);
+	struct keel_snapshot_check c;
+	const char *why = NULL;
+
+	(void)state;
+	expect_valid_in_steps(s);
+	free(s);
+	/* With a previous-owner table and a source list: the stages after a table. */
+	{
+		static struct keel_src_prefix deny = { .addr = { 198, 51, 100, 3 }, .plen = 32 };
+		static struct keel_src_spec src = { .n_deny = 1, .deny = &deny };
+		struct keel_vip_spec v[2] = { vips[0], vips[1] };
+		struct keel_snapshot_spec sp = spec;
+		uint16_t prev[251];
+		uint16_t *t;
+		uint32_t i;
+
+		for (i = 0; i < 251; i++)
+			prev[i] = i % 5 ? KEEL_BACKEND_NONE : 7; /* the draining backend owned a slot before */
+		v[0].prev_owner = prev;
+		v[0].sources = &src;
+		v[0].flags |= KEEL_VIP_SOURCES;
+		sp.vips = v;
+		s = snapfix_build(&sp);
+		assert_int_not_equal(keel_snapshot_vips(s)[0].prev_off, 0);
+		assert_int_not_equal(keel_snapshot_vips(s)[0].src_off, 0);
+		expect_valid_in_steps(s);
+		t = (uint16_t *)((uint8_t *)s + keel_snapshot_vips(s)[0].prev_off);
+		t[250] = 9; /* the other VIP's backend */
+		s->checksum = keel_snapshot_checksum(s);
+		expect_refused(s, s->size, "previous owner is not a backend of its VIP");
+		free(s);
+		s = snapfix_build(&spec);
+	}
+	/* The verdict stays once given. */
+	keel_snapshot_check_start(&c, s, s->size);
+	while (keel_snapshot_check_step(&c, 1000, &why) > 0)
+		;
+	assert_int_equal(keel_snapshot_check_step(&c, 1000, &why), 0);
+	free(s);
 }
 
 static void test_corruptions(void **state)
@@ -419,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup(test_has_backend_on, setup),
 		cmocka_unit_test_setup(test_deterministic, setup),
 		cmocka_unit_test_setup(test_corruptions, setup),
+		cmocka_unit_test_setup(test_valid_in_steps, setup),
 		cmocka_unit_test_setup(test_spec_refused, setup),
 		cmocka_unit_test_setup(test_empty_vip, setup),
 		cmocka_unit_test_setup(test_vip_port_network_order, setup),
