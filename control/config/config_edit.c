@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_field.h"
+#include "config_sources.h"
 #include "pkt.h"
 
 #define ORIGIN "edit" /* the origin of an edit's refusals and warnings, as before */
@@ -53,9 +54,13 @@ struct keel_config *config_copy(const struct keel_config *cfg)
 		struct config_vip *w = &out->vips[i];
 
 		*w = *v;
+		/* Nothing shared with cfg: config_free of either must not free the other's lists. */
+		w->sources = NULL;
 		/* One spare slot, as the loader allocates: an empty list is not NULL. */
 		w->backends = calloc(v->n_backends + 1, sizeof(*w->backends));
-		if (!w->backends) {
+		if (!w->backends || (v->sources && !(w->sources = config_sources_dup(v->sources)))) {
+			free(w->backends);
+			w->backends = NULL;
 			w->n_backends = 0;
 			out->n_vips = i;
 			goto fail;

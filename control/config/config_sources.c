@@ -218,6 +218,26 @@ void config_sources_describe(const struct keel_src_spec *s, char *buf, size_t n)
 		snprintf(buf, n, "%s, %u allow, %u deny", modes[s->mode], s->n_allow, s->n_deny);
 }
 
+struct keel_src_spec *config_sources_dup(const struct keel_src_spec *s)
+{
+	struct keel_src_spec *d;
+
+	if (!s || !(d = calloc(1, sizeof(*d))))
+		return NULL;
+	*d = *s;
+	d->allow = s->n_allow ? malloc(s->n_allow * sizeof(*d->allow)) : NULL;
+	d->deny = s->n_deny ? malloc(s->n_deny * sizeof(*d->deny)) : NULL;
+	if ((s->n_allow && !d->allow) || (s->n_deny && !d->deny)) {
+		config_sources_free(d);
+		return NULL;
+	}
+	if (s->n_allow)
+		memcpy(d->allow, s->allow, s->n_allow * sizeof(*d->allow));
+	if (s->n_deny)
+		memcpy(d->deny, s->deny, s->n_deny * sizeof(*d->deny));
+	return d;
+}
+
 void config_sources_free(struct keel_src_spec *s)
 {
 	if (!s)

@@ -25,6 +25,9 @@ int config_sources_check(struct check *c, const struct loc *at, const json_t *vi
 			 struct config_vip *v);
 
 void config_sources_free(struct keel_src_spec *s);
+/* A copy of its own (each configuration frees its lists: config_copy must not share them); NULL for
+ * NULL or on ENOMEM. */
+struct keel_src_spec *config_sources_dup(const struct keel_src_spec *s);
 bool config_sources_equal(const struct keel_src_spec *a, const struct keel_src_spec *b);
 /* {"mode": ..., "allow": [...], "deny": [...]}; NULL on ENOMEM. */
 json_t *config_sources_to_json(const struct keel_src_spec *s, uint8_t family);

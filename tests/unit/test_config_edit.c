@@ -211,6 +211,46 @@ static void test_copy(void **state)
 	config_free(cur);
 }
 
+/*
+ * A VIP's source list is the copy's own: an edit frees the configuration it was copied from,
+ * and the copy's list (read by the next publish) must outlive it. It was shared, and a publish
+ * after any edit read freed memory (keel-control crashed in keel_src_list_write).
+ */
+static void test_copy_sources(void **state)
+{
+	static const char yaml[] =
+		"instance: t\n"
+		"next_hop: {gateway: 10.0.0.254}\n"
+		"encap_source: {ipv4: 172.16.0.0/16}\n"
+		"vips:\n"
+		"  - name: web\n"
+		"    address: 192.0.2.10\n"
+		"    port: 443\n"
+		"    protocol: tcp\n"
+		"    sources: {allow: [198.51.100.0/24], deny: [203.0.113.3/32]}\n"
+		"    backends: [{address: 10.0.0.1}]\n";
+	struct keel_config *cur = load(yaml), *copy;
+	char *before, *after;
+
+	(void)state;
+	assert_non_null(cur->vips[0].sources);
+	copy = config_copy(cur);
+	assert_non_null(copy);
+	assert_non_null(copy->vips[0].sources);
+	assert_ptr_not_equal(copy->vips[0].sources, cur->vips[0].sources);
+	assert_ptr_not_equal(copy->vips[0].sources->deny, cur->vips[0].sources->deny);
+	assert_true(config_equal(cur, copy));
+	before = dump(copy);
+	config_free(cur);
+	after = dump(copy);
+	assert_string_equal(before, after);
+	assert_int_equal(copy->vips[0].sources->n_allow, 1);
+	assert_int_equal(copy->vips[0].sources->n_deny, 1);
+	free(before);
+	free(after);
+	config_free(copy);
+}
+
 static void test_add(void **state)
 {
 	struct keel_config *cur = load(base_yaml), *next;
@@ -472,6 +512,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy),
+		cmocka_unit_test(test_copy_sources),
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_add_refused),
 		cmocka_unit_test(test_add_over_limit),
