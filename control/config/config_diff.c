@@ -49,16 +49,6 @@ static const struct config_backend *find_backend(const struct config_vip *v, con
 	return NULL;
 }
 
-static const struct config_vip *find_vip(const struct keel_config *c, const char *name)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->n_vips; i++)
-		if (!strcmp(c->vips[i].name, name))
-			return &c->vips[i];
-	return NULL;
-}
-
 /* One VIP in both: its own fields, then its backends. */
 static void vip_diff(struct diff *d, const struct config_vip *a, const struct config_vip *b)
 {
@@ -127,7 +117,7 @@ json_t *config_diff(const struct keel_config *a, const struct keel_config *b, si
 	if (!d.out)
 		return NULL;
 	for (i = 0; i < a->n_vips; i++) {
-		const struct config_vip *o = &a->vips[i], *n = find_vip(b, o->name);
+		const struct config_vip *o = &a->vips[i], *n = config_vip_find_at(b, o->name, i, NULL);
 
 		if (n)
 			vip_diff(&d, o, n);
@@ -135,7 +125,7 @@ json_t *config_diff(const struct keel_config *a, const struct keel_config *b, si
 			line(&d, "%s: removed", o->name);
 	}
 	for (i = 0; i < b->n_vips; i++)
-		if (!find_vip(a, b->vips[i].name))
+		if (!config_vip_find_at(a, b->vips[i].name, i, NULL))
 			line(&d, "%s: added (%s:%u/%s, %u backends)", b->vips[i].name,
 			     config_format_addr(b->vips[i].addr, b->vips[i].family, x), b->vips[i].port,
 			     proto_name(b->vips[i].proto), b->vips[i].n_backends);

@@ -118,6 +118,17 @@ const struct config_vip *config_vip_find(const struct keel_config *cfg, const ch
 	return NULL;
 }
 
+const struct config_vip *config_vip_find_at(const struct keel_config *cfg, const char *name,
+					    uint32_t hint, uint32_t *idx)
+{
+	if (cfg && hint < cfg->n_vips && !strcmp(cfg->vips[hint].name, name)) {
+		if (idx)
+			*idx = hint;
+		return &cfg->vips[hint];
+	}
+	return config_vip_find(cfg, name, idx);
+}
+
 bool config_equal(const struct keel_config *a, const struct keel_config *b)
 {
 	uint32_t i;

@@ -167,6 +167,12 @@ int config_add_warning(struct keel_config *cfg, const char *text);
 /* The VIP named name (its index in *idx when not NULL), or NULL. */
 const struct config_vip *config_vip_find(const struct keel_config *cfg, const char *name,
 					 uint32_t *idx);
+/*
+ * The same, looking at index hint first: loops that pair one configuration's VIPs with another's
+ * pass their own index, and an edit keeps the order, so 1000 VIPs cost 1000 compares, not 500 000.
+ */
+const struct config_vip *config_vip_find_at(const struct keel_config *cfg, const char *name,
+					    uint32_t hint, uint32_t *idx);
 
 /* Same configuration (every field but the warnings). */
 bool config_equal(const struct keel_config *a, const struct keel_config *b);

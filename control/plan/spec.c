@@ -219,7 +219,7 @@ int spec_preview_fill(struct vip_tables *vt, const struct spec_side *from,
 		goto fail;
 	for (i = 0; i < to->cfg->n_vips; i++) {
 		const struct config_vip *nv = &to->cfg->vips[i];
-		const struct config_vip *ov = config_vip_find(from->cfg, nv->name, &oi);
+		const struct config_vip *ov = config_vip_find_at(from->cfg, nv->name, i, &oi);
 		const struct vip_table *a = NULL, *b;
 		struct keel_api_preview_vip *pv = &p->vips[p->n_vips];
 		uint32_t moved = 0, filled_before = 0, filled_after;
@@ -263,7 +263,7 @@ int spec_preview_fill(struct vip_tables *vt, const struct spec_side *from,
 		}
 	}
 	for (i = 0; i < from->cfg->n_vips; i++)
-		if (!config_vip_find(to->cfg, from->cfg->vips[i].name, NULL)) {
+		if (!config_vip_find_at(to->cfg, from->cfg->vips[i].name, i, NULL)) {
 			struct keel_api_preview_vip *pv = &p->vips[p->n_vips++];
 
 			snprintf(pv->vip, sizeof(pv->vip), "%s", from->cfg->vips[i].name);
