@@ -17,7 +17,7 @@
  * the process forks while a probe is open, the child's copy of the descriptor
  * would otherwise keep the registration, and a stale cookie, alive.
  *
- * The caller (health.c) calls health_probe_step() on every event with the
+ * The caller (health_checker.c) calls health_probe_step() on every event with the
  * cookie and health_probe_timeout() at the deadline. A probe never blocks and
  * never sleeps; it is single-threaded (the caller's lock covers it).
  */
