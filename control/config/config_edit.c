@@ -102,8 +102,8 @@ static bool in_source(const struct keel_config *cfg, const uint8_t addr[16], uin
 
 /*
  * The schema's rules for one new backend (vips[vi].backends[bi]): check_backend,
- * check_backends' global limit, check_vip_table's error, check_vip_addresses
- * and check_mtu_v6, in that order.
+ * config_schema_check_backends' global limit, check_vip_table's error,
+ * config_schema_check_vip_addresses and check_mtu_v6, in that order.
  */
 static int check_new_backend(const struct keel_config *cfg, uint32_t vi, uint32_t bi, char *why,
 			     size_t whylen)
