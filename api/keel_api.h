@@ -126,6 +126,8 @@ bool keel_api_name_ok(const char *s);
 
 /* Decode %XX in place. -EINVAL on a bad escape or a decoded NUL. */
 int keel_api_decode(char *s);
+/* One hex digit's value, or -1 (keel_api_decode's, and the access log's path decoding). */
+int keel_api_hexval(char c);
 /* %-encode everything but RFC 3986 unreserved characters. 0, or -ENAMETOOLONG. */
 int keel_api_escape(char *out, size_t n, const char *s);
 

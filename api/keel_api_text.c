@@ -20,7 +20,7 @@ void keel_api_say(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int hexval(char c)
+int keel_api_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -41,8 +41,8 @@ int keel_api_decode(char *s)
 			*w++ = *r;
 			continue;
 		}
-		hi = hexval(r[1]);
-		lo = hi < 0 ? -1 : hexval(r[2]);
+		hi = keel_api_hexval(r[1]);
+		lo = hi < 0 ? -1 : keel_api_hexval(r[2]);
 		if (lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;
 		*w++ = (char)(hi << 4 | lo);

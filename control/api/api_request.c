@@ -8,17 +8,6 @@
 
 #include "api_request.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void api_request_log_path(const char *raw, char *out, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -28,7 +17,7 @@ void api_request_log_path(const char *raw, char *out, size_t n)
 		return;
 	for (const char *r = raw; *r && o + 1 < n; r++) {
 		unsigned char ch = (unsigned char)*r;
-		int hi = ch == '%' ? hexval(r[1]) : -1, lo = hi < 0 ? -1 : hexval(r[2]);
+		int hi = ch == '%' ? keel_api_hexval(r[1]) : -1, lo = hi < 0 ? -1 : keel_api_hexval(r[2]);
 		unsigned char d = lo < 0 ? 0 : (unsigned char)(hi << 4 | lo);
 
 		if (lo >= 0 && d >= 0x20 && d < 0x7f && d != '%') {
